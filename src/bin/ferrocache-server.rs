@@ -1,0 +1,142 @@
+//! `ferrocache-server [config-file] [--name value ...]`: starts a server like redis-server.
+
+use ferrocache::config::{self, Config};
+use ferrocache::server::{self, Server};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+fn usage() -> ! {
+    eprintln!(
+        "Usage: ferrocache-server [/path/to/ferrocache.conf] [options]\n       ferrocache-server -v or --version\n       ferrocache-server -h or --help\n\nExamples:\n       ferrocache-server (run with the embedded defaults)\n       ferrocache-server /etc/ferrocache/6379.conf\n       ferrocache-server --port 7777\n       ferrocache-server /etc/myredis.conf --loglevel verbose --maxclients 100"
+    );
+    std::process::exit(1);
+}
+
+fn init_logging(cfg: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let level = match cfg.get("loglevel").as_deref() {
+        Some("debug") => "debug",
+        Some("verbose") => "info",
+        Some("warning") => "warn",
+        Some("nothing") => "off",
+        _ => "info",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let logfile = cfg.get("logfile").unwrap_or_default();
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if logfile.is_empty() {
+        builder.init();
+    } else {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&logfile)
+        {
+            Ok(f) => builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(f))
+                .init(),
+            Err(e) => {
+                eprintln!("Can't open the log file: {} ({})", logfile, e);
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(a) = args.first() {
+        match a.as_str() {
+            "-v" | "--version" => {
+                println!(
+                    "Ferrocache server v={} (Redis {} compatible)",
+                    env!("CARGO_PKG_VERSION"),
+                    ferrocache::commands::connection::REDIS_COMPAT_VERSION
+                );
+                return;
+            }
+            "-h" | "--help" => usage(),
+            _ => {}
+        }
+    }
+    let (file, overrides) = match config::parse_args(&args) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("*** FATAL CONFIG ERROR ***\n{}", e);
+            usage();
+        }
+    };
+    let cfg = match Config::load(file.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!(
+                "\n*** FATAL CONFIG FILE ERROR (Ferrocache {}) ***\n{}",
+                env!("CARGO_PKG_VERSION"),
+                e
+            );
+            std::process::exit(1);
+        }
+    };
+    init_logging(&cfg);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("ferrocache-worker")
+        .build()
+        .expect("tokio runtime");
+    let code = rt.block_on(run(cfg));
+    // Connection tasks may still hold sockets; do not wait for them.
+    rt.shutdown_timeout(std::time::Duration::from_millis(200));
+    std::process::exit(code);
+}
+
+async fn run(cfg: Config) -> i32 {
+    let pidfile = cfg.get("pidfile").unwrap_or_default();
+    let srv = Server::new(cfg);
+    let listeners = match server::listener::bind(&srv).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "Failed listening on port {}, aborting.", srv.config.get_i64("port"));
+            return 1;
+        }
+    };
+    if !pidfile.is_empty() {
+        let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
+    }
+    let port = srv.port.load(Ordering::Relaxed);
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        port,
+        pid = std::process::id(),
+        config_file = %srv.config.file.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(none: embedded defaults)".into()),
+        "Ferrocache started"
+    );
+    for l in listeners {
+        tokio::spawn(server::listener::accept_loop(srv.clone(), l));
+    }
+    tokio::spawn(server::cron::run(srv.clone()));
+    tracing::info!(port, "Ready to accept connections tcp");
+    wait_for_shutdown(&srv).await;
+    tracing::info!("Ferrocache is now ready to exit, bye bye...");
+    if !pidfile.is_empty() {
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    0
+}
+
+async fn wait_for_shutdown(srv: &Arc<Server>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut rx = srv.shutdown.subscribe();
+    tokio::select! {
+        _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+        _ = tokio::signal::ctrl_c() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+        _ = rx.wait_for(|v| *v) => {}
+    }
+    srv.request_shutdown();
+}

@@ -1,0 +1,515 @@
+//! Connection commands: PING, ECHO, QUIT, RESET, AUTH, HELLO and CLIENT.
+
+use super::table::{Command, cmd, flags::*};
+use super::{CmdError, CmdResult, Ctx, arg_i64, is};
+use crate::server::Pause;
+use crate::server::client::ClientHandle;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// The Redis version we answer as: client libraries gate features on it.
+pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
+
+/// Connection family table.
+pub static COMMANDS: &[Command] = &[
+    cmd(
+        "ping",
+        -1,
+        FAST | SUBSCRIBED_OK | STALE,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Ping the server",
+        ping,
+    ),
+    cmd(
+        "echo",
+        2,
+        FAST | STALE,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Echo the given string",
+        echo,
+    ),
+    cmd(
+        "quit",
+        -1,
+        NO_AUTH | LOADING | STALE | FAST | SUBSCRIBED_OK | TX_CONTROL,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Close the connection",
+        quit,
+    ),
+    cmd(
+        "reset",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_OK | TX_CONTROL,
+        (0, 0, 0),
+        "connection",
+        "6.2.0",
+        "Reset the connection",
+        reset,
+    ),
+    cmd(
+        "auth",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SKIP_MONITOR | SKIP_SLOWLOG,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Authenticate to the server",
+        auth,
+    ),
+    cmd(
+        "hello",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SKIP_MONITOR | SKIP_SLOWLOG,
+        (0, 0, 0),
+        "connection",
+        "6.0.0",
+        "Handshake with Redis",
+        hello,
+    ),
+    cmd(
+        "client",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "connection",
+        "2.4.0",
+        "A container for client connection commands",
+        client,
+    ),
+];
+
+fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() > 2 {
+        return Err(CmdError::Arity("ping".into()));
+    }
+    if !ctx.out.resp3 && ctx.client.subscriptions() > 0 {
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(args.get(1).map_or(&b""[..], |a| &a[..]));
+    } else if let Some(msg) = args.get(1) {
+        ctx.out.bulk(msg);
+    } else {
+        ctx.out.simple("PONG");
+    }
+    Ok(())
+}
+
+fn echo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    ctx.out.bulk(&args[1]);
+    Ok(())
+}
+
+fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.out.ok();
+    ctx.client.close = true;
+    Ok(())
+}
+
+fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let srv = ctx.srv;
+    ctx.client.multi = None;
+    ctx.client.multi_failed = false;
+    ctx.client.handle.multi.store(-1, Ordering::Relaxed);
+    ctx.client.unwatch(srv);
+    super::pubsub::unsubscribe_all(srv, ctx.client);
+    ctx.client.db = 0;
+    ctx.client.handle.db.store(0, Ordering::Relaxed);
+    ctx.out.resp3 = false;
+    ctx.client.handle.resp.store(2, Ordering::Relaxed);
+    ctx.client.handle.name.lock().clear();
+    ctx.client.handle.no_evict.store(false, Ordering::Relaxed);
+    ctx.client.authenticated = !srv.config.live.auth_required.load(Ordering::Relaxed);
+    ctx.out.simple("RESET");
+    Ok(())
+}
+
+/// Checks credentials against `requirepass` in constant time.
+fn check_password(ctx: &Ctx<'_>, user: &[u8], pass: &[u8]) -> CmdResult {
+    let configured = ctx.srv.config.get("requirepass").unwrap_or_default();
+    let ok = user == b"default"
+        && (configured.is_empty() || constant_time_eq(configured.as_bytes(), pass));
+    if ok {
+        Ok(())
+    } else {
+        Err(CmdError::Msg(
+            "WRONGPASS invalid username-password pair or user is disabled.".into(),
+        ))
+    }
+}
+
+/// Compares secrets without leaking where they differ through timing.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() ^ b.len()) as u8 | ((a.len() ^ b.len()) >> 8) as u8;
+    for i in 0..a.len().max(b.len()) {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff);
+    }
+    diff == 0
+}
+
+fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (user, pass): (&[u8], &[u8]) = match args.len() {
+        2 => (b"default", &args[1]),
+        3 => (&args[1], &args[2]),
+        _ => return Err(CmdError::Syntax),
+    };
+    if args.len() == 2 && !ctx.srv.config.live.auth_required.load(Ordering::Relaxed) {
+        return Err(CmdError::err(
+            "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        ));
+    }
+    check_password(ctx, user, pass)?;
+    ctx.client.authenticated = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn valid_client_name(name: &[u8]) -> bool {
+    name.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+fn set_name(handle: &ClientHandle, name: &[u8]) -> CmdResult {
+    if !valid_client_name(name) {
+        return Err(CmdError::err(
+            "Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    *handle.name.lock() = String::from_utf8_lossy(name).into_owned();
+    Ok(())
+}
+
+fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let mut proto = None;
+    let mut i = 1;
+    if args.len() > 1 {
+        let v = crate::protocol::parse_i64(&args[1])
+            .ok_or_else(|| CmdError::err("Protocol version is not an integer or out of range"))?;
+        if !(2..=3).contains(&v) {
+            return Err(CmdError::Msg("NOPROTO unsupported protocol version".into()));
+        }
+        proto = Some(v);
+        i = 2;
+    }
+    let mut auth: Option<(Bytes, Bytes)> = None;
+    let mut name: Option<Bytes> = None;
+    while i < args.len() {
+        if is(&args[i], "auth") && i + 2 < args.len() {
+            auth = Some((args[i + 1].clone(), args[i + 2].clone()));
+            i += 3;
+        } else if is(&args[i], "setname") && i + 1 < args.len() {
+            name = Some(args[i + 1].clone());
+            i += 2;
+        } else {
+            return Err(CmdError::err(format!(
+                "Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(&args[i])
+            )));
+        }
+    }
+    if let Some((u, p)) = &auth {
+        check_password(ctx, u, p)?;
+        ctx.client.authenticated = true;
+    }
+    if !ctx.client.authenticated {
+        return Err(CmdError::Msg("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into()));
+    }
+    if let Some(n) = &name {
+        set_name(&ctx.client.handle, n)?;
+    }
+    if let Some(p) = proto {
+        ctx.out.resp3 = p == 3;
+        ctx.client.handle.resp.store(p as usize, Ordering::Relaxed);
+    }
+    let o = &mut *ctx.out;
+    o.map(7);
+    o.bulk_str("server");
+    o.bulk_str("redis");
+    o.bulk_str("version");
+    o.bulk_str(REDIS_COMPAT_VERSION);
+    o.bulk_str("proto");
+    o.int(if o.resp3 { 3 } else { 2 });
+    o.bulk_str("id");
+    o.int(ctx.client.handle.id as i64);
+    o.bulk_str("mode");
+    o.bulk_str("standalone");
+    o.bulk_str("role");
+    o.bulk_str("master");
+    o.bulk_str("modules");
+    o.array(0);
+    Ok(())
+}
+
+fn client_type_matches(h: &ClientHandle, t: &str) -> bool {
+    match t {
+        "normal" => !h.is_pubsub(),
+        "pubsub" => h.is_pubsub(),
+        // No replica or master links exist yet.
+        _ => false,
+    }
+}
+
+fn parse_type(a: &[u8]) -> Result<String, CmdError> {
+    let t = String::from_utf8_lossy(a).to_ascii_lowercase();
+    match t.as_str() {
+        "normal" | "pubsub" | "master" | "replica" | "slave" => Ok(t),
+        _ => Err(CmdError::err(format!("Unknown client type '{}'", t))),
+    }
+}
+
+fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let mut ty = None;
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < args.len() {
+        if is(&args[i], "type") && i + 1 < args.len() {
+            ty = Some(parse_type(&args[i + 1])?);
+            i += 2;
+        } else if is(&args[i], "id") && i + 1 < args.len() {
+            let mut v = Vec::new();
+            for a in &args[i + 1..] {
+                let id = arg_i64(a)
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| CmdError::err("Invalid client ID"))?;
+                v.push(id as u64);
+            }
+            ids = Some(v);
+            i = args.len();
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let mut clients: Vec<Arc<ClientHandle>> = ctx.srv.clients.lock().values().cloned().collect();
+    clients.sort_by_key(|c| c.id);
+    let mut text = String::new();
+    for c in clients {
+        if ty.as_deref().is_some_and(|t| !client_type_matches(&c, t)) {
+            continue;
+        }
+        if ids.as_ref().is_some_and(|v| !v.contains(&c.id)) {
+            continue;
+        }
+        if c.id == ctx.client.handle.id {
+            *c.last_cmd.lock() = "client|list".into();
+        }
+        text.push_str(&c.info_line());
+        text.push('\n');
+    }
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let all: Vec<Arc<ClientHandle>> = ctx.srv.clients.lock().values().cloned().collect();
+    let me = ctx.client.handle.id;
+    if args.len() == 3 {
+        // Old form: CLIENT KILL addr:port.
+        let addr = String::from_utf8_lossy(&args[2]);
+        let Some(c) = all.iter().find(|c| c.addr.to_string() == addr) else {
+            return Err(CmdError::err("No such client"));
+        };
+        if c.id == me {
+            ctx.client.close = true;
+        } else {
+            c.kill();
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    if !(args.len() - 2).is_multiple_of(2) {
+        return Err(CmdError::Syntax);
+    }
+    let mut skipme = true;
+    let mut filters: Vec<(String, String)> = Vec::new();
+    for pair in args[2..].chunks(2) {
+        let k = String::from_utf8_lossy(&pair[0]).to_ascii_lowercase();
+        let v = String::from_utf8_lossy(&pair[1]).into_owned();
+        match k.as_str() {
+            "id" => {
+                arg_i64(&pair[1])
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| CmdError::err("client-id should be greater than 0"))?;
+            }
+            "type" => {
+                parse_type(&pair[1])?;
+            }
+            "addr" | "laddr" | "user" => {}
+            "skipme" => {
+                skipme = match v.to_ascii_lowercase().as_str() {
+                    "yes" => true,
+                    "no" => false,
+                    _ => return Err(CmdError::Syntax),
+                };
+                continue;
+            }
+            "maxage" => {
+                arg_i64(&pair[1])?;
+            }
+            _ => return Err(CmdError::Syntax),
+        }
+        filters.push((k, v));
+    }
+    let now = crate::store::now_ms();
+    let mut killed = 0;
+    for c in &all {
+        let matches = filters.iter().all(|(k, v)| match k.as_str() {
+            "id" => c.id.to_string() == *v,
+            "addr" => c.addr.to_string() == *v,
+            "laddr" => c.laddr.to_string() == *v,
+            "user" => *c.user.lock() == *v,
+            "type" => client_type_matches(c, &v.to_ascii_lowercase()),
+            "maxage" => {
+                (now.saturating_sub(c.created_ms) / 1000) as i64 >= v.parse::<i64>().unwrap_or(0)
+            }
+            _ => false,
+        });
+        if !matches || (skipme && c.id == me) {
+            continue;
+        }
+        if c.id == me {
+            ctx.client.close = true;
+        } else {
+            c.kill();
+        }
+        killed += 1;
+    }
+    ctx.out.int(killed);
+    Ok(())
+}
+
+fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    let handle = ctx.client.handle.clone();
+    *handle.last_cmd.lock() = format!("client|{}", sub);
+    let n = args.len();
+    match (sub.as_str(), n) {
+        ("id", 2) => ctx.out.int(handle.id as i64),
+        ("setname", 3) => {
+            set_name(&handle, &args[2])?;
+            ctx.out.ok();
+        }
+        ("getname", 2) => {
+            let name = handle.name.lock().clone();
+            if name.is_empty() {
+                ctx.out.null();
+            } else {
+                ctx.out.bulk(name.as_bytes());
+            }
+        }
+        ("list", _) => client_list(ctx, args)?,
+        ("info", 2) => {
+            let line = handle.info_line() + "\n";
+            ctx.out.verbatim(line.as_bytes());
+        }
+        ("kill", 3..) => client_kill(ctx, args)?,
+        ("pause", 3 | 4) => {
+            let ms = arg_i64(&args[2])
+                .map_err(|_| CmdError::err("timeout is not an integer or out of range"))?;
+            if ms < 0 {
+                return Err(CmdError::err("timeout is negative"));
+            }
+            let all = match args.get(3) {
+                None => true,
+                Some(a) if is(a, "all") => true,
+                Some(a) if is(a, "write") => false,
+                Some(_) => return Err(CmdError::Syntax),
+            };
+            let until_ms = crate::store::now_ms() + ms as u64;
+            let mut p = ctx.srv.pause.lock();
+            // A new pause never shortens a longer one, and ALL wins over WRITE, as in Redis.
+            let merged = match *p {
+                Some(old) => Pause {
+                    until_ms: old.until_ms.max(until_ms),
+                    all: old.all || all,
+                },
+                None => Pause { until_ms, all },
+            };
+            *p = Some(merged);
+            ctx.out.ok();
+        }
+        ("unpause", 2) => {
+            *ctx.srv.pause.lock() = None;
+            ctx.srv.unpause.notify_waiters();
+            ctx.out.ok();
+        }
+        ("no-evict", 3) => {
+            let on = if is(&args[2], "on") {
+                true
+            } else if is(&args[2], "off") {
+                false
+            } else {
+                return Err(CmdError::Syntax);
+            };
+            handle.no_evict.store(on, Ordering::Relaxed);
+            ctx.out.ok();
+        }
+        ("setinfo", 4) => {
+            let val = &args[3];
+            if !valid_client_name(val) {
+                return Err(CmdError::err(format!(
+                    "{} cannot contain spaces, newlines or special characters.",
+                    String::from_utf8_lossy(&args[2]).to_ascii_lowercase()
+                )));
+            }
+            let v = String::from_utf8_lossy(val).into_owned();
+            if is(&args[2], "lib-name") {
+                handle.lib.lock().0 = v;
+            } else if is(&args[2], "lib-ver") {
+                handle.lib.lock().1 = v;
+            } else {
+                return Err(CmdError::err(format!(
+                    "Unrecognized option '{}'",
+                    String::from_utf8_lossy(&args[2])
+                )));
+            }
+            ctx.out.ok();
+        }
+        ("help", 2) => {
+            let lines = [
+                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GETNAME",
+                "    Return the name of the current connection.",
+                "ID",
+                "    Return the ID of the current connection.",
+                "INFO",
+                "    Return information about the current client connection.",
+                "KILL <ip:port>",
+                "    Kill connection made from <ip:port>.",
+                "KILL <option> <value> [<option> <value> [...]]",
+                "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME, MAXAGE.",
+                "LIST [options ...]",
+                "    Return information about client connections. Options: TYPE, ID.",
+                "UNPAUSE",
+                "    Stop the current client pause, resuming traffic.",
+                "PAUSE <timeout> [WRITE|ALL]",
+                "    Suspend all, or just write, clients for <timeout> milliseconds.",
+                "SETNAME <name>",
+                "    Assign the name <name> to the current connection.",
+                "SETINFO <LIB-NAME|LIB-VER> <value>",
+                "    Set client meta attributes.",
+                "NO-EVICT (ON|OFF)",
+                "    Protect current client connection from eviction.",
+                "HELP",
+                "    Prints this help.",
+            ];
+            ctx.out.array(lines.len());
+            for l in lines {
+                ctx.out.simple(l);
+            }
+        }
+        _ => {
+            return Err(CmdError::err(format!(
+                "unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+                String::from_utf8_lossy(&args[1])
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,319 @@
+//! INFO: the sections and field names stock Redis 7.0 prints, so tools that parse them
+//! (redis-cli, sentinels, monitoring agents) work unchanged.
+
+use crate::server::Server;
+use crate::store::NUM_DBS;
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+/// Section names in the order INFO prints them, and whether `INFO` (default) includes them.
+const SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("modules", true),
+    ("errorstats", true),
+    ("cluster", true),
+    ("keyspace", true),
+];
+
+/// Bytes as Redis's `bytesToHuman` prints them.
+pub fn human_bytes(n: u64) -> String {
+    let n = n as f64;
+    let units = [
+        (1u64 << 50, "P"),
+        (1 << 40, "T"),
+        (1 << 30, "G"),
+        (1 << 20, "M"),
+        (1 << 10, "K"),
+    ];
+    for (size, u) in units {
+        if n >= size as f64 {
+            return format!("{:.2}{}", n / size as f64, u);
+        }
+    }
+    format!("{}B", n as u64)
+}
+
+/// Allocator and process memory figures.
+pub struct MemoryStats {
+    /// Bytes allocated by the program (jemalloc `stats.allocated`).
+    pub allocated: u64,
+    /// Bytes in active pages (jemalloc `stats.active`).
+    pub active: u64,
+    /// Bytes resident for the allocator (jemalloc `stats.resident`).
+    pub resident: u64,
+    /// Process RSS from /proc.
+    pub rss: u64,
+}
+
+/// Reads current memory figures (refreshing jemalloc's stats epoch first).
+pub fn memory_stats() -> MemoryStats {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    let _ = epoch::advance();
+    let rss = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .map(|pages| pages * page_size())
+        .unwrap_or(0);
+    MemoryStats {
+        allocated: stats::allocated::read().unwrap_or(0) as u64,
+        active: stats::active::read().unwrap_or(0) as u64,
+        resident: stats::resident::read().unwrap_or(0) as u64,
+        rss,
+    }
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if p > 0 { p as u64 } else { 4096 }
+}
+
+fn cpu_times() -> (f64, f64) {
+    // SAFETY: getrusage writes into the zeroed struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    (t(ru.ru_stime), t(ru.ru_utime))
+}
+
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|v| v.parse::<u64>().ok())
+                })
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+fn section(srv: &Server, name: &str, out: &mut String) {
+    let st = &srv.stats;
+    let ld = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    match name {
+        "server" => {
+            let up = srv.started.elapsed().as_secs();
+            let now_us = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_micros())
+                .unwrap_or(0);
+            let exe = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let cfg = srv
+                .config
+                .file
+                .as_ref()
+                .and_then(|p| std::fs::canonicalize(p).ok())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            let _ = write!(
+                out,
+                "# Server\r\nredis_version:{}\r\nferrocache_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n",
+                super::connection::REDIS_COMPAT_VERSION,
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+                std::process::id(),
+                srv.run_id,
+                srv.port.load(Ordering::Relaxed),
+                now_us,
+                up,
+                up / 86400,
+                srv.config.live.hz.load(Ordering::Relaxed),
+                srv.config.live.hz.load(Ordering::Relaxed),
+                crate::store::value::lru_clock() & 0xFFFFFF,
+                exe,
+                cfg
+            );
+        }
+        "clients" => {
+            let clients = srv.clients.lock();
+            let pubsub = clients.values().filter(|c| c.is_pubsub()).count();
+            let _ = pubsub;
+            let max_in = clients
+                .values()
+                .map(|c| c.qbuf.load(Ordering::Relaxed))
+                .max()
+                .unwrap_or(0);
+            let max_out = clients
+                .values()
+                .map(|c| c.obuf.load(Ordering::Relaxed))
+                .max()
+                .unwrap_or(0);
+            let _ = write!(
+                out,
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                clients.len(),
+                srv.config.live.maxclients.load(Ordering::Relaxed),
+                max_in,
+                max_out
+            );
+        }
+        "memory" => {
+            let m = memory_stats();
+            let total = total_system_memory();
+            let frag = if m.allocated > 0 {
+                m.rss as f64 / m.allocated as f64
+            } else {
+                0.0
+            };
+            let _ = write!(
+                out,
+                "# Memory\r\nused_memory:{a}\r\nused_memory_human:{ah}\r\nused_memory_rss:{r}\r\nused_memory_rss_human:{rh}\r\nused_memory_peak:{a}\r\nused_memory_peak_human:{ah}\r\nallocator_allocated:{a}\r\nallocator_active:{act}\r\nallocator_resident:{res}\r\ntotal_system_memory:{t}\r\ntotal_system_memory_human:{th}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nallocator_frag_ratio:{afr:.2}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{fb}\r\nmem_replication_backlog:{bl}\r\nmem_allocator:jemalloc-5.3.0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
+                a = m.allocated,
+                ah = human_bytes(m.allocated),
+                r = m.rss,
+                rh = human_bytes(m.rss),
+                act = m.active,
+                res = m.resident,
+                t = total,
+                th = human_bytes(total),
+                afr = if m.allocated > 0 {
+                    m.active as f64 / m.allocated as f64
+                } else {
+                    0.0
+                },
+                frag = frag,
+                fb = m.rss as i64 - m.allocated as i64,
+                bl = srv
+                    .store
+                    .read_lock()
+                    .log
+                    .backlog
+                    .as_ref()
+                    .map_or(0, |b| b.capacity()),
+            );
+        }
+        "persistence" => {
+            let _ = write!(
+                out,
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:0\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_last_write_status:ok\r\n",
+                srv.lastsave.load(Ordering::Relaxed)
+            );
+        }
+        "stats" => {
+            let ks = &srv.store.stats;
+            let (chans, pats) = srv.pubsub.counts();
+            let _ = write!(
+                out,
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nevicted_keys:0\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
+                ld(&st.connections_received),
+                ld(&st.commands_processed),
+                ld(&st.instantaneous_ops),
+                ld(&st.net_input_bytes),
+                ld(&st.net_output_bytes),
+                ld(&st.rejected_connections),
+                ld(&ks.expired_keys),
+                ld(&ks.hits),
+                ld(&ks.misses),
+                chans,
+                pats,
+                ld(&st.error_replies),
+                ld(&st.qbuf_limit_disconnections),
+                ld(&st.obuf_limit_disconnections),
+            );
+        }
+        "replication" => {
+            let seq = srv.store.read_lock();
+            let log = &seq.log;
+            let (active, size, first, hist) = match &log.backlog {
+                Some(b) => (1, b.capacity(), b.first_byte_offset, b.histlen()),
+                None => (0, 1048576, 0, 0),
+            };
+            let _ = write!(
+                out,
+                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+                log.replid, log.replid2, log.offset, log.second_offset, active, size, first, hist
+            );
+        }
+        "cpu" => {
+            let (sys, user) = cpu_times();
+            let _ = write!(
+                out,
+                "# CPU\r\nused_cpu_sys:{:.6}\r\nused_cpu_user:{:.6}\r\nused_cpu_sys_children:0.000000\r\nused_cpu_user_children:0.000000\r\n",
+                sys, user
+            );
+        }
+        "modules" => out.push_str("# Modules\r\n"),
+        "errorstats" => out.push_str("# Errorstats\r\n"),
+        "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+        "keyspace" => {
+            out.push_str("# Keyspace\r\n");
+            let _guard = srv.store.read_lock();
+            let now = crate::store::now_ms();
+            for db in 0..NUM_DBS {
+                let (keys, expires) = srv.store.db_sizes(db);
+                if keys == 0 {
+                    continue;
+                }
+                let avg_ttl = if expires > 0 {
+                    let d = srv.store.db(db);
+                    let (sum, n) = d
+                        .map
+                        .iter()
+                        .filter(|e| e.expire_at > now)
+                        .take(1000)
+                        .fold((0u64, 0u64), |(s, n), e| (s + (e.expire_at - now), n + 1));
+                    sum.checked_div(n).unwrap_or(0)
+                } else {
+                    0
+                };
+                let _ = write!(
+                    out,
+                    "db{}:keys={},expires={},avg_ttl={}\r\n",
+                    db, keys, expires, avg_ttl
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Builds INFO text for the requested sections (`default`, `all`, `everything`, names).
+pub fn render(srv: &Server, requested: &[String]) -> String {
+    let mut wanted: Vec<&str> = Vec::new();
+    let req: Vec<String> = if requested.is_empty() {
+        vec!["default".into()]
+    } else {
+        requested.to_vec()
+    };
+    for r in &req {
+        match r.as_str() {
+            "default" => wanted.extend(SECTIONS.iter().filter(|s| s.1).map(|s| s.0)),
+            "all" | "everything" => wanted.extend(SECTIONS.iter().map(|s| s.0)),
+            other => {
+                if let Some(s) = SECTIONS.iter().find(|s| s.0 == other) {
+                    wanted.push(s.0);
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut seen = Vec::new();
+    for s in SECTIONS.iter().map(|s| s.0) {
+        if wanted.contains(&s) && !seen.contains(&s) {
+            seen.push(s);
+            if !out.is_empty() {
+                out.push_str("\r\n");
+            }
+            section(srv, s, &mut out);
+        }
+    }
+    out
+}

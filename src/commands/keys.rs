@@ -1,0 +1,834 @@
+//! Keyspace and TTL commands: DEL, EXISTS, RENAME, SCAN, EXPIRE family, databases.
+
+use super::table::{Command, cmd, flags::*};
+use super::{CmdError, CmdResult, Ctx, arg_i64, is};
+use crate::store::{Entry, NUM_DBS, scan_step};
+use bytes::Bytes;
+
+/// Keyspace family table.
+pub static COMMANDS: &[Command] = &[
+    cmd(
+        "del",
+        -2,
+        WRITE,
+        (1, -1, 1),
+        "generic",
+        "1.0.0",
+        "Delete a key",
+        del,
+    ),
+    cmd(
+        "unlink",
+        -2,
+        WRITE | FAST,
+        (1, -1, 1),
+        "generic",
+        "4.0.0",
+        "Delete a key asynchronously in another thread",
+        del,
+    ),
+    cmd(
+        "exists",
+        -2,
+        READONLY | FAST | ATOMIC_READ,
+        (1, -1, 1),
+        "generic",
+        "1.0.0",
+        "Determine if a key exists",
+        exists,
+    ),
+    cmd(
+        "type",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "generic",
+        "1.0.0",
+        "Determine the type stored at key",
+        type_,
+    ),
+    cmd(
+        "rename",
+        3,
+        WRITE,
+        (1, 2, 1),
+        "generic",
+        "1.0.0",
+        "Rename a key",
+        rename,
+    ),
+    cmd(
+        "renamenx",
+        3,
+        WRITE | FAST,
+        (1, 2, 1),
+        "generic",
+        "1.0.0",
+        "Rename a key, only if the new key does not exist",
+        renamenx,
+    ),
+    cmd(
+        "copy",
+        -3,
+        WRITE | DENYOOM,
+        (1, 2, 1),
+        "generic",
+        "6.2.0",
+        "Copy a key",
+        copy,
+    ),
+    cmd(
+        "move",
+        3,
+        WRITE | FAST,
+        (1, 1, 1),
+        "generic",
+        "1.0.0",
+        "Move a key to another database",
+        move_,
+    ),
+    cmd(
+        "keys",
+        2,
+        READONLY | ATOMIC_READ,
+        (0, 0, 0),
+        "generic",
+        "1.0.0",
+        "Find all keys matching the given pattern",
+        keys,
+    ),
+    cmd(
+        "scan",
+        -2,
+        READONLY | ATOMIC_READ,
+        (0, 0, 0),
+        "generic",
+        "2.8.0",
+        "Incrementally iterate the keys space",
+        scan,
+    ),
+    cmd(
+        "randomkey",
+        1,
+        READONLY | ATOMIC_READ,
+        (0, 0, 0),
+        "generic",
+        "1.0.0",
+        "Return a random key from the keyspace",
+        randomkey,
+    ),
+    cmd(
+        "dbsize",
+        1,
+        READONLY | FAST | ATOMIC_READ,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Return the number of keys in the selected database",
+        dbsize,
+    ),
+    cmd(
+        "touch",
+        -2,
+        READONLY | FAST | ATOMIC_READ,
+        (1, -1, 1),
+        "generic",
+        "3.2.1",
+        "Alters the last access time of a key(s). Returns the number of existing keys specified.",
+        touch,
+    ),
+    cmd(
+        "object",
+        -2,
+        READONLY,
+        (2, 2, 1),
+        "generic",
+        "2.2.3",
+        "A container for object introspection commands",
+        object,
+    ),
+    cmd(
+        "select",
+        2,
+        LOADING | STALE | FAST,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Change the selected database for the current connection",
+        select,
+    ),
+    cmd(
+        "swapdb",
+        3,
+        WRITE | FAST,
+        (0, 0, 0),
+        "server",
+        "4.0.0",
+        "Swaps two Redis databases",
+        swapdb,
+    ),
+    cmd(
+        "flushdb",
+        -1,
+        WRITE,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Remove all keys from the current database",
+        flushdb,
+    ),
+    cmd(
+        "flushall",
+        -1,
+        WRITE,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Remove all keys from all databases",
+        flushall,
+    ),
+    cmd(
+        "expire",
+        -3,
+        WRITE | FAST,
+        (1, 1, 1),
+        "generic",
+        "1.0.0",
+        "Set a key's time to live in seconds",
+        expire,
+    ),
+    cmd(
+        "pexpire",
+        -3,
+        WRITE | FAST,
+        (1, 1, 1),
+        "generic",
+        "2.6.0",
+        "Set a key's time to live in milliseconds",
+        pexpire,
+    ),
+    cmd(
+        "expireat",
+        -3,
+        WRITE | FAST,
+        (1, 1, 1),
+        "generic",
+        "1.2.0",
+        "Set the expiration for a key as a UNIX timestamp",
+        expireat,
+    ),
+    cmd(
+        "pexpireat",
+        -3,
+        WRITE | FAST,
+        (1, 1, 1),
+        "generic",
+        "2.6.0",
+        "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+        pexpireat,
+    ),
+    cmd(
+        "ttl",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "generic",
+        "1.0.0",
+        "Get the time to live for a key in seconds",
+        ttl,
+    ),
+    cmd(
+        "pttl",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "generic",
+        "2.6.0",
+        "Get the time to live for a key in milliseconds",
+        pttl,
+    ),
+    cmd(
+        "expiretime",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "generic",
+        "7.0.0",
+        "Get the expiration Unix timestamp for a key",
+        expiretime,
+    ),
+    cmd(
+        "pexpiretime",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "generic",
+        "7.0.0",
+        "Get the expiration Unix timestamp for a key in milliseconds",
+        pexpiretime,
+    ),
+    cmd(
+        "persist",
+        2,
+        WRITE | FAST,
+        (1, 1, 1),
+        "generic",
+        "2.2.0",
+        "Remove the expiration from a key",
+        persist,
+    ),
+];
+
+fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let db = ctx.db();
+    let t = ctx.w()?;
+    let mut n = 0;
+    for k in &args[1..] {
+        if t.remove(db, k).is_some() {
+            t.propagate(db, &[b"DEL", k]);
+            n += 1;
+        }
+    }
+    ctx.out.int(n);
+    Ok(())
+}
+
+fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let n = args[1..].iter().filter(|k| ctx.lookup(k).is_some()).count();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    exists(ctx, args)
+}
+
+fn type_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let name = ctx.peek(&args[1]).map_or("none", |r| r.value.type_name());
+    ctx.out.simple(name);
+    Ok(())
+}
+
+/// Moves `src` to `dst` keeping its TTL. Returns false when `nx` and `dst` exists.
+fn rename_common(ctx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> Result<bool, CmdError> {
+    let db = ctx.db();
+    let (src, dst) = (&args[1], &args[2]);
+    let t = ctx.w()?;
+    if !t.exists(db, src) {
+        return Err(CmdError::NoSuchKey);
+    }
+    if src == dst {
+        return Ok(!nx);
+    }
+    if nx && t.exists(db, dst) {
+        return Ok(false);
+    }
+    let Some(entry) = t.remove(db, src) else {
+        return Err(CmdError::NoSuchKey);
+    };
+    t.insert(db, dst, entry);
+    t.propagate(db, &[b"RENAME", src, dst]);
+    Ok(true)
+}
+
+fn rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    rename_common(ctx, args, false)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let done = rename_common(ctx, args, true)?;
+    ctx.out.int(done as i64);
+    Ok(())
+}
+
+/// Parses a database index argument (`ERR value is not an integer...`, `ERR DB index...`).
+pub fn parse_db(arg: &[u8]) -> Result<usize, CmdError> {
+    let v = arg_i64(arg)?;
+    if v < 0 || v >= NUM_DBS as i64 {
+        return Err(CmdError::DbIndex);
+    }
+    Ok(v as usize)
+}
+
+fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let src_db = ctx.db();
+    let mut dst_db = src_db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if is(&args[i], "replace") {
+            replace = true;
+        } else if is(&args[i], "db") && i + 1 < args.len() {
+            dst_db = parse_db(&args[i + 1]).map_err(|e| match e {
+                CmdError::NotInteger => e,
+                _ => CmdError::DbIndex,
+            })?;
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    let (src, dst) = (&args[1], &args[2]);
+    if src_db == dst_db && src == dst {
+        return Err(CmdError::err("source and destination objects are the same"));
+    }
+    let t = ctx.w()?;
+    let Some(entry) = t.get(src_db, src).map(|e| e.clone()) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    if t.exists(dst_db, dst) {
+        if !replace {
+            ctx.out.int(0);
+            return Ok(());
+        }
+        t.remove(dst_db, dst);
+    }
+    t.insert(dst_db, dst, Entry::new(entry.value, entry.expire_at));
+    let dbs = dst_db.to_string();
+    t.propagate(
+        src_db,
+        &[b"COPY", src, dst, b"DB", dbs.as_bytes(), b"REPLACE"],
+    );
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn move_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let src_db = ctx.db();
+    let dst_db = parse_db(&args[2])?;
+    if src_db == dst_db {
+        return Err(CmdError::err("source and destination objects are the same"));
+    }
+    let key = &args[1];
+    let t = ctx.w()?;
+    if !t.exists(src_db, key) || t.exists(dst_db, key) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if let Some(e) = t.remove(src_db, key) {
+        t.insert(dst_db, key, e);
+    }
+    t.propagate(src_db, &[b"MOVE", key, &args[2]]);
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let pat = &args[1];
+    let all = pat.as_ref() == b"*";
+    let now = ctx.now;
+    let matched: Vec<Bytes> = ctx
+        .srv
+        .store
+        .db(ctx.db())
+        .map
+        .iter()
+        .filter(|e| {
+            !e.is_expired(now) && (all || crate::store::glob::glob_match(pat, e.key(), false))
+        })
+        .map(|e| e.key().clone())
+        .collect();
+    ctx.out.array(matched.len());
+    for k in matched {
+        ctx.out.bulk(&k);
+    }
+    Ok(())
+}
+
+/// Parsed SCAN-family options.
+#[derive(Debug, Default)]
+pub struct ScanOptions {
+    /// MATCH pattern.
+    pub pattern: Option<Bytes>,
+    /// COUNT hint.
+    pub count: usize,
+    /// TYPE filter.
+    pub type_name: Option<String>,
+}
+
+/// Parses a SCAN cursor (`ERR invalid cursor`).
+pub fn parse_cursor(a: &[u8]) -> Result<u64, CmdError> {
+    std::str::from_utf8(a)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| CmdError::err("invalid cursor"))
+}
+
+/// Parses MATCH/COUNT/TYPE options.
+pub fn parse_scan_options(args: &[Bytes], allow_type: bool) -> Result<ScanOptions, CmdError> {
+    let mut o = ScanOptions {
+        count: 10,
+        ..Default::default()
+    };
+    let mut i = 0;
+    while i < args.len() {
+        if i + 1 >= args.len() {
+            return Err(CmdError::Syntax);
+        }
+        let v = &args[i + 1];
+        if is(&args[i], "match") {
+            o.pattern = Some(v.clone());
+        } else if is(&args[i], "count") {
+            let c = arg_i64(v)?;
+            if c < 1 {
+                return Err(CmdError::Syntax);
+            }
+            o.count = c as usize;
+        } else if allow_type && is(&args[i], "type") {
+            o.type_name = Some(String::from_utf8_lossy(v).to_ascii_lowercase());
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    Ok(o)
+}
+
+fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let cursor = parse_cursor(&args[1])?;
+    let o = parse_scan_options(&args[2..], true)?;
+    let (found, next) = scan_step(
+        ctx.srv.store.db(ctx.db()),
+        cursor,
+        o.count,
+        ctx.now,
+        |k, e| {
+            o.pattern
+                .as_ref()
+                .is_none_or(|p| crate::store::glob::glob_match(p, k, false))
+                && o.type_name
+                    .as_deref()
+                    .is_none_or(|t| e.value.type_name() == t)
+        },
+    );
+    ctx.out.array(2);
+    ctx.out.bulk(next.to_string().as_bytes());
+    ctx.out.array(found.len());
+    for k in found {
+        ctx.out.bulk(&k);
+    }
+    Ok(())
+}
+
+fn randomkey(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let _ = args;
+    use rand::RngExt;
+    let db = ctx.srv.store.db(ctx.db());
+    let shards = db.map.shards();
+    let mut rng = rand::rng();
+    let now = ctx.now;
+    // Try random shards; fall back to a full pass when the map is sparse or mostly expired.
+    for _ in 0..shards.len() * 2 {
+        let s = shards[rng.random_range(0..shards.len())].read();
+        if s.is_empty() {
+            continue;
+        }
+        let idx = rng.random_range(0..s.len());
+        let picked = crate::store::shard_entries(&s)
+            .nth(idx)
+            .and_then(|(k, v)| (!v.is_expired(now)).then(|| k.clone()));
+        if let Some(k) = picked {
+            ctx.out.bulk(&k);
+            return Ok(());
+        }
+    }
+    let any = db
+        .map
+        .iter()
+        .find(|e| !e.is_expired(now))
+        .map(|e| e.key().clone());
+    match any {
+        Some(k) => ctx.out.bulk(&k),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn dbsize(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let n = ctx.srv.store.db(ctx.db()).map.len();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+const LFU_ERROR: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+
+fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    if sub == "help" {
+        let lines = [
+            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value",
+            "    associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is",
+            "    proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of",
+            "    seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified",
+            "    <key>.",
+            "HELP",
+            "    Prints this help.",
+        ];
+        ctx.out.array(lines.len());
+        for l in lines {
+            ctx.out.simple(l);
+        }
+        return Ok(());
+    }
+    if args.len() != 3 || !["encoding", "idletime", "freq", "refcount"].contains(&sub.as_str()) {
+        return Err(CmdError::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
+            String::from_utf8_lossy(&args[1])
+        )));
+    }
+    let Some(e) = ctx.peek(&args[2]) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    match sub.as_str() {
+        "encoding" => ctx.out.bulk_str(e.value.encoding()),
+        "idletime" => ctx.out.int(e.idle_seconds() as i64),
+        "refcount" => ctx.out.int(1),
+        _ => return Err(CmdError::Msg(LFU_ERROR.into())),
+    }
+    Ok(())
+}
+
+fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let db = parse_db(&args[1])?;
+    ctx.client.db = db;
+    ctx.client
+        .handle
+        .db
+        .store(db, std::sync::atomic::Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let a = crate::protocol::parse_i64(&args[1])
+        .ok_or_else(|| CmdError::err("invalid first DB index"))?;
+    let b = crate::protocol::parse_i64(&args[2])
+        .ok_or_else(|| CmdError::err("invalid second DB index"))?;
+    if a < 0 || b < 0 || a >= NUM_DBS as i64 || b >= NUM_DBS as i64 {
+        return Err(CmdError::DbIndex);
+    }
+    let t = ctx.w()?;
+    if a != b {
+        t.swap_db(a as usize, b as usize);
+    }
+    t.propagate(0, &[b"SWAPDB", &args[1], &args[2]]);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn flush_mode(args: &[Bytes]) -> CmdResult {
+    match args.len() {
+        1 => Ok(()),
+        2 if is(&args[1], "async") || is(&args[1], "sync") => Ok(()),
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    flush_mode(args)?;
+    let db = ctx.db();
+    let t = ctx.w()?;
+    t.flush_db(db);
+    t.propagate(db, &[b"FLUSHDB"]);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    flush_mode(args)?;
+    let t = ctx.w()?;
+    for db in 0..NUM_DBS {
+        t.flush_db(db);
+    }
+    t.propagate(0, &[b"FLUSHALL"]);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// EXPIRE's NX/XX/GT/LT condition.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ExpireCond {
+    /// Always.
+    Always,
+    /// Only without a TTL.
+    Nx,
+    /// Only with a TTL.
+    Xx,
+    /// Only if the new TTL is greater.
+    Gt,
+    /// Only if the new TTL is smaller.
+    Lt,
+}
+
+/// Parses EXPIRE's trailing flags with Redis's compatibility errors.
+pub fn parse_expire_cond(args: &[Bytes]) -> Result<ExpireCond, CmdError> {
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for a in args {
+        if is(a, "nx") {
+            nx = true;
+        } else if is(a, "xx") {
+            xx = true;
+        } else if is(a, "gt") {
+            gt = true;
+        } else if is(a, "lt") {
+            lt = true;
+        } else {
+            return Err(CmdError::err(format!(
+                "Unsupported option {}",
+                String::from_utf8_lossy(a)
+            )));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(CmdError::err(
+            "NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if gt && lt {
+        return Err(CmdError::err(
+            "GT and LT options at the same time are not compatible",
+        ));
+    }
+    Ok(if nx {
+        ExpireCond::Nx
+    } else if xx && gt {
+        ExpireCond::Gt
+    } else if xx && lt {
+        ExpireCond::Lt
+    } else if xx {
+        ExpireCond::Xx
+    } else if gt {
+        ExpireCond::Gt
+    } else if lt {
+        ExpireCond::Lt
+    } else {
+        ExpireCond::Always
+    })
+}
+
+/// Shared body of EXPIRE/PEXPIRE/EXPIREAT/PEXPIREAT: `unit_ms` scales the argument and
+/// `relative` adds the current time.
+fn expire_generic(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    unit_ms: i64,
+    relative: bool,
+    name: &str,
+) -> CmdResult {
+    let v = arg_i64(&args[2])?;
+    let cond = parse_expire_cond(&args[3..])?;
+    let invalid = || CmdError::err(format!("invalid expire time in '{}' command", name));
+    let mut at = v.checked_mul(unit_ms).ok_or_else(invalid)?;
+    if relative {
+        at = at.checked_add(ctx.now as i64).ok_or_else(invalid)?;
+    }
+    let db = ctx.db();
+    let key = &args[1];
+    let t = ctx.w()?;
+    let Some(cur) = t.get(db, key).map(|e| e.expire_at) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let allowed = match cond {
+        ExpireCond::Always => true,
+        ExpireCond::Nx => cur == 0,
+        ExpireCond::Xx => cur != 0,
+        ExpireCond::Gt => cur != 0 && at > cur as i64,
+        ExpireCond::Lt => cur == 0 || at < cur as i64,
+    };
+    if !allowed {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if at <= t.now as i64 {
+        t.remove(db, key);
+        t.propagate(db, &[b"DEL", key]);
+    } else {
+        t.set_expire(db, key, at as u64);
+        let ts = at.to_string();
+        t.propagate(db, &[b"PEXPIREAT", key, ts.as_bytes()]);
+    }
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn expire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, 1000, true, "expire")
+}
+
+fn pexpire(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, 1, true, "pexpire")
+}
+
+fn expireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, 1000, false, "expireat")
+}
+
+fn pexpireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    expire_generic(ctx, args, 1, false, "pexpireat")
+}
+
+/// -2 missing, -1 no TTL, else the absolute expiry in ms.
+fn expire_of(ctx: &mut Ctx<'_>, key: &[u8]) -> i64 {
+    match ctx.peek(key) {
+        None => -2,
+        Some(e) if e.expire_at == 0 => -1,
+        Some(e) => e.expire_at as i64,
+    }
+}
+
+fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], ms: bool, absolute: bool) -> CmdResult {
+    let at = expire_of(ctx, key);
+    let v = if at < 0 {
+        at
+    } else if absolute {
+        if ms { at } else { at / 1000 }
+    } else {
+        let left = (at - ctx.now as i64).max(0);
+        if ms { left } else { (left + 500) / 1000 }
+    };
+    ctx.out.int(v);
+    Ok(())
+}
+
+fn ttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], false, false)
+}
+
+fn pttl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], true, false)
+}
+
+fn expiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], false, true)
+}
+
+fn pexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    ttl_generic(ctx, &args[1], true, true)
+}
+
+fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let db = ctx.db();
+    let key = &args[1];
+    let t = ctx.w()?;
+    let had = t.get(db, key).is_some_and(|e| e.expire_at != 0);
+    if had {
+        t.set_expire(db, key, 0);
+        t.propagate(db, &[b"PERSIST", key]);
+    }
+    ctx.out.int(had as i64);
+    Ok(())
+}

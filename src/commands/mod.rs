@@ -1,0 +1,317 @@
+//! Command dispatch: lookup in the table, arity/auth/context checks, MULTI queueing,
+//! locking by flags, then the family handler.
+
+pub mod connection;
+pub mod error;
+pub mod info;
+pub mod keys;
+pub mod pubsub;
+pub mod server;
+pub mod strings;
+pub mod table;
+pub mod transactions;
+
+use crate::protocol::ReplyBuf;
+use crate::server::Server;
+use crate::server::client::ClientHandle;
+use crate::store::{Entry, Lookup, Sequencer, Value, WriteTxn};
+use bytes::Bytes;
+use dashmap::mapref::one::Ref;
+pub use error::{CmdError, CmdResult};
+use parking_lot::RwLockReadGuard;
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+pub use table::{Command, CommandTable, flags};
+
+/// Every family's command list, in COMMAND order.
+pub fn all_commands() -> Vec<&'static [Command]> {
+    vec![
+        strings::COMMANDS,
+        keys::COMMANDS,
+        transactions::COMMANDS,
+        pubsub::COMMANDS,
+        connection::COMMANDS,
+        server::COMMANDS,
+    ]
+}
+
+/// State of one connection that only its own task touches.
+pub struct Client {
+    /// The shared part (CLIENT LIST, fan-out).
+    pub handle: Arc<ClientHandle>,
+    /// Selected logical database.
+    pub db: usize,
+    /// Passed AUTH (or no password is set).
+    pub authenticated: bool,
+    /// Commands queued since MULTI.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A queueing error happened: EXEC must abort.
+    pub multi_failed: bool,
+    /// Raised by writers when a WATCHed key changes.
+    pub watch_dirty: Arc<AtomicBool>,
+    /// WATCH is active.
+    pub watching: bool,
+    /// Subscribed channels.
+    pub channels: HashSet<Bytes>,
+    /// Subscribed patterns.
+    pub patterns: HashSet<Bytes>,
+    /// Close after flushing replies (QUIT, protocol error, kill).
+    pub close: bool,
+}
+
+impl Client {
+    /// A client for a fresh connection.
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Self {
+        Client {
+            handle,
+            db: 0,
+            authenticated,
+            multi: None,
+            multi_failed: false,
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            watching: false,
+            channels: HashSet::new(),
+            patterns: HashSet::new(),
+            close: false,
+        }
+    }
+
+    /// Subscriptions of both kinds.
+    pub fn subscriptions(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    /// Drops WATCHes (UNWATCH, EXEC, DISCARD, disconnect).
+    pub fn unwatch(&mut self, srv: &Server) {
+        if self.watching {
+            srv.store.watches.unwatch_all(&self.watch_dirty);
+            self.watching = false;
+        }
+        self.watch_dirty.store(false, Ordering::Release);
+    }
+}
+
+/// Everything a handler may touch while running one command.
+pub struct Ctx<'a> {
+    /// Shared server state.
+    pub srv: &'a Server,
+    /// The calling client.
+    pub client: &'a mut Client,
+    /// Where replies go.
+    pub out: &'a mut ReplyBuf,
+    /// The clock for this command (expiry decisions use one instant per command).
+    pub now: u64,
+    /// The write section, held by write commands and EXEC.
+    pub txn: Option<WriteTxn<'a>>,
+    /// The shared sequencer side, held by multi-key reads.
+    pub read_guard: Option<RwLockReadGuard<'a, Sequencer>>,
+    /// Keys found expired by lock-free reads, deleted after the command.
+    pub expired_seen: Vec<(usize, Bytes)>,
+}
+
+impl<'a> Ctx<'a> {
+    /// The write section; an internal error if a handler without the WRITE flag asks.
+    pub fn w(&mut self) -> Result<&mut WriteTxn<'a>, CmdError> {
+        self.txn
+            .as_mut()
+            .ok_or_else(|| CmdError::err("internal: write outside a write section"))
+    }
+
+    /// Selected database.
+    pub fn db(&self) -> usize {
+        self.client.db
+    }
+
+    /// Reads a key of the selected db (any type), hiding expired keys.
+    pub fn lookup(&mut self, key: &[u8]) -> Option<Ref<'a, Bytes, Entry>> {
+        self.lookup_in(self.client.db, key)
+    }
+
+    /// Reads a key of any db, hiding expired keys.
+    pub fn lookup_in(&mut self, db: usize, key: &[u8]) -> Option<Ref<'a, Bytes, Entry>> {
+        if let Some(t) = self.txn.as_mut() {
+            let r = t.get(db, key);
+            let st = &self.srv.store.stats;
+            if r.is_some() {
+                st.hits.fetch_add(1, Ordering::Relaxed);
+            } else {
+                st.misses.fetch_add(1, Ordering::Relaxed);
+            }
+            return r;
+        }
+        let store: &'a crate::store::Store = &self.srv.store;
+        match store.lookup(db, key, self.now) {
+            Lookup::Found(r) => Some(r),
+            Lookup::Missing => None,
+            Lookup::Expired => {
+                self.expired_seen.push((db, Bytes::copy_from_slice(key)));
+                None
+            }
+        }
+    }
+
+    /// Reads a key without counting a hit/miss or touching its access time.
+    pub fn peek(&mut self, key: &[u8]) -> Option<Ref<'a, Bytes, Entry>> {
+        let db = self.client.db;
+        if let Some(t) = self.txn.as_mut() {
+            return t.get(db, key);
+        }
+        let store: &'a crate::store::Store = &self.srv.store;
+        match store.peek(db, key, self.now) {
+            Lookup::Found(r) => Some(r),
+            Lookup::Missing => None,
+            Lookup::Expired => {
+                self.expired_seen.push((db, Bytes::copy_from_slice(key)));
+                None
+            }
+        }
+    }
+
+    /// Reads a string value: `Ok(None)` if missing, WRONGTYPE if another type.
+    pub fn get_str(&mut self, key: &[u8]) -> Result<Option<Bytes>, CmdError> {
+        match self.lookup(key) {
+            None => Ok(None),
+            Some(r) => match &r.value {
+                Value::Str(s) => Ok(Some(s.clone())),
+            },
+        }
+    }
+}
+
+fn unknown_command_error(args: &[Bytes]) -> CmdError {
+    let mut list = String::new();
+    for a in args[1..].iter() {
+        if list.len() >= 128 {
+            break;
+        }
+        let room = 128 - list.len();
+        list.push('\'');
+        list.push_str(&String::from_utf8_lossy(&a[..a.len().min(room)]));
+        list.push_str("' ");
+    }
+    CmdError::Msg(format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        String::from_utf8_lossy(&args[0][..args[0].len().min(128)]),
+        list
+    ))
+}
+
+/// Runs one parsed request for `client`, writing its reply into `out`.
+pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: Vec<Bytes>) {
+    let now = crate::store::now_ms();
+    let Some(cmd) = srv.commands.get(&args[0]) else {
+        if client.multi.is_some() {
+            client.multi_failed = true;
+        }
+        srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+        out.error(&unknown_command_error(&args).to_string());
+        return;
+    };
+    let result = check_and_run(srv, client, out, cmd, &args, now);
+    if let Err(e) = result {
+        srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+        out.error(&e.to_string());
+    }
+}
+
+fn check_and_run(
+    srv: &Server,
+    client: &mut Client,
+    out: &mut ReplyBuf,
+    cmd: &'static Command,
+    args: &[Bytes],
+    now: u64,
+) -> CmdResult {
+    if !cmd.arity_ok(args.len()) {
+        if client.multi.is_some() {
+            client.multi_failed = true;
+        }
+        return Err(CmdError::Arity(cmd.name.to_string()));
+    }
+    if !client.authenticated && !cmd.has(flags::NO_AUTH) {
+        if client.multi.is_some() {
+            client.multi_failed = true;
+        }
+        return Err(CmdError::NoAuth);
+    }
+    if !out.resp3 && client.subscriptions() > 0 && !cmd.has(flags::SUBSCRIBED_OK) {
+        return Err(CmdError::err(format!(
+            "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            cmd.name
+        )));
+    }
+    if client.multi.is_some() && !cmd.has(flags::TX_CONTROL) {
+        if cmd.has(flags::NO_MULTI) {
+            client.multi_failed = true;
+            return Err(CmdError::err("Command not allowed inside a transaction"));
+        }
+        if let Some(q) = client.multi.as_mut() {
+            q.push(args.to_vec());
+            client.handle.multi.store(q.len() as i64, Ordering::Relaxed);
+        }
+        out.simple("QUEUED");
+        return Ok(());
+    }
+    run(srv, client, out, cmd, args, now)
+}
+
+/// Executes a command outside MULTI queueing, taking the locks its flags call for, and
+/// feeding MONITOR, SLOWLOG and stats.
+pub fn run(
+    srv: &Server,
+    client: &mut Client,
+    out: &mut ReplyBuf,
+    cmd: &'static Command,
+    args: &[Bytes],
+    now: u64,
+) -> CmdResult {
+    srv.feed_monitors(client, cmd, args);
+    let started = std::time::Instant::now();
+    let mut ctx = Ctx {
+        srv,
+        client,
+        out,
+        now,
+        txn: None,
+        read_guard: None,
+        expired_seen: Vec::new(),
+    };
+    if cmd.has(flags::WRITE) {
+        ctx.txn = Some(srv.store.write(now));
+    } else if cmd.has(flags::ATOMIC_READ) {
+        ctx.read_guard = Some(srv.store.read_lock());
+    }
+    let result = (cmd.handler)(&mut ctx, args);
+    let Ctx {
+        txn,
+        read_guard,
+        expired_seen,
+        client,
+        ..
+    } = ctx;
+    drop(txn);
+    drop(read_guard);
+    if !expired_seen.is_empty() {
+        let mut t = srv.store.write(now);
+        for (db, key) in expired_seen {
+            t.expire_if_needed(db, &key);
+        }
+    }
+    srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    if !cmd.has(flags::SKIP_SLOWLOG) {
+        srv.slowlog_record(client, args, elapsed);
+    }
+    result
+}
+
+/// Parses an integer argument (`ERR value is not an integer or out of range`).
+pub fn arg_i64(a: &[u8]) -> Result<i64, CmdError> {
+    crate::protocol::parse_i64(a).ok_or(CmdError::NotInteger)
+}
+
+/// Case-insensitive comparison of an argument with an ASCII keyword.
+pub fn is(a: &[u8], word: &str) -> bool {
+    a.eq_ignore_ascii_case(word.as_bytes())
+}

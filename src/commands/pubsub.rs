@@ -1,0 +1,243 @@
+//! Pub/sub commands. Subscription confirmations and messages are push frames in RESP3 and
+//! plain arrays in RESP2 (where a subscribed client may only run a few commands).
+
+use super::table::{Command, cmd, flags::*};
+use super::{Client, CmdError, CmdResult, Ctx};
+use crate::server::Server;
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+
+/// Pub/sub family table.
+pub static COMMANDS: &[Command] = &[
+    cmd(
+        "subscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Listen for messages published to the given channels",
+        subscribe,
+    ),
+    cmd(
+        "unsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Stop listening for messages posted to the given channels",
+        unsubscribe,
+    ),
+    cmd(
+        "psubscribe",
+        -2,
+        PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Listen for messages published to channels matching the given patterns",
+        psubscribe,
+    ),
+    cmd(
+        "punsubscribe",
+        -1,
+        PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Stop listening for messages posted to channels matching the given patterns",
+        punsubscribe,
+    ),
+    cmd(
+        "publish",
+        3,
+        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+        (0, 0, 0),
+        "pubsub",
+        "2.0.0",
+        "Post a message to a channel",
+        publish,
+    ),
+    cmd(
+        "pubsub",
+        -2,
+        PUBSUB | LOADING | STALE,
+        (0, 0, 0),
+        "pubsub",
+        "2.8.0",
+        "A container for Pub/Sub commands",
+        pubsub,
+    ),
+];
+
+fn confirm(ctx: &mut Ctx<'_>, kind: &[u8], name: Option<&[u8]>, count: usize) {
+    ctx.out.push(3);
+    ctx.out.bulk(kind);
+    match name {
+        Some(n) => ctx.out.bulk(n),
+        None => ctx.out.null(),
+    }
+    ctx.out.int(count as i64);
+}
+
+fn sync_counts(client: &Client) {
+    client
+        .handle
+        .sub
+        .store(client.channels.len(), Ordering::Relaxed);
+    client
+        .handle
+        .psub
+        .store(client.patterns.len(), Ordering::Relaxed);
+}
+
+fn subscribe_generic(ctx: &mut Ctx<'_>, args: &[Bytes], pattern: bool) -> CmdResult {
+    for ch in &args[1..] {
+        let ch = Bytes::copy_from_slice(ch);
+        let set = if pattern {
+            &mut ctx.client.patterns
+        } else {
+            &mut ctx.client.channels
+        };
+        if set.insert(ch.clone()) {
+            ctx.srv.pubsub.subscribe(&ctx.client.handle, &ch, pattern);
+        }
+        sync_counts(ctx.client);
+        let n = ctx.client.subscriptions();
+        confirm(
+            ctx,
+            if pattern { b"psubscribe" } else { b"subscribe" },
+            Some(&ch),
+            n,
+        );
+    }
+    Ok(())
+}
+
+fn unsubscribe_generic(ctx: &mut Ctx<'_>, args: &[Bytes], pattern: bool) -> CmdResult {
+    let kind: &[u8] = if pattern {
+        b"punsubscribe"
+    } else {
+        b"unsubscribe"
+    };
+    let targets: Vec<Bytes> = if args.len() > 1 {
+        args[1..].to_vec()
+    } else if pattern {
+        ctx.client.patterns.iter().cloned().collect()
+    } else {
+        ctx.client.channels.iter().cloned().collect()
+    };
+    if targets.is_empty() {
+        let n = ctx.client.subscriptions();
+        confirm(ctx, kind, None, n);
+        return Ok(());
+    }
+    for ch in targets {
+        let set = if pattern {
+            &mut ctx.client.patterns
+        } else {
+            &mut ctx.client.channels
+        };
+        if set.remove(&ch) {
+            ctx.srv
+                .pubsub
+                .unsubscribe(ctx.client.handle.id, &ch, pattern);
+        }
+        sync_counts(ctx.client);
+        let n = ctx.client.subscriptions();
+        confirm(ctx, kind, Some(&ch), n);
+    }
+    Ok(())
+}
+
+fn subscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    subscribe_generic(ctx, args, false)
+}
+
+fn psubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    subscribe_generic(ctx, args, true)
+}
+
+fn unsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    unsubscribe_generic(ctx, args, false)
+}
+
+fn punsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    unsubscribe_generic(ctx, args, true)
+}
+
+/// Removes every subscription of a departing or RESET client.
+pub fn unsubscribe_all(srv: &Server, client: &mut Client) {
+    for ch in client.channels.drain() {
+        srv.pubsub.unsubscribe(client.handle.id, &ch, false);
+    }
+    for p in client.patterns.drain() {
+        srv.pubsub.unsubscribe(client.handle.id, &p, true);
+    }
+    sync_counts(client);
+}
+
+fn publish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let srv = ctx.srv;
+    let n = srv
+        .pubsub
+        .publish(&args[1], &args[2], |c, msg| srv.deliver(c, msg));
+    // Followers relay published messages to their own subscribers, as Redis replicas do.
+    let db = ctx.db();
+    match ctx.txn.as_mut() {
+        Some(t) => t.propagate(db, &[b"PUBLISH", &args[1], &args[2]]),
+        None => srv
+            .store
+            .write(ctx.now)
+            .propagate(db, &[b"PUBLISH", &args[1], &args[2]]),
+    }
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn pubsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    match (sub.as_str(), args.len()) {
+        ("channels", 2 | 3) => {
+            let list = ctx.srv.pubsub.channels(args.get(2).map(|b| &b[..]));
+            ctx.out.array(list.len());
+            for c in list {
+                ctx.out.bulk(&c);
+            }
+        }
+        ("numsub", _) => {
+            ctx.out.map(args.len() - 2);
+            for c in &args[2..] {
+                ctx.out.bulk(c);
+                ctx.out.int(ctx.srv.pubsub.numsub(c) as i64);
+            }
+        }
+        ("numpat", 2) => ctx.out.int(ctx.srv.pubsub.numpat() as i64),
+        ("help", 2) => {
+            let lines = [
+                "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "CHANNELS [<pattern>]",
+                "    Return the currently active channels matching a <pattern> (default: '*').",
+                "NUMPAT",
+                "    Return number of subscriptions to patterns.",
+                "NUMSUB [<channel> ...]",
+                "    Return the number of subscribers for the specified channels, excluding",
+                "    pattern subscriptions(default: no channels).",
+                "HELP",
+                "    Prints this help.",
+            ];
+            ctx.out.array(lines.len());
+            for l in lines {
+                ctx.out.simple(l);
+            }
+        }
+        _ => {
+            return Err(CmdError::err(format!(
+                "unknown subcommand or wrong number of arguments for '{}'. Try PUBSUB HELP.",
+                String::from_utf8_lossy(&args[1])
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,638 @@
+//! Server commands: COMMAND, INFO, CONFIG, DEBUG, SLOWLOG, LATENCY, MONITOR, SHUTDOWN...
+
+use super::table::{Command, cmd, flags, flags::*};
+use super::{CmdError, CmdResult, Ctx, arg_i64, is};
+use crate::store::{NUM_DBS, Value};
+use bytes::Bytes;
+use sha1::{Digest, Sha1};
+use std::sync::atomic::Ordering;
+
+/// Server family table.
+pub static COMMANDS: &[Command] = &[
+    cmd(
+        "command",
+        -1,
+        LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "2.8.13",
+        "Get array of Redis command details",
+        command,
+    ),
+    cmd(
+        "info",
+        -1,
+        LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Get information and statistics about the server",
+        info,
+    ),
+    cmd(
+        "config",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "2.0.0",
+        "A container for server configuration commands",
+        config,
+    ),
+    cmd(
+        "time",
+        1,
+        LOADING | STALE | FAST,
+        (0, 0, 0),
+        "server",
+        "2.6.0",
+        "Return the current server time",
+        time,
+    ),
+    cmd(
+        "lastsave",
+        1,
+        LOADING | STALE | FAST,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Get the UNIX time stamp of the last successful save to disk",
+        lastsave,
+    ),
+    cmd(
+        "monitor",
+        1,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Listen for all requests received by the server in real time",
+        monitor,
+    ),
+    cmd(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Synchronously save the dataset to disk and then shut down the server",
+        shutdown,
+    ),
+    cmd(
+        "debug",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "A container for debugging commands",
+        debug,
+    ),
+    cmd(
+        "slowlog",
+        -2,
+        ADMIN | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "2.2.12",
+        "A container for slow log commands",
+        slowlog,
+    ),
+    cmd(
+        "latency",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "2.8.13",
+        "A container for latency diagnostics commands",
+        latency,
+    ),
+    cmd(
+        "role",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST,
+        (0, 0, 0),
+        "server",
+        "2.8.12",
+        "Return the role of the instance in the context of replication",
+        role,
+    ),
+];
+
+fn help_reply(ctx: &mut Ctx<'_>, lines: &[&str]) {
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l);
+    }
+}
+
+fn unknown_sub(args: &[Bytes], container: &str) -> CmdError {
+    CmdError::err(format!(
+        "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(&args[1]),
+        container
+    ))
+}
+
+fn command_info_entry(ctx: &mut Ctx<'_>, c: &Command) {
+    let o = &mut *ctx.out;
+    o.array(10);
+    o.bulk_str(c.name);
+    o.int(c.arity as i64);
+    let names: Vec<&str> = flags::NAMES
+        .iter()
+        .filter(|(f, _)| c.has(*f))
+        .map(|(_, n)| *n)
+        .collect();
+    o.set(names.len());
+    for n in names {
+        o.simple(n);
+    }
+    o.int(c.first_key as i64);
+    o.int(c.last_key as i64);
+    o.int(c.step as i64);
+    let mut cats = vec![format!("@{}", c.group)];
+    if c.has(WRITE) {
+        cats.push("@write".into());
+    }
+    if c.has(READONLY) {
+        cats.push("@read".into());
+    }
+    if c.has(FAST) {
+        cats.push("@fast".into());
+    } else {
+        cats.push("@slow".into());
+    }
+    if c.has(ADMIN) {
+        cats.push("@admin".into());
+        cats.push("@dangerous".into());
+    }
+    o.set(cats.len());
+    for cat in cats {
+        o.simple(&cat);
+    }
+    o.set(0); // tips
+    o.array(0); // key specs
+    o.array(0); // subcommands
+}
+
+fn command_docs_entry(ctx: &mut Ctx<'_>, c: &Command) {
+    let o = &mut *ctx.out;
+    o.bulk_str(c.name);
+    o.map(3);
+    o.bulk_str("summary");
+    o.bulk_str(c.summary);
+    o.bulk_str("since");
+    o.bulk_str(c.since);
+    o.bulk_str("group");
+    o.bulk_str(c.group);
+}
+
+fn command(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let table = &ctx.srv.commands;
+    if args.len() == 1 {
+        ctx.out.array(table.all.len());
+        for c in table.all.iter() {
+            command_info_entry(ctx, c);
+        }
+        return Ok(());
+    }
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "count" if args.len() == 2 => ctx.out.int(table.all.len() as i64),
+        "list" if args.len() == 2 => {
+            ctx.out.array(table.all.len());
+            for c in table.all.iter() {
+                ctx.out.bulk_str(c.name);
+            }
+        }
+        "info" => {
+            let list: Vec<Option<&'static Command>> = if args.len() == 2 {
+                table.all.iter().map(|c| Some(*c)).collect()
+            } else {
+                args[2..].iter().map(|n| table.get(n)).collect()
+            };
+            ctx.out.array(list.len());
+            for c in list {
+                match c {
+                    Some(c) => command_info_entry(ctx, c),
+                    None => ctx.out.null_array(),
+                }
+            }
+        }
+        "docs" => {
+            let list: Vec<&'static Command> = if args.len() == 2 {
+                table.all.clone()
+            } else {
+                args[2..].iter().filter_map(|n| table.get(n)).collect()
+            };
+            ctx.out.map(list.len());
+            for c in list {
+                command_docs_entry(ctx, c);
+            }
+        }
+        "getkeys" if args.len() >= 3 => {
+            let Some(c) = table.get(&args[2]) else {
+                return Err(CmdError::err("Invalid command specified"));
+            };
+            let sub_args = &args[2..];
+            if !c.arity_ok(sub_args.len()) {
+                return Err(CmdError::err(
+                    "Invalid number of arguments specified for command",
+                ));
+            }
+            let idx = c.key_indexes(sub_args.len());
+            if idx.is_empty() {
+                return Err(CmdError::err("The command has no key arguments"));
+            }
+            ctx.out.array(idx.len());
+            for i in idx {
+                ctx.out.bulk(&sub_args[i]);
+            }
+        }
+        "help" if args.len() == 2 => help_reply(
+            ctx,
+            &[
+                "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "(no subcommand)",
+                "    Return details about all Redis commands.",
+                "COUNT",
+                "    Return the total number of commands in this Redis server.",
+                "LIST",
+                "    Return a list of all commands in this Redis server.",
+                "INFO [<command-name> ...]",
+                "    Return details about multiple Redis commands.",
+                "DOCS [<command-name> ...]",
+                "    Return documentation details about multiple Redis commands.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full Redis command.",
+                "HELP",
+                "    Prints this help.",
+            ],
+        ),
+        _ => return Err(unknown_sub(args, "COMMAND")),
+    }
+    Ok(())
+}
+
+fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let req: Vec<String> = args[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    let text = super::info::render(ctx.srv, &req);
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    let cfg = &ctx.srv.config;
+    match sub.as_str() {
+        "get" if args.len() >= 3 => {
+            let mut pairs: Vec<(&'static str, String)> = Vec::new();
+            for pat in &args[2..] {
+                for (k, v) in cfg.matching(pat) {
+                    if !pairs.iter().any(|(n, _)| *n == k) {
+                        pairs.push((k, v));
+                    }
+                }
+            }
+            ctx.out.map(pairs.len());
+            for (k, v) in pairs {
+                ctx.out.bulk_str(k);
+                ctx.out.bulk_str(&v);
+            }
+        }
+        "set" if args.len() >= 4 && args.len().is_multiple_of(2) => {
+            let pairs: Vec<(String, String)> = args[2..]
+                .chunks(2)
+                .map(|p| {
+                    (
+                        String::from_utf8_lossy(&p[0]).into_owned(),
+                        String::from_utf8_lossy(&p[1]).into_owned(),
+                    )
+                })
+                .collect();
+            for (i, (k, _)) in pairs.iter().enumerate() {
+                if pairs[..i].iter().any(|(o, _)| o.eq_ignore_ascii_case(k)) {
+                    return Err(CmdError::err(format!(
+                        "CONFIG SET failed (possibly related to argument '{}') - duplicate parameter",
+                        k
+                    )));
+                }
+            }
+            for (k, v) in &pairs {
+                cfg.validate(k, v).map_err(|e| match e {
+                    crate::config::ConfigError::UnknownDirective => CmdError::err(format!(
+                        "Unknown option or number of arguments for CONFIG SET - '{}'",
+                        k
+                    )),
+                    other => CmdError::err(format!(
+                        "CONFIG SET failed (possibly related to argument '{}') - {}",
+                        k, other
+                    )),
+                })?;
+            }
+            for (k, v) in &pairs {
+                cfg.set(k, v).map_err(|e| {
+                    CmdError::err(format!(
+                        "CONFIG SET failed (possibly related to argument '{}') - {}",
+                        k, e
+                    ))
+                })?;
+                tracing::info!(param = %k, value = %v, "CONFIG SET");
+            }
+            ctx.out.ok();
+        }
+        "resetstat" if args.len() == 2 => {
+            let st = &ctx.srv.stats;
+            for a in [
+                &st.connections_received,
+                &st.commands_processed,
+                &st.rejected_connections,
+                &st.net_input_bytes,
+                &st.net_output_bytes,
+                &st.error_replies,
+                &st.qbuf_limit_disconnections,
+                &st.obuf_limit_disconnections,
+            ] {
+                a.store(0, Ordering::Relaxed);
+            }
+            let ks = &ctx.srv.store.stats;
+            for a in [&ks.expired_keys, &ks.hits, &ks.misses] {
+                a.store(0, Ordering::Relaxed);
+            }
+            ctx.srv.slowlog.lock().entries.clear();
+            ctx.out.ok();
+        }
+        "rewrite" if args.len() == 2 => {
+            cfg.rewrite().map_err(CmdError::err)?;
+            tracing::info!("CONFIG REWRITE executed with success.");
+            ctx.out.ok();
+        }
+        "help" if args.len() == 2 => help_reply(
+            ctx,
+            &[
+                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET <pattern>",
+                "    Return parameters matching the glob-like <pattern> and their values.",
+                "SET <directive> <value>",
+                "    Set the configuration <directive> to <value>.",
+                "RESETSTAT",
+                "    Reset statistics reported by the INFO command.",
+                "REWRITE",
+                "    Rewrite the configuration file.",
+                "HELP",
+                "    Prints this help.",
+            ],
+        ),
+        _ => return Err(unknown_sub(args, "CONFIG")),
+    }
+    Ok(())
+}
+
+fn time(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.out.array(2);
+    ctx.out.bulk_int(d.as_secs() as i64);
+    ctx.out.bulk_int(d.subsec_micros() as i64);
+    Ok(())
+}
+
+fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.out.int(ctx.srv.lastsave.load(Ordering::Relaxed) as i64);
+    Ok(())
+}
+
+fn monitor(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::err("MONITOR isn't allowed inside MULTI"));
+    }
+    if !ctx.client.handle.monitor.load(Ordering::Relaxed) {
+        ctx.srv.add_monitor(&ctx.client.handle);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    for a in &args[1..] {
+        if !(is(a, "nosave") || is(a, "save") || is(a, "now") || is(a, "force") || is(a, "abort")) {
+            return Err(CmdError::Syntax);
+        }
+        if is(a, "abort") {
+            return Err(CmdError::err("No shutdown in progress."));
+        }
+    }
+    tracing::warn!(client = ctx.client.handle.id, "User requested shutdown...");
+    ctx.srv.request_shutdown();
+    // Redis closes the connection without a reply on success.
+    ctx.client.close = true;
+    Ok(())
+}
+
+fn xor_digest(digest: &mut [u8; 20], data: &[u8]) {
+    let h = Sha1::digest(data);
+    for (d, x) in digest.iter_mut().zip(h.iter()) {
+        *d ^= x;
+    }
+}
+
+fn mix_digest(digest: &mut [u8; 20], data: &[u8]) {
+    xor_digest(digest, data);
+    let h = Sha1::digest(&digest[..]);
+    digest.copy_from_slice(&h);
+}
+
+/// The digest of one value with its expiry, as Redis's `xorObjectDigest` builds it.
+fn value_digest(digest: &mut [u8; 20], value: &Value, expire_at: u64) {
+    mix_digest(digest, &value.rdb_type_code().to_be_bytes());
+    match value {
+        Value::Str(s) => mix_digest(digest, s),
+    }
+    if expire_at != 0 {
+        xor_digest(digest, b"!!expire!!");
+    }
+}
+
+/// DEBUG DIGEST: an order-independent SHA1 mix of every key, value and TTL presence,
+/// computed as Redis's `computeDatasetDigest` so nodes can be compared.
+pub fn dataset_digest(ctx: &Ctx<'_>) -> [u8; 20] {
+    let mut fin = [0u8; 20];
+    let now = ctx.now;
+    for db in 0..NUM_DBS {
+        let d = ctx.srv.store.db(db);
+        if d.map.is_empty() {
+            continue;
+        }
+        mix_digest(&mut fin, &(db as u32).to_be_bytes());
+        for e in d.map.iter() {
+            if e.is_expired(now) {
+                continue;
+            }
+            let mut dg = [0u8; 20];
+            mix_digest(&mut dg, e.key());
+            value_digest(&mut dg, &e.value, e.expire_at);
+            for (f, x) in fin.iter_mut().zip(dg.iter()) {
+                *f ^= x;
+            }
+        }
+    }
+    fin
+}
+
+fn hex(d: &[u8]) -> String {
+    d.iter().map(|b| format!("{:02x}", b)).collect()
+}
+
+fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    match sub.as_str() {
+        "sleep" if args.len() == 3 => {
+            let secs = crate::protocol::parse_f64(&args[2]).ok_or(CmdError::NotFloat)?;
+            if secs > 0.0 {
+                std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+            }
+            ctx.out.ok();
+        }
+        "digest" if args.len() == 2 => {
+            let _guard = ctx.srv.store.read_lock();
+            let d = dataset_digest(ctx);
+            ctx.out.simple(&hex(&d));
+        }
+        "digest-value" => {
+            ctx.out.array(args.len() - 2);
+            for k in &args[2..] {
+                let mut dg = [0u8; 20];
+                if let Some(e) = ctx.peek(k) {
+                    value_digest(&mut dg, &e.value, e.expire_at);
+                }
+                ctx.out.simple(&hex(&dg));
+            }
+        }
+        "help" if args.len() == 2 => help_reply(
+            ctx,
+            &[
+                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "DIGEST",
+                "    Output a hex signature representing the current DB content.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hex signature of the values of all the specified keys.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+                "HELP",
+                "    Prints this help.",
+            ],
+        ),
+        _ => return Err(unknown_sub(args, "DEBUG")),
+    }
+    Ok(())
+}
+
+fn slowlog(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    match (sub.as_str(), args.len()) {
+        ("get", 2 | 3) => {
+            let count = match args.get(2) {
+                None => 10,
+                Some(a) => {
+                    let n = arg_i64(a).map_err(|_| {
+                        CmdError::err("count should be greater than or equal to -1")
+                    })?;
+                    if n < -1 {
+                        return Err(CmdError::err("count should be greater than or equal to -1"));
+                    }
+                    if n == -1 { usize::MAX } else { n as usize }
+                }
+            };
+            let entries: Vec<_> = ctx
+                .srv
+                .slowlog
+                .lock()
+                .entries
+                .iter()
+                .take(count)
+                .cloned()
+                .collect();
+            ctx.out.array(entries.len());
+            for e in entries {
+                ctx.out.array(6);
+                ctx.out.int(e.id as i64);
+                ctx.out.int(e.time as i64);
+                ctx.out.int(e.micros as i64);
+                ctx.out.array(e.args.len());
+                for a in &e.args {
+                    ctx.out.bulk(a);
+                }
+                ctx.out.bulk_str(&e.addr);
+                ctx.out.bulk_str(&e.name);
+            }
+        }
+        ("len", 2) => ctx.out.int(ctx.srv.slowlog.lock().entries.len() as i64),
+        ("reset", 2) => {
+            ctx.srv.slowlog.lock().entries.clear();
+            ctx.out.ok();
+        }
+        ("help", 2) => help_reply(
+            ctx,
+            &[
+                "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "GET [<count>]",
+                "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+                "    Entries are made of:",
+                "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+                "    client name",
+                "LEN",
+                "    Return the length of the slowlog.",
+                "RESET",
+                "    Reset the slowlog.",
+                "HELP",
+                "    Prints this help.",
+            ],
+        ),
+        _ => return Err(unknown_sub(args, "SLOWLOG")),
+    }
+    Ok(())
+}
+
+/// LATENCY: the latency monitor is disabled (Redis's default `latency-monitor-threshold 0`),
+/// so there are no samples; replies have Redis's shapes for that state.
+fn latency(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+    match (sub.as_str(), args.len()) {
+        ("latest", 2) => ctx.out.array(0),
+        ("history", 3) => ctx.out.array(0),
+        ("reset", _) => ctx.out.int(0),
+        ("help", 2) => help_reply(
+            ctx,
+            &[
+                "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "HISTORY <event>",
+                "    Return time-latency samples for the <event> class.",
+                "LATEST",
+                "    Return the latest latency samples for all events.",
+                "RESET [<event> ...]",
+                "    Reset latency data of one or more <event> classes.",
+                "    (default: reset all data for all event classes)",
+                "HELP",
+                "    Prints this help.",
+            ],
+        ),
+        _ => return Err(unknown_sub(args, "LATENCY")),
+    }
+    Ok(())
+}
+
+fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let offset = ctx.srv.store.read_lock().log.offset;
+    ctx.out.array(3);
+    ctx.out.bulk_str("master");
+    ctx.out.int(offset as i64);
+    ctx.out.array(0);
+    Ok(())
+}

@@ -1,0 +1,739 @@
+//! String commands. Writes propagate their effects (absolute expiries, final values), so a
+//! follower applying the stream reaches the same state whatever its clock says.
+
+use super::table::{Command, cmd, flags::*};
+use super::{CmdError, CmdResult, Ctx, arg_i64, is};
+use crate::store::{Entry, Value};
+use bytes::Bytes;
+
+/// String family table.
+pub static COMMANDS: &[Command] = &[
+    cmd(
+        "get",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Get the value of a key",
+        get,
+    ),
+    cmd(
+        "set",
+        -3,
+        WRITE | DENYOOM,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Set the string value of a key",
+        set,
+    ),
+    cmd(
+        "setnx",
+        3,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Set the value of a key, only if the key does not exist",
+        setnx,
+    ),
+    cmd(
+        "setex",
+        4,
+        WRITE | DENYOOM,
+        (1, 1, 1),
+        "string",
+        "2.0.0",
+        "Set the value and expiration of a key",
+        setex,
+    ),
+    cmd(
+        "psetex",
+        4,
+        WRITE | DENYOOM,
+        (1, 1, 1),
+        "string",
+        "2.6.0",
+        "Set the value and expiration in milliseconds of a key",
+        psetex,
+    ),
+    cmd(
+        "getset",
+        3,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Set the string value of a key and return its old value",
+        getset,
+    ),
+    cmd(
+        "getdel",
+        2,
+        WRITE | FAST,
+        (1, 1, 1),
+        "string",
+        "6.2.0",
+        "Get the value of a key and delete the key",
+        getdel,
+    ),
+    cmd(
+        "getex",
+        -2,
+        WRITE | FAST,
+        (1, 1, 1),
+        "string",
+        "6.2.0",
+        "Get the value of a key and optionally set its expiration",
+        getex,
+    ),
+    cmd(
+        "mget",
+        -2,
+        READONLY | FAST | ATOMIC_READ,
+        (1, -1, 1),
+        "string",
+        "1.0.0",
+        "Get the values of all the given keys",
+        mget,
+    ),
+    cmd(
+        "mset",
+        -3,
+        WRITE | DENYOOM,
+        (1, -1, 2),
+        "string",
+        "1.0.1",
+        "Set multiple keys to multiple values",
+        mset,
+    ),
+    cmd(
+        "msetnx",
+        -3,
+        WRITE | DENYOOM,
+        (1, -1, 2),
+        "string",
+        "1.0.1",
+        "Set multiple keys to multiple values, only if none of the keys exist",
+        msetnx,
+    ),
+    cmd(
+        "incr",
+        2,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Increment the integer value of a key by one",
+        incr,
+    ),
+    cmd(
+        "decr",
+        2,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Decrement the integer value of a key by one",
+        decr,
+    ),
+    cmd(
+        "incrby",
+        3,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Increment the integer value of a key by the given amount",
+        incrby,
+    ),
+    cmd(
+        "decrby",
+        3,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Decrement the integer value of a key by the given number",
+        decrby,
+    ),
+    cmd(
+        "incrbyfloat",
+        3,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "string",
+        "2.6.0",
+        "Increment the float value of a key by the given amount",
+        incrbyfloat,
+    ),
+    cmd(
+        "append",
+        3,
+        WRITE | DENYOOM | FAST,
+        (1, 1, 1),
+        "string",
+        "2.0.0",
+        "Append a value to a key",
+        append,
+    ),
+    cmd(
+        "strlen",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "string",
+        "2.2.0",
+        "Get the length of the value stored in a key",
+        strlen,
+    ),
+    cmd(
+        "getrange",
+        4,
+        READONLY,
+        (1, 1, 1),
+        "string",
+        "2.4.0",
+        "Get a substring of the string stored at a key",
+        getrange,
+    ),
+    cmd(
+        "substr",
+        4,
+        READONLY,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Get a substring of the string stored at a key",
+        getrange,
+    ),
+    cmd(
+        "setrange",
+        4,
+        WRITE | DENYOOM,
+        (1, 1, 1),
+        "string",
+        "2.2.0",
+        "Overwrite part of a string at key starting at the specified offset",
+        setrange,
+    ),
+];
+
+/// How a SET-like command treats the key's expiry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ExpireArg {
+    /// Remove any TTL.
+    None,
+    /// Keep the existing TTL.
+    Keep,
+    /// Absolute unix ms.
+    At(u64),
+}
+
+/// Parsed SET options.
+#[derive(Debug, PartialEq)]
+pub struct SetOptions {
+    /// NX: only if missing.
+    pub nx: bool,
+    /// XX: only if present.
+    pub xx: bool,
+    /// GET: reply with the old value.
+    pub get: bool,
+    /// Expiry handling.
+    pub expire: ExpireArg,
+}
+
+/// Converts an EX/PX/EXAT/PXAT argument to absolute ms, with Redis's validation.
+pub fn parse_expire(unit: &[u8], arg: &[u8], now: u64, cmd: &str) -> Result<u64, CmdError> {
+    let v = arg_i64(arg)?;
+    let invalid = || CmdError::err(format!("invalid expire time in '{}' command", cmd));
+    if v <= 0 {
+        return Err(invalid());
+    }
+    let u = unit.to_ascii_lowercase();
+    let at = match u.as_slice() {
+        b"ex" => v
+            .checked_mul(1000)
+            .and_then(|ms| ms.checked_add(now as i64)),
+        b"px" => v.checked_add(now as i64),
+        b"exat" => v.checked_mul(1000),
+        b"pxat" => Some(v),
+        _ => return Err(CmdError::Syntax),
+    };
+    at.map(|a| a as u64).ok_or_else(invalid)
+}
+
+/// Parses SET's flags (after key and value).
+pub fn parse_set_options(args: &[Bytes], now: u64) -> Result<SetOptions, CmdError> {
+    let mut o = SetOptions {
+        nx: false,
+        xx: false,
+        get: false,
+        expire: ExpireArg::None,
+    };
+    let mut has_expire = false;
+    let mut i = 0;
+    while i < args.len() {
+        let a = &args[i];
+        if is(a, "nx") && !o.xx {
+            o.nx = true;
+        } else if is(a, "xx") && !o.nx {
+            o.xx = true;
+        } else if is(a, "get") {
+            o.get = true;
+        } else if is(a, "keepttl") && !has_expire {
+            has_expire = true;
+            o.expire = ExpireArg::Keep;
+        } else if (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat"))
+            && !has_expire
+            && i + 1 < args.len()
+        {
+            has_expire = true;
+            o.expire = ExpireArg::At(parse_expire(a, &args[i + 1], now, "set")?);
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    Ok(o)
+}
+
+/// Stores a string under the write section and propagates it as `SET k v [PXAT t]`.
+/// An expiry already in the past deletes the key instead (propagated as DEL).
+pub fn store_string(ctx: &mut Ctx<'_>, key: &[u8], val: Bytes, expire: ExpireArg) -> CmdResult {
+    let db = ctx.db();
+    let now = ctx.now;
+    let t = ctx.w()?;
+    let at = match expire {
+        ExpireArg::None => 0,
+        ExpireArg::At(at) => at,
+        ExpireArg::Keep => t.get(db, key).map(|e| e.expire_at).unwrap_or(0),
+    };
+    if at != 0 && at <= now {
+        if t.remove(db, key).is_some() {
+            t.propagate(db, &[b"DEL", key]);
+        }
+        return Ok(());
+    }
+    let v = Bytes::copy_from_slice(&val);
+    t.insert(db, key, Entry::new(Value::Str(v), at));
+    if at != 0 {
+        let ts = at.to_string();
+        t.propagate(db, &[b"SET", key, &val, b"PXAT", ts.as_bytes()]);
+    } else {
+        t.propagate(db, &[b"SET", key, &val]);
+    }
+    Ok(())
+}
+
+fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    match ctx.lookup(&args[1]) {
+        None => ctx.out.null(),
+        Some(r) => match &r.value {
+            Value::Str(s) => ctx.out.bulk(s),
+        },
+    }
+    Ok(())
+}
+
+fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let o = parse_set_options(&args[3..], ctx.now)?;
+    let key = &args[1];
+    let old = ctx.get_str(key)?;
+    let exists = old.is_some();
+    if (o.nx && exists) || (o.xx && !exists) {
+        match (o.get, old) {
+            (true, Some(v)) => ctx.out.bulk(&v),
+            _ => ctx.out.null(),
+        }
+        return Ok(());
+    }
+    store_string(ctx, key, args[2].clone(), o.expire)?;
+    if o.get {
+        match old {
+            Some(v) => ctx.out.bulk(&v),
+            None => ctx.out.null(),
+        }
+    } else {
+        ctx.out.ok();
+    }
+    Ok(())
+}
+
+fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if ctx.lookup(&args[1]).is_some() {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    store_string(ctx, &args[1], args[2].clone(), ExpireArg::None)?;
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn setex_common(ctx: &mut Ctx<'_>, args: &[Bytes], unit: &[u8], name: &str) -> CmdResult {
+    let at = parse_expire(unit, &args[2], ctx.now, name)?;
+    store_string(ctx, &args[1], args[3].clone(), ExpireArg::At(at))?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn setex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    setex_common(ctx, args, b"ex", "setex")
+}
+
+fn psetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    setex_common(ctx, args, b"px", "psetex")
+}
+
+fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let old = ctx.get_str(&args[1])?;
+    store_string(ctx, &args[1], args[2].clone(), ExpireArg::None)?;
+    match old {
+        Some(v) => ctx.out.bulk(&v),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let Some(v) = ctx.get_str(&args[1])? else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let db = ctx.db();
+    let t = ctx.w()?;
+    t.remove(db, &args[1]);
+    t.propagate(db, &[b"DEL", &args[1]]);
+    ctx.out.bulk(&v);
+    Ok(())
+}
+
+fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    // Parse options first: errors win over the lookup, as in Redis.
+    let mut expire: Option<ExpireArg> = None;
+    let mut i = 2;
+    while i < args.len() {
+        let a = &args[i];
+        if is(a, "persist") && expire.is_none() {
+            expire = Some(ExpireArg::None);
+        } else if (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat"))
+            && expire.is_none()
+            && i + 1 < args.len()
+        {
+            expire = Some(ExpireArg::At(parse_expire(
+                a,
+                &args[i + 1],
+                ctx.now,
+                "getex",
+            )?));
+            i += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 1;
+    }
+    let Some(v) = ctx.get_str(&args[1])? else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let db = ctx.db();
+    let now = ctx.now;
+    let key = &args[1];
+    match expire {
+        Some(ExpireArg::At(at)) if at <= now => {
+            let t = ctx.w()?;
+            t.remove(db, key);
+            t.propagate(db, &[b"DEL", key]);
+        }
+        Some(ExpireArg::At(at)) => {
+            let t = ctx.w()?;
+            t.set_expire(db, key, at);
+            let ts = at.to_string();
+            t.propagate(db, &[b"PEXPIREAT", key, ts.as_bytes()]);
+        }
+        Some(ExpireArg::None) => {
+            let t = ctx.w()?;
+            let had = t.get(db, key).is_some_and(|e| e.expire_at != 0);
+            if had {
+                t.set_expire(db, key, 0);
+                t.propagate(db, &[b"PERSIST", key]);
+            }
+        }
+        _ => {}
+    }
+    ctx.out.bulk(&v);
+    Ok(())
+}
+
+fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    ctx.out.array(args.len() - 1);
+    for k in &args[1..] {
+        match ctx.lookup(k) {
+            Some(r) => match &r.value {
+                Value::Str(s) => ctx.out.bulk(s),
+            },
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn mset_pairs(ctx: &mut Ctx<'_>, args: &[Bytes], name: &str) -> Result<(), CmdError> {
+    if !(args.len() - 1).is_multiple_of(2) {
+        return Err(CmdError::Arity(name.into()));
+    }
+    let db = ctx.db();
+    let t = ctx.w()?;
+    for pair in args[1..].chunks(2) {
+        t.insert(
+            db,
+            &pair[0],
+            Entry::new(Value::Str(Bytes::copy_from_slice(&pair[1])), 0),
+        );
+    }
+    let refs: Vec<&[u8]> = std::iter::once(&b"MSET"[..])
+        .chain(args[1..].iter().map(|a| &a[..]))
+        .collect();
+    t.propagate(db, &refs);
+    Ok(())
+}
+
+fn mset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    mset_pairs(ctx, args, "mset")?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if !(args.len() - 1).is_multiple_of(2) {
+        return Err(CmdError::Arity("msetnx".into()));
+    }
+    for pair in args[1..].chunks(2) {
+        if ctx.lookup(&pair[0]).is_some() {
+            ctx.out.int(0);
+            return Ok(());
+        }
+    }
+    mset_pairs(ctx, args, "msetnx")?;
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// Adds `delta` to the integer at `key`, keeping its TTL; propagates the new value.
+fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> CmdResult {
+    let db = ctx.db();
+    let t = ctx.w()?;
+    let (cur, at) = match t.get(db, key) {
+        None => (0, 0),
+        Some(e) => match &e.value {
+            Value::Str(s) => (
+                crate::protocol::parse_i64(s).ok_or(CmdError::NotInteger)?,
+                e.expire_at,
+            ),
+        },
+    };
+    let new = cur.checked_add(delta).ok_or(CmdError::Overflow)?;
+    let mut buf = itoa::Buffer::new();
+    let text = buf.format(new).as_bytes();
+    t.insert(
+        db,
+        key,
+        Entry::new(Value::Str(Bytes::copy_from_slice(text)), at),
+    );
+    if at != 0 {
+        t.propagate(db, &[b"SET", key, text, b"KEEPTTL"]);
+    } else {
+        t.propagate(db, &[b"SET", key, text]);
+    }
+    ctx.out.int(new);
+    Ok(())
+}
+
+fn incr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    incr_by(ctx, &args[1], 1)
+}
+
+fn decr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    incr_by(ctx, &args[1], -1)
+}
+
+fn incrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let d = arg_i64(&args[2])?;
+    incr_by(ctx, &args[1], d)
+}
+
+fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let d = arg_i64(&args[2])?;
+    if d == i64::MIN {
+        return Err(CmdError::err("decrement would overflow"));
+    }
+    incr_by(ctx, &args[1], -d)
+}
+
+/// Formats a float the way INCRBYFLOAT replies (no exponent, shortest exact digits).
+pub fn human_float(v: f64) -> String {
+    let s = format!("{}", v);
+    if s == "-0" { "0".into() } else { s }
+}
+
+fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let incr = crate::protocol::parse_f64(&args[2]).ok_or(CmdError::NotFloat)?;
+    let db = ctx.db();
+    let key = &args[1];
+    let t = ctx.w()?;
+    let (cur, at) = match t.get(db, key) {
+        None => (0.0, 0),
+        Some(e) => match &e.value {
+            Value::Str(s) => (
+                crate::protocol::parse_f64(s).ok_or(CmdError::NotFloat)?,
+                e.expire_at,
+            ),
+        },
+    };
+    let new = cur + incr;
+    if !new.is_finite() {
+        return Err(CmdError::err("increment would produce NaN or Infinity"));
+    }
+    let text = human_float(new);
+    t.insert(
+        db,
+        key,
+        Entry::new(Value::Str(Bytes::from(text.clone())), at),
+    );
+    t.propagate(db, &[b"SET", key, text.as_bytes(), b"KEEPTTL"]);
+    ctx.out.bulk(text.as_bytes());
+    Ok(())
+}
+
+fn check_size(ctx: &Ctx<'_>, len: usize) -> CmdResult {
+    let max = ctx
+        .srv
+        .config
+        .live
+        .proto_max_bulk_len
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if len > max {
+        return Err(CmdError::err(
+            "string exceeds maximum allowed size (proto-max-bulk-len)",
+        ));
+    }
+    Ok(())
+}
+
+fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let old = ctx.get_str(key)?;
+    let total = old.as_ref().map_or(0, |v| v.len()) + args[2].len();
+    check_size(ctx, total)?;
+    let mut v = Vec::with_capacity(total);
+    if let Some(o) = &old {
+        v.extend_from_slice(o);
+    }
+    v.extend_from_slice(&args[2]);
+    let db = ctx.db();
+    let t = ctx.w()?;
+    let at = t.get(db, key).map_or(0, |e| e.expire_at);
+    t.insert(db, key, Entry::new(Value::Str(Bytes::from(v)), at));
+    t.propagate(db, &[b"APPEND", key, &args[2]]);
+    ctx.out.int(total as i64);
+    Ok(())
+}
+
+fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let n = ctx.get_str(&args[1])?.map_or(0, |v| v.len());
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let mut start = arg_i64(&args[2])?;
+    let mut end = arg_i64(&args[3])?;
+    let v = ctx.get_str(&args[1])?.unwrap_or_default();
+    let len = v.len() as i64;
+    if (start < 0 && end < 0 && start > end) || len == 0 {
+        ctx.out.bulk(b"");
+        return Ok(());
+    }
+    if start < 0 {
+        start += len;
+    }
+    if end < 0 {
+        end += len;
+    }
+    start = start.max(0);
+    end = end.max(0).min(len - 1);
+    if start > end {
+        ctx.out.bulk(b"");
+    } else {
+        ctx.out.bulk(&v[start as usize..=end as usize]);
+    }
+    Ok(())
+}
+
+fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let key = &args[1];
+    let offset = arg_i64(&args[2])?;
+    if offset < 0 {
+        return Err(CmdError::err("offset is out of range"));
+    }
+    let val = &args[3];
+    let old = ctx.get_str(key)?;
+    let offset = offset as usize;
+    if val.is_empty() {
+        ctx.out.int(old.map_or(0, |v| v.len()) as i64);
+        return Ok(());
+    }
+    check_size(ctx, offset + val.len())?;
+    let mut v = old.map(|o| o.to_vec()).unwrap_or_default();
+    if v.len() < offset + val.len() {
+        v.resize(offset + val.len(), 0);
+    }
+    v[offset..offset + val.len()].copy_from_slice(val);
+    let n = v.len();
+    let db = ctx.db();
+    let t = ctx.w()?;
+    let at = t.get(db, key).map_or(0, |e| e.expire_at);
+    t.insert(db, key, Entry::new(Value::Str(Bytes::from(v)), at));
+    t.propagate(db, &[b"SETRANGE", key, &args[2], val]);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(v: &[&str]) -> Vec<Bytes> {
+        v.iter().map(|s| Bytes::from(s.to_string())).collect()
+    }
+
+    #[test]
+    fn set_options_parse() {
+        let o = parse_set_options(&b(&["NX", "PX", "100", "GET"]), 1000).unwrap();
+        assert!(o.nx && o.get);
+        assert_eq!(o.expire, ExpireArg::At(1100));
+        assert_eq!(
+            parse_set_options(&b(&["NX", "XX"]), 0).unwrap_err(),
+            CmdError::Syntax
+        );
+        assert_eq!(
+            parse_set_options(&b(&["EX", "1", "KEEPTTL"]), 0).unwrap_err(),
+            CmdError::Syntax
+        );
+        assert!(
+            parse_set_options(&b(&["EX", "0"]), 0)
+                .unwrap_err()
+                .to_string()
+                .contains("invalid expire time in 'set'")
+        );
+    }
+
+    #[test]
+    fn float_format() {
+        assert_eq!(human_float(10.5 + 0.1), "10.6");
+        assert_eq!(human_float(5000.0), "5000");
+        assert_eq!(human_float(-0.0), "0");
+    }
+}

@@ -1,0 +1,190 @@
+//! The command table as data: name, arity, flags and key positions for every command.
+//! Dispatch, MULTI queueing, subscribed-mode checks, COMMAND INFO/DOCS/GETKEYS and (later)
+//! replication, ACL categories and tracking all read these entries instead of keeping their
+//! own lists.
+
+use super::Ctx;
+use super::error::CmdResult;
+use bytes::Bytes;
+use std::collections::HashMap;
+
+/// A command handler: parses its arguments, runs, and writes the reply into `ctx.out`.
+pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
+
+/// Command flags (bitset); names follow Redis's COMMAND INFO flags.
+pub mod flags {
+    /// Modifies the keyspace: runs inside a write section, replicated.
+    pub const WRITE: u32 = 1;
+    /// Reads data only.
+    pub const READONLY: u32 = 1 << 1;
+    /// May grow memory (refused under OOM with noeviction).
+    pub const DENYOOM: u32 = 1 << 2;
+    /// Administrative.
+    pub const ADMIN: u32 = 1 << 3;
+    /// Pub/sub related.
+    pub const PUBSUB: u32 = 1 << 4;
+    /// Not allowed from scripts.
+    pub const NOSCRIPT: u32 = 1 << 5;
+    /// Allowed while loading.
+    pub const LOADING: u32 = 1 << 6;
+    /// Allowed on a stale replica.
+    pub const STALE: u32 = 1 << 7;
+    /// O(1) or O(log n).
+    pub const FAST: u32 = 1 << 8;
+    /// Allowed before AUTH.
+    pub const NO_AUTH: u32 = 1 << 9;
+    /// Not allowed inside MULTI (runs or errors immediately).
+    pub const NO_MULTI: u32 = 1 << 10;
+    /// Reads several keys or the whole keyspace: takes the shared sequencer side so it
+    /// never sees half of a multi-key write.
+    pub const ATOMIC_READ: u32 = 1 << 11;
+    /// Allowed in RESP2 subscribed mode.
+    pub const SUBSCRIBED_OK: u32 = 1 << 12;
+    /// Hidden from MONITOR (arguments are secrets).
+    pub const SKIP_MONITOR: u32 = 1 << 13;
+    /// Not recorded in SLOWLOG.
+    pub const SKIP_SLOWLOG: u32 = 1 << 14;
+    /// Blocks the client.
+    pub const BLOCKING: u32 = 1 << 15;
+    /// Executes immediately even inside MULTI (EXEC, DISCARD, MULTI, WATCH, QUIT, RESET).
+    pub const TX_CONTROL: u32 = 1 << 16;
+    /// May generate replication traffic (PUBLISH-like).
+    pub const MAY_REPLICATE: u32 = 1 << 17;
+
+    /// Names COMMAND INFO prints, in order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MULTI, "no_multi"),
+    ];
+}
+
+/// One command's table entry.
+#[derive(Debug)]
+pub struct Command {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Redis arity: exact count if positive, minimum count if negative (name included).
+    pub arity: i32,
+    /// `flags::*` bits.
+    pub flags: u32,
+    /// First key argument index (0 = none).
+    pub first_key: i32,
+    /// Last key index (negative counts from the end).
+    pub last_key: i32,
+    /// Step between keys.
+    pub step: i32,
+    /// Command group (COMMAND DOCS `group`, ACL category).
+    pub group: &'static str,
+    /// One-line description (COMMAND DOCS `summary`).
+    pub summary: &'static str,
+    /// Redis version that introduced it.
+    pub since: &'static str,
+    /// The handler.
+    pub handler: Handler,
+}
+
+impl Command {
+    /// True when the flag bit is set.
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// True when `argc` (including the name) satisfies the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity;
+        (a > 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
+    }
+
+    /// Indexes of key arguments in `args` (COMMAND GETKEYS, tracking, ACL).
+    pub fn key_indexes(&self, argc: usize) -> Vec<usize> {
+        if self.first_key <= 0 || argc <= self.first_key as usize {
+            return Vec::new();
+        }
+        let last = if self.last_key < 0 {
+            argc as i32 + self.last_key
+        } else {
+            self.last_key.min(argc as i32 - 1)
+        };
+        let mut v = Vec::new();
+        let mut i = self.first_key;
+        while i <= last {
+            v.push(i as usize);
+            i += self.step.max(1);
+        }
+        v
+    }
+}
+
+/// Shorthand constructor used by the family modules' tables.
+#[allow(clippy::too_many_arguments)]
+pub const fn cmd(
+    name: &'static str,
+    arity: i32,
+    flags: u32,
+    keys: (i32, i32, i32),
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+    handler: Handler,
+) -> Command {
+    Command {
+        name,
+        arity,
+        flags,
+        first_key: keys.0,
+        last_key: keys.1,
+        step: keys.2,
+        group,
+        summary,
+        since,
+        handler,
+    }
+}
+
+/// Name -> command lookup over every family's table.
+pub struct CommandTable {
+    by_name: HashMap<&'static str, &'static Command>,
+    /// All commands in table order.
+    pub all: Vec<&'static Command>,
+}
+
+impl CommandTable {
+    /// Builds the table from the family modules.
+    pub fn new(families: &[&'static [Command]]) -> Self {
+        let mut by_name = HashMap::new();
+        let mut all = Vec::new();
+        for fam in families {
+            for c in fam.iter() {
+                by_name.insert(c.name, c);
+                all.push(c);
+            }
+        }
+        CommandTable { by_name, all }
+    }
+
+    /// Case-insensitive lookup without allocating for short names.
+    pub fn get(&self, name: &[u8]) -> Option<&'static Command> {
+        let mut buf = [0u8; 32];
+        if name.len() > buf.len() {
+            return None;
+        }
+        for (d, s) in buf.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
+        self.by_name.get(lower).copied()
+    }
+}

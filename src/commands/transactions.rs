@@ -1,0 +1,155 @@
+//! MULTI/EXEC/DISCARD/WATCH/UNWATCH. EXEC runs the whole queue inside one write section,
+//! so no client and no follower can observe part of a transaction (invariant 2); its
+//! effects reach the replication log wrapped in MULTI/EXEC.
+
+use super::table::{Command, cmd, flags::*};
+use super::{CmdError, CmdResult, Ctx};
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+
+/// Transaction family table.
+pub static COMMANDS: &[Command] = &[
+    cmd(
+        "multi",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL | NO_MULTI,
+        (0, 0, 0),
+        "transactions",
+        "1.2.0",
+        "Mark the start of a transaction block",
+        multi,
+    ),
+    cmd(
+        "exec",
+        1,
+        NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | TX_CONTROL,
+        (0, 0, 0),
+        "transactions",
+        "1.2.0",
+        "Execute all commands issued after MULTI",
+        exec,
+    ),
+    cmd(
+        "discard",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL,
+        (0, 0, 0),
+        "transactions",
+        "2.0.0",
+        "Discard all commands issued after MULTI",
+        discard,
+    ),
+    cmd(
+        "watch",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL | NO_MULTI,
+        (1, -1, 1),
+        "transactions",
+        "2.2.0",
+        "Watch the given keys to determine execution of the MULTI/EXEC block",
+        watch,
+    ),
+    cmd(
+        "unwatch",
+        1,
+        NOSCRIPT | LOADING | STALE | FAST,
+        (0, 0, 0),
+        "transactions",
+        "2.2.0",
+        "Forget about all watched keys",
+        unwatch,
+    ),
+];
+
+fn multi(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::err("MULTI calls can not be nested"));
+    }
+    ctx.client.multi = Some(Vec::new());
+    ctx.client.multi_failed = false;
+    ctx.client.handle.multi.store(0, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn end_multi(ctx: &mut Ctx<'_>) -> Option<Vec<Vec<Bytes>>> {
+    let q = ctx.client.multi.take();
+    ctx.client.multi_failed = false;
+    ctx.client.handle.multi.store(-1, Ordering::Relaxed);
+    let srv = ctx.srv;
+    ctx.client.unwatch(srv);
+    q
+}
+
+fn discard(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_none() {
+        return Err(CmdError::err("DISCARD without MULTI"));
+    }
+    end_multi(ctx);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_none() {
+        return Err(CmdError::err("EXEC without MULTI"));
+    }
+    let failed = ctx.client.multi_failed;
+    let dirty = ctx.client.watch_dirty.load(Ordering::Acquire);
+    let queue = end_multi(ctx).unwrap_or_default();
+    if failed {
+        return Err(CmdError::Msg(
+            "EXECABORT Transaction discarded because of previous errors.".into(),
+        ));
+    }
+    if dirty {
+        ctx.out.null_array();
+        return Ok(());
+    }
+    let srv = ctx.srv;
+    let mut txn = srv.store.write(ctx.now);
+    txn.log().begin();
+    ctx.txn = Some(txn);
+    ctx.out.array(queue.len());
+    for args in queue {
+        let Some(cmd) = srv.commands.get(&args[0]) else {
+            ctx.out.error("ERR unknown command");
+            continue;
+        };
+        srv.feed_monitors(ctx.client, cmd, &args);
+        if let Err(e) = (cmd.handler)(ctx, &args) {
+            srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+            ctx.out.error(&e.to_string());
+        }
+        srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
+    }
+    if let Some(t) = ctx.txn.as_mut() {
+        t.log().commit();
+    }
+    ctx.txn = None;
+    Ok(())
+}
+
+fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if ctx.client.multi.is_some() {
+        return Err(CmdError::err("WATCH inside MULTI is not allowed"));
+    }
+    let phys = ctx.srv.store.physical(ctx.db());
+    for k in &args[1..] {
+        ctx.srv.store.watches.watch(
+            phys,
+            Bytes::copy_from_slice(k),
+            ctx.client.watch_dirty.clone(),
+        );
+    }
+    ctx.client.watching = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn unwatch(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let srv = ctx.srv;
+    ctx.client.unwatch(srv);
+    ctx.out.ok();
+    Ok(())
+}

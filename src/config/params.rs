@@ -1,0 +1,153 @@
+//! The table of configuration parameters: names, defaults, value kinds and mutability.
+//! CONFIG GET/SET, the config file and `--name value` overrides all read this one table.
+
+/// How a parameter's value is parsed and validated.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    /// A decimal integer within bounds.
+    Int { min: i64, max: i64 },
+    /// Bytes, accepting Redis's unit suffixes (`100mb`, `1gb`, `512k`).
+    Memory { min: u64 },
+    /// `yes` / `no`.
+    Bool,
+    /// One of a fixed set of words.
+    Enum(&'static [&'static str]),
+    /// Free text.
+    Str,
+    /// Seconds; accepts plain integers as Redis does and humantime forms (`10s`, `2m`).
+    Seconds { max: u64 },
+    /// `client-output-buffer-limit`: `<class> <hard> <soft> <seconds>` groups.
+    OutputBufferLimit,
+    /// `save`: `<seconds> <changes>` pairs or empty.
+    SavePoints,
+}
+
+/// One configuration parameter.
+#[derive(Debug)]
+pub struct Param {
+    /// Canonical name (as CONFIG GET reports it).
+    pub name: &'static str,
+    /// Other accepted names.
+    pub aliases: &'static [&'static str],
+    /// Default value text.
+    pub default: &'static str,
+    /// Value kind.
+    pub kind: Kind,
+    /// False when the value can only be set at startup.
+    pub mutable: bool,
+}
+
+const fn p(name: &'static str, default: &'static str, kind: Kind, mutable: bool) -> Param {
+    Param {
+        name,
+        aliases: &[],
+        default,
+        kind,
+        mutable,
+    }
+}
+
+const INT: Kind = Kind::Int {
+    min: 0,
+    max: i32::MAX as i64,
+};
+
+/// Every parameter the server knows, with Redis 7.0's names and defaults.
+pub static PARAMS: &[Param] = &[
+    p("port", "6379", Kind::Int { min: 0, max: 65535 }, false),
+    p("bind", "* -::*", Kind::Str, false),
+    p("protected-mode", "yes", Kind::Bool, true),
+    p("tcp-backlog", "511", INT, false),
+    p("tcp-keepalive", "300", INT, true),
+    p(
+        "timeout",
+        "0",
+        Kind::Seconds {
+            max: i32::MAX as u64,
+        },
+        true,
+    ),
+    p("databases", "16", Kind::Int { min: 16, max: 16 }, false),
+    p(
+        "loglevel",
+        "notice",
+        Kind::Enum(&["debug", "verbose", "notice", "warning", "nothing"]),
+        true,
+    ),
+    p("logfile", "", Kind::Str, false),
+    p("daemonize", "no", Kind::Enum(&["no"]), false),
+    p("pidfile", "", Kind::Str, false),
+    p("requirepass", "", Kind::Str, true),
+    p(
+        "maxclients",
+        "10000",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        true,
+    ),
+    p("hz", "10", Kind::Int { min: 1, max: 500 }, true),
+    p(
+        "proto-max-bulk-len",
+        "536870912",
+        Kind::Memory { min: 1024 * 1024 },
+        true,
+    ),
+    p(
+        "proto-max-multibulk-len",
+        "1048576",
+        Kind::Int {
+            min: 1024,
+            max: i32::MAX as i64,
+        },
+        true,
+    ),
+    p(
+        "client-query-buffer-limit",
+        "1073741824",
+        Kind::Memory { min: 1024 * 1024 },
+        true,
+    ),
+    p(
+        "client-output-buffer-limit",
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        Kind::OutputBufferLimit,
+        true,
+    ),
+    p(
+        "slowlog-log-slower-than",
+        "10000",
+        Kind::Int {
+            min: -1,
+            max: i64::MAX,
+        },
+        true,
+    ),
+    p("slowlog-max-len", "128", INT, true),
+    p("save", "3600 1 300 100 60 10000", Kind::SavePoints, true),
+    p("dbfilename", "dump.rdb", Kind::Str, true),
+    p("dir", "", Kind::Str, true),
+    p("appendonly", "no", Kind::Enum(&["no"]), true),
+    p(
+        "shutdown-timeout",
+        "10",
+        Kind::Seconds {
+            max: i32::MAX as u64,
+        },
+        true,
+    ),
+    p(
+        "active-expire-effort",
+        "1",
+        Kind::Int { min: 1, max: 10 },
+        true,
+    ),
+];
+
+/// Finds a parameter by name or alias, case-insensitively.
+pub fn find(name: &str) -> Option<&'static Param> {
+    PARAMS.iter().find(|p| {
+        p.name.eq_ignore_ascii_case(name) || p.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    })
+}

@@ -1,0 +1,5 @@
+//! Replication: the ordered effect log (offsets, backlog). Leader and follower links build on it.
+
+pub mod log;
+
+pub use log::ReplicationLog;

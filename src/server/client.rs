@@ -1,0 +1,172 @@
+//! Per-client shared state: what CLIENT LIST/KILL and message fan-out need to see of a
+//! connection owned by another task.
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use tokio::sync::Notify;
+
+/// Messages pushed to a client by others (pub/sub, MONITOR), bounded by its output limit.
+#[derive(Default, Debug)]
+pub struct Outbox {
+    queue: Mutex<VecDeque<Bytes>>,
+    /// Bytes queued and not yet written.
+    pub pending: AtomicUsize,
+    /// Wakes the owning connection when something is queued or it must close.
+    pub notify: Notify,
+}
+
+impl Outbox {
+    /// Queues a pre-encoded message and wakes the connection.
+    pub fn push(&self, msg: Bytes) {
+        self.pending.fetch_add(msg.len(), Ordering::Relaxed);
+        self.queue.lock().push_back(msg);
+        self.notify.notify_one();
+    }
+
+    /// Takes everything queued.
+    pub fn drain(&self) -> Vec<Bytes> {
+        let mut q = self.queue.lock();
+        let v: Vec<Bytes> = q.drain(..).collect();
+        let n: usize = v.iter().map(|b| b.len()).sum();
+        self.pending.fetch_sub(n, Ordering::Relaxed);
+        v
+    }
+}
+
+/// The part of a client visible to other tasks.
+#[derive(Debug)]
+pub struct ClientHandle {
+    /// CLIENT ID.
+    pub id: u64,
+    /// Peer address.
+    pub addr: SocketAddr,
+    /// Local address.
+    pub laddr: SocketAddr,
+    /// Unix ms when connected.
+    pub created_ms: u64,
+    /// Unix ms of the last command.
+    pub last_cmd_ms: AtomicU64,
+    /// CLIENT SETNAME.
+    pub name: Mutex<String>,
+    /// CLIENT SETINFO lib-name / lib-ver.
+    pub lib: Mutex<(String, String)>,
+    /// Selected database.
+    pub db: AtomicUsize,
+    /// Channel subscriptions.
+    pub sub: AtomicUsize,
+    /// Pattern subscriptions.
+    pub psub: AtomicUsize,
+    /// Commands queued in MULTI, or -1 outside one.
+    pub multi: AtomicI64,
+    /// Last command name, for CLIENT LIST `cmd=`.
+    pub last_cmd: Mutex<String>,
+    /// Query buffer bytes, output buffer bytes (refreshed per batch).
+    pub qbuf: AtomicUsize,
+    /// Output bytes waiting on the socket.
+    pub obuf: AtomicUsize,
+    /// RESP version (2 or 3).
+    pub resp: AtomicUsize,
+    /// Set by CLIENT KILL / limits: the connection closes at its next wake-up.
+    pub killed: AtomicBool,
+    /// In MONITOR mode.
+    pub monitor: AtomicBool,
+    /// CLIENT NO-EVICT on.
+    pub no_evict: AtomicBool,
+    /// Authenticated user name ("default").
+    pub user: Mutex<String>,
+    /// Messages from other clients.
+    pub outbox: Outbox,
+    /// Unix ms since when the pub/sub output has been over the soft limit (0 = not).
+    pub soft_since_ms: AtomicU64,
+}
+
+impl ClientHandle {
+    /// A fresh handle for a new connection.
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr) -> Self {
+        let now = crate::store::now_ms();
+        ClientHandle {
+            id,
+            addr,
+            laddr,
+            created_ms: now,
+            last_cmd_ms: AtomicU64::new(now),
+            name: Mutex::new(String::new()),
+            lib: Mutex::new((String::new(), String::new())),
+            db: AtomicUsize::new(0),
+            sub: AtomicUsize::new(0),
+            psub: AtomicUsize::new(0),
+            multi: AtomicI64::new(-1),
+            last_cmd: Mutex::new("NULL".into()),
+            qbuf: AtomicUsize::new(0),
+            obuf: AtomicUsize::new(0),
+            resp: AtomicUsize::new(2),
+            killed: AtomicBool::new(false),
+            monitor: AtomicBool::new(false),
+            no_evict: AtomicBool::new(false),
+            user: Mutex::new("default".into()),
+            outbox: Outbox::default(),
+            soft_since_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Asks the owning connection to close.
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.outbox.notify.notify_one();
+    }
+
+    /// True for pub/sub clients (output limit class).
+    pub fn is_pubsub(&self) -> bool {
+        self.sub.load(Ordering::Relaxed) + self.psub.load(Ordering::Relaxed) > 0
+    }
+
+    /// One CLIENT LIST / CLIENT INFO line.
+    pub fn info_line(&self) -> String {
+        let now = crate::store::now_ms();
+        let mut flags = String::new();
+        if self.monitor.load(Ordering::Relaxed) {
+            flags.push('O');
+        }
+        if self.is_pubsub() {
+            flags.push('P');
+        }
+        if self.multi.load(Ordering::Relaxed) >= 0 {
+            flags.push('x');
+        }
+        if self.no_evict.load(Ordering::Relaxed) {
+            flags.push('e');
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
+        let (lib_name, lib_ver) = self.lib.lock().clone();
+        let qbuf = self.qbuf.load(Ordering::Relaxed);
+        let obuf = self.obuf.load(Ordering::Relaxed) + self.outbox.pending.load(Ordering::Relaxed);
+        format!(
+            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            self.id,
+            self.addr,
+            self.laddr,
+            self.name.lock(),
+            now.saturating_sub(self.created_ms) / 1000,
+            now.saturating_sub(self.last_cmd_ms.load(Ordering::Relaxed)) / 1000,
+            flags,
+            self.db.load(Ordering::Relaxed),
+            self.sub.load(Ordering::Relaxed),
+            self.psub.load(Ordering::Relaxed),
+            self.multi.load(Ordering::Relaxed),
+            qbuf,
+            obuf,
+            obuf,
+            qbuf + obuf,
+            self.last_cmd.lock(),
+            self.user.lock(),
+            self.resp.load(Ordering::Relaxed),
+            lib_name,
+            lib_ver
+        )
+    }
+}

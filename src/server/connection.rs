@@ -1,0 +1,161 @@
+//! One task per connection: owns the socket and its framing; handlers never touch it.
+
+use crate::commands::{self, Client};
+use crate::protocol::{Parsed, ReplyBuf, RequestLimits, RequestParser};
+use crate::server::Server;
+use crate::server::client::ClientHandle;
+use bytes::{Buf, BytesMut};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+
+/// Read granularity; the buffer grows beyond it only for large arguments.
+const READ_CHUNK: usize = 16 * 1024;
+/// Flush replies mid-batch once this much output accumulates (bounds a pipelined batch).
+const FLUSH_AT: usize = 64 * 1024;
+
+/// Writes `out` to the socket; returns Err when the client must be dropped (I/O error or
+/// killed while blocked on a slow reader).
+async fn flush(
+    wr: &mut OwnedWriteHalf,
+    out: &mut ReplyBuf,
+    handle: &ClientHandle,
+    srv: &Server,
+) -> Result<(), ()> {
+    while !out.buf.is_empty() {
+        handle.obuf.store(out.buf.len(), Ordering::Relaxed);
+        tokio::select! {
+            r = wr.write(&out.buf) => match r {
+                Ok(0) | Err(_) => return Err(()),
+                Ok(n) => {
+                    srv.stats.net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    out.buf.advance(n);
+                }
+            },
+            _ = handle.outbox.notify.notified() => {
+                if handle.killed.load(Ordering::Acquire) {
+                    return Err(());
+                }
+            }
+        }
+    }
+    handle.obuf.store(0, Ordering::Relaxed);
+    if out.buf.capacity() > 1024 * 1024 {
+        out.buf = BytesMut::new();
+    }
+    Ok(())
+}
+
+fn limits(srv: &Server) -> RequestLimits {
+    let l = &srv.config.live;
+    RequestLimits {
+        max_bulk_len: l.proto_max_bulk_len.load(Ordering::Relaxed),
+        max_multibulk_len: l.proto_max_multibulk_len.load(Ordering::Relaxed),
+    }
+}
+
+/// Serves one client until it quits, is killed, errs or the server shuts down.
+pub async fn serve(srv: Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle>) {
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let auth_needed = srv.config.live.auth_required.load(Ordering::Relaxed);
+    let mut client = Client::new(handle.clone(), !auth_needed);
+    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut parser = RequestParser::default();
+    let mut out = ReplyBuf::default();
+    let mut shutdown = srv.shutdown.subscribe();
+    let mut last_activity = Instant::now();
+
+    'conn: loop {
+        // Run every complete request already buffered.
+        let lim = limits(&srv);
+        loop {
+            match parser.parse(&mut inbuf, &lim) {
+                Ok(Parsed::Command(args)) => {
+                    if let Some(cmd) = srv.commands.get(&args[0]) {
+                        while let Some(wait) = srv.paused_for(cmd) {
+                            if flush(&mut wr, &mut out, &handle, &srv).await.is_err() {
+                                break 'conn;
+                            }
+                            tokio::select! {
+                                _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                                _ = srv.unpause.notified() => {}
+                                _ = shutdown.changed() => break 'conn,
+                            }
+                        }
+                    }
+                    handle
+                        .last_cmd_ms
+                        .store(crate::store::now_ms(), Ordering::Relaxed);
+                    commands::execute(&srv, &mut client, &mut out, args);
+                    if client.close {
+                        break;
+                    }
+                    if out.buf.len() >= FLUSH_AT
+                        && flush(&mut wr, &mut out, &handle, &srv).await.is_err()
+                    {
+                        break 'conn;
+                    }
+                }
+                Ok(Parsed::Nothing) => {}
+                Ok(Parsed::Incomplete) => break,
+                Err(e) => {
+                    tracing::info!(client = handle.id, addr = %handle.addr, error = %e, "closing client after protocol error");
+                    out.error(&format!("ERR {}", e));
+                    client.close = true;
+                    break;
+                }
+            }
+        }
+        // Messages from other clients (pub/sub, MONITOR).
+        for msg in handle.outbox.drain() {
+            out.raw(&msg);
+        }
+        if flush(&mut wr, &mut out, &handle, &srv).await.is_err() {
+            break;
+        }
+        if client.close || handle.killed.load(Ordering::Acquire) {
+            break;
+        }
+        let qlimit = srv.config.live.query_buffer_limit.load(Ordering::Relaxed);
+        if inbuf.len() >= qlimit {
+            tracing::warn!(client = handle.id, addr = %handle.addr, qbuf = inbuf.len(), "closing client that reached max query buffer length");
+            srv.stats
+                .qbuf_limit_disconnections
+                .fetch_add(1, Ordering::Relaxed);
+            break;
+        }
+        handle.qbuf.store(inbuf.len(), Ordering::Relaxed);
+        let timeout = srv.config.live.timeout.load(Ordering::Relaxed);
+        let idle_exempt = client.subscriptions() > 0 || handle.monitor.load(Ordering::Relaxed);
+        let idle_deadline =
+            (timeout > 0 && !idle_exempt).then(|| last_activity + Duration::from_secs(timeout));
+        inbuf.reserve(READ_CHUNK);
+        tokio::select! {
+            r = rd.read_buf(&mut inbuf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    last_activity = Instant::now();
+                }
+            },
+            _ = handle.outbox.notify.notified() => {}
+            _ = shutdown.changed() => break,
+            _ = async {
+                match idle_deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                tracing::debug!(client = handle.id, "closing idle client");
+                break;
+            }
+        }
+    }
+    commands::pubsub::unsubscribe_all(&srv, &mut client);
+    client.unwatch(&srv);
+    srv.remove_client(handle.id);
+}

@@ -1,0 +1,66 @@
+//! Background jobs run `hz` times per second: active expiry and stats sampling.
+
+use crate::server::Server;
+use crate::store::NUM_DBS;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// Keys sampled per database per step (Redis's ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP).
+const SAMPLES_PER_STEP: usize = 20;
+
+/// One active expiry cycle, bounded in time like Redis's slow cycle: at most 25% of the
+/// cron period (scaled by `active-expire-effort`). Repeats a database while more than 10%
+/// of its sample was expired. The sequencer is taken per step, so writers interleave.
+pub fn active_expire_cycle(srv: &Server, budget: Duration) -> usize {
+    let start = Instant::now();
+    let mut total = 0;
+    for db in 0..NUM_DBS {
+        loop {
+            let now = crate::store::now_ms();
+            let (sampled, expired) = srv.store.write(now).expire_sample(db, SAMPLES_PER_STEP);
+            total += expired;
+            if sampled == 0 || expired * 10 <= sampled || start.elapsed() >= budget {
+                break;
+            }
+        }
+        if start.elapsed() >= budget {
+            break;
+        }
+    }
+    total
+}
+
+/// Runs the cron until shutdown.
+pub async fn run(srv: Arc<Server>) {
+    let mut shutdown = srv.shutdown.subscribe();
+    let mut last_cmds = srv.stats.commands_processed.load(Ordering::Relaxed);
+    let mut last_sample = Instant::now();
+    loop {
+        let hz = srv.config.live.hz.load(Ordering::Relaxed).clamp(1, 500);
+        let period = Duration::from_millis(1000 / hz);
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = shutdown.changed() => return,
+        }
+        let effort = srv
+            .config
+            .live
+            .expire_effort
+            .load(Ordering::Relaxed)
+            .clamp(1, 10);
+        let budget = period * (25 + 2 * (effort as u32 - 1)) / 100;
+        let srv2 = srv.clone();
+        // The cycle takes locks and may run for its whole budget: keep it off the reactor.
+        let _ = tokio::task::spawn_blocking(move || active_expire_cycle(&srv2, budget)).await;
+        if last_sample.elapsed() >= Duration::from_millis(100) {
+            let cmds = srv.stats.commands_processed.load(Ordering::Relaxed);
+            let secs = last_sample.elapsed().as_secs_f64();
+            srv.stats
+                .instantaneous_ops
+                .store(((cmds - last_cmds) as f64 / secs) as u64, Ordering::Relaxed);
+            last_cmds = cmds;
+            last_sample = Instant::now();
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The server: shared state, the listener, connection tasks and background jobs.
+
+pub mod client;
+pub mod connection;
+pub mod cron;
+pub mod listener;
+pub mod pubsub;
+
+use crate::commands::{Client, Command, CommandTable, flags};
+use crate::config::Config;
+use crate::store::Store;
+use bytes::Bytes;
+use client::ClientHandle;
+use parking_lot::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, watch};
+
+/// Server-wide counters reported by INFO stats.
+#[derive(Default)]
+pub struct Stats {
+    /// `total_connections_received`.
+    pub connections_received: AtomicU64,
+    /// `total_commands_processed`.
+    pub commands_processed: AtomicU64,
+    /// `rejected_connections` (maxclients).
+    pub rejected_connections: AtomicU64,
+    /// `total_net_input_bytes`.
+    pub net_input_bytes: AtomicU64,
+    /// `total_net_output_bytes`.
+    pub net_output_bytes: AtomicU64,
+    /// `total_error_replies`.
+    pub error_replies: AtomicU64,
+    /// `client_query_buffer_limit_disconnections`.
+    pub qbuf_limit_disconnections: AtomicU64,
+    /// `client_output_buffer_limit_disconnections`.
+    pub obuf_limit_disconnections: AtomicU64,
+    /// `instantaneous_ops_per_sec`, refreshed by the cron.
+    pub instantaneous_ops: AtomicU64,
+}
+
+/// One SLOWLOG entry.
+#[derive(Clone, Debug)]
+pub struct SlowEntry {
+    /// Monotonic id.
+    pub id: u64,
+    /// Unix seconds.
+    pub time: u64,
+    /// Microseconds spent.
+    pub micros: u64,
+    /// Arguments, truncated as Redis does.
+    pub args: Vec<Bytes>,
+    /// Client address.
+    pub addr: String,
+    /// Client name.
+    pub name: String,
+}
+
+/// The slow log ring.
+#[derive(Default)]
+pub struct SlowLog {
+    /// Newest first.
+    pub entries: VecDeque<SlowEntry>,
+    /// Next id.
+    pub next_id: u64,
+}
+
+/// CLIENT PAUSE state.
+#[derive(Clone, Copy, Debug)]
+pub struct Pause {
+    /// Unix ms when the pause ends.
+    pub until_ms: u64,
+    /// True for `ALL`, false for `WRITE`.
+    pub all: bool,
+}
+
+/// Everything shared between connection tasks.
+pub struct Server {
+    /// Configuration.
+    pub config: Config,
+    /// The keyspace.
+    pub store: Store,
+    /// Pub/sub subscriptions.
+    pub pubsub: pubsub::PubSub,
+    /// The command table.
+    pub commands: CommandTable,
+    /// Connected clients by id.
+    pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
+    next_client_id: AtomicU64,
+    /// Counters.
+    pub stats: Stats,
+    /// SLOWLOG.
+    pub slowlog: Mutex<SlowLog>,
+    monitors: Mutex<Vec<Arc<ClientHandle>>>,
+    monitor_count: AtomicUsize,
+    /// CLIENT PAUSE.
+    pub pause: Mutex<Option<Pause>>,
+    /// Woken on CLIENT UNPAUSE.
+    pub unpause: Notify,
+    /// Set to true to stop the server.
+    pub shutdown: watch::Sender<bool>,
+    /// 40-hex run id.
+    pub run_id: String,
+    /// Process start.
+    pub started: Instant,
+    /// The TCP port actually bound.
+    pub port: AtomicU16,
+    /// Unix seconds of the last successful save (start time until one happens).
+    pub lastsave: AtomicU64,
+}
+
+impl Server {
+    /// Builds the shared state from a loaded configuration.
+    pub fn new(config: Config) -> Arc<Self> {
+        let (tx, _) = watch::channel(false);
+        Arc::new(Server {
+            config,
+            store: Store::default(),
+            pubsub: pubsub::PubSub::default(),
+            commands: CommandTable::new(&crate::commands::all_commands()),
+            clients: Mutex::new(HashMap::new()),
+            next_client_id: AtomicU64::new(1),
+            stats: Stats::default(),
+            slowlog: Mutex::new(SlowLog::default()),
+            monitors: Mutex::new(Vec::new()),
+            monitor_count: AtomicUsize::new(0),
+            pause: Mutex::new(None),
+            unpause: Notify::new(),
+            shutdown: tx,
+            run_id: crate::replication::log::new_replid(),
+            started: Instant::now(),
+            port: AtomicU16::new(0),
+            lastsave: AtomicU64::new(crate::store::now_ms() / 1000),
+        })
+    }
+
+    /// Allocates a client id.
+    pub fn next_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Asks every task to stop.
+    pub fn request_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    /// Queues a message for another client, enforcing its output buffer limit: a client
+    /// over the hard limit, or over the soft limit for too long, is disconnected.
+    pub fn deliver(&self, target: &ClientHandle, msg: Bytes) {
+        if target.killed.load(Ordering::Relaxed) {
+            return;
+        }
+        target.outbox.push(msg);
+        let limit = if target.is_pubsub() {
+            *self.config.live.pubsub_limit.read()
+        } else {
+            *self.config.live.normal_limit.read()
+        };
+        let pending = (target.outbox.pending.load(Ordering::Relaxed)
+            + target.obuf.load(Ordering::Relaxed)) as u64;
+        let now = crate::store::now_ms();
+        let mut over = limit.hard > 0 && pending > limit.hard;
+        if limit.soft > 0 && pending > limit.soft {
+            let since = target.soft_since_ms.load(Ordering::Relaxed);
+            if since == 0 {
+                target.soft_since_ms.store(now, Ordering::Relaxed);
+            } else if now - since >= limit.soft_seconds * 1000 {
+                over = true;
+            }
+        } else {
+            target.soft_since_ms.store(0, Ordering::Relaxed);
+        }
+        if over {
+            self.stats
+                .obuf_limit_disconnections
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(client = target.id, addr = %target.addr, pending, "client scheduled to be closed ASAP for overcoming of output buffer limits");
+            target.kill();
+        }
+    }
+
+    /// Turns MONITOR on for a client.
+    pub fn add_monitor(&self, h: &Arc<ClientHandle>) {
+        h.monitor.store(true, Ordering::Relaxed);
+        let mut m = self.monitors.lock();
+        m.push(h.clone());
+        self.monitor_count.store(m.len(), Ordering::Release);
+    }
+
+    /// Forgets a client everywhere (disconnect).
+    pub fn remove_client(&self, id: u64) {
+        self.clients.lock().remove(&id);
+        if self.monitor_count.load(Ordering::Acquire) > 0 {
+            let mut m = self.monitors.lock();
+            m.retain(|h| h.id != id);
+            self.monitor_count.store(m.len(), Ordering::Release);
+        }
+    }
+
+    /// Sends a command to every MONITOR client, in Redis's line format.
+    pub fn feed_monitors(&self, client: &Client, cmd: &Command, args: &[Bytes]) {
+        if self.monitor_count.load(Ordering::Acquire) == 0 || cmd.has(flags::SKIP_MONITOR) {
+            return;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut line = format!(
+            "{}.{:06} [{} {}]",
+            now.as_secs(),
+            now.subsec_micros(),
+            client.db,
+            client.handle.addr
+        );
+        for a in args {
+            line.push_str(" \"");
+            for &b in a.iter() {
+                match b {
+                    b'\\' => line.push_str("\\\\"),
+                    b'"' => line.push_str("\\\""),
+                    b'\n' => line.push_str("\\n"),
+                    b'\r' => line.push_str("\\r"),
+                    b'\t' => line.push_str("\\t"),
+                    7 => line.push_str("\\a"),
+                    8 => line.push_str("\\b"),
+                    0x20..=0x7e => line.push(b as char),
+                    _ => line.push_str(&format!("\\x{:02x}", b)),
+                }
+            }
+            line.push('"');
+        }
+        let msg = Bytes::from(format!("+{}\r\n", line));
+        let monitors = self.monitors.lock().clone();
+        for m in monitors.iter().filter(|m| m.id != client.handle.id) {
+            self.deliver(m, msg.clone());
+        }
+    }
+
+    /// Records a command in SLOWLOG when it ran longer than the threshold.
+    pub fn slowlog_record(&self, client: &Client, args: &[Bytes], elapsed: Duration) {
+        let threshold = self.config.live.slowlog_slower_than.load(Ordering::Relaxed);
+        let micros = elapsed.as_micros() as u64;
+        if threshold < 0 || micros < threshold as u64 {
+            return;
+        }
+        let max_len = self.config.live.slowlog_max_len.load(Ordering::Relaxed);
+        let mut kept: Vec<Bytes> = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            if i == 31 && args.len() > 32 {
+                kept.push(Bytes::from(format!(
+                    "... ({} more arguments)",
+                    args.len() - 31
+                )));
+                break;
+            }
+            if a.len() > 128 {
+                let mut v = a[..128].to_vec();
+                v.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());
+                kept.push(Bytes::from(v));
+            } else {
+                kept.push(a.clone());
+            }
+        }
+        let mut log = self.slowlog.lock();
+        let id = log.next_id;
+        log.next_id += 1;
+        log.entries.push_front(SlowEntry {
+            id,
+            time: crate::store::now_ms() / 1000,
+            micros,
+            args: kept,
+            addr: client.handle.addr.to_string(),
+            name: client.handle.name.lock().clone(),
+        });
+        while log.entries.len() > max_len {
+            log.entries.pop_back();
+        }
+    }
+
+    /// How long a command with these flags must wait for CLIENT PAUSE (None: run now).
+    pub fn paused_for(&self, cmd: &Command) -> Option<u64> {
+        let p = (*self.pause.lock())?;
+        let now = crate::store::now_ms();
+        if p.until_ms <= now {
+            *self.pause.lock() = None;
+            return None;
+        }
+        let blocks = p.all || cmd.has(flags::WRITE) || cmd.has(flags::MAY_REPLICATE);
+        blocks.then_some(p.until_ms - now)
+    }
+}

@@ -1,0 +1,120 @@
+//! The pub/sub registry: channel and pattern subscriptions and message fan-out.
+
+use crate::protocol::ReplyBuf;
+use crate::server::client::ClientHandle;
+use crate::store::glob::glob_match;
+use bytes::Bytes;
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+type Subscribers = HashMap<u64, Arc<ClientHandle>>;
+
+/// Who listens to what.
+#[derive(Default)]
+pub struct PubSub {
+    channels: RwLock<HashMap<Bytes, Subscribers>>,
+    patterns: RwLock<HashMap<Bytes, Subscribers>>,
+}
+
+/// Encodes a pub/sub message for a client of the given protocol version.
+pub fn encode_message(resp3: bool, parts: &[&[u8]]) -> Bytes {
+    let mut r = ReplyBuf {
+        resp3,
+        ..Default::default()
+    };
+    r.push(parts.len());
+    for p in parts {
+        r.bulk(p);
+    }
+    r.buf.freeze()
+}
+
+impl PubSub {
+    /// Subscribes; returns false if already subscribed.
+    pub fn subscribe(&self, client: &Arc<ClientHandle>, channel: &Bytes, pattern: bool) -> bool {
+        let map = if pattern {
+            &self.patterns
+        } else {
+            &self.channels
+        };
+        map.write()
+            .entry(channel.clone())
+            .or_default()
+            .insert(client.id, client.clone())
+            .is_none()
+    }
+
+    /// Unsubscribes; returns false if not subscribed.
+    pub fn unsubscribe(&self, client_id: u64, channel: &[u8], pattern: bool) -> bool {
+        let map = if pattern {
+            &self.patterns
+        } else {
+            &self.channels
+        };
+        let mut m = map.write();
+        let Some(subs) = m.get_mut(channel) else {
+            return false;
+        };
+        let removed = subs.remove(&client_id).is_some();
+        if subs.is_empty() {
+            m.remove(channel);
+        }
+        removed
+    }
+
+    /// Delivers a message; returns how many clients received it.
+    pub fn publish(
+        &self,
+        channel: &[u8],
+        message: &[u8],
+        deliver: impl Fn(&ClientHandle, Bytes),
+    ) -> usize {
+        let mut n = 0;
+        if let Some(subs) = self.channels.read().get(channel) {
+            for c in subs.values() {
+                let resp3 = c.resp.load(std::sync::atomic::Ordering::Relaxed) == 3;
+                deliver(c, encode_message(resp3, &[b"message", channel, message]));
+                n += 1;
+            }
+        }
+        for (pat, subs) in self.patterns.read().iter() {
+            if glob_match(pat, channel, false) {
+                for c in subs.values() {
+                    let resp3 = c.resp.load(std::sync::atomic::Ordering::Relaxed) == 3;
+                    deliver(
+                        c,
+                        encode_message(resp3, &[b"pmessage", pat, channel, message]),
+                    );
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    /// Active channels matching an optional pattern (PUBSUB CHANNELS).
+    pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        self.channels
+            .read()
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
+            .cloned()
+            .collect()
+    }
+
+    /// Subscriber count of a channel (PUBSUB NUMSUB).
+    pub fn numsub(&self, channel: &[u8]) -> usize {
+        self.channels.read().get(channel).map_or(0, |s| s.len())
+    }
+
+    /// Number of distinct patterns (PUBSUB NUMPAT).
+    pub fn numpat(&self) -> usize {
+        self.patterns.read().len()
+    }
+
+    /// Channel and pattern counts for INFO stats.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.channels.read().len(), self.patterns.read().len())
+    }
+}

@@ -1,0 +1,491 @@
+//! The keyspace: 16 databases on dashmap, TTLs, and the write sequencer.
+//!
+//! Concurrency model (docs/ARCHITECTURE.md has the long form):
+//! - Every write runs inside a [`WriteTxn`], which holds the exclusive side of the
+//!   sequencer lock. Applying effects to the maps and appending them to the replication log
+//!   therefore happen as one step relative to all other writes (invariant 1), and a
+//!   multi-key write (MSET, RENAME, EXEC) is invisible until complete to anyone who also
+//!   takes the sequencer (invariant 2).
+//! - Reads that span several keys or the whole keyspace (MGET, KEYS, SCAN, DBSIZE, digests)
+//!   take the shared side, so they never observe half of a write.
+//! - Single-key reads (GET, TTL, ...) take only the dashmap shard lock: a single key is
+//!   always updated atomically under that lock, so they need nothing more and stay parallel.
+
+pub mod glob;
+pub mod value;
+pub mod volatile;
+
+use crate::replication::ReplicationLog;
+use bytes::Bytes;
+use dashmap::DashMap;
+use dashmap::mapref::one::{Ref, RefMut};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+pub use value::{Entry, Value};
+pub use volatile::VolatileSet;
+
+/// Number of databases (`databases` is fixed at 16, Redis's default).
+pub const NUM_DBS: usize = 16;
+
+/// Shards per database map; a power of two, enough to keep SCAN's per-call work small.
+const SHARDS: usize = 64;
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The map type of one database.
+pub type KeyMap = DashMap<Bytes, Entry, ahash::RandomState>;
+
+/// One database: its keys and the index of keys carrying a TTL.
+pub struct Db {
+    /// Key -> entry.
+    pub map: KeyMap,
+    /// Keys with an expiry, for active expiry sampling and INFO `expires=`.
+    pub volatile: Mutex<VolatileSet>,
+}
+
+impl Db {
+    fn new() -> Self {
+        Db {
+            map: DashMap::with_capacity_and_hasher_and_shard_amount(
+                0,
+                ahash::RandomState::new(),
+                SHARDS,
+            ),
+            volatile: Mutex::new(VolatileSet::default()),
+        }
+    }
+}
+
+/// State only touched by writers; guarded by the sequencer lock.
+#[derive(Default)]
+pub struct Sequencer {
+    /// The ordered effect stream.
+    pub log: ReplicationLog,
+}
+
+/// Keyspace counters reported by INFO stats.
+#[derive(Default)]
+pub struct KeyStats {
+    /// Keys removed because their TTL passed (lazily or actively).
+    pub expired_keys: AtomicU64,
+    /// Lookups that found a key.
+    pub hits: AtomicU64,
+    /// Lookups that found nothing.
+    pub misses: AtomicU64,
+}
+
+/// A watched key: (physical database, key).
+type WatchedKey = (usize, Bytes);
+
+/// WATCHed keys -> flags of the clients watching them, set when the key changes.
+#[derive(Default)]
+pub struct WatchRegistry {
+    count: AtomicUsize,
+    keys: Mutex<HashMap<WatchedKey, Vec<Arc<AtomicBool>>>>,
+}
+
+impl WatchRegistry {
+    /// Registers `flag` to be raised when `key` in physical db `db` is modified.
+    pub fn watch(&self, db: usize, key: Bytes, flag: Arc<AtomicBool>) {
+        let mut keys = self.keys.lock();
+        let list = keys.entry((db, key)).or_default();
+        if !list.iter().any(|f| Arc::ptr_eq(f, &flag)) {
+            list.push(flag);
+            self.count.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Removes every registration holding `flag` (UNWATCH, EXEC, disconnect).
+    pub fn unwatch_all(&self, flag: &Arc<AtomicBool>) {
+        if self.count.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let mut keys = self.keys.lock();
+        keys.retain(|_, list| {
+            let before = list.len();
+            list.retain(|f| !Arc::ptr_eq(f, flag));
+            self.count.fetch_sub(before - list.len(), Ordering::Relaxed);
+            !list.is_empty()
+        });
+    }
+
+    fn signal(&self, db: usize, key: &[u8]) {
+        if self.count.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let keys = self.keys.lock();
+        if let Some(list) = keys.get(&(db, Bytes::copy_from_slice(key))) {
+            for f in list {
+                f.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    fn signal_db(&self, db: usize) {
+        if self.count.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        for ((d, _), list) in self.keys.lock().iter() {
+            if *d == db {
+                for f in list {
+                    f.store(true, Ordering::Release);
+                }
+            }
+        }
+    }
+}
+
+/// All databases plus the sequencer.
+pub struct Store {
+    dbs: Vec<Db>,
+    /// Logical database index -> physical index; SWAPDB swaps two slots.
+    slots: Vec<AtomicUsize>,
+    seq: RwLock<Sequencer>,
+    /// WATCH bookkeeping.
+    pub watches: WatchRegistry,
+    /// Hit/miss/expiry counters.
+    pub stats: KeyStats,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            dbs: (0..NUM_DBS).map(|_| Db::new()).collect(),
+            slots: (0..NUM_DBS).map(AtomicUsize::new).collect(),
+            seq: RwLock::new(Sequencer::default()),
+            watches: WatchRegistry::default(),
+            stats: KeyStats::default(),
+        }
+    }
+}
+
+/// What a lock-free lookup found.
+pub enum Lookup<'a> {
+    /// A live key.
+    Found(Ref<'a, Bytes, Entry>),
+    /// No key.
+    Missing,
+    /// The key exists but its TTL passed: treat as missing and delete it later.
+    Expired,
+}
+
+impl Store {
+    /// The physical index behind logical database `db`.
+    pub fn physical(&self, db: usize) -> usize {
+        self.slots[db].load(Ordering::Acquire)
+    }
+
+    /// The database currently seen as logical index `db`.
+    pub fn db(&self, db: usize) -> &Db {
+        &self.dbs[self.physical(db)]
+    }
+
+    /// Looks a key up without the sequencer (single-key reads). Records hits and misses.
+    pub fn lookup(&self, db: usize, key: &[u8], now: u64) -> Lookup<'_> {
+        match self.db(db).map.get(key) {
+            Some(r) if r.is_expired(now) => {
+                self.stats.misses.fetch_add(1, Ordering::Relaxed);
+                Lookup::Expired
+            }
+            Some(r) => {
+                r.touch_access();
+                self.stats.hits.fetch_add(1, Ordering::Relaxed);
+                Lookup::Found(r)
+            }
+            None => {
+                self.stats.misses.fetch_add(1, Ordering::Relaxed);
+                Lookup::Missing
+            }
+        }
+    }
+
+    /// Looks a key up without touching access time or hit counters (TYPE, TTL, OBJECT...).
+    pub fn peek(&self, db: usize, key: &[u8], now: u64) -> Lookup<'_> {
+        match self.db(db).map.get(key) {
+            Some(r) if r.is_expired(now) => Lookup::Expired,
+            Some(r) => Lookup::Found(r),
+            None => Lookup::Missing,
+        }
+    }
+
+    /// Takes the shared side of the sequencer: no write can be half-applied while held.
+    pub fn read_lock(&self) -> RwLockReadGuard<'_, Sequencer> {
+        self.seq.read()
+    }
+
+    /// Starts a write: takes the exclusive side of the sequencer.
+    pub fn write(&self, now: u64) -> WriteTxn<'_> {
+        WriteTxn {
+            store: self,
+            seq: self.seq.write(),
+            now,
+        }
+    }
+
+    /// Keys (and keys with TTL) in logical db `db`.
+    pub fn db_sizes(&self, db: usize) -> (usize, usize) {
+        let d = self.db(db);
+        (d.map.len(), d.volatile.lock().len())
+    }
+}
+
+/// An exclusive write section: every keyspace mutation goes through one.
+pub struct WriteTxn<'a> {
+    store: &'a Store,
+    seq: RwLockWriteGuard<'a, Sequencer>,
+    /// The time every expiry check in this write uses (one clock per command, as Redis).
+    pub now: u64,
+}
+
+impl<'a> WriteTxn<'a> {
+    /// The store this write section belongs to.
+    pub fn store(&self) -> &'a Store {
+        self.store
+    }
+
+    /// The replication log, for callers that manage transactions.
+    pub fn log(&mut self) -> &mut ReplicationLog {
+        &mut self.seq.log
+    }
+
+    /// Appends one effect to the replication stream.
+    pub fn propagate(&mut self, db: usize, args: &[&[u8]]) {
+        self.seq.log.append(db, args);
+    }
+
+    /// Deletes `key` if its TTL has passed, propagating a DEL. Returns true if it expired.
+    pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
+        let d = self.store.db(db);
+        let expired = matches!(d.map.get(key), Some(e) if e.is_expired(self.now));
+        if expired {
+            d.map.remove(key);
+            d.volatile.lock().remove(key);
+            self.store
+                .stats
+                .expired_keys
+                .fetch_add(1, Ordering::Relaxed);
+            self.modified(db, key);
+            self.propagate(db, &[b"DEL", key]);
+        }
+        expired
+    }
+
+    /// Reads a live key (expiring it first if due).
+    pub fn get(&mut self, db: usize, key: &[u8]) -> Option<Ref<'a, Bytes, Entry>> {
+        self.expire_if_needed(db, key);
+        self.store.db(db).map.get(key)
+    }
+
+    /// Mutable access to a live key. The caller must call [`Self::modified`] if it changes it.
+    pub fn get_mut(&mut self, db: usize, key: &[u8]) -> Option<RefMut<'a, Bytes, Entry>> {
+        self.expire_if_needed(db, key);
+        self.store.db(db).map.get_mut(key)
+    }
+
+    /// True when a live key exists.
+    pub fn exists(&mut self, db: usize, key: &[u8]) -> bool {
+        self.get(db, key).is_some()
+    }
+
+    /// Stores `entry` under `key`, replacing any old value; keeps the TTL index in step.
+    pub fn insert(&mut self, db: usize, key: &[u8], entry: Entry) -> Option<Entry> {
+        let d = self.store.db(db);
+        let key = Bytes::copy_from_slice(key);
+        let has_ttl = entry.expire_at != 0;
+        let old = d.map.insert(key.clone(), entry);
+        let had_ttl = old.as_ref().is_some_and(|o| o.expire_at != 0);
+        if has_ttl && !had_ttl {
+            d.volatile.lock().insert(&key);
+        } else if !has_ttl && had_ttl {
+            d.volatile.lock().remove(&key);
+        }
+        self.modified(db, &key);
+        old.filter(|o| !o.is_expired(self.now))
+    }
+
+    /// Removes a key; returns the live entry it held.
+    pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        let d = self.store.db(db);
+        let (_, old) = d.map.remove(key)?;
+        if old.expire_at != 0 {
+            d.volatile.lock().remove(key);
+        }
+        if old.is_expired(self.now) {
+            self.store
+                .stats
+                .expired_keys
+                .fetch_add(1, Ordering::Relaxed);
+            self.propagate(db, &[b"DEL", key]);
+            self.modified(db, key);
+            return None;
+        }
+        self.modified(db, key);
+        Some(old)
+    }
+
+    /// Sets or clears (0) the expiry of an existing live key. Returns false if missing.
+    pub fn set_expire(&mut self, db: usize, key: &[u8], at: u64) -> bool {
+        let d = self.store.db(db);
+        let Some(mut e) = self.get_mut(db, key) else {
+            return false;
+        };
+        let had = e.expire_at != 0;
+        e.expire_at = at;
+        let k = e.key().clone();
+        drop(e);
+        if at != 0 && !had {
+            d.volatile.lock().insert(&k);
+        } else if at == 0 && had {
+            d.volatile.lock().remove(&k);
+        }
+        self.modified(db, key);
+        true
+    }
+
+    /// Signals that `key` changed: invalidates WATCHes (and, later, tracking).
+    pub fn modified(&self, db: usize, key: &[u8]) {
+        self.store.watches.signal(self.store.physical(db), key);
+    }
+
+    /// Removes every key of logical db `db`; returns how many there were.
+    pub fn flush_db(&mut self, db: usize) -> usize {
+        let d = self.store.db(db);
+        let n = d.map.len();
+        d.map.clear();
+        d.volatile.lock().clear();
+        self.store.watches.signal_db(self.store.physical(db));
+        n
+    }
+
+    /// Swaps two logical databases (SWAPDB): clients see the other's data at once.
+    pub fn swap_db(&mut self, a: usize, b: usize) {
+        let pa = self.store.slots[a].load(Ordering::Acquire);
+        let pb = self.store.slots[b].load(Ordering::Acquire);
+        self.store.slots[a].store(pb, Ordering::Release);
+        self.store.slots[b].store(pa, Ordering::Release);
+        self.store.watches.signal_db(pa);
+        self.store.watches.signal_db(pb);
+    }
+
+    /// Active expiry step: samples up to `samples` keys with a TTL in `db` and deletes the
+    /// expired ones. Returns (sampled, expired).
+    pub fn expire_sample(&mut self, db: usize, samples: usize) -> (usize, usize) {
+        let mut rng = rand::rng();
+        let mut picked = Vec::with_capacity(samples);
+        {
+            let vol = self.store.db(db).volatile.lock();
+            if vol.is_empty() {
+                return (0, 0);
+            }
+            for _ in 0..samples.min(vol.len()) {
+                if let Some(k) = vol.sample(&mut rng) {
+                    picked.push(k);
+                }
+            }
+        }
+        let mut expired = 0;
+        for k in &picked {
+            if self.expire_if_needed(db, k) {
+                expired += 1;
+            }
+        }
+        (picked.len(), expired)
+    }
+}
+
+/// The raw table behind one dashmap shard.
+pub type Shard = dashmap::RwLock<hashbrown::raw::RawTable<(Bytes, dashmap::SharedValue<Entry>)>>;
+
+/// Iterates the entries of a shard whose read (or write) guard the caller holds.
+pub fn shard_entries(
+    table: &hashbrown::raw::RawTable<(Bytes, dashmap::SharedValue<Entry>)>,
+) -> impl Iterator<Item = (&Bytes, &Entry)> {
+    // SAFETY: `table` is borrowed from a held shard guard, so the table outlives the
+    // iterator and no writer can mutate it meanwhile; buckets are read only while borrowed.
+    unsafe { table.iter() }.map(|bucket| {
+        // SAFETY: as above, the bucket is live for the borrow of `table`.
+        let (k, v) = unsafe { bucket.as_ref() };
+        (k, v.get())
+    })
+}
+
+/// Builds a stable 64-bit hash of a key for SCAN cursors (independent of map hashing).
+pub fn cursor_hash(key: &[u8]) -> u64 {
+    // FNV-1a, then a finaliser to spread bits; stable across the process lifetime.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for &b in key {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h
+}
+
+/// One SCAN step over `db`: returns keys (with their entries' type name) and the next
+/// cursor (0 when done).
+///
+/// The cursor packs a shard index (top 6 bits) and a position in that shard's keys ordered
+/// by [`cursor_hash`] (low 58 bits hold the next hash prefix). Every key present for the
+/// whole scan is returned at least once, whatever rehashing happens, because the order
+/// depends only on the key's bytes.
+pub fn scan_step(
+    db: &Db,
+    cursor: u64,
+    count: usize,
+    now: u64,
+    mut accept: impl FnMut(&Bytes, &Entry) -> bool,
+) -> (Vec<Bytes>, u64) {
+    let shards = db.map.shards();
+    let shard_bits = SHARDS.trailing_zeros();
+    let low_bits = 64 - shard_bits;
+    let mut shard = (cursor >> low_bits) as usize;
+    let mut from = (cursor << shard_bits) >> shard_bits; // next hash (>> shard_bits)
+    let mut out = Vec::new();
+    let mut visited = 0usize;
+    while shard < shards.len() {
+        let guard = shards[shard].read();
+        // Keys in this shard whose (reduced) hash is at or after `from`, in hash order.
+        let mut cands: Vec<(u64, &Bytes, &Entry)> = shard_entries(&guard)
+            .map(|(k, v)| ((cursor_hash(k) >> shard_bits), k, v))
+            .filter(|(h, _, _)| *h >= from)
+            .collect();
+        cands.sort_unstable_by_key(|c| c.0);
+        let mut i = 0;
+        while i < cands.len() {
+            let h = cands[i].0;
+            // Take every key sharing this hash together so a cursor never splits them.
+            while i < cands.len() && cands[i].0 == h {
+                let (_, k, e) = cands[i];
+                if !e.is_expired(now) && accept(k, e) {
+                    out.push(k.clone());
+                }
+                visited += 1;
+                i += 1;
+            }
+            if visited >= count && i < cands.len() {
+                let next = cands[i].0;
+                return (out, ((shard as u64) << low_bits) | next);
+            }
+        }
+        drop(guard);
+        shard += 1;
+        from = 0;
+        if visited >= count {
+            if shard >= shards.len() {
+                return (out, 0);
+            }
+            return (out, (shard as u64) << low_bits);
+        }
+    }
+    (out, 0)
+}
