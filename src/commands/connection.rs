@@ -1,6 +1,6 @@
 //! Connection commands: PING, ECHO, QUIT, RESET, AUTH, HELLO and CLIENT.
 
-use super::table::{Command, cmd, flags::*};
+use super::table::{Command, cmd, container, flags::*, sub};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
 use crate::server::Pause;
 use crate::server::client::ClientHandle;
@@ -73,15 +73,26 @@ pub static COMMANDS: &[Command] = &[
         "Handshake with Redis",
         hello,
     ),
-    cmd(
+    container(
         "client",
-        -2,
         ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
         "connection",
         "2.4.0",
         "A container for client connection commands",
         client,
+        &[
+            sub("id", 2),
+            sub("setname", 3),
+            sub("getname", 2),
+            sub("list", -2),
+            sub("info", 2),
+            sub("kill", -3),
+            sub("pause", -3),
+            sub("unpause", 2),
+            sub("no-evict", 3),
+            sub("setinfo", 4),
+            sub("help", 2),
+        ],
     ),
 ];
 
@@ -217,7 +228,7 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ctx.client.authenticated = true;
     }
     if !ctx.client.authenticated {
-        return Err(CmdError::Msg("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into()));
+        return Err(CmdError::Msg("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into()));
     }
     if let Some(n) = &name {
         set_name(&ctx.client.handle, n)?;
@@ -294,9 +305,6 @@ fn client_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         if ids.as_ref().is_some_and(|v| !v.contains(&c.id)) {
             continue;
-        }
-        if c.id == ctx.client.handle.id {
-            *c.last_cmd.lock() = "client|list".into();
         }
         text.push_str(&c.info_line());
         text.push('\n');
@@ -387,7 +395,6 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
     let handle = ctx.client.handle.clone();
-    *handle.last_cmd.lock() = format!("client|{}", sub);
     let n = args.len();
     match (sub.as_str(), n) {
         ("id", 2) => ctx.out.int(handle.id as i64),
@@ -419,7 +426,7 @@ fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 None => true,
                 Some(a) if is(a, "all") => true,
                 Some(a) if is(a, "write") => false,
-                Some(_) => return Err(CmdError::Syntax),
+                Some(_) => return Err(CmdError::err("CLIENT PAUSE mode must be WRITE or ALL")),
             };
             let until_ms = crate::store::now_ms() + ms as u64;
             let mut p = ctx.srv.pause.lock();

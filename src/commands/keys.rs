@@ -1,6 +1,6 @@
 //! Keyspace and TTL commands: DEL, EXISTS, RENAME, SCAN, EXPIRE family, databases.
 
-use super::table::{Command, cmd, flags::*};
+use super::table::{Command, cmd, container, flags::*, sub};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
 use crate::store::{Entry, NUM_DBS, scan_step};
 use bytes::Bytes;
@@ -137,15 +137,20 @@ pub static COMMANDS: &[Command] = &[
         "Alters the last access time of a key(s). Returns the number of existing keys specified.",
         touch,
     ),
-    cmd(
+    container(
         "object",
-        -2,
         READONLY,
-        (2, 2, 1),
         "generic",
         "2.2.3",
         "A container for object introspection commands",
         object,
+        &[
+            sub("encoding", 3),
+            sub("idletime", 3),
+            sub("freq", 3),
+            sub("refcount", 3),
+            sub("help", 2),
+        ],
     ),
     cmd(
         "select",
@@ -554,6 +559,8 @@ fn dbsize(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+const LFU_SELECTED_ERROR: &str = "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+
 const LFU_ERROR: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 
 fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -582,20 +589,18 @@ fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         return Ok(());
     }
-    if args.len() != 3 || !["encoding", "idletime", "freq", "refcount"].contains(&sub.as_str()) {
-        return Err(CmdError::err(format!(
-            "unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
-            String::from_utf8_lossy(&args[1])
-        )));
-    }
+    let lfu = crate::store::value::LFU_MODE.load(std::sync::atomic::Ordering::Relaxed);
     let Some(e) = ctx.peek(&args[2]) else {
         ctx.out.null();
         return Ok(());
     };
     match sub.as_str() {
+        "encoding" if e.raw => ctx.out.bulk_str("raw"),
         "encoding" => ctx.out.bulk_str(e.value.encoding()),
+        "idletime" if lfu => return Err(CmdError::Msg(LFU_SELECTED_ERROR.into())),
         "idletime" => ctx.out.int(e.idle_seconds() as i64),
         "refcount" => ctx.out.int(1),
+        "freq" if lfu => ctx.out.int(e.frequency() as i64),
         _ => return Err(CmdError::Msg(LFU_ERROR.into())),
     }
     Ok(())

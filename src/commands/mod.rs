@@ -131,14 +131,9 @@ impl<'a> Ctx<'a> {
     /// Reads a key of any db, hiding expired keys.
     pub fn lookup_in(&mut self, db: usize, key: &[u8]) -> Option<Ref<'a, Bytes, Entry>> {
         if let Some(t) = self.txn.as_mut() {
-            let r = t.get(db, key);
-            let st = &self.srv.store.stats;
-            if r.is_some() {
-                st.hits.fetch_add(1, Ordering::Relaxed);
-            } else {
-                st.misses.fetch_add(1, Ordering::Relaxed);
-            }
-            return r;
+            // Lookups made on behalf of writes do not count as hits or misses (Redis's
+            // lookupKeyWrite).
+            return t.get(db, key);
         }
         let store: &'a crate::store::Store = &self.srv.store;
         match store.lookup(db, key, self.now) {
@@ -229,6 +224,12 @@ fn check_and_run(
         }
         return Err(CmdError::Arity(cmd.name.to_string()));
     }
+    if let Err(e) = cmd.check_subcommand(args) {
+        if client.multi.is_some() {
+            client.multi_failed = true;
+        }
+        return Err(e);
+    }
     if !client.authenticated && !cmd.has(flags::NO_AUTH) {
         if client.multi.is_some() {
             client.multi_failed = true;
@@ -267,6 +268,15 @@ pub fn run(
     now: u64,
 ) -> CmdResult {
     srv.feed_monitors(client, cmd, args);
+    let sub_name = args
+        .get(1)
+        .and_then(|a| {
+            cmd.subcommands
+                .iter()
+                .find(|s| s.name.as_bytes().eq_ignore_ascii_case(a))
+        })
+        .map_or("", |s| s.name);
+    *client.handle.last_cmd.lock() = (cmd.name, sub_name);
     let started = std::time::Instant::now();
     let mut ctx = Ctx {
         srv,

@@ -1,7 +1,7 @@
 //! Pub/sub commands. Subscription confirmations and messages are push frames in RESP3 and
 //! plain arrays in RESP2 (where a subscribed client may only run a few commands).
 
-use super::table::{Command, cmd, flags::*};
+use super::table::{Command, cmd, container, flags::*, sub};
 use super::{Client, CmdError, CmdResult, Ctx};
 use crate::server::Server;
 use bytes::Bytes;
@@ -59,15 +59,19 @@ pub static COMMANDS: &[Command] = &[
         "Post a message to a channel",
         publish,
     ),
-    cmd(
+    container(
         "pubsub",
-        -2,
         PUBSUB | LOADING | STALE,
-        (0, 0, 0),
         "pubsub",
         "2.8.0",
         "A container for Pub/Sub commands",
         pubsub,
+        &[
+            sub("channels", -2),
+            sub("numsub", -2),
+            sub("numpat", 2),
+            sub("help", 2),
+        ],
     ),
 ];
 
@@ -180,9 +184,19 @@ pub fn unsubscribe_all(srv: &Server, client: &mut Client) {
 
 fn publish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let srv = ctx.srv;
-    let n = srv
-        .pubsub
-        .publish(&args[1], &args[2], |c, msg| srv.deliver(c, msg));
+    let me = ctx.client.handle.id;
+    let mut to_self = Vec::new();
+    let n = srv.pubsub.publish(&args[1], &args[2], |c, msg| {
+        if c.id == me {
+            // A RESP3 client subscribed to its own channel sees the push before the reply.
+            to_self.push(msg);
+        } else {
+            srv.deliver(c, msg)
+        }
+    });
+    for msg in to_self {
+        ctx.out.raw(&msg);
+    }
     // Followers relay published messages to their own subscribers, as Redis replicas do.
     let db = ctx.db();
     match ctx.txn.as_mut() {

@@ -1,6 +1,6 @@
 //! Server commands: COMMAND, INFO, CONFIG, DEBUG, SLOWLOG, LATENCY, MONITOR, SHUTDOWN...
 
-use super::table::{Command, cmd, flags, flags::*};
+use super::table::{Command, cmd, container, flags, flags::*, sub};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
 use crate::store::{NUM_DBS, Value};
 use bytes::Bytes;
@@ -9,16 +9,25 @@ use std::sync::atomic::Ordering;
 
 /// Server family table.
 pub static COMMANDS: &[Command] = &[
-    cmd(
-        "command",
-        -1,
-        LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "2.8.13",
-        "Get array of Redis command details",
-        command,
-    ),
+    Command {
+        arity: -1,
+        ..container(
+            "command",
+            LOADING | STALE,
+            "server",
+            "2.8.13",
+            "Get array of Redis command details",
+            command,
+            &[
+                sub("count", 2),
+                sub("list", -2),
+                sub("info", -2),
+                sub("docs", -2),
+                sub("getkeys", -4),
+                sub("help", 2),
+            ],
+        )
+    },
     cmd(
         "info",
         -1,
@@ -29,15 +38,20 @@ pub static COMMANDS: &[Command] = &[
         "Get information and statistics about the server",
         info,
     ),
-    cmd(
+    container(
         "config",
-        -2,
         ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
         "server",
         "2.0.0",
         "A container for server configuration commands",
         config,
+        &[
+            sub("get", -3),
+            sub("set", -4),
+            sub("resetstat", 2),
+            sub("rewrite", 2),
+            sub("help", 2),
+        ],
     ),
     cmd(
         "time",
@@ -89,25 +103,33 @@ pub static COMMANDS: &[Command] = &[
         "A container for debugging commands",
         debug,
     ),
-    cmd(
+    container(
         "slowlog",
-        -2,
         ADMIN | LOADING | STALE,
-        (0, 0, 0),
         "server",
         "2.2.12",
         "A container for slow log commands",
         slowlog,
+        &[
+            sub("get", -2),
+            sub("len", 2),
+            sub("reset", 2),
+            sub("help", 2),
+        ],
     ),
-    cmd(
+    container(
         "latency",
-        -2,
         ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
         "server",
         "2.8.13",
         "A container for latency diagnostics commands",
         latency,
+        &[
+            sub("latest", 2),
+            sub("history", 3),
+            sub("reset", -2),
+            sub("help", 2),
+        ],
     ),
     cmd(
         "role",
@@ -306,7 +328,8 @@ fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 ctx.out.bulk_str(&v);
             }
         }
-        "set" if args.len() >= 4 && args.len().is_multiple_of(2) => {
+        "set" if !args.len().is_multiple_of(2) => return Err(CmdError::Arity("config|set".into())),
+        "set" => {
             let pairs: Vec<(String, String)> = args[2..]
                 .chunks(2)
                 .map(|p| {
@@ -496,7 +519,15 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         "sleep" if args.len() == 3 => {
             let secs = crate::protocol::parse_f64(&args[2]).ok_or(CmdError::NotFloat)?;
             if secs > 0.0 {
-                std::thread::sleep(std::time::Duration::from_secs_f64(secs.min(3600.0)));
+                let d = std::time::Duration::from_secs_f64(secs.min(3600.0));
+                // Block this worker like Redis blocks its event loop, but let the runtime
+                // move other connections off it meanwhile.
+                match tokio::runtime::Handle::try_current() {
+                    Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                        tokio::task::block_in_place(|| std::thread::sleep(d))
+                    }
+                    _ => std::thread::sleep(d),
+                }
             }
             ctx.out.ok();
         }

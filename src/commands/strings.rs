@@ -578,25 +578,101 @@ pub fn human_float(v: f64) -> String {
     if s == "-0" { "0".into() } else { s }
 }
 
+/// A decimal number held exactly: `mantissa * 10^-scale`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Decimal {
+    mantissa: i128,
+    scale: u32,
+}
+
+/// Parses decimal text exactly (`-1.5`, `5.0e3`); None if it does not fit in 38 digits.
+fn parse_decimal(s: &[u8]) -> Option<Decimal> {
+    let text = std::str::from_utf8(s).ok()?;
+    let (num, exp) = match text.find(['e', 'E']) {
+        Some(i) => (&text[..i], text[i + 1..].parse::<i32>().ok()?),
+        None => (text, 0),
+    };
+    let (neg, digits) = match num.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, num.strip_prefix('+').unwrap_or(num)),
+    };
+    let (int_part, frac_part) = digits.split_once('.').unwrap_or((digits, ""));
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    let mut mantissa: i128 = 0;
+    for c in int_part.bytes().chain(frac_part.bytes()) {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        mantissa = mantissa.checked_mul(10)?.checked_add((c - b'0') as i128)?;
+    }
+    let mut scale = frac_part.len() as i32 - exp;
+    while scale < 0 {
+        mantissa = mantissa.checked_mul(10)?;
+        scale += 1;
+    }
+    Some(Decimal {
+        mantissa: if neg { -mantissa } else { mantissa },
+        scale: scale as u32,
+    })
+}
+
+/// Exact sum, printed as Redis prints INCRBYFLOAT results (`%.17Lf` with trailing zeros
+/// removed). None when the exact form would not fit; the caller then uses f64.
+fn decimal_sum_text(a: &[u8], b: &[u8]) -> Option<String> {
+    let (x, y) = (parse_decimal(a)?, parse_decimal(b)?);
+    let scale = x.scale.max(y.scale);
+    let lift = |d: Decimal| d.mantissa.checked_mul(10i128.checked_pow(scale - d.scale)?);
+    let mut m = lift(x)?.checked_add(lift(y)?)?;
+    let mut scale = scale;
+    if scale > 17 {
+        let div = 10i128.checked_pow(scale - 17)?;
+        let (q, r) = (m / div, m % div);
+        m = q + if r.abs() * 2 >= div { r.signum() } else { 0 };
+        scale = 17;
+    }
+    let neg = m < 0;
+    let digits = m.unsigned_abs().to_string();
+    let s = scale as usize;
+    let (int_part, frac_part) = if digits.len() > s {
+        (
+            digits[..digits.len() - s].to_string(),
+            digits[digits.len() - s..].to_string(),
+        )
+    } else {
+        ("0".to_string(), format!("{:0>width$}", digits, width = s))
+    };
+    let frac = frac_part.trim_end_matches('0');
+    let body = if frac.is_empty() {
+        int_part
+    } else {
+        format!("{}.{}", int_part, frac)
+    };
+    Some(if neg && body != "0" {
+        format!("-{}", body)
+    } else {
+        body
+    })
+}
+
 fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let incr = crate::protocol::parse_f64(&args[2]).ok_or(CmdError::NotFloat)?;
     let db = ctx.db();
     let key = &args[1];
     let t = ctx.w()?;
-    let (cur, at) = match t.get(db, key) {
-        None => (0.0, 0),
+    let (cur_text, at) = match t.get(db, key) {
+        None => (Bytes::from_static(b"0"), 0),
         Some(e) => match &e.value {
-            Value::Str(s) => (
-                crate::protocol::parse_f64(s).ok_or(CmdError::NotFloat)?,
-                e.expire_at,
-            ),
+            Value::Str(s) => (s.clone(), e.expire_at),
         },
     };
+    let cur = crate::protocol::parse_f64(&cur_text).ok_or(CmdError::NotFloat)?;
     let new = cur + incr;
     if !new.is_finite() {
         return Err(CmdError::err("increment would produce NaN or Infinity"));
     }
-    let text = human_float(new);
+    let text = decimal_sum_text(&cur_text, &args[2]).unwrap_or_else(|| human_float(new));
     t.insert(
         db,
         key,
@@ -635,7 +711,9 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.db();
     let t = ctx.w()?;
     let at = t.get(db, key).map_or(0, |e| e.expire_at);
-    t.insert(db, key, Entry::new(Value::Str(Bytes::from(v)), at));
+    let mut entry = Entry::new(Value::Str(Bytes::from(v)), at);
+    entry.raw = true;
+    t.insert(db, key, entry);
     t.propagate(db, &[b"APPEND", key, &args[2]]);
     ctx.out.int(total as i64);
     Ok(())
@@ -695,7 +773,9 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.db();
     let t = ctx.w()?;
     let at = t.get(db, key).map_or(0, |e| e.expire_at);
-    t.insert(db, key, Entry::new(Value::Str(Bytes::from(v)), at));
+    let mut entry = Entry::new(Value::Str(Bytes::from(v)), at);
+    entry.raw = true;
+    t.insert(db, key, entry);
     t.propagate(db, &[b"SETRANGE", key, &args[2], val]);
     ctx.out.int(n as i64);
     Ok(())

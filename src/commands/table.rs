@@ -71,6 +71,21 @@ pub mod flags {
     ];
 }
 
+/// A subcommand of a container command (CONFIG GET, CLIENT LIST...): dispatch checks its
+/// name and arity centrally, so errors read `wrong number of arguments for 'config|get'`.
+#[derive(Debug)]
+pub struct SubCommand {
+    /// Lower-case name.
+    pub name: &'static str,
+    /// Arity counted like Redis: including the container and subcommand names.
+    pub arity: i32,
+}
+
+/// Shorthand for a [`SubCommand`].
+pub const fn sub(name: &'static str, arity: i32) -> SubCommand {
+    SubCommand { name, arity }
+}
+
 /// One command's table entry.
 #[derive(Debug)]
 pub struct Command {
@@ -94,6 +109,8 @@ pub struct Command {
     pub since: &'static str,
     /// The handler.
     pub handler: Handler,
+    /// Subcommands, for container commands.
+    pub subcommands: &'static [SubCommand],
 }
 
 impl Command {
@@ -106,6 +123,31 @@ impl Command {
     pub fn arity_ok(&self, argc: usize) -> bool {
         let a = self.arity;
         (a > 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
+    }
+
+    /// Checks a container's subcommand name and arity, with Redis's error texts.
+    pub fn check_subcommand(&self, args: &[bytes::Bytes]) -> Result<(), super::CmdError> {
+        if self.subcommands.is_empty() || args.len() < 2 {
+            return Ok(());
+        }
+        let name = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+        let Some(s) = self.subcommands.iter().find(|s| s.name == name) else {
+            let shown: String = String::from_utf8_lossy(&args[1])
+                .chars()
+                .take(128)
+                .collect();
+            return Err(super::CmdError::err(format!(
+                "unknown subcommand '{}'. Try {} HELP.",
+                shown,
+                self.name.to_ascii_uppercase()
+            )));
+        };
+        let argc = args.len();
+        if (s.arity > 0 && argc != s.arity as usize) || (s.arity < 0 && argc < (-s.arity) as usize)
+        {
+            return Err(super::CmdError::Arity(format!("{}|{}", self.name, s.name)));
+        }
+        Ok(())
     }
 
     /// Indexes of key arguments in `args` (COMMAND GETKEYS, tracking, ACL).
@@ -151,6 +193,33 @@ pub const fn cmd(
         summary,
         since,
         handler,
+        subcommands: &[],
+    }
+}
+
+/// A container command (CONFIG, CLIENT...) with its subcommand table.
+#[allow(clippy::too_many_arguments)]
+pub const fn container(
+    name: &'static str,
+    flags: u32,
+    group: &'static str,
+    since: &'static str,
+    summary: &'static str,
+    handler: Handler,
+    subcommands: &'static [SubCommand],
+) -> Command {
+    Command {
+        name,
+        arity: -2,
+        flags,
+        first_key: 0,
+        last_key: 0,
+        step: 0,
+        group,
+        summary,
+        since,
+        handler,
+        subcommands,
     }
 }
 

@@ -418,6 +418,16 @@ impl Config {
             "slowlog-log-slower-than" => l.slowlog_slower_than.store(v, Ordering::Relaxed),
             "slowlog-max-len" => l.slowlog_max_len.store(v as usize, Ordering::Relaxed),
             "active-expire-effort" => l.expire_effort.store(v as u64, Ordering::Relaxed),
+            "maxmemory-policy" => crate::store::value::LFU_MODE.store(
+                self.get(name).is_some_and(|p| p.ends_with("-lfu")),
+                Ordering::Relaxed,
+            ),
+            "lfu-log-factor" => {
+                crate::store::value::LFU_LOG_FACTOR.store(v as u32, Ordering::Relaxed)
+            }
+            "lfu-decay-time" => {
+                crate::store::value::LFU_DECAY_TIME.store(v as u32, Ordering::Relaxed)
+            }
             "requirepass" => l.auth_required.store(
                 !self.get(name).unwrap_or_default().is_empty(),
                 Ordering::Relaxed,

@@ -138,6 +138,23 @@ pub static PARAMS: &[Param] = &[
         true,
     ),
     p(
+        "maxmemory-policy",
+        "noeviction",
+        Kind::Enum(&[
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "noeviction",
+        ]),
+        true,
+    ),
+    p("lfu-log-factor", "10", INT, true),
+    p("lfu-decay-time", "1", INT, true),
+    p(
         "active-expire-effort",
         "1",
         Kind::Int { min: 1, max: 10 },

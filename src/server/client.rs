@@ -62,7 +62,7 @@ pub struct ClientHandle {
     /// Commands queued in MULTI, or -1 outside one.
     pub multi: AtomicI64,
     /// Last command name, for CLIENT LIST `cmd=`.
-    pub last_cmd: Mutex<String>,
+    pub last_cmd: Mutex<(&'static str, &'static str)>,
     /// Query buffer bytes, output buffer bytes (refreshed per batch).
     pub qbuf: AtomicUsize,
     /// Output bytes waiting on the socket.
@@ -99,7 +99,7 @@ impl ClientHandle {
             sub: AtomicUsize::new(0),
             psub: AtomicUsize::new(0),
             multi: AtomicI64::new(-1),
-            last_cmd: Mutex::new("NULL".into()),
+            last_cmd: Mutex::new(("NULL", "")),
             qbuf: AtomicUsize::new(0),
             obuf: AtomicUsize::new(0),
             resp: AtomicUsize::new(2),
@@ -162,7 +162,14 @@ impl ClientHandle {
             obuf,
             obuf,
             qbuf + obuf,
-            self.last_cmd.lock(),
+            {
+                let (name, sub) = *self.last_cmd.lock();
+                if sub.is_empty() {
+                    name.to_string()
+                } else {
+                    format!("{}|{}", name, sub)
+                }
+            },
             self.user.lock(),
             self.resp.load(Ordering::Relaxed),
             lib_name,

@@ -120,6 +120,10 @@ pub async fn serve(srv: Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle
         if client.close || handle.killed.load(Ordering::Acquire) {
             break;
         }
+        if handle.outbox.pending.load(Ordering::Acquire) > 0 {
+            // Messages arrived while we were writing (their wake-up was consumed there).
+            continue;
+        }
         let qlimit = srv.config.live.query_buffer_limit.load(Ordering::Relaxed);
         if inbuf.len() >= qlimit {
             tracing::warn!(client = handle.id, addr = %handle.addr, qbuf = inbuf.len(), "closing client that reached max query buffer length");

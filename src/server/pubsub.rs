@@ -68,7 +68,7 @@ impl PubSub {
         &self,
         channel: &[u8],
         message: &[u8],
-        deliver: impl Fn(&ClientHandle, Bytes),
+        mut deliver: impl FnMut(&ClientHandle, Bytes),
     ) -> usize {
         let mut n = 0;
         if let Some(subs) = self.channels.read().get(channel) {

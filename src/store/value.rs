@@ -1,7 +1,59 @@
 //! Values stored in the keyspace and the per-key metadata kept beside them.
 
 use bytes::Bytes;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+/// True when `maxmemory-policy` is an LFU policy: `Entry::access` then holds an LFU
+/// counter instead of an LRU clock, as Redis's `lru` field does.
+pub static LFU_MODE: AtomicBool = AtomicBool::new(false);
+/// `lfu-log-factor`.
+pub static LFU_LOG_FACTOR: AtomicU32 = AtomicU32::new(10);
+/// `lfu-decay-time` in minutes.
+pub static LFU_DECAY_TIME: AtomicU32 = AtomicU32::new(1);
+/// Counter given to new keys so they are not evicted before they can be used.
+const LFU_INIT_VAL: u32 = 5;
+
+fn lfu_minutes() -> u32 {
+    ((crate::store::now_ms() / 60_000) & 0xFFFF) as u32
+}
+
+/// The LFU counter of an access word after decay (Redis's `LFUDecrAndReturn`).
+fn lfu_decayed(word: u32) -> u32 {
+    let ldt = word >> 8;
+    let counter = word & 0xFF;
+    let now = lfu_minutes();
+    let elapsed = if now >= ldt {
+        now - ldt
+    } else {
+        65535 - ldt + now
+    };
+    let decay = LFU_DECAY_TIME.load(Ordering::Relaxed);
+    let periods = if decay > 0 { elapsed / decay } else { 0 };
+    counter.saturating_sub(periods)
+}
+
+/// Logarithmic increment (Redis's `LFULogIncr`).
+fn lfu_incr(counter: u32) -> u32 {
+    use rand::RngExt;
+    if counter >= 255 {
+        return 255;
+    }
+    let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
+    let p = 1.0 / (base * LFU_LOG_FACTOR.load(Ordering::Relaxed) as f64 + 1.0);
+    if rand::rng().random::<f64>() < p {
+        counter + 1
+    } else {
+        counter
+    }
+}
+
+fn initial_access() -> u32 {
+    if LFU_MODE.load(Ordering::Relaxed) {
+        (lfu_minutes() << 8) | LFU_INIT_VAL
+    } else {
+        lru_clock()
+    }
+}
 
 /// A stored value. Collection types join this enum with their own modules.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,8 +112,12 @@ pub struct Entry {
     pub value: Value,
     /// Absolute expiry in unix milliseconds; 0 means no expiry.
     pub expire_at: u64,
-    /// Last access time (seconds clock) for OBJECT IDLETIME and LRU eviction.
+    /// Last access time (seconds clock) under LRU policies, or `minutes << 8 | counter`
+    /// under LFU policies: what OBJECT IDLETIME/FREQ report and eviction uses.
     pub access: AtomicU32,
+    /// Set once the value was modified in place (APPEND, SETRANGE): OBJECT ENCODING
+    /// then says `raw`, as Redis does for strings it had to make mutable.
+    pub raw: bool,
 }
 
 impl Entry {
@@ -70,7 +126,8 @@ impl Entry {
         Entry {
             value,
             expire_at,
-            access: AtomicU32::new(lru_clock()),
+            access: AtomicU32::new(initial_access()),
+            raw: false,
         }
     }
 
@@ -81,7 +138,18 @@ impl Entry {
 
     /// Records an access (reads and writes both count, as in Redis).
     pub fn touch_access(&self) {
-        self.access.store(lru_clock(), Ordering::Relaxed);
+        if LFU_MODE.load(Ordering::Relaxed) {
+            let counter = lfu_incr(lfu_decayed(self.access.load(Ordering::Relaxed)));
+            self.access
+                .store((lfu_minutes() << 8) | counter, Ordering::Relaxed);
+        } else {
+            self.access.store(lru_clock(), Ordering::Relaxed);
+        }
+    }
+
+    /// The LFU access frequency (OBJECT FREQ); meaningful under LFU policies.
+    pub fn frequency(&self) -> u32 {
+        lfu_decayed(self.access.load(Ordering::Relaxed))
     }
 
     /// Seconds since the last access.
@@ -96,6 +164,7 @@ impl Clone for Entry {
             value: self.value.clone(),
             expire_at: self.expire_at,
             access: AtomicU32::new(self.access.load(Ordering::Relaxed)),
+            raw: self.raw,
         }
     }
 }

@@ -1,0 +1,711 @@
+//! Shared integration-test harness: spawns a server binary on a free port,
+//! waits for readiness, and offers both a `redis::Connection` client and a
+//! tiny raw-socket RESP client (`RawConn`) for exact-reply / bad-input tests.
+//!
+//! The binary is taken from `FC_SERVER_BIN` if set, otherwise from cargo's
+//! `CARGO_BIN_EXE_ferrocache-server`. Validate against stock Redis with
+//! `FC_SERVER_BIN=$(which redis-server) cargo test`.
+
+#![allow(dead_code)]
+
+use std::fmt;
+use std::fs;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Deadline for a freshly spawned server to answer PING.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default read timeout for raw connections.
+pub const RAW_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Path of the server binary under test.
+pub fn server_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("FC_SERVER_BIN") {
+        if !p.is_empty() {
+            return PathBuf::from(p);
+        }
+    }
+    match option_env!("CARGO_BIN_EXE_ferrocache-server") {
+        Some(p) => PathBuf::from(p),
+        None => panic!(
+            "no server binary: set FC_SERVER_BIN=/path/to/server \
+             (e.g. FC_SERVER_BIN=$(which redis-server)) or build inside the \
+             ferrocache crate so CARGO_BIN_EXE_ferrocache-server is defined"
+        ),
+    }
+}
+
+/// True when the binary under test is a stock `redis-server`.
+/// Tests marked `// ferrocache-specific:` skip themselves when this is true.
+pub fn is_stock_redis() -> bool {
+    server_bin()
+        .file_name()
+        .map(|n| n.to_string_lossy().ends_with("redis-server"))
+        .unwrap_or(false)
+}
+
+/// Poll `f` every `every` until it returns true or `timeout` elapses.
+pub fn poll_until(timeout: Duration, every: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(every);
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> i64 {
+    now_ms() / 1000
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().unwrap().port()
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn make_temp_dir() -> PathBuf {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("fc-test-{}-{}-{}", std::process::id(), n, nanos));
+    fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// A running server process. Killed on drop.
+pub struct TestServer {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: PathBuf,
+    pub log_path: PathBuf,
+    pub args: Vec<String>,
+}
+
+enum SpawnError {
+    /// The port was (probably) taken: retry on another one.
+    PortTaken(String),
+    Fatal(String),
+}
+
+impl TestServer {
+    /// Start a server with `--port P --bind 127.0.0.1 --save ""` + `extra_args`.
+    pub fn start(extra_args: &[&str]) -> TestServer {
+        let mut last = String::new();
+        for _attempt in 0..5 {
+            match Self::spawn_once(extra_args) {
+                Ok(s) => return s,
+                Err(SpawnError::PortTaken(msg)) => last = msg,
+                Err(SpawnError::Fatal(msg)) => panic!("server failed to start: {msg}"),
+            }
+        }
+        panic!("server failed to start after 5 attempts (port in use?): {last}");
+    }
+
+    fn spawn_once(extra_args: &[&str]) -> Result<TestServer, SpawnError> {
+        let bin = server_bin();
+        let port = free_port();
+        let dir = make_temp_dir();
+        let log_path = dir.join("server.log");
+        let log = fs::File::create(&log_path).expect("create log file");
+        let log2 = log.try_clone().expect("clone log file");
+        let mut args: Vec<String> = vec![
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--save".into(),
+            String::new(),
+        ];
+        args.extend(extra_args.iter().map(|s| s.to_string()));
+        let child = Command::new(&bin)
+            .args(&args)
+            .current_dir(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log2))
+            .spawn()
+            .map_err(|e| SpawnError::Fatal(format!("spawn {}: {e}", bin.display())))?;
+        let mut srv = TestServer {
+            child: Some(child),
+            port,
+            dir,
+            log_path,
+            args,
+        };
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(status) = srv.child.as_mut().unwrap().try_wait().unwrap() {
+                let tail = srv.log_tail(30);
+                srv.child = None;
+                let lower = tail.to_lowercase();
+                if lower.contains("in use") || lower.contains("could not create server tcp") {
+                    return Err(SpawnError::PortTaken(tail));
+                }
+                return Err(SpawnError::Fatal(format!(
+                    "process exited early with {status}; log tail:\n{tail}"
+                )));
+            }
+            if srv.ping_ready() {
+                return Ok(srv);
+            }
+            if Instant::now() >= deadline {
+                let tail = srv.log_tail(30);
+                return Err(SpawnError::Fatal(format!(
+                    "not ready within {READY_TIMEOUT:?}; log tail:\n{tail}"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn ping_ready(&self) -> bool {
+        let Ok(mut s) =
+            TcpStream::connect_timeout(&self.addr().parse().unwrap(), Duration::from_millis(200))
+        else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+        if s.write_all(b"*1\r\n$4\r\nPING\r\n").is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 64];
+        match s.read(&mut buf) {
+            Ok(n) if n > 0 => {
+                let r = &buf[..n];
+                // +PONG, or -NOAUTH when --requirepass is set: both mean "serving".
+                r.starts_with(b"+PONG") || r.starts_with(b"-NOAUTH")
+            }
+            _ => false,
+        }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A synchronous `redis` crate connection.
+    pub fn client(&self) -> redis::Connection {
+        let c = redis::Client::open(self.url()).expect("client open");
+        c.get_connection_with_timeout(Duration::from_secs(5))
+            .expect("get_connection")
+    }
+
+    /// A raw socket connection speaking RESP by hand.
+    pub fn raw(&self) -> RawConn {
+        RawConn::connect(&self.addr())
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Last `n` lines of the server log.
+    pub fn log_tail(&self, n: usize) -> String {
+        let text = fs::read(&self.log_path).unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines.len().saturating_sub(n);
+        lines[start..].join("\n")
+    }
+
+    /// Poll for the process to exit within `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let child = self.child.as_mut()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(st)) = child.try_wait() {
+                return Some(st);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// True if the process has exited.
+    pub fn has_exited(&mut self) -> bool {
+        match self.child.as_mut() {
+            None => true,
+            Some(c) => matches!(c.try_wait(), Ok(Some(_))),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "---- server log tail ({}) ----\n{}\n---- end ----",
+                self.log_path.display(),
+                self.log_tail(40)
+            );
+        }
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        // Polite SIGTERM first, then SIGKILL after a bounded wait.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// RESP reply model
+// ---------------------------------------------------------------------------
+
+/// A parsed RESP2/RESP3 reply.
+#[derive(Clone, PartialEq)]
+pub enum Reply {
+    Simple(String),
+    Error(String),
+    Int(i64),
+    Bulk(Vec<u8>),
+    /// `$-1`, `*-1` or RESP3 `_`.
+    Nil,
+    Array(Vec<Reply>),
+    Map(Vec<(Reply, Reply)>),
+    Set(Vec<Reply>),
+    Push(Vec<Reply>),
+    Double(String),
+    Bool(bool),
+    Verbatim(String, String),
+    BigNum(String),
+}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reply::Simple(s) => write!(f, "+{s}"),
+            Reply::Error(s) => write!(f, "-{s}"),
+            Reply::Int(i) => write!(f, ":{i}"),
+            Reply::Bulk(b) => write!(f, "{:?}", String::from_utf8_lossy(b)),
+            Reply::Nil => write!(f, "(nil)"),
+            Reply::Array(a) => f.debug_list().entries(a).finish(),
+            Reply::Map(m) => f
+                .debug_map()
+                .entries(m.iter().map(|(k, v)| (k, v)))
+                .finish(),
+            Reply::Set(a) => write!(f, "~{a:?}"),
+            Reply::Push(a) => write!(f, ">{a:?}"),
+            Reply::Double(d) => write!(f, ",{d}"),
+            Reply::Bool(b) => write!(f, "#{b}"),
+            Reply::Verbatim(k, s) => write!(f, "={k}:{s:?}"),
+            Reply::BigNum(s) => write!(f, "({s}"),
+        }
+    }
+}
+
+impl Reply {
+    pub fn ok() -> Reply {
+        Reply::Simple("OK".into())
+    }
+    pub fn simple(s: &str) -> Reply {
+        Reply::Simple(s.into())
+    }
+    pub fn bulk(s: impl AsRef<[u8]>) -> Reply {
+        Reply::Bulk(s.as_ref().to_vec())
+    }
+    pub fn int(i: i64) -> Reply {
+        Reply::Int(i)
+    }
+    pub fn err(s: &str) -> Reply {
+        Reply::Error(s.into())
+    }
+    pub fn arr(items: Vec<Reply>) -> Reply {
+        Reply::Array(items)
+    }
+    pub fn bulks(items: &[&str]) -> Reply {
+        Reply::Array(items.iter().map(Reply::bulk).collect())
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+
+    /// Error text (panics if not an error).
+    pub fn err_text(&self) -> &str {
+        match self {
+            Reply::Error(s) => s,
+            other => panic!("expected error reply, got {other:?}"),
+        }
+    }
+
+    /// String view of Simple/Bulk/Verbatim/Double/BigNum replies.
+    pub fn as_string(&self) -> String {
+        match self {
+            Reply::Simple(s) | Reply::Double(s) | Reply::BigNum(s) => s.clone(),
+            Reply::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+            Reply::Verbatim(_, s) => s.clone(),
+            other => panic!("expected string reply, got {other:?}"),
+        }
+    }
+
+    pub fn as_bytes(&self) -> Vec<u8> {
+        match self {
+            Reply::Bulk(b) => b.clone(),
+            Reply::Simple(s) => s.as_bytes().to_vec(),
+            other => panic!("expected bulk reply, got {other:?}"),
+        }
+    }
+
+    pub fn as_int(&self) -> i64 {
+        match self {
+            Reply::Int(i) => *i,
+            Reply::Bulk(_) | Reply::Simple(_) => self
+                .as_string()
+                .parse()
+                .unwrap_or_else(|_| panic!("not an integer: {self:?}")),
+            other => panic!("expected integer reply, got {other:?}"),
+        }
+    }
+
+    /// Elements of Array/Set/Push replies.
+    pub fn as_array(&self) -> &[Reply] {
+        match self {
+            Reply::Array(a) | Reply::Set(a) | Reply::Push(a) => a,
+            other => panic!("expected array reply, got {other:?}"),
+        }
+    }
+
+    /// Key/value pairs of a Map or a flat key/value Array.
+    pub fn as_pairs(&self) -> Vec<(Reply, Reply)> {
+        match self {
+            Reply::Map(m) => m.clone(),
+            Reply::Array(a) => a
+                .chunks(2)
+                .map(|c| (c[0].clone(), c.get(1).cloned().unwrap_or(Reply::Nil)))
+                .collect(),
+            other => panic!("expected map reply, got {other:?}"),
+        }
+    }
+
+    /// Lookup in a Map or flat key/value Array by string key.
+    pub fn get(&self, key: &str) -> Option<Reply> {
+        self.as_pairs()
+            .into_iter()
+            .find(|(k, _)| matches!(k, Reply::Simple(_) | Reply::Bulk(_)) && k.as_string() == key)
+            .map(|(_, v)| v)
+    }
+
+    /// Array of bulk strings as Vec<String>.
+    pub fn strings(&self) -> Vec<String> {
+        self.as_array().iter().map(|r| r.as_string()).collect()
+    }
+}
+
+/// Encode a command as a RESP array of bulk strings.
+pub fn encode_cmd<A: AsRef<[u8]>>(args: &[A]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        let a = a.as_ref();
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Outcome of a read on a raw connection that did not yield a reply.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReadErr {
+    Timeout,
+    Closed,
+}
+
+/// A raw TCP connection with a hand-written RESP parser.
+pub struct RawConn {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl RawConn {
+    pub fn connect(addr: &str) -> RawConn {
+        let stream = TcpStream::connect(addr).expect("raw connect");
+        stream.set_nodelay(true).ok();
+        stream.set_read_timeout(Some(RAW_TIMEOUT)).unwrap();
+        stream
+            .set_write_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        RawConn {
+            stream,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    /// Send arbitrary bytes.
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("raw write");
+    }
+
+    /// Send bytes, returning an error instead of panicking.
+    pub fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// Send a command (as a RESP array) without reading the reply.
+    pub fn send_cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) {
+        let b = encode_cmd(args);
+        self.send(&b);
+    }
+
+    /// Send a command and read one reply (panics on timeout/close).
+    pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Reply {
+        self.send_cmd(args);
+        self.read_reply()
+    }
+
+    /// Read one reply with the default timeout; panics on timeout/close.
+    pub fn read_reply(&mut self) -> Reply {
+        match self.try_read_reply(RAW_TIMEOUT) {
+            Ok(r) => r,
+            Err(e) => panic!("raw read failed: {e:?}"),
+        }
+    }
+
+    /// Read one reply, waiting at most `timeout`.
+    pub fn try_read_reply(&mut self, timeout: Duration) -> Result<Reply, ReadErr> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some((reply, used)) = parse_reply(&self.buf[self.pos..]) {
+                self.pos += used;
+                if self.pos == self.buf.len() {
+                    self.buf.clear();
+                    self.pos = 0;
+                }
+                return Ok(reply);
+            }
+            self.fill(deadline)?;
+        }
+    }
+
+    /// Read exactly `n` raw bytes.
+    pub fn read_bytes(&mut self, n: usize, timeout: Duration) -> Result<Vec<u8>, ReadErr> {
+        let deadline = Instant::now() + timeout;
+        while self.buf.len() - self.pos < n {
+            self.fill(deadline)?;
+        }
+        let out = self.buf[self.pos..self.pos + n].to_vec();
+        self.pos += n;
+        Ok(out)
+    }
+
+    fn fill(&mut self, deadline: Instant) -> Result<(), ReadErr> {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(ReadErr::Timeout);
+        }
+        let remaining = (deadline - now).max(Duration::from_millis(1));
+        self.stream.set_read_timeout(Some(remaining)).unwrap();
+        let mut tmp = [0u8; 64 * 1024];
+        match self.stream.read(&mut tmp) {
+            Ok(0) => Err(ReadErr::Closed),
+            Ok(n) => {
+                self.buf.extend_from_slice(&tmp[..n]);
+                Ok(())
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {
+                Err(ReadErr::Timeout)
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => Ok(()),
+            Err(_) => Err(ReadErr::Closed),
+        }
+    }
+
+    /// Wait (bounded) until the server closes the connection, discarding any
+    /// data it sends first. Returns true if closed within `timeout`.
+    pub fn wait_closed(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.fill(deadline) {
+                Ok(()) => {
+                    self.buf.clear();
+                    self.pos = 0;
+                }
+                Err(ReadErr::Closed) => return true,
+                Err(ReadErr::Timeout) => return false,
+            }
+        }
+    }
+
+    /// Close the write half.
+    pub fn shutdown_write(&self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+    }
+}
+
+fn find_crlf(b: &[u8]) -> Option<usize> {
+    b.windows(2).position(|w| w == b"\r\n")
+}
+
+fn parse_line(b: &[u8]) -> Option<(String, usize)> {
+    let i = find_crlf(b)?;
+    Some((String::from_utf8_lossy(&b[..i]).into_owned(), i + 2))
+}
+
+/// Parse one reply from `b`; returns None if incomplete.
+pub fn parse_reply(b: &[u8]) -> Option<(Reply, usize)> {
+    if b.is_empty() {
+        return None;
+    }
+    let t = b[0];
+    let (line, used) = parse_line(&b[1..])?;
+    let used = used + 1;
+    let agg = |n: i64, b: &[u8], used: usize| -> Option<(Vec<Reply>, usize)> {
+        let mut items = Vec::new();
+        let mut off = used;
+        for _ in 0..n {
+            let (r, u) = parse_reply(&b[off..])?;
+            items.push(r);
+            off += u;
+        }
+        Some((items, off))
+    };
+    match t {
+        b'+' => Some((Reply::Simple(line), used)),
+        b'-' => Some((Reply::Error(line), used)),
+        b':' => Some((Reply::Int(line.parse().expect("bad int")), used)),
+        b',' => Some((Reply::Double(line), used)),
+        b'(' => Some((Reply::BigNum(line), used)),
+        b'#' => Some((Reply::Bool(line == "t"), used)),
+        b'_' => Some((Reply::Nil, used)),
+        b'$' | b'=' | b'!' => {
+            let n: i64 = line.parse().expect("bad bulk len");
+            if n < 0 {
+                return Some((Reply::Nil, used));
+            }
+            let n = n as usize;
+            if b.len() < used + n + 2 {
+                return None;
+            }
+            let data = b[used..used + n].to_vec();
+            let total = used + n + 2;
+            match t {
+                b'$' => Some((Reply::Bulk(data), total)),
+                b'!' => Some((Reply::Error(String::from_utf8_lossy(&data).into()), total)),
+                _ => {
+                    let s = String::from_utf8_lossy(&data).into_owned();
+                    let (fmt, text) = s.split_at(3.min(s.len()));
+                    Some((
+                        Reply::Verbatim(fmt.to_string(), text.trim_start_matches(':').into()),
+                        total,
+                    ))
+                }
+            }
+        }
+        b'*' | b'~' | b'>' => {
+            let n: i64 = line.parse().expect("bad array len");
+            if n < 0 {
+                return Some((Reply::Nil, used));
+            }
+            let (items, off) = agg(n, b, used)?;
+            Some((
+                match t {
+                    b'*' => Reply::Array(items),
+                    b'~' => Reply::Set(items),
+                    _ => Reply::Push(items),
+                },
+                off,
+            ))
+        }
+        b'%' | b'|' => {
+            let n: i64 = line.parse().expect("bad map len");
+            let (items, off) = agg(n * 2, b, used)?;
+            let mut pairs = Vec::new();
+            let mut it = items.into_iter();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                pairs.push((k, v));
+            }
+            if t == b'|' {
+                // Attribute: skip it and return the following reply.
+                let (r, u) = parse_reply(&b[off..])?;
+                return Some((r, off + u));
+            }
+            Some((Reply::Map(pairs), off))
+        }
+        other => panic!(
+            "unexpected RESP type byte {:?} in {:?}",
+            other as char,
+            String::from_utf8_lossy(&b[..b.len().min(200)])
+        ),
+    }
+}
+
+/// Full error text ("CODE detail") of a `redis` crate error from the server.
+pub fn err_text(e: &redis::RedisError) -> String {
+    match (e.code(), e.detail()) {
+        (Some(c), Some(d)) => format!("{c} {d}"),
+        (Some(c), None) => c.to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// Parse an `INFO` text into (field, value) pairs.
+pub fn parse_info(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && l.contains(':'))
+        .map(|l| {
+            let (k, v) = l.split_once(':').unwrap();
+            (k.trim().to_string(), v.trim().to_string())
+        })
+        .collect()
+}
+
+/// Lookup a field of an `INFO` reply.
+pub fn info_field(text: &str, field: &str) -> Option<String> {
+    parse_info(text)
+        .into_iter()
+        .find(|(k, _)| k == field)
+        .map(|(_, v)| v)
+}

@@ -1,0 +1,480 @@
+//! Generic keyspace commands.
+
+mod common;
+
+use common::{RawConn, Reply, TestServer};
+use std::collections::HashSet;
+
+fn setup() -> (TestServer, RawConn) {
+    let s = TestServer::start(&[]);
+    let r = s.raw();
+    (s, r)
+}
+
+const DB_RANGE: &str = "ERR DB index is out of range";
+const NOT_INT: &str = "ERR value is not an integer or out of range";
+const SAME: &str = "ERR source and destination objects are the same";
+
+fn sorted(r: &Reply) -> Vec<String> {
+    let mut v = r.strings();
+    v.sort();
+    v
+}
+
+#[test]
+fn del_and_unlink() {
+    let (_s, mut r) = setup();
+    r.cmd(&["MSET", "a", "1", "b", "2", "c", "3", "d", "4"]);
+    assert_eq!(r.cmd(&["DEL", "a", "b", "nope"]), Reply::int(2));
+    assert_eq!(r.cmd(&["DEL", "a"]), Reply::int(0));
+    assert_eq!(r.cmd(&["UNLINK", "c", "d", "d", "nope"]), Reply::int(2));
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::int(0));
+    assert_eq!(
+        r.cmd(&["DEL"]),
+        Reply::err("ERR wrong number of arguments for 'del' command")
+    );
+}
+
+#[test]
+fn exists_counts_duplicates() {
+    let (_s, mut r) = setup();
+    r.cmd(&["SET", "a", "1"]);
+    assert_eq!(r.cmd(&["EXISTS", "a"]), Reply::int(1));
+    assert_eq!(r.cmd(&["EXISTS", "a", "a", "a"]), Reply::int(3));
+    assert_eq!(r.cmd(&["EXISTS", "a", "b", "a"]), Reply::int(2));
+    assert_eq!(r.cmd(&["EXISTS", "nope"]), Reply::int(0));
+}
+
+#[test]
+fn type_command() {
+    let (_s, mut r) = setup();
+    r.cmd(&["SET", "a", "1"]);
+    assert_eq!(r.cmd(&["TYPE", "a"]), Reply::simple("string"));
+    assert_eq!(r.cmd(&["TYPE", "nope"]), Reply::simple("none"));
+}
+
+#[test]
+fn rename_basic_and_errors() {
+    let (_s, mut r) = setup();
+    assert_eq!(r.cmd(&["RENAME", "a", "b"]), Reply::err("ERR no such key"));
+    r.cmd(&["SET", "a", "1"]);
+    assert_eq!(r.cmd(&["RENAME", "a", "b"]), Reply::ok());
+    assert_eq!(r.cmd(&["EXISTS", "a"]), Reply::int(0));
+    assert_eq!(r.cmd(&["GET", "b"]), Reply::bulk("1"));
+    // Rename onto itself is OK if it exists.
+    assert_eq!(r.cmd(&["RENAME", "b", "b"]), Reply::ok());
+    assert_eq!(r.cmd(&["GET", "b"]), Reply::bulk("1"));
+}
+
+#[test]
+fn rename_overwrites_and_moves_ttl() {
+    let (_s, mut r) = setup();
+    r.cmd(&["SET", "src", "s", "EX", "100"]);
+    r.cmd(&["SET", "dst", "d"]);
+    assert_eq!(r.cmd(&["RENAME", "src", "dst"]), Reply::ok());
+    assert_eq!(r.cmd(&["GET", "dst"]), Reply::bulk("s"));
+    assert!(r.cmd(&["TTL", "dst"]).as_int() > 0);
+    // The destination's old TTL does not survive an overwrite.
+    r.cmd(&["SET", "x", "x"]);
+    r.cmd(&["SET", "y", "y", "EX", "100"]);
+    r.cmd(&["RENAME", "x", "y"]);
+    assert_eq!(r.cmd(&["TTL", "y"]), Reply::int(-1));
+}
+
+#[test]
+fn renamenx() {
+    let (_s, mut r) = setup();
+    assert_eq!(
+        r.cmd(&["RENAMENX", "a", "b"]),
+        Reply::err("ERR no such key")
+    );
+    r.cmd(&["SET", "a", "1"]);
+    r.cmd(&["SET", "b", "2"]);
+    assert_eq!(r.cmd(&["RENAMENX", "a", "b"]), Reply::int(0));
+    assert_eq!(r.cmd(&["GET", "b"]), Reply::bulk("2"));
+    assert_eq!(r.cmd(&["RENAMENX", "a", "c"]), Reply::int(1));
+    assert_eq!(r.cmd(&["GET", "c"]), Reply::bulk("1"));
+    assert_eq!(r.cmd(&["EXISTS", "a"]), Reply::int(0));
+    assert_eq!(r.cmd(&["RENAMENX", "c", "c"]), Reply::int(0));
+}
+
+#[test]
+fn copy_basic_replace_and_ttl() {
+    let (_s, mut r) = setup();
+    assert_eq!(r.cmd(&["COPY", "nokey", "x"]), Reply::int(0));
+    r.cmd(&["SET", "a", "1", "EX", "100"]);
+    assert_eq!(r.cmd(&["COPY", "a", "b"]), Reply::int(1));
+    assert_eq!(r.cmd(&["GET", "b"]), Reply::bulk("1"));
+    assert!(r.cmd(&["TTL", "b"]).as_int() > 0);
+    r.cmd(&["SET", "a", "2"]);
+    assert_eq!(r.cmd(&["COPY", "a", "b"]), Reply::int(0));
+    assert_eq!(r.cmd(&["GET", "b"]), Reply::bulk("1"));
+    assert_eq!(r.cmd(&["COPY", "a", "b", "REPLACE"]), Reply::int(1));
+    assert_eq!(r.cmd(&["GET", "b"]), Reply::bulk("2"));
+    assert_eq!(r.cmd(&["TTL", "b"]), Reply::int(-1));
+    // Source is untouched.
+    assert_eq!(r.cmd(&["GET", "a"]), Reply::bulk("2"));
+}
+
+#[test]
+fn copy_to_other_db() {
+    let (_s, mut r) = setup();
+    r.cmd(&["SET", "a", "v"]);
+    assert_eq!(r.cmd(&["COPY", "a", "a", "DB", "3"]), Reply::int(1));
+    assert_eq!(r.cmd(&["COPY", "a", "a", "DB", "3"]), Reply::int(0));
+    assert_eq!(
+        r.cmd(&["COPY", "a", "a", "DB", "3", "REPLACE"]),
+        Reply::int(1)
+    );
+    assert_eq!(r.cmd(&["SELECT", "3"]), Reply::ok());
+    assert_eq!(r.cmd(&["GET", "a"]), Reply::bulk("v"));
+}
+
+#[test]
+fn copy_errors() {
+    let (_s, mut r) = setup();
+    r.cmd(&["SET", "a", "v"]);
+    assert_eq!(r.cmd(&["COPY", "a", "a"]), Reply::err(SAME));
+    assert_eq!(r.cmd(&["COPY", "a", "b", "DB", "16"]), Reply::err(DB_RANGE));
+    assert_eq!(r.cmd(&["COPY", "a", "b", "DB", "abc"]), Reply::err(NOT_INT));
+    assert_eq!(
+        r.cmd(&["COPY", "a", "b", "FOO"]),
+        Reply::err("ERR syntax error")
+    );
+}
+
+#[test]
+fn keys_glob_patterns() {
+    let (_s, mut r) = setup();
+    for k in [
+        "hello", "hallo", "hxllo", "hllo", "heeeello", "hbllo", "a*b", "other",
+    ] {
+        r.cmd(&["SET", k, "1"]);
+    }
+    assert_eq!(sorted(&r.cmd(&["KEYS", "*"])).len(), 8);
+    assert_eq!(
+        sorted(&r.cmd(&["KEYS", "h?llo"])),
+        vec!["hallo", "hbllo", "hello", "hxllo"]
+    );
+    assert_eq!(
+        sorted(&r.cmd(&["KEYS", "h*llo"])),
+        vec!["hallo", "hbllo", "heeeello", "hello", "hllo", "hxllo"]
+    );
+    assert_eq!(
+        sorted(&r.cmd(&["KEYS", "h[ae]llo"])),
+        vec!["hallo", "hello"]
+    );
+    assert_eq!(
+        sorted(&r.cmd(&["KEYS", "h[^e]llo"])),
+        vec!["hallo", "hbllo", "hxllo"]
+    );
+    assert_eq!(
+        sorted(&r.cmd(&["KEYS", "h[a-b]llo"])),
+        vec!["hallo", "hbllo"]
+    );
+    assert_eq!(sorted(&r.cmd(&["KEYS", "a\\*b"])), vec!["a*b"]);
+    assert_eq!(sorted(&r.cmd(&["KEYS", "hello"])), vec!["hello"]);
+    assert!(r.cmd(&["KEYS", "zzz*"]).as_array().is_empty());
+}
+
+#[test]
+fn scan_full_iteration_1000_keys() {
+    let (_s, mut r) = setup();
+    let mut buf = Vec::new();
+    for i in 0..1000 {
+        buf.extend(common::encode_cmd(&["SET", &format!("key:{i}"), "v"]));
+    }
+    r.send(&buf);
+    for _ in 0..1000 {
+        assert_eq!(r.read_reply(), Reply::ok());
+    }
+    let mut seen = HashSet::new();
+    let mut cursor = "0".to_string();
+    let mut iterations = 0;
+    loop {
+        let reply = r.cmd(&["SCAN", &cursor, "COUNT", "37"]);
+        let parts = reply.as_array();
+        cursor = parts[0].as_string();
+        for k in parts[1].strings() {
+            seen.insert(k);
+        }
+        iterations += 1;
+        assert!(iterations < 10_000, "SCAN did not terminate");
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 1000);
+    for i in 0..1000 {
+        assert!(seen.contains(&format!("key:{i}")));
+    }
+}
+
+#[test]
+fn scan_match_and_type() {
+    let (_s, mut r) = setup();
+    for i in 0..300 {
+        r.cmd(&["SET", &format!("user:{i}"), "v"]);
+        r.cmd(&["SET", &format!("item:{i}"), "v"]);
+    }
+    let mut seen = HashSet::new();
+    let mut cursor = "0".to_string();
+    loop {
+        let reply = r.cmd(&["SCAN", &cursor, "MATCH", "user:*", "COUNT", "50"]);
+        let parts = reply.as_array();
+        cursor = parts[0].as_string();
+        for k in parts[1].strings() {
+            assert!(k.starts_with("user:"), "{k}");
+            seen.insert(k);
+        }
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 300);
+
+    let mut count = HashSet::new();
+    let mut cursor = "0".to_string();
+    loop {
+        let reply = r.cmd(&["SCAN", &cursor, "TYPE", "string", "COUNT", "100"]);
+        let parts = reply.as_array();
+        cursor = parts[0].as_string();
+        count.extend(parts[1].strings());
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(count.len(), 600);
+
+    // An unknown type simply matches nothing in 7.0.
+    let mut cursor = "0".to_string();
+    loop {
+        let reply = r.cmd(&["SCAN", &cursor, "TYPE", "list", "COUNT", "1000"]);
+        let parts = reply.as_array();
+        cursor = parts[0].as_string();
+        assert!(parts[1].as_array().is_empty());
+        if cursor == "0" {
+            break;
+        }
+    }
+}
+
+#[test]
+fn scan_errors_and_empty() {
+    let (_s, mut r) = setup();
+    assert_eq!(
+        r.cmd(&["SCAN", "0"]),
+        Reply::arr(vec![Reply::bulk("0"), Reply::arr(vec![])])
+    );
+    assert_eq!(r.cmd(&["SCAN", "abc"]), Reply::err("ERR invalid cursor"));
+    assert_eq!(
+        r.cmd(&["SCAN", "0", "COUNT", "0"]),
+        Reply::err("ERR syntax error")
+    );
+    assert_eq!(r.cmd(&["SCAN", "0", "COUNT", "x"]), Reply::err(NOT_INT));
+    assert_eq!(r.cmd(&["SCAN", "0", "FOO"]), Reply::err("ERR syntax error"));
+}
+
+#[test]
+fn randomkey() {
+    let (_s, mut r) = setup();
+    assert_eq!(r.cmd(&["RANDOMKEY"]), Reply::Nil);
+    r.cmd(&["MSET", "a", "1", "b", "2", "c", "3"]);
+    for _ in 0..20 {
+        let k = r.cmd(&["RANDOMKEY"]).as_string();
+        assert!(["a", "b", "c"].contains(&k.as_str()), "{k}");
+    }
+}
+
+#[test]
+fn dbsize_flushdb_flushall() {
+    let (_s, mut r) = setup();
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::int(0));
+    r.cmd(&["MSET", "a", "1", "b", "2"]);
+    r.cmd(&["SELECT", "1"]);
+    r.cmd(&["SET", "c", "3"]);
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::int(1));
+    assert_eq!(r.cmd(&["FLUSHDB"]), Reply::ok());
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::int(0));
+    r.cmd(&["SELECT", "0"]);
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::int(2));
+    r.cmd(&["SELECT", "2"]);
+    r.cmd(&["SET", "x", "1"]);
+    assert_eq!(r.cmd(&["FLUSHALL"]), Reply::ok());
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::int(0));
+    r.cmd(&["SELECT", "0"]);
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::int(0));
+}
+
+#[test]
+fn flush_async_sync_options() {
+    let (_s, mut r) = setup();
+    r.cmd(&["SET", "a", "1"]);
+    assert_eq!(r.cmd(&["FLUSHALL", "ASYNC"]), Reply::ok());
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::int(0));
+    r.cmd(&["SET", "a", "1"]);
+    assert_eq!(r.cmd(&["FLUSHALL", "SYNC"]), Reply::ok());
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::int(0));
+    r.cmd(&["SET", "a", "1"]);
+    assert_eq!(r.cmd(&["FLUSHDB", "async"]), Reply::ok());
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::int(0));
+    r.cmd(&["SET", "a", "1"]);
+    assert_eq!(r.cmd(&["FLUSHDB", "SYNC"]), Reply::ok());
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::int(0));
+    assert_eq!(r.cmd(&["FLUSHALL", "FOO"]), Reply::err("ERR syntax error"));
+    assert_eq!(r.cmd(&["FLUSHDB", "FOO"]), Reply::err("ERR syntax error"));
+}
+
+#[test]
+fn select_all_dbs_isolated() {
+    let (_s, mut r) = setup();
+    for db in 0..16 {
+        assert_eq!(r.cmd(&["SELECT", &db.to_string()]), Reply::ok());
+        r.cmd(&["SET", "k", &format!("db{db}")]);
+    }
+    for db in 0..16 {
+        r.cmd(&["SELECT", &db.to_string()]);
+        assert_eq!(r.cmd(&["GET", "k"]), Reply::bulk(format!("db{db}")));
+        assert_eq!(r.cmd(&["DBSIZE"]), Reply::int(1));
+    }
+}
+
+#[test]
+fn select_errors() {
+    let (_s, mut r) = setup();
+    assert_eq!(r.cmd(&["SELECT", "16"]), Reply::err(DB_RANGE));
+    assert_eq!(r.cmd(&["SELECT", "-1"]), Reply::err(DB_RANGE));
+    assert_eq!(r.cmd(&["SELECT", "abc"]), Reply::err(NOT_INT));
+}
+
+#[test]
+fn select_is_per_connection() {
+    let s = TestServer::start(&[]);
+    let mut a = s.raw();
+    let mut b = s.raw();
+    a.cmd(&["SELECT", "5"]);
+    a.cmd(&["SET", "k", "five"]);
+    assert_eq!(b.cmd(&["GET", "k"]), Reply::Nil);
+}
+
+#[test]
+fn swapdb() {
+    let s = TestServer::start(&[]);
+    let mut r = s.raw();
+    let mut other = s.raw();
+    r.cmd(&["SET", "k", "zero"]);
+    r.cmd(&["SELECT", "1"]);
+    r.cmd(&["SET", "k", "one"]);
+    r.cmd(&["SET", "k2", "one"]);
+    assert_eq!(r.cmd(&["SWAPDB", "0", "1"]), Reply::ok());
+    // Connection on db 1 now sees old db 0.
+    assert_eq!(r.cmd(&["GET", "k"]), Reply::bulk("zero"));
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::int(1));
+    // Another connection on db 0 sees old db 1.
+    assert_eq!(other.cmd(&["GET", "k"]), Reply::bulk("one"));
+    assert_eq!(other.cmd(&["DBSIZE"]), Reply::int(2));
+    assert_eq!(r.cmd(&["SWAPDB", "0", "16"]), Reply::err(DB_RANGE));
+    assert_eq!(
+        r.cmd(&["SWAPDB", "a", "1"]),
+        Reply::err("ERR invalid first DB index")
+    );
+    assert_eq!(
+        r.cmd(&["SWAPDB", "1", "b"]),
+        Reply::err("ERR invalid second DB index")
+    );
+    assert_eq!(r.cmd(&["SWAPDB", "3", "3"]), Reply::ok());
+}
+
+#[test]
+fn move_between_dbs() {
+    let (_s, mut r) = setup();
+    r.cmd(&["SET", "a", "1", "EX", "100"]);
+    assert_eq!(r.cmd(&["MOVE", "a", "1"]), Reply::int(1));
+    assert_eq!(r.cmd(&["EXISTS", "a"]), Reply::int(0));
+    assert_eq!(r.cmd(&["MOVE", "a", "1"]), Reply::int(0));
+    r.cmd(&["SELECT", "1"]);
+    assert_eq!(r.cmd(&["GET", "a"]), Reply::bulk("1"));
+    assert!(r.cmd(&["TTL", "a"]).as_int() > 0);
+    // Destination exists: no move.
+    r.cmd(&["SELECT", "0"]);
+    r.cmd(&["SET", "a", "0"]);
+    assert_eq!(r.cmd(&["MOVE", "a", "1"]), Reply::int(0));
+    assert_eq!(r.cmd(&["GET", "a"]), Reply::bulk("0"));
+}
+
+#[test]
+fn move_errors() {
+    let (_s, mut r) = setup();
+    r.cmd(&["SET", "a", "1"]);
+    assert_eq!(r.cmd(&["MOVE", "a", "0"]), Reply::err(SAME));
+    assert_eq!(r.cmd(&["MOVE", "a", "16"]), Reply::err(DB_RANGE));
+    assert_eq!(r.cmd(&["MOVE", "a", "x"]), Reply::err(NOT_INT));
+}
+
+#[test]
+fn touch() {
+    let (_s, mut r) = setup();
+    r.cmd(&["MSET", "a", "1", "b", "2"]);
+    assert_eq!(r.cmd(&["TOUCH", "a", "b", "c"]), Reply::int(2));
+    assert_eq!(r.cmd(&["TOUCH", "nope"]), Reply::int(0));
+}
+
+#[test]
+fn object_encoding() {
+    let (_s, mut r) = setup();
+    r.cmd(&["SET", "i", "12345"]);
+    assert_eq!(r.cmd(&["OBJECT", "ENCODING", "i"]), Reply::bulk("int"));
+    r.cmd(&["SET", "big", "12345678901234567890"]);
+    assert_eq!(r.cmd(&["OBJECT", "ENCODING", "big"]), Reply::bulk("embstr"));
+    r.cmd(&["SET", "s", &"x".repeat(44)]);
+    assert_eq!(r.cmd(&["OBJECT", "ENCODING", "s"]), Reply::bulk("embstr"));
+    r.cmd(&["SET", "s", &"x".repeat(45)]);
+    assert_eq!(r.cmd(&["OBJECT", "ENCODING", "s"]), Reply::bulk("raw"));
+    r.cmd(&["SET", "a", "abc"]);
+    r.cmd(&["APPEND", "a", "d"]);
+    assert_eq!(r.cmd(&["OBJECT", "ENCODING", "a"]), Reply::bulk("raw"));
+    assert_eq!(r.cmd(&["OBJECT", "ENCODING", "nokey"]), Reply::Nil);
+}
+
+#[test]
+fn object_idletime() {
+    let (_s, mut r) = setup();
+    r.cmd(&["SET", "a", "1"]);
+    let idle = r.cmd(&["OBJECT", "IDLETIME", "a"]).as_int();
+    assert!((0..=1).contains(&idle), "{idle}");
+    assert_eq!(r.cmd(&["OBJECT", "IDLETIME", "nokey"]), Reply::Nil);
+}
+
+#[test]
+fn object_freq_requires_lfu() {
+    let (_s, mut r) = setup();
+    r.cmd(&["SET", "a", "1"]);
+    assert_eq!(
+        r.cmd(&["OBJECT", "FREQ", "a"]),
+        Reply::err(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. \
+             Please note that when switching between policies at runtime LRU and LFU data \
+             will take some time to adjust."
+        )
+    );
+    assert_eq!(
+        r.cmd(&["OBJECT", "FOO", "a"]),
+        Reply::err("ERR unknown subcommand 'FOO'. Try OBJECT HELP.")
+    );
+}
+
+#[test]
+fn object_freq_with_lfu_policy() {
+    let s = TestServer::start(&["--maxmemory-policy", "allkeys-lfu"]);
+    let mut r = s.raw();
+    r.cmd(&["SET", "a", "1"]);
+    assert!(r.cmd(&["OBJECT", "FREQ", "a"]).as_int() >= 0);
+    assert_eq!(
+        r.cmd(&["OBJECT", "IDLETIME", "a"]),
+        Reply::err(
+            "ERR An LFU maxmemory policy is selected, idle time not tracked. \
+             Please note that when switching between policies at runtime LRU and LFU data \
+             will take some time to adjust."
+        )
+    );
+}

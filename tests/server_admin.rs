@@ -1,0 +1,682 @@
+//! Connection, CLIENT, INFO, CONFIG, DEBUG, SLOWLOG, MONITOR, SHUTDOWN.
+
+mod common;
+
+use common::{RawConn, ReadErr, Reply, TestServer, info_field, is_stock_redis, now_secs};
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(5);
+
+fn setup() -> (TestServer, RawConn) {
+    let s = TestServer::start(&[]);
+    let r = s.raw();
+    (s, r)
+}
+
+/// Stock Redis 7 refuses DEBUG unless `enable-debug-command` is set.
+fn debug_server() -> TestServer {
+    if is_stock_redis() {
+        TestServer::start(&["--enable-debug-command", "yes"])
+    } else {
+        TestServer::start(&[])
+    }
+}
+
+fn client_list_line_for(list: &str, id: i64) -> String {
+    list.lines()
+        .find(|l| l.starts_with(&format!("id={id} ")))
+        .unwrap_or_else(|| panic!("client {id} not in list:\n{list}"))
+        .to_string()
+}
+
+fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    line.split(' ')
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+}
+
+#[test]
+fn ping_and_echo() {
+    let (_s, mut r) = setup();
+    assert_eq!(r.cmd(&["PING"]), Reply::simple("PONG"));
+    assert_eq!(r.cmd(&["PING", "x"]), Reply::bulk("x"));
+    assert_eq!(r.cmd(&["ECHO", "hello"]), Reply::bulk("hello"));
+    assert_eq!(r.cmd(&["ECHO", ""]), Reply::bulk(""));
+    assert_eq!(
+        r.cmd(&["ECHO"]),
+        Reply::err("ERR wrong number of arguments for 'echo' command")
+    );
+}
+
+#[test]
+fn quit_closes_connection() {
+    let (s, mut r) = setup();
+    assert_eq!(r.cmd(&["QUIT"]), Reply::ok());
+    assert!(r.wait_closed(T));
+    let mut r2 = s.raw();
+    assert_eq!(r2.cmd(&["PING"]), Reply::simple("PONG"));
+}
+
+#[test]
+fn reset_clears_connection_state() {
+    let (_s, mut r) = setup();
+    r.cmd(&["SELECT", "3"]);
+    r.cmd(&["SET", "db3", "x"]);
+    r.cmd(&["CLIENT", "SETNAME", "myname"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["SET", "a", "1"]);
+    assert_eq!(r.cmd(&["RESET"]), Reply::simple("RESET"));
+    assert_eq!(r.cmd(&["EXEC"]), Reply::err("ERR EXEC without MULTI"));
+    assert_eq!(r.cmd(&["GET", "db3"]), Reply::Nil);
+    assert_eq!(r.cmd(&["CLIENT", "GETNAME"]), Reply::Nil);
+    assert_eq!(r.cmd(&["EXISTS", "a"]), Reply::int(0));
+}
+
+#[test]
+fn reset_leaves_subscribed_mode_and_resp3() {
+    let (_s, mut r) = setup();
+    r.cmd(&["HELLO", "3"]);
+    r.send_cmd(&["SUBSCRIBE", "c"]);
+    r.read_reply();
+    assert_eq!(r.cmd(&["RESET"]), Reply::simple("RESET"));
+    // RESP2 again: nil is $-1 and GET is allowed.
+    r.send_cmd(&["GET", "missing"]);
+    assert_eq!(r.read_bytes(5, T).unwrap(), b"$-1\r\n");
+}
+
+#[test]
+fn auth_with_requirepass() {
+    let s = TestServer::start(&["--requirepass", "secret"]);
+    let mut r = s.raw();
+    assert_eq!(
+        r.cmd(&["GET", "a"]),
+        Reply::err("NOAUTH Authentication required.")
+    );
+    assert_eq!(
+        r.cmd(&["AUTH", "wrong"]),
+        Reply::err("WRONGPASS invalid username-password pair or user is disabled.")
+    );
+    assert_eq!(
+        r.cmd(&["AUTH", "default", "wrong"]),
+        Reply::err("WRONGPASS invalid username-password pair or user is disabled.")
+    );
+    assert_eq!(r.cmd(&["AUTH", "secret"]), Reply::ok());
+    assert_eq!(r.cmd(&["SET", "a", "1"]), Reply::ok());
+    let mut r2 = s.raw();
+    assert_eq!(r2.cmd(&["AUTH", "default", "secret"]), Reply::ok());
+    assert_eq!(r2.cmd(&["GET", "a"]), Reply::bulk("1"));
+}
+
+#[test]
+fn auth_hello_with_requirepass() {
+    let s = TestServer::start(&["--requirepass", "secret"]);
+    let mut r = s.raw();
+    assert_eq!(
+        r.cmd(&["HELLO", "3"]),
+        Reply::err(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"
+        )
+    );
+    let reply = r.cmd(&["HELLO", "3", "AUTH", "default", "secret"]);
+    assert_eq!(reply.get("proto"), Some(Reply::Int(3)));
+    assert_eq!(r.cmd(&["PING"]), Reply::simple("PONG"));
+}
+
+#[test]
+fn auth_without_password_configured() {
+    let (_s, mut r) = setup();
+    assert_eq!(
+        r.cmd(&["AUTH", "x"]),
+        Reply::err(
+            "ERR AUTH <password> called without any password configured for the default user. \
+             Are you sure your configuration is correct?"
+        )
+    );
+}
+
+#[test]
+fn auth_via_redis_client_url() {
+    let s = TestServer::start(&["--requirepass", "s3cret"]);
+    let url = format!("redis://:s3cret@127.0.0.1:{}/", s.port);
+    let client = redis::Client::open(url).unwrap();
+    let mut c = client.get_connection_with_timeout(T).unwrap();
+    let pong: String = redis::cmd("PING").query(&mut c).unwrap();
+    assert_eq!(pong, "PONG");
+}
+
+#[test]
+fn client_id_setname_getname() {
+    let (s, mut r) = setup();
+    let id = r.cmd(&["CLIENT", "ID"]).as_int();
+    assert!(id > 0);
+    let mut r2 = s.raw();
+    let id2 = r2.cmd(&["CLIENT", "ID"]).as_int();
+    assert!(id2 > id, "ids must increase: {id} {id2}");
+    assert_eq!(r.cmd(&["CLIENT", "GETNAME"]), Reply::Nil);
+    assert_eq!(r.cmd(&["CLIENT", "SETNAME", "worker-1"]), Reply::ok());
+    assert_eq!(r.cmd(&["CLIENT", "GETNAME"]), Reply::bulk("worker-1"));
+    assert_eq!(
+        r.cmd(&["CLIENT", "SETNAME", "has space"]),
+        Reply::err("ERR Client names cannot contain spaces, newlines or special characters.")
+    );
+    // Empty name clears it.
+    assert_eq!(r.cmd(&["CLIENT", "SETNAME", ""]), Reply::ok());
+    assert_eq!(r.cmd(&["CLIENT", "GETNAME"]), Reply::Nil);
+}
+
+#[test]
+fn client_list_fields() {
+    let (s, mut r) = setup();
+    let mut other = s.raw();
+    let id = r.cmd(&["CLIENT", "ID"]).as_int();
+    let oid = other.cmd(&["CLIENT", "ID"]).as_int();
+    other.cmd(&["CLIENT", "SETNAME", "other"]);
+    other.cmd(&["SELECT", "2"]);
+    let list = r.cmd(&["CLIENT", "LIST"]).as_string();
+    let line = client_list_line_for(&list, id);
+    for f in [
+        "id", "addr", "laddr", "fd", "name", "age", "idle", "flags", "db", "sub", "psub", "multi",
+        "qbuf", "omem", "cmd", "user", "resp",
+    ] {
+        assert!(field(&line, f).is_some(), "field {f} missing in {line}");
+    }
+    assert_eq!(field(&line, "cmd"), Some("client|list"));
+    assert_eq!(
+        field(&line, "laddr"),
+        Some(format!("127.0.0.1:{}", s.port).as_str())
+    );
+    assert!(field(&line, "addr").unwrap().starts_with("127.0.0.1:"));
+    let oline = client_list_line_for(&list, oid);
+    assert_eq!(field(&oline, "name"), Some("other"));
+    assert_eq!(field(&oline, "db"), Some("2"));
+    assert_eq!(field(&oline, "cmd"), Some("select"));
+    // Filter by ID.
+    let only = r
+        .cmd(&["CLIENT", "LIST", "ID", &oid.to_string()])
+        .as_string();
+    assert_eq!(only.lines().count(), 1);
+    assert!(only.starts_with(&format!("id={oid} ")));
+}
+
+#[test]
+fn client_info_describes_self() {
+    let (_s, mut r) = setup();
+    let id = r.cmd(&["CLIENT", "ID"]).as_int();
+    r.cmd(&["CLIENT", "SETNAME", "me"]);
+    let info = r.cmd(&["CLIENT", "INFO"]).as_string();
+    assert!(info.starts_with(&format!("id={id} ")), "{info}");
+    assert_eq!(field(info.trim_end(), "name"), Some("me"));
+    assert_eq!(field(info.trim_end(), "cmd"), Some("client|info"));
+    assert_eq!(field(info.trim_end(), "resp"), Some("2"));
+}
+
+#[test]
+fn client_kill_by_id() {
+    let (s, mut r) = setup();
+    let mut victim = s.raw();
+    let vid = victim.cmd(&["CLIENT", "ID"]).as_int();
+    assert_eq!(
+        r.cmd(&["CLIENT", "KILL", "ID", &vid.to_string()]),
+        Reply::int(1)
+    );
+    assert!(victim.wait_closed(T), "killed client not disconnected");
+    assert_eq!(r.cmd(&["CLIENT", "KILL", "ID", "999999"]), Reply::int(0));
+    assert_eq!(r.cmd(&["PING"]), Reply::simple("PONG"));
+}
+
+#[test]
+fn client_kill_by_addr() {
+    let (s, mut r) = setup();
+    let mut victim = s.raw();
+    let vid = victim.cmd(&["CLIENT", "ID"]).as_int();
+    let list = r.cmd(&["CLIENT", "LIST"]).as_string();
+    let line = client_list_line_for(&list, vid);
+    let addr = field(&line, "addr").unwrap().to_string();
+    assert_eq!(r.cmd(&["CLIENT", "KILL", "ADDR", &addr]), Reply::int(1));
+    assert!(victim.wait_closed(T));
+    // Old-style form: CLIENT KILL addr:port.
+    let mut v2 = s.raw();
+    let vid2 = v2.cmd(&["CLIENT", "ID"]).as_int();
+    let list = r.cmd(&["CLIENT", "LIST"]).as_string();
+    let addr2 = field(&client_list_line_for(&list, vid2), "addr")
+        .unwrap()
+        .to_string();
+    assert_eq!(r.cmd(&["CLIENT", "KILL", &addr2]), Reply::ok());
+    assert!(v2.wait_closed(T));
+    assert_eq!(
+        r.cmd(&["CLIENT", "KILL", "1.2.3.4:5"]),
+        Reply::err("ERR No such client")
+    );
+    assert_eq!(
+        r.cmd(&["CLIENT", "KILL", "ADDR", "1.2.3.4:5"]),
+        Reply::int(0)
+    );
+}
+
+#[test]
+fn client_kill_self_skipme() {
+    let (_s, mut r) = setup();
+    let id = r.cmd(&["CLIENT", "ID"]).as_int();
+    assert_eq!(
+        r.cmd(&["CLIENT", "KILL", "ID", &id.to_string(), "SKIPME", "yes"]),
+        Reply::int(0)
+    );
+    assert_eq!(r.cmd(&["PING"]), Reply::simple("PONG"));
+}
+
+#[test]
+fn client_pause_write_blocks_writes_not_reads() {
+    let (s, mut admin) = setup();
+    admin.cmd(&["SET", "k", "before"]);
+    assert_eq!(
+        admin.cmd(&["CLIENT", "PAUSE", "20000", "WRITE"]),
+        Reply::ok()
+    );
+    let mut writer = s.raw();
+    let mut reader = s.raw();
+    writer.send_cmd(&["SET", "k", "after"]);
+    assert_eq!(
+        writer.try_read_reply(Duration::from_millis(300)),
+        Err(ReadErr::Timeout),
+        "write must block while paused"
+    );
+    assert_eq!(reader.cmd(&["GET", "k"]), Reply::bulk("before"));
+    assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), Reply::ok());
+    assert_eq!(writer.try_read_reply(T), Ok(Reply::ok()));
+    assert_eq!(reader.cmd(&["GET", "k"]), Reply::bulk("after"));
+}
+
+#[test]
+fn client_pause_errors() {
+    let (_s, mut r) = setup();
+    assert_eq!(
+        r.cmd(&["CLIENT", "PAUSE", "100", "FOO"]),
+        Reply::err("ERR CLIENT PAUSE mode must be WRITE or ALL")
+    );
+    assert_eq!(
+        r.cmd(&["CLIENT", "PAUSE", "abc"]),
+        Reply::err("ERR timeout is not an integer or out of range")
+    );
+}
+
+#[test]
+fn client_no_evict() {
+    let (_s, mut r) = setup();
+    assert_eq!(r.cmd(&["CLIENT", "NO-EVICT", "on"]), Reply::ok());
+    assert_eq!(r.cmd(&["CLIENT", "NO-EVICT", "off"]), Reply::ok());
+    assert_eq!(
+        r.cmd(&["CLIENT", "NO-EVICT", "maybe"]),
+        Reply::err("ERR syntax error")
+    );
+}
+
+#[test]
+fn client_setinfo() {
+    // ferrocache-specific: CLIENT SETINFO only exists from Redis 7.2; stock
+    // redis-server 7.0 replies "unknown subcommand".
+    if is_stock_redis() {
+        return;
+    }
+    let (_s, mut r) = setup();
+    assert_eq!(
+        r.cmd(&["CLIENT", "SETINFO", "LIB-NAME", "mylib"]),
+        Reply::ok()
+    );
+    assert_eq!(
+        r.cmd(&["CLIENT", "SETINFO", "LIB-VER", "1.2.3"]),
+        Reply::ok()
+    );
+    let info = r.cmd(&["CLIENT", "INFO"]).as_string();
+    assert_eq!(field(info.trim_end(), "lib-name"), Some("mylib"));
+    assert_eq!(field(info.trim_end(), "lib-ver"), Some("1.2.3"));
+    assert!(r.cmd(&["CLIENT", "SETINFO", "FOO", "x"]).is_error());
+}
+
+#[test]
+fn client_unknown_subcommand() {
+    let (_s, mut r) = setup();
+    assert_eq!(
+        r.cmd(&["CLIENT", "FOO"]),
+        Reply::err("ERR unknown subcommand 'FOO'. Try CLIENT HELP.")
+    );
+}
+
+#[test]
+fn info_sections() {
+    let (s, mut r) = setup();
+    r.cmd(&["MSET", "a", "1", "b", "2"]);
+    r.cmd(&["EXPIRE", "a", "1000"]);
+    r.cmd(&["GET", "a"]);
+    let server = r.cmd(&["INFO", "server"]).as_string();
+    assert!(server.starts_with("# Server"), "{server}");
+    assert!(info_field(&server, "redis_version").is_some());
+    assert_eq!(info_field(&server, "tcp_port"), Some(s.port.to_string()));
+    assert_eq!(info_field(&server, "run_id").unwrap().len(), 40);
+    assert_eq!(
+        info_field(&server, "process_id"),
+        Some(s.pid().unwrap().to_string())
+    );
+    let clients = r.cmd(&["INFO", "clients"]).as_string();
+    let n: i64 = info_field(&clients, "connected_clients")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(n >= 1);
+    let memory = r.cmd(&["INFO", "memory"]).as_string();
+    let used: i64 = info_field(&memory, "used_memory").unwrap().parse().unwrap();
+    assert!(used > 0);
+    let stats = r.cmd(&["INFO", "stats"]).as_string();
+    let total: i64 = info_field(&stats, "total_commands_processed")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(total >= 3);
+    assert!(info_field(&stats, "expired_keys").is_some());
+    let hits: i64 = info_field(&stats, "keyspace_hits")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(hits >= 1);
+    let repl = r.cmd(&["INFO", "replication"]).as_string();
+    assert_eq!(info_field(&repl, "role").as_deref(), Some("master"));
+    let ks = r.cmd(&["INFO", "keyspace"]).as_string();
+    let db0 = info_field(&ks, "db0").unwrap();
+    assert!(db0.starts_with("keys=2,expires=1,avg_ttl="), "{db0}");
+}
+
+#[test]
+fn info_default_all_everything() {
+    let (_s, mut r) = setup();
+    let default = r.cmd(&["INFO"]).as_string();
+    for sec in [
+        "# Server",
+        "# Clients",
+        "# Memory",
+        "# Stats",
+        "# Replication",
+        "# Keyspace",
+    ] {
+        assert!(default.contains(sec), "INFO missing {sec}");
+    }
+    let every = r.cmd(&["INFO", "everything"]).as_string();
+    for sec in ["# Server", "# Clients", "# Stats", "# Keyspace"] {
+        assert!(every.contains(sec), "INFO everything missing {sec}");
+    }
+    assert!(every.len() >= default.len());
+    // Multiple sections (7.0+) and unknown sections.
+    let two = r.cmd(&["INFO", "server", "clients"]).as_string();
+    assert!(two.contains("# Server") && two.contains("# Clients"));
+    assert!(!two.contains("# Memory"));
+    assert_eq!(r.cmd(&["INFO", "nosuchsection"]), Reply::bulk(""));
+}
+
+#[test]
+fn info_keyspace_hits_and_misses() {
+    let (_s, mut r) = setup();
+    r.cmd(&["SET", "a", "1"]);
+    r.cmd(&["GET", "a"]);
+    r.cmd(&["GET", "a"]);
+    r.cmd(&["GET", "nope"]);
+    let stats = r.cmd(&["INFO", "stats"]).as_string();
+    assert_eq!(info_field(&stats, "keyspace_hits").as_deref(), Some("2"));
+    assert_eq!(info_field(&stats, "keyspace_misses").as_deref(), Some("1"));
+}
+
+#[test]
+fn config_get_specific_params() {
+    let (s, mut r) = setup();
+    let get = |r: &mut RawConn, name: &str| -> String {
+        let reply = r.cmd(&["CONFIG", "GET", name]);
+        reply
+            .get(name)
+            .unwrap_or_else(|| panic!("CONFIG GET {name} missing: {reply:?}"))
+            .as_string()
+    };
+    assert_eq!(get(&mut r, "port"), s.port.to_string());
+    assert!(get(&mut r, "maxclients").parse::<i64>().unwrap() > 0);
+    assert_eq!(get(&mut r, "timeout"), "0");
+    assert_eq!(get(&mut r, "hz"), "10");
+    assert_eq!(get(&mut r, "proto-max-bulk-len"), "536870912");
+    assert_eq!(get(&mut r, "client-query-buffer-limit"), "1073741824");
+    assert_eq!(get(&mut r, "requirepass"), "");
+    assert_eq!(r.cmd(&["CONFIG", "GET", "nosuchparam"]), Reply::arr(vec![]));
+}
+
+#[test]
+fn config_get_glob_and_multiple() {
+    let (_s, mut r) = setup();
+    let reply = r.cmd(&["CONFIG", "GET", "max*"]);
+    assert!(reply.get("maxclients").is_some(), "{reply:?}");
+    for (k, _) in reply.as_pairs() {
+        assert!(k.as_string().starts_with("max"), "{k:?}");
+    }
+    let reply = r.cmd(&["CONFIG", "GET", "port", "hz"]);
+    assert!(reply.get("port").is_some() && reply.get("hz").is_some());
+}
+
+#[test]
+fn config_set_and_read_back() {
+    let (_s, mut r) = setup();
+    assert_eq!(r.cmd(&["CONFIG", "SET", "maxclients", "100"]), Reply::ok());
+    assert_eq!(
+        r.cmd(&["CONFIG", "GET", "maxclients"]).get("maxclients"),
+        Some(Reply::bulk("100"))
+    );
+    assert_eq!(r.cmd(&["CONFIG", "SET", "timeout", "30"]), Reply::ok());
+    assert_eq!(
+        r.cmd(&["CONFIG", "GET", "timeout"]).get("timeout"),
+        Some(Reply::bulk("30"))
+    );
+    // Multiple params at once (7.0+).
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "timeout", "0", "hz", "20"]),
+        Reply::ok()
+    );
+    assert_eq!(
+        r.cmd(&["CONFIG", "GET", "hz"]).get("hz"),
+        Some(Reply::bulk("20"))
+    );
+}
+
+#[test]
+fn config_set_errors() {
+    let (_s, mut r) = setup();
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "nosuch", "1"]),
+        Reply::err("ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'")
+    );
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "maxclients", "abc"]),
+        Reply::err(
+            "ERR CONFIG SET failed (possibly related to argument 'maxclients') - \
+             argument couldn't be parsed into an integer"
+        )
+    );
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "timeout", "abc"]),
+        Reply::err(
+            "ERR CONFIG SET failed (possibly related to argument 'timeout') - \
+             argument couldn't be parsed into an integer"
+        )
+    );
+}
+
+#[test]
+fn config_resetstat() {
+    let (_s, mut r) = setup();
+    for _ in 0..20 {
+        r.cmd(&["PING"]);
+    }
+    r.cmd(&["SET", "a", "1"]);
+    r.cmd(&["GET", "a"]);
+    assert_eq!(r.cmd(&["CONFIG", "RESETSTAT"]), Reply::ok());
+    let stats = r.cmd(&["INFO", "stats"]).as_string();
+    let total: i64 = info_field(&stats, "total_commands_processed")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(total <= 2, "total_commands_processed={total}");
+    assert_eq!(info_field(&stats, "keyspace_hits").as_deref(), Some("0"));
+}
+
+#[test]
+fn time_command() {
+    let (_s, mut r) = setup();
+    let reply = r.cmd(&["TIME"]);
+    let parts = reply.as_array();
+    assert_eq!(parts.len(), 2);
+    let secs = parts[0].as_int();
+    let micros = parts[1].as_int();
+    assert!((secs - now_secs()).abs() <= 2);
+    assert!((0..1_000_000).contains(&micros));
+}
+
+#[test]
+fn lastsave_and_dbsize() {
+    let (_s, mut r) = setup();
+    let ls = r.cmd(&["LASTSAVE"]).as_int();
+    assert!((ls - now_secs()).abs() <= 60, "lastsave {ls}");
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::int(0));
+    r.cmd(&["MSET", "a", "1", "b", "2"]);
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::int(2));
+}
+
+#[test]
+fn debug_sleep_zero() {
+    let s = debug_server();
+    let mut r = s.raw();
+    assert_eq!(r.cmd(&["DEBUG", "SLEEP", "0"]), Reply::ok());
+}
+
+fn is_hex40(s: &str) -> bool {
+    s.len() == 40 && s.chars().all(|c| c.is_ascii_hexdigit())
+}
+
+#[test]
+fn debug_digest() {
+    let a = debug_server();
+    let b = debug_server();
+    let mut ra = a.raw();
+    let mut rb = b.raw();
+    let empty = ra.cmd(&["DEBUG", "DIGEST"]).as_string();
+    assert_eq!(empty, "0".repeat(40));
+    for r in [&mut ra, &mut rb] {
+        r.cmd(&["MSET", "x", "1", "y", "hello", "z", "3"]);
+        r.cmd(&["SELECT", "1"]);
+        r.cmd(&["SET", "other", "db"]);
+        r.cmd(&["SELECT", "0"]);
+    }
+    let da = ra.cmd(&["DEBUG", "DIGEST"]).as_string();
+    let db = rb.cmd(&["DEBUG", "DIGEST"]).as_string();
+    assert!(is_hex40(&da), "{da}");
+    assert_ne!(da, empty);
+    assert_eq!(da, db, "same data must give the same digest");
+    ra.cmd(&["SET", "y", "changed"]);
+    let da2 = ra.cmd(&["DEBUG", "DIGEST"]).as_string();
+    assert!(is_hex40(&da2));
+    assert_ne!(da, da2);
+    ra.cmd(&["FLUSHALL"]);
+    assert_eq!(ra.cmd(&["DEBUG", "DIGEST"]).as_string(), empty);
+}
+
+#[test]
+fn debug_digest_value() {
+    let s = debug_server();
+    let mut r = s.raw();
+    r.cmd(&["SET", "a", "1"]);
+    r.cmd(&["SET", "b", "1"]);
+    r.cmd(&["SET", "c", "2"]);
+    let reply = r.cmd(&["DEBUG", "DIGEST-VALUE", "a", "b", "c", "nokey"]);
+    let d = reply.strings();
+    assert_eq!(d.len(), 4);
+    assert!(d.iter().all(|x| is_hex40(x)));
+    assert_eq!(d[0], d[1], "same value, same digest");
+    assert_ne!(d[0], d[2]);
+    assert_eq!(d[3], "0".repeat(40));
+}
+
+#[test]
+fn slowlog_get_len_reset() {
+    let (_s, mut r) = setup();
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]),
+        Reply::ok()
+    );
+    assert_eq!(r.cmd(&["SLOWLOG", "RESET"]), Reply::ok());
+    r.cmd(&["CLIENT", "SETNAME", "slowpoke"]);
+    r.cmd(&["SET", "slowkey", "slowvalue"]);
+    let len = r.cmd(&["SLOWLOG", "LEN"]).as_int();
+    assert!(len >= 2, "slowlog len {len}");
+    let entries = r.cmd(&["SLOWLOG", "GET", "100"]);
+    let entries = entries.as_array();
+    assert!(!entries.is_empty());
+    let set_entry = entries
+        .iter()
+        .find(|e| {
+            let f = e.as_array();
+            f[3].strings().first().map(|s| s.as_str()) == Some("SET")
+        })
+        .expect("SET in slowlog");
+    let f = set_entry.as_array();
+    assert_eq!(f.len(), 6);
+    assert!(f[0].as_int() >= 0);
+    assert!((f[1].as_int() - now_secs()).abs() <= 5);
+    assert!(f[2].as_int() >= 0);
+    assert_eq!(f[3].strings(), vec!["SET", "slowkey", "slowvalue"]);
+    assert!(f[4].as_string().starts_with("127.0.0.1:"));
+    assert_eq!(f[5].as_string(), "slowpoke");
+    // Newest first.
+    let ids: Vec<i64> = entries.iter().map(|e| e.as_array()[0].as_int()).collect();
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "{ids:?}");
+    assert_eq!(r.cmd(&["SLOWLOG", "RESET"]), Reply::ok());
+    // RESET itself may or may not be logged; at most one entry remains.
+    assert!(r.cmd(&["SLOWLOG", "LEN"]).as_int() <= 1);
+    assert_eq!(
+        r.cmd(&["SLOWLOG", "FOO"]),
+        Reply::err("ERR unknown subcommand 'FOO'. Try SLOWLOG HELP.")
+    );
+}
+
+#[test]
+fn slowlog_threshold_default_logs_nothing_fast() {
+    let (_s, mut r) = setup();
+    r.cmd(&["SLOWLOG", "RESET"]);
+    r.cmd(&["SET", "a", "1"]);
+    assert_eq!(r.cmd(&["SLOWLOG", "LEN"]), Reply::int(0));
+}
+
+#[test]
+fn monitor_sees_other_clients_commands() {
+    let (s, mut mon) = setup();
+    assert_eq!(mon.cmd(&["MONITOR"]), Reply::ok());
+    let mut c = s.raw();
+    c.cmd(&["SET", "monkey", "monvalue"]);
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let line = mon
+            .try_read_reply(deadline.saturating_duration_since(std::time::Instant::now()))
+            .expect("monitor line")
+            .as_string();
+        if line.contains("\"SET\" \"monkey\" \"monvalue\"") {
+            // Format: <secs>.<micros> [<db> <addr>] "arg" ...
+            let (ts, rest) = line.split_once(' ').unwrap();
+            assert!(ts.contains('.') && ts.split('.').all(|p| p.parse::<u64>().is_ok()));
+            assert!(rest.starts_with("[0 127.0.0.1:"), "{line}");
+            break;
+        }
+    }
+}
+
+#[test]
+fn shutdown_nosave_exits() {
+    let mut s = TestServer::start(&[]);
+    let mut r = s.raw();
+    r.cmd(&["SET", "a", "1"]);
+    r.send_cmd(&["SHUTDOWN", "NOSAVE"]);
+    // The connection is closed without a reply on success.
+    assert!(r.wait_closed(T));
+    assert!(
+        s.wait_exit(Duration::from_secs(10)).is_some(),
+        "process did not exit"
+    );
+    assert!(std::net::TcpStream::connect(s.addr()).is_err());
+}

@@ -1,0 +1,416 @@
+//! MULTI / EXEC / DISCARD / WATCH and atomicity under concurrency.
+
+mod common;
+
+use common::{RawConn, Reply, TestServer, encode_cmd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread;
+
+fn setup() -> (TestServer, RawConn) {
+    let s = TestServer::start(&[]);
+    let r = s.raw();
+    (s, r)
+}
+
+fn queued() -> Reply {
+    Reply::simple("QUEUED")
+}
+
+const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+
+#[test]
+fn multi_exec_basic() {
+    let (_s, mut r) = setup();
+    assert_eq!(r.cmd(&["MULTI"]), Reply::ok());
+    assert_eq!(r.cmd(&["SET", "a", "1"]), queued());
+    assert_eq!(r.cmd(&["INCR", "a"]), queued());
+    assert_eq!(r.cmd(&["GET", "a"]), queued());
+    assert_eq!(r.cmd(&["GET", "nokey"]), queued());
+    assert_eq!(
+        r.cmd(&["EXEC"]),
+        Reply::arr(vec![
+            Reply::ok(),
+            Reply::int(2),
+            Reply::bulk("2"),
+            Reply::Nil
+        ])
+    );
+    assert_eq!(r.cmd(&["GET", "a"]), Reply::bulk("2"));
+}
+
+#[test]
+fn multi_exec_empty() {
+    let (_s, mut r) = setup();
+    r.cmd(&["MULTI"]);
+    assert_eq!(r.cmd(&["EXEC"]), Reply::arr(vec![]));
+}
+
+#[test]
+fn queued_commands_not_visible_before_exec() {
+    let s = TestServer::start(&[]);
+    let mut r = s.raw();
+    let mut other = s.raw();
+    r.cmd(&["MULTI"]);
+    r.cmd(&["SET", "a", "1"]);
+    assert_eq!(other.cmd(&["GET", "a"]), Reply::Nil);
+    r.cmd(&["EXEC"]);
+    assert_eq!(other.cmd(&["GET", "a"]), Reply::bulk("1"));
+}
+
+#[test]
+fn discard() {
+    let (_s, mut r) = setup();
+    r.cmd(&["MULTI"]);
+    r.cmd(&["SET", "a", "1"]);
+    assert_eq!(r.cmd(&["DISCARD"]), Reply::ok());
+    assert_eq!(r.cmd(&["GET", "a"]), Reply::Nil);
+    assert_eq!(r.cmd(&["EXEC"]), Reply::err("ERR EXEC without MULTI"));
+    assert_eq!(r.cmd(&["DISCARD"]), Reply::err("ERR DISCARD without MULTI"));
+}
+
+#[test]
+fn execabort_on_unknown_command() {
+    let (_s, mut r) = setup();
+    r.cmd(&["MULTI"]);
+    assert_eq!(r.cmd(&["SET", "a", "1"]), queued());
+    assert_eq!(
+        r.cmd(&["FOO", "x"]),
+        Reply::err("ERR unknown command 'FOO', with args beginning with: 'x' ")
+    );
+    assert_eq!(r.cmd(&["SET", "b", "1"]), queued());
+    assert_eq!(r.cmd(&["EXEC"]), Reply::err(EXECABORT));
+    assert_eq!(r.cmd(&["EXISTS", "a", "b"]), Reply::int(0));
+    // The transaction is over.
+    assert_eq!(r.cmd(&["EXEC"]), Reply::err("ERR EXEC without MULTI"));
+}
+
+#[test]
+fn execabort_on_arity_error() {
+    let (_s, mut r) = setup();
+    r.cmd(&["MULTI"]);
+    r.cmd(&["SET", "a", "1"]);
+    assert_eq!(
+        r.cmd(&["GET"]),
+        Reply::err("ERR wrong number of arguments for 'get' command")
+    );
+    assert_eq!(r.cmd(&["EXEC"]), Reply::err(EXECABORT));
+    assert_eq!(r.cmd(&["EXISTS", "a"]), Reply::int(0));
+}
+
+#[test]
+fn runtime_errors_reported_in_place() {
+    let (_s, mut r) = setup();
+    r.cmd(&["SET", "s", "abc"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["SET", "a", "1"]);
+    r.cmd(&["INCR", "s"]);
+    r.cmd(&["SET", "k", "v", "EX", "0"]);
+    r.cmd(&["INCR", "a"]);
+    assert_eq!(
+        r.cmd(&["EXEC"]),
+        Reply::arr(vec![
+            Reply::ok(),
+            Reply::err("ERR value is not an integer or out of range"),
+            Reply::err("ERR invalid expire time in 'set' command"),
+            Reply::int(2),
+        ])
+    );
+    assert_eq!(r.cmd(&["GET", "a"]), Reply::bulk("2"));
+}
+
+#[test]
+fn nested_multi_error() {
+    let (_s, mut r) = setup();
+    r.cmd(&["MULTI"]);
+    assert_eq!(
+        r.cmd(&["MULTI"]),
+        Reply::err("ERR MULTI calls can not be nested")
+    );
+    // The nested MULTI does not abort the transaction.
+    r.cmd(&["SET", "a", "1"]);
+    assert_eq!(r.cmd(&["EXEC"]), Reply::arr(vec![Reply::ok()]));
+}
+
+#[test]
+fn exec_without_multi() {
+    let (_s, mut r) = setup();
+    assert_eq!(r.cmd(&["EXEC"]), Reply::err("ERR EXEC without MULTI"));
+}
+
+#[test]
+fn watch_inside_multi_error() {
+    let (_s, mut r) = setup();
+    r.cmd(&["MULTI"]);
+    assert_eq!(
+        r.cmd(&["WATCH", "a"]),
+        Reply::err("ERR WATCH inside MULTI is not allowed")
+    );
+    r.cmd(&["SET", "a", "1"]);
+    assert_eq!(r.cmd(&["EXEC"]), Reply::arr(vec![Reply::ok()]));
+}
+
+#[test]
+fn watch_other_connection_modifies_aborts() {
+    let s = TestServer::start(&[]);
+    let mut r = s.raw();
+    let mut other = s.raw();
+    r.cmd(&["SET", "a", "1"]);
+    assert_eq!(r.cmd(&["WATCH", "a"]), Reply::ok());
+    other.cmd(&["SET", "a", "2"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["SET", "a", "3"]);
+    assert_eq!(r.cmd(&["EXEC"]), Reply::Nil);
+    assert_eq!(r.cmd(&["GET", "a"]), Reply::bulk("2"));
+    // WATCH state is cleared after EXEC: next transaction succeeds.
+    r.cmd(&["MULTI"]);
+    r.cmd(&["SET", "a", "3"]);
+    assert_eq!(r.cmd(&["EXEC"]), Reply::arr(vec![Reply::ok()]));
+}
+
+#[test]
+fn watch_nil_exec_via_client() {
+    let s = TestServer::start(&[]);
+    let mut c = s.client();
+    let mut other = s.client();
+    let _: () = redis::cmd("WATCH").arg("w").query(&mut c).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("w")
+        .arg("x")
+        .query(&mut other)
+        .unwrap();
+    let _: () = redis::cmd("MULTI").query(&mut c).unwrap();
+    let q: String = redis::cmd("SET").arg("w").arg("y").query(&mut c).unwrap();
+    assert_eq!(q, "QUEUED");
+    let v: redis::Value = redis::cmd("EXEC").query(&mut c).unwrap();
+    assert_eq!(v, redis::Value::Nil);
+}
+
+#[test]
+fn watch_missing_key_then_created_aborts() {
+    let s = TestServer::start(&[]);
+    let mut r = s.raw();
+    let mut other = s.raw();
+    r.cmd(&["WATCH", "newkey"]);
+    other.cmd(&["SET", "newkey", "x"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["SET", "newkey", "y"]);
+    assert_eq!(r.cmd(&["EXEC"]), Reply::Nil);
+}
+
+#[test]
+fn watch_untouched_key_succeeds() {
+    let s = TestServer::start(&[]);
+    let mut r = s.raw();
+    let mut other = s.raw();
+    r.cmd(&["SET", "a", "1"]);
+    r.cmd(&["WATCH", "a"]);
+    other.cmd(&["SET", "b", "2"]);
+    other.cmd(&["GET", "a"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["INCR", "a"]);
+    assert_eq!(r.cmd(&["EXEC"]), Reply::arr(vec![Reply::int(2)]));
+}
+
+#[test]
+fn watch_flushall_and_delete_abort() {
+    let s = TestServer::start(&[]);
+    let mut r = s.raw();
+    let mut other = s.raw();
+    r.cmd(&["SET", "a", "1"]);
+    r.cmd(&["WATCH", "a"]);
+    other.cmd(&["FLUSHALL"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["SET", "x", "1"]);
+    assert_eq!(r.cmd(&["EXEC"]), Reply::Nil);
+
+    r.cmd(&["SET", "a", "1"]);
+    r.cmd(&["WATCH", "a"]);
+    other.cmd(&["DEL", "a"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["SET", "x", "1"]);
+    assert_eq!(r.cmd(&["EXEC"]), Reply::Nil);
+}
+
+#[test]
+fn unwatch_clears_watches() {
+    let s = TestServer::start(&[]);
+    let mut r = s.raw();
+    let mut other = s.raw();
+    r.cmd(&["SET", "a", "1"]);
+    r.cmd(&["WATCH", "a"]);
+    assert_eq!(r.cmd(&["UNWATCH"]), Reply::ok());
+    other.cmd(&["SET", "a", "2"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["GET", "a"]);
+    assert_eq!(r.cmd(&["EXEC"]), Reply::arr(vec![Reply::bulk("2")]));
+}
+
+#[test]
+fn discard_clears_watches() {
+    let s = TestServer::start(&[]);
+    let mut r = s.raw();
+    let mut other = s.raw();
+    r.cmd(&["WATCH", "a"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["DISCARD"]);
+    other.cmd(&["SET", "a", "2"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["GET", "a"]);
+    assert_eq!(r.cmd(&["EXEC"]), Reply::arr(vec![Reply::bulk("2")]));
+}
+
+#[test]
+fn own_modification_of_watched_key_aborts() {
+    let (_s, mut r) = setup();
+    r.cmd(&["WATCH", "a"]);
+    r.cmd(&["SET", "a", "1"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["SET", "a", "2"]);
+    assert_eq!(r.cmd(&["EXEC"]), Reply::Nil);
+    assert_eq!(r.cmd(&["GET", "a"]), Reply::bulk("1"));
+}
+
+#[test]
+fn watch_is_per_db() {
+    let s = TestServer::start(&[]);
+    let mut r = s.raw();
+    let mut other = s.raw();
+    r.cmd(&["WATCH", "a"]);
+    other.cmd(&["SELECT", "1"]);
+    other.cmd(&["SET", "a", "x"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["SET", "a", "y"]);
+    assert_eq!(r.cmd(&["EXEC"]), Reply::arr(vec![Reply::ok()]));
+}
+
+#[test]
+fn pipelined_transaction() {
+    let (_s, mut r) = setup();
+    let mut buf = Vec::new();
+    buf.extend(encode_cmd(&["MULTI"]));
+    for _ in 0..100 {
+        buf.extend(encode_cmd(&["INCR", "n"]));
+    }
+    buf.extend(encode_cmd(&["EXEC"]));
+    r.send(&buf);
+    assert_eq!(r.read_reply(), Reply::ok());
+    for _ in 0..100 {
+        assert_eq!(r.read_reply(), queued());
+    }
+    let exec = r.read_reply();
+    let items = exec.as_array();
+    assert_eq!(items.len(), 100);
+    assert_eq!(items[99], Reply::int(100));
+}
+
+#[test]
+fn mset_is_atomic_for_concurrent_readers() {
+    let s = TestServer::start(&[]);
+    let keys: Vec<String> = (1..=10).map(|i| format!("k{i}")).collect();
+    {
+        let mut r = s.raw();
+        let mut args = vec!["MSET".to_string()];
+        for k in &keys {
+            args.push(k.clone());
+            args.push("init".into());
+        }
+        assert_eq!(r.cmd(&args), Reply::ok());
+    }
+    let done = Arc::new(AtomicBool::new(false));
+    let checks = Arc::new(AtomicUsize::new(0));
+    let mut observers = Vec::new();
+    for _ in 0..2 {
+        let mut r = s.raw();
+        let done = done.clone();
+        let checks = checks.clone();
+        let keys = keys.clone();
+        observers.push(thread::spawn(move || {
+            let mut args = vec!["MGET".to_string()];
+            args.extend(keys.iter().cloned());
+            while !done.load(Ordering::SeqCst) {
+                let reply = r.cmd(&args);
+                let vals = reply.strings();
+                assert!(
+                    vals.iter().all(|v| v == &vals[0]),
+                    "torn MSET observed: {vals:?}"
+                );
+                checks.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let mut r = s.raw();
+        let keys = keys.clone();
+        writers.push(thread::spawn(move || {
+            for i in 0..2000 {
+                let v = format!("w{w}-{i}");
+                let mut args = vec!["MSET".to_string()];
+                for k in &keys {
+                    args.push(k.clone());
+                    args.push(v.clone());
+                }
+                assert_eq!(r.cmd(&args), Reply::ok());
+            }
+        }));
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    done.store(true, Ordering::SeqCst);
+    for o in observers {
+        o.join().unwrap();
+    }
+    assert!(checks.load(Ordering::Relaxed) > 0);
+}
+
+#[test]
+fn multi_incr_is_atomic_for_concurrent_readers() {
+    let s = TestServer::start(&[]);
+    let done = Arc::new(AtomicBool::new(false));
+    let observer = {
+        let mut r = s.raw();
+        let done = done.clone();
+        thread::spawn(move || {
+            let mut n = 0u64;
+            while !done.load(Ordering::SeqCst) {
+                let reply = r.cmd(&["MGET", "x", "y"]);
+                let items = reply.as_array();
+                assert_eq!(items[0], items[1], "torn transaction observed");
+                n += 1;
+            }
+            n
+        })
+    };
+    let mut writers = Vec::new();
+    for _ in 0..4 {
+        let mut r = s.raw();
+        writers.push(thread::spawn(move || {
+            for _ in 0..500 {
+                let mut buf = Vec::new();
+                buf.extend(encode_cmd(&["MULTI"]));
+                buf.extend(encode_cmd(&["INCR", "x"]));
+                buf.extend(encode_cmd(&["INCR", "y"]));
+                buf.extend(encode_cmd(&["EXEC"]));
+                r.send(&buf);
+                assert_eq!(r.read_reply(), Reply::ok());
+                assert_eq!(r.read_reply(), queued());
+                assert_eq!(r.read_reply(), queued());
+                let exec = r.read_reply();
+                let items = exec.as_array();
+                assert_eq!(items[0], items[1]);
+            }
+        }));
+    }
+    for w in writers {
+        w.join().unwrap();
+    }
+    done.store(true, Ordering::SeqCst);
+    assert!(observer.join().unwrap() > 0);
+    let mut r = s.raw();
+    assert_eq!(
+        r.cmd(&["MGET", "x", "y"]),
+        Reply::arr(vec![Reply::bulk("2000"), Reply::bulk("2000")])
+    );
+}
