@@ -28,7 +28,7 @@ fn lfu_decayed(word: u32) -> u32 {
         65535 - ldt + now
     };
     let decay = LFU_DECAY_TIME.load(Ordering::Relaxed);
-    let periods = if decay > 0 { elapsed / decay } else { 0 };
+    let periods = elapsed.checked_div(decay).unwrap_or(0);
     counter.saturating_sub(periods)
 }
 
