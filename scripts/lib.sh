@@ -150,15 +150,15 @@ fc_start_server() {
 
 # fc_stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL.
 fc_stop_pid() {
-    local pid="$1" i
+    local pid="$1" _
     kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
     kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
     if kill -0 "$pid" 2>/dev/null; then
-        fc_info "pid $pid ignored SIGTERM for 5 s (i=$i); sending SIGKILL"
+        fc_info "pid $pid ignored SIGTERM for 5 s; sending SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
     fi
     wait "$pid" 2>/dev/null || true

@@ -282,8 +282,7 @@ fn binary_safe_keys_and_values_client() {
     let _: () = redis::cmd("SET").arg(&key).arg(&val).query(&mut c).unwrap();
     let got: Vec<u8> = redis::cmd("GET").arg(&key).query(&mut c).unwrap();
     assert_eq!(got, val);
-    let empty: () = redis::cmd("SET").arg("e").arg("").query(&mut c).unwrap();
-    let _ = empty;
+    let _: () = redis::cmd("SET").arg("e").arg("").query(&mut c).unwrap();
     let got: Vec<u8> = redis::cmd("GET").arg("e").query(&mut c).unwrap();
     assert!(got.is_empty());
 }

@@ -8,6 +8,14 @@ use std::sync::atomic::Ordering;
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc options read at its start: purge freed pages from a background thread, and
+/// sooner than the 10 s default, so RSS follows the data after bursts (table growth frees
+/// whole old tables at once).
+#[allow(non_upper_case_globals)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static malloc_conf: Option<&'static u8> =
+    Some(&b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:1000\0"[0]);
+
 fn usage() -> ! {
     eprintln!(
         "Usage: ferrocache-server [/path/to/ferrocache.conf] [options]\n       ferrocache-server -v or --version\n       ferrocache-server -h or --help\n\nExamples:\n       ferrocache-server (run with the embedded defaults)\n       ferrocache-server /etc/ferrocache/6379.conf\n       ferrocache-server --port 7777\n       ferrocache-server /etc/myredis.conf --loglevel verbose --maxclients 100"

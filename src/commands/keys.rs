@@ -800,7 +800,7 @@ fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], ms: bool, absolute: bool) -> CmdRe
     let v = if at < 0 {
         at
     } else if absolute {
-        if ms { at } else { at / 1000 }
+        if ms { at } else { (at + 500) / 1000 }
     } else {
         let left = (at - ctx.now as i64).max(0);
         if ms { left } else { (left + 500) / 1000 }

@@ -811,6 +811,16 @@ mod tests {
     }
 
     #[test]
+    fn decimal_sums_like_long_double() {
+        assert_eq!(decimal_sum_text(b"0.1", b"0.2").unwrap(), "0.3");
+        assert_eq!(decimal_sum_text(b"5.0e3", b"0").unwrap(), "5000");
+        assert_eq!(decimal_sum_text(b"3", b"-3").unwrap(), "0");
+        assert_eq!(decimal_sum_text(b"0", b"-2.5").unwrap(), "-2.5");
+        assert_eq!(decimal_sum_text(b"10.5", b"0.1").unwrap(), "10.6");
+        assert!(decimal_sum_text(b"1e300", b"1").is_none());
+    }
+
+    #[test]
     fn float_format() {
         assert_eq!(human_float(10.5 + 0.1), "10.6");
         assert_eq!(human_float(5000.0), "5000");

@@ -218,6 +218,13 @@ fn normalize(param: &Param, value: &str) -> Result<String, String> {
                 Err("argument(s) must be one of the following: ".to_string() + &opts.join(", "))
             }
         }
+        Kind::Str if param.name == "dir" => {
+            if std::path::Path::new(value).is_dir() {
+                Ok(value.to_string())
+            } else {
+                Err(format!("No such file or directory: '{}'", value))
+            }
+        }
         Kind::Str => Ok(value.to_string()),
         Kind::Seconds { max } => match parse_seconds(value) {
             Some(v) if v <= max => Ok(v.to_string()),
@@ -244,6 +251,10 @@ impl Default for Config {
         for p in params::PARAMS {
             cfg.values.write().insert(p.name, p.default.to_string());
             cfg.apply(p.name);
+        }
+        // Redis reports its working directory as `dir`.
+        if let Ok(cwd) = std::env::current_dir() {
+            cfg.values.write().insert("dir", cwd.display().to_string());
         }
         cfg
     }
@@ -413,6 +424,11 @@ impl Config {
                 .store(v as usize, Ordering::Relaxed),
             "client-query-buffer-limit" => {
                 l.query_buffer_limit.store(v as usize, Ordering::Relaxed)
+            }
+            "dir" => {
+                if let Some(d) = self.get(name).filter(|d| !d.is_empty()) {
+                    let _ = std::env::set_current_dir(d);
+                }
             }
             "hz" => l.hz.store(v as u64, Ordering::Relaxed),
             "slowlog-log-slower-than" => l.slowlog_slower_than.store(v, Ordering::Relaxed),

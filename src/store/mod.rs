@@ -298,16 +298,22 @@ impl<'a> WriteTxn<'a> {
     /// Stores `entry` under `key`, replacing any old value; keeps the TTL index in step.
     pub fn insert(&mut self, db: usize, key: &[u8], entry: Entry) -> Option<Entry> {
         let d = self.store.db(db);
-        let key = Bytes::copy_from_slice(key);
         let has_ttl = entry.expire_at != 0;
-        let old = d.map.insert(key.clone(), entry);
+        // Overwrite in place when the key exists, so the key bytes are allocated only once.
+        let old = match d.map.get_mut(key) {
+            Some(mut slot) => Some(std::mem::replace(&mut *slot, entry)),
+            None => {
+                d.map.insert(Bytes::copy_from_slice(key), entry);
+                None
+            }
+        };
         let had_ttl = old.as_ref().is_some_and(|o| o.expire_at != 0);
         if has_ttl && !had_ttl {
-            d.volatile.lock().insert(&key);
+            d.volatile.lock().insert(&Bytes::copy_from_slice(key));
         } else if !has_ttl && had_ttl {
-            d.volatile.lock().remove(&key);
+            d.volatile.lock().remove(key);
         }
-        self.modified(db, &key);
+        self.modified(db, key);
         old.filter(|o| !o.is_expired(self.now))
     }
 

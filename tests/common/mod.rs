@@ -24,10 +24,10 @@ pub const RAW_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Path of the server binary under test.
 pub fn server_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("FC_SERVER_BIN") {
-        if !p.is_empty() {
-            return PathBuf::from(p);
-        }
+    if let Ok(p) = std::env::var("FC_SERVER_BIN")
+        && !p.is_empty()
+    {
+        return PathBuf::from(p);
     }
     match option_env!("CARGO_BIN_EXE_ferrocache-server") {
         Some(p) => PathBuf::from(p),
@@ -263,13 +263,25 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        let failed = std::thread::panicking();
+        if failed {
             eprintln!(
                 "---- server log tail ({}) ----\n{}\n---- end ----",
                 self.log_path.display(),
                 self.log_tail(40)
             );
         }
+        self.stop();
+        // Keep the temp dir (with the full log) only when the test failed.
+        if !failed {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+impl TestServer {
+    /// Stop the process: SIGTERM, bounded wait, then SIGKILL.
+    fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
             return;
         };

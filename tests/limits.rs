@@ -1,0 +1,310 @@
+//! Bad input and resource limits.
+
+mod common;
+
+use common::{RawConn, ReadErr, Reply, TestServer, encode_cmd, poll_until};
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(5);
+
+/// Send `bytes`, expect exactly one error reply with `text`, then a close.
+fn expect_protocol_error(s: &TestServer, bytes: &[u8], text: &str) {
+    let mut bad = s.raw();
+    let mut good = s.raw();
+    assert_eq!(good.cmd(&["SET", "healthy", "yes"]), Reply::ok());
+    bad.send(bytes);
+    assert_eq!(bad.read_reply(), Reply::err(text));
+    assert!(
+        bad.wait_closed(T),
+        "connection not closed after protocol error"
+    );
+    // The server and other clients are unaffected.
+    assert_eq!(good.cmd(&["GET", "healthy"]), Reply::bulk("yes"));
+    let mut fresh = s.raw();
+    assert_eq!(fresh.cmd(&["PING"]), Reply::simple("PONG"));
+}
+
+#[test]
+fn garbage_after_multibulk_header() {
+    let s = TestServer::start(&[]);
+    expect_protocol_error(
+        &s,
+        b"*1\r\nfoo\r\n",
+        "ERR Protocol error: expected '$', got 'f'",
+    );
+}
+
+#[test]
+fn garbage_binary_bytes() {
+    let s = TestServer::start(&[]);
+    expect_protocol_error(
+        &s,
+        b"*2\r\n#!garbage\x01\x02\r\n",
+        "ERR Protocol error: expected '$', got '#'",
+    );
+}
+
+#[test]
+fn invalid_bulk_length() {
+    let s = TestServer::start(&[]);
+    expect_protocol_error(
+        &s,
+        b"*1\r\n$-5\r\n",
+        "ERR Protocol error: invalid bulk length",
+    );
+}
+
+#[test]
+fn non_numeric_bulk_length() {
+    let s = TestServer::start(&[]);
+    expect_protocol_error(
+        &s,
+        b"*1\r\n$abc\r\n",
+        "ERR Protocol error: invalid bulk length",
+    );
+}
+
+#[test]
+fn invalid_multibulk_length() {
+    let s = TestServer::start(&[]);
+    expect_protocol_error(
+        &s,
+        b"*99999999999\r\n",
+        "ERR Protocol error: invalid multibulk length",
+    );
+}
+
+#[test]
+fn non_numeric_multibulk_length() {
+    let s = TestServer::start(&[]);
+    expect_protocol_error(
+        &s,
+        b"*a\r\n",
+        "ERR Protocol error: invalid multibulk length",
+    );
+}
+
+#[test]
+fn bulk_longer_than_proto_max_bulk_len() {
+    let s = TestServer::start(&["--proto-max-bulk-len", "1mb"]);
+    expect_protocol_error(
+        &s,
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2000000\r\n",
+        "ERR Protocol error: invalid bulk length",
+    );
+}
+
+#[test]
+fn bulk_at_proto_max_bulk_len_is_accepted() {
+    let s = TestServer::start(&["--proto-max-bulk-len", "1mb"]);
+    let mut r = s.raw();
+    let v = vec![b'x'; 1024 * 1024];
+    assert_eq!(r.cmd(&[b"SET".as_slice(), b"k", &v]), Reply::ok());
+    assert_eq!(r.cmd(&["STRLEN", "k"]), Reply::int(1024 * 1024));
+}
+
+#[test]
+fn unbalanced_quotes_inline() {
+    let s = TestServer::start(&[]);
+    expect_protocol_error(
+        &s,
+        b"SET a \"abc\r\n",
+        "ERR Protocol error: unbalanced quotes in request",
+    );
+}
+
+#[test]
+fn too_big_inline_request() {
+    let s = TestServer::start(&[]);
+    let big = vec![b'a'; 70 * 1024];
+    expect_protocol_error(&s, &big, "ERR Protocol error: too big inline request");
+}
+
+#[test]
+fn null_and_empty_multibulk_are_ignored() {
+    let s = TestServer::start(&[]);
+    let mut r = s.raw();
+    r.send(b"*-1\r\n*0\r\nPING\r\n");
+    assert_eq!(r.read_reply(), Reply::simple("PONG"));
+    assert_eq!(
+        r.try_read_reply(Duration::from_millis(100)),
+        Err(ReadErr::Timeout)
+    );
+}
+
+#[test]
+fn maxclients_rejects_extra_connection() {
+    let s = TestServer::start(&["--maxclients", "5"]);
+    let mut conns: Vec<RawConn> = Vec::new();
+    // Establish 5 clients. A just-closed connection (e.g. the readiness probe)
+    // may still be counted for a moment, so retry each until served.
+    let deadline = Instant::now() + T;
+    while conns.len() < 5 {
+        let mut c = s.raw();
+        match c.try_read_reply(Duration::ZERO) {
+            Ok(r) => assert!(Instant::now() < deadline, "rejected: {r:?}"),
+            Err(_) => {
+                c.send_cmd(&["PING"]);
+                match c.try_read_reply(T) {
+                    Ok(Reply::Simple(p)) if p == "PONG" => conns.push(c),
+                    other => {
+                        assert!(Instant::now() < deadline, "connect failed: {other:?}");
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+            }
+        }
+    }
+    let mut sixth = s.raw();
+    assert_eq!(
+        sixth.read_reply(),
+        Reply::err("ERR max number of clients reached")
+    );
+    assert!(sixth.wait_closed(T));
+    // Existing clients keep working.
+    for c in conns.iter_mut() {
+        assert_eq!(c.cmd(&["PING"]), Reply::simple("PONG"));
+    }
+    // Freeing a slot lets a new client in.
+    conns.pop();
+    let ok = poll_until(T, Duration::from_millis(20), || {
+        let mut c = s.raw();
+        c.send_cmd(&["PING"]);
+        matches!(c.try_read_reply(T), Ok(Reply::Simple(p)) if p == "PONG")
+    });
+    assert!(ok, "slot not freed after a client disconnected");
+}
+
+#[test]
+fn timeout_closes_idle_clients() {
+    let s = TestServer::start(&["--timeout", "1"]);
+    let mut idle = s.raw();
+    assert_eq!(idle.cmd(&["PING"]), Reply::simple("PONG"));
+    let start = Instant::now();
+    assert!(
+        idle.wait_closed(Duration::from_secs(8)),
+        "idle client not closed"
+    );
+    assert!(start.elapsed() >= Duration::from_millis(900));
+    let mut fresh = s.raw();
+    assert_eq!(fresh.cmd(&["PING"]), Reply::simple("PONG"));
+}
+
+#[test]
+fn timeout_spares_active_clients() {
+    let s = TestServer::start(&["--timeout", "1"]);
+    let mut active = s.raw();
+    let mut idle = s.raw();
+    idle.cmd(&["PING"]);
+    let deadline = Instant::now() + Duration::from_secs(8);
+    // Keep `active` busy until `idle` has been dropped by the server.
+    loop {
+        assert_eq!(active.cmd(&["PING"]), Reply::simple("PONG"));
+        if idle.wait_closed(Duration::from_millis(200)) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "idle client never closed");
+    }
+    assert_eq!(active.cmd(&["PING"]), Reply::simple("PONG"));
+}
+
+#[test]
+fn half_written_frame_then_close() {
+    let s = TestServer::start(&[]);
+    {
+        let mut r = s.raw();
+        r.send(b"*3\r\n$3\r\nSET\r\n$4\r\nhalf\r\n$10\r\nabc");
+    }
+    {
+        let mut r = s.raw();
+        r.send(b"*2\r\n$3\r\nGE");
+        r.shutdown_write();
+        assert!(r.wait_closed(T));
+    }
+    let mut good = s.raw();
+    assert_eq!(good.cmd(&["PING"]), Reply::simple("PONG"));
+    assert_eq!(good.cmd(&["EXISTS", "half"]), Reply::int(0));
+}
+
+#[test]
+fn client_query_buffer_limit_disconnects() {
+    let s = TestServer::start(&["--client-query-buffer-limit", "1mb"]);
+    let mut good = s.raw();
+    let mut bad = s.raw();
+    let mut head = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$4000000\r\n".to_vec();
+    head.extend(vec![b'x'; 64 * 1024]);
+    let _ = bad.try_send(&head);
+    let chunk = vec![b'x'; 64 * 1024];
+    for _ in 0..32 {
+        if bad.try_send(&chunk).is_err() {
+            break;
+        }
+    }
+    assert!(
+        bad.wait_closed(T),
+        "client exceeding query buffer not closed"
+    );
+    assert_eq!(good.cmd(&["PING"]), Reply::simple("PONG"));
+    assert_eq!(good.cmd(&["EXISTS", "k"]), Reply::int(0));
+}
+
+#[test]
+fn pubsub_output_buffer_limit_disconnects_slow_subscriber() {
+    let s = TestServer::start(&["--client-output-buffer-limit", "pubsub 1mb 512kb 60"]);
+    let mut sub = s.raw();
+    sub.send_cmd(&["SUBSCRIBE", "flood"]);
+    assert_eq!(
+        sub.read_reply(),
+        Reply::arr(vec![
+            Reply::bulk("subscribe"),
+            Reply::bulk("flood"),
+            Reply::int(1)
+        ])
+    );
+    let mut publisher = s.raw();
+    let payload = vec![b'p'; 16 * 1024];
+    let one = encode_cmd(&[b"PUBLISH".as_slice(), b"flood", &payload]);
+    let mut disconnected = false;
+    // Up to ~16 MB in batches of 1 MB; the subscriber never reads.
+    for _batch in 0..16 {
+        let mut buf = Vec::new();
+        for _ in 0..64 {
+            buf.extend_from_slice(&one);
+        }
+        publisher.send(&buf);
+        let mut last = Reply::Nil;
+        for _ in 0..64 {
+            last = publisher.read_reply();
+        }
+        if last == Reply::int(0) {
+            disconnected = true;
+            break;
+        }
+    }
+    assert!(disconnected, "slow subscriber was never disconnected");
+    assert_eq!(
+        publisher.cmd(&["PUBSUB", "NUMSUB", "flood"]),
+        Reply::arr(vec![Reply::bulk("flood"), Reply::int(0)])
+    );
+    assert!(sub.wait_closed(T));
+    assert_eq!(publisher.cmd(&["SET", "after", "ok"]), Reply::ok());
+    let mut fresh = s.raw();
+    assert_eq!(fresh.cmd(&["GET", "after"]), Reply::bulk("ok"));
+}
+
+#[test]
+fn many_bad_clients_do_not_hurt_server() {
+    let s = TestServer::start(&[]);
+    let mut good = s.raw();
+    for i in 0..20 {
+        let mut bad = s.raw();
+        match i % 4 {
+            0 => bad.send(b"*1\r\n$-5\r\n"),
+            1 => bad.send(b"*x\r\n"),
+            2 => bad.send(b"*2\r\n$3\r\nGET\r\n$1"),
+            _ => bad.send(b"\"unbalanced\r\n"),
+        }
+        drop(bad);
+        assert_eq!(good.cmd(&["INCR", "n"]), Reply::int(i + 1));
+    }
+}
