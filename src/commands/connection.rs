@@ -429,21 +429,20 @@ fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 Some(_) => return Err(CmdError::err("CLIENT PAUSE mode must be WRITE or ALL")),
             };
             let until_ms = crate::store::now_ms() + ms as u64;
-            let mut p = ctx.srv.pause.lock();
+            let current = *ctx.srv.pause.lock();
             // A new pause never shortens a longer one, and ALL wins over WRITE, as in Redis.
-            let merged = match *p {
+            let merged = match current {
                 Some(old) => Pause {
                     until_ms: old.until_ms.max(until_ms),
                     all: old.all || all,
                 },
                 None => Pause { until_ms, all },
             };
-            *p = Some(merged);
+            ctx.srv.set_pause(Some(merged));
             ctx.out.ok();
         }
         ("unpause", 2) => {
-            *ctx.srv.pause.lock() = None;
-            ctx.srv.unpause.notify_waiters();
+            ctx.srv.set_pause(None);
             ctx.out.ok();
         }
         ("no-evict", 3) => {

@@ -193,8 +193,8 @@ fn unknown_command_error(args: &[Bytes]) -> CmdError {
 }
 
 /// Runs one parsed request for `client`, writing its reply into `out`.
-pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: Vec<Bytes>) {
-    let now = crate::store::now_ms();
+/// `now` is the caller's clock for this batch of pipelined requests (unix ms).
+pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: Vec<Bytes>, now: u64) {
     let Some(cmd) = srv.commands.get(&args[0]) else {
         if client.multi.is_some() {
             client.multi_failed = true;
@@ -277,7 +277,9 @@ pub fn run(
         })
         .map_or("", |s| s.name);
     *client.handle.last_cmd.lock() = (cmd.name, sub_name);
-    let started = std::time::Instant::now();
+    let slowlog_on = !cmd.has(flags::SKIP_SLOWLOG)
+        && srv.config.live.slowlog_slower_than.load(Ordering::Relaxed) >= 0;
+    let started = slowlog_on.then(std::time::Instant::now);
     let mut ctx = Ctx {
         srv,
         client,
@@ -309,9 +311,8 @@ pub fn run(
         }
     }
     srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
-    let elapsed = started.elapsed();
-    if !cmd.has(flags::SKIP_SLOWLOG) {
-        srv.slowlog_record(client, args, elapsed);
+    if let Some(started) = started {
+        srv.slowlog_record(client, args, started.elapsed());
     }
     result
 }

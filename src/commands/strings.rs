@@ -525,23 +525,35 @@ fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> CmdResult {
     let db = ctx.db();
     let t = ctx.w()?;
-    let (cur, at) = match t.get(db, key) {
-        None => (0, 0),
-        Some(e) => match &e.value {
-            Value::Str(s) => (
-                crate::protocol::parse_i64(s).ok_or(CmdError::NotInteger)?,
-                e.expire_at,
-            ),
-        },
-    };
-    let new = cur.checked_add(delta).ok_or(CmdError::Overflow)?;
     let mut buf = itoa::Buffer::new();
+    // Update in place when the key exists: one lookup, no key allocation.
+    let (new, at) = match t.get_mut(db, key) {
+        Some(mut e) => {
+            let cur = match &e.value {
+                Value::Str(s) => crate::protocol::parse_i64(s).ok_or(CmdError::NotInteger)?,
+            };
+            let new = cur.checked_add(delta).ok_or(CmdError::Overflow)?;
+            e.value = Value::Str(Bytes::copy_from_slice(buf.format(new).as_bytes()));
+            e.raw = false;
+            e.touch_access();
+            let at = e.expire_at;
+            drop(e);
+            t.modified(db, key);
+            (new, at)
+        }
+        None => {
+            t.insert(
+                db,
+                key,
+                Entry::new(
+                    Value::Str(Bytes::copy_from_slice(buf.format(delta).as_bytes())),
+                    0,
+                ),
+            );
+            (delta, 0)
+        }
+    };
     let text = buf.format(new).as_bytes();
-    t.insert(
-        db,
-        key,
-        Entry::new(Value::Str(Bytes::copy_from_slice(text)), at),
-    );
     if at != 0 {
         t.propagate(db, &[b"SET", key, text, b"KEEPTTL"]);
     } else {

@@ -225,7 +225,7 @@ pub const fn container(
 
 /// Name -> command lookup over every family's table.
 pub struct CommandTable {
-    by_name: HashMap<&'static str, &'static Command>,
+    by_name: HashMap<&'static str, &'static Command, ahash::RandomState>,
     /// All commands in table order.
     pub all: Vec<&'static Command>,
 }
@@ -233,7 +233,7 @@ pub struct CommandTable {
 impl CommandTable {
     /// Builds the table from the family modules.
     pub fn new(families: &[&'static [Command]]) -> Self {
-        let mut by_name = HashMap::new();
+        let mut by_name = HashMap::with_hasher(ahash::RandomState::new());
         let mut all = Vec::new();
         for fam in families {
             for c in fam.iter() {

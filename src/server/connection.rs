@@ -72,6 +72,9 @@ pub async fn serve(srv: Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle
     'conn: loop {
         // Run every complete request already buffered.
         let lim = limits(&srv);
+        // One clock reading per batch: pipelined commands share it, as Redis shares its
+        // cached time within an event-loop iteration.
+        let mut now = crate::store::now_ms();
         loop {
             match parser.parse(&mut inbuf, &lim) {
                 Ok(Parsed::Command(args)) => {
@@ -87,10 +90,10 @@ pub async fn serve(srv: Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle
                             }
                         }
                     }
-                    handle
-                        .last_cmd_ms
-                        .store(crate::store::now_ms(), Ordering::Relaxed);
-                    commands::execute(&srv, &mut client, &mut out, args);
+                    if srv.pause_active.load(Ordering::Relaxed) {
+                        now = crate::store::now_ms();
+                    }
+                    commands::execute(&srv, &mut client, &mut out, args, now);
                     if client.close {
                         break;
                     }
@@ -144,6 +147,7 @@ pub async fn serve(srv: Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle
                 Ok(n) => {
                     srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     last_activity = Instant::now();
+                    handle.last_cmd_ms.store(crate::store::now_ms(), Ordering::Relaxed);
                 }
             },
             _ = handle.outbox.notify.notified() => {}

@@ -43,6 +43,7 @@ pub async fn run(srv: Arc<Server>) {
             _ = tokio::time::sleep(period) => {}
             _ = shutdown.changed() => return,
         }
+        crate::store::value::refresh_lru_clock();
         let effort = srv
             .config
             .live

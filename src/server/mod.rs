@@ -97,6 +97,8 @@ pub struct Server {
     monitor_count: AtomicUsize,
     /// CLIENT PAUSE.
     pub pause: Mutex<Option<Pause>>,
+    /// Fast check for the request path: true while a pause may be in force.
+    pub pause_active: std::sync::atomic::AtomicBool,
     /// Woken on CLIENT UNPAUSE.
     pub unpause: Notify,
     /// Set to true to stop the server.
@@ -127,6 +129,7 @@ impl Server {
             monitors: Mutex::new(Vec::new()),
             monitor_count: AtomicUsize::new(0),
             pause: Mutex::new(None),
+            pause_active: std::sync::atomic::AtomicBool::new(false),
             unpause: Notify::new(),
             shutdown: tx,
             run_id: crate::replication::log::new_replid(),
@@ -279,12 +282,25 @@ impl Server {
         }
     }
 
+    /// Sets or clears CLIENT PAUSE, waking paused clients when it ends.
+    pub fn set_pause(&self, pause: Option<Pause>) {
+        let mut p = self.pause.lock();
+        *p = pause;
+        self.pause_active.store(pause.is_some(), Ordering::Release);
+        if pause.is_none() {
+            self.unpause.notify_waiters();
+        }
+    }
+
     /// How long a command with these flags must wait for CLIENT PAUSE (None: run now).
     pub fn paused_for(&self, cmd: &Command) -> Option<u64> {
+        if !self.pause_active.load(Ordering::Acquire) {
+            return None;
+        }
         let p = (*self.pause.lock())?;
         let now = crate::store::now_ms();
         if p.until_ms <= now {
-            *self.pause.lock() = None;
+            self.set_pause(None);
             return None;
         }
         let blocks = p.all || cmd.has(flags::WRITE) || cmd.has(flags::MAY_REPLICATE);

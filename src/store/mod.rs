@@ -280,14 +280,24 @@ impl<'a> WriteTxn<'a> {
 
     /// Reads a live key (expiring it first if due).
     pub fn get(&mut self, db: usize, key: &[u8]) -> Option<Ref<'a, Bytes, Entry>> {
+        let r = self.store.db(db).map.get(key)?;
+        if !r.is_expired(self.now) {
+            return Some(r);
+        }
+        drop(r);
         self.expire_if_needed(db, key);
-        self.store.db(db).map.get(key)
+        None
     }
 
     /// Mutable access to a live key. The caller must call [`Self::modified`] if it changes it.
     pub fn get_mut(&mut self, db: usize, key: &[u8]) -> Option<RefMut<'a, Bytes, Entry>> {
+        let r = self.store.db(db).map.get_mut(key)?;
+        if !r.is_expired(self.now) {
+            return Some(r);
+        }
+        drop(r);
         self.expire_if_needed(db, key);
-        self.store.db(db).map.get_mut(key)
+        None
     }
 
     /// True when a live key exists.

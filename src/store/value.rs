@@ -102,7 +102,22 @@ impl Value {
 
 /// Seconds resolution clock used for idle time, wrapping like Redis's 24-bit LRU clock.
 pub fn lru_clock() -> u32 {
-    (crate::store::now_ms() / 1000) as u32
+    match LRU_CLOCK.load(Ordering::Relaxed) {
+        0 => refresh_lru_clock(),
+        c => c,
+    }
+}
+
+/// The cached seconds clock: reading the system time on every key access would cost
+/// more than the access itself, so the cron refreshes it `hz` times a second (as Redis's
+/// `server.lruclock`).
+static LRU_CLOCK: AtomicU32 = AtomicU32::new(0);
+
+/// Re-reads the system time into the cached clock; returns it.
+pub fn refresh_lru_clock() -> u32 {
+    let c = (crate::store::now_ms() / 1000) as u32;
+    LRU_CLOCK.store(c, Ordering::Relaxed);
+    c
 }
 
 /// One key's value plus its expiry and access metadata.
