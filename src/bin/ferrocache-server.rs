@@ -38,7 +38,8 @@ fn init_logging(cfg: &Config) {
         .with_env_filter(filter)
         .with_target(false);
     if logfile.is_empty() {
-        builder.init();
+        use std::io::IsTerminal;
+        builder.with_ansi(std::io::stdout().is_terminal()).init();
     } else {
         match std::fs::OpenOptions::new()
             .create(true)

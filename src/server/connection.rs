@@ -25,6 +25,12 @@ async fn flush(
     handle: &ClientHandle,
     srv: &Server,
 ) -> Result<(), ()> {
+    if !out.buf.is_empty() {
+        handle.obuf.store(out.buf.len(), Ordering::Relaxed);
+        if srv.enforce_output_limit(handle) {
+            return Err(());
+        }
+    }
     while !out.buf.is_empty() {
         handle.obuf.store(out.buf.len(), Ordering::Relaxed);
         tokio::select! {

@@ -156,6 +156,12 @@ impl Server {
             return;
         }
         target.outbox.push(msg);
+        self.enforce_output_limit(target);
+    }
+
+    /// Kills `target` when its pending output (queued messages plus unwritten replies) is
+    /// over its class's hard limit, or over the soft limit for too long. Returns true if so.
+    pub fn enforce_output_limit(&self, target: &ClientHandle) -> bool {
         let limit = if target.is_pubsub() {
             *self.config.live.pubsub_limit.read()
         } else {
@@ -182,6 +188,7 @@ impl Server {
             tracing::warn!(client = target.id, addr = %target.addr, pending, "client scheduled to be closed ASAP for overcoming of output buffer limits");
             target.kill();
         }
+        over
     }
 
     /// Turns MONITOR on for a client.

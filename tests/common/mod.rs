@@ -111,9 +111,15 @@ enum SpawnError {
 impl TestServer {
     /// Start a server with `--port P --bind 127.0.0.1 --save ""` + `extra_args`.
     pub fn start(extra_args: &[&str]) -> TestServer {
+        Self::start_with_config(None, extra_args)
+    }
+
+    /// Start a server whose first argument is a config file holding `config` (written into
+    /// the server's temp dir as `server.conf`), then the usual overrides + `extra_args`.
+    pub fn start_with_config(config: Option<&str>, extra_args: &[&str]) -> TestServer {
         let mut last = String::new();
         for _attempt in 0..5 {
-            match Self::spawn_once(extra_args) {
+            match Self::spawn_once(config, extra_args) {
                 Ok(s) => return s,
                 Err(SpawnError::PortTaken(msg)) => last = msg,
                 Err(SpawnError::Fatal(msg)) => panic!("server failed to start: {msg}"),
@@ -122,21 +128,27 @@ impl TestServer {
         panic!("server failed to start after 5 attempts (port in use?): {last}");
     }
 
-    fn spawn_once(extra_args: &[&str]) -> Result<TestServer, SpawnError> {
+    fn spawn_once(config: Option<&str>, extra_args: &[&str]) -> Result<TestServer, SpawnError> {
         let bin = server_bin();
         let port = free_port();
         let dir = make_temp_dir();
         let log_path = dir.join("server.log");
         let log = fs::File::create(&log_path).expect("create log file");
         let log2 = log.try_clone().expect("clone log file");
-        let mut args: Vec<String> = vec![
+        let mut args: Vec<String> = Vec::new();
+        if let Some(text) = config {
+            let conf = dir.join("server.conf");
+            fs::write(&conf, text).expect("write config file");
+            args.push(conf.display().to_string());
+        }
+        args.extend([
             "--port".into(),
             port.to_string(),
             "--bind".into(),
             "127.0.0.1".into(),
             "--save".into(),
             String::new(),
-        ];
+        ]);
         args.extend(extra_args.iter().map(|s| s.to_string()));
         let child = Command::new(&bin)
             .args(&args)
