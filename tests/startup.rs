@@ -179,3 +179,27 @@ fn port_zero_picks_a_free_port_and_logs_it() {
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn shutdown_save_fails_without_persistence_and_keeps_serving() {
+    if skip_on_stock() {
+        return;
+    }
+    let mut s = TestServer::start(&[]);
+    let mut r = s.raw();
+    assert_eq!(
+        r.cmd(&["SHUTDOWN", "SAVE"]),
+        Reply::err("ERR Errors trying to SHUTDOWN. Check logs.")
+    );
+    assert_eq!(
+        r.cmd(&["SHUTDOWN", "SAVE", "NOSAVE"]),
+        Reply::err("ERR syntax error")
+    );
+    assert_eq!(r.cmd(&["PING"]), Reply::simple("PONG"));
+    assert!(!s.has_exited());
+    r.send_cmd(&["SHUTDOWN", "SAVE", "FORCE"]);
+    let status = s
+        .wait_exit(Duration::from_secs(10))
+        .expect("FORCE shuts down");
+    assert!(status.success());
+}

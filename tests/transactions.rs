@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{RawConn, Reply, TestServer, encode_cmd};
+use common::{RawConn, Reply, TestServer, encode_cmd, is_stock_redis};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
@@ -413,4 +413,36 @@ fn multi_incr_is_atomic_for_concurrent_readers() {
         r.cmd(&["MGET", "x", "y"]),
         Reply::arr(vec![Reply::bulk("2000"), Reply::bulk("2000")])
     );
+}
+
+#[test]
+fn introspection_inside_exec_does_not_block() {
+    // INFO, ROLE, DBSIZE, KEYS and DEBUG DIGEST read the whole keyspace; inside EXEC they
+    // must run under the transaction's own lock rather than wait for it.
+    let s = TestServer::start(if is_stock_redis() {
+        &["--enable-debug-command", "yes"][..]
+    } else {
+        &[][..]
+    });
+    let mut r = s.raw();
+    assert_eq!(r.cmd(&["SET", "k", "v"]), Reply::ok());
+    assert_eq!(r.cmd(&["MULTI"]), Reply::ok());
+    for c in [
+        &["INFO", "keyspace"][..],
+        &["ROLE"][..],
+        &["DBSIZE"][..],
+        &["KEYS", "*"][..],
+        &["DEBUG", "DIGEST"][..],
+        &["PUBLISH", "ch", "m"][..],
+    ] {
+        assert_eq!(r.cmd(c), Reply::simple("QUEUED"));
+    }
+    let res = r.cmd(&["EXEC"]);
+    let items = res.as_array();
+    assert_eq!(items.len(), 6);
+    assert!(items[0].as_string().contains("db0:keys=1"));
+    assert_eq!(items[2], Reply::int(1));
+    assert_eq!(items[3], Reply::bulks(&["k"]));
+    assert_eq!(items[4].as_string().len(), 40);
+    assert_eq!(items[5], Reply::int(0));
 }

@@ -3,6 +3,7 @@
 
 use crate::server::Server;
 use crate::store::NUM_DBS;
+use crate::store::Sequencer;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
@@ -102,7 +103,7 @@ fn total_system_memory() -> u64 {
         .unwrap_or(0)
 }
 
-fn section(srv: &Server, name: &str, out: &mut String) {
+fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
     let st = &srv.stats;
     let ld = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     match name {
@@ -192,13 +193,7 @@ fn section(srv: &Server, name: &str, out: &mut String) {
                 frag = frag,
                 fb = m.rss as i64 - m.allocated as i64,
                 pol = srv.config.get("maxmemory-policy").unwrap_or_default(),
-                bl = srv
-                    .store
-                    .read_lock()
-                    .log
-                    .backlog
-                    .as_ref()
-                    .map_or(0, |b| b.capacity()),
+                bl = seq.log.backlog.as_ref().map_or(0, |b| b.capacity()),
             );
         }
         "persistence" => {
@@ -231,7 +226,6 @@ fn section(srv: &Server, name: &str, out: &mut String) {
             );
         }
         "replication" => {
-            let seq = srv.store.read_lock();
             let log = &seq.log;
             let (active, size, first, hist) = match &log.backlog {
                 Some(b) => (1, b.capacity(), b.first_byte_offset, b.histlen()),
@@ -256,7 +250,6 @@ fn section(srv: &Server, name: &str, out: &mut String) {
         "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "keyspace" => {
             out.push_str("# Keyspace\r\n");
-            let _guard = srv.store.read_lock();
             let now = crate::store::now_ms();
             for db in 0..NUM_DBS {
                 let (keys, expires) = srv.store.db_sizes(db);
@@ -287,7 +280,8 @@ fn section(srv: &Server, name: &str, out: &mut String) {
 }
 
 /// Builds INFO text for the requested sections (`default`, `all`, `everything`, names).
-pub fn render(srv: &Server, requested: &[String]) -> String {
+/// The caller holds the sequencer (shared or exclusive) so multi-key figures are consistent.
+pub fn render(srv: &Server, seq: &Sequencer, requested: &[String]) -> String {
     let mut wanted: Vec<&str> = Vec::new();
     let req: Vec<String> = if requested.is_empty() {
         vec!["default".into()]
@@ -313,7 +307,7 @@ pub fn render(srv: &Server, requested: &[String]) -> String {
             if !out.is_empty() {
                 out.push_str("\r\n");
             }
-            section(srv, s, &mut out);
+            section(srv, seq, s, &mut out);
         }
     }
     out

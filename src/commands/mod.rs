@@ -118,6 +118,18 @@ impl<'a> Ctx<'a> {
             .ok_or_else(|| CmdError::err("internal: write outside a write section"))
     }
 
+    /// The sequencer state, through whichever side of the lock this command holds
+    /// (commands flagged ATOMIC_READ hold the shared side; writes and EXEC the exclusive
+    /// side). Never takes the lock itself, so it is safe inside EXEC.
+    pub fn seq(&self) -> Result<&Sequencer, CmdError> {
+        if let Some(t) = self.txn.as_ref() {
+            return Ok(t.sequencer());
+        }
+        self.read_guard
+            .as_deref()
+            .ok_or_else(|| CmdError::err("internal: sequencer not held"))
+    }
+
     /// Selected database.
     pub fn db(&self) -> usize {
         self.client.db

@@ -31,7 +31,7 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "info",
         -1,
-        LOADING | STALE,
+        LOADING | STALE | ATOMIC_READ,
         (0, 0, 0),
         "server",
         "1.0.0",
@@ -96,7 +96,7 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "debug",
         -2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
+        ADMIN | NOSCRIPT | LOADING | STALE | ATOMIC_READ,
         (0, 0, 0),
         "server",
         "1.0.0",
@@ -134,7 +134,7 @@ pub static COMMANDS: &[Command] = &[
     cmd(
         "role",
         1,
-        NOSCRIPT | LOADING | STALE | FAST,
+        NOSCRIPT | LOADING | STALE | FAST | ATOMIC_READ,
         (0, 0, 0),
         "server",
         "2.8.12",
@@ -304,7 +304,7 @@ fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
         .collect();
-    let text = super::info::render(ctx.srv, &req);
+    let text = super::info::render(ctx.srv, ctx.seq()?, &req);
     ctx.out.verbatim(text.as_bytes());
     Ok(())
 }
@@ -444,13 +444,30 @@ fn monitor(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 }
 
 fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (mut save, mut nosave, mut force) = (false, false, false);
     for a in &args[1..] {
-        if !(is(a, "nosave") || is(a, "save") || is(a, "now") || is(a, "force") || is(a, "abort")) {
+        if is(a, "nosave") {
+            nosave = true;
+        } else if is(a, "save") {
+            save = true;
+        } else if is(a, "force") {
+            force = true;
+        } else if is(a, "now") {
+            // Nothing to skip: there is no replica wait yet.
+        } else if is(a, "abort") && args.len() == 2 {
+            return Err(CmdError::err("No shutdown in progress."));
+        } else {
             return Err(CmdError::Syntax);
         }
-        if is(a, "abort") {
-            return Err(CmdError::err("No shutdown in progress."));
-        }
+    }
+    if save && nosave {
+        return Err(CmdError::Syntax);
+    }
+    if save && !force {
+        // Persistence (RDB) is not built yet: a save that cannot happen fails the shutdown,
+        // exactly as a failed save does in Redis; FORCE shuts down anyway.
+        tracing::warn!("SHUTDOWN SAVE requested but this server cannot write an RDB file yet");
+        return Err(CmdError::err("Errors trying to SHUTDOWN. Check logs."));
     }
     tracing::warn!(client = ctx.client.handle.id, "User requested shutdown...");
     ctx.srv.request_shutdown();
@@ -532,7 +549,6 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ctx.out.ok();
         }
         "digest" if args.len() == 2 => {
-            let _guard = ctx.srv.store.read_lock();
             let d = dataset_digest(ctx);
             ctx.out.simple(&hex(&d));
         }
@@ -660,7 +676,7 @@ fn latency(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    let offset = ctx.srv.store.read_lock().log.offset;
+    let offset = ctx.seq()?.log.offset;
     ctx.out.array(3);
     ctx.out.bulk_str("master");
     ctx.out.int(offset as i64);

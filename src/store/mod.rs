@@ -251,6 +251,11 @@ impl<'a> WriteTxn<'a> {
         self.store
     }
 
+    /// The sequencer this write section holds.
+    pub fn sequencer(&self) -> &Sequencer {
+        &self.seq
+    }
+
     /// The replication log, for callers that manage transactions.
     pub fn log(&mut self) -> &mut ReplicationLog {
         &mut self.seq.log
