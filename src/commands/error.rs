@@ -36,6 +36,15 @@ pub enum CmdError {
 }
 
 impl CmdError {
+    /// A container's subcommand/arity error as Redis's `addReplySubcommandSyntaxError`.
+    pub fn subcommand(args: &[bytes::Bytes], container: &str) -> Self {
+        CmdError::err(format!(
+            "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+            String::from_utf8_lossy(&args[1]),
+            container
+        ))
+    }
+
     /// An `ERR`-coded error with free text.
     pub fn err(text: impl std::fmt::Display) -> Self {
         CmdError::Msg(format!("ERR {}", text))

@@ -583,10 +583,7 @@ fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "HELP",
             "    Prints this help.",
         ];
-        ctx.out.array(lines.len());
-        for l in lines {
-            ctx.out.simple(l);
-        }
+        ctx.help(&lines);
         return Ok(());
     }
     let lfu = crate::store::value::LFU_MODE.load(std::sync::atomic::Ordering::Relaxed);

@@ -130,6 +130,14 @@ impl<'a> Ctx<'a> {
             .ok_or_else(|| CmdError::err("internal: sequencer not held"))
     }
 
+    /// Replies with a HELP text: one status line per entry, as Redis's `addReplyHelp`.
+    pub fn help(&mut self, lines: &[&str]) {
+        self.out.array(lines.len());
+        for l in lines {
+            self.out.simple(l);
+        }
+    }
+
     /// Selected database.
     pub fn db(&self) -> usize {
         self.client.db
@@ -142,30 +150,23 @@ impl<'a> Ctx<'a> {
 
     /// Reads a key of any db, hiding expired keys.
     pub fn lookup_in(&mut self, db: usize, key: &[u8]) -> Option<Ref<'a, Bytes, Entry>> {
-        if let Some(t) = self.txn.as_mut() {
-            // Lookups made on behalf of writes do not count as hits or misses (Redis's
-            // lookupKeyWrite).
-            return t.get(db, key);
-        }
-        let store: &'a crate::store::Store = &self.srv.store;
-        match store.lookup(db, key, self.now) {
-            Lookup::Found(r) => Some(r),
-            Lookup::Missing => None,
-            Lookup::Expired => {
-                self.expired_seen.push((db, Bytes::copy_from_slice(key)));
-                None
-            }
-        }
+        self.find(db, key, true)
     }
 
     /// Reads a key without counting a hit/miss or touching its access time.
     pub fn peek(&mut self, key: &[u8]) -> Option<Ref<'a, Bytes, Entry>> {
-        let db = self.client.db;
+        self.find(self.client.db, key, false)
+    }
+
+    /// The one lookup path: through the write section when held (where lookups, as
+    /// Redis's lookupKeyWrite, count nothing), else lock-free, recording expired keys for
+    /// deletion after the command. `access` counts hits/misses and touches the key.
+    fn find(&mut self, db: usize, key: &[u8], access: bool) -> Option<Ref<'a, Bytes, Entry>> {
         if let Some(t) = self.txn.as_mut() {
             return t.get(db, key);
         }
         let store: &'a crate::store::Store = &self.srv.store;
-        match store.peek(db, key, self.now) {
+        match store.find(db, key, self.now, access) {
             Lookup::Found(r) => Some(r),
             Lookup::Missing => None,
             Lookup::Expired => {

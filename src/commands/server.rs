@@ -143,21 +143,6 @@ pub static COMMANDS: &[Command] = &[
     ),
 ];
 
-fn help_reply(ctx: &mut Ctx<'_>, lines: &[&str]) {
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l);
-    }
-}
-
-fn unknown_sub(args: &[Bytes], container: &str) -> CmdError {
-    CmdError::err(format!(
-        "unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        String::from_utf8_lossy(&args[1]),
-        container
-    ))
-}
-
 fn command_info_entry(ctx: &mut Ctx<'_>, c: &Command) {
     let o = &mut *ctx.out;
     o.array(10);
@@ -274,27 +259,24 @@ fn command(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 ctx.out.bulk(&sub_args[i]);
             }
         }
-        "help" if args.len() == 2 => help_reply(
-            ctx,
-            &[
-                "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "(no subcommand)",
-                "    Return details about all Redis commands.",
-                "COUNT",
-                "    Return the total number of commands in this Redis server.",
-                "LIST",
-                "    Return a list of all commands in this Redis server.",
-                "INFO [<command-name> ...]",
-                "    Return details about multiple Redis commands.",
-                "DOCS [<command-name> ...]",
-                "    Return documentation details about multiple Redis commands.",
-                "GETKEYS <full-command>",
-                "    Return the keys from a full Redis command.",
-                "HELP",
-                "    Prints this help.",
-            ],
-        ),
-        _ => return Err(unknown_sub(args, "COMMAND")),
+        "help" if args.len() == 2 => ctx.help(&[
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "HELP",
+            "    Prints this help.",
+        ]),
+        _ => return Err(CmdError::subcommand(args, "COMMAND")),
     }
     Ok(())
 }
@@ -396,23 +378,20 @@ fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             tracing::info!("CONFIG REWRITE executed with success.");
             ctx.out.ok();
         }
-        "help" if args.len() == 2 => help_reply(
-            ctx,
-            &[
-                "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "GET <pattern>",
-                "    Return parameters matching the glob-like <pattern> and their values.",
-                "SET <directive> <value>",
-                "    Set the configuration <directive> to <value>.",
-                "RESETSTAT",
-                "    Reset statistics reported by the INFO command.",
-                "REWRITE",
-                "    Rewrite the configuration file.",
-                "HELP",
-                "    Prints this help.",
-            ],
-        ),
-        _ => return Err(unknown_sub(args, "CONFIG")),
+        "help" if args.len() == 2 => ctx.help(&[
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+            "HELP",
+            "    Prints this help.",
+        ]),
+        _ => return Err(CmdError::subcommand(args, "CONFIG")),
     }
     Ok(())
 }
@@ -562,21 +541,18 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 ctx.out.simple(&hex(&dg));
             }
         }
-        "help" if args.len() == 2 => help_reply(
-            ctx,
-            &[
-                "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "DIGEST",
-                "    Output a hex signature representing the current DB content.",
-                "DIGEST-VALUE <key> [<key> ...]",
-                "    Output a hex signature of the values of all the specified keys.",
-                "SLEEP <seconds>",
-                "    Stop the server for <seconds>. Decimals allowed.",
-                "HELP",
-                "    Prints this help.",
-            ],
-        ),
-        _ => return Err(unknown_sub(args, "DEBUG")),
+        "help" if args.len() == 2 => ctx.help(&[
+            "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "DIGEST",
+            "    Output a hex signature representing the current DB content.",
+            "DIGEST-VALUE <key> [<key> ...]",
+            "    Output a hex signature of the values of all the specified keys.",
+            "SLEEP <seconds>",
+            "    Stop the server for <seconds>. Decimals allowed.",
+            "HELP",
+            "    Prints this help.",
+        ]),
+        _ => return Err(CmdError::subcommand(args, "DEBUG")),
     }
     Ok(())
 }
@@ -625,24 +601,21 @@ fn slowlog(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ctx.srv.slowlog.lock().entries.clear();
             ctx.out.ok();
         }
-        ("help", 2) => help_reply(
-            ctx,
-            &[
-                "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "GET [<count>]",
-                "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
-                "    Entries are made of:",
-                "    id, timestamp, time in microseconds, arguments array, client IP and port,",
-                "    client name",
-                "LEN",
-                "    Return the length of the slowlog.",
-                "RESET",
-                "    Reset the slowlog.",
-                "HELP",
-                "    Prints this help.",
-            ],
-        ),
-        _ => return Err(unknown_sub(args, "SLOWLOG")),
+        ("help", 2) => ctx.help(&[
+            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+            "HELP",
+            "    Prints this help.",
+        ]),
+        _ => return Err(CmdError::subcommand(args, "SLOWLOG")),
     }
     Ok(())
 }
@@ -655,22 +628,19 @@ fn latency(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ("latest", 2) => ctx.out.array(0),
         ("history", 3) => ctx.out.array(0),
         ("reset", _) => ctx.out.int(0),
-        ("help", 2) => help_reply(
-            ctx,
-            &[
-                "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "HISTORY <event>",
-                "    Return time-latency samples for the <event> class.",
-                "LATEST",
-                "    Return the latest latency samples for all events.",
-                "RESET [<event> ...]",
-                "    Reset latency data of one or more <event> classes.",
-                "    (default: reset all data for all event classes)",
-                "HELP",
-                "    Prints this help.",
-            ],
-        ),
-        _ => return Err(unknown_sub(args, "LATENCY")),
+        ("help", 2) => ctx.help(&[
+            "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "HISTORY <event>",
+            "    Return time-latency samples for the <event> class.",
+            "LATEST",
+            "    Return the latest latency samples for all events.",
+            "RESET [<event> ...]",
+            "    Reset latency data of one or more <event> classes.",
+            "    (default: reset all data for all event classes)",
+            "HELP",
+            "    Prints this help.",
+        ]),
+        _ => return Err(CmdError::subcommand(args, "LATENCY")),
     }
     Ok(())
 }

@@ -188,31 +188,29 @@ impl Store {
         &self.dbs[self.physical(db)]
     }
 
-    /// Looks a key up without the sequencer (single-key reads). Records hits and misses.
-    pub fn lookup(&self, db: usize, key: &[u8], now: u64) -> Lookup<'_> {
-        match self.db(db).map.get(key) {
-            Some(r) if r.is_expired(now) => {
-                self.stats.misses.fetch_add(1, Ordering::Relaxed);
-                Lookup::Expired
-            }
-            Some(r) => {
-                r.touch_access();
-                self.stats.hits.fetch_add(1, Ordering::Relaxed);
+    /// Looks a key up without the sequencer (single-key reads). With `access`, records a
+    /// hit or miss and touches the key's access time (reads); without, only peeks (TYPE,
+    /// TTL, OBJECT).
+    pub fn find(&self, db: usize, key: &[u8], now: u64, access: bool) -> Lookup<'_> {
+        let found = self.db(db).map.get(key);
+        let live = found.as_ref().map(|r| !r.is_expired(now));
+        if access {
+            let counter = if live == Some(true) {
+                &self.stats.hits
+            } else {
+                &self.stats.misses
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+        match (found, live) {
+            (Some(r), Some(true)) => {
+                if access {
+                    r.touch_access();
+                }
                 Lookup::Found(r)
             }
-            None => {
-                self.stats.misses.fetch_add(1, Ordering::Relaxed);
-                Lookup::Missing
-            }
-        }
-    }
-
-    /// Looks a key up without touching access time or hit counters (TYPE, TTL, OBJECT...).
-    pub fn peek(&self, db: usize, key: &[u8], now: u64) -> Lookup<'_> {
-        match self.db(db).map.get(key) {
-            Some(r) if r.is_expired(now) => Lookup::Expired,
-            Some(r) => Lookup::Found(r),
-            None => Lookup::Missing,
+            (Some(_), _) => Lookup::Expired,
+            (None, _) => Lookup::Missing,
         }
     }
 
