@@ -145,11 +145,15 @@ pub static COMMANDS: &[Command] = &[
         "A container for object introspection commands",
         object,
         &[
-            sub("encoding", 3),
-            sub("idletime", 3),
-            sub("freq", 3),
-            sub("refcount", 3),
-            sub("help", 2),
+            sub("encoding", 3, "Report the internal encoding of a value"),
+            sub(
+                "idletime",
+                3,
+                "Report seconds since a key was last accessed",
+            ),
+            sub("freq", 3, "Report the access frequency counter of a key"),
+            sub("refcount", 3, "Report the reference count of a value"),
+            sub("help", 2, "Show helpful text about the subcommands"),
         ],
     ),
     cmd(

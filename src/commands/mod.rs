@@ -2,6 +2,7 @@
 //! locking by flags, then the family handler.
 
 pub mod connection;
+pub mod docs;
 pub mod error;
 pub mod info;
 pub mod keys;

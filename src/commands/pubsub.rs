@@ -67,10 +67,10 @@ pub static COMMANDS: &[Command] = &[
         "A container for Pub/Sub commands",
         pubsub,
         &[
-            sub("channels", -2),
-            sub("numsub", -2),
-            sub("numpat", 2),
-            sub("help", 2),
+            sub("channels", -2, "List channels with subscribers"),
+            sub("numsub", -2, "Count subscribers per channel"),
+            sub("numpat", 2, "Count pattern subscriptions"),
+            sub("help", 2, "Show helpful text about the subcommands"),
         ],
     ),
 ];

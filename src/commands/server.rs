@@ -19,12 +19,12 @@ pub static COMMANDS: &[Command] = &[
             "Get array of Redis command details",
             command,
             &[
-                sub("count", 2),
-                sub("list", -2),
-                sub("info", -2),
-                sub("docs", -2),
-                sub("getkeys", -4),
-                sub("help", 2),
+                sub("count", 2, "Count the commands"),
+                sub("list", -2, "List command names"),
+                sub("info", -2, "Describe commands"),
+                sub("docs", -2, "Document commands"),
+                sub("getkeys", -4, "Extract the keys of a full command"),
+                sub("help", 2, "Show helpful text about the subcommands"),
             ],
         )
     },
@@ -46,11 +46,11 @@ pub static COMMANDS: &[Command] = &[
         "A container for server configuration commands",
         config,
         &[
-            sub("get", -3),
-            sub("set", -4),
-            sub("resetstat", 2),
-            sub("rewrite", 2),
-            sub("help", 2),
+            sub("get", -3, "Read configuration parameters"),
+            sub("set", -4, "Set configuration parameters"),
+            sub("resetstat", 2, "Reset INFO statistics"),
+            sub("rewrite", 2, "Rewrite the configuration file"),
+            sub("help", 2, "Show helpful text about the subcommands"),
         ],
     ),
     cmd(
@@ -111,10 +111,10 @@ pub static COMMANDS: &[Command] = &[
         "A container for slow log commands",
         slowlog,
         &[
-            sub("get", -2),
-            sub("len", 2),
-            sub("reset", 2),
-            sub("help", 2),
+            sub("get", -2, "Read slow log entries"),
+            sub("len", 2, "Count slow log entries"),
+            sub("reset", 2, "Clear the slow log"),
+            sub("help", 2, "Show helpful text about the subcommands"),
         ],
     ),
     container(
@@ -125,10 +125,10 @@ pub static COMMANDS: &[Command] = &[
         "A container for latency diagnostics commands",
         latency,
         &[
-            sub("latest", 2),
-            sub("history", 3),
-            sub("reset", -2),
-            sub("help", 2),
+            sub("latest", 2, "Report the latest latency samples"),
+            sub("history", 3, "Report latency samples of an event"),
+            sub("reset", -2, "Reset latency data"),
+            sub("help", 2, "Show helpful text about the subcommands"),
         ],
     ),
     cmd(
@@ -188,13 +188,42 @@ fn command_info_entry(ctx: &mut Ctx<'_>, c: &Command) {
 fn command_docs_entry(ctx: &mut Ctx<'_>, c: &Command) {
     let o = &mut *ctx.out;
     o.bulk_str(c.name);
-    o.map(3);
+    write_docs_map(o, c.name, c.summary, c.since, c.group, c.subcommands);
+}
+
+/// One command's (or subcommand's) COMMAND DOCS map: summary, since, group, and when
+/// known its arguments and subcommands.
+fn write_docs_map(
+    o: &mut crate::protocol::ReplyBuf,
+    full_name: &str,
+    summary: &str,
+    since: &str,
+    group: &str,
+    subcommands: &[super::table::SubCommand],
+) {
+    let args = super::docs::arguments_of(full_name)
+        .and_then(|t| super::docs::parse_arguments(t).ok())
+        .filter(|a| !a.is_empty());
+    o.map(3 + args.is_some() as usize + !subcommands.is_empty() as usize);
     o.bulk_str("summary");
-    o.bulk_str(c.summary);
+    o.bulk_str(summary);
     o.bulk_str("since");
-    o.bulk_str(c.since);
+    o.bulk_str(since);
     o.bulk_str("group");
-    o.bulk_str(c.group);
+    o.bulk_str(group);
+    if let Some(a) = args {
+        o.bulk_str("arguments");
+        super::docs::write_arguments(o, &a);
+    }
+    if !subcommands.is_empty() {
+        o.bulk_str("subcommands");
+        o.map(subcommands.len());
+        for s in subcommands {
+            let name = format!("{}|{}", full_name, s.name);
+            o.bulk_str(&name);
+            write_docs_map(o, &name, s.summary, since, group, &[]);
+        }
+    }
 }
 
 fn command(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {

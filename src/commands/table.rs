@@ -79,11 +79,17 @@ pub struct SubCommand {
     pub name: &'static str,
     /// Arity counted like Redis: including the container and subcommand names.
     pub arity: i32,
+    /// One-line description (COMMAND DOCS).
+    pub summary: &'static str,
 }
 
 /// Shorthand for a [`SubCommand`].
-pub const fn sub(name: &'static str, arity: i32) -> SubCommand {
-    SubCommand { name, arity }
+pub const fn sub(name: &'static str, arity: i32, summary: &'static str) -> SubCommand {
+    SubCommand {
+        name,
+        arity,
+        summary,
+    }
 }
 
 /// One command's table entry.
