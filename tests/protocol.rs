@@ -480,3 +480,26 @@ fn many_connections_concurrently() {
         );
     }
 }
+
+#[test]
+fn command_docs_arguments_drive_redis_cli_hints() {
+    // redis-cli builds its argument hints and `help` output from these fields.
+    let s = TestServer::start(&[]);
+    let mut r = s.raw();
+    let reply = r.cmd(&["COMMAND", "DOCS", "set", "config"]);
+    let set = reply.get("set").expect("docs for set");
+    let args = set.get("arguments").expect("arguments");
+    let args = args.as_array();
+    assert_eq!(args[0].get("name"), Some(Reply::bulk("key")));
+    assert_eq!(args[0].get("type"), Some(Reply::bulk("key")));
+    let cond = &args[2];
+    assert_eq!(cond.get("type"), Some(Reply::bulk("oneof")));
+    let alternatives = cond.get("arguments").unwrap();
+    let nx = &alternatives.as_array()[0];
+    assert_eq!(nx.get("token"), Some(Reply::bulk("NX")));
+    let config = reply.get("config").expect("docs for config");
+    let subs = config.get("subcommands").expect("subcommands");
+    let get = subs.get("config|get").expect("config|get");
+    assert!(get.get("summary").is_some());
+    assert!(get.get("arguments").is_some());
+}
