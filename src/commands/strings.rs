@@ -619,6 +619,10 @@ fn parse_decimal(s: &[u8]) -> Option<Decimal> {
         }
         mantissa = mantissa.checked_mul(10)?.checked_add((c - b'0') as i128)?;
     }
+    // Beyond 38 digits nothing fits an i128 anyway; refuse before looping on the exponent.
+    if !(-40..=40).contains(&exp) {
+        return None;
+    }
     let mut scale = frac_part.len() as i32 - exp;
     while scale < 0 {
         mantissa = mantissa.checked_mul(10)?;
@@ -830,6 +834,8 @@ mod tests {
         assert_eq!(decimal_sum_text(b"0", b"-2.5").unwrap(), "-2.5");
         assert_eq!(decimal_sum_text(b"10.5", b"0.1").unwrap(), "10.6");
         assert!(decimal_sum_text(b"1e300", b"1").is_none());
+        assert!(decimal_sum_text(b"0e-2147483648", b"1").is_none());
+        assert_eq!(decimal_sum_text(b"1.5e1", b"0").unwrap(), "15");
     }
 
     #[test]

@@ -217,6 +217,8 @@ fn hex_val(c: u8) -> Option<u8> {
 /// Splits a line into arguments the way Redis's `sdssplitargs` does: whitespace separated,
 /// with "double quotes" (C escapes, \xHH) and 'single quotes'. `None` on unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    // Redis splits a C string: a NUL byte ends the line.
+    let line = &line[..line.iter().position(|&b| b == 0).unwrap_or(line.len())];
     let mut args = Vec::new();
     let mut i = 0;
     let n = line.len();
@@ -286,7 +288,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     c => cur.push(c),
@@ -339,6 +341,63 @@ mod tests {
         }
         assert_eq!(got.unwrap()[2], Bytes::from("hello"));
         assert!(buf.is_empty());
+    }
+
+    /// Random and mutated input never panics, never loops, and every command consumed
+    /// leaves the buffer shorter.
+    #[test]
+    fn random_input_is_handled() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let seeds: [&[u8]; 4] = [
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n",
+            b"PING \"a\\x41\" 'b'\r\n",
+            b"*2\r\n$-1\r\n*0\r\n",
+            b"*1\r\n$4\r\nPING\r\n",
+        ];
+        let limits = RequestLimits {
+            max_bulk_len: 1 << 20,
+            max_multibulk_len: 1 << 16,
+        };
+        for _ in 0..20_000 {
+            let mut input = seeds[rng.random_range(0..seeds.len())].to_vec();
+            for _ in 0..rng.random_range(0..6) {
+                let i = rng.random_range(0..input.len());
+                match rng.random_range(0..3) {
+                    0 => input[i] = rng.random(),
+                    1 => input.insert(i, rng.random()),
+                    _ => {
+                        input.remove(i);
+                        if input.is_empty() {
+                            input.push(b'*');
+                        }
+                    }
+                }
+            }
+            let mut p = RequestParser::default();
+            let mut buf = BytesMut::new();
+            // Feed in random chunks, as a socket would deliver it.
+            let mut fed = 0;
+            while fed < input.len() {
+                let n = rng.random_range(1..=input.len() - fed);
+                buf.extend_from_slice(&input[fed..fed + n]);
+                fed += n;
+                let mut guard = 0;
+                loop {
+                    guard += 1;
+                    assert!(guard < 10_000, "parser loops on {:?}", input);
+                    let before = buf.len();
+                    match p.parse(&mut buf, &limits) {
+                        Ok(Parsed::Command(args)) => {
+                            assert!(!args.is_empty());
+                            assert!(buf.len() < before);
+                        }
+                        Ok(Parsed::Nothing) => assert!(buf.len() < before),
+                        Ok(Parsed::Incomplete) | Err(_) => break,
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -57,9 +57,10 @@ pub async fn run(srv: Arc<Server>) {
         if last_sample.elapsed() >= Duration::from_millis(100) {
             let cmds = srv.stats.commands_processed.load(Ordering::Relaxed);
             let secs = last_sample.elapsed().as_secs_f64();
-            srv.stats
-                .instantaneous_ops
-                .store(((cmds - last_cmds) as f64 / secs) as u64, Ordering::Relaxed);
+            srv.stats.instantaneous_ops.store(
+                (cmds.saturating_sub(last_cmds) as f64 / secs) as u64,
+                Ordering::Relaxed,
+            );
             last_cmds = cmds;
             last_sample = Instant::now();
         }

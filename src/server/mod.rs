@@ -175,7 +175,7 @@ impl Server {
             let since = target.soft_since_ms.load(Ordering::Relaxed);
             if since == 0 {
                 target.soft_since_ms.store(now, Ordering::Relaxed);
-            } else if now - since >= limit.soft_seconds * 1000 {
+            } else if now.saturating_sub(since) >= limit.soft_seconds.saturating_mul(1000) {
                 over = true;
             }
         } else {
