@@ -439,7 +439,7 @@ fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .filter(|e| {
             !e.is_expired(now) && (all || crate::store::glob::glob_match(pat, e.key(), false))
         })
-        .map(|e| e.key().clone())
+        .map(|e| Bytes::copy_from_slice(e.key()))
         .collect();
     ctx.out.array(matched.len());
     for k in matched {
@@ -539,7 +539,7 @@ fn randomkey(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let idx = rng.random_range(0..s.len());
         let picked = crate::store::shard_entries(&s)
             .nth(idx)
-            .and_then(|(k, v)| (!v.is_expired(now)).then(|| k.clone()));
+            .and_then(|(k, v)| (!v.is_expired(now)).then(|| Bytes::copy_from_slice(k)));
         if let Some(k) = picked {
             ctx.out.bulk(&k);
             return Ok(());
@@ -549,7 +549,7 @@ fn randomkey(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .map
         .iter()
         .find(|e| !e.is_expired(now))
-        .map(|e| e.key().clone());
+        .map(|e| Bytes::copy_from_slice(e.key()));
     match any {
         Some(k) => ctx.out.bulk(&k),
         None => ctx.out.null(),

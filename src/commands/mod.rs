@@ -15,9 +15,8 @@ pub mod transactions;
 use crate::protocol::ReplyBuf;
 use crate::server::Server;
 use crate::server::client::ClientHandle;
-use crate::store::{Entry, Lookup, Sequencer, Value, WriteTxn};
+use crate::store::{EntryRef, Lookup, Sequencer, Value, WriteTxn};
 use bytes::Bytes;
-use dashmap::mapref::one::Ref;
 pub use error::{CmdError, CmdResult};
 use parking_lot::RwLockReadGuard;
 use std::collections::HashSet;
@@ -145,24 +144,24 @@ impl<'a> Ctx<'a> {
     }
 
     /// Reads a key of the selected db (any type), hiding expired keys.
-    pub fn lookup(&mut self, key: &[u8]) -> Option<Ref<'a, Bytes, Entry>> {
+    pub fn lookup(&mut self, key: &[u8]) -> Option<EntryRef<'a>> {
         self.lookup_in(self.client.db, key)
     }
 
     /// Reads a key of any db, hiding expired keys.
-    pub fn lookup_in(&mut self, db: usize, key: &[u8]) -> Option<Ref<'a, Bytes, Entry>> {
+    pub fn lookup_in(&mut self, db: usize, key: &[u8]) -> Option<EntryRef<'a>> {
         self.find(db, key, true)
     }
 
     /// Reads a key without counting a hit/miss or touching its access time.
-    pub fn peek(&mut self, key: &[u8]) -> Option<Ref<'a, Bytes, Entry>> {
+    pub fn peek(&mut self, key: &[u8]) -> Option<EntryRef<'a>> {
         self.find(self.client.db, key, false)
     }
 
     /// The one lookup path: through the write section when held (where lookups, as
     /// Redis's lookupKeyWrite, count nothing), else lock-free, recording expired keys for
     /// deletion after the command. `access` counts hits/misses and touches the key.
-    fn find(&mut self, db: usize, key: &[u8], access: bool) -> Option<Ref<'a, Bytes, Entry>> {
+    fn find(&mut self, db: usize, key: &[u8], access: bool) -> Option<EntryRef<'a>> {
         if let Some(t) = self.txn.as_mut() {
             return t.get(db, key);
         }
@@ -182,7 +181,7 @@ impl<'a> Ctx<'a> {
         match self.lookup(key) {
             None => Ok(None),
             Some(r) => match &r.value {
-                Value::Str(s) => Ok(Some(s.clone())),
+                Value::Str(s) => Ok(Some(Bytes::copy_from_slice(s))),
             },
         }
     }

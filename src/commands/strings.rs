@@ -3,7 +3,7 @@
 
 use super::table::{Command, cmd, flags::*};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
-use crate::store::{Entry, Value};
+use crate::store::{Entry, StrBytes, Value};
 use bytes::Bytes;
 
 /// String family table.
@@ -317,8 +317,11 @@ pub fn store_string(ctx: &mut Ctx<'_>, key: &[u8], val: Bytes, expire: ExpireArg
         }
         return Ok(());
     }
-    let v = Bytes::copy_from_slice(&val);
-    t.insert(db, key, Entry::new(Value::Str(v), at));
+    t.insert(
+        db,
+        key,
+        Entry::new(Value::Str(StrBytes::from_slice(&val)), at),
+    );
     if at != 0 {
         let ts = at.to_string();
         t.propagate(db, &[b"SET", key, &val, b"PXAT", ts.as_bytes()]);
@@ -490,7 +493,7 @@ fn mset_pairs(ctx: &mut Ctx<'_>, args: &[Bytes], name: &str) -> Result<(), CmdEr
         t.insert(
             db,
             &pair[0],
-            Entry::new(Value::Str(Bytes::copy_from_slice(&pair[1])), 0),
+            Entry::new(Value::Str(StrBytes::from_slice(&pair[1])), 0),
         );
     }
     let refs: Vec<&[u8]> = std::iter::once(&b"MSET"[..])
@@ -533,7 +536,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> CmdResult {
                 Value::Str(s) => crate::protocol::parse_i64(s).ok_or(CmdError::NotInteger)?,
             };
             let new = cur.checked_add(delta).ok_or(CmdError::Overflow)?;
-            e.value = Value::Str(Bytes::copy_from_slice(buf.format(new).as_bytes()));
+            e.value = Value::Str(StrBytes::from_slice(buf.format(new).as_bytes()));
             e.raw = false;
             e.touch_access();
             let at = e.expire_at;
@@ -546,7 +549,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> CmdResult {
                 db,
                 key,
                 Entry::new(
-                    Value::Str(Bytes::copy_from_slice(buf.format(delta).as_bytes())),
+                    Value::Str(StrBytes::from_slice(buf.format(delta).as_bytes())),
                     0,
                 ),
             );
@@ -680,7 +683,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (cur_text, at) = match t.get(db, key) {
         None => (Bytes::from_static(b"0"), 0),
         Some(e) => match &e.value {
-            Value::Str(s) => (s.clone(), e.expire_at),
+            Value::Str(s) => (Bytes::copy_from_slice(s), e.expire_at),
         },
     };
     let cur = crate::protocol::parse_f64(&cur_text).ok_or(CmdError::NotFloat)?;
@@ -692,7 +695,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     t.insert(
         db,
         key,
-        Entry::new(Value::Str(Bytes::from(text.clone())), at),
+        Entry::new(Value::Str(StrBytes::from_slice(text.as_bytes())), at),
     );
     t.propagate(db, &[b"SET", key, text.as_bytes(), b"KEEPTTL"]);
     ctx.out.bulk(text.as_bytes());
@@ -727,7 +730,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.db();
     let t = ctx.w()?;
     let at = t.get(db, key).map_or(0, |e| e.expire_at);
-    let mut entry = Entry::new(Value::Str(Bytes::from(v)), at);
+    let mut entry = Entry::new(Value::Str(StrBytes::from_vec(v)), at);
     entry.raw = true;
     t.insert(db, key, entry);
     t.propagate(db, &[b"APPEND", key, &args[2]]);
@@ -789,7 +792,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.db();
     let t = ctx.w()?;
     let at = t.get(db, key).map_or(0, |e| e.expire_at);
-    let mut entry = Entry::new(Value::Str(Bytes::from(v)), at);
+    let mut entry = Entry::new(Value::Str(StrBytes::from_vec(v)), at);
     entry.raw = true;
     t.insert(db, key, entry);
     t.propagate(db, &[b"SETRANGE", key, &args[2], val]);

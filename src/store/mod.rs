@@ -23,7 +23,7 @@ use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-pub use value::{Entry, Value};
+pub use value::{Entry, Key, StrBytes, Value};
 pub use volatile::VolatileSet;
 
 /// Number of databases (`databases` is fixed at 16, Redis's default).
@@ -41,7 +41,13 @@ pub fn now_ms() -> u64 {
 }
 
 /// The map type of one database.
-pub type KeyMap = DashMap<Bytes, Entry, ahash::RandomState>;
+pub type KeyMap = DashMap<Key, Entry, ahash::RandomState>;
+
+/// A read guard on one entry.
+pub type EntryRef<'a> = Ref<'a, Key, Entry>;
+
+/// A write guard on one entry.
+pub type EntryRefMut<'a> = RefMut<'a, Key, Entry>;
 
 /// One database: its keys and the index of keys carrying a TTL.
 pub struct Db {
@@ -170,7 +176,7 @@ impl Default for Store {
 /// What a lock-free lookup found.
 pub enum Lookup<'a> {
     /// A live key.
-    Found(Ref<'a, Bytes, Entry>),
+    Found(EntryRef<'a>),
     /// No key.
     Missing,
     /// The key exists but its TTL passed: treat as missing and delete it later.
@@ -282,7 +288,7 @@ impl<'a> WriteTxn<'a> {
     }
 
     /// Reads a live key (expiring it first if due).
-    pub fn get(&mut self, db: usize, key: &[u8]) -> Option<Ref<'a, Bytes, Entry>> {
+    pub fn get(&mut self, db: usize, key: &[u8]) -> Option<EntryRef<'a>> {
         let r = self.store.db(db).map.get(key)?;
         if !r.is_expired(self.now) {
             return Some(r);
@@ -293,7 +299,7 @@ impl<'a> WriteTxn<'a> {
     }
 
     /// Mutable access to a live key. The caller must call [`Self::modified`] if it changes it.
-    pub fn get_mut(&mut self, db: usize, key: &[u8]) -> Option<RefMut<'a, Bytes, Entry>> {
+    pub fn get_mut(&mut self, db: usize, key: &[u8]) -> Option<EntryRefMut<'a>> {
         let r = self.store.db(db).map.get_mut(key)?;
         if !r.is_expired(self.now) {
             return Some(r);
@@ -316,7 +322,7 @@ impl<'a> WriteTxn<'a> {
         let old = match d.map.get_mut(key) {
             Some(mut slot) => Some(std::mem::replace(&mut *slot, entry)),
             None => {
-                d.map.insert(Bytes::copy_from_slice(key), entry);
+                d.map.insert(Key::from_slice(key), entry);
                 None
             }
         };
@@ -358,7 +364,7 @@ impl<'a> WriteTxn<'a> {
         };
         let had = e.expire_at != 0;
         e.expire_at = at;
-        let k = e.key().clone();
+        let k = Bytes::copy_from_slice(e.key());
         drop(e);
         if at != 0 && !had {
             d.volatile.lock().insert(&k);
@@ -421,12 +427,12 @@ impl<'a> WriteTxn<'a> {
 }
 
 /// The raw table behind one dashmap shard.
-pub type Shard = dashmap::RwLock<hashbrown::raw::RawTable<(Bytes, dashmap::SharedValue<Entry>)>>;
+pub type Shard = dashmap::RwLock<hashbrown::raw::RawTable<(Key, dashmap::SharedValue<Entry>)>>;
 
 /// Iterates the entries of a shard whose read (or write) guard the caller holds.
 pub fn shard_entries(
-    table: &hashbrown::raw::RawTable<(Bytes, dashmap::SharedValue<Entry>)>,
-) -> impl Iterator<Item = (&Bytes, &Entry)> {
+    table: &hashbrown::raw::RawTable<(Key, dashmap::SharedValue<Entry>)>,
+) -> impl Iterator<Item = (&Key, &Entry)> {
     // SAFETY: `table` is borrowed from a held shard guard, so the table outlives the
     // iterator and no writer can mutate it meanwhile; buckets are read only while borrowed.
     unsafe { table.iter() }.map(|bucket| {
@@ -462,7 +468,7 @@ pub fn scan_step(
     cursor: u64,
     count: usize,
     now: u64,
-    mut accept: impl FnMut(&Bytes, &Entry) -> bool,
+    mut accept: impl FnMut(&[u8], &Entry) -> bool,
 ) -> (Vec<Bytes>, u64) {
     let shards = db.map.shards();
     let shard_bits = SHARDS.trailing_zeros();
@@ -474,7 +480,7 @@ pub fn scan_step(
     while shard < shards.len() {
         let guard = shards[shard].read();
         // Keys in this shard whose (reduced) hash is at or after `from`, in hash order.
-        let mut cands: Vec<(u64, &Bytes, &Entry)> = shard_entries(&guard)
+        let mut cands: Vec<(u64, &Key, &Entry)> = shard_entries(&guard)
             .map(|(k, v)| ((cursor_hash(k) >> shard_bits), k, v))
             .filter(|(h, _, _)| *h >= from)
             .collect();
@@ -486,7 +492,7 @@ pub fn scan_step(
             while i < cands.len() && cands[i].0 == h {
                 let (_, k, e) = cands[i];
                 if !e.is_expired(now) && accept(k, e) {
-                    out.push(k.clone());
+                    out.push(Bytes::copy_from_slice(k));
                 }
                 visited += 1;
                 i += 1;

@@ -1,6 +1,5 @@
 //! Values stored in the keyspace and the per-key metadata kept beside them.
 
-use bytes::Bytes;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// True when `maxmemory-policy` is an LFU policy: `Entry::access` then holds an LFU
@@ -55,11 +54,18 @@ fn initial_access() -> u32 {
     }
 }
 
+/// Key bytes as stored in the map: keys of up to 16 bytes (most keys) live inline in the
+/// table slot, longer ones on the heap.
+pub type Key = smallvec::SmallVec<[u8; 16]>;
+
+/// String value bytes: small values (counters, flags, short tokens) inline, no allocation.
+pub type StrBytes = smallvec::SmallVec<[u8; 16]>;
+
 /// A stored value. Collection types join this enum with their own modules.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     /// A binary-safe string (also holds integers, as Redis does).
-    Str(Bytes),
+    Str(StrBytes),
 }
 
 impl Value {
