@@ -2,14 +2,8 @@
 
 mod common;
 
-use common::{RawConn, Reply, TestServer, info_field, now_ms, now_secs, poll_until};
+use common::{Reply, info_field, now_ms, now_secs, poll_until, setup};
 use std::time::{Duration, Instant};
-
-fn setup() -> (TestServer, RawConn) {
-    let s = TestServer::start(&[]);
-    let r = s.raw();
-    (s, r)
-}
 
 const NX_XX: &str = "ERR NX and XX, GT or LT options at the same time are not compatible";
 const GT_LT: &str = "ERR GT and LT options at the same time are not compatible";

@@ -2,14 +2,8 @@
 
 mod common;
 
-use common::{RawConn, Reply, TestServer};
+use common::{Reply, TestServer, setup};
 use std::collections::HashSet;
-
-fn setup() -> (TestServer, RawConn) {
-    let s = TestServer::start(&[]);
-    let r = s.raw();
-    (s, r)
-}
 
 const DB_RANGE: &str = "ERR DB index is out of range";
 const NOT_INT: &str = "ERR value is not an integer or out of range";

@@ -2,16 +2,10 @@
 
 mod common;
 
-use common::{RawConn, ReadErr, Reply, TestServer, info_field, is_stock_redis, now_secs};
+use common::{RawConn, ReadErr, Reply, TestServer, info_field, is_stock_redis, now_secs, setup};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(5);
-
-fn setup() -> (TestServer, RawConn) {
-    let s = TestServer::start(&[]);
-    let r = s.raw();
-    (s, r)
-}
 
 /// Stock Redis 7 refuses DEBUG unless `enable-debug-command` is set.
 fn debug_server() -> TestServer {

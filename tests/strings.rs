@@ -2,14 +2,8 @@
 
 mod common;
 
-use common::{RawConn, Reply, TestServer, now_ms, now_secs, poll_until};
+use common::{Reply, TestServer, now_ms, now_secs, poll_until, setup};
 use std::time::Duration;
-
-fn setup() -> (TestServer, RawConn) {
-    let s = TestServer::start(&[]);
-    let r = s.raw();
-    (s, r)
-}
 
 const NOT_INT: &str = "ERR value is not an integer or out of range";
 const SYNTAX: &str = "ERR syntax error";

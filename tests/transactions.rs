@@ -2,16 +2,10 @@
 
 mod common;
 
-use common::{RawConn, Reply, TestServer, encode_cmd, is_stock_redis};
+use common::{Reply, TestServer, encode_cmd, is_stock_redis, setup};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
-
-fn setup() -> (TestServer, RawConn) {
-    let s = TestServer::start(&[]);
-    let r = s.raw();
-    (s, r)
-}
 
 fn queued() -> Reply {
     Reply::simple("QUEUED")

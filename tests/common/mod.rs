@@ -93,6 +93,13 @@ fn make_temp_dir() -> PathBuf {
     dir
 }
 
+/// A server with default arguments and one raw connection to it: most tests start so.
+pub fn setup() -> (TestServer, RawConn) {
+    let s = TestServer::start(&[]);
+    let r = s.raw();
+    (s, r)
+}
+
 /// A running server process. Killed on drop.
 pub struct TestServer {
     child: Option<Child>,
