@@ -674,3 +674,36 @@ fn shutdown_nosave_exits() {
     );
     assert!(std::net::TcpStream::connect(s.addr()).is_err());
 }
+
+#[test]
+fn info_commandstats_and_errorstats() {
+    let (_s, mut r) = setup();
+    assert_eq!(r.cmd(&["SET", "a", "x"]), Reply::ok());
+    r.cmd(&["GET", "a"]);
+    r.cmd(&["GET", "a"]);
+    assert!(r.cmd(&["INCR"]).is_error()); // rejected: arity
+    assert!(r.cmd(&["INCR", "a"]).is_error()); // failed: not an integer
+    let stats = r.cmd(&["INFO", "commandstats"]).as_string();
+    let get = info_field(&stats, "cmdstat_get").expect("cmdstat_get");
+    assert!(get.starts_with("calls=2,usec="), "{get}");
+    let incr = info_field(&stats, "cmdstat_incr").expect("cmdstat_incr");
+    assert!(incr.starts_with("calls=1,"), "{incr}");
+    assert!(incr.ends_with("rejected_calls=1,failed_calls=1"), "{incr}");
+    let errs = r.cmd(&["INFO", "errorstats"]).as_string();
+    assert_eq!(
+        info_field(&errs, "errorstat_ERR").as_deref(),
+        Some("count=2")
+    );
+    assert_eq!(r.cmd(&["CONFIG", "RESETSTAT"]), Reply::ok());
+    let stats = r.cmd(&["INFO", "commandstats"]).as_string();
+    assert!(info_field(&stats, "cmdstat_get").is_none(), "{stats}");
+    // The default INFO includes errorstats but not commandstats, as in Redis.
+    let all = r.cmd(&["INFO"]).as_string();
+    assert!(all.contains("# Errorstats"));
+    assert!(!all.contains("# Commandstats"));
+    assert!(
+        r.cmd(&["INFO", "everything"])
+            .as_string()
+            .contains("# Commandstats")
+    );
+}

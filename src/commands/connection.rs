@@ -1,6 +1,6 @@
 //! Connection commands: PING, ECHO, QUIT, RESET, AUTH, HELLO and CLIENT.
 
-use super::table::{Command, cmd, container, flags::*, sub};
+use super::table::{Command, SubCommand, cmd, container, flags::*, sub};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
 use crate::server::Pause;
 use crate::server::client::ClientHandle;
@@ -12,93 +12,79 @@ use std::sync::atomic::Ordering;
 pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
 
 /// Connection family table.
-pub static COMMANDS: &[Command] = &[
-    cmd(
-        "ping",
-        -1,
-        FAST | SUBSCRIBED_OK | STALE,
-        (0, 0, 0),
-        "connection",
-        "1.0.0",
-        "Ping the server",
-        ping,
-    ),
-    cmd(
-        "echo",
-        2,
-        FAST | STALE,
-        (0, 0, 0),
-        "connection",
-        "1.0.0",
-        "Echo the given string",
-        echo,
-    ),
-    cmd(
-        "quit",
-        -1,
-        NO_AUTH | LOADING | STALE | FAST | SUBSCRIBED_OK | TX_CONTROL,
-        (0, 0, 0),
-        "connection",
-        "1.0.0",
-        "Close the connection",
-        quit,
-    ),
-    cmd(
-        "reset",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_OK | TX_CONTROL,
-        (0, 0, 0),
-        "connection",
-        "6.2.0",
-        "Reset the connection",
-        reset,
-    ),
-    cmd(
-        "auth",
-        -2,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SKIP_MONITOR | SKIP_SLOWLOG,
-        (0, 0, 0),
-        "connection",
-        "1.0.0",
-        "Authenticate to the server",
-        auth,
-    ),
-    cmd(
-        "hello",
-        -1,
-        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SKIP_MONITOR | SKIP_SLOWLOG,
-        (0, 0, 0),
-        "connection",
-        "6.0.0",
-        "Handshake with Redis",
-        hello,
-    ),
-    container(
-        "client",
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        "connection",
-        "2.4.0",
-        "A container for client connection commands",
-        client,
-        &[
-            sub("id", 2, "Return the ID of the current connection"),
-            sub("setname", 3, "Set the name of the current connection"),
-            sub("getname", 2, "Return the name of the current connection"),
-            sub("list", -2, "List the client connections"),
-            sub("info", 2, "Describe the current connection"),
-            sub("kill", -3, "Close client connections"),
-            sub("pause", -3, "Suspend commands from clients for a time"),
-            sub("unpause", 2, "End a client pause"),
-            sub(
-                "no-evict",
-                3,
-                "Protect the current connection from client eviction",
-            ),
-            sub("setinfo", 4, "Record the client library name and version"),
-            sub("help", 2, "Show helpful text about the subcommands"),
-        ],
-    ),
-];
+pub fn commands() -> Vec<Command> {
+    vec![
+        cmd(
+            "ping",
+            -1,
+            FAST | SUBSCRIBED_OK | STALE,
+            (0, 0, 0),
+            "connection",
+            "1.0.0",
+            "Ping the server",
+            ping,
+        ),
+        cmd(
+            "echo",
+            2,
+            FAST | STALE,
+            (0, 0, 0),
+            "connection",
+            "1.0.0",
+            "Echo the given string",
+            echo,
+        ),
+        cmd(
+            "quit",
+            -1,
+            NO_AUTH | LOADING | STALE | FAST | SUBSCRIBED_OK | TX_CONTROL,
+            (0, 0, 0),
+            "connection",
+            "1.0.0",
+            "Close the connection",
+            quit,
+        ),
+        cmd(
+            "reset",
+            1,
+            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_OK | TX_CONTROL,
+            (0, 0, 0),
+            "connection",
+            "6.2.0",
+            "Reset the connection",
+            reset,
+        ),
+        cmd(
+            "auth",
+            -2,
+            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SKIP_MONITOR | SKIP_SLOWLOG,
+            (0, 0, 0),
+            "connection",
+            "1.0.0",
+            "Authenticate to the server",
+            auth,
+        ),
+        cmd(
+            "hello",
+            -1,
+            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SKIP_MONITOR | SKIP_SLOWLOG,
+            (0, 0, 0),
+            "connection",
+            "6.0.0",
+            "Handshake with Redis",
+            hello,
+        ),
+        container(
+            "client",
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            "connection",
+            "2.4.0",
+            "A container for client connection commands",
+            client,
+            CLIENT_SUBCOMMANDS,
+        ),
+    ]
+}
 
 fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() > 2 {
@@ -517,3 +503,22 @@ fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     Ok(())
 }
+
+/// Subcommands of CLIENT.
+static CLIENT_SUBCOMMANDS: &[SubCommand] = &[
+    sub("id", 2, "Return the ID of the current connection"),
+    sub("setname", 3, "Set the name of the current connection"),
+    sub("getname", 2, "Return the name of the current connection"),
+    sub("list", -2, "List the client connections"),
+    sub("info", 2, "Describe the current connection"),
+    sub("kill", -3, "Close client connections"),
+    sub("pause", -3, "Suspend commands from clients for a time"),
+    sub("unpause", 2, "End a client pause"),
+    sub(
+        "no-evict",
+        3,
+        "Protect the current connection from client eviction",
+    ),
+    sub("setinfo", 4, "Record the client library name and version"),
+    sub("help", 2, "Show helpful text about the subcommands"),
+];

@@ -17,6 +17,7 @@ const SECTIONS: &[(&str, bool)] = &[
     ("replication", true),
     ("cpu", true),
     ("modules", true),
+    ("commandstats", false),
     ("errorstats", true),
     ("cluster", true),
     ("keyspace", true),
@@ -246,7 +247,41 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
             );
         }
         "modules" => out.push_str("# Modules\r\n"),
-        "errorstats" => out.push_str("# Errorstats\r\n"),
+        "commandstats" => {
+            out.push_str("# Commandstats\r\n");
+            for c in srv.commands.all.iter() {
+                let st = &c.stats;
+                let calls = ld(&st.calls);
+                let (rejected, failed) = (ld(&st.rejected), ld(&st.failed));
+                if calls == 0 && rejected == 0 {
+                    continue;
+                }
+                let usec = ld(&st.usec);
+                let per_call = if calls > 0 {
+                    usec as f64 / calls as f64
+                } else {
+                    0.0
+                };
+                let _ = write!(
+                    out,
+                    "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
+                    c.name, calls, usec, per_call, rejected, failed
+                );
+            }
+        }
+        "errorstats" => {
+            out.push_str("# Errorstats\r\n");
+            let mut codes: Vec<(String, u64)> = srv
+                .errorstats
+                .lock()
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect();
+            codes.sort();
+            for (code, n) in codes {
+                let _ = write!(out, "errorstat_{}:count={}\r\n", code, n);
+            }
+        }
         "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "keyspace" => {
             out.push_str("# Keyspace\r\n");

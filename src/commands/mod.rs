@@ -24,16 +24,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 pub use table::{Command, CommandTable, flags};
 
-/// Every family's command list, in COMMAND order.
-pub fn all_commands() -> Vec<&'static [Command]> {
-    vec![
-        strings::COMMANDS,
-        keys::COMMANDS,
-        transactions::COMMANDS,
-        pubsub::COMMANDS,
-        connection::COMMANDS,
-        server::COMMANDS,
-    ]
+/// Every family's commands, in COMMAND order. Built once per server and leaked: the table
+/// lives as long as the process and its entries carry their own counters.
+pub fn all_commands() -> &'static [Command] {
+    let mut v = strings::commands();
+    v.extend(keys::commands());
+    v.extend(transactions::commands());
+    v.extend(pubsub::commands());
+    v.extend(connection::commands());
+    v.extend(server::commands());
+    Box::leak(v.into_boxed_slice())
 }
 
 /// State of one connection that only its own task touches.
@@ -212,14 +212,11 @@ pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: Vec<
         if client.multi.is_some() {
             client.multi_failed = true;
         }
-        srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
-        out.error(&unknown_command_error(&args).to_string());
+        srv.reply_error(out, &unknown_command_error(&args));
         return;
     };
-    let result = check_and_run(srv, client, out, cmd, &args, now);
-    if let Err(e) = result {
-        srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
-        out.error(&e.to_string());
+    if let Err(e) = check_and_run(srv, client, out, cmd, &args, now) {
+        srv.reply_error(out, &e);
     }
 }
 
@@ -231,6 +228,24 @@ fn check_and_run(
     args: &[Bytes],
     now: u64,
 ) -> CmdResult {
+    if let Err(e) = admit(client, out, cmd, args) {
+        cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        return Err(e);
+    }
+    if client.multi.is_some() && !cmd.has(flags::TX_CONTROL) {
+        if let Some(q) = client.multi.as_mut() {
+            q.push(args.to_vec());
+            client.handle.multi.store(q.len() as i64, Ordering::Relaxed);
+        }
+        out.simple("QUEUED");
+        return Ok(());
+    }
+    run(srv, client, out, cmd, args, now)
+}
+
+/// The checks a command must pass before it may run or be queued: arity, subcommand,
+/// authentication, RESP2 subscribed mode, MULTI restrictions.
+fn admit(client: &mut Client, out: &ReplyBuf, cmd: &'static Command, args: &[Bytes]) -> CmdResult {
     if !cmd.arity_ok(args.len()) {
         if client.multi.is_some() {
             client.multi_failed = true;
@@ -255,19 +270,23 @@ fn check_and_run(
             cmd.name
         )));
     }
-    if client.multi.is_some() && !cmd.has(flags::TX_CONTROL) {
-        if cmd.has(flags::NO_MULTI) {
-            client.multi_failed = true;
-            return Err(CmdError::err("Command not allowed inside a transaction"));
-        }
-        if let Some(q) = client.multi.as_mut() {
-            q.push(args.to_vec());
-            client.handle.multi.store(q.len() as i64, Ordering::Relaxed);
-        }
-        out.simple("QUEUED");
-        return Ok(());
+    if client.multi.is_some() && !cmd.has(flags::TX_CONTROL) && cmd.has(flags::NO_MULTI) {
+        client.multi_failed = true;
+        return Err(CmdError::err("Command not allowed inside a transaction"));
     }
-    run(srv, client, out, cmd, args, now)
+    Ok(())
+}
+
+/// Counts one execution for INFO commandstats.
+pub fn record_call(cmd: &Command, elapsed: Option<std::time::Duration>, failed: bool) {
+    let st = &cmd.stats;
+    st.calls.fetch_add(1, Ordering::Relaxed);
+    if let Some(d) = elapsed {
+        st.usec.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+    }
+    if failed {
+        st.failed.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Executes a command outside MULTI queueing, taking the locks its flags call for, and
@@ -290,9 +309,9 @@ pub fn run(
         })
         .map_or("", |s| s.name);
     *client.handle.last_cmd.lock() = (cmd.name, sub_name);
-    let slowlog_on = !cmd.has(flags::SKIP_SLOWLOG)
-        && srv.config.live.slowlog_slower_than.load(Ordering::Relaxed) >= 0;
-    let started = slowlog_on.then(std::time::Instant::now);
+    // Timing feeds SLOWLOG and commandstats; it is skipped only when the slow log is off.
+    let timed = srv.config.live.slowlog_slower_than.load(Ordering::Relaxed) >= 0;
+    let started = timed.then(std::time::Instant::now);
     let mut ctx = Ctx {
         srv,
         client,
@@ -324,8 +343,12 @@ pub fn run(
         }
     }
     srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
-    if let Some(started) = started {
-        srv.slowlog_record(client, args, started.elapsed());
+    let elapsed = started.map(|s| s.elapsed());
+    record_call(cmd, elapsed, result.is_err());
+    if let Some(d) = elapsed
+        && !cmd.has(flags::SKIP_SLOWLOG)
+    {
+        srv.slowlog_record(client, args, d);
     }
     result
 }

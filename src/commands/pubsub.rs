@@ -1,79 +1,76 @@
 //! Pub/sub commands. Subscription confirmations and messages are push frames in RESP3 and
 //! plain arrays in RESP2 (where a subscribed client may only run a few commands).
 
-use super::table::{Command, cmd, container, flags::*, sub};
+use super::table::{Command, SubCommand, cmd, container, flags::*, sub};
 use super::{Client, CmdError, CmdResult, Ctx};
 use crate::server::Server;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
 /// Pub/sub family table.
-pub static COMMANDS: &[Command] = &[
-    cmd(
-        "subscribe",
-        -2,
-        PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
-        (0, 0, 0),
-        "pubsub",
-        "2.0.0",
-        "Listen for messages published to the given channels",
-        subscribe,
-    ),
-    cmd(
-        "unsubscribe",
-        -1,
-        PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
-        (0, 0, 0),
-        "pubsub",
-        "2.0.0",
-        "Stop listening for messages posted to the given channels",
-        unsubscribe,
-    ),
-    cmd(
-        "psubscribe",
-        -2,
-        PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
-        (0, 0, 0),
-        "pubsub",
-        "2.0.0",
-        "Listen for messages published to channels matching the given patterns",
-        psubscribe,
-    ),
-    cmd(
-        "punsubscribe",
-        -1,
-        PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
-        (0, 0, 0),
-        "pubsub",
-        "2.0.0",
-        "Stop listening for messages posted to channels matching the given patterns",
-        punsubscribe,
-    ),
-    cmd(
-        "publish",
-        3,
-        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
-        (0, 0, 0),
-        "pubsub",
-        "2.0.0",
-        "Post a message to a channel",
-        publish,
-    ),
-    container(
-        "pubsub",
-        PUBSUB | LOADING | STALE,
-        "pubsub",
-        "2.8.0",
-        "A container for Pub/Sub commands",
-        pubsub,
-        &[
-            sub("channels", -2, "List channels with subscribers"),
-            sub("numsub", -2, "Count subscribers per channel"),
-            sub("numpat", 2, "Count pattern subscriptions"),
-            sub("help", 2, "Show helpful text about the subcommands"),
-        ],
-    ),
-];
+pub fn commands() -> Vec<Command> {
+    vec![
+        cmd(
+            "subscribe",
+            -2,
+            PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
+            (0, 0, 0),
+            "pubsub",
+            "2.0.0",
+            "Listen for messages published to the given channels",
+            subscribe,
+        ),
+        cmd(
+            "unsubscribe",
+            -1,
+            PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
+            (0, 0, 0),
+            "pubsub",
+            "2.0.0",
+            "Stop listening for messages posted to the given channels",
+            unsubscribe,
+        ),
+        cmd(
+            "psubscribe",
+            -2,
+            PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
+            (0, 0, 0),
+            "pubsub",
+            "2.0.0",
+            "Listen for messages published to channels matching the given patterns",
+            psubscribe,
+        ),
+        cmd(
+            "punsubscribe",
+            -1,
+            PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
+            (0, 0, 0),
+            "pubsub",
+            "2.0.0",
+            "Stop listening for messages posted to channels matching the given patterns",
+            punsubscribe,
+        ),
+        cmd(
+            "publish",
+            3,
+            PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
+            (0, 0, 0),
+            "pubsub",
+            "2.0.0",
+            "Post a message to a channel",
+            publish,
+        ),
+        container(
+            "pubsub",
+            PUBSUB | LOADING | STALE,
+            "pubsub",
+            "2.8.0",
+            "A container for Pub/Sub commands",
+            pubsub,
+            PUBSUB_SUBCOMMANDS,
+        ),
+    ]
+}
 
 fn confirm(ctx: &mut Ctx<'_>, kind: &[u8], name: Option<&[u8]>, count: usize) {
     ctx.out.push(3);
@@ -249,3 +246,11 @@ fn pubsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     Ok(())
 }
+
+/// Subcommands of PUBSUB.
+static PUBSUB_SUBCOMMANDS: &[SubCommand] = &[
+    sub("channels", -2, "List channels with subscribers"),
+    sub("numsub", -2, "Count subscribers per channel"),
+    sub("numpat", 2, "Count pattern subscriptions"),
+    sub("help", 2, "Show helpful text about the subcommands"),
+];

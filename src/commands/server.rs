@@ -1,6 +1,6 @@
 //! Server commands: COMMAND, INFO, CONFIG, DEBUG, SLOWLOG, LATENCY, MONITOR, SHUTDOWN...
 
-use super::table::{Command, cmd, container, flags, flags::*, sub};
+use super::table::{Command, SubCommand, cmd, container, flags, flags::*, sub};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
 use crate::store::{NUM_DBS, Value};
 use bytes::Bytes;
@@ -8,140 +8,119 @@ use sha1::{Digest, Sha1};
 use std::sync::atomic::Ordering;
 
 /// Server family table.
-pub static COMMANDS: &[Command] = &[
-    Command {
-        arity: -1,
-        ..container(
-            "command",
-            LOADING | STALE,
+pub fn commands() -> Vec<Command> {
+    vec![
+        Command {
+            arity: -1,
+            ..container(
+                "command",
+                LOADING | STALE,
+                "server",
+                "2.8.13",
+                "Get array of Redis command details",
+                command,
+                COMMAND_SUBCOMMANDS,
+            )
+        },
+        cmd(
+            "info",
+            -1,
+            LOADING | STALE | ATOMIC_READ,
+            (0, 0, 0),
+            "server",
+            "1.0.0",
+            "Get information and statistics about the server",
+            info,
+        ),
+        container(
+            "config",
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            "server",
+            "2.0.0",
+            "A container for server configuration commands",
+            config,
+            CONFIG_SUBCOMMANDS,
+        ),
+        cmd(
+            "time",
+            1,
+            LOADING | STALE | FAST,
+            (0, 0, 0),
+            "server",
+            "2.6.0",
+            "Return the current server time",
+            time,
+        ),
+        cmd(
+            "lastsave",
+            1,
+            LOADING | STALE | FAST,
+            (0, 0, 0),
+            "server",
+            "1.0.0",
+            "Get the UNIX time stamp of the last successful save to disk",
+            lastsave,
+        ),
+        cmd(
+            "monitor",
+            1,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            (0, 0, 0),
+            "server",
+            "1.0.0",
+            "Listen for all requests received by the server in real time",
+            monitor,
+        ),
+        cmd(
+            "shutdown",
+            -1,
+            ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
+            (0, 0, 0),
+            "server",
+            "1.0.0",
+            "Synchronously save the dataset to disk and then shut down the server",
+            shutdown,
+        ),
+        cmd(
+            "debug",
+            -2,
+            ADMIN | NOSCRIPT | LOADING | STALE | ATOMIC_READ,
+            (0, 0, 0),
+            "server",
+            "1.0.0",
+            "A container for debugging commands",
+            debug,
+        ),
+        container(
+            "slowlog",
+            ADMIN | LOADING | STALE,
+            "server",
+            "2.2.12",
+            "A container for slow log commands",
+            slowlog,
+            SLOWLOG_SUBCOMMANDS,
+        ),
+        container(
+            "latency",
+            ADMIN | NOSCRIPT | LOADING | STALE,
             "server",
             "2.8.13",
-            "Get array of Redis command details",
-            command,
-            &[
-                sub("count", 2, "Count the commands"),
-                sub("list", -2, "List command names"),
-                sub("info", -2, "Describe commands"),
-                sub("docs", -2, "Document commands"),
-                sub("getkeys", -4, "Extract the keys of a full command"),
-                sub("help", 2, "Show helpful text about the subcommands"),
-            ],
-        )
-    },
-    cmd(
-        "info",
-        -1,
-        LOADING | STALE | ATOMIC_READ,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Get information and statistics about the server",
-        info,
-    ),
-    container(
-        "config",
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        "server",
-        "2.0.0",
-        "A container for server configuration commands",
-        config,
-        &[
-            sub("get", -3, "Read configuration parameters"),
-            sub("set", -4, "Set configuration parameters"),
-            sub("resetstat", 2, "Reset INFO statistics"),
-            sub("rewrite", 2, "Rewrite the configuration file"),
-            sub("help", 2, "Show helpful text about the subcommands"),
-        ],
-    ),
-    cmd(
-        "time",
-        1,
-        LOADING | STALE | FAST,
-        (0, 0, 0),
-        "server",
-        "2.6.0",
-        "Return the current server time",
-        time,
-    ),
-    cmd(
-        "lastsave",
-        1,
-        LOADING | STALE | FAST,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Get the UNIX time stamp of the last successful save to disk",
-        lastsave,
-    ),
-    cmd(
-        "monitor",
-        1,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Listen for all requests received by the server in real time",
-        monitor,
-    ),
-    cmd(
-        "shutdown",
-        -1,
-        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Synchronously save the dataset to disk and then shut down the server",
-        shutdown,
-    ),
-    cmd(
-        "debug",
-        -2,
-        ADMIN | NOSCRIPT | LOADING | STALE | ATOMIC_READ,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "A container for debugging commands",
-        debug,
-    ),
-    container(
-        "slowlog",
-        ADMIN | LOADING | STALE,
-        "server",
-        "2.2.12",
-        "A container for slow log commands",
-        slowlog,
-        &[
-            sub("get", -2, "Read slow log entries"),
-            sub("len", 2, "Count slow log entries"),
-            sub("reset", 2, "Clear the slow log"),
-            sub("help", 2, "Show helpful text about the subcommands"),
-        ],
-    ),
-    container(
-        "latency",
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        "server",
-        "2.8.13",
-        "A container for latency diagnostics commands",
-        latency,
-        &[
-            sub("latest", 2, "Report the latest latency samples"),
-            sub("history", 3, "Report latency samples of an event"),
-            sub("reset", -2, "Reset latency data"),
-            sub("help", 2, "Show helpful text about the subcommands"),
-        ],
-    ),
-    cmd(
-        "role",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST | ATOMIC_READ,
-        (0, 0, 0),
-        "server",
-        "2.8.12",
-        "Return the role of the instance in the context of replication",
-        role,
-    ),
-];
+            "A container for latency diagnostics commands",
+            latency,
+            LATENCY_SUBCOMMANDS,
+        ),
+        cmd(
+            "role",
+            1,
+            NOSCRIPT | LOADING | STALE | FAST | ATOMIC_READ,
+            (0, 0, 0),
+            "server",
+            "2.8.12",
+            "Return the role of the instance in the context of replication",
+            role,
+        ),
+    ]
+}
 
 fn command_info_entry(ctx: &mut Ctx<'_>, c: &Command) {
     let o = &mut *ctx.out;
@@ -400,6 +379,10 @@ fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 a.store(0, Ordering::Relaxed);
             }
             ctx.srv.slowlog.lock().entries.clear();
+            ctx.srv.errorstats.lock().clear();
+            for c in ctx.srv.commands.all.iter() {
+                c.stats.reset();
+            }
             ctx.out.ok();
         }
         "rewrite" if args.len() == 2 => {
@@ -628,6 +611,10 @@ fn slowlog(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ("len", 2) => ctx.out.int(ctx.srv.slowlog.lock().entries.len() as i64),
         ("reset", 2) => {
             ctx.srv.slowlog.lock().entries.clear();
+            ctx.srv.errorstats.lock().clear();
+            for c in ctx.srv.commands.all.iter() {
+                c.stats.reset();
+            }
             ctx.out.ok();
         }
         ("help", 2) => ctx.help(&[
@@ -682,3 +669,38 @@ fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     ctx.out.array(0);
     Ok(())
 }
+
+/// Subcommands of COMMAND.
+static COMMAND_SUBCOMMANDS: &[SubCommand] = &[
+    sub("count", 2, "Count the commands"),
+    sub("list", -2, "List command names"),
+    sub("info", -2, "Describe commands"),
+    sub("docs", -2, "Document commands"),
+    sub("getkeys", -4, "Extract the keys of a full command"),
+    sub("help", 2, "Show helpful text about the subcommands"),
+];
+
+/// Subcommands of CONFIG.
+static CONFIG_SUBCOMMANDS: &[SubCommand] = &[
+    sub("get", -3, "Read configuration parameters"),
+    sub("set", -4, "Set configuration parameters"),
+    sub("resetstat", 2, "Reset INFO statistics"),
+    sub("rewrite", 2, "Rewrite the configuration file"),
+    sub("help", 2, "Show helpful text about the subcommands"),
+];
+
+/// Subcommands of SLOWLOG.
+static SLOWLOG_SUBCOMMANDS: &[SubCommand] = &[
+    sub("get", -2, "Read slow log entries"),
+    sub("len", 2, "Count slow log entries"),
+    sub("reset", 2, "Clear the slow log"),
+    sub("help", 2, "Show helpful text about the subcommands"),
+];
+
+/// Subcommands of LATENCY.
+static LATENCY_SUBCOMMANDS: &[SubCommand] = &[
+    sub("latest", 2, "Report the latest latency samples"),
+    sub("history", 3, "Report latency samples of an event"),
+    sub("reset", -2, "Reset latency data"),
+    sub("help", 2, "Show helpful text about the subcommands"),
+];

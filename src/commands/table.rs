@@ -92,6 +92,40 @@ pub const fn sub(name: &'static str, arity: i32, summary: &'static str) -> SubCo
     }
 }
 
+/// Per-command counters for INFO commandstats; they live in the static table entry itself,
+/// so counting costs no lookup.
+#[derive(Debug)]
+pub struct CommandStats {
+    /// Executions.
+    pub calls: std::sync::atomic::AtomicU64,
+    /// Microseconds spent executing.
+    pub usec: std::sync::atomic::AtomicU64,
+    /// Refused before running (arity, auth, context errors).
+    pub rejected: std::sync::atomic::AtomicU64,
+    /// Ran and replied with an error.
+    pub failed: std::sync::atomic::AtomicU64,
+}
+
+impl CommandStats {
+    const fn new() -> Self {
+        use std::sync::atomic::AtomicU64;
+        CommandStats {
+            calls: AtomicU64::new(0),
+            usec: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        }
+    }
+
+    /// Zeroes the counters (CONFIG RESETSTAT).
+    pub fn reset(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        for c in [&self.calls, &self.usec, &self.rejected, &self.failed] {
+            c.store(0, Relaxed);
+        }
+    }
+}
+
 /// One command's table entry.
 #[derive(Debug)]
 pub struct Command {
@@ -117,6 +151,8 @@ pub struct Command {
     pub handler: Handler,
     /// Subcommands, for container commands.
     pub subcommands: &'static [SubCommand],
+    /// INFO commandstats counters.
+    pub stats: CommandStats,
 }
 
 impl Command {
@@ -200,6 +236,7 @@ pub const fn cmd(
         since,
         handler,
         subcommands: &[],
+        stats: CommandStats::new(),
     }
 }
 
@@ -226,6 +263,7 @@ pub const fn container(
         since,
         handler,
         subcommands,
+        stats: CommandStats::new(),
     }
 }
 
@@ -238,14 +276,12 @@ pub struct CommandTable {
 
 impl CommandTable {
     /// Builds the table from the family modules.
-    pub fn new(families: &[&'static [Command]]) -> Self {
+    pub fn new(commands: &'static [Command]) -> Self {
         let mut by_name = HashMap::with_hasher(ahash::RandomState::new());
         let mut all = Vec::new();
-        for fam in families {
-            for c in fam.iter() {
-                by_name.insert(c.name, c);
-                all.push(c);
-            }
+        for c in commands {
+            by_name.insert(c.name, c);
+            all.push(c);
         }
         CommandTable { by_name, all }
     }

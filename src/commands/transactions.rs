@@ -8,58 +8,60 @@ use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
 /// Transaction family table.
-pub static COMMANDS: &[Command] = &[
-    cmd(
-        "multi",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL | NO_MULTI,
-        (0, 0, 0),
-        "transactions",
-        "1.2.0",
-        "Mark the start of a transaction block",
-        multi,
-    ),
-    cmd(
-        "exec",
-        1,
-        NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | TX_CONTROL,
-        (0, 0, 0),
-        "transactions",
-        "1.2.0",
-        "Execute all commands issued after MULTI",
-        exec,
-    ),
-    cmd(
-        "discard",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL,
-        (0, 0, 0),
-        "transactions",
-        "2.0.0",
-        "Discard all commands issued after MULTI",
-        discard,
-    ),
-    cmd(
-        "watch",
-        -2,
-        NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL | NO_MULTI,
-        (1, -1, 1),
-        "transactions",
-        "2.2.0",
-        "Watch the given keys to determine execution of the MULTI/EXEC block",
-        watch,
-    ),
-    cmd(
-        "unwatch",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST,
-        (0, 0, 0),
-        "transactions",
-        "2.2.0",
-        "Forget about all watched keys",
-        unwatch,
-    ),
-];
+pub fn commands() -> Vec<Command> {
+    vec![
+        cmd(
+            "multi",
+            1,
+            NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL | NO_MULTI,
+            (0, 0, 0),
+            "transactions",
+            "1.2.0",
+            "Mark the start of a transaction block",
+            multi,
+        ),
+        cmd(
+            "exec",
+            1,
+            NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | TX_CONTROL,
+            (0, 0, 0),
+            "transactions",
+            "1.2.0",
+            "Execute all commands issued after MULTI",
+            exec,
+        ),
+        cmd(
+            "discard",
+            1,
+            NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL,
+            (0, 0, 0),
+            "transactions",
+            "2.0.0",
+            "Discard all commands issued after MULTI",
+            discard,
+        ),
+        cmd(
+            "watch",
+            -2,
+            NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL | NO_MULTI,
+            (1, -1, 1),
+            "transactions",
+            "2.2.0",
+            "Watch the given keys to determine execution of the MULTI/EXEC block",
+            watch,
+        ),
+        cmd(
+            "unwatch",
+            1,
+            NOSCRIPT | LOADING | STALE | FAST,
+            (0, 0, 0),
+            "transactions",
+            "2.2.0",
+            "Forget about all watched keys",
+            unwatch,
+        ),
+    ]
+}
 
 fn multi(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     if ctx.client.multi.is_some() {
@@ -117,9 +119,11 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
             continue;
         };
         srv.feed_monitors(ctx.client, cmd, &args);
-        if let Err(e) = (cmd.handler)(ctx, &args) {
-            srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
-            ctx.out.error(&e.to_string());
+        let started = std::time::Instant::now();
+        let result = (cmd.handler)(ctx, &args);
+        super::record_call(cmd, Some(started.elapsed()), result.is_err());
+        if let Err(e) = result {
+            srv.reply_error(ctx.out, &e);
         }
         srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
     }

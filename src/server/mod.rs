@@ -101,6 +101,8 @@ pub struct Server {
     pub pause_active: std::sync::atomic::AtomicBool,
     /// Woken on CLIENT UNPAUSE.
     pub unpause: Notify,
+    /// Error replies by code (`ERR`, `WRONGTYPE`...), for INFO errorstats.
+    pub errorstats: Mutex<HashMap<String, u64>>,
     /// Set to true to stop the server.
     pub shutdown: watch::Sender<bool>,
     /// 40-hex run id.
@@ -121,7 +123,7 @@ impl Server {
             config,
             store: Store::default(),
             pubsub: pubsub::PubSub::default(),
-            commands: CommandTable::new(&crate::commands::all_commands()),
+            commands: CommandTable::new(crate::commands::all_commands()),
             clients: Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),
@@ -131,12 +133,31 @@ impl Server {
             pause: Mutex::new(None),
             pause_active: std::sync::atomic::AtomicBool::new(false),
             unpause: Notify::new(),
+            errorstats: Mutex::new(HashMap::new()),
             shutdown: tx,
             run_id: crate::replication::log::new_replid(),
             started: Instant::now(),
             port: AtomicU16::new(0),
             lastsave: AtomicU64::new(crate::store::now_ms() / 1000),
         })
+    }
+
+    /// Writes an error reply and counts it (total_error_replies, errorstats).
+    pub fn reply_error(
+        &self,
+        out: &mut crate::protocol::ReplyBuf,
+        err: &crate::commands::CmdError,
+    ) {
+        let text = err.to_string();
+        self.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+        let code = text.split_whitespace().next().unwrap_or("ERR");
+        let mut stats = self.errorstats.lock();
+        // Bounded like Redis's errorstats (128 distinct codes at most).
+        if stats.contains_key(code) || stats.len() < 128 {
+            *stats.entry(code.to_string()).or_insert(0) += 1;
+        }
+        drop(stats);
+        out.error(&text);
     }
 
     /// Allocates a client id.
