@@ -45,6 +45,8 @@ pub struct ClientHandle {
     pub addr: SocketAddr,
     /// Local address.
     pub laddr: SocketAddr,
+    /// The socket's file descriptor (CLIENT LIST `fd=`).
+    pub fd: i32,
     /// Unix ms when connected.
     pub created_ms: u64,
     /// Unix ms of the last command.
@@ -85,12 +87,13 @@ pub struct ClientHandle {
 
 impl ClientHandle {
     /// A fresh handle for a new connection.
-    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr) -> Self {
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, fd: i32) -> Self {
         let now = crate::store::now_ms();
         ClientHandle {
             id,
             addr,
             laddr,
+            fd,
             created_ms: now,
             last_cmd_ms: AtomicU64::new(now),
             name: Mutex::new(String::new()),
@@ -146,10 +149,11 @@ impl ClientHandle {
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         let obuf = self.obuf.load(Ordering::Relaxed) + self.outbox.pending.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
+            self.fd,
             self.name.lock(),
             now.saturating_sub(self.created_ms) / 1000,
             now.saturating_sub(self.last_cmd_ms.load(Ordering::Relaxed)) / 1000,

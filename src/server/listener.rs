@@ -116,7 +116,9 @@ async fn admit(srv: &Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
         let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
     }
     let laddr = stream.local_addr().unwrap_or(addr);
-    let handle = Arc::new(ClientHandle::new(srv.next_client_id(), addr, laddr));
+    use std::os::fd::AsRawFd;
+    let fd = stream.as_raw_fd();
+    let handle = Arc::new(ClientHandle::new(srv.next_client_id(), addr, laddr, fd));
     let admitted = {
         let mut clients = srv.clients.lock();
         let room = clients.len() < live.maxclients.load(Ordering::Relaxed);
