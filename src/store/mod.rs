@@ -456,13 +456,14 @@ pub fn cursor_hash(key: &[u8]) -> u64 {
     h
 }
 
-/// One SCAN step over `db`: returns keys (with their entries' type name) and the next
-/// cursor (0 when done).
+/// One SCAN step over `db`: returns the accepted keys and the next cursor (0 when done).
 ///
 /// The cursor packs a shard index (top 6 bits) and a position in that shard's keys ordered
-/// by [`cursor_hash`] (low 58 bits hold the next hash prefix). Every key present for the
+/// by [`cursor_hash`] (low 58 bits: the next hash to visit). Every key present for the
 /// whole scan is returned at least once, whatever rehashing happens, because the order
-/// depends only on the key's bytes.
+/// depends only on the key's bytes. Finding a position costs one pass over the shard, so
+/// a step visits at least 1/16 of a shard (COUNT is a hint, as in Redis): a full scan of a
+/// large keyspace takes about a thousand calls whatever COUNT says, not keys/COUNT passes.
 pub fn scan_step(
     db: &Db,
     cursor: u64,
@@ -474,42 +475,45 @@ pub fn scan_step(
     let shard_bits = SHARDS.trailing_zeros();
     let low_bits = 64 - shard_bits;
     let mut shard = (cursor >> low_bits) as usize;
-    let mut from = (cursor << shard_bits) >> shard_bits; // next hash (>> shard_bits)
+    let mut from = (cursor << shard_bits) >> shard_bits;
     let mut out = Vec::new();
     let mut visited = 0usize;
     while shard < shards.len() {
         let guard = shards[shard].read();
-        // Keys in this shard whose (reduced) hash is at or after `from`, in hash order.
         let mut cands: Vec<(u64, &Key, &Entry)> = shard_entries(&guard)
-            .map(|(k, v)| ((cursor_hash(k) >> shard_bits), k, v))
+            .map(|(k, v)| (cursor_hash(k) >> shard_bits, k, v))
             .filter(|(h, _, _)| *h >= from)
             .collect();
-        cands.sort_unstable_by_key(|c| c.0);
-        let mut i = 0;
-        while i < cands.len() {
-            let h = cands[i].0;
-            // Take every key sharing this hash together so a cursor never splits them.
-            while i < cands.len() && cands[i].0 == h {
-                let (_, k, e) = cands[i];
-                if !e.is_expired(now) && accept(k, e) {
-                    out.push(Bytes::copy_from_slice(k));
-                }
-                visited += 1;
-                i += 1;
-            }
-            if visited >= count && i < cands.len() {
-                let next = cands[i].0;
-                return (out, ((shard as u64) << low_bits) | next);
+        let batch = count.saturating_sub(visited).max(guard.len() / 16).max(1);
+        // Where this step stops inside the shard: after the `batch` smallest hashes, and
+        // always after every key sharing the last hash, so a cursor never splits them.
+        let mut resume = None;
+        if cands.len() > batch {
+            cands.select_nth_unstable_by_key(batch - 1, |c| c.0);
+            let cut = cands[batch - 1].0;
+            cands.retain(|c| c.0 <= cut);
+            if cut + 1 < (1u64 << low_bits) {
+                resume = Some(cut + 1);
             }
         }
+        for (_, k, e) in &cands {
+            if !e.is_expired(now) && accept(k, e) {
+                out.push(Bytes::copy_from_slice(k));
+            }
+        }
+        visited += cands.len();
         drop(guard);
+        if let Some(next) = resume {
+            return (out, ((shard as u64) << low_bits) | next);
+        }
         shard += 1;
         from = 0;
         if visited >= count {
-            if shard >= shards.len() {
-                return (out, 0);
-            }
-            return (out, (shard as u64) << low_bits);
+            return if shard >= shards.len() {
+                (out, 0)
+            } else {
+                (out, (shard as u64) << low_bits)
+            };
         }
     }
     (out, 0)
