@@ -472,3 +472,53 @@ fn object_freq_with_lfu_policy() {
         )
     );
 }
+
+#[test]
+fn scan_returns_every_stable_key_while_others_churn() {
+    // Keys present for the whole scan must all be returned, however the table resizes
+    // under concurrent inserts and deletes of other keys.
+    let s = common::TestServer::start(&[]);
+    let mut r = s.raw();
+    let mut pipe = Vec::new();
+    for i in 0..20_000 {
+        pipe.extend(common::encode_cmd(&["SET", &format!("stable:{i}"), "v"]));
+    }
+    r.send(&pipe);
+    for _ in 0..20_000 {
+        assert_eq!(r.read_reply(), Reply::ok());
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let stop = stop.clone();
+        let mut w = s.raw();
+        std::thread::spawn(move || {
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                w.cmd(&["SET", &format!("churn:{i}"), "x"]);
+                if i % 3 == 0 {
+                    w.cmd(&["DEL", &format!("churn:{}", i / 2)]);
+                }
+                i += 1;
+            }
+        })
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = "0".to_string();
+    let mut calls = 0;
+    loop {
+        let reply = r.cmd(&["SCAN", &cursor, "MATCH", "stable:*", "COUNT", "10"]);
+        let parts = reply.as_array();
+        cursor = parts[0].as_string();
+        for k in parts[1].strings() {
+            seen.insert(k);
+        }
+        calls += 1;
+        assert!(calls < 100_000, "scan does not terminate");
+        if cursor == "0" {
+            break;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    churn.join().unwrap();
+    assert_eq!(seen.len(), 20_000);
+}
