@@ -495,7 +495,7 @@ fn scan_returns_every_stable_key_while_others_churn() {
             let mut i = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 w.cmd(&["SET", &format!("churn:{i}"), "x"]);
-                if i % 3 == 0 {
+                if i.is_multiple_of(3) {
                     w.cmd(&["DEL", &format!("churn:{}", i / 2)]);
                 }
                 i += 1;
