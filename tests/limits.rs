@@ -328,3 +328,36 @@ fn nul_byte_in_inline_command_ends_the_line() {
     let mut other = s.raw();
     assert_eq!(other.cmd(&["PING"]), Reply::simple("PONG"));
 }
+
+#[test]
+fn slow_loris_clients_do_not_slow_others_and_idle_ones_are_closed() {
+    // Ten clients trickle a large command one byte at a time; a normal client keeps its
+    // latency, and with `timeout` a client that stalls mid-frame is disconnected.
+    let s = TestServer::start(&["--timeout", "1"]);
+    let frame = encode_cmd(&["SET", "slow", &"x".repeat(200)]);
+    let mut slow: Vec<RawConn> = (0..10).map(|_| s.raw()).collect();
+    let mut good = s.raw();
+    let start = Instant::now();
+    for (i, byte) in frame.iter().take(60).enumerate() {
+        for c in slow.iter_mut() {
+            c.send(&[*byte]);
+        }
+        let t = Instant::now();
+        assert_eq!(good.cmd(&["INCR", "n"]), Reply::int(i as i64 + 1));
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "a normal client was held up"
+        );
+    }
+    assert!(start.elapsed() < Duration::from_secs(5));
+    // The trickling clients now stall with half a frame: the idle timeout closes them.
+    let deadline = Duration::from_secs(5);
+    for c in slow.iter_mut() {
+        assert!(
+            matches!(c.try_read_reply(deadline), Err(ReadErr::Closed)),
+            "stalled client closed by timeout"
+        );
+    }
+    // (The good client idled through that wait too; a fresh one checks the data.)
+    assert_eq!(s.raw().cmd(&["GET", "n"]), Reply::bulk("60"));
+}
