@@ -163,9 +163,11 @@ impl RequestParser {
                 }
             };
             if buf.len() < self.pos + len + 2 {
-                // Make room for the whole payload once, so big values are not regrown
-                // piecemeal; bounded by max_bulk_len checked above.
-                buf.reserve(self.pos + len + 2 - buf.len());
+                // Make room ahead for the payload, but never more than 1 MiB beyond what
+                // has arrived: a header alone must not make us allocate `len` bytes
+                // (thousands of clients announcing 512 MB would exhaust memory). The
+                // buffer's own doubling covers larger payloads as they arrive.
+                buf.reserve((self.pos + len + 2 - buf.len()).min(1 << 20));
                 return Ok(Parsed::Incomplete);
             }
             if &buf[self.pos + len..self.pos + len + 2] != b"\r\n" {
