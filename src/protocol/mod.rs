@@ -1,5 +1,6 @@
 //! RESP in and out: request parsing (multibulk and inline) and reply encoding.
 
+mod conformance;
 pub mod reply;
 pub mod request;
 
