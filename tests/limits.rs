@@ -361,3 +361,34 @@ fn slow_loris_clients_do_not_slow_others_and_idle_ones_are_closed() {
     // (The good client idled through that wait too; a fresh one checks the data.)
     assert_eq!(s.raw().cmd(&["GET", "n"]), Reply::bulk("60"));
 }
+
+#[test]
+fn normal_output_buffer_limit_disconnects_on_a_huge_reply() {
+    let s = TestServer::start(&["--client-output-buffer-limit", "normal 1mb 512kb 60"]);
+    let mut w = s.raw();
+    let big = "v".repeat(2 * 1024 * 1024);
+    assert_eq!(w.cmd(&["SET", "big", &big]), Reply::ok());
+    let mut reader = s.raw();
+    reader.send_cmd(&["GET", "big"]);
+    // The 2 MB reply exceeds the 1 MB hard limit: the client is closed, not served.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut closed = false;
+    while Instant::now() < deadline {
+        match reader.try_read_reply(Duration::from_millis(200)) {
+            Err(ReadErr::Closed) => {
+                closed = true;
+                break;
+            }
+            Ok(r) => panic!(
+                "expected a disconnect, got a reply of {} bytes",
+                r.as_bytes().len()
+            ),
+            Err(ReadErr::Timeout) => {}
+        }
+    }
+    assert!(
+        closed,
+        "client over the normal output limit was not disconnected"
+    );
+    assert_eq!(w.cmd(&["STRLEN", "big"]), Reply::int(2 * 1024 * 1024));
+}
