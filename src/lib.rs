@@ -10,10 +10,12 @@
 //!   write atomic and totally ordered with its replication effects.
 //! - [`replication`]: the ordered effect log with Redis-compatible offsets.
 //! - [`config`]: redis.conf-style configuration and the CONFIG registry.
+//! - [`rdb`]: the RDB v10 snapshot format (Redis 7.0): streaming writer and loader.
 
 pub mod commands;
 pub mod config;
 pub mod protocol;
+pub mod rdb;
 pub mod replication;
 pub mod server;
 pub mod store;

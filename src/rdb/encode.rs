@@ -1,0 +1,320 @@
+//! Writing snapshots.
+
+use std::io::{self, Write};
+
+use super::listpack::ListpackBuilder;
+use super::*;
+
+/// A quicklist node stops growing at this many listpack bytes, as Redis's default
+/// `list-max-listpack-size -2` (8 KiB) does, so a loaded list has the usual node sizes.
+const NODE_MAX_BYTES: usize = 8192;
+/// Elements this large go into a plain node of their own (Redis 7.0's packed threshold).
+const PLAIN_THRESHOLD: usize = 1 << 30;
+/// Bytes gathered before handing them to the underlying writer.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// Streams one RDB v10 snapshot into `W`: header and aux fields on creation, then
+/// databases and keys as they are given, then [`RdbWriter::finish`] for the trailer.
+/// Output is buffered internally, and the CRC64 is computed as it goes, so `W` may be a
+/// file, a socket or a `Vec<u8>`.
+pub struct RdbWriter<W: Write> {
+    w: W,
+    buf: Vec<u8>,
+    crc: u64,
+    compress: bool,
+}
+
+impl<W: Write> RdbWriter<W> {
+    /// Starts a snapshot: writes `REDIS0010` and the aux fields from `aux`, in the order
+    /// Redis 7.0 writes them.
+    pub fn new(w: W, aux: &Aux) -> io::Result<Self> {
+        let mut me = RdbWriter {
+            w,
+            buf: Vec::with_capacity(FLUSH_AT + 1024),
+            crc: 0,
+            compress: true,
+        };
+        me.buf.extend_from_slice(b"REDIS0010");
+        me.aux(b"redis-ver", aux.redis_ver.as_bytes());
+        me.aux_int(b"redis-bits", i64::from(aux.redis_bits));
+        me.aux_int(b"ctime", aux.ctime as i64);
+        me.aux_int(b"used-mem", aux.used_mem as i64);
+        if let Some(db) = aux.repl_stream_db {
+            me.aux_int(b"repl-stream-db", db);
+        }
+        if let Some(id) = &aux.repl_id {
+            me.aux(b"repl-id", id.as_bytes());
+        }
+        if let Some(off) = aux.repl_offset {
+            me.aux_int(b"repl-offset", off);
+        }
+        me.aux_int(b"aof-base", i64::from(aux.aof_base));
+        for (k, v) in &aux.extra {
+            me.aux(k.as_bytes(), v.as_bytes());
+        }
+        me.maybe_flush()?;
+        Ok(me)
+    }
+
+    /// Turns LZF compression of long strings on or off (`rdbcompression`); on by default.
+    pub fn set_compression(&mut self, on: bool) {
+        self.compress = on;
+    }
+
+    /// Starts database `db`; the sizes are the hint Redis uses to presize its tables
+    /// (number of keys, number of keys with an expiry).
+    pub fn select_db(&mut self, db: usize, db_size: u64, expires_size: u64) -> io::Result<()> {
+        self.buf.push(OP_SELECTDB);
+        self.len(db as u64);
+        self.buf.push(OP_RESIZEDB);
+        self.len(db_size);
+        self.len(expires_size);
+        self.maybe_flush()
+    }
+
+    /// Writes one key of the current database. `expire_at_ms` is the absolute unix time
+    /// in milliseconds, 0 for none. Empty collections are not written (Redis never saves
+    /// them and would skip them on load).
+    pub fn write_entry(
+        &mut self,
+        key: &[u8],
+        value: &RdbValueRef<'_>,
+        expire_at_ms: u64,
+    ) -> io::Result<()> {
+        match *value {
+            RdbValueRef::Str(s) => {
+                self.header(key, TYPE_STRING, expire_at_ms);
+                self.string(s)?;
+            }
+            RdbValueRef::List(items) => {
+                if !items.is_empty() {
+                    self.header(key, TYPE_LIST_QUICKLIST_2, expire_at_ms);
+                    self.list(|| items.iter().copied())?;
+                }
+            }
+            RdbValueRef::Set(items) => {
+                if !items.is_empty() {
+                    self.header(key, TYPE_SET, expire_at_ms);
+                    self.len(items.len() as u64);
+                    for m in items {
+                        self.string(m)?;
+                    }
+                }
+            }
+            RdbValueRef::ZSet(items) => {
+                if !items.is_empty() {
+                    self.header(key, TYPE_ZSET_2, expire_at_ms);
+                    self.len(items.len() as u64);
+                    for (m, score) in items {
+                        self.string(m)?;
+                        self.buf.extend_from_slice(&score.to_le_bytes());
+                    }
+                }
+            }
+            RdbValueRef::Hash(items) => {
+                if !items.is_empty() {
+                    self.header(key, TYPE_HASH, expire_at_ms);
+                    self.len(items.len() as u64);
+                    for (f, v) in items {
+                        self.string(f)?;
+                        self.string(v)?;
+                    }
+                }
+            }
+        }
+        self.maybe_flush()
+    }
+
+    /// Writes an owned value (what [`load`] returns), e.g. to re-save a loaded snapshot.
+    pub fn write_value(
+        &mut self,
+        key: &[u8],
+        value: &RdbValue,
+        expire_at_ms: u64,
+    ) -> io::Result<()> {
+        match value {
+            RdbValue::Str(s) => self.write_entry(key, &RdbValueRef::Str(s), expire_at_ms),
+            RdbValue::List(v) | RdbValue::Set(v) => {
+                let refs: Vec<&[u8]> = v.iter().map(|x| x.as_slice()).collect();
+                let r = if matches!(value, RdbValue::List(_)) {
+                    RdbValueRef::List(&refs)
+                } else {
+                    RdbValueRef::Set(&refs)
+                };
+                self.write_entry(key, &r, expire_at_ms)
+            }
+            RdbValue::ZSet(v) => {
+                let refs: Vec<(&[u8], f64)> = v.iter().map(|(m, s)| (m.as_slice(), *s)).collect();
+                self.write_entry(key, &RdbValueRef::ZSet(&refs), expire_at_ms)
+            }
+            RdbValue::Hash(v) => {
+                let refs: Vec<(&[u8], &[u8])> = v
+                    .iter()
+                    .map(|(f, x)| (f.as_slice(), x.as_slice()))
+                    .collect();
+                self.write_entry(key, &RdbValueRef::Hash(&refs), expire_at_ms)
+            }
+        }
+    }
+
+    /// Ends the snapshot (EOF opcode and CRC64 trailer, little endian), flushes, and
+    /// gives the writer back.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.buf.push(OP_EOF);
+        self.flush_buf()?;
+        let crc = self.crc;
+        self.w.write_all(&crc.to_le_bytes())?;
+        self.w.flush()?;
+        Ok(self.w)
+    }
+
+    fn header(&mut self, key: &[u8], t: u8, expire_at_ms: u64) {
+        if expire_at_ms != 0 {
+            self.buf.push(OP_EXPIRETIME_MS);
+            self.buf
+                .extend_from_slice(&(expire_at_ms as i64).to_le_bytes());
+        }
+        self.buf.push(t);
+        // Keys are strings like any other; errors can only come from flushing.
+        self.string_no_flush(key);
+    }
+
+    /// Quicklist v2 of listpack nodes (plain nodes only for elements of 1 GiB or more).
+    /// Two passes over the elements: the node count comes first in the format.
+    fn list<'a, I: Iterator<Item = &'a [u8]>>(&mut self, items: impl Fn() -> I) -> io::Result<()> {
+        let mut nodes = 0u64;
+        let mut cur = Plan::default();
+        for e in items() {
+            if cur.take(e) {
+                nodes += 1;
+            }
+        }
+        self.len(nodes);
+        let mut plan = Plan::default();
+        let mut lp = ListpackBuilder::new();
+        for e in items() {
+            if plan.take(e) && lp.count() > 0 {
+                let full = std::mem::take(&mut lp);
+                self.packed_node(full.finish())?;
+            }
+            if e.len() >= PLAIN_THRESHOLD {
+                self.len(QUICKLIST_PLAIN);
+                self.string(e)?;
+            } else {
+                lp.push(e);
+            }
+        }
+        if lp.count() > 0 {
+            self.packed_node(lp.finish())?;
+        }
+        Ok(())
+    }
+
+    fn packed_node(&mut self, lp: Vec<u8>) -> io::Result<()> {
+        self.len(QUICKLIST_PACKED);
+        self.string(&lp)
+    }
+
+    fn aux(&mut self, key: &[u8], val: &[u8]) {
+        self.buf.push(OP_AUX);
+        self.string_no_flush(key);
+        self.string_no_flush(val);
+    }
+
+    fn aux_int(&mut self, key: &[u8], v: i64) {
+        self.aux(key, itoa::Buffer::new().format(v).as_bytes());
+    }
+
+    fn len(&mut self, l: u64) {
+        if l < 1 << 6 {
+            self.buf.push(l as u8);
+        } else if l < 1 << 14 {
+            self.buf.push(0x40 | (l >> 8) as u8);
+            self.buf.push(l as u8);
+        } else if l <= u64::from(u32::MAX) {
+            self.buf.push(0x80);
+            self.buf.extend_from_slice(&(l as u32).to_be_bytes());
+        } else {
+            self.buf.push(0x81);
+            self.buf.extend_from_slice(&l.to_be_bytes());
+        }
+    }
+
+    fn string(&mut self, s: &[u8]) -> io::Result<()> {
+        self.string_no_flush(s);
+        self.maybe_flush()
+    }
+
+    fn string_no_flush(&mut self, s: &[u8]) {
+        if s.len() <= 11
+            && let Some(v) = canonical_int(s)
+        {
+            if let Ok(b) = i8::try_from(v) {
+                self.buf.push(0xC0);
+                self.buf.push(b as u8);
+                return;
+            } else if let Ok(h) = i16::try_from(v) {
+                self.buf.push(0xC1);
+                self.buf.extend_from_slice(&h.to_le_bytes());
+                return;
+            } else if let Ok(w) = i32::try_from(v) {
+                self.buf.push(0xC2);
+                self.buf.extend_from_slice(&w.to_le_bytes());
+                return;
+            }
+        }
+        if self.compress
+            && s.len() > 20
+            && let Some(z) = lzf::compress(s, s.len() - 4)
+        {
+            self.buf.push(0xC3);
+            self.len(z.len() as u64);
+            self.len(s.len() as u64);
+            self.buf.extend_from_slice(&z);
+            return;
+        }
+        self.len(s.len() as u64);
+        self.buf.extend_from_slice(s);
+    }
+
+    fn maybe_flush(&mut self) -> io::Result<()> {
+        if self.buf.len() >= FLUSH_AT {
+            self.flush_buf()?;
+        }
+        Ok(())
+    }
+
+    fn flush_buf(&mut self) -> io::Result<()> {
+        self.crc = crc64(self.crc, &self.buf);
+        self.w.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+}
+
+/// Decides where quicklist nodes start, identically in both passes of `list`.
+#[derive(Default)]
+struct Plan {
+    bytes: usize,
+    count: usize,
+}
+
+impl Plan {
+    /// Accounts for element `e`; true when `e` starts a new node.
+    fn take(&mut self, e: &[u8]) -> bool {
+        if e.len() >= PLAIN_THRESHOLD {
+            *self = Plan::default();
+            return true;
+        }
+        let sz = ListpackBuilder::entry_size(e);
+        if self.count > 0 && self.bytes + sz <= NODE_MAX_BYTES && self.count < 0xFFFF {
+            self.bytes += sz;
+            self.count += 1;
+            false
+        } else {
+            self.bytes = 7 + sz;
+            self.count = 1;
+            true
+        }
+    }
+}
