@@ -8,6 +8,9 @@
 
 use super::{RdbError, canonical_int};
 
+/// Field/value (or member/score-text) pairs.
+pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
 fn corrupt(what: &str) -> RdbError {
     RdbError::corrupt(format!("{what} integrity check failed"))
 }
@@ -317,7 +320,7 @@ pub fn intset_entries(is: &[u8]) -> Result<Vec<Vec<u8>>, RdbError> {
 }
 
 /// Decodes a zipmap (hashes in RDB files from Redis before 2.6) into field/value pairs.
-pub fn zipmap_pairs(zm: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, RdbError> {
+pub fn zipmap_pairs(zm: &[u8]) -> Result<Pairs, RdbError> {
     const W: &str = "zipmap";
     let mut pos = 1usize; // skip the (saturating) element count byte
     if zm.is_empty() {
@@ -353,8 +356,8 @@ pub fn zipmap_pairs(zm: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, RdbError> {
 }
 
 /// Splits a flat element list into pairs (hash field/value, zset member/score).
-pub fn pairs(items: Vec<Vec<u8>>, what: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, RdbError> {
-    if items.len() % 2 != 0 {
+pub fn pairs(items: Vec<Vec<u8>>, what: &str) -> Result<Pairs, RdbError> {
+    if !items.len().is_multiple_of(2) {
         return Err(RdbError::corrupt(format!("{what}: odd number of elements")));
     }
     let mut out = Vec::with_capacity(items.len() / 2);
