@@ -12,11 +12,14 @@
 const MAX_LIT: usize = 32;
 const MAX_OFF: usize = 1 << 13;
 const MAX_REF: usize = (1 << 8) + (1 << 3); // 264: 255 + 7 + 2
-const HLOG: u32 = 14;
+/// Largest hash table (log2 of slots); small inputs get a table their own size, so
+/// compressing many short strings does not clear 64 KiB each time.
+const HLOG_MAX: u32 = 14;
+const HLOG_MIN: u32 = 6;
 
-fn hash3(b: &[u8]) -> usize {
+fn hash3(b: &[u8], hlog: u32) -> usize {
     let v = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-    (v.wrapping_mul(2_654_435_761) >> (32 - HLOG)) as usize
+    (v.wrapping_mul(2_654_435_761) >> (32 - hlog)) as usize
 }
 
 /// Compresses `input`, or returns `None` when the result would be longer than `max_out`
@@ -24,12 +27,13 @@ fn hash3(b: &[u8]) -> usize {
 pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
     let n = input.len();
     let mut out = Vec::with_capacity(max_out.min(n + n / 32 + 1));
-    let mut table = vec![0u32; 1 << HLOG]; // position + 1, 0 = empty
+    let hlog = (usize::BITS - n.leading_zeros()).clamp(HLOG_MIN, HLOG_MAX);
+    let mut table = vec![0u32; 1 << hlog]; // position + 1, 0 = empty
     let mut lit_ctrl: Option<usize> = None; // index of the open literal run's control byte
     let mut ip = 0usize;
     while ip < n {
         if ip + 2 < n {
-            let h = hash3(&input[ip..]);
+            let h = hash3(&input[ip..], hlog);
             let cand = table[h] as usize;
             table[h] = (ip + 1) as u32;
             if cand > 0 {
@@ -58,7 +62,7 @@ pub fn compress(input: &[u8], max_out: usize) -> Option<Vec<u8>> {
                     let end = ip + len;
                     let mut p = ip + 1;
                     while p < end && p + 2 < n {
-                        table[hash3(&input[p..])] = (p + 1) as u32;
+                        table[hash3(&input[p..], hlog)] = (p + 1) as u32;
                         p += 1;
                     }
                     ip = end;
