@@ -181,25 +181,141 @@ fn port_zero_picks_a_free_port_and_logs_it() {
 }
 
 #[test]
-fn shutdown_save_fails_without_persistence_and_keeps_serving() {
+fn save_then_restart_loads_the_snapshot() {
     if skip_on_stock() {
         return;
     }
     let mut s = TestServer::start(&[]);
     let mut r = s.raw();
+    assert_eq!(r.cmd(&["SET", "plain", "v"]), Reply::ok());
+    assert_eq!(r.cmd(&["SET", "num", "12345"]), Reply::ok());
+    assert_eq!(r.cmd(&["SET", "ttl", "x", "EX", "1000"]), Reply::ok());
+    assert_eq!(r.cmd(&["SELECT", "3"]), Reply::ok());
+    assert_eq!(r.cmd(&["SET", "db3", &"long ".repeat(100)]), Reply::ok());
+    let info = r.cmd(&["INFO", "persistence"]).as_string();
     assert_eq!(
-        r.cmd(&["SHUTDOWN", "SAVE"]),
-        Reply::err("ERR Errors trying to SHUTDOWN. Check logs.")
+        info_field(&info, "rdb_changes_since_last_save").as_deref(),
+        Some("4")
     );
+    let before = r.cmd(&["LASTSAVE"]).as_int();
+    assert_eq!(r.cmd(&["SAVE"]), Reply::ok());
+    assert!(r.cmd(&["LASTSAVE"]).as_int() >= before);
+    let info = r.cmd(&["INFO", "persistence"]).as_string();
+    assert_eq!(
+        info_field(&info, "rdb_changes_since_last_save").as_deref(),
+        Some("0")
+    );
+    assert_eq!(info_field(&info, "rdb_saves").as_deref(), Some("1"));
+    let digest = r.cmd(&["DEBUG", "DIGEST"]);
+    let file = s.dir().join("dump.rdb");
+    assert!(file.exists());
+    // Stock redis-check-rdb accepts it.
+    let check = Command::new("redis-check-rdb")
+        .arg(&file)
+        .output()
+        .expect("redis-check-rdb (apt-get install -y redis-tools)");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    r.send_cmd(&["SHUTDOWN", "NOSAVE"]);
+    assert!(s.wait_exit(Duration::from_secs(10)).is_some());
+    // A new server started in that directory loads it: same data, TTL kept.
+    let dir = s.dir().display().to_string();
+    let s2 = TestServer::start(&["--dir", &dir]);
+    let mut r2 = s2.raw();
+    assert_eq!(r2.cmd(&["DEBUG", "DIGEST"]), digest);
+    assert_eq!(r2.cmd(&["GET", "num"]), Reply::bulk("12345"));
+    let ttl = r2.cmd(&["TTL", "ttl"]).as_int();
+    assert!((990..=1000).contains(&ttl), "{ttl}");
+    assert!(s2.log_tail(50).contains("DB loaded from disk"));
+}
+
+#[test]
+fn shutdown_save_and_sigterm_with_save_points_write_the_snapshot() {
+    if skip_on_stock() {
+        return;
+    }
+    let mut s = TestServer::start(&[]);
+    let mut r = s.raw();
+    r.cmd(&["SET", "k", "v"]);
     assert_eq!(
         r.cmd(&["SHUTDOWN", "SAVE", "NOSAVE"]),
         Reply::err("ERR syntax error")
     );
-    assert_eq!(r.cmd(&["PING"]), Reply::simple("PONG"));
-    assert!(!s.has_exited());
-    r.send_cmd(&["SHUTDOWN", "SAVE", "FORCE"]);
-    let status = s
-        .wait_exit(Duration::from_secs(10))
-        .expect("FORCE shuts down");
-    assert!(status.success());
+    r.send_cmd(&["SHUTDOWN", "SAVE"]);
+    assert!(
+        s.wait_exit(Duration::from_secs(10))
+            .expect("exits")
+            .success()
+    );
+    assert!(s.dir().join("dump.rdb").exists());
+
+    // NOSAVE writes nothing.
+    let mut s = TestServer::start(&["--save", "3600 1"]);
+    let mut r = s.raw();
+    r.cmd(&["SET", "k", "v"]);
+    r.send_cmd(&["SHUTDOWN", "NOSAVE"]);
+    assert!(s.wait_exit(Duration::from_secs(10)).is_some());
+    assert!(!s.dir().join("dump.rdb").exists());
+
+    // SIGTERM saves when save points are configured.
+    let mut s = TestServer::start(&["--save", "3600 1"]);
+    let mut r = s.raw();
+    r.cmd(&["SET", "k", "v"]);
+    let pid = s.pid().unwrap().to_string();
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(
+        s.wait_exit(Duration::from_secs(10))
+            .expect("exits")
+            .success()
+    );
+    assert!(s.dir().join("dump.rdb").exists());
+}
+
+#[test]
+fn corrupt_snapshot_refuses_to_start() {
+    if skip_on_stock() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("fc-corrupt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("dump.rdb"),
+        b"REDIS0010\xfa\x09redis-ver\x067.0.15garbage",
+    )
+    .unwrap();
+    let log_path = dir.join("log");
+    let mut child = Command::new(server_bin())
+        .args([
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            &dir.display().to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(std::fs::File::create(&log_path).unwrap()))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run server");
+    let mut status = None;
+    poll_until(Duration::from_secs(10), Duration::from_millis(10), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    if status.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("server kept running with a corrupt snapshot");
+    }
+    assert!(
+        !status.unwrap().success(),
+        "must not start with a corrupt snapshot"
+    );
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("Fatal error loading the DB"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

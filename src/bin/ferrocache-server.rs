@@ -107,6 +107,10 @@ fn main() {
 async fn run(cfg: Config) -> i32 {
     let pidfile = cfg.get("pidfile").unwrap_or_default();
     let srv = Server::new(cfg);
+    if let Err(e) = server::persistence::load_at_startup(&srv) {
+        tracing::error!(error = %e, file = %server::persistence::rdb_path(&srv).display(), "Fatal error loading the DB, exiting");
+        return 1;
+    }
     let listeners = match server::listener::bind(&srv).await {
         Ok(l) => l,
         Err(e) => {
@@ -142,10 +146,27 @@ async fn wait_for_shutdown(srv: &Arc<Server>) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut rx = srv.shutdown.subscribe();
-    tokio::select! {
-        _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-        _ = tokio::signal::ctrl_c() => tracing::warn!("Received SIGINT scheduling shutdown..."),
-        _ = rx.wait_for(|v| *v) => {}
+    loop {
+        tokio::select! {
+            _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+            _ = tokio::signal::ctrl_c() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+            // SHUTDOWN already saved (or was told not to) before asking.
+            _ = rx.wait_for(|v| *v) => return,
+        }
+        // A signal saves first when save points are configured, as Redis does; if that
+        // fails the server keeps running rather than lose the data.
+        if server::persistence::save_points_configured(srv) {
+            tracing::info!("Saving the final RDB snapshot before exiting.");
+            let saved = {
+                let seq = srv.store.read_lock();
+                server::persistence::save(srv, &seq)
+            };
+            if saved.is_err() {
+                tracing::warn!("Error trying to save the DB, can't exit.");
+                continue;
+            }
+        }
+        srv.request_shutdown();
+        return;
     }
-    srv.request_shutdown();
 }

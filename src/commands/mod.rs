@@ -277,8 +277,17 @@ fn admit(client: &mut Client, out: &ReplyBuf, cmd: &'static Command, args: &[Byt
     Ok(())
 }
 
-/// Counts one execution for INFO commandstats.
-pub fn record_call(cmd: &Command, elapsed: Option<std::time::Duration>, failed: bool) {
+/// Counts one execution for INFO commandstats (and, for writes, the changes since the
+/// last save).
+pub fn record_call(
+    srv: &Server,
+    cmd: &Command,
+    elapsed: Option<std::time::Duration>,
+    failed: bool,
+) {
+    if cmd.has(flags::WRITE) && !failed {
+        srv.dirty.fetch_add(1, Ordering::Relaxed);
+    }
     let st = &cmd.stats;
     st.calls.fetch_add(1, Ordering::Relaxed);
     if let Some(d) = elapsed {
@@ -344,7 +353,7 @@ pub fn run(
     }
     srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
     let elapsed = started.map(|s| s.elapsed());
-    record_call(cmd, elapsed, result.is_err());
+    record_call(srv, cmd, elapsed, result.is_err());
     if let Some(d) = elapsed
         && !cmd.has(flags::SKIP_SLOWLOG)
     {

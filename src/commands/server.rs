@@ -52,6 +52,16 @@ pub fn commands() -> Vec<Command> {
             time,
         ),
         cmd(
+            "save",
+            1,
+            ADMIN | NOSCRIPT | NO_MULTI | ATOMIC_READ,
+            (0, 0, 0),
+            "server",
+            "1.0.0",
+            "Synchronously save the dataset to disk",
+            save,
+        ),
+        cmd(
             "lastsave",
             1,
             LOADING | STALE | FAST,
@@ -74,7 +84,7 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "shutdown",
             -1,
-            ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI,
+            ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ATOMIC_READ,
             (0, 0, 0),
             "server",
             "1.0.0",
@@ -418,6 +428,18 @@ fn time(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// SAVE: a blocking point-in-time snapshot (the command holds the sequencer, so writers
+/// wait for it, as every client waits for SAVE in Redis).
+fn save(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    match crate::server::persistence::save(ctx.srv, ctx.seq()?) {
+        Ok(_) => {
+            ctx.out.ok();
+            Ok(())
+        }
+        Err(_) => Err(CmdError::Msg("ERR".into())),
+    }
+}
+
 fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     ctx.out.int(ctx.srv.lastsave.load(Ordering::Relaxed) as i64);
     Ok(())
@@ -454,13 +476,17 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if save && nosave {
         return Err(CmdError::Syntax);
     }
-    if save && !force {
-        // Persistence (RDB) is not built yet: a save that cannot happen fails the shutdown,
-        // exactly as a failed save does in Redis; FORCE shuts down anyway.
-        tracing::warn!("SHUTDOWN SAVE requested but this server cannot write an RDB file yet");
-        return Err(CmdError::err("Errors trying to SHUTDOWN. Check logs."));
-    }
     tracing::warn!(client = ctx.client.handle.id, "User requested shutdown...");
+    // As Redis: save when asked, or when save points are configured unless NOSAVE; a
+    // failed save cancels the shutdown unless FORCE.
+    let srv = ctx.srv;
+    if save || (!nosave && crate::server::persistence::save_points_configured(srv)) {
+        tracing::info!("Saving the final RDB snapshot before exiting.");
+        if crate::server::persistence::save(srv, ctx.seq()?).is_err() && !force {
+            tracing::warn!("Error trying to save the DB, can't exit.");
+            return Err(CmdError::err("Errors trying to SHUTDOWN. Check logs."));
+        }
+    }
     ctx.srv.request_shutdown();
     // Redis closes the connection without a reply on success.
     ctx.client.close = true;

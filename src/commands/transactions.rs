@@ -121,7 +121,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         srv.feed_monitors(ctx.client, cmd, &args);
         let started = std::time::Instant::now();
         let result = (cmd.handler)(ctx, &args);
-        super::record_call(cmd, Some(started.elapsed()), result.is_err());
+        super::record_call(srv, cmd, Some(started.elapsed()), result.is_err());
         if let Err(e) = result {
             srv.reply_error(ctx.out, &e);
         }

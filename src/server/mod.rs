@@ -4,6 +4,7 @@ pub mod client;
 pub mod connection;
 pub mod cron;
 pub mod listener;
+pub mod persistence;
 pub mod pubsub;
 
 use crate::commands::{Client, Command, CommandTable, flags};
@@ -113,6 +114,10 @@ pub struct Server {
     pub port: AtomicU16,
     /// Unix seconds of the last successful save (start time until one happens).
     pub lastsave: AtomicU64,
+    /// Write commands since the last save (`rdb_changes_since_last_save`).
+    pub dirty: AtomicU64,
+    /// Successful saves (`rdb_saves`).
+    pub rdb_saves: AtomicU64,
 }
 
 impl Server {
@@ -139,6 +144,8 @@ impl Server {
             started: Instant::now(),
             port: AtomicU16::new(0),
             lastsave: AtomicU64::new(crate::store::now_ms() / 1000),
+            dirty: AtomicU64::new(0),
+            rdb_saves: AtomicU64::new(0),
         })
     }
 

@@ -1,0 +1,173 @@
+//! RDB persistence for the server: SAVE, the save at shutdown, and loading the snapshot at
+//! startup. The point-in-time background snapshot (BGSAVE, full sync) needs a fork-free
+//! snapshot of the keyspace and comes with replication.
+
+use crate::rdb::{self, Aux, RdbValue, RdbValueRef, RdbWriter};
+use crate::server::Server;
+use crate::store::{Entry, NUM_DBS, Sequencer, StrBytes, Value};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+/// Why a save or load failed; logged, and for SAVE turned into an error reply.
+#[derive(Debug, thiserror::Error)]
+pub enum PersistError {
+    /// Writing, syncing or renaming the file failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The file on disk is not a snapshot we can load.
+    #[error("{0}")]
+    Rdb(#[from] rdb::RdbError),
+    /// The snapshot holds a value type this server cannot store yet.
+    #[error("the RDB file holds a {0} value (key '{1}'), which this server does not store yet")]
+    UnsupportedValue(&'static str, String),
+}
+
+/// Where `dbfilename` lives: relative names resolve against `dir`, the working directory.
+pub fn rdb_path(srv: &Server) -> PathBuf {
+    PathBuf::from(
+        srv.config
+            .get("dbfilename")
+            .unwrap_or_else(|| "dump.rdb".into()),
+    )
+}
+
+/// True when `save` points are configured: SHUTDOWN and SIGTERM then save, as in Redis.
+pub fn save_points_configured(srv: &Server) -> bool {
+    !srv.config.get("save").unwrap_or_default().trim().is_empty()
+}
+
+/// Writes the whole keyspace as it is under `seq` (the caller holds the sequencer, so no
+/// write interleaves: the file is one point in time) to `dbfilename`, via a temporary file
+/// renamed into place after fsync. Returns the number of keys written.
+pub fn save(srv: &Server, seq: &Sequencer) -> Result<usize, PersistError> {
+    let started = std::time::Instant::now();
+    let path = rdb_path(srv);
+    let tmp = PathBuf::from(format!("temp-{}.rdb", std::process::id()));
+    let result = write_snapshot(srv, seq, &tmp).and_then(|keys| {
+        std::fs::rename(&tmp, &path)?;
+        Ok(keys)
+    });
+    match &result {
+        Ok(keys) => {
+            srv.lastsave
+                .store(crate::store::now_ms() / 1000, Ordering::Relaxed);
+            srv.dirty.store(0, Ordering::Relaxed);
+            srv.rdb_saves.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(keys, file = %path.display(), elapsed_ms = started.elapsed().as_millis() as u64, "DB saved on disk");
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            tracing::warn!(error = %e, file = %path.display(), "Failed saving the DB");
+        }
+    }
+    result
+}
+
+fn write_snapshot(srv: &Server, seq: &Sequencer, tmp: &PathBuf) -> Result<usize, PersistError> {
+    let now = crate::store::now_ms();
+    let aux = Aux {
+        redis_ver: crate::commands::connection::REDIS_COMPAT_VERSION.into(),
+        redis_bits: 64,
+        ctime: now / 1000,
+        used_mem: crate::commands::info::memory_stats().allocated,
+        repl_id: Some(seq.log.replid.clone()),
+        repl_offset: Some(seq.log.offset as i64),
+        repl_stream_db: Some(0),
+        aof_base: false,
+        extra: Vec::new(),
+    };
+    let file = std::fs::File::create(tmp)?;
+    let mut w = RdbWriter::new(file, &aux)?;
+    let mut keys = 0;
+    for db in 0..NUM_DBS {
+        let d = srv.store.db(db);
+        if d.map.is_empty() {
+            continue;
+        }
+        let expires = d.volatile.lock().len();
+        w.select_db(db, d.map.len() as u64, expires as u64)?;
+        for e in d.map.iter() {
+            if e.is_expired(now) {
+                continue;
+            }
+            let value = match &e.value {
+                Value::Str(s) => RdbValueRef::Str(s),
+            };
+            w.write_entry(e.key(), &value, e.expire_at)?;
+            keys += 1;
+        }
+    }
+    let mut file = w.finish()?;
+    file.flush()?;
+    file.sync_all()?;
+    Ok(keys)
+}
+
+/// Loads `dbfilename` if it exists, before the server accepts clients. Keys whose TTL has
+/// passed are skipped, as a primary does. A corrupt or unsupported file is an error: the
+/// server must not start with part of the data.
+pub fn load_at_startup(srv: &Server) -> Result<Option<usize>, PersistError> {
+    let path = rdb_path(srv);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let started = std::time::Instant::now();
+    let now = crate::store::now_ms();
+    let mut txn = srv.store.write(now);
+    let mut loaded = 0usize;
+    let mut unsupported: Option<PersistError> = None;
+    let aux = rdb::load(
+        std::io::BufReader::new(file),
+        |db, key, value, expire_at| {
+            if db >= NUM_DBS {
+                return Err(rdb::RdbError::Corrupt(format!(
+                    "database index {} out of range",
+                    db
+                )));
+            }
+            if expire_at != 0 && expire_at <= now {
+                return Ok(());
+            }
+            match value {
+                RdbValue::Str(s) => {
+                    txn.insert(
+                        db,
+                        &key,
+                        Entry::new(Value::Str(StrBytes::from_vec(s)), expire_at),
+                    );
+                    loaded += 1;
+                    Ok(())
+                }
+                other => {
+                    let kind = match other {
+                        RdbValue::List(_) => "list",
+                        RdbValue::Set(_) => "set",
+                        RdbValue::ZSet(_) => "zset",
+                        _ => "hash",
+                    };
+                    unsupported = Some(PersistError::UnsupportedValue(
+                        kind,
+                        String::from_utf8_lossy(&key).into_owned(),
+                    ));
+                    Err(rdb::RdbError::Corrupt("unsupported value type".into()))
+                }
+            }
+        },
+    );
+    if let Some(e) = unsupported {
+        return Err(e);
+    }
+    let aux = aux?;
+    drop(txn);
+    tracing::info!(
+        keys = loaded,
+        file = %path.display(),
+        written_by = %aux.redis_ver,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "DB loaded from disk"
+    );
+    Ok(Some(loaded))
+}
