@@ -62,6 +62,16 @@ pub fn commands() -> Vec<Command> {
             save,
         ),
         cmd(
+            "bgsave",
+            -1,
+            ADMIN | NOSCRIPT | ATOMIC_READ,
+            (0, 0, 0),
+            "server",
+            "1.0.0",
+            "Asynchronously save the dataset to disk",
+            bgsave,
+        ),
+        cmd(
             "lastsave",
             1,
             LOADING | STALE | FAST,
@@ -431,6 +441,9 @@ fn time(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 /// SAVE: a blocking point-in-time snapshot (the command holds the sequencer, so writers
 /// wait for it, as every client waits for SAVE in Redis).
 fn save(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    if ctx.srv.store.snapshot_in_progress() {
+        return Err(CmdError::err("Background save already in progress"));
+    }
     match crate::server::persistence::save(ctx.srv, ctx.seq()?) {
         Ok(_) => {
             ctx.out.ok();
@@ -438,6 +451,34 @@ fn save(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         }
         Err(_) => Err(CmdError::Msg("ERR".into())),
     }
+}
+
+/// BGSAVE [SCHEDULE]: a point-in-time snapshot written in the background while writes go
+/// on (see store::snapshot).
+fn bgsave(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let schedule = match args.len() {
+        1 => false,
+        2 if is(&args[1], "schedule") => true,
+        _ => return Err(CmdError::Syntax),
+    };
+    let srv = ctx.srv;
+    if srv.store.snapshot_in_progress() {
+        if schedule {
+            srv.bgsave_scheduled.store(true, Ordering::Relaxed);
+            ctx.out.simple("Background saving scheduled");
+            return Ok(());
+        }
+        return Err(CmdError::err("Background save already in progress"));
+    }
+    match crate::server::persistence::bgsave(srv, ctx.seq()?) {
+        Ok(true) => ctx.out.simple("Background saving started"),
+        Ok(false) => return Err(CmdError::err("Background save already in progress")),
+        Err(e) => {
+            tracing::warn!(error = %e, "Can't save in background");
+            return Err(CmdError::err(format!("Background save failed: {}", e)));
+        }
+    }
+    Ok(())
 }
 
 fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {

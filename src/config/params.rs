@@ -127,6 +127,15 @@ pub static PARAMS: &[Param] = &[
     p("slowlog-max-len", "128", INT, true),
     p("save", "3600 1 300 100 60 10000", Kind::SavePoints, true),
     p("dbfilename", "dump.rdb", Kind::Str, true),
+    p(
+        "rdb-key-save-delay",
+        "0",
+        Kind::Int {
+            min: -1_000_000,
+            max: i32::MAX as i64,
+        },
+        true,
+    ),
     p("dir", "", Kind::Str, true),
     p("appendonly", "no", Kind::Enum(&["no"]), true),
     p(

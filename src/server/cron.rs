@@ -44,6 +44,18 @@ pub async fn run(srv: Arc<Server>) {
             _ = shutdown.changed() => return,
         }
         crate::store::value::refresh_lru_clock();
+        let scheduled =
+            srv.bgsave_scheduled.load(Ordering::Relaxed) && !srv.store.snapshot_in_progress();
+        if scheduled || crate::server::persistence::save_point_due(&srv) {
+            srv.bgsave_scheduled.store(false, Ordering::Relaxed);
+            let seq = srv.store.read_lock();
+            if let Err(e) = crate::server::persistence::bgsave(&srv, &seq) {
+                tracing::warn!(error = %e, "Can't start a background save for a save point");
+                srv.last_bgsave_ok.store(false, Ordering::Relaxed);
+                srv.last_bgsave_try
+                    .store(crate::store::now_ms() / 1000, Ordering::Relaxed);
+            }
+        }
         let effort = srv
             .config
             .live

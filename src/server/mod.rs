@@ -79,6 +79,8 @@ pub struct Pause {
 
 /// Everything shared between connection tasks.
 pub struct Server {
+    /// A handle to itself, for work handed to background threads (BGSAVE).
+    me: std::sync::Weak<Server>,
     /// Configuration.
     pub config: Config,
     /// The keyspace.
@@ -118,13 +120,20 @@ pub struct Server {
     pub dirty: AtomicU64,
     /// Successful saves (`rdb_saves`).
     pub rdb_saves: AtomicU64,
+    /// Outcome of the last background save (`rdb_last_bgsave_status`).
+    pub last_bgsave_ok: std::sync::atomic::AtomicBool,
+    /// Unix seconds when the last background save finished or failed (retry pacing).
+    pub last_bgsave_try: AtomicU64,
+    /// BGSAVE SCHEDULE arrived while one was running: start another when it ends.
+    pub bgsave_scheduled: std::sync::atomic::AtomicBool,
 }
 
 impl Server {
     /// Builds the shared state from a loaded configuration.
     pub fn new(config: Config) -> Arc<Self> {
         let (tx, _) = watch::channel(false);
-        Arc::new(Server {
+        Arc::new_cyclic(|me| Server {
+            me: me.clone(),
             config,
             store: Store::default(),
             pubsub: pubsub::PubSub::default(),
@@ -146,6 +155,9 @@ impl Server {
             lastsave: AtomicU64::new(crate::store::now_ms() / 1000),
             dirty: AtomicU64::new(0),
             rdb_saves: AtomicU64::new(0),
+            last_bgsave_ok: std::sync::atomic::AtomicBool::new(true),
+            last_bgsave_try: AtomicU64::new(0),
+            bgsave_scheduled: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -165,6 +177,11 @@ impl Server {
         }
         drop(stats);
         out.error(&text);
+    }
+
+    /// An owning handle to this server (it always exists while a method runs).
+    pub fn arc(&self) -> Option<Arc<Server>> {
+        self.me.upgrade()
     }
 
     /// Allocates a client id.

@@ -4,6 +4,7 @@
 
 use crate::rdb::{self, Aux, RdbValue, RdbValueRef, RdbWriter};
 use crate::server::Server;
+use crate::store::snapshot::SnapshotSink;
 use crate::store::{Entry, NUM_DBS, Sequencer, StrBytes, Value};
 use std::io::Write;
 use std::path::PathBuf;
@@ -64,19 +65,24 @@ pub fn save(srv: &Server, seq: &Sequencer) -> Result<usize, PersistError> {
     result
 }
 
-fn write_snapshot(srv: &Server, seq: &Sequencer, tmp: &PathBuf) -> Result<usize, PersistError> {
-    let now = crate::store::now_ms();
-    let aux = Aux {
+/// The aux fields of a snapshot taken at `seq`'s current offset.
+fn snapshot_aux(seq: &Sequencer) -> Aux {
+    Aux {
         redis_ver: crate::commands::connection::REDIS_COMPAT_VERSION.into(),
         redis_bits: 64,
-        ctime: now / 1000,
+        ctime: crate::store::now_ms() / 1000,
         used_mem: crate::commands::info::memory_stats().allocated,
         repl_id: Some(seq.log.replid.clone()),
         repl_offset: Some(seq.log.offset as i64),
         repl_stream_db: Some(0),
         aof_base: false,
         extra: Vec::new(),
-    };
+    }
+}
+
+fn write_snapshot(srv: &Server, seq: &Sequencer, tmp: &PathBuf) -> Result<usize, PersistError> {
+    let now = crate::store::now_ms();
+    let aux = snapshot_aux(seq);
     let file = std::fs::File::create(tmp)?;
     let mut w = RdbWriter::new(file, &aux)?;
     let mut keys = 0;
@@ -170,4 +176,117 @@ pub fn load_at_startup(srv: &Server) -> Result<Option<usize>, PersistError> {
         "DB loaded from disk"
     );
     Ok(Some(loaded))
+}
+
+/// Writes snapshot entries to an RDB file, then syncs and renames it into place.
+struct RdbFileSink {
+    writer: RdbWriter<std::io::BufWriter<std::fs::File>>,
+    /// `rdb-key-save-delay` in microseconds (tests use it to make a save overlap writes).
+    key_delay_us: u64,
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl SnapshotSink for RdbFileSink {
+    fn select_db(&mut self, db: usize) -> std::io::Result<()> {
+        // Sizes are only a hint for the loader's table sizing; not known up front here.
+        self.writer.select_db(db, 0, 0)
+    }
+
+    fn entry(&mut self, key: &[u8], entry: &Entry) -> std::io::Result<()> {
+        if self.key_delay_us > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(self.key_delay_us));
+        }
+        let value = match &entry.value {
+            Value::Str(s) => RdbValueRef::Str(s),
+        };
+        self.writer.write_entry(key, &value, entry.expire_at)
+    }
+
+    fn finish(self: Box<Self>) -> std::io::Result<()> {
+        let mut w = self.writer.finish()?;
+        w.flush()?;
+        w.get_ref().sync_all()?;
+        std::fs::rename(&self.tmp, &self.path)
+    }
+}
+
+/// BGSAVE: installs a point-in-time snapshot while the caller holds the sequencer (`seq`)
+/// and serialises it on a background thread; writers keep running, pausing at most for one
+/// shard. Returns false when a background save is already running.
+pub fn bgsave(srv: &Server, seq: &Sequencer) -> Result<bool, PersistError> {
+    if srv.store.snapshot_in_progress() {
+        return Ok(false);
+    }
+    let path = rdb_path(srv);
+    let tmp = PathBuf::from(format!("temp-bg-{}.rdb", std::process::id()));
+    let file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    let writer = RdbWriter::new(file, &snapshot_aux(seq))?;
+    let sink = Box::new(RdbFileSink {
+        writer,
+        key_delay_us: srv.config.get_i64("rdb-key-save-delay").max(0) as u64,
+        tmp: tmp.clone(),
+        path: path.clone(),
+    });
+    let Some(snap) = srv.store.begin_snapshot(seq.log.offset, sink) else {
+        let _ = std::fs::remove_file(&tmp);
+        return Ok(false);
+    };
+    let dirty_at_start = srv.dirty.load(Ordering::Relaxed);
+    let Some(owner) = srv.arc() else {
+        srv.store.end_snapshot();
+        return Ok(false);
+    };
+    tracing::info!(offset = snap.offset, "Background saving started");
+    let started = std::time::Instant::now();
+    std::thread::Builder::new()
+        .name("ferrocache-bgsave".into())
+        .spawn(move || {
+            let result = snap.run(&owner.store);
+            owner.store.end_snapshot();
+            let now_s = crate::store::now_ms() / 1000;
+            owner.last_bgsave_try.store(now_s, Ordering::Relaxed);
+            match result {
+                Ok(keys) => {
+                    owner.lastsave.store(now_s, Ordering::Relaxed);
+                    // Writes made while saving are not in the file: they stay counted.
+                    let _ = owner.dirty.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
+                        Some(d.saturating_sub(dirty_at_start))
+                    });
+                    owner.rdb_saves.fetch_add(1, Ordering::Relaxed);
+                    owner.last_bgsave_ok.store(true, Ordering::Relaxed);
+                    tracing::info!(keys, file = %path.display(), elapsed_ms = started.elapsed().as_millis() as u64, "Background saving terminated with success");
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    owner.last_bgsave_ok.store(false, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "Background saving error");
+                }
+            }
+        })?;
+    Ok(true)
+}
+
+/// Whether a configured save point (`save <seconds> <changes>`) is due now.
+pub fn save_point_due(srv: &Server) -> bool {
+    let dirty = srv.dirty.load(Ordering::Relaxed);
+    if dirty == 0 || srv.store.snapshot_in_progress() {
+        return false;
+    }
+    let now_s = crate::store::now_ms() / 1000;
+    // After a failed background save, wait before retrying (Redis waits 5 seconds).
+    if !srv.last_bgsave_ok.load(Ordering::Relaxed)
+        && now_s.saturating_sub(srv.last_bgsave_try.load(Ordering::Relaxed)) < 5
+    {
+        return false;
+    }
+    let since = now_s.saturating_sub(srv.lastsave.load(Ordering::Relaxed));
+    let points = srv.config.get("save").unwrap_or_default();
+    let words: Vec<u64> = points
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    words
+        .chunks(2)
+        .any(|p| p.len() == 2 && dirty >= p[1] && since >= p[0])
 }

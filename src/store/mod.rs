@@ -12,6 +12,7 @@
 //!   always updated atomically under that lock, so they need nothing more and stay parallel.
 
 pub mod glob;
+pub mod snapshot;
 pub mod value;
 pub mod volatile;
 
@@ -30,7 +31,7 @@ pub use volatile::VolatileSet;
 pub const NUM_DBS: usize = 16;
 
 /// Shards per database map; a power of two, enough to keep SCAN's per-call work small.
-const SHARDS: usize = 64;
+pub const SHARDS: usize = 64;
 
 /// Unix time in milliseconds.
 pub fn now_ms() -> u64 {
@@ -157,6 +158,10 @@ pub struct Store {
     seq: RwLock<Sequencer>,
     /// WATCH bookkeeping.
     pub watches: WatchRegistry,
+    /// The snapshot in progress, if any (writers feed it pre-images).
+    snapshot: Mutex<Option<Arc<snapshot::Snapshot>>>,
+    /// Fast check for writers: a snapshot is installed.
+    snapshot_active: AtomicBool,
     /// Hit/miss/expiry counters.
     pub stats: KeyStats,
 }
@@ -168,6 +173,8 @@ impl Default for Store {
             slots: (0..NUM_DBS).map(AtomicUsize::new).collect(),
             seq: RwLock::new(Sequencer::default()),
             watches: WatchRegistry::default(),
+            snapshot: Mutex::new(None),
+            snapshot_active: AtomicBool::new(false),
             stats: KeyStats::default(),
         }
     }
@@ -234,6 +241,41 @@ impl Store {
         }
     }
 
+    /// Installs a snapshot at `offset`. The caller must hold the sequencer (either side),
+    /// so no write is half done; returns None if one is already running.
+    pub fn begin_snapshot(
+        &self,
+        offset: u64,
+        sink: Box<dyn snapshot::SnapshotSink>,
+    ) -> Option<Arc<snapshot::Snapshot>> {
+        let mut slot = self.snapshot.lock();
+        if slot.is_some() {
+            return None;
+        }
+        let snap = Arc::new(snapshot::Snapshot::new(self, offset, sink));
+        *slot = Some(snap.clone());
+        self.snapshot_active.store(true, Ordering::Release);
+        Some(snap)
+    }
+
+    /// Removes the finished snapshot.
+    pub fn end_snapshot(&self) {
+        *self.snapshot.lock() = None;
+        self.snapshot_active.store(false, Ordering::Release);
+    }
+
+    /// True while a snapshot runs (INFO `rdb_bgsave_in_progress`).
+    pub fn snapshot_in_progress(&self) -> bool {
+        self.snapshot_active.load(Ordering::Acquire)
+    }
+
+    fn active_snapshot(&self) -> Option<Arc<snapshot::Snapshot>> {
+        if !self.snapshot_active.load(Ordering::Acquire) {
+            return None;
+        }
+        self.snapshot.lock().clone()
+    }
+
     /// Keys (and keys with TTL) in logical db `db`.
     pub fn db_sizes(&self, db: usize) -> (usize, usize) {
         let d = self.db(db);
@@ -270,11 +312,19 @@ impl<'a> WriteTxn<'a> {
         self.seq.log.append(db, args);
     }
 
+    /// Hands `key`'s pre-image to a running snapshot before it changes.
+    fn before_modify(&self, db: usize, key: &[u8]) {
+        if let Some(s) = self.store.active_snapshot() {
+            s.before_modify(self.store, self.store.physical(db), key);
+        }
+    }
+
     /// Deletes `key` if its TTL has passed, propagating a DEL. Returns true if it expired.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         let d = self.store.db(db);
         let expired = matches!(d.map.get(key), Some(e) if e.is_expired(self.now));
         if expired {
+            self.before_modify(db, key);
             d.map.remove(key);
             d.volatile.lock().remove(key);
             self.store
@@ -300,6 +350,7 @@ impl<'a> WriteTxn<'a> {
 
     /// Mutable access to a live key. The caller must call [`Self::modified`] if it changes it.
     pub fn get_mut(&mut self, db: usize, key: &[u8]) -> Option<EntryRefMut<'a>> {
+        self.before_modify(db, key);
         let r = self.store.db(db).map.get_mut(key)?;
         if !r.is_expired(self.now) {
             return Some(r);
@@ -316,6 +367,7 @@ impl<'a> WriteTxn<'a> {
 
     /// Stores `entry` under `key`, replacing any old value; keeps the TTL index in step.
     pub fn insert(&mut self, db: usize, key: &[u8], entry: Entry) -> Option<Entry> {
+        self.before_modify(db, key);
         let d = self.store.db(db);
         let has_ttl = entry.expire_at != 0;
         // Overwrite in place when the key exists, so the key bytes are allocated only once.
@@ -338,6 +390,7 @@ impl<'a> WriteTxn<'a> {
 
     /// Removes a key; returns the live entry it held.
     pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
+        self.before_modify(db, key);
         let d = self.store.db(db);
         let (_, old) = d.map.remove(key)?;
         if old.expire_at != 0 {
@@ -382,6 +435,9 @@ impl<'a> WriteTxn<'a> {
 
     /// Removes every key of logical db `db`; returns how many there were.
     pub fn flush_db(&mut self, db: usize) -> usize {
+        if let Some(s) = self.store.active_snapshot() {
+            s.visit_db(self.store, self.store.physical(db));
+        }
         let d = self.store.db(db);
         let n = d.map.len();
         d.map.clear();
@@ -394,6 +450,11 @@ impl<'a> WriteTxn<'a> {
     pub fn swap_db(&mut self, a: usize, b: usize) {
         let pa = self.store.slots[a].load(Ordering::Acquire);
         let pb = self.store.slots[b].load(Ordering::Acquire);
+        if let Some(s) = self.store.active_snapshot() {
+            // The snapshot labels databases as they were; finish both before they swap.
+            s.visit_db(self.store, pa);
+            s.visit_db(self.store, pb);
+        }
         self.store.slots[a].store(pb, Ordering::Release);
         self.store.slots[b].store(pa, Ordering::Release);
         self.store.watches.signal_db(pa);

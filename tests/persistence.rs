@@ -1,0 +1,140 @@
+//! Background snapshots: BGSAVE is a point-in-time copy while writes go on (design
+//! invariant 4), save points trigger it, and the file reloads to exactly that state.
+//! ferrocache-specific where noted: the snapshot mechanism is ours (no fork).
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+fn persistence_field(r: &mut RawConn, name: &str) -> String {
+    let info = r.cmd(&["INFO", "persistence"]).as_string();
+    info_field(&info, name).unwrap_or_default()
+}
+
+fn load(r: &mut RawConn, db: usize, prefix: &str, n: usize) {
+    let mut pipe = encode_cmd(&["SELECT", &db.to_string()]);
+    for i in 0..n {
+        pipe.extend(encode_cmd(&[
+            "SET",
+            &format!("{prefix}:{i}"),
+            &format!("value-{i}"),
+        ]));
+    }
+    r.send(&pipe);
+    for _ in 0..=n {
+        assert_eq!(r.read_reply(), Reply::ok());
+    }
+}
+
+#[test]
+fn bgsave_is_a_point_in_time_copy_while_writes_continue() {
+    // ferrocache-specific knob of Redis's name: slow the save so the writes below are
+    // certain to land while it runs.
+    let mut s = TestServer::start(&["--rdb-key-save-delay", "20"]);
+    let mut a = s.raw();
+    load(&mut a, 0, "key", 30_000);
+    load(&mut a, 1, "one", 1000);
+    load(&mut a, 2, "two", 1000);
+    assert_eq!(a.cmd(&["SELECT", "0"]), Reply::ok());
+    assert_eq!(a.cmd(&["EXPIRE", "key:7", "5000"]), Reply::int(1));
+    let digest_at_bgsave = a.cmd(&["DEBUG", "DIGEST"]);
+
+    assert_eq!(
+        a.cmd(&["BGSAVE"]),
+        Reply::simple("Background saving started")
+    );
+    // Change the data under the running snapshot: overwrite, delete, create, modify in
+    // place, expire, flush a database and swap two others.
+    let mut b = s.raw();
+    let mut pipe = Vec::new();
+    let mut replies = 0;
+    for i in (0..30_000).step_by(20) {
+        pipe.extend(encode_cmd(&["SET", &format!("key:{i}"), "changed"]));
+        pipe.extend(encode_cmd(&["DEL", &format!("key:{}", i + 1)]));
+        pipe.extend(encode_cmd(&["APPEND", &format!("key:{}", i + 2), "+more"]));
+        pipe.extend(encode_cmd(&["SET", &format!("new:{i}"), "n"]));
+        replies += 4;
+    }
+    pipe.extend(encode_cmd(&["PERSIST", "key:7"]));
+    pipe.extend(encode_cmd(&["SELECT", "1"]));
+    pipe.extend(encode_cmd(&["FLUSHDB"]));
+    pipe.extend(encode_cmd(&["SWAPDB", "2", "3"]));
+    replies += 4;
+    b.send(&pipe);
+    for _ in 0..replies {
+        assert!(!b.read_reply().is_error());
+    }
+    let overlapped = persistence_field(&mut a, "rdb_bgsave_in_progress") == "1";
+    assert!(
+        poll_until(Duration::from_secs(60), Duration::from_millis(20), || {
+            persistence_field(&mut a, "rdb_bgsave_in_progress") == "0"
+        }),
+        "background save did not finish"
+    );
+    assert_eq!(persistence_field(&mut a, "rdb_last_bgsave_status"), "ok");
+    assert_ne!(
+        a.cmd(&["DEBUG", "DIGEST"]),
+        digest_at_bgsave,
+        "the data did change"
+    );
+    let dir = s.dir().display().to_string();
+    a.send_cmd(&["SHUTDOWN", "NOSAVE"]);
+    assert!(s.wait_exit(Duration::from_secs(10)).is_some());
+
+    // The file holds exactly the state at BGSAVE time.
+    let s2 = TestServer::start(&["--dir", &dir]);
+    let mut c = s2.raw();
+    assert_eq!(c.cmd(&["DEBUG", "DIGEST"]), digest_at_bgsave);
+    assert_eq!(c.cmd(&["GET", "key:0"]), Reply::bulk("value-0"));
+    assert!(c.cmd(&["TTL", "key:7"]).as_int() > 4000);
+    assert_eq!(c.cmd(&["SELECT", "2"]), Reply::ok());
+    assert_eq!(c.cmd(&["DBSIZE"]), Reply::int(1000));
+    assert!(
+        overlapped,
+        "the writes were meant to run while the snapshot was in progress"
+    );
+}
+
+#[test]
+fn save_points_trigger_a_background_save() {
+    let mut s = TestServer::start(&["--save", "1 1"]);
+    let mut r = s.raw();
+    assert_eq!(r.cmd(&["SET", "k", "v"]), Reply::ok());
+    assert!(
+        poll_until(Duration::from_secs(10), Duration::from_millis(50), || {
+            persistence_field(&mut r, "rdb_saves") != "0"
+        }),
+        "no save after the save point was reached"
+    );
+    assert_eq!(
+        persistence_field(&mut r, "rdb_changes_since_last_save"),
+        "0"
+    );
+    assert!(s.dir().join("dump.rdb").exists());
+    r.send_cmd(&["SHUTDOWN", "NOSAVE"]);
+    assert!(s.wait_exit(Duration::from_secs(10)).is_some());
+}
+
+#[test]
+fn bgsave_errors_and_schedule() {
+    let (_s, mut r) = setup();
+    assert_eq!(r.cmd(&["BGSAVE", "NOW"]), Reply::err("ERR syntax error"));
+    let first = r.cmd(&["BGSAVE"]);
+    assert_eq!(first, Reply::simple("Background saving started"));
+    // A second one either finds the first still running or starts anew.
+    let second = r.cmd(&["BGSAVE", "SCHEDULE"]);
+    assert!(
+        second == Reply::simple("Background saving scheduled")
+            || second == Reply::simple("Background saving started"),
+        "{second:?}"
+    );
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || {
+            persistence_field(&mut r, "rdb_bgsave_in_progress") == "0"
+                && persistence_field(&mut r, "rdb_saves") != "0"
+        }
+    ));
+}
