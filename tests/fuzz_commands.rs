@@ -8,7 +8,7 @@ mod common;
 use common::{RawConn, Reply, TestServer, is_stock_redis};
 use rand::{RngExt, SeedableRng};
 
-/// Commands that block, end the connection or the server, or change the connection's
+/// Commands that block, end the connection or the server, turn it into a follower link (PSYNC), or change the connection's
 /// mode; they have dedicated tests.
 const SKIP: &[&str] = &[
     "shutdown",
@@ -25,6 +25,7 @@ const SKIP: &[&str] = &[
     "watch",
     "hello",
     "auth",
+    "psync",
 ];
 
 fn random_arg(rng: &mut impl rand::Rng) -> Vec<u8> {

@@ -247,10 +247,12 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn client_type_matches(h: &ClientHandle, t: &str) -> bool {
+    let replica = h.replica.load(Ordering::Relaxed);
     match t {
-        "normal" => !h.is_pubsub(),
+        "normal" => !h.is_pubsub() && !replica,
         "pubsub" => h.is_pubsub(),
-        // No replica or master links exist yet.
+        "replica" | "slave" => replica,
+        // This server has no link to a leader of its own yet.
         _ => false,
     }
 }

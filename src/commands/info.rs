@@ -217,13 +217,16 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
             let (chans, pats) = srv.pubsub.counts();
             let _ = write!(
                 out,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\nrejected_connections:{}\r\nsync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:{}\r\nevicted_keys:0\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
                 ld(&st.connections_received),
                 ld(&st.commands_processed),
                 ld(&st.instantaneous_ops),
                 ld(&st.net_input_bytes),
                 ld(&st.net_output_bytes),
                 ld(&st.rejected_connections),
+                ld(&st.sync_full),
+                ld(&st.sync_partial_ok),
+                ld(&st.sync_partial_err),
                 ld(&ks.expired_keys),
                 ld(&ks.hits),
                 ld(&ks.misses),
@@ -238,11 +241,24 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
             let log = &seq.log;
             let (active, size, first, hist) = match &log.backlog {
                 Some(b) => (1, b.capacity(), b.first_byte_offset, b.histlen()),
-                None => (0, 1048576, 0, 0),
+                None => (0, srv.config.get_i64("repl-backlog-size") as usize, 0, 0),
             };
+            let followers = crate::replication::leader::follower_lines(srv);
             let _ = write!(
                 out,
-                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+                "# Replication\r\nrole:master\r\nconnected_slaves:{}\r\n",
+                followers.len()
+            );
+            for (i, f) in followers.iter().enumerate() {
+                let _ = write!(
+                    out,
+                    "slave{}:ip={},port={},state={},offset={},lag={}\r\n",
+                    i, f.ip, f.port, f.state, f.offset, f.lag
+                );
+            }
+            let _ = write!(
+                out,
+                "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
                 log.replid, log.replid2, log.offset, log.second_offset, active, size, first, hist
             );
         }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod info;
 pub mod keys;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod strings;
 pub mod table;
@@ -33,6 +34,7 @@ pub fn all_commands() -> &'static [Command] {
     v.extend(pubsub::commands());
     v.extend(connection::commands());
     v.extend(server::commands());
+    v.extend(replication::commands());
     Box::leak(v.into_boxed_slice())
 }
 

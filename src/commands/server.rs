@@ -730,10 +730,17 @@ fn latency(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     let offset = ctx.seq()?.log.offset;
+    let followers = crate::replication::leader::follower_lines(ctx.srv);
     ctx.out.array(3);
     ctx.out.bulk_str("master");
     ctx.out.int(offset as i64);
-    ctx.out.array(0);
+    ctx.out.array(followers.len());
+    for f in followers {
+        ctx.out.array(3);
+        ctx.out.bulk_str(&f.ip);
+        ctx.out.bulk_str(&f.port.to_string());
+        ctx.out.bulk_str(&f.offset.to_string());
+    }
     Ok(())
 }
 

@@ -128,6 +128,22 @@ pub static PARAMS: &[Param] = &[
     p("save", "3600 1 300 100 60 10000", Kind::SavePoints, true),
     p("dbfilename", "dump.rdb", Kind::Str, true),
     p(
+        "repl-backlog-size",
+        "1048576",
+        Kind::Memory { min: 16 * 1024 },
+        true,
+    ),
+    p(
+        "repl-ping-replica-period",
+        "10",
+        Kind::Int {
+            min: 1,
+            max: i32::MAX as i64,
+        },
+        true,
+    ),
+    p("repl-diskless-sync", "yes", Kind::Bool, true),
+    p(
         "rdb-key-save-delay",
         "0",
         Kind::Int {

@@ -204,6 +204,28 @@ impl ReplicationLog {
     pub fn drain_fresh(&mut self) -> BytesMut {
         self.fresh.split()
     }
+
+    /// True when bytes wait to be handed to followers.
+    pub fn has_fresh(&self) -> bool {
+        !self.fresh.is_empty()
+    }
+
+    /// Appends a command that belongs to no database (the leader's PING, REPLCONF
+    /// GETACK): no SELECT is emitted for it, as Redis does.
+    pub fn append_global(&mut self, args: &[&[u8]]) {
+        if !self.active() {
+            return;
+        }
+        let mut enc = BytesMut::new();
+        encode_command(&mut enc, args);
+        self.push_bytes(&enc);
+    }
+
+    /// Forgets which database the stream selected, so the next command re-selects it:
+    /// a follower starting from a snapshot has no selected database yet.
+    pub fn reset_selected_db(&mut self) {
+        self.selected_db = None;
+    }
 }
 
 #[cfg(test)]

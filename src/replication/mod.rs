@@ -1,5 +1,6 @@
 //! Replication: the ordered effect log (offsets, backlog). Leader and follower links build on it.
 
+pub mod leader;
 pub mod log;
 
 pub use log::ReplicationLog;

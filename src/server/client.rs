@@ -83,6 +83,16 @@ pub struct ClientHandle {
     pub outbox: Outbox,
     /// Unix ms since when the pub/sub output has been over the soft limit (0 = not).
     pub soft_since_ms: AtomicU64,
+    /// This connection is a follower's replication link (after PSYNC).
+    pub replica: AtomicBool,
+    /// REPLCONF listening-port.
+    pub repl_port: std::sync::atomic::AtomicU16,
+    /// REPLCONF capa eof: the follower takes a diskless (EOF-marked) snapshot.
+    pub repl_capa_eof: AtomicBool,
+    /// Last offset the follower acknowledged (REPLCONF ACK).
+    pub repl_ack_offset: AtomicU64,
+    /// Unix ms of the follower's last ACK.
+    pub repl_ack_ms: AtomicU64,
 }
 
 impl ClientHandle {
@@ -112,6 +122,11 @@ impl ClientHandle {
             user: Mutex::new("default".into()),
             outbox: Outbox::default(),
             soft_since_ms: AtomicU64::new(0),
+            replica: AtomicBool::new(false),
+            repl_port: std::sync::atomic::AtomicU16::new(0),
+            repl_capa_eof: AtomicBool::new(false),
+            repl_ack_offset: AtomicU64::new(0),
+            repl_ack_ms: AtomicU64::new(now),
         }
     }
 
@@ -132,6 +147,9 @@ impl ClientHandle {
         let mut flags = String::new();
         if self.monitor.load(Ordering::Relaxed) {
             flags.push('O');
+        }
+        if self.replica.load(Ordering::Relaxed) {
+            flags.push('S');
         }
         if self.is_pubsub() {
             flags.push('P');

@@ -143,7 +143,9 @@ pub async fn serve(srv: Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle
         }
         handle.qbuf.store(inbuf.len(), Ordering::Relaxed);
         let timeout = srv.config.live.timeout.load(Ordering::Relaxed);
-        let idle_exempt = client.subscriptions() > 0 || handle.monitor.load(Ordering::Relaxed);
+        let idle_exempt = client.subscriptions() > 0
+            || handle.monitor.load(Ordering::Relaxed)
+            || handle.replica.load(Ordering::Relaxed);
         let idle_deadline =
             (timeout > 0 && !idle_exempt).then(|| last_activity + Duration::from_secs(timeout));
         inbuf.reserve(READ_CHUNK);

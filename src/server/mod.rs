@@ -40,6 +40,12 @@ pub struct Stats {
     pub obuf_limit_disconnections: AtomicU64,
     /// `instantaneous_ops_per_sec`, refreshed by the cron.
     pub instantaneous_ops: AtomicU64,
+    /// `sync_full`: full resynchronisations served.
+    pub sync_full: AtomicU64,
+    /// `sync_partial_ok`: partial resynchronisations accepted.
+    pub sync_partial_ok: AtomicU64,
+    /// `sync_partial_err`: partial resynchronisations refused (full sync instead).
+    pub sync_partial_err: AtomicU64,
 }
 
 /// One SLOWLOG entry.
@@ -104,6 +110,10 @@ pub struct Server {
     pub pause_active: std::sync::atomic::AtomicBool,
     /// Woken on CLIENT UNPAUSE.
     pub unpause: Notify,
+    /// Follower links of this leader (INFO replication, ROLE, WAIT).
+    pub followers: Mutex<Vec<Arc<crate::replication::leader::Follower>>>,
+    /// Unix ms of the last PING sent down the replication stream.
+    pub last_repl_ping_ms: AtomicU64,
     /// Error replies by code (`ERR`, `WRONGTYPE`...), for INFO errorstats.
     pub errorstats: Mutex<HashMap<String, u64>>,
     /// Set to true to stop the server.
@@ -148,6 +158,8 @@ impl Server {
             pause_active: std::sync::atomic::AtomicBool::new(false),
             unpause: Notify::new(),
             errorstats: Mutex::new(HashMap::new()),
+            followers: Mutex::new(Vec::new()),
+            last_repl_ping_ms: AtomicU64::new(0),
             shutdown: tx,
             run_id: crate::replication::log::new_replid(),
             started: Instant::now(),
@@ -207,7 +219,9 @@ impl Server {
     /// Kills `target` when its pending output (queued messages plus unwritten replies) is
     /// over its class's hard limit, or over the soft limit for too long. Returns true if so.
     pub fn enforce_output_limit(&self, target: &ClientHandle) -> bool {
-        let limit = if target.is_pubsub() {
+        let limit = if target.replica.load(Ordering::Relaxed) {
+            *self.config.live.replica_limit.read()
+        } else if target.is_pubsub() {
             *self.config.live.pubsub_limit.read()
         } else {
             *self.config.live.normal_limit.read()
@@ -247,6 +261,7 @@ impl Server {
     /// Forgets a client everywhere (disconnect).
     pub fn remove_client(&self, id: u64) {
         self.clients.lock().remove(&id);
+        self.followers.lock().retain(|f| f.handle.id != id);
         if self.monitor_count.load(Ordering::Acquire) > 0 {
             let mut m = self.monitors.lock();
             m.retain(|h| h.id != id);

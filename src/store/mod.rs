@@ -76,6 +76,17 @@ impl Db {
 pub struct Sequencer {
     /// The ordered effect stream.
     pub log: ReplicationLog,
+    /// Where new stream bytes go (follower links), in log order.
+    pub subscribers: Vec<Arc<dyn StreamSubscriber>>,
+}
+
+/// Receives the replication stream: every byte appended to the log, in order, handed over
+/// while the sequencer is still held so no two writers' bytes can swap places.
+pub trait StreamSubscriber: Send + Sync {
+    /// New stream bytes.
+    fn push(&self, bytes: Bytes);
+    /// True once the subscriber is gone (link closed): it is then dropped.
+    fn closed(&self) -> bool;
 }
 
 /// Keyspace counters reported by INFO stats.
@@ -302,6 +313,11 @@ impl<'a> WriteTxn<'a> {
         &self.seq
     }
 
+    /// Mutable access to the sequencer (follower registration).
+    pub fn sequencer_mut(&mut self) -> &mut Sequencer {
+        &mut self.seq
+    }
+
     /// The replication log, for callers that manage transactions.
     pub fn log(&mut self) -> &mut ReplicationLog {
         &mut self.seq.log
@@ -501,6 +517,21 @@ pub fn shard_entries(
         let (k, v) = unsafe { bucket.as_ref() };
         (k, v.get())
     })
+}
+
+impl Drop for WriteTxn<'_> {
+    /// Hands the bytes this write appended to the followers before the sequencer is
+    /// released: the stream order is exactly the order writes became visible.
+    fn drop(&mut self) {
+        if !self.seq.log.has_fresh() {
+            return;
+        }
+        let bytes = self.seq.log.drain_fresh().freeze();
+        self.seq.subscribers.retain(|s| !s.closed());
+        for s in &self.seq.subscribers {
+            s.push(bytes.clone());
+        }
+    }
 }
 
 /// Builds a stable 64-bit hash of a key for SCAN cursors (independent of map hashing).

@@ -124,9 +124,25 @@ impl TestServer {
     /// Start a server whose first argument is a config file holding `config` (written into
     /// the server's temp dir as `server.conf`), then the usual overrides + `extra_args`.
     pub fn start_with_config(config: Option<&str>, extra_args: &[&str]) -> TestServer {
+        Self::start_bin(server_bin(), config, extra_args)
+    }
+
+    /// Start a stock `redis-server` (from PATH) the same way, e.g. as a replica.
+    pub fn start_stock(extra_args: &[&str]) -> TestServer {
+        let bin = std::process::Command::new("sh")
+            .args(["-c", "command -v redis-server"])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|p| !p.is_empty())
+            .expect("stock redis-server not found: apt-get install -y redis-server");
+        Self::start_bin(PathBuf::from(bin), None, extra_args)
+    }
+
+    fn start_bin(bin: PathBuf, config: Option<&str>, extra_args: &[&str]) -> TestServer {
         let mut last = String::new();
         for _attempt in 0..5 {
-            match Self::spawn_once(config, extra_args) {
+            match Self::spawn_once(&bin, config, extra_args) {
                 Ok(s) => return s,
                 Err(SpawnError::PortTaken(msg)) => last = msg,
                 Err(SpawnError::Fatal(msg)) => panic!("server failed to start: {msg}"),
@@ -135,8 +151,11 @@ impl TestServer {
         panic!("server failed to start after 5 attempts (port in use?): {last}");
     }
 
-    fn spawn_once(config: Option<&str>, extra_args: &[&str]) -> Result<TestServer, SpawnError> {
-        let bin = server_bin();
+    fn spawn_once(
+        bin: &Path,
+        config: Option<&str>,
+        extra_args: &[&str],
+    ) -> Result<TestServer, SpawnError> {
         let port = free_port();
         let dir = make_temp_dir();
         let log_path = dir.join("server.log");
@@ -157,7 +176,7 @@ impl TestServer {
             String::new(),
         ]);
         args.extend(extra_args.iter().map(|s| s.to_string()));
-        let child = Command::new(&bin)
+        let child = Command::new(bin)
             .args(&args)
             .current_dir(&dir)
             .stdin(Stdio::null())

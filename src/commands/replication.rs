@@ -1,0 +1,99 @@
+//! Replication commands on the leader side: REPLCONF and PSYNC (what a follower, ours or a
+//! stock Redis replica, sends during its handshake and afterwards).
+
+use super::table::{Command, cmd, flags::*};
+use super::{CmdError, CmdResult, Ctx, arg_i64, is};
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+
+/// Replication family table.
+pub fn commands() -> Vec<Command> {
+    vec![
+        cmd(
+            "replconf",
+            -1,
+            ADMIN | NOSCRIPT | LOADING | STALE,
+            (0, 0, 0),
+            "server",
+            "3.0.0",
+            "An internal command for configuring the replication stream",
+            replconf,
+        ),
+        cmd(
+            "psync",
+            -3,
+            ADMIN | NOSCRIPT | NO_MULTI,
+            (0, 0, 0),
+            "server",
+            "2.8.0",
+            "Internal command used for replication",
+            psync,
+        ),
+    ]
+}
+
+fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if !(args.len() - 1).is_multiple_of(2) {
+        return Err(CmdError::Syntax);
+    }
+    let h = &ctx.client.handle;
+    for pair in args[1..].chunks(2) {
+        let (opt, val) = (&pair[0], &pair[1]);
+        if is(opt, "listening-port") {
+            let port = arg_i64(val)?;
+            h.repl_port
+                .store(u16::try_from(port).unwrap_or(0), Ordering::Relaxed);
+        } else if is(opt, "capa") {
+            if is(val, "eof") {
+                h.repl_capa_eof.store(true, Ordering::Relaxed);
+            }
+        } else if is(opt, "ack") {
+            // Acknowledgements get no reply, as in Redis.
+            if let Some(off) = crate::protocol::parse_i64(val) {
+                h.repl_ack_offset
+                    .store(off.max(0) as u64, Ordering::Relaxed);
+                h.repl_ack_ms
+                    .store(crate::store::now_ms(), Ordering::Relaxed);
+            }
+            let id = h.id;
+            let follower = ctx
+                .srv
+                .followers
+                .lock()
+                .iter()
+                .find(|f| f.handle.id == id)
+                .cloned();
+            if let Some(f) = follower {
+                f.acked();
+            }
+            return Ok(());
+        } else if is(opt, "getack") {
+            // Sent by a leader to its followers; a leader receiving it has nothing to say.
+            return Ok(());
+        } else if is(opt, "ip-address") || is(opt, "rdb-only") || is(opt, "rdb-filter-only") {
+            // Accepted; the address comes from the connection itself.
+        } else {
+            return Err(CmdError::err(format!(
+                "Unrecognized REPLCONF option: {}",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if ctx.client.handle.replica.load(Ordering::Relaxed) {
+        // Already a follower link: Redis ignores repeated PSYNCs on it.
+        return Ok(());
+    }
+    let replid = String::from_utf8_lossy(&args[1]).into_owned();
+    let offset = crate::protocol::parse_i64(&args[2]).unwrap_or(-1);
+    let handle = ctx.client.handle.clone();
+    match crate::replication::leader::psync(ctx.srv, &handle, &replid, offset) {
+        crate::replication::leader::Psync::Continue(bytes) => ctx.out.raw(&bytes),
+        crate::replication::leader::Psync::Full => {}
+    }
+    Ok(())
+}

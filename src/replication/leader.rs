@@ -1,0 +1,388 @@
+//! The leader side of replication: PSYNC (partial from the backlog, or full: a fork-free
+//! snapshot streamed as RDB, then the writes after its offset), REPLCONF, follower state
+//! for INFO/ROLE, and the stream fan-out to each follower link.
+
+use crate::rdb::{Aux, RdbValueRef, RdbWriter};
+use crate::server::Server;
+use crate::server::client::ClientHandle;
+use crate::store::snapshot::SnapshotSink;
+use crate::store::{Entry, StreamSubscriber, Value};
+use bytes::Bytes;
+use parking_lot::Mutex;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// Where a follower link is in its life (INFO `state=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// Waiting for a snapshot slot.
+    WaitBgsave,
+    /// Receiving the snapshot; stream bytes are held back.
+    SendBulk,
+    /// Receiving the live stream.
+    Online,
+}
+
+impl LinkState {
+    /// The name Redis prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkState::WaitBgsave => "wait_bgsave",
+            LinkState::SendBulk => "send_bulk",
+            LinkState::Online => "online",
+        }
+    }
+}
+
+struct LinkInner {
+    state: LinkState,
+    /// Stream bytes produced while the snapshot is being sent.
+    pending: Vec<Bytes>,
+    /// The diskless snapshot is fully sent; the stream starts at the follower's first
+    /// ACK (an EOF-marked transfer must end the bytes it reads, as Redis also waits).
+    rdb_sent: bool,
+}
+
+/// One follower attached to this leader.
+pub struct Follower {
+    /// The follower's connection.
+    pub handle: Arc<ClientHandle>,
+    inner: Mutex<LinkInner>,
+    srv: std::sync::Weak<Server>,
+}
+
+impl Follower {
+    /// Current link state.
+    pub fn state(&self) -> LinkState {
+        self.inner.lock().state
+    }
+
+    fn send(&self, bytes: Bytes) {
+        match self.srv.upgrade() {
+            Some(srv) => srv.deliver(&self.handle, bytes),
+            None => self.handle.outbox.push(bytes),
+        }
+    }
+
+    /// The follower acknowledged an offset: after a diskless transfer, that means it has
+    /// loaded the snapshot, so the stream may start.
+    pub fn acked(&self) {
+        if self.inner.lock().rdb_sent {
+            self.go_online();
+        }
+    }
+
+    /// Snapshot done: release the held-back stream, then stream live. Holding the link
+    /// lock makes this atomic with respect to writers pushing new bytes.
+    fn go_online(&self) {
+        let mut inner = self.inner.lock();
+        if inner.state == LinkState::Online {
+            return;
+        }
+        inner.rdb_sent = false;
+        for b in inner.pending.drain(..) {
+            self.handle.outbox.push(b);
+        }
+        inner.state = LinkState::Online;
+        tracing::info!(follower = %self.handle.addr, "Synchronization with replica succeeded");
+    }
+}
+
+impl StreamSubscriber for Follower {
+    fn push(&self, bytes: Bytes) {
+        let mut inner = self.inner.lock();
+        if inner.state == LinkState::Online {
+            drop(inner);
+            self.send(bytes);
+        } else {
+            inner.pending.push(bytes);
+        }
+    }
+
+    fn closed(&self) -> bool {
+        self.handle.killed.load(Ordering::Relaxed)
+    }
+}
+
+/// Writes snapshot bytes into the follower's outbox (the connection task sends them).
+struct OutboxWriter {
+    handle: Arc<ClientHandle>,
+}
+
+impl Write for OutboxWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.handle.killed.load(Ordering::Relaxed) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "follower gone",
+            ));
+        }
+        self.handle.outbox.push(Bytes::copy_from_slice(buf));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Streams the snapshot to the follower as diskless RDB (`$EOF:<mark>` framing), or for
+/// a follower without `capa eof` as `$<len>` after buffering it (small datasets only).
+struct FollowerSink {
+    writer: RdbWriter<Box<dyn Write + Send>>,
+    /// `rdb-key-save-delay` in microseconds, as for any RDB the server produces.
+    key_delay_us: u64,
+    follower: Arc<Follower>,
+    eof_mark: Option<[u8; 40]>,
+    buffered: Option<Arc<Mutex<Vec<u8>>>>,
+}
+
+struct SharedVec(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedVec {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SnapshotSink for FollowerSink {
+    fn select_db(&mut self, db: usize) -> std::io::Result<()> {
+        self.writer.select_db(db, 0, 0)
+    }
+
+    fn entry(&mut self, key: &[u8], entry: &Entry) -> std::io::Result<()> {
+        if self.key_delay_us > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(self.key_delay_us));
+        }
+        let value = match &entry.value {
+            Value::Str(s) => RdbValueRef::Str(s),
+        };
+        self.writer.write_entry(key, &value, entry.expire_at)
+    }
+
+    fn finish(self: Box<Self>) -> std::io::Result<()> {
+        let FollowerSink {
+            writer,
+            key_delay_us: _,
+            follower,
+            eof_mark,
+            buffered,
+        } = *self;
+        writer.finish()?;
+        let out = &follower.handle.outbox;
+        if let Some(mark) = eof_mark {
+            out.push(Bytes::copy_from_slice(&mark));
+            // The follower detects the end by the mark being the last bytes it read:
+            // hold the stream until it acknowledges, as Redis does.
+            follower.inner.lock().rdb_sent = true;
+        } else if let Some(buf) = buffered {
+            let data = std::mem::take(&mut *buf.lock());
+            out.push(Bytes::from(format!("${}\r\n", data.len())));
+            out.push(Bytes::from(data));
+            follower.go_online();
+        }
+        Ok(())
+    }
+}
+
+fn random_mark() -> [u8; 40] {
+    let id = crate::replication::log::new_replid();
+    let mut m = [0u8; 40];
+    m.copy_from_slice(id.as_bytes());
+    m
+}
+
+/// Result of a PSYNC request.
+pub enum Psync {
+    /// Partial resync accepted: these bytes (reply line + backlog) go to the follower.
+    Continue(Vec<u8>),
+    /// A full sync has been scheduled; its reply comes from the sync thread.
+    Full,
+}
+
+/// Handles `PSYNC replid offset` for the follower on `handle`. Registers the follower and
+/// either continues from the backlog or starts a full sync on a background thread.
+pub fn psync(srv: &Server, handle: &Arc<ClientHandle>, replid: &str, offset: i64) -> Psync {
+    let backlog_size = srv.config.get_i64("repl-backlog-size").max(16 * 1024) as usize;
+    handle.replica.store(true, Ordering::Relaxed);
+    let follower = Arc::new(Follower {
+        handle: handle.clone(),
+        inner: Mutex::new(LinkInner {
+            state: LinkState::WaitBgsave,
+            pending: Vec::new(),
+            rdb_sent: false,
+        }),
+        srv: srv.arc().map(|a| Arc::downgrade(&a)).unwrap_or_default(),
+    });
+    // Partial resync: same history (current id, or the previous one up to where it
+    // ended) and the offset still in the backlog.
+    {
+        let mut txn = srv.store.write(crate::store::now_ms());
+        let seq = txn.sequencer_mut();
+        seq.log.activate(backlog_size);
+        let log = &seq.log;
+        // `offset` is the first byte the follower wants (its offset + 1), as in Redis.
+        let same_history = replid == log.replid
+            || (replid == log.replid2 && offset >= 0 && offset <= log.second_offset);
+        if same_history && offset > 0 {
+            let since = log.backlog.as_ref().and_then(|b| b.since(offset as u64));
+            if let Some(bytes) = since {
+                let mut reply = format!("+CONTINUE {}\r\n", log.replid).into_bytes();
+                reply.extend_from_slice(&bytes);
+                follower.inner.lock().state = LinkState::Online;
+                seq.subscribers.push(follower.clone());
+                srv.followers.lock().push(follower);
+                srv.stats.sync_partial_ok.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(follower = %handle.addr, offset, "Partial resynchronization request accepted");
+                return Psync::Continue(reply);
+            }
+        }
+    }
+    if replid != "?" {
+        srv.stats.sync_partial_err.fetch_add(1, Ordering::Relaxed);
+    }
+    srv.stats.sync_full.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(follower = %handle.addr, replid, offset, "Full resync requested by replica");
+    srv.followers.lock().push(follower.clone());
+    let Some(owner) = srv.arc() else {
+        return Psync::Full;
+    };
+    let _ = std::thread::Builder::new()
+        .name("ferrocache-fullsync".into())
+        .spawn(move || full_sync(&owner, follower));
+    Psync::Full
+}
+
+/// Takes the snapshot at a point in the stream, registers the follower there, and streams
+/// the snapshot; the follower goes online when it is complete.
+fn full_sync(srv: &Arc<Server>, follower: Arc<Follower>) {
+    let eof = follower.handle.repl_capa_eof.load(Ordering::Relaxed)
+        && srv.config.get("repl-diskless-sync").as_deref() == Some("yes");
+    loop {
+        if follower.closed() {
+            return;
+        }
+        let mut txn = srv.store.write(crate::store::now_ms());
+        if srv.store.snapshot_in_progress() {
+            drop(txn);
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            continue;
+        }
+        let seq = txn.sequencer_mut();
+        seq.log.reset_selected_db();
+        let offset = seq.log.offset;
+        let aux = Aux {
+            redis_ver: crate::commands::connection::REDIS_COMPAT_VERSION.into(),
+            redis_bits: 64,
+            ctime: crate::store::now_ms() / 1000,
+            used_mem: 0,
+            repl_id: Some(seq.log.replid.clone()),
+            repl_offset: Some(offset as i64),
+            repl_stream_db: Some(0),
+            aof_base: false,
+            extra: Vec::new(),
+        };
+        let out = &follower.handle.outbox;
+        out.push(Bytes::from(format!(
+            "+FULLRESYNC {} {}\r\n",
+            seq.log.replid, offset
+        )));
+        let mark = eof.then(random_mark);
+        let buffered = (!eof).then(|| Arc::new(Mutex::new(Vec::new())));
+        let target: Box<dyn Write + Send> = match &buffered {
+            Some(b) => Box::new(SharedVec(b.clone())),
+            None => Box::new(OutboxWriter {
+                handle: follower.handle.clone(),
+            }),
+        };
+        if let Some(m) = &mark {
+            out.push(Bytes::from(format!(
+                "$EOF:{}\r\n",
+                String::from_utf8_lossy(m)
+            )));
+        }
+        let writer = match RdbWriter::new(target, &aux) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(error = %e, "full sync: cannot start the snapshot");
+                follower.handle.kill();
+                return;
+            }
+        };
+        follower.inner.lock().state = LinkState::SendBulk;
+        seq.subscribers.push(follower.clone());
+        let sink = Box::new(FollowerSink {
+            writer,
+            key_delay_us: srv.config.get_i64("rdb-key-save-delay").max(0) as u64,
+            follower: follower.clone(),
+            eof_mark: mark,
+            buffered,
+        });
+        let Some(snap) = srv.store.begin_snapshot(offset, sink) else {
+            follower.handle.kill();
+            return;
+        };
+        drop(txn);
+        tracing::info!(follower = %follower.handle.addr, offset, diskless = eof, "Starting snapshot for replica");
+        let result = snap.run(&srv.store);
+        srv.store.end_snapshot();
+        if let Err(e) = result {
+            tracing::warn!(follower = %follower.handle.addr, error = %e, "full sync failed");
+            follower.handle.kill();
+        }
+        return;
+    }
+}
+
+/// One follower as INFO replication and ROLE describe it.
+pub struct FollowerLine {
+    /// Follower address.
+    pub ip: String,
+    /// Its REPLCONF listening-port.
+    pub port: u16,
+    /// `wait_bgsave`, `send_bulk` or `online`.
+    pub state: &'static str,
+    /// Last acknowledged offset.
+    pub offset: u64,
+    /// Seconds since the last acknowledgement.
+    pub lag: u64,
+}
+
+/// The attached followers, in attach order.
+pub fn follower_lines(srv: &Server) -> Vec<FollowerLine> {
+    let now = crate::store::now_ms();
+    srv.followers
+        .lock()
+        .iter()
+        .filter(|f| !f.closed())
+        .map(|f| FollowerLine {
+            ip: f.handle.addr.ip().to_string(),
+            port: f.handle.repl_port.load(Ordering::Relaxed),
+            state: f.state().as_str(),
+            offset: f.handle.repl_ack_offset.load(Ordering::Relaxed),
+            lag: now.saturating_sub(f.handle.repl_ack_ms.load(Ordering::Relaxed)) / 1000,
+        })
+        .collect()
+}
+
+/// Sends a PING down the stream every `repl-ping-replica-period` seconds while followers
+/// are attached, so they can tell a quiet leader from a dead link (it counts in offsets).
+pub fn ping_followers(srv: &Server) {
+    if srv.followers.lock().is_empty() {
+        return;
+    }
+    let now = crate::store::now_ms();
+    let period = srv.config.get_i64("repl-ping-replica-period").max(1) as u64 * 1000;
+    if now.saturating_sub(srv.last_repl_ping_ms.load(Ordering::Relaxed)) < period {
+        return;
+    }
+    srv.last_repl_ping_ms.store(now, Ordering::Relaxed);
+    let mut txn = srv.store.write(now);
+    txn.log().append_global(&[b"PING"]);
+}
