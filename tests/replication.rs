@@ -166,3 +166,45 @@ fn full_sync_under_concurrent_writes_is_exact() {
     assert_eq!(r.cmd(&["GET", "counter"]), Reply::bulk("2000"));
     assert_eq!(dataset(&mut r), dataset(&mut l));
 }
+
+#[test]
+fn wait_counts_followers_that_acknowledged_the_write() {
+    if is_stock_redis() {
+        return;
+    }
+    let leader = TestServer::start(&[]);
+    let mut l = leader.raw();
+    assert_eq!(l.cmd(&["WAIT", "0", "0"]), Reply::int(0));
+    assert_eq!(
+        l.cmd(&["WAIT", "1", "-1"]),
+        Reply::err("ERR timeout is negative")
+    );
+    let port = leader.port.to_string();
+    let replica = TestServer::start_stock(&["--replicaof", "127.0.0.1", &port]);
+    let mut r = replica.raw();
+    wait_caught_up(&mut l, &mut r);
+    l.cmd(&["SET", "acked", "1"]);
+    let t = std::time::Instant::now();
+    assert_eq!(l.cmd(&["WAIT", "1", "5000"]), Reply::int(1));
+    assert!(
+        t.elapsed() < Duration::from_millis(900),
+        "GETACK should answer before the 1 s ACK period"
+    );
+    assert_eq!(r.cmd(&["GET", "acked"]), Reply::bulk("1"));
+    // Asking for more followers than exist waits for the timeout, then reports the count.
+    let t = std::time::Instant::now();
+    assert_eq!(l.cmd(&["WAIT", "2", "300"]), Reply::int(1));
+    assert!(t.elapsed() >= Duration::from_millis(290));
+    // Commands pipelined behind a WAIT are answered after it, in order.
+    l.send(
+        &[
+            encode_cmd(&["SET", "p", "1"]),
+            encode_cmd(&["WAIT", "1", "5000"]),
+            encode_cmd(&["GET", "p"]),
+        ]
+        .concat(),
+    );
+    assert_eq!(l.read_reply(), Reply::ok());
+    assert_eq!(l.read_reply(), Reply::int(1));
+    assert_eq!(l.read_reply(), Reply::bulk("1"));
+}

@@ -60,6 +60,22 @@ pub struct Client {
     pub patterns: HashSet<Bytes>,
     /// Close after flushing replies (QUIT, protocol error, kill).
     pub close: bool,
+    /// Replication offset reached by this client's last write (what WAIT waits for).
+    pub last_write_offset: u64,
+    /// A WAIT the connection task must finish asynchronously.
+    pub pending_wait: Option<PendingWait>,
+}
+
+/// A WAIT in progress: reply with the count of followers at `target` or beyond once
+/// `needed` of them are, or at `deadline`.
+#[derive(Debug, Clone, Copy)]
+pub struct PendingWait {
+    /// Offset the followers must have acknowledged.
+    pub target: u64,
+    /// Followers wanted.
+    pub needed: usize,
+    /// When to give up (None: wait forever).
+    pub deadline: Option<std::time::Instant>,
 }
 
 impl Client {
@@ -76,6 +92,8 @@ impl Client {
             channels: HashSet::new(),
             patterns: HashSet::new(),
             close: false,
+            last_write_offset: 0,
+            pending_wait: None,
         }
     }
 
@@ -339,12 +357,15 @@ pub fn run(
     }
     let result = (cmd.handler)(&mut ctx, args);
     let Ctx {
-        txn,
+        mut txn,
         read_guard,
         expired_seen,
         client,
         ..
     } = ctx;
+    if let Some(t) = txn.as_mut() {
+        client.last_write_offset = t.log().offset;
+    }
     drop(txn);
     drop(read_guard);
     if !expired_seen.is_empty() {

@@ -20,6 +20,16 @@ pub fn commands() -> Vec<Command> {
             replconf,
         ),
         cmd(
+            "wait",
+            3,
+            NOSCRIPT,
+            (0, 0, 0),
+            "generic",
+            "3.0.0",
+            "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
+            wait,
+        ),
+        cmd(
             "psync",
             -3,
             ADMIN | NOSCRIPT | NO_MULTI,
@@ -66,6 +76,7 @@ fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             if let Some(f) = follower {
                 f.acked();
             }
+            ctx.srv.ack_notify.notify_waiters();
             return Ok(());
         } else if is(opt, "getack") {
             // Sent by a leader to its followers; a leader receiving it has nothing to say.
@@ -95,5 +106,31 @@ fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         crate::replication::leader::Psync::Continue(bytes) => ctx.out.raw(&bytes),
         crate::replication::leader::Psync::Full => {}
     }
+    Ok(())
+}
+
+/// WAIT numreplicas timeout: how many followers have acknowledged this client's last
+/// write; blocks (in the connection task) until enough have or the timeout passes.
+fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let needed = arg_i64(&args[1])?;
+    let timeout = arg_i64(&args[2])
+        .map_err(|_| CmdError::err("timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(CmdError::err("timeout is negative"));
+    }
+    let target = ctx.client.last_write_offset;
+    let have = crate::replication::leader::acked_at_least(ctx.srv, target);
+    // Inside MULTI (or when already satisfied) WAIT answers at once, as in Redis.
+    if needed <= 0 || have >= needed as usize || ctx.txn.is_some() {
+        ctx.out.int(have as i64);
+        return Ok(());
+    }
+    crate::replication::leader::request_acks(ctx.srv);
+    ctx.client.pending_wait = Some(super::PendingWait {
+        target,
+        needed: needed as usize,
+        deadline: (timeout > 0)
+            .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout as u64)),
+    });
     Ok(())
 }

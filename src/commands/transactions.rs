@@ -129,6 +129,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     }
     if let Some(t) = ctx.txn.as_mut() {
         t.log().commit();
+        ctx.client.last_write_offset = t.log().offset;
     }
     ctx.txn = None;
     Ok(())

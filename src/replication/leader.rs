@@ -386,3 +386,22 @@ pub fn ping_followers(srv: &Server) {
     let mut txn = srv.store.write(now);
     txn.log().append_global(&[b"PING"]);
 }
+
+/// Followers that acknowledged at least `offset`.
+pub fn acked_at_least(srv: &Server, offset: u64) -> usize {
+    srv.followers
+        .lock()
+        .iter()
+        .filter(|f| !f.closed() && f.handle.repl_ack_offset.load(Ordering::Relaxed) >= offset)
+        .count()
+}
+
+/// Asks every follower to acknowledge now (`REPLCONF GETACK *` in the stream), so WAIT
+/// does not have to sit out the followers' one-second ACK period.
+pub fn request_acks(srv: &Server) {
+    if srv.followers.lock().is_empty() {
+        return;
+    }
+    let mut txn = srv.store.write(crate::store::now_ms());
+    txn.log().append_global(&[b"REPLCONF", b"GETACK", b"*"]);
+}

@@ -100,6 +100,29 @@ pub async fn serve(srv: Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle
                         now = crate::store::now_ms();
                     }
                     commands::execute(&srv, &mut client, &mut out, args, now);
+                    if let Some(w) = client.pending_wait.take() {
+                        // WAIT: hold this client's replies until enough followers ack.
+                        if flush(&mut wr, &mut out, &handle, &srv).await.is_err() {
+                            break 'conn;
+                        }
+                        let count = loop {
+                            let have = crate::replication::leader::acked_at_least(&srv, w.target);
+                            if have >= w.needed || w.deadline.is_some_and(|d| Instant::now() >= d) {
+                                break have;
+                            }
+                            // Re-check at least every 100 ms: an ACK may land between
+                            // the count and the wait.
+                            let soon = Instant::now() + Duration::from_millis(100);
+                            let until = w.deadline.map_or(soon, |d| d.min(soon));
+                            tokio::select! {
+                                _ = srv.ack_notify.notified() => {}
+                                _ = tokio::time::sleep_until(until.into()) => {}
+                                _ = shutdown.changed() => break 'conn,
+                            }
+                        };
+                        out.int(count as i64);
+                        now = crate::store::now_ms();
+                    }
                     if client.close {
                         break;
                     }

@@ -112,6 +112,8 @@ pub struct Server {
     pub unpause: Notify,
     /// Follower links of this leader (INFO replication, ROLE, WAIT).
     pub followers: Mutex<Vec<Arc<crate::replication::leader::Follower>>>,
+    /// Woken whenever a follower acknowledges (WAIT).
+    pub ack_notify: Notify,
     /// Unix ms of the last PING sent down the replication stream.
     pub last_repl_ping_ms: AtomicU64,
     /// Error replies by code (`ERR`, `WRONGTYPE`...), for INFO errorstats.
@@ -160,6 +162,7 @@ impl Server {
             errorstats: Mutex::new(HashMap::new()),
             followers: Mutex::new(Vec::new()),
             last_repl_ping_ms: AtomicU64::new(0),
+            ack_notify: Notify::new(),
             shutdown: tx,
             run_id: crate::replication::log::new_replid(),
             started: Instant::now(),
