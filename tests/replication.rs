@@ -208,3 +208,77 @@ fn wait_counts_followers_that_acknowledged_the_write() {
     assert_eq!(l.read_reply(), Reply::int(1));
     assert_eq!(l.read_reply(), Reply::bulk("1"));
 }
+
+#[test]
+fn ferrocache_follows_a_stock_primary_then_is_promoted() {
+    if is_stock_redis() {
+        return;
+    }
+    let primary = TestServer::start_stock(&["--repl-diskless-sync-delay", "0"]);
+    let mut p = primary.raw();
+    p.cmd(&["MSET", "a", "1", "b", "2"]);
+    p.cmd(&["SET", "ttl", "x", "EX", "1000"]);
+    p.cmd(&["SELECT", "2"]);
+    p.cmd(&["SET", "in2", "two"]);
+    p.cmd(&["SELECT", "0"]);
+    let port = primary.port.to_string();
+    let follower = TestServer::start(&["--replicaof", "127.0.0.1", &port]);
+    let mut f = follower.raw();
+    wait_caught_up(&mut p, &mut f);
+    assert_eq!(dataset(&mut f), dataset(&mut p));
+    p.cmd(&["INCR", "a"]);
+    p.cmd(&["APPEND", "b", "-x"]);
+    p.cmd(&["DEL", "in2"]);
+    p.cmd(&["MULTI"]);
+    p.cmd(&["SET", "t1", "1"]);
+    p.cmd(&["INCRBY", "t2", "5"]);
+    p.cmd(&["EXEC"]);
+    wait_caught_up(&mut p, &mut f);
+    assert_eq!(dataset(&mut f), dataset(&mut p));
+    // Read-only for clients; ROLE and INFO say follower.
+    assert_eq!(
+        f.cmd(&["SET", "nope", "1"]),
+        Reply::err("READONLY You can't write against a read only replica.")
+    );
+    let role = f.cmd(&["ROLE"]);
+    assert_eq!(role.as_array()[0], Reply::bulk("slave"));
+    assert_eq!(role.as_array()[3], Reply::bulk("connected"));
+    assert_eq!(repl_field(&mut f, "role"), "slave");
+    // Promotion keeps the data and the old history as replid2.
+    let old_id = repl_field(&mut f, "master_replid");
+    assert_eq!(f.cmd(&["REPLICAOF", "NO", "ONE"]), Reply::ok());
+    assert_eq!(repl_field(&mut f, "role"), "master");
+    assert_eq!(repl_field(&mut f, "master_replid2"), old_id);
+    assert_ne!(repl_field(&mut f, "master_replid"), old_id);
+    assert_eq!(f.cmd(&["SET", "now", "writable"]), Reply::ok());
+    assert_eq!(f.cmd(&["GET", "t2"]), Reply::bulk("5"));
+}
+
+#[test]
+fn ferrocache_follower_of_ferrocache_resyncs_partially() {
+    if is_stock_redis() {
+        return;
+    }
+    let leader = TestServer::start(&[]);
+    let mut l = leader.raw();
+    for i in 0..500 {
+        l.cmd(&["SET", &format!("k{i}"), &format!("v{i}")]);
+    }
+    let port = leader.port.to_string();
+    let follower = TestServer::start(&["--replicaof", "127.0.0.1", &port]);
+    let mut f = follower.raw();
+    wait_caught_up(&mut l, &mut f);
+    assert_eq!(f.cmd(&["DEBUG", "DIGEST"]), l.cmd(&["DEBUG", "DIGEST"]));
+    l.cmd(&["APPEND", "k1", "+"]);
+    l.cmd(&["SET", "px", "v", "PX", "100000"]);
+    wait_caught_up(&mut l, &mut f);
+    assert_eq!(f.cmd(&["DEBUG", "DIGEST"]), l.cmd(&["DEBUG", "DIGEST"]));
+    // Cut the link from the leader side; the follower comes back with a partial resync.
+    assert_eq!(l.cmd(&["CLIENT", "KILL", "TYPE", "replica"]), Reply::int(1));
+    l.cmd(&["SET", "after", "cut"]);
+    wait_caught_up(&mut l, &mut f);
+    assert_eq!(f.cmd(&["GET", "after"]), Reply::bulk("cut"));
+    assert_eq!(stats_field(&mut l, "sync_partial_ok"), "1");
+    assert_eq!(stats_field(&mut l, "sync_full"), "1");
+    assert_eq!(f.cmd(&["DEBUG", "DIGEST"]), l.cmd(&["DEBUG", "DIGEST"]));
+}

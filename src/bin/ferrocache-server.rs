@@ -129,6 +129,14 @@ async fn run(cfg: Config) -> i32 {
         config_file = %srv.config.file.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "(none: embedded defaults)".into()),
         "Ferrocache started"
     );
+    let replicaof = srv.config.get("replicaof").unwrap_or_default();
+    let mut words = replicaof.split_whitespace();
+    if let (Some(host), Some(port)) = (
+        words.next(),
+        words.next().and_then(|p| p.parse::<u16>().ok()),
+    ) {
+        ferrocache::replication::follower::set_leader(&srv, Some((host.to_string(), port)));
+    }
     for l in listeners {
         tokio::spawn(server::listener::accept_loop(srv.clone(), l));
     }

@@ -244,11 +244,42 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
                 None => (0, srv.config.get_i64("repl-backlog-size") as usize, 0, 0),
             };
             let followers = crate::replication::leader::follower_lines(srv);
-            let _ = write!(
-                out,
-                "# Replication\r\nrole:master\r\nconnected_slaves:{}\r\n",
-                followers.len()
-            );
+            let me = crate::replication::follower::snapshot(srv);
+            match &me.leader {
+                None => out.push_str("# Replication\r\nrole:master\r\n"),
+                Some((host, port)) => {
+                    let now = crate::store::now_ms();
+                    let last_io = if me.last_io_ms == 0 {
+                        -1
+                    } else {
+                        (now.saturating_sub(me.last_io_ms) / 1000) as i64
+                    };
+                    let _ = write!(
+                        out,
+                        "# Replication\r\nrole:slave\r\nmaster_host:{}\r\nmaster_port:{}\r\nmaster_link_status:{}\r\nmaster_last_io_seconds_ago:{}\r\nmaster_sync_in_progress:{}\r\nslave_read_repl_offset:{}\r\nslave_repl_offset:{}\r\n",
+                        host,
+                        port,
+                        if me.link_up { "up" } else { "down" },
+                        last_io,
+                        me.sync_in_progress as u8,
+                        log.offset,
+                        log.offset
+                    );
+                    if !me.link_up {
+                        let _ = write!(
+                            out,
+                            "master_link_down_since_seconds:{}\r\n",
+                            now.saturating_sub(me.down_since_ms) / 1000
+                        );
+                    }
+                    let _ = write!(
+                        out,
+                        "slave_priority:{}\r\nslave_read_only:1\r\nreplica_announced:1\r\n",
+                        srv.config.get_i64("replica-priority")
+                    );
+                }
+            }
+            let _ = write!(out, "connected_slaves:{}\r\n", followers.len());
             for (i, f) in followers.iter().enumerate() {
                 let _ = write!(
                     out,

@@ -64,6 +64,8 @@ pub struct Client {
     pub last_write_offset: u64,
     /// A WAIT the connection task must finish asynchronously.
     pub pending_wait: Option<PendingWait>,
+    /// This is the link to our leader: its writes are applied even though we are read-only.
+    pub is_leader_link: bool,
 }
 
 /// A WAIT in progress: reply with the count of followers at `target` or beyond once
@@ -94,6 +96,7 @@ impl Client {
             close: false,
             last_write_offset: 0,
             pending_wait: None,
+            is_leader_link: false,
         }
     }
 
@@ -248,7 +251,7 @@ fn check_and_run(
     args: &[Bytes],
     now: u64,
 ) -> CmdResult {
-    if let Err(e) = admit(client, out, cmd, args) {
+    if let Err(e) = admit(srv, client, out, cmd, args) {
         cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
         return Err(e);
     }
@@ -265,7 +268,13 @@ fn check_and_run(
 
 /// The checks a command must pass before it may run or be queued: arity, subcommand,
 /// authentication, RESP2 subscribed mode, MULTI restrictions.
-fn admit(client: &mut Client, out: &ReplyBuf, cmd: &'static Command, args: &[Bytes]) -> CmdResult {
+fn admit(
+    srv: &Server,
+    client: &mut Client,
+    out: &ReplyBuf,
+    cmd: &'static Command,
+    args: &[Bytes],
+) -> CmdResult {
     if !cmd.arity_ok(args.len()) {
         if client.multi.is_some() {
             client.multi_failed = true;
@@ -289,6 +298,14 @@ fn admit(client: &mut Client, out: &ReplyBuf, cmd: &'static Command, args: &[Byt
             "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             cmd.name
         )));
+    }
+    if cmd.has(flags::WRITE) && !client.is_leader_link && srv.store.follower_mode() {
+        if client.multi.is_some() {
+            client.multi_failed = true;
+        }
+        return Err(CmdError::Msg(
+            "READONLY You can't write against a read only replica.".into(),
+        ));
     }
     if client.multi.is_some() && !cmd.has(flags::TX_CONTROL) && cmd.has(flags::NO_MULTI) {
         client.multi_failed = true;

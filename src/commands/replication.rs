@@ -20,6 +20,26 @@ pub fn commands() -> Vec<Command> {
             replconf,
         ),
         cmd(
+            "replicaof",
+            3,
+            ADMIN | NOSCRIPT | STALE | NO_MULTI,
+            (0, 0, 0),
+            "server",
+            "5.0.0",
+            "Make the server a replica of another instance, or promote it as master",
+            replicaof,
+        ),
+        cmd(
+            "slaveof",
+            3,
+            ADMIN | NOSCRIPT | STALE | NO_MULTI,
+            (0, 0, 0),
+            "server",
+            "1.0.0",
+            "Make the server a replica of another instance, or promote it as master",
+            replicaof,
+        ),
+        cmd(
             "wait",
             3,
             NOSCRIPT,
@@ -132,5 +152,33 @@ fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         deadline: (timeout > 0)
             .then(|| std::time::Instant::now() + std::time::Duration::from_millis(timeout as u64)),
     });
+    Ok(())
+}
+
+/// REPLICAOF host port | NO ONE.
+fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let srv = ctx
+        .srv
+        .arc()
+        .ok_or_else(|| CmdError::err("server is shutting down"))?;
+    if is(&args[1], "no") && is(&args[2], "one") {
+        if srv.follower.lock().leader.is_some() {
+            crate::replication::follower::set_leader(&srv, None);
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    let host = String::from_utf8_lossy(&args[1]).into_owned();
+    let port = arg_i64(&args[2])
+        .ok()
+        .and_then(|p| u16::try_from(p).ok())
+        .filter(|p| *p > 0)
+        .ok_or_else(|| CmdError::err("Invalid master port"))?;
+    if srv.follower.lock().leader.as_ref() == Some(&(host.clone(), port)) {
+        ctx.out.simple("OK Already connected to specified master");
+        return Ok(());
+    }
+    crate::replication::follower::set_leader(&srv, Some((host, port)));
+    ctx.out.ok();
     Ok(())
 }

@@ -730,6 +730,23 @@ fn latency(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     let offset = ctx.seq()?.log.offset;
+    let me = crate::replication::follower::snapshot(ctx.srv);
+    if let Some((host, port)) = me.leader {
+        ctx.out.array(5);
+        ctx.out.bulk_str("slave");
+        ctx.out.bulk_str(&host);
+        ctx.out.int(port as i64);
+        let state = if me.link_up {
+            "connected"
+        } else if me.sync_in_progress {
+            "sync"
+        } else {
+            "connect"
+        };
+        ctx.out.bulk_str(state);
+        ctx.out.int(offset as i64);
+        return Ok(());
+    }
     let followers = crate::replication::leader::follower_lines(ctx.srv);
     ctx.out.array(3);
     ctx.out.bulk_str("master");

@@ -329,7 +329,8 @@ impl Config {
     fn set_directive(&self, name: &str, args: &[String]) -> Result<(), ConfigError> {
         let param = params::find(name).ok_or(ConfigError::UnknownDirective)?;
         let multi = matches!(param.kind, Kind::OutputBufferLimit | Kind::SavePoints)
-            || param.name == "bind";
+            || param.name == "bind"
+            || param.name == "replicaof";
         if args.is_empty() || (!multi && args.len() != 1) {
             return Err(ConfigError::UnknownDirective);
         }

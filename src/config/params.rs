@@ -127,6 +127,17 @@ pub static PARAMS: &[Param] = &[
     p("slowlog-max-len", "128", INT, true),
     p("save", "3600 1 300 100 60 10000", Kind::SavePoints, true),
     p("dbfilename", "dump.rdb", Kind::Str, true),
+    p("replicaof", "", Kind::Str, false),
+    p("masterauth", "", Kind::Str, true),
+    p("masteruser", "", Kind::Str, true),
+    p("replica-priority", "100", INT, true),
+    p("replica-read-only", "yes", Kind::Enum(&["yes"]), true),
+    p(
+        "replica-serve-stale-data",
+        "yes",
+        Kind::Enum(&["yes"]),
+        true,
+    ),
     p(
         "repl-backlog-size",
         "1048576",

@@ -374,7 +374,8 @@ pub fn follower_lines(srv: &Server) -> Vec<FollowerLine> {
 /// Sends a PING down the stream every `repl-ping-replica-period` seconds while followers
 /// are attached, so they can tell a quiet leader from a dead link (it counts in offsets).
 pub fn ping_followers(srv: &Server) {
-    if srv.followers.lock().is_empty() {
+    // A follower relays its leader's PINGs; it sends none of its own.
+    if srv.followers.lock().is_empty() || srv.store.follower_mode() {
         return;
     }
     let now = crate::store::now_ms();

@@ -82,6 +82,9 @@ pub struct ReplicationLog {
     pending: Option<Vec<(usize, Vec<Vec<u8>>)>>,
     /// Bytes appended since the last drain, handed to follower links.
     fresh: BytesMut,
+    /// While a follower applies its leader's stream, handlers' own effects are not
+    /// recorded: the leader's bytes are, verbatim, so offsets stay the leader's.
+    pub suppress_effects: bool,
 }
 
 /// A new random 40-hex-character replication id.
@@ -104,6 +107,7 @@ impl Default for ReplicationLog {
             selected_db: None,
             pending: None,
             fresh: BytesMut::new(),
+            suppress_effects: false,
         }
     }
 }
@@ -137,7 +141,7 @@ impl ReplicationLog {
 
     /// Appends one effect (a command with its arguments) executed against `db`.
     pub fn append(&mut self, db: usize, args: &[&[u8]]) {
-        if !self.active() {
+        if !self.active() || self.suppress_effects {
             return;
         }
         if let Some(p) = self.pending.as_mut() {
@@ -219,6 +223,31 @@ impl ReplicationLog {
         let mut enc = BytesMut::new();
         encode_command(&mut enc, args);
         self.push_bytes(&enc);
+    }
+
+    /// Records bytes received from this node's leader exactly as they came (a follower's
+    /// log mirrors its leader's, so sub-followers and offsets agree).
+    pub fn append_raw(&mut self, bytes: &[u8]) {
+        self.push_bytes(bytes);
+    }
+
+    /// Starts a new history at `offset` under `replid` (after a full sync from a leader).
+    pub fn reset_history(&mut self, replid: &str, offset: u64, backlog_size: usize) {
+        self.replid = replid.to_string();
+        self.replid2 = "0".repeat(40);
+        self.second_offset = -1;
+        self.offset = offset;
+        self.backlog = Some(Backlog::new(backlog_size, offset));
+        self.selected_db = None;
+        self.fresh.clear();
+    }
+
+    /// Switches to a new replication id keeping the old one as `replid2` valid up to the
+    /// current offset: a promoted follower, or a leader that changed id (`+CONTINUE <id>`).
+    pub fn shift_replid(&mut self, new_id: Option<&str>) {
+        self.replid2 = std::mem::take(&mut self.replid);
+        self.second_offset = self.offset as i64 + 1;
+        self.replid = new_id.map_or_else(new_replid, str::to_string);
     }
 
     /// Forgets which database the stream selected, so the next command re-selects it:

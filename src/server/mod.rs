@@ -112,6 +112,8 @@ pub struct Server {
     pub unpause: Notify,
     /// Follower links of this leader (INFO replication, ROLE, WAIT).
     pub followers: Mutex<Vec<Arc<crate::replication::leader::Follower>>>,
+    /// The leader this node follows, if any (REPLICAOF), and the link state.
+    pub follower: crate::replication::follower::SharedFollowerState,
     /// Woken whenever a follower acknowledges (WAIT).
     pub ack_notify: Notify,
     /// Unix ms of the last PING sent down the replication stream.
@@ -163,6 +165,7 @@ impl Server {
             followers: Mutex::new(Vec::new()),
             last_repl_ping_ms: AtomicU64::new(0),
             ack_notify: Notify::new(),
+            follower: Mutex::new(Default::default()),
             shutdown: tx,
             run_id: crate::replication::log::new_replid(),
             started: Instant::now(),

@@ -173,6 +173,9 @@ pub struct Store {
     snapshot: Mutex<Option<Arc<snapshot::Snapshot>>>,
     /// Fast check for writers: a snapshot is installed.
     snapshot_active: AtomicBool,
+    /// This node follows a leader: keys are never expired locally (the leader's DEL
+    /// comes down the stream); logically expired keys are only hidden from reads.
+    follower_mode: AtomicBool,
     /// Hit/miss/expiry counters.
     pub stats: KeyStats,
 }
@@ -186,6 +189,7 @@ impl Default for Store {
             watches: WatchRegistry::default(),
             snapshot: Mutex::new(None),
             snapshot_active: AtomicBool::new(false),
+            follower_mode: AtomicBool::new(false),
             stats: KeyStats::default(),
         }
     }
@@ -275,6 +279,16 @@ impl Store {
         self.snapshot_active.store(false, Ordering::Release);
     }
 
+    /// Switches follower mode (no local expiry).
+    pub fn set_follower_mode(&self, on: bool) {
+        self.follower_mode.store(on, Ordering::Release);
+    }
+
+    /// True when this node follows a leader.
+    pub fn follower_mode(&self) -> bool {
+        self.follower_mode.load(Ordering::Acquire)
+    }
+
     /// True while a snapshot runs (INFO `rdb_bgsave_in_progress`).
     pub fn snapshot_in_progress(&self) -> bool {
         self.snapshot_active.load(Ordering::Acquire)
@@ -339,6 +353,10 @@ impl<'a> WriteTxn<'a> {
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         let d = self.store.db(db);
         let expired = matches!(d.map.get(key), Some(e) if e.is_expired(self.now));
+        if expired && self.store.follower_mode() {
+            // Followers hide expired keys but leave deleting them to the leader.
+            return true;
+        }
         if expired {
             self.before_modify(db, key);
             d.map.remove(key);
