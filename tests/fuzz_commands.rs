@@ -8,7 +8,7 @@ mod common;
 use common::{RawConn, Reply, TestServer, is_stock_redis};
 use rand::{RngExt, SeedableRng};
 
-/// Commands that block, end the connection or the server, turn it into a follower link (PSYNC), or change the connection's
+/// Commands that block (WAIT), end the connection or the server, change the server's role (REPLICAOF), turn the connection into a follower link (PSYNC), or change the connection's
 /// mode; they have dedicated tests.
 const SKIP: &[&str] = &[
     "shutdown",
@@ -26,6 +26,9 @@ const SKIP: &[&str] = &[
     "hello",
     "auth",
     "psync",
+    "replicaof",
+    "slaveof",
+    "wait",
 ];
 
 fn random_arg(rng: &mut impl rand::Rng) -> Vec<u8> {
