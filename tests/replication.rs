@@ -282,3 +282,91 @@ fn ferrocache_follower_of_ferrocache_resyncs_partially() {
     assert_eq!(stats_field(&mut l, "sync_full"), "1");
     assert_eq!(f.cmd(&["DEBUG", "DIGEST"]), l.cmd(&["DEBUG", "DIGEST"]));
 }
+
+#[test]
+fn min_replicas_and_stale_data_rules() {
+    if is_stock_redis() {
+        return;
+    }
+    let leader = TestServer::start(&[
+        "--min-replicas-to-write",
+        "1",
+        "--min-replicas-max-lag",
+        "10",
+    ]);
+    let mut l = leader.raw();
+    assert_eq!(
+        l.cmd(&["SET", "k", "v"]),
+        Reply::err("NOREPLICAS Not enough good replicas to write.")
+    );
+    assert_eq!(l.cmd(&["GET", "k"]), Reply::Nil);
+    let port = leader.port.to_string();
+    let replica = TestServer::start_stock(&["--replicaof", "127.0.0.1", &port]);
+    let mut r = replica.raw();
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || { l.cmd(&["SET", "k", "v"]) == Reply::ok() }
+    ));
+    wait_caught_up(&mut l, &mut r);
+    assert_eq!(r.cmd(&["GET", "k"]), Reply::bulk("v"));
+
+    // A follower whose leader is unreachable, with replica-serve-stale-data no.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = dead.local_addr().unwrap().port().to_string();
+    drop(dead);
+    let lonely = TestServer::start(&[
+        "--replicaof",
+        "127.0.0.1",
+        &dead_port,
+        "--replica-serve-stale-data",
+        "no",
+    ]);
+    let mut s = lonely.raw();
+    assert_eq!(
+        s.cmd(&["GET", "k"]),
+        Reply::err(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+        )
+    );
+    assert_eq!(s.cmd(&["PING"]), Reply::simple("PONG"));
+    assert_eq!(repl_field(&mut s, "master_link_status"), "down");
+    assert_eq!(
+        s.cmd(&["CONFIG", "SET", "replica-serve-stale-data", "yes"]),
+        Reply::ok()
+    );
+    assert_eq!(s.cmd(&["GET", "k"]), Reply::Nil);
+}
+
+#[test]
+fn chained_followers_forward_the_leaders_stream_unchanged() {
+    if is_stock_redis() {
+        return;
+    }
+    let leader = TestServer::start(&[]);
+    let mut l = leader.raw();
+    l.cmd(&["MSET", "a", "1", "b", "2"]);
+    let lp = leader.port.to_string();
+    let middle = TestServer::start(&["--replicaof", "127.0.0.1", &lp]);
+    let mut m = middle.raw();
+    wait_caught_up(&mut l, &mut m);
+    let mp = middle.port.to_string();
+    let tail = TestServer::start(&["--replicaof", "127.0.0.1", &mp]);
+    let mut t = tail.raw();
+    wait_caught_up(&mut l, &mut t);
+    for i in 0..200 {
+        l.cmd(&["INCR", "n"]);
+        l.cmd(&["APPEND", "log", &format!("{i},")]);
+    }
+    wait_caught_up(&mut l, &mut m);
+    wait_caught_up(&mut l, &mut t);
+    // Same history everywhere: id and offset are the leader's.
+    assert_eq!(
+        repl_field(&mut t, "master_replid"),
+        repl_field(&mut l, "master_replid")
+    );
+    let digest = l.cmd(&["DEBUG", "DIGEST"]);
+    assert_eq!(m.cmd(&["DEBUG", "DIGEST"]), digest);
+    assert_eq!(t.cmd(&["DEBUG", "DIGEST"]), digest);
+    assert_eq!(t.cmd(&["GET", "n"]), Reply::bulk("200"));
+}

@@ -299,6 +299,32 @@ fn admit(
             cmd.name
         )));
     }
+    if !client.is_leader_link && srv.store.follower_mode() && !cmd.has(flags::STALE) {
+        let link_up = srv.follower.lock().link_up;
+        if !link_up && srv.config.get("replica-serve-stale-data").as_deref() == Some("no") {
+            if client.multi.is_some() {
+                client.multi_failed = true;
+            }
+            return Err(CmdError::Msg(
+                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
+                    .into(),
+            ));
+        }
+    }
+    if cmd.has(flags::WRITE) && !client.is_leader_link && !srv.store.follower_mode() {
+        let needed = srv.config.get_i64("min-replicas-to-write");
+        if needed > 0 {
+            let max_lag = srv.config.get_i64("min-replicas-max-lag").max(0) as u64;
+            if (crate::replication::leader::good_followers(srv, max_lag) as i64) < needed {
+                if client.multi.is_some() {
+                    client.multi_failed = true;
+                }
+                return Err(CmdError::Msg(
+                    "NOREPLICAS Not enough good replicas to write.".into(),
+                ));
+            }
+        }
+    }
     if cmd.has(flags::WRITE) && !client.is_leader_link && srv.store.follower_mode() {
         if client.multi.is_some() {
             client.multi_failed = true;

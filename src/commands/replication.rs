@@ -101,8 +101,10 @@ fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         } else if is(opt, "getack") {
             // Sent by a leader to its followers; a leader receiving it has nothing to say.
             return Ok(());
-        } else if is(opt, "ip-address") || is(opt, "rdb-only") || is(opt, "rdb-filter-only") {
-            // Accepted; the address comes from the connection itself.
+        } else if is(opt, "ip-address") {
+            *h.repl_ip.lock() = Some(String::from_utf8_lossy(val).into_owned());
+        } else if is(opt, "rdb-only") || is(opt, "rdb-filter-only") {
+            // Accepted: this leader always sends the whole dataset and the stream.
         } else {
             return Err(CmdError::err(format!(
                 "Unrecognized REPLCONF option: {}",

@@ -132,10 +132,14 @@ pub static PARAMS: &[Param] = &[
     p("masteruser", "", Kind::Str, true),
     p("replica-priority", "100", INT, true),
     p("replica-read-only", "yes", Kind::Enum(&["yes"]), true),
+    p("replica-serve-stale-data", "yes", Kind::Bool, true),
+    p("min-replicas-to-write", "0", INT, true),
+    p("min-replicas-max-lag", "10", INT, true),
+    p("replica-announce-ip", "", Kind::Str, true),
     p(
-        "replica-serve-stale-data",
-        "yes",
-        Kind::Enum(&["yes"]),
+        "replica-announce-port",
+        "0",
+        Kind::Int { min: 0, max: 65535 },
         true,
     ),
     p(

@@ -188,9 +188,19 @@ async fn run_link(
             )));
         }
     }
-    let my_port = srv.port.load(Ordering::Relaxed).to_string();
+    let announced = srv.config.get_i64("replica-announce-port");
+    let my_port = if announced > 0 {
+        announced.to_string()
+    } else {
+        srv.port.load(Ordering::Relaxed).to_string()
+    };
     c.command(&[b"REPLCONF", b"listening-port", my_port.as_bytes()])
         .await?;
+    let announce_ip = srv.config.get("replica-announce-ip").unwrap_or_default();
+    if !announce_ip.is_empty() {
+        c.command(&[b"REPLCONF", b"ip-address", announce_ip.as_bytes()])
+            .await?;
+    }
     c.command(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
         .await?;
     let (replid, offset) = {

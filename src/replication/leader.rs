@@ -362,7 +362,12 @@ pub fn follower_lines(srv: &Server) -> Vec<FollowerLine> {
         .iter()
         .filter(|f| !f.closed())
         .map(|f| FollowerLine {
-            ip: f.handle.addr.ip().to_string(),
+            ip: f
+                .handle
+                .repl_ip
+                .lock()
+                .clone()
+                .unwrap_or_else(|| f.handle.addr.ip().to_string()),
             port: f.handle.repl_port.load(Ordering::Relaxed),
             state: f.state().as_str(),
             offset: f.handle.repl_ack_offset.load(Ordering::Relaxed),
@@ -405,4 +410,20 @@ pub fn request_acks(srv: &Server) {
     }
     let mut txn = srv.store.write(crate::store::now_ms());
     txn.log().append_global(&[b"REPLCONF", b"GETACK", b"*"]);
+}
+
+/// Online followers whose last ACK is at most `max_lag` seconds old
+/// (`min-replicas-to-write` counts these).
+pub fn good_followers(srv: &Server, max_lag: u64) -> usize {
+    let now = crate::store::now_ms();
+    srv.followers
+        .lock()
+        .iter()
+        .filter(|f| {
+            !f.closed()
+                && f.state() == LinkState::Online
+                && now.saturating_sub(f.handle.repl_ack_ms.load(Ordering::Relaxed)) / 1000
+                    <= max_lag
+        })
+        .count()
 }

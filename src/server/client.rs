@@ -85,6 +85,8 @@ pub struct ClientHandle {
     pub soft_since_ms: AtomicU64,
     /// This connection is a follower's replication link (after PSYNC).
     pub replica: AtomicBool,
+    /// REPLCONF ip-address (the follower's replica-announce-ip).
+    pub repl_ip: Mutex<Option<String>>,
     /// REPLCONF listening-port.
     pub repl_port: std::sync::atomic::AtomicU16,
     /// REPLCONF capa eof: the follower takes a diskless (EOF-marked) snapshot.
@@ -123,6 +125,7 @@ impl ClientHandle {
             outbox: Outbox::default(),
             soft_since_ms: AtomicU64::new(0),
             replica: AtomicBool::new(false),
+            repl_ip: Mutex::new(None),
             repl_port: std::sync::atomic::AtomicU16::new(0),
             repl_capa_eof: AtomicBool::new(false),
             repl_ack_offset: AtomicU64::new(0),
