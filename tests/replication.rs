@@ -370,3 +370,78 @@ fn chained_followers_forward_the_leaders_stream_unchanged() {
     assert_eq!(t.cmd(&["DEBUG", "DIGEST"]), digest);
     assert_eq!(t.cmd(&["GET", "n"]), Reply::bulk("200"));
 }
+
+#[test]
+fn leader_and_two_followers_agree_after_concurrent_writers() {
+    if is_stock_redis() {
+        return;
+    }
+    let leader = TestServer::start(&[]);
+    let lp = leader.port.to_string();
+    let early = TestServer::start(&["--replicaof", "127.0.0.1", &lp]);
+    let mut l = leader.raw();
+    let mut e = early.raw();
+    wait_caught_up(&mut l, &mut e);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let stop = stop.clone();
+            let mut c = leader.raw();
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let k = format!("w{w}:{}", i % 300);
+                    match i % 7 {
+                        0 => c.cmd(&["SET", &k, &i.to_string()]),
+                        1 => c.cmd(&["INCR", &format!("ctr{w}")]),
+                        2 => c.cmd(&["APPEND", &k, "+"]),
+                        3 => c.cmd(&["MSET", &k, "m", &format!("w{w}:x"), &i.to_string()]),
+                        4 => c.cmd(&["EXPIRE", &k, "1000"]),
+                        5 => c.cmd(&["DEL", &k]),
+                        _ => {
+                            c.cmd(&["MULTI"]);
+                            c.cmd(&["INCR", "shared"]);
+                            c.cmd(&["SET", &k, "tx"]);
+                            c.cmd(&["EXEC"])
+                        }
+                    };
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    // A second follower joins in the middle of the load.
+    let mut probe = leader.raw();
+    let mut counter = move || match probe.cmd(&["GET", "ctr0"]) {
+        Reply::Bulk(b) => String::from_utf8_lossy(&b).parse::<i64>().unwrap_or(0),
+        _ => 0,
+    };
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(5),
+        || counter() >= 200
+    ));
+    let late = TestServer::start(&["--replicaof", "127.0.0.1", &lp]);
+    let mut t = late.raw();
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || { repl_field(&mut t, "master_link_status") == "up" }
+    ));
+    let joined_at = counter();
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(5),
+        || { counter() >= joined_at + 200 }
+    ));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    wait_caught_up(&mut l, &mut e);
+    wait_caught_up(&mut l, &mut t);
+    let digest = l.cmd(&["DEBUG", "DIGEST"]);
+    assert_eq!(e.cmd(&["DEBUG", "DIGEST"]), digest);
+    assert_eq!(t.cmd(&["DEBUG", "DIGEST"]), digest);
+    assert!(l.cmd(&["DBSIZE"]).as_int() > 100);
+}
