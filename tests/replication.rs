@@ -445,3 +445,43 @@ fn leader_and_two_followers_agree_after_concurrent_writers() {
     assert_eq!(t.cmd(&["DEBUG", "DIGEST"]), digest);
     assert!(l.cmd(&["DBSIZE"]).as_int() > 100);
 }
+
+#[test]
+fn network_cuts_resync_partially_inside_the_backlog_and_fully_beyond_it() {
+    if is_stock_redis() {
+        return;
+    }
+    let leader = TestServer::start(&["--repl-backlog-size", "16kb"]);
+    let mut l = leader.raw();
+    l.cmd(&["SET", "k", "v"]);
+    let proxy = FaultProxy::start(leader.port);
+    let pp = proxy.port.to_string();
+    let follower = TestServer::start(&["--replicaof", "127.0.0.1", &pp]);
+    let mut f = follower.raw();
+    wait_caught_up(&mut l, &mut f);
+    assert_eq!(stats_field(&mut l, "sync_full"), "1");
+
+    // A short cut with little written meanwhile: +CONTINUE from the backlog.
+    proxy.set_blocked(true);
+    proxy.cut();
+    for i in 0..20 {
+        l.cmd(&["SET", &format!("during{i}"), "x"]);
+    }
+    proxy.set_blocked(false);
+    wait_caught_up(&mut l, &mut f);
+    assert_eq!(stats_field(&mut l, "sync_partial_ok"), "1");
+    assert_eq!(stats_field(&mut l, "sync_full"), "1");
+    assert_eq!(f.cmd(&["DEBUG", "DIGEST"]), l.cmd(&["DEBUG", "DIGEST"]));
+
+    // A cut during which more than the backlog is written: a full resync.
+    proxy.set_blocked(true);
+    proxy.cut();
+    let big = "y".repeat(1024);
+    for i in 0..40 {
+        l.cmd(&["SET", &format!("big{i}"), &big]);
+    }
+    proxy.set_blocked(false);
+    wait_caught_up(&mut l, &mut f);
+    assert_eq!(stats_field(&mut l, "sync_full"), "2");
+    assert_eq!(f.cmd(&["DEBUG", "DIGEST"]), l.cmd(&["DEBUG", "DIGEST"]));
+}

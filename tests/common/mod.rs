@@ -759,3 +759,82 @@ pub fn info_field(text: &str, field: &str) -> Option<String> {
         .find(|(k, _)| k == field)
         .map(|(_, v)| v)
 }
+
+/// A fault-injecting TCP proxy for replication tests: forwards 127.0.0.1:`port` to a
+/// target, and can cut every live connection or refuse new ones for a while.
+pub struct FaultProxy {
+    /// The port clients connect to.
+    pub port: u16,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>,
+    blocked: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FaultProxy {
+    /// Starts forwarding to `target_port` on loopback.
+    pub fn start(target_port: u16) -> FaultProxy {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let conns: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>> = Default::default();
+        let blocked: std::sync::Arc<std::sync::atomic::AtomicBool> = Default::default();
+        let stop: std::sync::Arc<std::sync::atomic::AtomicBool> = Default::default();
+        let (c2, b2, s2) = (conns.clone(), blocked.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        if b2.load(Ordering::Relaxed) {
+                            drop(client);
+                            continue;
+                        }
+                        let _ = client.set_nonblocking(false);
+                        let Ok(server) = TcpStream::connect(("127.0.0.1", target_port)) else {
+                            continue;
+                        };
+                        let mut guard = c2.lock().unwrap();
+                        guard.push(client.try_clone().unwrap());
+                        guard.push(server.try_clone().unwrap());
+                        drop(guard);
+                        for (mut from, mut to) in [
+                            (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                            (server, client),
+                        ] {
+                            std::thread::spawn(move || {
+                                let _ = std::io::copy(&mut from, &mut to);
+                                let _ = to.shutdown(std::net::Shutdown::Both);
+                            });
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        FaultProxy {
+            port,
+            conns,
+            blocked,
+            stop,
+        }
+    }
+
+    /// Closes every connection going through the proxy (a network cut).
+    pub fn cut(&self) {
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// While blocked, new connections are accepted and closed at once.
+    pub fn set_blocked(&self, on: bool) {
+        self.blocked.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.cut();
+    }
+}
