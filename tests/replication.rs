@@ -485,3 +485,37 @@ fn network_cuts_resync_partially_inside_the_backlog_and_fully_beyond_it() {
     assert_eq!(stats_field(&mut l, "sync_full"), "2");
     assert_eq!(f.cmd(&["DEBUG", "DIGEST"]), l.cmd(&["DEBUG", "DIGEST"]));
 }
+
+#[test]
+fn promotion_then_repointing_the_other_follower_resyncs_partially() {
+    if is_stock_redis() {
+        return;
+    }
+    let leader = TestServer::start(&[]);
+    let mut l = leader.raw();
+    for i in 0..300 {
+        l.cmd(&["SET", &format!("k{i}"), &format!("v{i}")]);
+    }
+    let lp = leader.port.to_string();
+    let a = TestServer::start(&["--replicaof", "127.0.0.1", &lp]);
+    let b = TestServer::start(&["--replicaof", "127.0.0.1", &lp]);
+    let (mut ra, mut rb) = (a.raw(), b.raw());
+    wait_caught_up(&mut l, &mut ra);
+    wait_caught_up(&mut l, &mut rb);
+    // The leader goes away; A is promoted and B is repointed to it.
+    drop(l);
+    drop(leader);
+    assert_eq!(ra.cmd(&["REPLICAOF", "NO", "ONE"]), Reply::ok());
+    let ap = a.port.to_string();
+    assert_eq!(rb.cmd(&["REPLICAOF", "127.0.0.1", &ap]), Reply::ok());
+    ra.cmd(&["SET", "after", "promotion"]);
+    wait_caught_up(&mut ra, &mut rb);
+    assert_eq!(rb.cmd(&["GET", "after"]), Reply::bulk("promotion"));
+    assert_eq!(
+        stats_field(&mut ra, "sync_partial_ok"),
+        "1",
+        "B continued from A's history"
+    );
+    assert_eq!(stats_field(&mut ra, "sync_full"), "0");
+    assert_eq!(rb.cmd(&["DEBUG", "DIGEST"]), ra.cmd(&["DEBUG", "DIGEST"]));
+}
