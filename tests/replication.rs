@@ -519,3 +519,39 @@ fn promotion_then_repointing_the_other_follower_resyncs_partially() {
     assert_eq!(stats_field(&mut ra, "sync_full"), "0");
     assert_eq!(rb.cmd(&["DEBUG", "DIGEST"]), ra.cmd(&["DEBUG", "DIGEST"]));
 }
+
+#[test]
+fn follower_killed_and_restarted_from_its_snapshot_resyncs_partially() {
+    if is_stock_redis() {
+        return;
+    }
+    let leader = TestServer::start(&[]);
+    let mut l = leader.raw();
+    for i in 0..200 {
+        l.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    let lp = leader.port.to_string();
+    let mut follower = TestServer::start(&["--replicaof", "127.0.0.1", &lp]);
+    let mut f = follower.raw();
+    wait_caught_up(&mut l, &mut f);
+    assert_eq!(f.cmd(&["SAVE"]), Reply::ok());
+    l.cmd(&["SET", "after-save", "1"]);
+    wait_caught_up(&mut l, &mut f);
+    // kill -9: the follower restarts from its (older) snapshot and the history in it.
+    let pid = follower.pid().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .unwrap();
+    assert!(follower.wait_exit(Duration::from_secs(10)).is_some());
+    l.cmd(&["SET", "while-down", "1"]);
+    let dir = follower.dir().display().to_string();
+    let restarted = TestServer::start(&["--replicaof", "127.0.0.1", &lp, "--dir", &dir]);
+    let mut r = restarted.raw();
+    wait_caught_up(&mut l, &mut r);
+    assert_eq!(stats_field(&mut l, "sync_full"), "1");
+    assert_eq!(stats_field(&mut l, "sync_partial_ok"), "1");
+    assert_eq!(r.cmd(&["GET", "after-save"]), Reply::bulk("1"));
+    assert_eq!(r.cmd(&["GET", "while-down"]), Reply::bulk("1"));
+    assert_eq!(r.cmd(&["DEBUG", "DIGEST"]), l.cmd(&["DEBUG", "DIGEST"]));
+}

@@ -31,6 +31,9 @@ pub struct FollowerState {
     pub down_since_ms: u64,
     /// Bumped on every REPLICAOF so an old link task stops.
     pub generation: u64,
+    /// Our data belongs to a known history (a past sync, or an RDB with replication
+    /// info): ask for a partial resync instead of a full one.
+    pub has_history: bool,
 }
 
 /// Why a link attempt failed; logged, then retried.
@@ -207,7 +210,7 @@ async fn run_link(
         let seq = srv.store.read_lock();
         (seq.log.replid.clone(), seq.log.offset)
     };
-    let have_data = srv.follower.lock().last_io_ms != 0;
+    let have_data = srv.follower.lock().has_history;
     let psync_off = (offset + 1).to_string();
     let reply = if have_data {
         c.command(&[b"PSYNC", replid.as_bytes(), psync_off.as_bytes()])
@@ -246,6 +249,7 @@ async fn run_link(
     {
         let mut st = srv.follower.lock();
         st.link_up = true;
+        st.has_history = true;
         st.sync_in_progress = false;
         st.last_io_ms = crate::store::now_ms();
     }

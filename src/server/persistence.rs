@@ -167,6 +167,20 @@ pub fn load_at_startup(srv: &Server) -> Result<Option<usize>, PersistError> {
         return Err(e);
     }
     let aux = aux?;
+    // A follower restarting from its snapshot resumes its leader's history at the saved
+    // offset, so it can continue with a partial resync (as Redis does).
+    let replicaof = !srv
+        .config
+        .get("replicaof")
+        .unwrap_or_default()
+        .trim()
+        .is_empty();
+    if let (true, Some(id), Some(off)) = (replicaof, &aux.repl_id, aux.repl_offset) {
+        let backlog = srv.config.get_i64("repl-backlog-size").max(16 * 1024) as usize;
+        txn.log().reset_history(id, off.max(0) as u64, backlog);
+        srv.follower.lock().has_history = true;
+        tracing::info!(replid = %id, offset = off, "Restored the replication history from the snapshot");
+    }
     drop(txn);
     tracing::info!(
         keys = loaded,
