@@ -509,3 +509,14 @@ fn string_commands_arity() {
         );
     }
 }
+
+#[test]
+fn minus_zero_is_a_string_not_an_integer() {
+    let (_s, mut r) = setup();
+    assert_eq!(r.cmd(&["SET", "z", "-0"]), Reply::ok());
+    assert_eq!(
+        r.cmd(&["INCR", "z"]),
+        Reply::err("ERR value is not an integer or out of range")
+    );
+    assert_eq!(r.cmd(&["OBJECT", "ENCODING", "z"]), Reply::bulk("embstr"));
+}

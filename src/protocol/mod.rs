@@ -18,7 +18,8 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     } else {
         (false, s)
     };
-    if digits.is_empty() || (digits[0] == b'0' && digits.len() > 1) {
+    // "0" is the only number that may start with 0 ("-0" and "007" are strings).
+    if digits.is_empty() || (digits[0] == b'0' && (digits.len() > 1 || neg)) {
         return None;
     }
     let mut v: u64 = 0;
@@ -67,5 +68,6 @@ mod tests {
         assert_eq!(parse_i64(b" 1"), None);
         assert_eq!(parse_i64(b"+1"), None);
         assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-0"), None);
     }
 }

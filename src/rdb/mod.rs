@@ -211,12 +211,7 @@ pub fn crc64(crc: u64, data: &[u8]) -> u64 {
 /// True when `s` is an integer Redis would store as one: the canonical decimal text of an
 /// i64 (no sign `+`, no leading zeros, no `-0`, no spaces), as `string2ll` accepts.
 pub(crate) fn canonical_int(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    let v: i64 = std::str::from_utf8(s).ok()?.parse().ok()?;
-    let mut b = itoa::Buffer::new();
-    (b.format(v).as_bytes() == s).then_some(v)
+    crate::protocol::parse_i64(s)
 }
 
 #[cfg(test)]
