@@ -4,10 +4,10 @@
 
 use crate::commands::{self, Client};
 use crate::protocol::{Parsed, ReplyBuf, RequestLimits, RequestParser};
-use crate::rdb::{self, RdbValue};
+use crate::rdb;
 use crate::server::Server;
 use crate::server::client::ClientHandle;
-use crate::store::{Entry, NUM_DBS, StrBytes, Value};
+use crate::store::NUM_DBS;
 use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -298,36 +298,8 @@ fn load_snapshot(
     for db in 0..NUM_DBS {
         txn.flush_db(db);
     }
-    let mut unsupported = None;
-    let result = rdb::load(payload, |db, key, value, expire_at| {
-        if db >= NUM_DBS {
-            return Err(rdb::RdbError::Corrupt(format!(
-                "database {} out of range",
-                db
-            )));
-        }
-        match value {
-            RdbValue::Str(s) => {
-                txn.insert(
-                    db,
-                    &key,
-                    Entry::new(Value::Str(StrBytes::from_vec(s)), expire_at),
-                );
-                Ok(())
-            }
-            _ => {
-                unsupported = Some(String::from_utf8_lossy(&key).into_owned());
-                Err(rdb::RdbError::Corrupt("unsupported value type".into()))
-            }
-        }
-    });
-    if let Some(k) = unsupported {
-        return Err(LinkError::Protocol(format!(
-            "the leader's snapshot holds a non-string key '{}', which this server does not store yet",
-            k
-        )));
-    }
-    result?;
+    crate::server::persistence::load_into(&mut txn, payload, None)
+        .map_err(|e| LinkError::Protocol(format!("loading the leader's snapshot: {}", e)))?;
     let backlog = srv.config.get_i64("repl-backlog-size").max(16 * 1024) as usize;
     let log = txn.log();
     log.reset_history(replid, offset, backlog);

@@ -2,11 +2,9 @@
 //! snapshot streamed as RDB, then the writes after its offset), REPLCONF, follower state
 //! for INFO/ROLE, and the stream fan-out to each follower link.
 
-use crate::rdb::{Aux, RdbValueRef, RdbWriter};
 use crate::server::Server;
 use crate::server::client::ClientHandle;
-use crate::store::snapshot::SnapshotSink;
-use crate::store::{Entry, StreamSubscriber, Value};
+use crate::store::StreamSubscriber;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::io::Write;
@@ -127,17 +125,6 @@ impl Write for OutboxWriter {
     }
 }
 
-/// Streams the snapshot to the follower as diskless RDB (`$EOF:<mark>` framing), or for
-/// a follower without `capa eof` as `$<len>` after buffering it (small datasets only).
-struct FollowerSink {
-    writer: RdbWriter<Box<dyn Write + Send>>,
-    /// `rdb-key-save-delay` in microseconds, as for any RDB the server produces.
-    key_delay_us: u64,
-    follower: Arc<Follower>,
-    eof_mark: Option<[u8; 40]>,
-    buffered: Option<Arc<Mutex<Vec<u8>>>>,
-}
-
 struct SharedVec(Arc<Mutex<Vec<u8>>>);
 
 impl Write for SharedVec {
@@ -147,46 +134,6 @@ impl Write for SharedVec {
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl SnapshotSink for FollowerSink {
-    fn select_db(&mut self, db: usize) -> std::io::Result<()> {
-        self.writer.select_db(db, 0, 0)
-    }
-
-    fn entry(&mut self, key: &[u8], entry: &Entry) -> std::io::Result<()> {
-        if self.key_delay_us > 0 {
-            std::thread::sleep(std::time::Duration::from_micros(self.key_delay_us));
-        }
-        let value = match &entry.value {
-            Value::Str(s) => RdbValueRef::Str(s),
-        };
-        self.writer.write_entry(key, &value, entry.expire_at)
-    }
-
-    fn finish(self: Box<Self>) -> std::io::Result<()> {
-        let FollowerSink {
-            writer,
-            key_delay_us: _,
-            follower,
-            eof_mark,
-            buffered,
-        } = *self;
-        writer.finish()?;
-        let out = &follower.handle.outbox;
-        if let Some(mark) = eof_mark {
-            out.push(Bytes::copy_from_slice(&mark));
-            // The follower detects the end by the mark being the last bytes it read:
-            // hold the stream until it acknowledges, as Redis does.
-            follower.inner.lock().rdb_sent = true;
-        } else if let Some(buf) = buffered {
-            let data = std::mem::take(&mut *buf.lock());
-            out.push(Bytes::from(format!("${}\r\n", data.len())));
-            out.push(Bytes::from(data));
-            follower.go_online();
-        }
         Ok(())
     }
 }
@@ -277,17 +224,7 @@ fn full_sync(srv: &Arc<Server>, follower: Arc<Follower>) {
         let seq = txn.sequencer_mut();
         seq.log.reset_selected_db();
         let offset = seq.log.offset;
-        let aux = Aux {
-            redis_ver: crate::commands::connection::REDIS_COMPAT_VERSION.into(),
-            redis_bits: 64,
-            ctime: crate::store::now_ms() / 1000,
-            used_mem: 0,
-            repl_id: Some(seq.log.replid.clone()),
-            repl_offset: Some(offset as i64),
-            repl_stream_db: Some(0),
-            aof_base: false,
-            extra: Vec::new(),
-        };
+        let aux = crate::server::persistence::snapshot_aux(seq);
         let out = &follower.handle.outbox;
         out.push(Bytes::from(format!(
             "+FULLRESYNC {} {}\r\n",
@@ -307,23 +244,33 @@ fn full_sync(srv: &Arc<Server>, follower: Arc<Follower>) {
                 String::from_utf8_lossy(m)
             )));
         }
-        let writer = match RdbWriter::new(target, &aux) {
-            Ok(w) => w,
+        follower.inner.lock().state = LinkState::SendBulk;
+        seq.subscribers.push(follower.clone());
+        let done = follower.clone();
+        let finish: crate::server::persistence::RdbFinish<Box<dyn Write + Send>> =
+            Box::new(move |_w| {
+                let out = &done.handle.outbox;
+                if let Some(mark) = mark {
+                    out.push(Bytes::copy_from_slice(&mark));
+                    // The follower detects the end by the mark being the last bytes it
+                    // read: hold the stream until it acknowledges, as Redis does.
+                    done.inner.lock().rdb_sent = true;
+                } else if let Some(buf) = buffered {
+                    let data = std::mem::take(&mut *buf.lock());
+                    out.push(Bytes::from(format!("${}\r\n", data.len())));
+                    out.push(Bytes::from(data));
+                    done.go_online();
+                }
+                Ok(())
+            });
+        let sink = match crate::server::persistence::RdbSink::new(srv, target, &aux, finish) {
+            Ok(s) => Box::new(s),
             Err(e) => {
                 tracing::warn!(error = %e, "full sync: cannot start the snapshot");
                 follower.handle.kill();
                 return;
             }
         };
-        follower.inner.lock().state = LinkState::SendBulk;
-        seq.subscribers.push(follower.clone());
-        let sink = Box::new(FollowerSink {
-            writer,
-            key_delay_us: srv.config.get_i64("rdb-key-save-delay").max(0) as u64,
-            follower: follower.clone(),
-            eof_mark: mark,
-            buffered,
-        });
         let Some(snap) = srv.store.begin_snapshot(offset, sink) else {
             follower.handle.kill();
             return;

@@ -66,7 +66,7 @@ pub fn save(srv: &Server, seq: &Sequencer) -> Result<usize, PersistError> {
 }
 
 /// The aux fields of a snapshot taken at `seq`'s current offset.
-fn snapshot_aux(seq: &Sequencer) -> Aux {
+pub fn snapshot_aux(seq: &Sequencer) -> Aux {
     Aux {
         redis_ver: crate::commands::connection::REDIS_COMPAT_VERSION.into(),
         redis_bits: 64,
@@ -110,6 +110,58 @@ fn write_snapshot(srv: &Server, seq: &Sequencer, tmp: &PathBuf) -> Result<usize,
     Ok(keys)
 }
 
+/// Decodes an RDB stream into the keyspace through `txn`. With `skip_expired_at`, keys
+/// whose TTL has passed by then are left out (a leader loading its file); a follower
+/// loading its leader's snapshot keeps them, for the leader's DEL to remove. Returns the
+/// snapshot's aux fields and the number of keys loaded.
+pub fn load_into(
+    txn: &mut crate::store::WriteTxn<'_>,
+    reader: impl std::io::Read,
+    skip_expired_at: Option<u64>,
+) -> Result<(Aux, usize), PersistError> {
+    let mut loaded = 0usize;
+    let mut unsupported: Option<PersistError> = None;
+    let aux = rdb::load(reader, |db, key, value, expire_at| {
+        if db >= NUM_DBS {
+            return Err(rdb::RdbError::Corrupt(format!(
+                "database index {} out of range",
+                db
+            )));
+        }
+        if skip_expired_at.is_some_and(|now| expire_at != 0 && expire_at <= now) {
+            return Ok(());
+        }
+        match value {
+            RdbValue::Str(s) => {
+                txn.insert(
+                    db,
+                    &key,
+                    Entry::new(Value::Str(StrBytes::from_vec(s)), expire_at),
+                );
+                loaded += 1;
+                Ok(())
+            }
+            other => {
+                let kind = match other {
+                    RdbValue::List(_) => "list",
+                    RdbValue::Set(_) => "set",
+                    RdbValue::ZSet(_) => "zset",
+                    _ => "hash",
+                };
+                unsupported = Some(PersistError::UnsupportedValue(
+                    kind,
+                    String::from_utf8_lossy(&key).into_owned(),
+                ));
+                Err(rdb::RdbError::Corrupt("unsupported value type".into()))
+            }
+        }
+    });
+    if let Some(e) = unsupported {
+        return Err(e);
+    }
+    Ok((aux?, loaded))
+}
+
 /// Loads `dbfilename` if it exists, before the server accepts clients. Keys whose TTL has
 /// passed are skipped, as a primary does. A corrupt or unsupported file is an error: the
 /// server must not start with part of the data.
@@ -123,50 +175,7 @@ pub fn load_at_startup(srv: &Server) -> Result<Option<usize>, PersistError> {
     let started = std::time::Instant::now();
     let now = crate::store::now_ms();
     let mut txn = srv.store.write(now);
-    let mut loaded = 0usize;
-    let mut unsupported: Option<PersistError> = None;
-    let aux = rdb::load(
-        std::io::BufReader::new(file),
-        |db, key, value, expire_at| {
-            if db >= NUM_DBS {
-                return Err(rdb::RdbError::Corrupt(format!(
-                    "database index {} out of range",
-                    db
-                )));
-            }
-            if expire_at != 0 && expire_at <= now {
-                return Ok(());
-            }
-            match value {
-                RdbValue::Str(s) => {
-                    txn.insert(
-                        db,
-                        &key,
-                        Entry::new(Value::Str(StrBytes::from_vec(s)), expire_at),
-                    );
-                    loaded += 1;
-                    Ok(())
-                }
-                other => {
-                    let kind = match other {
-                        RdbValue::List(_) => "list",
-                        RdbValue::Set(_) => "set",
-                        RdbValue::ZSet(_) => "zset",
-                        _ => "hash",
-                    };
-                    unsupported = Some(PersistError::UnsupportedValue(
-                        kind,
-                        String::from_utf8_lossy(&key).into_owned(),
-                    ));
-                    Err(rdb::RdbError::Corrupt("unsupported value type".into()))
-                }
-            }
-        },
-    );
-    if let Some(e) = unsupported {
-        return Err(e);
-    }
-    let aux = aux?;
+    let (aux, loaded) = load_into(&mut txn, std::io::BufReader::new(file), Some(now))?;
     // A follower restarting from its snapshot resumes its leader's history at the saved
     // offset, so it can continue with a partial resync (as Redis does).
     let replicaof = !srv
@@ -192,16 +201,31 @@ pub fn load_at_startup(srv: &Server) -> Result<Option<usize>, PersistError> {
     Ok(Some(loaded))
 }
 
-/// Writes snapshot entries to an RDB file, then syncs and renames it into place.
-struct RdbFileSink {
-    writer: RdbWriter<std::io::BufWriter<std::fs::File>>,
+/// Completes an RDB sink's output once the trailer is written (sync and rename a file,
+/// or frame and release a transfer to a follower).
+pub type RdbFinish<W> = Box<dyn FnOnce(W) -> std::io::Result<()> + Send>;
+
+/// A snapshot sink that writes RDB through `W`; every snapshot consumer (BGSAVE, save
+/// points, full sync) uses it with its own way of finishing.
+pub struct RdbSink<W: Write + Send> {
+    writer: RdbWriter<W>,
     /// `rdb-key-save-delay` in microseconds (tests use it to make a save overlap writes).
     key_delay_us: u64,
-    tmp: PathBuf,
-    path: PathBuf,
+    on_finish: RdbFinish<W>,
 }
 
-impl SnapshotSink for RdbFileSink {
+impl<W: Write + Send> RdbSink<W> {
+    /// A sink writing `aux` then entries to `w`, finishing with `on_finish`.
+    pub fn new(srv: &Server, w: W, aux: &Aux, on_finish: RdbFinish<W>) -> std::io::Result<Self> {
+        Ok(RdbSink {
+            writer: RdbWriter::new(w, aux)?,
+            key_delay_us: srv.config.get_i64("rdb-key-save-delay").max(0) as u64,
+            on_finish,
+        })
+    }
+}
+
+impl<W: Write + Send> SnapshotSink for RdbSink<W> {
     fn select_db(&mut self, db: usize) -> std::io::Result<()> {
         // Sizes are only a hint for the loader's table sizing; not known up front here.
         self.writer.select_db(db, 0, 0)
@@ -218,10 +242,10 @@ impl SnapshotSink for RdbFileSink {
     }
 
     fn finish(self: Box<Self>) -> std::io::Result<()> {
-        let mut w = self.writer.finish()?;
-        w.flush()?;
-        w.get_ref().sync_all()?;
-        std::fs::rename(&self.tmp, &self.path)
+        let RdbSink {
+            writer, on_finish, ..
+        } = *self;
+        on_finish(writer.finish()?)
     }
 }
 
@@ -235,13 +259,17 @@ pub fn bgsave(srv: &Server, seq: &Sequencer) -> Result<bool, PersistError> {
     let path = rdb_path(srv);
     let tmp = PathBuf::from(format!("temp-bg-{}.rdb", std::process::id()));
     let file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    let writer = RdbWriter::new(file, &snapshot_aux(seq))?;
-    let sink = Box::new(RdbFileSink {
-        writer,
-        key_delay_us: srv.config.get_i64("rdb-key-save-delay").max(0) as u64,
-        tmp: tmp.clone(),
-        path: path.clone(),
-    });
+    let (tmp2, path2) = (tmp.clone(), path.clone());
+    let sink = Box::new(RdbSink::new(
+        srv,
+        file,
+        &snapshot_aux(seq),
+        Box::new(move |mut w: std::io::BufWriter<std::fs::File>| {
+            w.flush()?;
+            w.get_ref().sync_all()?;
+            std::fs::rename(&tmp2, &path2)
+        }),
+    )?);
     let Some(snap) = srv.store.begin_snapshot(seq.log.offset, sink) else {
         let _ = std::fs::remove_file(&tmp);
         return Ok(false);
