@@ -555,3 +555,42 @@ fn follower_killed_and_restarted_from_its_snapshot_resyncs_partially() {
     assert_eq!(r.cmd(&["GET", "while-down"]), Reply::bulk("1"));
     assert_eq!(r.cmd(&["DEBUG", "DIGEST"]), l.cmd(&["DEBUG", "DIGEST"]));
 }
+
+#[test]
+fn a_follower_that_does_not_read_is_dropped_at_the_replica_output_limit() {
+    if is_stock_redis() {
+        return;
+    }
+    let leader = TestServer::start(&["--client-output-buffer-limit", "replica 1mb 0 0"]);
+    let mut l = leader.raw();
+    // Incompressible values (the snapshot compresses repetitive ones to nothing).
+    let mut seed: u64 = 42;
+    for i in 0..200 {
+        let value: String = (0..100_000)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (b'a' + ((seed >> 33) % 26) as u8) as char
+            })
+            .collect();
+        l.cmd(&["SET", &format!("big{i}"), &value]);
+    }
+    // A "follower" that asks for a full sync and then never reads.
+    let mut lazy = leader.raw();
+    assert_eq!(lazy.cmd(&["REPLCONF", "capa", "eof"]), Reply::ok());
+    lazy.send_cmd(&["PSYNC", "?", "-1"]);
+    assert!(
+        poll_until(Duration::from_secs(20), Duration::from_millis(20), || {
+            leader.log_tail(50).contains("output buffer limit")
+        }),
+        "the follower was not dropped"
+    );
+    assert!(poll_until(
+        Duration::from_secs(5),
+        Duration::from_millis(20),
+        || { repl_field(&mut l, "connected_slaves") == "0" }
+    ));
+    assert_eq!(l.cmd(&["SET", "still", "fine"]), Reply::ok());
+    assert!(stats_field(&mut l, "sync_full") == "1");
+}

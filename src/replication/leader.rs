@@ -106,6 +106,9 @@ impl StreamSubscriber for Follower {
 /// Writes snapshot bytes into the follower's outbox (the connection task sends them).
 struct OutboxWriter {
     handle: Arc<ClientHandle>,
+    /// The `replica` class hard output limit: a follower that falls this far behind the
+    /// snapshot transfer is dropped (and will retry), so the leader's memory stays bounded.
+    hard_limit: u64,
 }
 
 impl Write for OutboxWriter {
@@ -114,6 +117,15 @@ impl Write for OutboxWriter {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::BrokenPipe,
                 "follower gone",
+            ));
+        }
+        let pending = self.handle.outbox.pending.load(Ordering::Relaxed) as u64;
+        if self.hard_limit > 0 && pending > self.hard_limit {
+            tracing::warn!(follower = %self.handle.addr, pending, "replica over its output buffer limit during the snapshot transfer, closing it");
+            self.handle.kill();
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "follower over its output buffer limit",
             ));
         }
         self.handle.outbox.push(Bytes::copy_from_slice(buf));
@@ -236,6 +248,7 @@ fn full_sync(srv: &Arc<Server>, follower: Arc<Follower>) {
             Some(b) => Box::new(SharedVec(b.clone())),
             None => Box::new(OutboxWriter {
                 handle: follower.handle.clone(),
+                hard_limit: srv.config.live.replica_limit.read().hard,
             }),
         };
         if let Some(m) = &mark {
