@@ -312,7 +312,11 @@ fn admit(
         }
     }
     if cmd.has(flags::WRITE) && !client.is_leader_link && !srv.store.follower_mode() {
-        let needed = srv.config.get_i64("min-replicas-to-write");
+        let needed = srv
+            .config
+            .live
+            .min_replicas_to_write
+            .load(Ordering::Relaxed) as i64;
         if needed > 0 {
             let max_lag = srv.config.get_i64("min-replicas-max-lag").max(0) as u64;
             if (crate::replication::leader::good_followers(srv, max_lag) as i64) < needed {

@@ -75,6 +75,8 @@ pub struct Live {
     pub protected_mode: AtomicBool,
     /// `active-expire-effort`.
     pub expire_effort: AtomicU64,
+    /// `min-replicas-to-write` (read on every write, so mirrored here).
+    pub min_replicas_to_write: AtomicU64,
     /// `client-output-buffer-limit` for normal clients.
     pub normal_limit: RwLock<OutputLimit>,
     /// `client-output-buffer-limit` for pub/sub clients.
@@ -435,6 +437,7 @@ impl Config {
             "slowlog-log-slower-than" => l.slowlog_slower_than.store(v, Ordering::Relaxed),
             "slowlog-max-len" => l.slowlog_max_len.store(v as usize, Ordering::Relaxed),
             "active-expire-effort" => l.expire_effort.store(v as u64, Ordering::Relaxed),
+            "min-replicas-to-write" => l.min_replicas_to_write.store(v as u64, Ordering::Relaxed),
             "maxmemory-policy" => crate::store::value::LFU_MODE.store(
                 self.get(name).is_some_and(|p| p.ends_with("-lfu")),
                 Ordering::Relaxed,
