@@ -8,7 +8,7 @@ use crate::rdb;
 use crate::server::Server;
 use crate::server::client::ClientHandle;
 use crate::store::NUM_DBS;
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// What this node follows, and the link's health (INFO replication on a follower).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct FollowerState {
     /// Leader host and port; None when this node is a leader.
     pub leader: Option<(String, u16)>,
@@ -381,7 +381,6 @@ async fn stream_loop(srv: &Arc<Server>, mut c: Conn, generation: u64) -> Result<
             }
         }
         c.buf.reserve(16 * 1024);
-        let _ = c.buf.remaining();
     }
 }
 
@@ -393,30 +392,9 @@ async fn send_ack(srv: &Server, c: &mut Conn) -> Result<(), LinkError> {
     Ok(())
 }
 
-/// Leader address and link state, for INFO and ROLE.
-pub fn snapshot(srv: &Server) -> FollowerView {
-    let st = srv.follower.lock();
-    FollowerView {
-        leader: st.leader.clone(),
-        link_up: st.link_up,
-        sync_in_progress: st.sync_in_progress,
-        last_io_ms: st.last_io_ms,
-        down_since_ms: st.down_since_ms,
-    }
-}
-
-/// A copy of the follower state.
-pub struct FollowerView {
-    /// Leader host and port.
-    pub leader: Option<(String, u16)>,
-    /// Link up.
-    pub link_up: bool,
-    /// Full sync in progress.
-    pub sync_in_progress: bool,
-    /// Unix ms of the last byte from the leader.
-    pub last_io_ms: u64,
-    /// Unix ms the link went down.
-    pub down_since_ms: u64,
+/// A copy of the leader address and link state, for INFO and ROLE.
+pub fn snapshot(srv: &Server) -> FollowerState {
+    srv.follower.lock().clone()
 }
 
 /// Shared follower state type, held by the server.

@@ -38,6 +38,13 @@ pub fn save_points_configured(srv: &Server) -> bool {
     !srv.config.get("save").unwrap_or_default().trim().is_empty()
 }
 
+/// The RDB form of a stored value (borrowed: a snapshot copies nothing).
+fn rdb_value(value: &Value) -> RdbValueRef<'_> {
+    match value {
+        Value::Str(s) => RdbValueRef::Str(s),
+    }
+}
+
 /// Writes the whole keyspace as it is under `seq` (the caller holds the sequencer, so no
 /// write interleaves: the file is one point in time) to `dbfilename`, via a temporary file
 /// renamed into place after fsync. Returns the number of keys written.
@@ -97,10 +104,7 @@ fn write_snapshot(srv: &Server, seq: &Sequencer, tmp: &PathBuf) -> Result<usize,
             if e.is_expired(now) {
                 continue;
             }
-            let value = match &e.value {
-                Value::Str(s) => RdbValueRef::Str(s),
-            };
-            w.write_entry(e.key(), &value, e.expire_at)?;
+            w.write_entry(e.key(), &rdb_value(&e.value), e.expire_at)?;
             keys += 1;
         }
     }
@@ -235,10 +239,8 @@ impl<W: Write + Send> SnapshotSink for RdbSink<W> {
         if self.key_delay_us > 0 {
             std::thread::sleep(std::time::Duration::from_micros(self.key_delay_us));
         }
-        let value = match &entry.value {
-            Value::Str(s) => RdbValueRef::Str(s),
-        };
-        self.writer.write_entry(key, &value, entry.expire_at)
+        self.writer
+            .write_entry(key, &rdb_value(&entry.value), entry.expire_at)
     }
 
     fn finish(self: Box<Self>) -> std::io::Result<()> {
