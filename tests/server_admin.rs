@@ -572,6 +572,33 @@ fn debug_digest() {
     assert_eq!(ra.cmd(&["DEBUG", "DIGEST"]).as_string(), empty);
 }
 
+/// Digests recorded from stock redis-server 7.0.15 for the same data: Ferrocache must
+/// produce the same hex so a stock replica and our leader can be compared directly.
+#[test]
+fn debug_digest_matches_stock_redis() {
+    let s = debug_server();
+    let mut r = s.raw();
+    r.cmd(&["SET", "foo", "bar"]);
+    assert_eq!(
+        r.cmd(&["DEBUG", "DIGEST"]).as_string(),
+        "d2ab4820c1be0580ea28efbfe8bfa1dc05bb802a"
+    );
+    assert_eq!(
+        r.cmd(&["DEBUG", "DIGEST-VALUE", "foo"]).strings(),
+        vec!["68467c70ae30376e7ce005bcc8827f5ba7fd67dc".to_string()]
+    );
+    r.cmd(&["FLUSHALL"]);
+    r.cmd(&["MSET", "x", "1", "y", "hello", "z", "3"]);
+    r.cmd(&["PEXPIRE", "y", "1000000"]);
+    r.cmd(&["SELECT", "1"]);
+    r.cmd(&["SET", "other", "db"]);
+    r.cmd(&["SET", "big", &"a".repeat(300)]);
+    assert_eq!(
+        r.cmd(&["DEBUG", "DIGEST"]).as_string(),
+        "29fb42ce882c47237b30c4f9e4ed6f11fd406d6e"
+    );
+}
+
 #[test]
 fn debug_digest_value() {
     let s = debug_server();

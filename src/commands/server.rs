@@ -576,9 +576,8 @@ pub fn dataset_digest(ctx: &Ctx<'_>) -> [u8; 20] {
             let mut dg = [0u8; 20];
             mix_digest(&mut dg, e.key());
             value_digest(&mut dg, &e.value, e.expire_at);
-            for (f, x) in fin.iter_mut().zip(dg.iter()) {
-                *f ^= x;
-            }
+            // Redis folds each key's digest in through `xorDigest`, i.e. its SHA1.
+            xor_digest(&mut fin, &dg);
         }
     }
     fin
