@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Reply, TestServer, now_ms, now_secs, poll_until, setup};
+use common::{Reply, TestServer, info_field, now_ms, now_secs, poll_until, setup};
 use std::time::Duration;
 
 const NOT_INT: &str = "ERR value is not an integer or out of range";
@@ -519,4 +519,38 @@ fn minus_zero_is_a_string_not_an_integer() {
         Reply::err("ERR value is not an integer or out of range")
     );
     assert_eq!(r.cmd(&["OBJECT", "ENCODING", "z"]), Reply::bulk("embstr"));
+}
+
+/// Which writes count keyspace hits/misses, as observed on stock Redis 7.0: plain SET,
+/// NX/XX, SETNX, INCR and APPEND count nothing; the ones returning the old value count.
+#[test]
+fn keyspace_hits_and_misses_follow_redis_for_writes() {
+    let (_s, mut r) = setup();
+    let counts = |r: &mut common::RawConn| {
+        let info = r.cmd(&["INFO", "stats"]).as_string();
+        (
+            info_field(&info, "keyspace_hits").unwrap(),
+            info_field(&info, "keyspace_misses").unwrap(),
+        )
+    };
+    for c in [
+        &["SET", "k", "v"][..],
+        &["SET", "k", "v", "NX"],
+        &["SET", "k", "v", "XX"],
+        &["SETNX", "k", "v"],
+        &["INCR", "n"],
+        &["APPEND", "k", "x"],
+    ] {
+        r.cmd(c);
+    }
+    assert_eq!(counts(&mut r), ("0".into(), "0".into()));
+    r.cmd(&["SET", "k2", "v", "GET"]);
+    assert_eq!(counts(&mut r), ("0".into(), "1".into()));
+    r.cmd(&["SET", "k", "v", "GET"]);
+    r.cmd(&["GETSET", "k", "v"]);
+    r.cmd(&["GETEX", "k"]);
+    r.cmd(&["GETDEL", "k"]);
+    assert_eq!(counts(&mut r), ("4".into(), "1".into()));
+    r.cmd(&["GETDEL", "k"]);
+    assert_eq!(counts(&mut r), ("4".into(), "2".into()));
 }

@@ -208,6 +208,23 @@ impl<'a> Ctx<'a> {
             },
         }
     }
+
+    /// Reads the old string of a write that returns it (SET .. GET, GETSET, GETDEL,
+    /// GETEX): Redis looks these up as reads, so they count a keyspace hit or miss even
+    /// though they run inside the write section, where lookups count nothing.
+    pub fn get_str_counted(&mut self, key: &[u8]) -> Result<Option<Bytes>, CmdError> {
+        let v = self.get_str(key)?;
+        if self.txn.is_some() {
+            let stats = &self.srv.store.stats;
+            let counter = if v.is_some() {
+                &stats.hits
+            } else {
+                &stats.misses
+            };
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(v)
+    }
 }
 
 fn unknown_command_error(args: &[Bytes]) -> CmdError {

@@ -346,8 +346,18 @@ fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let o = parse_set_options(&args[3..], ctx.now)?;
     let key = &args[1];
-    let old = ctx.get_str(key)?;
-    let exists = old.is_some();
+    // Plain SET overwrites whatever is there: only GET needs the old value (and its
+    // type check), NX/XX only its existence.
+    let old = if o.get {
+        ctx.get_str_counted(key)?
+    } else {
+        None
+    };
+    let exists = if o.get {
+        old.is_some()
+    } else {
+        (o.nx || o.xx) && ctx.lookup(key).is_some()
+    };
     if (o.nx && exists) || (o.xx && !exists) {
         match (o.get, old) {
             (true, Some(v)) => ctx.out.bulk(&v),
@@ -393,7 +403,7 @@ fn psetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let old = ctx.get_str(&args[1])?;
+    let old = ctx.get_str_counted(&args[1])?;
     store_string(ctx, &args[1], args[2].clone(), ExpireArg::None)?;
     match old {
         Some(v) => ctx.out.bulk(&v),
@@ -403,7 +413,7 @@ fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let Some(v) = ctx.get_str(&args[1])? else {
+    let Some(v) = ctx.get_str_counted(&args[1])? else {
         ctx.out.null();
         return Ok(());
     };
@@ -439,7 +449,7 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         i += 1;
     }
-    let Some(v) = ctx.get_str(&args[1])? else {
+    let Some(v) = ctx.get_str_counted(&args[1])? else {
         ctx.out.null();
         return Ok(());
     };

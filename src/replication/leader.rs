@@ -5,7 +5,7 @@
 use crate::server::Server;
 use crate::server::client::ClientHandle;
 use crate::store::StreamSubscriber;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use std::io::Write;
 use std::sync::Arc;
@@ -36,7 +36,7 @@ impl LinkState {
 struct LinkInner {
     state: LinkState,
     /// Stream bytes produced while the snapshot is being sent.
-    pending: Vec<Bytes>,
+    pending: BytesMut,
     /// The diskless snapshot is fully sent; the stream starts at the follower's first
     /// ACK (an EOF-marked transfer must end the bytes it reads, as Redis also waits).
     rdb_sent: bool,
@@ -56,10 +56,10 @@ impl Follower {
         self.inner.lock().state
     }
 
-    fn send(&self, bytes: Bytes) {
+    fn send(&self, bytes: &[u8]) {
         match self.srv.upgrade() {
-            Some(srv) => srv.deliver(&self.handle, bytes),
-            None => self.handle.outbox.push(bytes),
+            Some(srv) => srv.deliver_stream(&self.handle, bytes),
+            None => self.handle.outbox.push_slice(bytes),
         }
     }
 
@@ -79,8 +79,9 @@ impl Follower {
             return;
         }
         inner.rdb_sent = false;
-        for b in inner.pending.drain(..) {
-            self.handle.outbox.push(b);
+        let held = inner.pending.split().freeze();
+        if !held.is_empty() {
+            self.handle.outbox.push(held);
         }
         inner.state = LinkState::Online;
         tracing::info!(follower = %self.handle.addr, "Synchronization with replica succeeded");
@@ -88,13 +89,26 @@ impl Follower {
 }
 
 impl StreamSubscriber for Follower {
-    fn push(&self, bytes: Bytes) {
+    fn push(&self, bytes: &[u8]) {
         let mut inner = self.inner.lock();
         if inner.state == LinkState::Online {
             drop(inner);
             self.send(bytes);
         } else {
-            inner.pending.push(bytes);
+            inner.pending.extend_from_slice(bytes);
+            // The held-back stream counts toward the replica output limit, as in Redis:
+            // a follower whose transfer outlasts the buffer is dropped (and retries).
+            let held = inner.pending.len() + self.handle.outbox.pending.load(Ordering::Relaxed);
+            let hard = self
+                .srv
+                .upgrade()
+                .map_or(0, |srv| srv.config.live.replica_limit.read().hard);
+            if hard > 0 && held as u64 > hard {
+                inner.pending = BytesMut::new();
+                drop(inner);
+                tracing::warn!(follower = %self.handle.addr, held, "replica over its output buffer limit while syncing, closing it");
+                self.handle.kill();
+            }
         }
     }
 
@@ -174,7 +188,7 @@ pub fn psync(srv: &Server, handle: &Arc<ClientHandle>, replid: &str, offset: i64
         handle: handle.clone(),
         inner: Mutex::new(LinkInner {
             state: LinkState::WaitBgsave,
-            pending: Vec::new(),
+            pending: BytesMut::new(),
             rdb_sent: false,
         }),
         srv: srv.arc().map(|a| Arc::downgrade(&a)).unwrap_or_default(),

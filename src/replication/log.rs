@@ -152,14 +152,23 @@ impl ReplicationLog {
     }
 
     fn write_effect(&mut self, db: usize, args: &[&[u8]]) {
-        let mut enc = BytesMut::new();
         if self.selected_db != Some(db) {
-            let d = db.to_string();
-            encode_command(&mut enc, &[b"SELECT", d.as_bytes()]);
+            let d = itoa::Buffer::new().format(db).as_bytes().to_vec();
+            self.push_command(&[b"SELECT", &d]);
             self.selected_db = Some(db);
         }
-        encode_command(&mut enc, args);
-        self.push_bytes(&enc);
+        self.push_command(args);
+    }
+
+    /// Encodes a command straight into the fresh bytes and records it (no temporary).
+    fn push_command(&mut self, args: &[&[u8]]) {
+        let start = self.fresh.len();
+        encode_command(&mut self.fresh, args);
+        let added = &self.fresh[start..];
+        self.offset += added.len() as u64;
+        if let Some(b) = self.backlog.as_mut() {
+            b.append(added);
+        }
     }
 
     fn push_bytes(&mut self, bytes: &[u8]) {
@@ -190,23 +199,28 @@ impl ReplicationLog {
                 self.write_effect(*db, &refs);
             }
             _ => {
-                let mut enc = BytesMut::new();
-                encode_command(&mut enc, &[b"MULTI"]);
-                self.push_bytes(&enc);
+                self.push_command(&[b"MULTI"]);
                 for (db, args) in &effects {
                     let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
                     self.write_effect(*db, &refs);
                 }
-                enc.clear();
-                encode_command(&mut enc, &[b"EXEC"]);
-                self.push_bytes(&enc);
+                self.push_command(&[b"EXEC"]);
             }
         }
     }
 
-    /// Takes the bytes appended since the last call (for delivery to follower links).
-    pub fn drain_fresh(&mut self) -> BytesMut {
-        self.fresh.split()
+    /// The bytes appended since the last [`ReplicationLog::clear_fresh`], for delivery
+    /// to follower links.
+    pub fn fresh(&self) -> &[u8] {
+        &self.fresh
+    }
+
+    /// Marks the fresh bytes delivered; the buffer is kept for the next write.
+    pub fn clear_fresh(&mut self) {
+        self.fresh.clear();
+        if self.fresh.capacity() > 1 << 20 {
+            self.fresh = BytesMut::new();
+        }
     }
 
     /// True when bytes wait to be handed to followers.
@@ -220,9 +234,7 @@ impl ReplicationLog {
         if !self.active() {
             return;
         }
-        let mut enc = BytesMut::new();
-        encode_command(&mut enc, args);
-        self.push_bytes(&enc);
+        self.push_command(args);
     }
 
     /// Records bytes received from this node's leader exactly as they came (a follower's
@@ -285,8 +297,7 @@ mod tests {
         log.append(1, &[b"DEL", b"a"]);
         log.append(1, &[b"DEL", b"b"]);
         log.commit();
-        let bytes = log.drain_fresh();
-        let text = String::from_utf8_lossy(&bytes);
+        let text = String::from_utf8_lossy(log.fresh()).into_owned();
         assert!(text.starts_with("*1\r\n$5\r\nMULTI"));
         assert!(text.ends_with("*1\r\n$4\r\nEXEC\r\n"));
     }

@@ -1,7 +1,7 @@
 //! Per-client shared state: what CLIENT LIST/KILL and message fan-out need to see of a
 //! connection owned by another task.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -11,25 +11,62 @@ use tokio::sync::Notify;
 /// Messages pushed to a client by others (pub/sub, MONITOR), bounded by its output limit.
 #[derive(Default, Debug)]
 pub struct Outbox {
-    queue: Mutex<VecDeque<Bytes>>,
+    queue: Mutex<OutboxQueue>,
     /// Bytes queued and not yet written.
     pub pending: AtomicUsize,
     /// Wakes the owning connection when something is queued or it must close.
     pub notify: Notify,
 }
 
+#[derive(Default, Debug)]
+struct OutboxQueue {
+    messages: VecDeque<Bytes>,
+    /// Small pieces appended by [`Outbox::push_slice`] after the last message, coalesced
+    /// so a stream of small writes costs one buffer and one wake-up, not one each.
+    tail: BytesMut,
+}
+
+impl OutboxQueue {
+    fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.tail.is_empty()
+    }
+}
+
 impl Outbox {
     /// Queues a pre-encoded message and wakes the connection.
     pub fn push(&self, msg: Bytes) {
         self.pending.fetch_add(msg.len(), Ordering::Relaxed);
-        self.queue.lock().push_back(msg);
+        let mut q = self.queue.lock();
+        if !q.tail.is_empty() {
+            let tail = q.tail.split().freeze();
+            q.messages.push_back(tail);
+        }
+        q.messages.push_back(msg);
+        drop(q);
         self.notify.notify_one();
+    }
+
+    /// Appends a copy of `bytes`, waking the connection only when the queue was empty:
+    /// the replication stream's many small writes reach a follower link as one buffer.
+    pub fn push_slice(&self, bytes: &[u8]) {
+        self.pending.fetch_add(bytes.len(), Ordering::Relaxed);
+        let mut q = self.queue.lock();
+        let was_empty = q.is_empty();
+        q.tail.extend_from_slice(bytes);
+        drop(q);
+        if was_empty {
+            self.notify.notify_one();
+        }
     }
 
     /// Takes everything queued.
     pub fn drain(&self) -> Vec<Bytes> {
         let mut q = self.queue.lock();
-        let v: Vec<Bytes> = q.drain(..).collect();
+        let mut v: Vec<Bytes> = q.messages.drain(..).collect();
+        if !q.tail.is_empty() {
+            v.push(q.tail.split().freeze());
+        }
+        drop(q);
         let n: usize = v.iter().map(|b| b.len()).sum();
         self.pending.fetch_sub(n, Ordering::Relaxed);
         v

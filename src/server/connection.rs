@@ -181,7 +181,14 @@ pub async fn serve(srv: Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle
                     handle.last_cmd_ms.store(crate::store::now_ms(), Ordering::Relaxed);
                 }
             },
-            _ = handle.outbox.notify.notified() => {}
+            _ = handle.outbox.notify.notified() => {
+                if handle.replica.load(Ordering::Relaxed) {
+                    // A follower link: let the clients that are ready run first, so the
+                    // stream they produce leaves in one write, as Redis writes to its
+                    // replicas once per event-loop turn.
+                    tokio::task::yield_now().await;
+                }
+            }
             _ = shutdown.changed() => break,
             _ = async {
                 match idle_deadline {

@@ -222,6 +222,16 @@ impl Server {
         self.enforce_output_limit(target);
     }
 
+    /// Appends replication stream bytes for a follower link (coalesced with what is
+    /// already queued), under the same output buffer limit as [`Server::deliver`].
+    pub fn deliver_stream(&self, target: &ClientHandle, bytes: &[u8]) {
+        if target.killed.load(Ordering::Relaxed) {
+            return;
+        }
+        target.outbox.push_slice(bytes);
+        self.enforce_output_limit(target);
+    }
+
     /// Kills `target` when its pending output (queued messages plus unwritten replies) is
     /// over its class's hard limit, or over the soft limit for too long. Returns true if so.
     pub fn enforce_output_limit(&self, target: &ClientHandle) -> bool {
@@ -234,16 +244,17 @@ impl Server {
         };
         let pending = (target.outbox.pending.load(Ordering::Relaxed)
             + target.obuf.load(Ordering::Relaxed)) as u64;
-        let now = crate::store::now_ms();
         let mut over = limit.hard > 0 && pending > limit.hard;
         if limit.soft > 0 && pending > limit.soft {
+            // The clock is read only over the soft limit: this runs on every fan-out.
+            let now = crate::store::now_ms();
             let since = target.soft_since_ms.load(Ordering::Relaxed);
             if since == 0 {
                 target.soft_since_ms.store(now, Ordering::Relaxed);
             } else if now.saturating_sub(since) >= limit.soft_seconds.saturating_mul(1000) {
                 over = true;
             }
-        } else {
+        } else if target.soft_since_ms.load(Ordering::Relaxed) != 0 {
             target.soft_since_ms.store(0, Ordering::Relaxed);
         }
         if over {

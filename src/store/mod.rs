@@ -83,8 +83,8 @@ pub struct Sequencer {
 /// Receives the replication stream: every byte appended to the log, in order, handed over
 /// while the sequencer is still held so no two writers' bytes can swap places.
 pub trait StreamSubscriber: Send + Sync {
-    /// New stream bytes.
-    fn push(&self, bytes: Bytes);
+    /// New stream bytes (copied by the subscriber: the log reuses its buffer).
+    fn push(&self, bytes: &[u8]);
     /// True once the subscriber is gone (link closed): it is then dropped.
     fn closed(&self) -> bool;
 }
@@ -544,11 +544,12 @@ impl Drop for WriteTxn<'_> {
         if !self.seq.log.has_fresh() {
             return;
         }
-        let bytes = self.seq.log.drain_fresh().freeze();
         self.seq.subscribers.retain(|s| !s.closed());
+        let bytes = self.seq.log.fresh();
         for s in &self.seq.subscribers {
-            s.push(bytes.clone());
+            s.push(bytes);
         }
+        self.seq.log.clear_fresh();
     }
 }
 
