@@ -108,7 +108,7 @@ fc_ping() {
 }
 
 # fc_start_server NAME BIN [PREFIX_CMD...] -- [EXTRA_ARGS...]
-#   Starts BIN --port <free> --bind 127.0.0.1 --save "" EXTRA_ARGS..., optionally
+#   Starts BIN --port <free> --bind 127.0.0.1 --save "" --repl-diskless-sync-delay 0 EXTRA_ARGS..., optionally
 #   prefixed by PREFIX_CMD (e.g. taskset -c 1), in its own scratch dir, logging to
 #   $FC_TMP/NAME.log. Waits (bounded, 15 s) for PING. Retries with a new port if
 #   the server dies early (port race). Sets FC_LAST_PID / FC_LAST_PORT / FC_LAST_LOG.
@@ -124,8 +124,8 @@ fc_start_server() {
     local attempt port pid log="$FC_TMP/$name.log" deadline
     for attempt in 1 2 3; do
         port="$(fc_free_port)"
-        fc_info "starting $name: ${prefix[*]:+${prefix[*]} }$bin --port $port --bind 127.0.0.1 --save '' ${extra[*]:-} (attempt $attempt)"
-        ( cd "$dir" && exec "${prefix[@]}" "$bin" --port "$port" --bind 127.0.0.1 --save "" "${extra[@]}" ) \
+        fc_info "starting $name: ${prefix[*]:+${prefix[*]} }$bin --port $port --bind 127.0.0.1 --save '' --repl-diskless-sync-delay 0 ${extra[*]:-} (attempt $attempt)"
+        ( cd "$dir" && exec "${prefix[@]}" "$bin" --port "$port" --bind 127.0.0.1 --save "" --repl-diskless-sync-delay 0 "${extra[@]}" ) \
             >"$log" 2>&1 </dev/null &
         pid=$!
         FC_PIDS+=("$pid")

@@ -594,3 +594,39 @@ fn a_follower_that_does_not_read_is_dropped_at_the_replica_output_limit() {
     assert_eq!(l.cmd(&["SET", "still", "fine"]), Reply::ok());
     assert!(stats_field(&mut l, "sync_full") == "1");
 }
+
+/// Followers that ask for a diskless full sync within `repl-diskless-sync-delay` share
+/// one snapshot, and writes made meanwhile reach both.
+#[test]
+fn followers_syncing_together_share_one_snapshot() {
+    if is_stock_redis() {
+        return;
+    }
+    let leader = TestServer::start(&["--repl-diskless-sync-delay", "1"]);
+    let mut l = leader.raw();
+    for i in 0..500 {
+        l.cmd(&["SET", &format!("k{i}"), &format!("v{i}")]);
+    }
+    let lp = leader.port.to_string();
+    let a = TestServer::start(&["--replicaof", "127.0.0.1", &lp]);
+    let b = TestServer::start(&["--replicaof", "127.0.0.1", &lp]);
+    l.cmd(&["SET", "during", "wait"]);
+    let (mut ra, mut rb) = (a.raw(), b.raw());
+    wait_caught_up(&mut l, &mut ra);
+    wait_caught_up(&mut l, &mut rb);
+    l.cmd(&["INCR", "after"]);
+    wait_caught_up(&mut l, &mut ra);
+    wait_caught_up(&mut l, &mut rb);
+    assert_eq!(stats_field(&mut l, "sync_full"), "2");
+    let log = leader.log_tail(400);
+    let snapshots: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("Starting snapshot for"))
+        .collect();
+    assert_eq!(snapshots.len(), 1, "{snapshots:?}");
+    assert!(snapshots[0].contains("2 replica(s)"), "{}", snapshots[0]);
+    let digest = l.cmd(&["DEBUG", "DIGEST"]);
+    assert_eq!(ra.cmd(&["DEBUG", "DIGEST"]), digest);
+    assert_eq!(rb.cmd(&["DEBUG", "DIGEST"]), digest);
+    assert_eq!(rb.cmd(&["GET", "during"]), Reply::bulk("wait"));
+}

@@ -159,6 +159,24 @@ pub static PARAMS: &[Param] = &[
     ),
     p("repl-diskless-sync", "yes", Kind::Bool, true),
     p(
+        "repl-diskless-sync-delay",
+        "5",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        true,
+    ),
+    p(
+        "repl-diskless-sync-max-replicas",
+        "0",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        true,
+    ),
+    p(
         "rdb-key-save-delay",
         "0",
         Kind::Int {

@@ -117,45 +117,101 @@ impl StreamSubscriber for Follower {
     }
 }
 
-/// Writes snapshot bytes into the follower's outbox (the connection task sends them).
-struct OutboxWriter {
-    handle: Arc<ClientHandle>,
+/// Followers waiting for the next full-sync snapshot. One sync thread at a time takes
+/// everyone queued when its snapshot starts, so followers that ask together share one
+/// snapshot (`repl-diskless-sync-delay` gives latecomers time to join, as in Redis).
+#[derive(Default)]
+pub struct SyncQueue {
+    waiting: Vec<(Arc<Follower>, std::time::Instant)>,
+    thread_running: bool,
+}
+
+/// One follower fed by a shared snapshot.
+struct SyncTarget {
+    follower: Arc<Follower>,
+    /// The diskless end mark, or None for `$len` framing from the shared buffer.
+    mark: Option<[u8; 40]>,
+    alive: bool,
+}
+
+/// The snapshot's one writer, fanning each chunk out to every follower of the batch:
+/// diskless followers get the chunk (shared, not copied) in their outbox as it is made;
+/// the others get the whole buffered file with its length once it is complete.
+struct FanOutWriter {
+    targets: Vec<SyncTarget>,
+    /// The file for `$len` followers, when there are any.
+    buffered: Option<Vec<u8>>,
     /// The `replica` class hard output limit: a follower that falls this far behind the
-    /// snapshot transfer is dropped (and will retry), so the leader's memory stays bounded.
+    /// transfer is dropped (and will retry), so the leader's memory stays bounded.
     hard_limit: u64,
 }
 
-impl Write for OutboxWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.handle.killed.load(Ordering::Relaxed) {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::BrokenPipe,
-                "follower gone",
-            ));
-        }
-        let pending = self.handle.outbox.pending.load(Ordering::Relaxed) as u64;
-        if self.hard_limit > 0 && pending > self.hard_limit {
-            tracing::warn!(follower = %self.handle.addr, pending, "replica over its output buffer limit during the snapshot transfer, closing it");
-            self.handle.kill();
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::BrokenPipe,
-                "follower over its output buffer limit",
-            ));
-        }
-        self.handle.outbox.push(Bytes::copy_from_slice(buf));
-        Ok(buf.len())
+impl FanOutWriter {
+    fn drop_target(t: &mut SyncTarget, why: &str) {
+        t.alive = false;
+        tracing::warn!(follower = %t.follower.handle.addr, "{why}");
+        t.follower.handle.kill();
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
+    /// The file is complete: end each diskless transfer with its mark (the stream then
+    /// starts at the follower's first ACK, as Redis waits too) and send the buffered
+    /// file to the others, which go online at once.
+    fn finish(self) -> std::io::Result<()> {
+        let file = self.buffered.map(Bytes::from);
+        for t in self
+            .targets
+            .iter()
+            .filter(|t| t.alive && !t.follower.closed())
+        {
+            let out = &t.follower.handle.outbox;
+            match (&t.mark, &file) {
+                (Some(mark), _) => {
+                    out.push(Bytes::copy_from_slice(mark));
+                    t.follower.inner.lock().rdb_sent = true;
+                }
+                (None, Some(file)) => {
+                    out.push(Bytes::from(format!("${}\r\n", file.len())));
+                    out.push(file.clone());
+                    t.follower.go_online();
+                }
+                (None, None) => {}
+            }
+        }
         Ok(())
     }
 }
 
-struct SharedVec(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedVec {
+impl Write for FanOutWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().extend_from_slice(buf);
+        let chunk = Bytes::copy_from_slice(buf);
+        let mut any = false;
+        for t in self.targets.iter_mut().filter(|t| t.alive) {
+            if t.follower.closed() {
+                t.alive = false;
+                continue;
+            }
+            if t.mark.is_some() {
+                let pending = t.follower.handle.outbox.pending.load(Ordering::Relaxed) as u64;
+                if self.hard_limit > 0 && pending > self.hard_limit {
+                    Self::drop_target(
+                        t,
+                        "replica over its output buffer limit during the snapshot transfer, closing it",
+                    );
+                    continue;
+                }
+                t.follower.handle.outbox.push(chunk.clone());
+            }
+            any = true;
+        }
+        if !any {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "every follower of this snapshot is gone",
+            ));
+        }
+        if let Some(b) = self.buffered.as_mut() {
+            b.extend_from_slice(buf);
+        }
         Ok(buf.len())
     }
 
@@ -226,45 +282,86 @@ pub fn psync(srv: &Server, handle: &Arc<ClientHandle>, replid: &str, offset: i64
     let Some(owner) = srv.arc() else {
         return Psync::Full;
     };
-    let _ = std::thread::Builder::new()
-        .name("ferrocache-fullsync".into())
-        .spawn(move || full_sync(&owner, follower));
+    let mut queue = srv.sync_queue.lock();
+    queue
+        .waiting
+        .push((follower.clone(), std::time::Instant::now()));
+    if !queue.thread_running {
+        let spawned = std::thread::Builder::new()
+            .name("ferrocache-fullsync".into())
+            .spawn(move || sync_thread(&owner));
+        match spawned {
+            Ok(_) => queue.thread_running = true,
+            Err(e) => {
+                queue.waiting.clear();
+                tracing::warn!(error = %e, "full sync: cannot start the sync thread");
+                follower.handle.kill();
+            }
+        }
+    }
     Psync::Full
 }
 
-/// Takes the snapshot at a point in the stream, registers the follower there, and streams
-/// the snapshot; the follower goes online when it is complete.
-fn full_sync(srv: &Arc<Server>, follower: Arc<Follower>) {
-    let eof = follower.handle.repl_capa_eof.load(Ordering::Relaxed)
-        && srv.config.get("repl-diskless-sync").as_deref() == Some("yes");
+/// Serves the sync queue until it is empty: waits for the batch to be ready (the
+/// diskless delay, or enough followers), then one snapshot for the whole batch.
+fn sync_thread(srv: &Arc<Server>) {
     loop {
-        if follower.closed() {
-            return;
-        }
-        let mut txn = srv.store.write(crate::store::now_ms());
-        if srv.store.snapshot_in_progress() {
-            drop(txn);
+        let batch = loop {
+            let diskless = srv.config.get("repl-diskless-sync").as_deref() == Some("yes");
+            let delay_ms = if diskless {
+                srv.config.get_i64("repl-diskless-sync-delay").max(0) as u128 * 1000
+            } else {
+                0
+            };
+            let enough = srv.config.get_i64("repl-diskless-sync-max-replicas").max(0) as usize;
+            {
+                let mut q = srv.sync_queue.lock();
+                q.waiting.retain(|(f, _)| !f.closed());
+                let Some((_, first)) = q.waiting.first() else {
+                    q.thread_running = false;
+                    return;
+                };
+                let ready = first.elapsed().as_millis() >= delay_ms
+                    || (enough > 0 && q.waiting.len() >= enough);
+                if ready && !srv.store.snapshot_in_progress() {
+                    break std::mem::take(&mut q.waiting);
+                }
+            }
             std::thread::sleep(std::time::Duration::from_millis(10));
+        };
+        full_sync(srv, batch);
+    }
+}
+
+/// Takes one snapshot at a point in the stream, registers every follower of the batch
+/// there, and streams the snapshot to all of them; each goes online when it is complete.
+fn full_sync(srv: &Arc<Server>, batch: Vec<(Arc<Follower>, std::time::Instant)>) {
+    let mut txn = srv.store.write(crate::store::now_ms());
+    if srv.store.snapshot_in_progress() {
+        // A BGSAVE started meanwhile: wait for the next turn.
+        drop(txn);
+        let mut q = srv.sync_queue.lock();
+        let later = std::mem::take(&mut q.waiting);
+        q.waiting = batch.into_iter().chain(later).collect();
+        return;
+    }
+    let diskless = srv.config.get("repl-diskless-sync").as_deref() == Some("yes");
+    let seq = txn.sequencer_mut();
+    seq.log.reset_selected_db();
+    let offset = seq.log.offset;
+    let aux = crate::server::persistence::snapshot_aux(seq);
+    let mut targets = Vec::new();
+    for (follower, _) in batch {
+        if follower.closed() {
             continue;
         }
-        let seq = txn.sequencer_mut();
-        seq.log.reset_selected_db();
-        let offset = seq.log.offset;
-        let aux = crate::server::persistence::snapshot_aux(seq);
         let out = &follower.handle.outbox;
         out.push(Bytes::from(format!(
             "+FULLRESYNC {} {}\r\n",
             seq.log.replid, offset
         )));
+        let eof = diskless && follower.handle.repl_capa_eof.load(Ordering::Relaxed);
         let mark = eof.then(random_mark);
-        let buffered = (!eof).then(|| Arc::new(Mutex::new(Vec::new())));
-        let target: Box<dyn Write + Send> = match &buffered {
-            Some(b) => Box::new(SharedVec(b.clone())),
-            None => Box::new(OutboxWriter {
-                handle: follower.handle.clone(),
-                hard_limit: srv.config.live.replica_limit.read().hard,
-            }),
-        };
         if let Some(m) = &mark {
             out.push(Bytes::from(format!(
                 "$EOF:{}\r\n",
@@ -273,44 +370,46 @@ fn full_sync(srv: &Arc<Server>, follower: Arc<Follower>) {
         }
         follower.inner.lock().state = LinkState::SendBulk;
         seq.subscribers.push(follower.clone());
-        let done = follower.clone();
-        let finish: crate::server::persistence::RdbFinish<Box<dyn Write + Send>> =
-            Box::new(move |_w| {
-                let out = &done.handle.outbox;
-                if let Some(mark) = mark {
-                    out.push(Bytes::copy_from_slice(&mark));
-                    // The follower detects the end by the mark being the last bytes it
-                    // read: hold the stream until it acknowledges, as Redis does.
-                    done.inner.lock().rdb_sent = true;
-                } else if let Some(buf) = buffered {
-                    let data = std::mem::take(&mut *buf.lock());
-                    out.push(Bytes::from(format!("${}\r\n", data.len())));
-                    out.push(Bytes::from(data));
-                    done.go_online();
-                }
-                Ok(())
-            });
-        let sink = match crate::server::persistence::RdbSink::new(srv, target, &aux, finish) {
-            Ok(s) => Box::new(s),
-            Err(e) => {
-                tracing::warn!(error = %e, "full sync: cannot start the snapshot");
-                follower.handle.kill();
-                return;
-            }
-        };
-        let Some(snap) = srv.store.begin_snapshot(offset, sink) else {
-            follower.handle.kill();
-            return;
-        };
-        drop(txn);
-        tracing::info!(follower = %follower.handle.addr, offset, diskless = eof, "Starting snapshot for replica");
-        let result = snap.run(&srv.store);
-        srv.store.end_snapshot();
-        if let Err(e) = result {
-            tracing::warn!(follower = %follower.handle.addr, error = %e, "full sync failed");
-            follower.handle.kill();
-        }
+        targets.push(SyncTarget {
+            follower,
+            mark,
+            alive: true,
+        });
+    }
+    if targets.is_empty() {
         return;
+    }
+    let names: Vec<String> = targets
+        .iter()
+        .map(|t| t.follower.handle.addr.to_string())
+        .collect();
+    let all: Vec<Arc<Follower>> = targets.iter().map(|t| t.follower.clone()).collect();
+    let kill_all = || all.iter().for_each(|f| f.handle.kill());
+    let writer = FanOutWriter {
+        buffered: targets.iter().any(|t| t.mark.is_none()).then(Vec::new),
+        targets,
+        hard_limit: srv.config.live.replica_limit.read().hard,
+    };
+    let finish: crate::server::persistence::RdbFinish<FanOutWriter> = Box::new(|w| w.finish());
+    let sink = match crate::server::persistence::RdbSink::new(srv, writer, &aux, finish) {
+        Ok(s) => Box::new(s),
+        Err(e) => {
+            tracing::warn!(error = %e, "full sync: cannot start the snapshot");
+            kill_all();
+            return;
+        }
+    };
+    let Some(snap) = srv.store.begin_snapshot(offset, sink) else {
+        kill_all();
+        return;
+    };
+    drop(txn);
+    tracing::info!(followers = ?names, offset, diskless, "Starting snapshot for {} replica(s)", names.len());
+    let result = snap.run(&srv.store);
+    srv.store.end_snapshot();
+    if let Err(e) = result {
+        tracing::warn!(followers = ?names, error = %e, "full sync failed");
+        kill_all();
     }
 }
 

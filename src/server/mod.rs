@@ -112,6 +112,8 @@ pub struct Server {
     pub unpause: Notify,
     /// Follower links of this leader (INFO replication, ROLE, WAIT).
     pub followers: Mutex<Vec<Arc<crate::replication::leader::Follower>>>,
+    /// Followers waiting for a full-sync snapshot (shared by those that wait together).
+    pub sync_queue: Mutex<crate::replication::leader::SyncQueue>,
     /// The leader this node follows, if any (REPLICAOF), and the link state.
     pub follower: crate::replication::follower::SharedFollowerState,
     /// Woken whenever a follower acknowledges (WAIT).
@@ -163,6 +165,7 @@ impl Server {
             unpause: Notify::new(),
             errorstats: Mutex::new(HashMap::new()),
             followers: Mutex::new(Vec::new()),
+            sync_queue: Mutex::new(Default::default()),
             last_repl_ping_ms: AtomicU64::new(0),
             ack_notify: Notify::new(),
             follower: Mutex::new(Default::default()),

@@ -116,7 +116,8 @@ enum SpawnError {
 }
 
 impl TestServer {
-    /// Start a server with `--port P --bind 127.0.0.1 --save ""` + `extra_args`.
+    /// Start a server with `--port P --bind 127.0.0.1 --save "" --repl-diskless-sync-delay 0`
+    /// + `extra_args`.
     pub fn start(extra_args: &[&str]) -> TestServer {
         Self::start_with_config(None, extra_args)
     }
@@ -174,6 +175,9 @@ impl TestServer {
             "127.0.0.1".into(),
             "--save".into(),
             String::new(),
+            // Redis's 5 s default lets followers share a snapshot; tests want it now.
+            "--repl-diskless-sync-delay".into(),
+            "0".into(),
         ]);
         args.extend(extra_args.iter().map(|s| s.to_string()));
         let child = Command::new(bin)
