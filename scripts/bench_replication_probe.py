@@ -2,7 +2,7 @@
 """Helpers for scripts/bench-replication (stdlib only).
 
   lag LEADER_PORT SECONDS F1 F2...   sample leader offset minus each follower's every
-                                     50 ms; print max and p99 lag in bytes
+                                     50 ms; print max and p99 lag in bytes and in ms
   writes PORT SECONDS                SET in a loop; print count and max/p99 latency (ms)
 """
 import socket
@@ -47,21 +47,41 @@ def offset(sock):
     return 0
 
 
+def pct(sorted_values, p):
+    return sorted_values[max(0, int(len(sorted_values) * p) - 1)]
+
+
 def lag(leader, seconds, followers):
+    """Lag in bytes (leader offset minus follower offset), and in ms: the bytes divided
+    by the stream's rate over the last 50 ms window (how long the leader took to produce
+    what the follower has not applied yet). Samples while the leader is idle are skipped."""
     l = conn(leader)
     fs = [conn(p) for p in followers]
-    samples = []
+    lag_bytes, lag_ms = [], []
     end = time.time() + float(seconds)
+    prev = None
     while time.time() < end:
+        t = time.perf_counter()
         lo = offset(l)
+        rate = None
+        if prev is not None and t > prev[0] and lo > prev[1]:
+            rate = (lo - prev[1]) / (t - prev[0])
+        prev = (t, lo)
+        # Only samples taken while the leader is writing count (the load may end
+        # before the sampling period does).
         for f in fs:
-            samples.append(max(0, lo - offset(f)))
+            b = max(0, lo - offset(f))
+            if rate:
+                lag_bytes.append(b)
+                lag_ms.append(b / rate * 1000)
         time.sleep(0.05)
-    samples.sort()
-    if not samples:
+    lag_bytes.sort()
+    lag_ms.sort()
+    if not lag_bytes:
         print("lag max=0 p99=0")
         return
-    print("lag max=%d p99=%d" % (samples[-1], samples[int(len(samples) * 0.99) - 1 if len(samples) > 1 else 0]))
+    ms = " | ms max=%.1f p99=%.1f" % (lag_ms[-1], pct(lag_ms, 0.99)) if lag_ms else ""
+    print("bytes max=%d p99=%d%s" % (lag_bytes[-1], pct(lag_bytes, 0.99), ms))
 
 
 def writes(port, seconds):
@@ -77,7 +97,7 @@ def writes(port, seconds):
         lat.append((time.perf_counter() - t) * 1000)
         i += 1
     lat.sort()
-    print("writes n=%d max_ms=%.2f p99_ms=%.2f" % (len(lat), lat[-1], lat[int(len(lat) * 0.99) - 1]))
+    print("writes n=%d max_ms=%.2f p99_ms=%.2f" % (len(lat), lat[-1], pct(lat, 0.99)))
 
 
 if __name__ == "__main__":

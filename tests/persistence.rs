@@ -31,7 +31,7 @@ fn load(r: &mut RawConn, db: usize, prefix: &str, n: usize) {
 fn bgsave_is_a_point_in_time_copy_while_writes_continue() {
     // ferrocache-specific knob of Redis's name: slow the save so the writes below are
     // certain to land while it runs.
-    let mut s = TestServer::start(&["--rdb-key-save-delay", "20"]);
+    let mut s = TestServer::start(&["--rdb-key-save-delay", "60"]);
     let mut a = s.raw();
     load(&mut a, 0, "key", 30_000);
     load(&mut a, 1, "one", 1000);

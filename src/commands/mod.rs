@@ -66,6 +66,13 @@ pub struct Client {
     pub pending_wait: Option<PendingWait>,
     /// This is the link to our leader: its writes are applied even though we are read-only.
     pub is_leader_link: bool,
+    /// On the leader link: the exact stream bytes of the command being applied (buffer
+    /// reused between commands). They are appended to our log inside the same write
+    /// section as its effects, so a snapshot (a sub-follower's full sync, BGSAVE) never
+    /// sees one without the other.
+    pub leader_raw: Vec<u8>,
+    /// `leader_raw` still has to be appended (the command has not run yet).
+    pub leader_raw_pending: bool,
 }
 
 /// A WAIT in progress: reply with the count of followers at `target` or beyond once
@@ -97,6 +104,8 @@ impl Client {
             last_write_offset: 0,
             pending_wait: None,
             is_leader_link: false,
+            leader_raw: Vec::new(),
+            leader_raw_pending: false,
         }
     }
 
@@ -427,6 +436,13 @@ pub fn run(
         client,
         ..
     } = ctx;
+    if client.leader_raw_pending {
+        client.leader_raw_pending = false;
+        match txn.as_mut() {
+            Some(t) => t.log().append_raw(&client.leader_raw),
+            None => srv.store.write(now).log().append_raw(&client.leader_raw),
+        }
+    }
     if let Some(t) = txn.as_mut() {
         client.last_write_offset = t.log().offset;
     }

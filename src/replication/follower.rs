@@ -5,6 +5,7 @@
 use crate::commands::{self, Client};
 use crate::protocol::{Parsed, ReplyBuf, RequestLimits, RequestParser};
 use crate::rdb;
+use crate::replication::log::encode_command;
 use crate::server::Server;
 use crate::server::client::ClientHandle;
 use crate::store::NUM_DBS;
@@ -48,12 +49,8 @@ enum LinkError {
 }
 
 fn encode(args: &[&[u8]]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
+    let mut out = Vec::new();
+    encode_command(&mut out, args);
     out
 }
 
@@ -330,8 +327,11 @@ async fn stream_loop(srv: &Arc<Server>, mut c: Conn, generation: u64) -> Result<
         max_multibulk_len: usize::MAX,
     };
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut out = ReplyBuf::default();
     loop {
-        // Apply every complete command already buffered.
+        // Apply every complete command already buffered, with one clock reading per
+        // batch as for any client.
+        let now = crate::store::now_ms();
         loop {
             let before = c.buf.len();
             let parsed = parser
@@ -343,19 +343,24 @@ async fn stream_loop(srv: &Arc<Server>, mut c: Conn, generation: u64) -> Result<
                     let is_getack = args.len() >= 2
                         && args[0].eq_ignore_ascii_case(b"REPLCONF")
                         && args[1].eq_ignore_ascii_case(b"GETACK");
-                    let raw: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
-                    let raw = encode(&raw);
+                    // The stream is RESP arrays of bulk strings: re-encoding gives the
+                    // leader's exact bytes.
+                    client.leader_raw.clear();
+                    encode_command(&mut client.leader_raw, &args);
+                    debug_assert_eq!(client.leader_raw.len(), consumed);
+                    client.leader_raw_pending = true;
                     if is_getack {
                         send_ack(srv, &mut c).await?;
                     } else {
-                        let mut out = ReplyBuf::default();
-                        commands::execute(srv, &mut client, &mut out, args, crate::store::now_ms());
+                        out.buf.clear();
+                        commands::execute(srv, &mut client, &mut out, args, now);
                     }
-                    debug_assert_eq!(raw.len(), consumed);
-                    srv.store
-                        .write(crate::store::now_ms())
-                        .log()
-                        .append_raw(&raw);
+                    if client.leader_raw_pending {
+                        // Not run (queued in MULTI, refused, GETACK): still part of the
+                        // stream our own followers and offsets follow.
+                        client.leader_raw_pending = false;
+                        srv.store.write(now).log().append_raw(&client.leader_raw);
+                    }
                 }
                 Parsed::Nothing => {}
                 Parsed::Incomplete => break,

@@ -112,13 +112,17 @@ impl Default for ReplicationLog {
     }
 }
 
-fn encode_command(out: &mut BytesMut, args: &[&[u8]]) {
+/// Encodes a command as a RESP array of bulk strings: the only form a replication stream
+/// carries, in either direction.
+pub fn encode_command<B: BufMut, A: AsRef<[u8]>>(out: &mut B, args: &[A]) {
+    let mut num = itoa::Buffer::new();
     out.put_u8(b'*');
-    out.put_slice(itoa::Buffer::new().format(args.len()).as_bytes());
+    out.put_slice(num.format(args.len()).as_bytes());
     out.put_slice(b"\r\n");
     for a in args {
+        let a = a.as_ref();
         out.put_u8(b'$');
-        out.put_slice(itoa::Buffer::new().format(a.len()).as_bytes());
+        out.put_slice(num.format(a.len()).as_bytes());
         out.put_slice(b"\r\n");
         out.put_slice(a);
         out.put_slice(b"\r\n");

@@ -2,14 +2,18 @@
 //!
 //! A snapshot is installed while the sequencer is held, so it starts exactly between two
 //! writes (at a known replication offset). A background task then serialises the keyspace
-//! one dashmap shard at a time, holding the shared side of the sequencer only for that
-//! shard: writers pause for at most one shard's worth of serialisation, never for the
-//! whole keyspace. A writer that is about to change a key in a shard the snapshot has not
-//! reached yet first hands the key's current entry (its pre-image) to the snapshot and
-//! records the key as done, so the snapshot skips it when it gets there. Keys created
-//! after the snapshot point are recorded as done without output. The result is exactly
-//! the keyspace as it was at the snapshot point, with extra memory bounded by the keys
-//! written while the snapshot runs.
+//! one dashmap shard at a time, holding only that shard's read lock and its "done" set:
+//! the sequencer stays free, so writes to other shards never wait, and a write to the
+//! shard being serialised waits for at most that one shard. A writer that is about to
+//! change a key in a shard the snapshot has not reached yet first hands the key's current
+//! entry (its pre-image) to the snapshot and records the key as done, so the snapshot
+//! skips it when it gets there. Keys created after the snapshot point are recorded as done
+//! without output. The result is exactly the keyspace as it was at the snapshot point,
+//! with extra memory bounded by the keys written while the snapshot runs.
+//!
+//! Lock order everywhere: the shard's lock, then its done set. A shard's `visited` flag is
+//! set while its done set is locked and re-checked under that lock, so a key is emitted
+//! exactly once whoever (the snapshot task, a writer, FLUSHDB/SWAPDB) gets there first.
 
 use super::{Entry, Key, NUM_DBS, SHARDS, Store, shard_entries};
 use parking_lot::Mutex;
@@ -60,7 +64,7 @@ impl Snapshot {
             visited: (0..NUM_DBS * SHARDS)
                 .map(|_| AtomicBool::new(false))
                 .collect(),
-            done: (0..NUM_DBS)
+            done: (0..NUM_DBS * SHARDS)
                 .map(|_| Mutex::new(HashSet::default()))
                 .collect(),
             sink: Mutex::new(SinkState {
@@ -105,37 +109,43 @@ impl Snapshot {
     /// `phys` is modified, created or removed.
     pub(crate) fn before_modify(&self, store: &Store, phys: usize, key: &[u8]) {
         let map = &store.dbs[phys].map;
-        let shard = map.determine_map(key);
-        if self.visited[phys * SHARDS + shard].load(Ordering::Acquire) {
+        let idx = phys * SHARDS + map.determine_map(key);
+        if self.visited[idx].load(Ordering::Acquire) {
             return;
         }
-        let mut done = self.done[phys].lock();
-        if done.contains(key) {
+        // Shard lock (inside the entry guard) first, then the done set: the snapshot
+        // task takes them in the same order.
+        let entry = map.get(key);
+        let mut done = self.done[idx].lock();
+        if self.visited[idx].load(Ordering::Acquire) || done.contains(key) {
             return;
         }
         done.insert(Key::from_slice(key));
-        drop(done);
-        if let Some(e) = map.get(key) {
+        if let Some(e) = entry {
             self.emit(phys, key, &e);
         }
     }
 
-    /// Serialises one shard if not done yet; the caller holds the sequencer (either side).
+    /// Serialises one shard if not done yet.
     pub(crate) fn visit(&self, store: &Store, phys: usize, shard: usize) {
-        let flag = &self.visited[phys * SHARDS + shard];
+        let idx = phys * SHARDS + shard;
+        let flag = &self.visited[idx];
         if flag.load(Ordering::Acquire) {
             return;
         }
         let guard = store.dbs[phys].map.shards()[shard].read();
-        let done = self.done[phys].lock();
+        let mut done = self.done[idx].lock();
+        if flag.load(Ordering::Acquire) {
+            return;
+        }
         for (k, e) in shard_entries(&guard) {
             if !done.contains(&k[..]) {
                 self.emit(phys, k, e);
             }
         }
-        drop(done);
-        drop(guard);
         flag.store(true, Ordering::Release);
+        // Nothing consults a visited shard's set again.
+        *done = HashSet::default();
     }
 
     /// Serialises every shard of physical db `phys` now (before FLUSHDB or SWAPDB
@@ -146,12 +156,11 @@ impl Snapshot {
         }
     }
 
-    /// Runs the whole snapshot, taking the shared sequencer per shard, then completes the
+    /// Runs the whole snapshot shard by shard (writers keep running), then completes the
     /// sink. Returns the number of keys written.
     pub fn run(&self, store: &Store) -> io::Result<usize> {
         for phys in 0..NUM_DBS {
             for shard in 0..SHARDS {
-                let _seq = store.read_lock();
                 self.visit(store, phys, shard);
             }
         }
