@@ -11,11 +11,13 @@
 //! - [`replication`]: the ordered effect log with Redis-compatible offsets.
 //! - [`config`]: redis.conf-style configuration and the CONFIG registry.
 //! - [`rdb`]: the RDB v10 snapshot format (Redis 7.0): streaming writer and loader.
+//! - [`sentinel`]: `ferrocache-sentinel`, Redis Sentinel compatible failover.
 
 pub mod commands;
 pub mod config;
 pub mod protocol;
 pub mod rdb;
 pub mod replication;
+pub mod sentinel;
 pub mod server;
 pub mod store;

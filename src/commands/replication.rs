@@ -22,7 +22,7 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "replicaof",
             3,
-            ADMIN | NOSCRIPT | STALE | NO_MULTI,
+            ADMIN | NOSCRIPT | STALE,
             (0, 0, 0),
             "server",
             "5.0.0",
@@ -32,7 +32,7 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "slaveof",
             3,
-            ADMIN | NOSCRIPT | STALE | NO_MULTI,
+            ADMIN | NOSCRIPT | STALE,
             (0, 0, 0),
             "server",
             "1.0.0",
@@ -165,7 +165,7 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .ok_or_else(|| CmdError::err("server is shutting down"))?;
     if is(&args[1], "no") && is(&args[2], "one") {
         if srv.follower.lock().leader.is_some() {
-            crate::replication::follower::set_leader(&srv, None);
+            crate::replication::follower::set_leader_in(&srv, ctx.w()?, None);
         }
         ctx.out.ok();
         return Ok(());
@@ -180,7 +180,7 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ctx.out.simple("OK Already connected to specified master");
         return Ok(());
     }
-    crate::replication::follower::set_leader(&srv, Some((host, port)));
+    crate::replication::follower::set_leader_in(&srv, ctx.w()?, Some((host, port)));
     ctx.out.ok();
     Ok(())
 }

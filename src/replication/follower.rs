@@ -56,6 +56,17 @@ fn encode(args: &[&[u8]]) -> Vec<u8> {
 
 /// Makes this node follow `leader` (REPLICAOF host port), or a leader again (None).
 pub fn set_leader(srv: &Arc<Server>, leader: Option<(String, u16)>) {
+    let mut txn = srv.store.write(crate::store::now_ms());
+    set_leader_in(srv, &mut txn, leader);
+}
+
+/// [`set_leader`] inside a write section the caller already holds (REPLICAOF inside
+/// MULTI/EXEC, as stock Sentinel sends it: the section is not re-entrant).
+pub fn set_leader_in(
+    srv: &Arc<Server>,
+    txn: &mut crate::store::WriteTxn<'_>,
+    leader: Option<(String, u16)>,
+) {
     let mut st = srv.follower.lock();
     st.generation += 1;
     let generation = st.generation;
@@ -65,12 +76,10 @@ pub fn set_leader(srv: &Arc<Server>, leader: Option<(String, u16)>) {
     st.sync_in_progress = false;
     st.down_since_ms = crate::store::now_ms();
     drop(st);
-    let mut txn = srv.store.write(crate::store::now_ms());
     match leader {
         Some((host, port)) => {
             srv.store.set_follower_mode(true);
             txn.log().suppress_effects = true;
-            drop(txn);
             tracing::warn!(leader = %format!("{}:{}", host, port), "Role change: now a follower (REPLICAOF)");
             let owner = srv.clone();
             tokio::spawn(async move { link_loop(owner, host, port, generation).await });

@@ -1,0 +1,141 @@
+//! `ferrocache-sentinel [sentinel.conf] [--name value ...]`: a Redis Sentinel compatible
+//! watcher that fails leader/follower groups over.
+
+use ferrocache::sentinel::{self, Sentinel, config::SentinelConfig};
+
+fn usage() -> ! {
+    eprintln!(
+        "Usage: ferrocache-sentinel [/path/to/sentinel.conf] [options]\n       ferrocache-sentinel -v or --version\n\nExamples:\n       ferrocache-sentinel /etc/sentinel.conf\n       ferrocache-sentinel sentinel.conf --port 26380\n       ferrocache-sentinel --port 26379 --sentinel monitor mymaster 127.0.0.1 6379 2"
+    );
+    std::process::exit(1);
+}
+
+fn init_logging(cfg: &SentinelConfig) {
+    use tracing_subscriber::EnvFilter;
+    let level = match cfg.loglevel.as_str() {
+        "debug" => "debug",
+        "warning" => "warn",
+        "nothing" => "off",
+        _ => "info",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if cfg.logfile.is_empty() {
+        builder.with_ansi(false).init();
+    } else {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&cfg.logfile)
+        {
+            Ok(f) => builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(f))
+                .init(),
+            Err(e) => {
+                eprintln!("Can't open the log file: {} ({})", cfg.logfile, e);
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("-v" | "--version") => {
+            println!("Ferrocache sentinel v={}", env!("CARGO_PKG_VERSION"));
+            return;
+        }
+        Some("-h" | "--help") => usage(),
+        _ => {}
+    }
+    let (file, overrides) = match ferrocache::config::parse_args(&args) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("*** FATAL CONFIG ERROR ***\n{e}");
+            usage();
+        }
+    };
+    let Some(file) = file else {
+        // As stock Sentinel: the config file is mandatory, it stores the learned state.
+        eprintln!("Sentinel needs config file on disk to save state. Exiting...");
+        std::process::exit(1);
+    };
+    let cfg = match SentinelConfig::load(Some(&file), &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("\n*** FATAL CONFIG FILE ERROR (Ferrocache sentinel) ***\n{e}");
+            std::process::exit(1);
+        }
+    };
+    init_logging(&cfg);
+    if let Some(dir) = &cfg.dir
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        eprintln!("Can't chdir to '{dir}': {e}");
+        std::process::exit(1);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let code = rt.block_on(run(cfg));
+    std::process::exit(code);
+}
+
+async fn run(cfg: SentinelConfig) -> i32 {
+    let pidfile = cfg.pidfile.clone();
+    let sh = Sentinel::new(cfg);
+    let listeners = match sentinel::server::bind(&sh).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "Failed listening on port {}, aborting.", sh.config.lock().port);
+            return 1;
+        }
+    };
+    if let Some(p) = &pidfile {
+        let _ = std::fs::write(p, format!("{}\n", std::process::id()));
+    }
+    sh.flush_config();
+    {
+        let st = sh.state.lock();
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            port = sh.config.lock().port,
+            pid = std::process::id(),
+            myid = %st.myid,
+            "Sentinel ID is {}", st.myid
+        );
+        for m in st.masters.values() {
+            tracing::warn!(
+                event = "+monitor",
+                "+monitor master {} quorum {}",
+                m.at(),
+                m.cfg.quorum
+            );
+        }
+    }
+    for l in listeners {
+        tokio::spawn(sentinel::server::serve(sh.clone(), l));
+    }
+    let timer = tokio::spawn(sentinel::failover::run(sh.clone()));
+    let mut shutdown = sh.shutdown.subscribe();
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal");
+    tokio::select! {
+        _ = shutdown.changed() => {}
+        _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+        _ = tokio::signal::ctrl_c() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+    }
+    let _ = sh.shutdown.send(true);
+    let _ = timer.await;
+    sh.flush_config();
+    if let Some(p) = &pidfile {
+        let _ = std::fs::remove_file(p);
+    }
+    tracing::warn!("Sentinel is now ready to exit, bye bye...");
+    0
+}

@@ -1,0 +1,456 @@
+//! The sentinel's timer (every 100 ms): subjective and objective down detection, the vote
+//! (one per epoch, as stock Sentinel), and the failover state machine:
+//! wait_start (elected?) -> select_slave -> send_slaveof_noone -> wait_promotion ->
+//! reconf_slaves -> update_config (+switch-master).
+
+use super::Sentinel;
+use super::link::Auth;
+use super::monitor::send_replicaof;
+use super::state::{FailoverState, Master, Node, PING_PERIOD_MS, Reconf, Role, State, now_ms};
+use rand::RngExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Other sentinels' down opinions older than this are ignored (stock: 5 s).
+const OPINION_VALID_MS: u64 = 5000;
+/// A follower sent REPLICAOF that does not report progress in this time is counted done.
+const RECONF_TIMEOUT_MS: u64 = 10_000;
+
+/// Runs the timer until shutdown.
+pub async fn run(sh: Arc<Sentinel>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    let mut shutdown = sh.shutdown.subscribe();
+    let mut last_flush = 0u64;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        super::monitor::spawn_missing(&sh);
+        step(&sh);
+        let now = now_ms();
+        if now.saturating_sub(last_flush) >= 200 {
+            last_flush = now;
+            sh.flush_config();
+        }
+    }
+}
+
+type Events = Vec<(String, String)>;
+type Commands = Vec<super::monitor::Repoint>;
+
+/// One timer step over every group.
+pub fn step(sh: &Arc<Sentinel>) {
+    let mut events = Events::new();
+    let mut commands = Commands::new();
+    {
+        let mut st = sh.state.lock();
+        let names: Vec<String> = st.masters.keys().cloned().collect();
+        for name in names {
+            check_down(&mut st, &name, &mut events);
+            maybe_start_failover(&mut st, &name, &mut events);
+            run_failover(&mut st, &name, &mut events, &mut commands);
+        }
+    }
+    for (k, v) in events {
+        sh.events.emit(&k, &v);
+    }
+    for (addr, auth, to) in commands {
+        tokio::spawn(async move {
+            if let Err(e) = send_replicaof(&addr, &auth, to.clone()).await {
+                tracing::warn!(addr, error = %e, "could not send REPLICAOF");
+            }
+        });
+    }
+}
+
+fn node_event(n: &Node, m: &Master, kind: &str) -> String {
+    if kind == "master" {
+        format!("master {}", m.at())
+    } else {
+        format!("slave {} {} {} @ {}", n.addr(), n.ip, n.port, m.at())
+    }
+}
+
+fn check_down(st: &mut State, name: &str, events: &mut Events) {
+    let now = now_ms();
+    let Some(m) = st.masters.get_mut(name) else {
+        return;
+    };
+    let down_after = m.cfg.down_after_ms;
+    // Subjectively down: leader, followers, peers.
+    let sdown = m.node.check_sdown(now, down_after)
+        || (m.node.role == Role::Slave
+            && now.saturating_sub(m.node.role_reported_ms) > down_after + 2 * 10_000);
+    if sdown && m.node.s_down_since_ms == 0 {
+        m.node.s_down_since_ms = now;
+        events.push(("+sdown".into(), format!("master {}", m.at())));
+    } else if !sdown && m.node.s_down_since_ms > 0 {
+        m.node.s_down_since_ms = 0;
+        events.push(("-sdown".into(), format!("master {}", m.at())));
+    }
+    let at = m.at();
+    for n in m.replicas.values_mut() {
+        let d = n.check_sdown(now, down_after);
+        let ev = format!("slave {} {} {} @ {}", n.addr(), n.ip, n.port, at);
+        if d && n.s_down_since_ms == 0 {
+            n.s_down_since_ms = now;
+            events.push(("+sdown".into(), ev));
+        } else if !d && n.s_down_since_ms > 0 {
+            n.s_down_since_ms = 0;
+            events.push(("-sdown".into(), ev));
+        }
+    }
+    for p in m.sentinels.values_mut() {
+        let d = p.node.check_sdown(now, down_after);
+        let ev = format!("sentinel {} {} {} @ {}", p.run_id, p.ip, p.port, at);
+        if d && p.node.s_down_since_ms == 0 {
+            p.node.s_down_since_ms = now;
+            events.push(("+sdown".into(), ev));
+        } else if !d && p.node.s_down_since_ms > 0 {
+            p.node.s_down_since_ms = 0;
+            events.push(("-sdown".into(), ev));
+        }
+    }
+    // Objectively down: quorum of sentinels (us included) say so.
+    let mut agree = 0;
+    if m.node.s_down_since_ms > 0 {
+        agree = 1 + m
+            .sentinels
+            .values()
+            .filter(|p| p.says_down && now.saturating_sub(p.reply_ms) < OPINION_VALID_MS)
+            .count();
+    }
+    let odown = m.node.s_down_since_ms > 0 && agree >= m.cfg.quorum;
+    if odown && m.o_down_since_ms == 0 {
+        m.o_down_since_ms = now;
+        m.failover_delay_until_ms = now + rand::rng().random_range(0..500);
+        events.push((
+            "+odown".into(),
+            format!("master {} #quorum {}/{}", m.at(), agree, m.cfg.quorum),
+        ));
+    } else if !odown && m.o_down_since_ms > 0 {
+        m.o_down_since_ms = 0;
+        events.push(("-odown".into(), format!("master {}", m.at())));
+    }
+}
+
+/// Stock `sentinelVoteLeader`: one vote per epoch, for the first sentinel that asks.
+/// Returns our current vote for `epoch` (run id).
+pub fn vote(
+    st: &mut State,
+    name: &str,
+    req_epoch: u64,
+    req_runid: &str,
+    events: &mut Events,
+) -> (Option<String>, u64) {
+    if req_epoch > st.current_epoch {
+        st.current_epoch = req_epoch;
+        st.dirty = true;
+        events.push(("+new-epoch".into(), req_epoch.to_string()));
+    }
+    let current = st.current_epoch;
+    let myid = st.myid.clone();
+    let Some(m) = st.masters.get_mut(name) else {
+        return (None, 0);
+    };
+    if m.cfg.leader_epoch < req_epoch && current <= req_epoch {
+        m.leader = Some(req_runid.to_string());
+        m.cfg.leader_epoch = current;
+        st.dirty = true;
+        let m = st.masters.get_mut(name).expect("present");
+        events.push((
+            "+vote-for-leader".into(),
+            format!("{} {}", req_runid, m.cfg.leader_epoch),
+        ));
+        // Voting for someone else: do not start our own failover for a while.
+        if req_runid != myid {
+            m.failover_start_ms = now_ms() + rand::rng().random_range(0..1000);
+        }
+    }
+    let m = st.masters.get(name).expect("present");
+    (m.leader.clone(), m.cfg.leader_epoch)
+}
+
+/// Stock `sentinelGetLeader`: the sentinel with a majority of all known sentinels' votes
+/// (and at least the quorum) for `epoch`, if any.
+fn leader_for(st: &mut State, name: &str, epoch: u64, events: &mut Events) -> Option<String> {
+    let m = st.masters.get(name)?;
+    let voters = m.sentinels.len() + 1;
+    let quorum = m.cfg.quorum;
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for p in m.sentinels.values() {
+        if let Some(l) = &p.leader
+            && p.leader_epoch == epoch
+        {
+            *counts.entry(l.clone()).or_default() += 1;
+        }
+    }
+    let best = counts
+        .iter()
+        .max_by_key(|(_, c)| **c)
+        .map(|(k, _)| k.clone());
+    let myid = st.myid.clone();
+    let (my_vote, my_epoch) = vote(st, name, epoch, best.as_deref().unwrap_or(&myid), events);
+    if let Some(v) = my_vote
+        && my_epoch == epoch
+    {
+        *counts.entry(v).or_default() += 1;
+    }
+    let (winner, votes) = counts.into_iter().max_by_key(|(_, c)| *c)?;
+    (votes > voters / 2 && votes >= quorum).then_some(winner)
+}
+
+fn maybe_start_failover(st: &mut State, name: &str, events: &mut Events) {
+    let now = now_ms();
+    let Some(m) = st.masters.get(name) else {
+        return;
+    };
+    if m.failover != FailoverState::None || (m.o_down_since_ms == 0 && !m.force_failover) {
+        return;
+    }
+    if !m.force_failover && now < m.failover_delay_until_ms {
+        return;
+    }
+    if !m.force_failover
+        && now.saturating_sub(m.failover_start_ms) < 2 * m.cfg.failover_timeout_ms
+        && m.failover_start_ms > 0
+    {
+        return;
+    }
+    st.current_epoch += 1;
+    st.dirty = true;
+    let epoch = st.current_epoch;
+    let m = st.masters.get_mut(name).expect("present");
+    m.failover = FailoverState::WaitStart;
+    m.failover_epoch = epoch;
+    m.failover_state_ms = now;
+    m.failover_start_ms = now
+        + if m.force_failover {
+            0
+        } else {
+            rand::rng().random_range(0..1000)
+        };
+    events.push(("+new-epoch".into(), epoch.to_string()));
+    events.push(("+try-failover".into(), format!("master {}", m.at())));
+}
+
+fn abort(m: &mut Master, why: &str, events: &mut Events) {
+    events.push((
+        format!("-failover-abort-{why}"),
+        format!("master {}", m.at()),
+    ));
+    m.failover = FailoverState::None;
+    m.failover_state_ms = now_ms();
+    m.force_failover = false;
+    if let Some(p) = m.promoted.take()
+        && let Some(n) = m.replicas.get_mut(&p)
+    {
+        n.reconf = Reconf::None;
+    }
+    for n in m.replicas.values_mut() {
+        n.reconf = Reconf::None;
+    }
+}
+
+/// Stock `sentinelSelectSlave`: not down, recently seen, link to the leader not down too
+/// long, priority not 0; then lowest priority, highest offset, lowest run id.
+fn select_replica(m: &Master, now: u64) -> Option<String> {
+    let info_validity = if m.node.s_down_since_ms > 0 {
+        5 * PING_PERIOD_MS
+    } else {
+        3 * 10_000
+    };
+    let max_link_down = now.saturating_sub(m.node.s_down_since_ms) + m.cfg.down_after_ms * 10;
+    let mut candidates: Vec<&Node> = m
+        .replicas
+        .values()
+        .filter(|n| {
+            n.s_down_since_ms == 0
+                && n.connected
+                && now.saturating_sub(n.last_ok_ping_ms) <= 5 * PING_PERIOD_MS
+                && n.info_refresh_ms > 0
+                && now.saturating_sub(n.info_refresh_ms) <= info_validity
+                && n.priority != 0
+                && n.master_link_down_ms <= max_link_down
+        })
+        .collect();
+    candidates.sort_by(|a, b| {
+        a.priority
+            .cmp(&b.priority)
+            .then(b.repl_offset.cmp(&a.repl_offset))
+            .then_with(|| match (&a.run_id, &b.run_id) {
+                (Some(x), Some(y)) => x.cmp(y),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => std::cmp::Ordering::Equal,
+            })
+    });
+    candidates.first().map(|n| n.addr())
+}
+
+fn run_failover(st: &mut State, name: &str, events: &mut Events, commands: &mut Commands) {
+    let now = now_ms();
+    let Some(m) = st.masters.get(name) else {
+        return;
+    };
+    let auth = Auth {
+        user: m.cfg.auth_user.clone(),
+        pass: m.cfg.auth_pass.clone(),
+    };
+    match m.failover {
+        FailoverState::None => {}
+        FailoverState::WaitStart => {
+            let epoch = m.failover_epoch;
+            let force = m.force_failover;
+            let election_timeout = m.cfg.failover_timeout_ms.min(10_000);
+            let started = m.failover_start_ms;
+            let myid = st.myid.clone();
+            let leader = if force {
+                Some(myid.clone())
+            } else {
+                leader_for(st, name, epoch, events)
+            };
+            let m = st.masters.get_mut(name).expect("present");
+            if leader.as_deref() != Some(myid.as_str()) {
+                if now.saturating_sub(started) > election_timeout && now > started {
+                    abort(m, "not-elected", events);
+                    m.failover_start_ms = now;
+                }
+                return;
+            }
+            events.push(("+elected-leader".into(), format!("master {}", m.at())));
+            m.failover = FailoverState::SelectSlave;
+            m.failover_state_ms = now;
+            events.push((
+                "+failover-state-select-slave".into(),
+                format!("master {}", m.at()),
+            ));
+        }
+        FailoverState::SelectSlave => {
+            let m = st.masters.get_mut(name).expect("present");
+            match select_replica(m, now) {
+                None => {
+                    abort(m, "no-good-slave", events);
+                    m.failover_start_ms = now;
+                }
+                Some(addr) => {
+                    let n = &m.replicas[&addr];
+                    events.push(("+selected-slave".into(), node_event(n, m, "slave")));
+                    m.promoted = Some(addr);
+                    m.failover = FailoverState::SendSlaveofNoone;
+                    m.failover_state_ms = now;
+                    events.push((
+                        "+failover-state-send-slaveof-noone".into(),
+                        node_event(n, m, "slave"),
+                    ));
+                }
+            }
+        }
+        FailoverState::SendSlaveofNoone => {
+            let m = st.masters.get_mut(name).expect("present");
+            let Some(addr) = m.promoted.clone() else {
+                abort(m, "no-good-slave", events);
+                return;
+            };
+            let connected = m.replicas.get(&addr).is_some_and(|n| n.connected);
+            if !connected {
+                if now.saturating_sub(m.failover_state_ms) > m.cfg.failover_timeout_ms {
+                    abort(m, "slave-timeout", events);
+                    m.failover_start_ms = now;
+                }
+                return;
+            }
+            commands.push((addr.clone(), auth, None));
+            let n = &m.replicas[&addr];
+            events.push((
+                "+failover-state-wait-promotion".into(),
+                node_event(n, m, "slave"),
+            ));
+            m.failover = FailoverState::WaitPromotion;
+            m.failover_state_ms = now;
+        }
+        FailoverState::WaitPromotion => {
+            let m = st.masters.get_mut(name).expect("present");
+            if now.saturating_sub(m.failover_state_ms) > m.cfg.failover_timeout_ms {
+                abort(m, "slave-timeout", events);
+                m.failover_start_ms = now;
+            }
+            // Promotion itself is seen in the follower's INFO (monitor::on_info).
+        }
+        FailoverState::ReconfSlaves => {
+            let m = st.masters.get_mut(name).expect("present");
+            let promoted = m.promoted.clone().unwrap_or_default();
+            let Some((pip, pport)) = promoted
+                .rsplit_once(':')
+                .map(|(i, p)| (i.to_string(), p.parse::<u16>().unwrap_or(0)))
+            else {
+                return;
+            };
+            let timed_out = now.saturating_sub(m.failover_state_ms) > m.cfg.failover_timeout_ms;
+            let at = m.at();
+            let mut in_progress = m
+                .replicas
+                .values()
+                .filter(|n| matches!(n.reconf, Reconf::Sent | Reconf::InProg))
+                .count();
+            for (addr, n) in m.replicas.iter_mut() {
+                if *addr == promoted {
+                    continue;
+                }
+                let ev = format!("slave {} {} {} @ {}", n.addr(), n.ip, n.port, at);
+                if n.reconf == Reconf::Sent
+                    && now.saturating_sub(n.reconf_sent_ms) > RECONF_TIMEOUT_MS
+                {
+                    n.reconf = Reconf::Done;
+                    events.push(("-slave-reconf-sent-timeout".into(), ev.clone()));
+                    in_progress = in_progress.saturating_sub(1);
+                }
+                if n.reconf == Reconf::None
+                    && (in_progress < m.cfg.parallel_syncs.max(1) || timed_out)
+                    && n.s_down_since_ms == 0
+                    && n.connected
+                {
+                    n.reconf = Reconf::Sent;
+                    n.reconf_sent_ms = now;
+                    in_progress += 1;
+                    commands.push((addr.clone(), auth.clone(), Some((pip.clone(), pport))));
+                    events.push(("+slave-reconf-sent".into(), ev));
+                }
+            }
+            let all_done = m
+                .replicas
+                .iter()
+                .filter(|(a, _)| **a != promoted)
+                .all(|(_, n)| n.reconf == Reconf::Done || n.s_down_since_ms > 0);
+            if all_done || timed_out {
+                if timed_out && !all_done {
+                    events.push((
+                        "+failover-end-for-timeout".into(),
+                        format!("master {}", m.at()),
+                    ));
+                }
+                events.push(("+failover-end".into(), format!("master {}", m.at())));
+                m.failover = FailoverState::UpdateConfig;
+                m.failover_state_ms = now;
+            }
+        }
+        FailoverState::UpdateConfig => {
+            let m = st.masters.get_mut(name).expect("present");
+            let promoted = m.promoted.clone().unwrap_or_default();
+            if let Some((ip, port)) = promoted.rsplit_once(':') {
+                let port: u16 = port.parse().unwrap_or(0);
+                let (oip, oport) = (m.node.ip.clone(), m.node.port);
+                events.push((
+                    "+switch-master".into(),
+                    format!("{} {} {} {} {}", m.cfg.name, oip, oport, ip, port),
+                ));
+                m.switch_to(ip, port);
+                for n in m.replicas.values() {
+                    events.push(("+slave".into(), node_event(n, m, "slave")));
+                }
+                st.dirty = true;
+            }
+        }
+    }
+}

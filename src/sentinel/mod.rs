@@ -1,0 +1,105 @@
+//! `ferrocache-sentinel`: watches leader/follower groups and fails them over, speaking the
+//! Redis Sentinel protocol so client libraries' Sentinel support and stock sentinels work
+//! with it unchanged.
+//!
+//! - [`config`]: sentinel.conf, overrides, rewriting learned state.
+//! - [`state`]: groups, nodes, peers, failover state (one mutex).
+//! - [`link`]: the RESP client used toward nodes and other sentinels.
+//! - [`monitor`]: one task per node and per peer: PING, INFO, hello, is-master-down queries.
+//! - [`failover`]: the 100 ms timer: down detection, votes, the failover state machine.
+//! - [`commands`] and [`server`]: the client-facing side (SENTINEL, INFO, pub/sub events).
+//! - [`events`]: stock event names and payloads, published and logged.
+
+pub mod commands;
+pub mod config;
+pub mod events;
+pub mod failover;
+pub mod link;
+pub mod monitor;
+pub mod server;
+pub mod state;
+
+use parking_lot::Mutex;
+use state::{Master, State};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// The sentinel process: state, configuration and event bus shared by every task.
+pub struct Sentinel {
+    /// What it knows.
+    pub state: Mutex<State>,
+    /// Its configuration (rewritten with learned state).
+    pub config: Mutex<config::SentinelConfig>,
+    /// Pub/sub for events.
+    pub events: events::Events,
+    /// Link tasks running, by key, so the timer starts each exactly once.
+    pub tasks: Mutex<HashSet<String>>,
+    /// Unix ms at start (INFO uptime).
+    pub started_ms: u64,
+    /// Client id counter.
+    pub next_client_id: std::sync::atomic::AtomicU64,
+    /// Asks every task to stop.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+impl Sentinel {
+    /// Builds the sentinel from its configuration; generates and persists a run id if the
+    /// file had none.
+    pub fn new(mut cfg: config::SentinelConfig) -> Arc<Self> {
+        let myid = cfg
+            .myid
+            .clone()
+            .unwrap_or_else(crate::replication::log::new_replid);
+        cfg.myid = Some(myid.clone());
+        let masters = cfg
+            .masters
+            .iter()
+            .map(|m| (m.name.clone(), Master::new(m.clone())))
+            .collect();
+        let state = State {
+            myid,
+            current_epoch: cfg.current_epoch,
+            masters,
+            dirty: true,
+            simulate_crash_after_election: false,
+            simulate_crash_after_promotion: false,
+        };
+        let (shutdown, _) = tokio::sync::watch::channel(false);
+        Arc::new(Sentinel {
+            state: Mutex::new(state),
+            config: Mutex::new(cfg),
+            events: events::Events::default(),
+            tasks: Mutex::new(HashSet::new()),
+            started_ms: state::now_ms(),
+            next_client_id: std::sync::atomic::AtomicU64::new(1),
+            shutdown,
+        })
+    }
+
+    /// Writes the learned state to the config file (when it changed).
+    pub fn flush_config(&self) {
+        let snapshot = {
+            let mut st = self.state.lock();
+            if !st.dirty {
+                return;
+            }
+            st.dirty = false;
+            let mut cfg = self.config.lock().clone();
+            cfg.current_epoch = st.current_epoch;
+            cfg.myid = Some(st.myid.clone());
+            cfg.masters = st
+                .masters
+                .values_mut()
+                .map(|m| {
+                    m.sync_cfg();
+                    m.cfg.clone()
+                })
+                .collect();
+            *self.config.lock() = cfg.clone();
+            cfg
+        };
+        if let Err(e) = snapshot.rewrite() {
+            tracing::warn!(error = %e, "could not rewrite the sentinel config file");
+        }
+    }
+}

@@ -1,0 +1,685 @@
+//! Link tasks: one per node (leader or follower) and one per other sentinel of a group.
+//!
+//! A node task keeps a command link (PING every second, INFO every 10 s or every second
+//! while the group is in trouble, a hello PUBLISH every 2 s) and a pub/sub link subscribed
+//! to `__sentinel__:hello` to discover the other sentinels. A peer task PINGs its sentinel,
+//! sends it our hello, and while the leader is subjectively down asks it
+//! `SENTINEL is-master-down-by-addr` every second (with our run id when asking for a vote).
+//! Tasks stop by themselves when the instance leaves the state or the group's generation
+//! changes (reset, address switch).
+
+use super::Sentinel;
+use super::link::{Auth, Frame, Link, frame_text};
+use super::state::{
+    ASK_PERIOD_MS, FailoverState, HELLO_PERIOD_MS, INFO_PERIOD_MS, Master, Node, PING_PERIOD_MS,
+    Peer, Reconf, Role, now_ms,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// INFO period for nodes a failover in progress waits on.
+const FAILOVER_INFO_PERIOD_MS: u64 = 100;
+
+/// The hello channel every sentinel publishes on and listens to.
+pub const HELLO_CHANNEL: &str = "__sentinel__:hello";
+
+/// Which instance a task watches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The group's leader.
+    Leader,
+    /// A follower, by "ip:port".
+    Replica(String),
+    /// Another sentinel, by run id.
+    Peer(String),
+}
+
+impl Target {
+    fn key(&self, master: &str, generation: u64) -> String {
+        match self {
+            Target::Leader => format!("{master}/{generation}/leader"),
+            Target::Replica(a) => format!("{master}/{generation}/replica/{a}"),
+            Target::Peer(id) => format!("{master}/{generation}/peer/{id}"),
+        }
+    }
+}
+
+/// Starts the tasks missing for the current state (called by the timer).
+pub fn spawn_missing(sh: &Arc<Sentinel>) {
+    let wanted: Vec<(String, u64, Target)> = {
+        let st = sh.state.lock();
+        let mut v = Vec::new();
+        for m in st.masters.values() {
+            v.push((m.name().to_string(), m.generation, Target::Leader));
+            for a in m.replicas.keys() {
+                v.push((
+                    m.name().to_string(),
+                    m.generation,
+                    Target::Replica(a.clone()),
+                ));
+            }
+            for id in m.sentinels.keys() {
+                v.push((m.name().to_string(), m.generation, Target::Peer(id.clone())));
+            }
+        }
+        v
+    };
+    for (name, generation, target) in wanted {
+        let key = target.key(&name, generation);
+        if !sh.tasks.lock().insert(key.clone()) {
+            continue;
+        }
+        let sh2 = sh.clone();
+        tokio::spawn(async move {
+            match &target {
+                Target::Peer(_) => peer_task(&sh2, &name, generation, &target).await,
+                _ => node_task(&sh2, &name, generation, &target).await,
+            }
+            sh2.tasks.lock().remove(&key);
+        });
+    }
+}
+
+/// Runs `f` on the watched node if it is still part of the state.
+fn with_node<R>(
+    sh: &Sentinel,
+    name: &str,
+    generation: u64,
+    target: &Target,
+    f: impl FnOnce(&mut Master, &mut Node) -> R,
+) -> Option<R> {
+    let mut st = sh.state.lock();
+    let m = st.masters.get_mut(name)?;
+    if m.generation != generation {
+        return None;
+    }
+    match target {
+        Target::Leader => {
+            let mut node = std::mem::replace(&mut m.node, Node::new("", 0));
+            let r = f(m, &mut node);
+            m.node = node;
+            Some(r)
+        }
+        Target::Replica(a) => {
+            let mut node = m.replicas.remove(a)?;
+            let r = f(m, &mut node);
+            m.replicas.insert(a.clone(), node);
+            Some(r)
+        }
+        Target::Peer(id) => {
+            let mut peer = m.sentinels.remove(id)?;
+            let r = f(m, &mut peer.node);
+            m.sentinels.insert(id.clone(), peer);
+            Some(r)
+        }
+    }
+}
+
+fn link_timeout(down_after: u64) -> Duration {
+    Duration::from_millis((down_after / 2).clamp(100, 2000))
+}
+
+/// What a node task needs to know about its group at each step.
+struct Plan {
+    addr: String,
+    auth: Auth,
+    down_after: u64,
+    ping_due: bool,
+    info_due: bool,
+    hello: Option<String>,
+}
+
+fn plan(
+    sh: &Sentinel,
+    name: &str,
+    generation: u64,
+    target: &Target,
+    local_ip: &str,
+) -> Option<Plan> {
+    let now = now_ms();
+    let (myid, epoch) = {
+        let st = sh.state.lock();
+        (st.myid.clone(), st.current_epoch)
+    };
+    let (announce_ip, announce_port) = {
+        let c = sh.config.lock();
+        (c.announce_ip.clone(), c.announce_port.unwrap_or(c.port))
+    };
+    with_node(sh, name, generation, target, |m, n| {
+        let troubled = m.node.s_down_since_ms > 0 || m.failover != FailoverState::None;
+        // Nodes a running failover waits on (the promoted follower reporting its new
+        // role, followers reporting the new leader) are polled faster than stock's 1 s:
+        // each poll saved is time clients spend without a leader.
+        let waited_on = matches!(
+            m.failover,
+            FailoverState::WaitPromotion | FailoverState::ReconfSlaves
+        ) && matches!(target, Target::Replica(_));
+        let info_period = if waited_on {
+            FAILOVER_INFO_PERIOD_MS
+        } else if troubled {
+            1000
+        } else {
+            INFO_PERIOD_MS
+        };
+        Plan {
+            addr: n.addr(),
+            auth: Auth {
+                user: m.cfg.auth_user.clone(),
+                pass: m.cfg.auth_pass.clone(),
+            },
+            down_after: m.cfg.down_after_ms,
+            ping_due: now.saturating_sub(n.last_ping_ms) >= PING_PERIOD_MS.min(m.cfg.down_after_ms),
+            info_due: now.saturating_sub(n.info_refresh_ms) >= info_period,
+            hello: Some(format!(
+                "{},{},{},{},{},{},{},{}",
+                announce_ip.as_deref().unwrap_or(local_ip),
+                announce_port,
+                myid,
+                epoch,
+                m.cfg.name,
+                m.node.ip,
+                m.node.port,
+                m.cfg.config_epoch
+            )),
+        }
+    })
+}
+
+/// A PING reply counts as "available" when it is +PONG, -LOADING or -MASTERDOWN (stock).
+fn ping_ok(f: &Frame) -> bool {
+    match f {
+        Frame::SimpleString(s) => &s[..] == b"PONG",
+        Frame::Error(e) => e.starts_with("LOADING") || e.starts_with("MASTERDOWN"),
+        _ => false,
+    }
+}
+
+fn short_id(sh: &Sentinel) -> String {
+    sh.state.lock().myid[..8].to_string()
+}
+
+async fn node_task(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target) {
+    let id8 = short_id(sh);
+    let mut last_hello = 0u64;
+    loop {
+        let Some(p) = plan(sh, name, generation, target, "127.0.0.1") else {
+            return;
+        };
+        let timeout = link_timeout(p.down_after);
+        let mut link = match Link::open(
+            &p.addr,
+            &p.auth,
+            Some(&format!("sentinel-{id8}-cmd")),
+            timeout,
+        )
+        .await
+        {
+            Ok(l) => l,
+            Err(_) => {
+                with_node(sh, name, generation, target, |_, n| n.connected = false);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                continue;
+            }
+        };
+        let local_ip = link.local_ip();
+        with_node(sh, name, generation, target, |_, n| {
+            n.connected = true;
+            n.info_refresh_ms = 0;
+        });
+        let hello_task = tokio::spawn(hello_listener(
+            sh.clone(),
+            p.addr.clone(),
+            p.auth.clone(),
+            id8.clone(),
+            name.to_string(),
+            generation,
+            target.clone(),
+        ));
+        let result: Result<(), super::link::LinkError> = async {
+            loop {
+                let Some(p) = plan(sh, name, generation, target, &local_ip) else {
+                    return Ok(());
+                };
+                let now = now_ms();
+                if p.ping_due {
+                    with_node(sh, name, generation, target, |_, n| n.ping_sent(now));
+                    let r = link.call(&["PING"], timeout).await?;
+                    let ok = ping_ok(&r);
+                    with_node(sh, name, generation, target, |_, n| n.pong(now_ms(), ok));
+                }
+                if p.info_due {
+                    let r = link
+                        .call(&["INFO"], timeout.max(Duration::from_millis(1000)))
+                        .await?;
+                    if let Some(text) = frame_text(&r) {
+                        on_info(sh, name, generation, target, &text);
+                    }
+                }
+                if now.saturating_sub(last_hello) >= HELLO_PERIOD_MS
+                    && let Some(h) = &p.hello
+                {
+                    last_hello = now;
+                    let _ = link.call(&["PUBLISH", HELLO_CHANNEL, h], timeout).await?;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        .await;
+        hello_task.abort();
+        with_node(sh, name, generation, target, |_, n| n.connected = false);
+        if let Err(e) = result {
+            tracing::debug!(master = name, addr = %p.addr, error = %e, "link to node lost");
+        } else {
+            return;
+        }
+    }
+}
+
+/// Subscribes to the hello channel on a node and processes what other sentinels announce.
+async fn hello_listener(
+    sh: Arc<Sentinel>,
+    addr: String,
+    auth: Auth,
+    id8: String,
+    name: String,
+    generation: u64,
+    target: Target,
+) {
+    let timeout = Duration::from_secs(2);
+    loop {
+        if with_node(&sh, &name, generation, &target, |_, _| ()).is_none() {
+            return;
+        }
+        let Ok(mut link) = Link::open(
+            &addr,
+            &auth,
+            Some(&format!("sentinel-{id8}-pubsub")),
+            timeout,
+        )
+        .await
+        else {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        };
+        if link.send(&["SUBSCRIBE", HELLO_CHANNEL]).await.is_err() {
+            continue;
+        }
+        while let Ok(frame) = link.read().await {
+            if let Frame::Array(parts) = frame
+                && parts.len() == 3
+                && frame_text(&parts[0]).as_deref() == Some("message")
+                && let Some(payload) = frame_text(&parts[2])
+            {
+                process_hello(&sh, &payload);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Handles a hello (from a node's channel, or PUBLISHed to us directly): learns the
+/// sentinel, its epoch, and a newer configuration of the group it talks about.
+pub fn process_hello(sh: &Arc<Sentinel>, payload: &str) {
+    let f: Vec<&str> = payload.split(',').collect();
+    if f.len() != 8 {
+        return;
+    }
+    let (Ok(port), Ok(epoch), Ok(mport), Ok(mepoch)) = (
+        f[1].parse::<u16>(),
+        f[3].parse::<u64>(),
+        f[6].parse::<u16>(),
+        f[7].parse::<u64>(),
+    ) else {
+        return;
+    };
+    let (ip, runid, mname, mip) = (f[0], f[2], f[4], f[5]);
+    let mut st = sh.state.lock();
+    if runid == st.myid {
+        return;
+    }
+    let mut events: Vec<(String, String)> = Vec::new();
+    if epoch > st.current_epoch {
+        st.current_epoch = epoch;
+        st.dirty = true;
+        events.push(("+new-epoch".into(), epoch.to_string()));
+    }
+    let Some(m) = st.masters.get_mut(mname) else {
+        drop(st);
+        emit_all(sh, events);
+        return;
+    };
+    let now = now_ms();
+    match m.sentinels.get_mut(runid) {
+        Some(p) => {
+            p.last_hello_ms = now;
+            if p.ip != ip || p.port != port {
+                p.ip = ip.into();
+                p.port = port;
+                p.node = Node::new(ip, port);
+            }
+        }
+        None => {
+            // A sentinel restarted with a new id at the same address replaces the old one.
+            let stale: Vec<String> = m
+                .sentinels
+                .values()
+                .filter(|p| p.ip == ip && p.port == port)
+                .map(|p| p.run_id.clone())
+                .collect();
+            for s in stale {
+                m.sentinels.remove(&s);
+            }
+            m.sentinels.insert(runid.into(), Peer::new(ip, port, runid));
+            events.push((
+                "+sentinel".into(),
+                format!("sentinel {runid} {ip} {port} @ {}", m.at()),
+            ));
+            st.dirty = true;
+        }
+    }
+    let Some(m) = st.masters.get_mut(mname) else {
+        return;
+    };
+    if mepoch > m.cfg.config_epoch {
+        m.cfg.config_epoch = mepoch;
+        if m.node.ip != mip || m.node.port != mport {
+            let (oip, oport) = (m.node.ip.clone(), m.node.port);
+            events.push((
+                "+config-update-from".into(),
+                format!("sentinel {runid} {ip} {port} @ {}", m.at()),
+            ));
+            m.switch_to(mip, mport);
+            events.push((
+                "+switch-master".into(),
+                format!("{mname} {oip} {oport} {mip} {mport}"),
+            ));
+        }
+        st.dirty = true;
+    }
+    drop(st);
+    emit_all(sh, events);
+}
+
+fn emit_all(sh: &Sentinel, events: Vec<(String, String)>) {
+    for (k, v) in events {
+        sh.events.emit(&k, &v);
+    }
+}
+
+/// A node to repoint: address, credentials, new leader (None: promote it).
+pub type Repoint = (String, Auth, Option<(String, u16)>);
+
+/// Applies an INFO reply from a node: followers discovered, role changes, failover
+/// progress, and repointing nodes that follow the wrong leader.
+fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, text: &str) {
+    let mut events: Vec<(String, String)> = Vec::new();
+    let mut commands: Vec<Repoint> = Vec::new();
+    let now = now_ms();
+    {
+        let mut st = sh.state.lock();
+        let failover_epoch_for_promotion;
+        {
+            let Some(m) = st.masters.get_mut(name) else {
+                return;
+            };
+            if m.generation != generation {
+                return;
+            }
+            failover_epoch_for_promotion = m.failover_epoch;
+        }
+        let mut dirty = false;
+        let m = st.masters.get_mut(name).expect("checked above");
+        let auth = Auth {
+            user: m.cfg.auth_user.clone(),
+            pass: m.cfg.auth_pass.clone(),
+        };
+        match target {
+            Target::Leader => {
+                let found = m.node.apply_info(text);
+                for (ip, port) in found {
+                    let n = Node::new(&ip, port);
+                    let addr = n.addr();
+                    if addr == m.node.addr() || m.replicas.contains_key(&addr) {
+                        continue;
+                    }
+                    events.push((
+                        "+slave".into(),
+                        format!("slave {addr} {ip} {port} @ {}", m.at()),
+                    ));
+                    m.replicas.insert(addr, n);
+                    dirty = true;
+                }
+            }
+            Target::Replica(a) => {
+                let master_addr = (m.node.ip.clone(), m.node.port);
+                let master_sane = m.node.role == Role::Master
+                    && m.node.s_down_since_ms == 0
+                    && m.o_down_since_ms == 0;
+                let in_failover = m.failover != FailoverState::None;
+                let promoted = m.promoted.clone();
+                let state = m.failover;
+                let at = m.at();
+                let Some(n) = m.replicas.get_mut(a) else {
+                    return;
+                };
+                n.apply_info(text);
+                let ev_name = format!("slave {} {} {} @ {}", n.addr(), n.ip, n.port, at);
+                let is_promoted = promoted.as_deref() == Some(a.as_str());
+                if is_promoted && state == FailoverState::WaitPromotion && n.role == Role::Master {
+                    m.cfg.config_epoch = failover_epoch_for_promotion;
+                    m.failover = FailoverState::ReconfSlaves;
+                    m.failover_state_ms = now;
+                    events.push(("+promoted-slave".into(), ev_name.clone()));
+                    events.push((
+                        "+failover-state-reconf-slaves".into(),
+                        format!("master {at}"),
+                    ));
+                    dirty = true;
+                } else if in_failover && state == FailoverState::ReconfSlaves && !is_promoted {
+                    let (pip, pport) = promoted
+                        .as_deref()
+                        .and_then(|p| p.rsplit_once(':'))
+                        .map(|(i, p)| (i.to_string(), p.parse::<u16>().unwrap_or(0)))
+                        .unwrap_or_default();
+                    let points_at_new = n.role == Role::Slave
+                        && n.master_host.as_deref() == Some(pip.as_str())
+                        && n.master_port == pport;
+                    if n.reconf == Reconf::Sent && points_at_new {
+                        n.reconf = Reconf::InProg;
+                        events.push(("+slave-reconf-inprog".into(), ev_name.clone()));
+                    }
+                    if n.reconf == Reconf::InProg && points_at_new && n.master_link_up {
+                        n.reconf = Reconf::Done;
+                        events.push(("+slave-reconf-done".into(), ev_name.clone()));
+                    }
+                } else if !in_failover && master_sane {
+                    let wait = HELLO_PERIOD_MS * 4;
+                    let settled = now.saturating_sub(n.role_reported_ms) > wait
+                        && n.s_down_since_ms == 0
+                        && now.saturating_sub(n.reconf_sent_ms) > wait;
+                    if n.role == Role::Master && settled {
+                        // An old leader that came back: make it follow the current one.
+                        n.reconf_sent_ms = now;
+                        commands.push((n.addr(), auth.clone(), Some(master_addr.clone())));
+                        events.push(("+convert-to-slave".into(), ev_name.clone()));
+                    } else if n.role == Role::Slave
+                        && settled
+                        && (n.master_host.as_deref() != Some(master_addr.0.as_str())
+                            || n.master_port != master_addr.1)
+                    {
+                        n.reconf_sent_ms = now;
+                        commands.push((n.addr(), auth.clone(), Some(master_addr.clone())));
+                        events.push(("+fix-slave-config".into(), ev_name.clone()));
+                    }
+                }
+            }
+            Target::Peer(_) => {}
+        }
+        if dirty {
+            st.dirty = true;
+        }
+    }
+    emit_all(sh, events);
+    for (addr, auth, to) in commands {
+        tokio::spawn(async move {
+            let _ = send_replicaof(&addr, &auth, to).await;
+        });
+    }
+}
+
+/// Repoints a node the way stock Sentinel does, in one transaction so the node also
+/// persists it and drops its clients (who then ask the sentinels again):
+/// MULTI, SLAVEOF host port | NO ONE, CONFIG REWRITE, CLIENT KILL TYPE normal,
+/// CLIENT KILL TYPE pubsub, EXEC.
+pub async fn send_replicaof(
+    addr: &str,
+    auth: &Auth,
+    to: Option<(String, u16)>,
+) -> Result<(), super::link::LinkError> {
+    let timeout = Duration::from_secs(2);
+    let mut link = Link::open(addr, auth, None, timeout).await?;
+    let port;
+    let slaveof: Vec<&str> = match &to {
+        Some((ip, p)) => {
+            port = p.to_string();
+            vec!["SLAVEOF", ip, &port]
+        }
+        None => vec!["SLAVEOF", "NO", "ONE"],
+    };
+    link.send(&["MULTI"]).await?;
+    link.send(&slaveof).await?;
+    link.send(&["CONFIG", "REWRITE"]).await?;
+    link.send(&["CLIENT", "KILL", "TYPE", "normal"]).await?;
+    link.send(&["CLIENT", "KILL", "TYPE", "pubsub"]).await?;
+    link.send(&["EXEC"]).await?;
+    for _ in 0..6 {
+        tokio::time::timeout(timeout, link.read())
+            .await
+            .map_err(|_| super::link::LinkError::Timeout)??;
+    }
+    Ok(())
+}
+
+async fn peer_task(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target) {
+    let Target::Peer(runid) = target else {
+        return;
+    };
+    let id8 = short_id(sh);
+    let mut last_hello = 0u64;
+    let mut last_ask = 0u64;
+    let mut asked_epoch = 0u64;
+    loop {
+        let Some(p) = plan(sh, name, generation, target, "127.0.0.1") else {
+            return;
+        };
+        let timeout = link_timeout(p.down_after);
+        let Ok(mut link) = Link::open(
+            &p.addr,
+            &Auth::default(),
+            Some(&format!("sentinel-{id8}-cmd")),
+            timeout,
+        )
+        .await
+        else {
+            with_node(sh, name, generation, target, |_, n| n.connected = false);
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        };
+        with_node(sh, name, generation, target, |_, n| n.connected = true);
+        let local_ip = link.local_ip();
+        let result: Result<(), super::link::LinkError> = async {
+            loop {
+                let Some(p) = plan(sh, name, generation, target, &local_ip) else {
+                    return Ok(());
+                };
+                let now = now_ms();
+                if p.ping_due {
+                    with_node(sh, name, generation, target, |_, n| n.ping_sent(now));
+                    let r = link.call(&["PING"], timeout).await?;
+                    let ok = ping_ok(&r);
+                    with_node(sh, name, generation, target, |_, n| n.pong(now_ms(), ok));
+                }
+                if now.saturating_sub(last_hello) >= HELLO_PERIOD_MS
+                    && let Some(h) = &p.hello
+                {
+                    last_hello = now;
+                    let _ = link.call(&["PUBLISH", HELLO_CHANNEL, h], timeout).await?;
+                }
+                let vote_epoch = waiting_vote_epoch(sh, name);
+                if (now.saturating_sub(last_ask) >= ASK_PERIOD_MS || vote_epoch > asked_epoch)
+                    && let Some(q) = ask_args(sh, name)
+                {
+                    last_ask = now;
+                    asked_epoch = asked_epoch.max(vote_epoch);
+                    let r = link.call(&q, timeout).await?;
+                    on_is_down_reply(sh, name, runid, &r);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+        .await;
+        with_node(sh, name, generation, target, |_, n| n.connected = false);
+        if result.is_ok() {
+            return;
+        }
+    }
+}
+
+/// The epoch of the failover we are waiting to be elected for (0: none): a new one makes
+/// peer tasks ask for votes at once instead of at their next period.
+fn waiting_vote_epoch(sh: &Sentinel, name: &str) -> u64 {
+    let st = sh.state.lock();
+    st.masters
+        .get(name)
+        .filter(|m| m.failover == FailoverState::WaitStart)
+        .map_or(0, |m| m.failover_epoch)
+}
+
+/// `SENTINEL is-master-down-by-addr ip port epoch runid|*` while the leader is
+/// subjectively down (with our id when we are waiting to be elected).
+fn ask_args(sh: &Sentinel, name: &str) -> Option<Vec<String>> {
+    let st = sh.state.lock();
+    let m = st.masters.get(name)?;
+    if m.node.s_down_since_ms == 0 {
+        return None;
+    }
+    let runid = if m.failover == FailoverState::WaitStart {
+        st.myid.clone()
+    } else {
+        "*".into()
+    };
+    Some(vec![
+        "SENTINEL".into(),
+        "is-master-down-by-addr".into(),
+        m.node.ip.clone(),
+        m.node.port.to_string(),
+        st.current_epoch.to_string(),
+        runid,
+    ])
+}
+
+fn on_is_down_reply(sh: &Sentinel, name: &str, runid: &str, r: &Frame) {
+    let Frame::Array(parts) = r else {
+        return;
+    };
+    if parts.len() != 3 {
+        return;
+    }
+    let (Frame::Integer(down), Some(leader), Frame::Integer(epoch)) =
+        (&parts[0], frame_text(&parts[1]), &parts[2])
+    else {
+        return;
+    };
+    let mut st = sh.state.lock();
+    let Some(m) = st.masters.get_mut(name) else {
+        return;
+    };
+    if let Some(p) = m.sentinels.get_mut(runid) {
+        p.says_down = *down == 1;
+        p.reply_ms = now_ms();
+        if leader != "*" {
+            p.leader = Some(leader);
+            p.leader_epoch = *epoch as u64;
+        }
+    }
+}

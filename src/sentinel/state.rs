@@ -1,0 +1,483 @@
+//! What a sentinel knows: its monitored groups, each with the leader, its followers and
+//! the other sentinels watching it, and the failover in progress. One `Mutex` guards it
+//! all; link tasks update it after each reply and the timer acts on it every 100 ms.
+
+use super::config::MasterConfig;
+use std::collections::BTreeMap;
+
+/// The PING period toward every instance (stock: 1 s).
+pub const PING_PERIOD_MS: u64 = 1000;
+/// INFO period in steady state (stock: 10 s).
+pub const INFO_PERIOD_MS: u64 = 10_000;
+/// Hello period (stock: 2 s).
+pub const HELLO_PERIOD_MS: u64 = 2000;
+/// How long another sentinel's "the leader is down" answer stays valid (stock: 5 s).
+pub const ASK_PERIOD_MS: u64 = 1000;
+
+/// Current Unix time in ms.
+pub fn now_ms() -> u64 {
+    crate::store::now_ms()
+}
+
+/// Role an instance reports in INFO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `role:master`.
+    Master,
+    /// `role:slave`.
+    Slave,
+    /// Not known yet.
+    Unknown,
+}
+
+/// A node (leader or follower) as seen through PING and INFO.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// Address.
+    pub ip: String,
+    /// Port.
+    pub port: u16,
+    /// `run_id` from INFO.
+    pub run_id: Option<String>,
+    /// A link to the node is established.
+    pub connected: bool,
+    /// When the current link came up, or when we started trying.
+    pub link_since_ms: u64,
+    /// Last valid PING reply (+PONG, -LOADING, -MASTERDOWN count as valid, as in stock).
+    pub last_ok_ping_ms: u64,
+    /// Last PING reply of any kind.
+    pub last_pong_ms: u64,
+    /// Last PING sent.
+    pub last_ping_ms: u64,
+    /// When the oldest PING still without a reply was sent (0: none pending). Down
+    /// detection measures from here, as stock Sentinel's `act_ping_time`.
+    pub act_ping_ms: u64,
+    /// Last INFO parsed.
+    pub info_refresh_ms: u64,
+    /// Subjectively down since (0: up).
+    pub s_down_since_ms: u64,
+    /// Reported role and since when.
+    pub role: Role,
+    /// When `role` last changed.
+    pub role_reported_ms: u64,
+    /// As a follower: its leader's address, link state and how long the link was down.
+    pub master_host: Option<String>,
+    /// As a follower: its leader's port.
+    pub master_port: u16,
+    /// As a follower: `master_link_status:up`.
+    pub master_link_up: bool,
+    /// As a follower: `master_link_down_since_seconds` in ms.
+    pub master_link_down_ms: u64,
+    /// `slave_priority`.
+    pub priority: i64,
+    /// `slave_repl_offset`.
+    pub repl_offset: u64,
+    /// `replica_announced`.
+    pub announced: bool,
+    /// Failover bookkeeping for this follower.
+    pub reconf: Reconf,
+    /// When the current reconf step was sent.
+    pub reconf_sent_ms: u64,
+}
+
+/// Where a follower is in being repointed to the promoted one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconf {
+    /// Nothing sent.
+    None,
+    /// REPLICAOF sent.
+    Sent,
+    /// It reports the new leader address.
+    InProg,
+    /// Its link to the new leader is up.
+    Done,
+}
+
+impl Node {
+    /// A node we have not talked to yet.
+    pub fn new(ip: &str, port: u16) -> Self {
+        let now = now_ms();
+        Node {
+            ip: ip.into(),
+            port,
+            run_id: None,
+            connected: false,
+            link_since_ms: now,
+            last_ok_ping_ms: now,
+            last_pong_ms: now,
+            last_ping_ms: 0,
+            act_ping_ms: 0,
+            info_refresh_ms: 0,
+            s_down_since_ms: 0,
+            role: Role::Unknown,
+            role_reported_ms: now,
+            master_host: None,
+            master_port: 0,
+            master_link_up: false,
+            master_link_down_ms: 0,
+            priority: 100,
+            repl_offset: 0,
+            announced: true,
+            reconf: Reconf::None,
+            reconf_sent_ms: 0,
+        }
+    }
+
+    /// "ip:port", the key followers are stored under and the name stock events use.
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.ip, self.port)
+    }
+
+    /// Applies an INFO reply. Returns the followers a leader lists (ip, port).
+    pub fn apply_info(&mut self, info: &str) -> Vec<(String, u16)> {
+        let now = now_ms();
+        self.info_refresh_ms = now;
+        let mut replicas = Vec::new();
+        let mut role = Role::Unknown;
+        let mut link_down_s: Option<u64> = None;
+        for line in info.lines() {
+            let line = line.trim_end_matches('\r');
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
+            match k {
+                "run_id" => self.run_id = Some(v.to_string()),
+                "role" => {
+                    role = if v == "master" {
+                        Role::Master
+                    } else {
+                        Role::Slave
+                    }
+                }
+                "master_host" => self.master_host = Some(v.to_string()),
+                "master_port" => self.master_port = v.parse().unwrap_or(0),
+                "master_link_status" => self.master_link_up = v == "up",
+                "master_link_down_since_seconds" => link_down_s = v.parse().ok(),
+                "slave_priority" | "replica_priority" => self.priority = v.parse().unwrap_or(100),
+                "slave_repl_offset" => self.repl_offset = v.parse().unwrap_or(0),
+                "replica_announced" => self.announced = v != "0",
+                _ if k.starts_with("slave") && k[5..].chars().all(|c| c.is_ascii_digit()) => {
+                    // slaveN:ip=...,port=...,state=...,offset=...,lag=...
+                    let mut ip = None;
+                    let mut port = None;
+                    for kv in v.split(',') {
+                        match kv.split_once('=') {
+                            Some(("ip", x)) => ip = Some(x.to_string()),
+                            Some(("port", x)) => port = x.parse().ok(),
+                            _ => {}
+                        }
+                    }
+                    if let (Some(ip), Some(port)) = (ip, port) {
+                        replicas.push((ip, port));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if role == Role::Master {
+            self.master_host = None;
+            self.master_port = 0;
+            self.master_link_up = false;
+        }
+        self.master_link_down_ms = if self.master_link_up {
+            0
+        } else {
+            link_down_s.map_or(0, |s| s.saturating_mul(1000))
+        };
+        if role != self.role {
+            self.role = role;
+            self.role_reported_ms = now;
+        }
+        replicas
+    }
+
+    /// Subjectively down: a PING unanswered (validly) for `down_after` ms, or no link
+    /// and no valid reply for that long.
+    pub fn check_sdown(&self, now: u64, down_after: u64) -> bool {
+        if self.act_ping_ms > 0 {
+            now.saturating_sub(self.act_ping_ms) > down_after
+        } else if !self.connected {
+            now.saturating_sub(self.last_ok_ping_ms) > down_after
+        } else {
+            false
+        }
+    }
+
+    /// A PING is about to be sent.
+    pub fn ping_sent(&mut self, now: u64) {
+        self.last_ping_ms = now;
+        if self.act_ping_ms == 0 {
+            self.act_ping_ms = now;
+        }
+    }
+
+    /// A PING reply arrived; `valid` for +PONG, -LOADING, -MASTERDOWN.
+    pub fn pong(&mut self, now: u64, valid: bool) {
+        self.last_pong_ms = now;
+        if valid {
+            self.last_ok_ping_ms = now;
+            self.act_ping_ms = 0;
+        }
+    }
+}
+
+/// Another sentinel watching the same group.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// Announced address.
+    pub ip: String,
+    /// Announced port.
+    pub port: u16,
+    /// Its run id.
+    pub run_id: String,
+    /// Last hello received from it.
+    pub last_hello_ms: u64,
+    /// Link bookkeeping (PING).
+    pub node: Node,
+    /// Its answer to is-master-down-by-addr: leader down, when answered.
+    pub says_down: bool,
+    /// When it last answered.
+    pub reply_ms: u64,
+    /// The leader it voted for in `leader_epoch`.
+    pub leader: Option<String>,
+    /// Epoch of that vote.
+    pub leader_epoch: u64,
+}
+
+/// Failover progress (stock state names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailoverState {
+    /// No failover.
+    None,
+    /// Waiting to be elected.
+    WaitStart,
+    /// Choosing the follower to promote.
+    SelectSlave,
+    /// Sending REPLICAOF NO ONE.
+    SendSlaveofNoone,
+    /// Waiting for the follower to report role master.
+    WaitPromotion,
+    /// Repointing the other followers.
+    ReconfSlaves,
+    /// Done: switching the configuration to the new leader.
+    UpdateConfig,
+}
+
+impl FailoverState {
+    /// The name INFO and SENTINEL MASTER print.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailoverState::None => "none",
+            FailoverState::WaitStart => "wait_start",
+            FailoverState::SelectSlave => "select_slave",
+            FailoverState::SendSlaveofNoone => "send_slaveof_noone",
+            FailoverState::WaitPromotion => "wait_promotion",
+            FailoverState::ReconfSlaves => "reconf_slaves",
+            FailoverState::UpdateConfig => "update_config",
+        }
+    }
+}
+
+/// One monitored group.
+#[derive(Debug, Clone)]
+pub struct Master {
+    /// Settings (and the learned state persisted by a rewrite).
+    pub cfg: MasterConfig,
+    /// The leader node.
+    pub node: Node,
+    /// Followers by "ip:port".
+    pub replicas: BTreeMap<String, Node>,
+    /// Other sentinels by run id.
+    pub sentinels: BTreeMap<String, Peer>,
+    /// Objectively down since (0: not).
+    pub o_down_since_ms: u64,
+    /// Our vote: run id and epoch (`leader`/`leader_epoch` in stock).
+    pub leader: Option<String>,
+    /// Failover state.
+    pub failover: FailoverState,
+    /// Epoch of the failover we run.
+    pub failover_epoch: u64,
+    /// When the failover (or the last attempt) started.
+    pub failover_start_ms: u64,
+    /// When the state last changed.
+    pub failover_state_ms: u64,
+    /// Manual failover: no agreement needed.
+    pub force_failover: bool,
+    /// After the leader became objectively down, a random pause (under 500 ms) before
+    /// trying to lead the failover, so sentinels that saw it together do not split the
+    /// vote by all voting for themselves.
+    pub failover_delay_until_ms: u64,
+    /// The follower chosen for promotion.
+    pub promoted: Option<String>,
+    /// Bumped on SENTINEL RESET / address switch so link tasks of the old shape stop.
+    pub generation: u64,
+}
+
+impl Master {
+    /// A group from its configuration.
+    pub fn new(cfg: MasterConfig) -> Self {
+        let mut m = Master {
+            node: Node::new(&cfg.ip, cfg.port),
+            replicas: BTreeMap::new(),
+            sentinels: BTreeMap::new(),
+            o_down_since_ms: 0,
+            leader: None,
+            failover: FailoverState::None,
+            failover_epoch: 0,
+            failover_start_ms: 0,
+            failover_state_ms: 0,
+            force_failover: false,
+            failover_delay_until_ms: 0,
+            promoted: None,
+            generation: 0,
+            cfg,
+        };
+        for (ip, port) in m.cfg.known_replicas.clone() {
+            let n = Node::new(&ip, port);
+            m.replicas.insert(n.addr(), n);
+        }
+        for (ip, port, id) in m.cfg.known_sentinels.clone() {
+            m.sentinels.insert(id.clone(), Peer::new(&ip, port, &id));
+        }
+        m
+    }
+
+    /// Group name.
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    /// Stock flag list: master,s_down,o_down,failover_in_progress,...
+    pub fn flags(&self) -> String {
+        let mut f = vec!["master"];
+        if self.node.s_down_since_ms > 0 {
+            f.push("s_down");
+        }
+        if self.o_down_since_ms > 0 {
+            f.push("o_down");
+        }
+        if !self.node.connected {
+            f.push("disconnected");
+        }
+        if self.failover != FailoverState::None {
+            f.push("failover_in_progress");
+        }
+        if self.promoted.is_some() && self.failover != FailoverState::None {
+            // The promoted follower carries "promoted"; the leader just shows progress.
+        }
+        f.join(",")
+    }
+
+    /// "name ip port", the tail stock events put after "@".
+    pub fn at(&self) -> String {
+        format!("{} {} {}", self.cfg.name, self.node.ip, self.node.port)
+    }
+
+    /// Copies learned state into the configuration, for a rewrite.
+    pub fn sync_cfg(&mut self) {
+        self.cfg.ip = self.node.ip.clone();
+        self.cfg.port = self.node.port;
+        self.cfg.known_replicas = self
+            .replicas
+            .values()
+            .map(|n| (n.ip.clone(), n.port))
+            .collect();
+        self.cfg.known_sentinels = self
+            .sentinels
+            .values()
+            .map(|p| (p.ip.clone(), p.port, p.run_id.clone()))
+            .collect();
+    }
+
+    /// Points the group at a new leader (after a failover, or learned from a hello with
+    /// a newer config epoch): the old leader and the other followers become its followers.
+    pub fn switch_to(&mut self, ip: &str, port: u16) {
+        let old = self.node.addr();
+        let mut addrs: Vec<(String, u16)> = self
+            .replicas
+            .values()
+            .map(|n| (n.ip.clone(), n.port))
+            .collect();
+        addrs.push((self.node.ip.clone(), self.node.port));
+        let new_addr = format!("{ip}:{port}");
+        self.replicas = addrs
+            .into_iter()
+            .filter(|(i, p)| format!("{i}:{p}") != new_addr)
+            .map(|(i, p)| {
+                let n = Node::new(&i, p);
+                (n.addr(), n)
+            })
+            .collect();
+        let _ = old;
+        self.node = Node::new(ip, port);
+        self.o_down_since_ms = 0;
+        self.failover = FailoverState::None;
+        self.force_failover = false;
+        self.promoted = None;
+        self.generation += 1;
+        for p in self.sentinels.values_mut() {
+            p.says_down = false;
+        }
+    }
+}
+
+impl Peer {
+    /// A sentinel learned from a hello or the config.
+    pub fn new(ip: &str, port: u16, run_id: &str) -> Self {
+        Peer {
+            ip: ip.into(),
+            port,
+            run_id: run_id.into(),
+            last_hello_ms: now_ms(),
+            node: Node::new(ip, port),
+            says_down: false,
+            reply_ms: 0,
+            leader: None,
+            leader_epoch: 0,
+        }
+    }
+}
+
+/// The whole sentinel state.
+#[derive(Debug)]
+pub struct State {
+    /// Our 40-hex run id.
+    pub myid: String,
+    /// The highest epoch seen.
+    pub current_epoch: u64,
+    /// Groups by name (configuration order kept by `order`).
+    pub masters: BTreeMap<String, Master>,
+    /// The learned state changed: rewrite the config file soon.
+    pub dirty: bool,
+    /// Simulated failure flags (SENTINEL SIMULATE-FAILURE).
+    pub simulate_crash_after_election: bool,
+    /// As above, after promotion.
+    pub simulate_crash_after_promotion: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_parsing_reads_role_followers_and_link() {
+        let mut n = Node::new("127.0.0.1", 6379);
+        let r = n.apply_info(
+            "# Replication\r\nrole:master\r\nconnected_slaves:2\r\nslave0:ip=127.0.0.1,port=6380,state=online,offset=10,lag=0\r\nslave1:ip=127.0.0.1,port=6381,state=online,offset=10,lag=1\r\nrun_id:abc\r\n",
+        );
+        assert_eq!(
+            r,
+            vec![("127.0.0.1".into(), 6380), ("127.0.0.1".into(), 6381)]
+        );
+        assert_eq!(n.role, Role::Master);
+        assert_eq!(n.run_id.as_deref(), Some("abc"));
+        let mut f = Node::new("127.0.0.1", 6380);
+        f.apply_info("role:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:6379\r\nmaster_link_status:down\r\nmaster_link_down_since_seconds:3\r\nslave_repl_offset:99\r\nslave_priority:0\r\n");
+        assert_eq!(f.role, Role::Slave);
+        assert_eq!(
+            (f.master_port, f.master_link_up, f.master_link_down_ms),
+            (6379, false, 3000)
+        );
+        assert_eq!((f.repl_offset, f.priority), (99, 0));
+    }
+}
