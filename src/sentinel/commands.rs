@@ -778,7 +778,7 @@ fn sentinel(ctx: &mut Ctx<'_>, args: &[Bytes]) {
             let mut st = ctx.sh.state.lock();
             if st.masters.contains_key(&name) {
                 drop(st);
-                ctx.out.error("ERR Duplicated master name");
+                ctx.out.error("ERR Duplicate master name.");
                 return;
             }
             let m = Master::new(MasterConfig::new(

@@ -82,6 +82,11 @@ fn free_port() -> u16 {
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+thread_local! {
+    /// Set by [`TestServer::start_at`]: the port the next spawn must use.
+    static FIXED_PORT: std::cell::Cell<Option<u16>> = const { std::cell::Cell::new(None) };
+}
+
 fn make_temp_dir() -> PathBuf {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -107,6 +112,24 @@ pub struct TestServer {
     pub dir: PathBuf,
     pub log_path: PathBuf,
     pub args: Vec<String>,
+}
+
+/// The sentinel binary: `FC_SENTINEL_BIN` (e.g. a stock redis-sentinel) or ours.
+pub fn sentinel_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("FC_SENTINEL_BIN")
+        && !p.is_empty()
+    {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(env!("CARGO_BIN_EXE_ferrocache-sentinel"))
+}
+
+/// What kind of process to spawn: a data node (with the usual overrides) or a sentinel
+/// (whose config file carries port and bind, as Sentinel needs a file to save state).
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Server,
+    Sentinel,
 }
 
 enum SpawnError {
@@ -140,10 +163,57 @@ impl TestServer {
         Self::start_bin(PathBuf::from(bin), None, extra_args)
     }
 
+    /// Start a server on a given port (a node coming back where it was).
+    pub fn start_at(port: u16, extra_args: &[&str]) -> TestServer {
+        FIXED_PORT.with(|p| p.set(Some(port)));
+        let s = Self::start_kind(server_bin(), Kind::Server, None, extra_args);
+        FIXED_PORT.with(|p| p.set(None));
+        s
+    }
+
+    /// Start a sentinel whose config file is `port P`, `bind 127.0.0.1`, then `config`.
+    pub fn start_sentinel(config: &str) -> TestServer {
+        Self::start_kind(sentinel_bin(), Kind::Sentinel, Some(config), &[])
+    }
+
+    /// Restart a stopped sentinel on the same port with its (rewritten) config file.
+    pub fn restart_sentinel(&mut self) {
+        self.stop();
+        let conf = self.dir.join("server.conf");
+        let log = fs::OpenOptions::new()
+            .append(true)
+            .open(&self.log_path)
+            .expect("open log");
+        let log2 = log.try_clone().expect("clone log");
+        let child = Command::new(sentinel_bin())
+            .arg(&conf)
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log2))
+            .spawn()
+            .expect("respawn sentinel");
+        self.child = Some(child);
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while !self.ping_ready() {
+            assert!(Instant::now() < deadline, "sentinel did not come back");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     fn start_bin(bin: PathBuf, config: Option<&str>, extra_args: &[&str]) -> TestServer {
+        Self::start_kind(bin, Kind::Server, config, extra_args)
+    }
+
+    fn start_kind(
+        bin: PathBuf,
+        kind: Kind,
+        config: Option<&str>,
+        extra_args: &[&str],
+    ) -> TestServer {
         let mut last = String::new();
         for _attempt in 0..5 {
-            match Self::spawn_once(&bin, config, extra_args) {
+            match Self::spawn_once(&bin, kind, config, extra_args) {
                 Ok(s) => return s,
                 Err(SpawnError::PortTaken(msg)) => last = msg,
                 Err(SpawnError::Fatal(msg)) => panic!("server failed to start: {msg}"),
@@ -154,31 +224,42 @@ impl TestServer {
 
     fn spawn_once(
         bin: &Path,
+        kind: Kind,
         config: Option<&str>,
         extra_args: &[&str],
     ) -> Result<TestServer, SpawnError> {
-        let port = free_port();
+        let port = FIXED_PORT.with(|p| p.get()).unwrap_or_else(free_port);
         let dir = make_temp_dir();
         let log_path = dir.join("server.log");
         let log = fs::File::create(&log_path).expect("create log file");
         let log2 = log.try_clone().expect("clone log file");
         let mut args: Vec<String> = Vec::new();
-        if let Some(text) = config {
+        if kind == Kind::Sentinel {
+            let conf = dir.join("server.conf");
+            let text = format!("port {port}\nbind 127.0.0.1\n{}\n", config.unwrap_or(""));
+            fs::write(&conf, text).expect("write config file");
+            args.push(conf.display().to_string());
+            if bin.file_name().is_some_and(|n| n == "redis-server") {
+                args.push("--sentinel".into());
+            }
+        } else if let Some(text) = config {
             let conf = dir.join("server.conf");
             fs::write(&conf, text).expect("write config file");
             args.push(conf.display().to_string());
         }
-        args.extend([
-            "--port".into(),
-            port.to_string(),
-            "--bind".into(),
-            "127.0.0.1".into(),
-            "--save".into(),
-            String::new(),
-            // Redis's 5 s default lets followers share a snapshot; tests want it now.
-            "--repl-diskless-sync-delay".into(),
-            "0".into(),
-        ]);
+        if kind == Kind::Server {
+            args.extend([
+                "--port".into(),
+                port.to_string(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+                "--save".into(),
+                String::new(),
+                // Redis's 5 s default lets followers share a snapshot; tests want it now.
+                "--repl-diskless-sync-delay".into(),
+                "0".into(),
+            ]);
+        }
         args.extend(extra_args.iter().map(|s| s.to_string()));
         let child = Command::new(bin)
             .args(&args)

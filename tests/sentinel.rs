@@ -1,0 +1,427 @@
+//! ferrocache-sentinel: discovery, failover after kill -9, votes and quorum, the old
+//! leader rejoining, replica-priority 0, manual failover, restarts resuming the topology,
+//! and the client-facing command shapes of stock Sentinel 7.0.
+//! `FC_SENTINEL_BIN=$(which redis-sentinel) cargo test --test sentinel` runs the same
+//! tests against stock Sentinel.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+const NAME: &str = "mymaster";
+
+/// An INFO replication field, on a fresh connection: sentinels kill normal clients of a
+/// node they repoint (CLIENT KILL TYPE normal, as stock Sentinel does).
+fn repl(s: &TestServer, f: &str) -> String {
+    info_field(&s.raw().cmd(&["INFO", "replication"]).as_string(), f).unwrap_or_default()
+}
+
+/// A leader with `followers` followers, data written, all caught up.
+fn group(followers: &[&[&str]]) -> (TestServer, Vec<TestServer>) {
+    let leader = TestServer::start(&[]);
+    let lp = leader.port.to_string();
+    let mut l = leader.raw();
+    for i in 0..100 {
+        l.cmd(&["SET", &format!("k{i}"), &format!("v{i}")]);
+    }
+    let fs: Vec<TestServer> = followers
+        .iter()
+        .map(|extra| {
+            let mut args = vec!["--replicaof", "127.0.0.1", lp.as_str()];
+            args.extend_from_slice(extra);
+            TestServer::start(&args)
+        })
+        .collect();
+    for f in &fs {
+        assert!(
+            poll_until(Duration::from_secs(20), Duration::from_millis(20), || {
+                repl(f, "master_link_status") == "up"
+            }),
+            "follower did not sync"
+        );
+    }
+    (leader, fs)
+}
+
+fn sentinel_conf(leader_port: u16, quorum: usize) -> String {
+    format!(
+        "sentinel monitor {NAME} 127.0.0.1 {leader_port} {quorum}\n\
+         sentinel down-after-milliseconds {NAME} 500\n\
+         sentinel failover-timeout {NAME} 5000\n"
+    )
+}
+
+fn sentinels(n: usize, leader_port: u16, quorum: usize) -> Vec<TestServer> {
+    (0..n)
+        .map(|_| TestServer::start_sentinel(&sentinel_conf(leader_port, quorum)))
+        .collect()
+}
+
+/// Field map of one SENTINEL MASTER/REPLICAS entry (RESP2 flat array).
+fn fields(r: &Reply) -> Vec<(String, String)> {
+    let v = r.strings();
+    v.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect()
+}
+
+fn field(r: &Reply, name: &str) -> String {
+    fields(r)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+        .unwrap_or_default()
+}
+
+/// Waits until every sentinel knows the followers and the other sentinels.
+fn wait_discovery(ss: &[TestServer], followers: usize) {
+    for s in ss {
+        let mut r = s.raw();
+        let ok = poll_until(Duration::from_secs(20), Duration::from_millis(50), || {
+            let m = r.cmd(&["SENTINEL", "MASTER", NAME]);
+            field(&m, "num-slaves") == followers.to_string()
+                && field(&m, "num-other-sentinels") == (ss.len() - 1).to_string()
+        });
+        assert!(
+            ok,
+            "discovery incomplete: {:?}",
+            r.cmd(&["SENTINEL", "MASTER", NAME])
+        );
+    }
+}
+
+fn master_addr(s: &TestServer) -> (String, u16) {
+    let v = s
+        .raw()
+        .cmd(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", NAME])
+        .strings();
+    (v[0].clone(), v[1].parse().unwrap())
+}
+
+fn wait_master_port(ss: &[TestServer], not: u16, timeout: Duration) -> u16 {
+    let mut port = not;
+    let ok = poll_until(timeout, Duration::from_millis(50), || {
+        let ports: Vec<u16> = ss.iter().map(|s| master_addr(s).1).collect();
+        port = ports[0];
+        ports.iter().all(|p| *p == ports[0] && *p != not)
+    });
+    assert!(ok, "sentinels did not agree on a new leader");
+    port
+}
+
+fn kill9(s: &mut TestServer) {
+    let pid = s.pid().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .unwrap();
+    assert!(s.wait_exit(Duration::from_secs(10)).is_some());
+}
+
+#[test]
+fn leader_killed_is_replaced_and_rejoins_as_a_follower() {
+    let (mut leader, followers) = group(&[&[], &[]]);
+    let old_port = leader.port;
+    let ss = sentinels(3, old_port, 2);
+    wait_discovery(&ss, 2);
+    let mut l = leader.raw();
+    l.cmd(&["SET", "acked", "by-wait"]);
+    assert_eq!(l.cmd(&["WAIT", "2", "2000"]), Reply::int(2));
+    kill9(&mut leader);
+    let new_port = wait_master_port(&ss, old_port, Duration::from_secs(20));
+    let (new_leader, other) = if followers[0].port == new_port {
+        (&followers[0], &followers[1])
+    } else {
+        (&followers[1], &followers[0])
+    };
+    assert_eq!(new_leader.port, new_port);
+    let mut n = new_leader.raw();
+    assert_eq!(n.cmd(&["ROLE"]).as_array()[0], Reply::bulk("master"));
+    assert_eq!(n.cmd(&["GET", "acked"]), Reply::bulk("by-wait"));
+    // The other follower is repointed and continues from the promoted one's history.
+    assert!(poll_until(
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || {
+            repl(other, "master_port") == new_port.to_string()
+                && repl(other, "master_link_status") == "up"
+        }
+    ));
+    let stats = n.cmd(&["INFO", "stats"]).as_string();
+    assert_eq!(
+        info_field(&stats, "sync_full").as_deref(),
+        Some("0"),
+        "{stats}"
+    );
+    n.cmd(&["SET", "after", "failover"]);
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || { other.raw().cmd(&["GET", "after"]) == Reply::bulk("failover") }
+    ));
+    // Every sentinel lists the old leader as a follower (learned at the switch or from
+    // the new leader's hello soon after).
+    for s in &ss {
+        let mut r = s.raw();
+        let listed = poll_until(Duration::from_secs(10), Duration::from_millis(50), || {
+            let reps = r.cmd(&["SENTINEL", "REPLICAS", NAME]);
+            reps.as_array()
+                .iter()
+                .any(|x| field(x, "name") == format!("127.0.0.1:{old_port}"))
+        });
+        assert!(listed, "old leader {old_port} not listed as a follower");
+    }
+    // The old leader comes back (same port, no replicaof) and is told to follow.
+    let back = TestServer::start_at(old_port, &[]);
+    assert!(
+        poll_until(Duration::from_secs(40), Duration::from_millis(100), || {
+            repl(&back, "master_port") == new_port.to_string()
+                && repl(&back, "master_link_status") == "up"
+        }),
+        "old leader was not converted to a follower"
+    );
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || { back.raw().cmd(&["DEBUG", "DIGEST"]) == new_leader.raw().cmd(&["DEBUG", "DIGEST"]) }
+    ));
+}
+
+#[test]
+fn a_minority_of_sentinels_cannot_fail_over() {
+    let (mut leader, _followers) = group(&[&[]]);
+    let old_port = leader.port;
+    // Quorum 1: one sentinel alone may call the leader objectively down, but leading a
+    // failover needs a majority of the three known sentinels.
+    let mut ss = sentinels(3, old_port, 1);
+    wait_discovery(&ss, 1);
+    let survivor = ss.remove(0);
+    drop(ss);
+    kill9(&mut leader);
+    let mut r = survivor.raw();
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || { field(&r.cmd(&["SENTINEL", "MASTER", NAME]), "flags").contains("o_down") }
+    ));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(master_addr(&survivor).1, old_port, "a minority failed over");
+    let m = r.cmd(&["SENTINEL", "MASTER", NAME]);
+    assert_eq!(field(&m, "config-epoch"), "0");
+    match r.cmd(&["SENTINEL", "CKQUORUM", NAME]) {
+        Reply::Error(e) => assert!(e.starts_with("NOQUORUM 1 usable Sentinels."), "{e}"),
+        other => panic!("expected NOQUORUM, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_follower_with_priority_zero_is_never_promoted() {
+    let (mut leader, followers) = group(&[&["--replica-priority", "0"]]);
+    let old_port = leader.port;
+    let ss = sentinels(3, old_port, 2);
+    wait_discovery(&ss, 1);
+    // Whichever sentinel wins the election reports that no follower may be promoted.
+    let mut subs: Vec<RawConn> = ss.iter().map(|s| s.raw()).collect();
+    for sub in subs.iter_mut() {
+        sub.cmd(&["SUBSCRIBE", "-failover-abort-no-good-slave"]);
+    }
+    kill9(&mut leader);
+    let seen = poll_until(Duration::from_secs(20), Duration::from_millis(1), || {
+        subs.iter_mut().any(|sub| {
+            sub.try_read_reply(Duration::from_millis(30))
+                .is_ok_and(|m| m.as_array()[1] == Reply::bulk("-failover-abort-no-good-slave"))
+        })
+    });
+    assert!(seen, "no -failover-abort-no-good-slave event");
+    for s in &ss {
+        assert_eq!(master_addr(s).1, old_port);
+    }
+    assert_eq!(
+        followers[0].raw().cmd(&["ROLE"]).as_array()[0],
+        Reply::bulk("slave")
+    );
+}
+
+#[test]
+fn manual_failover_and_sentinel_restart_resume_the_topology() {
+    let (leader, followers) = group(&[&[], &[]]);
+    let old_port = leader.port;
+    let mut ss = sentinels(3, old_port, 2);
+    wait_discovery(&ss, 2);
+    assert_eq!(
+        ss[0].raw().cmd(&["SENTINEL", "FAILOVER", NAME]),
+        Reply::ok()
+    );
+    let new_port = wait_master_port(&ss, old_port, Duration::from_secs(20));
+    assert!(followers.iter().any(|f| f.port == new_port));
+    // The old leader (still running) is made a follower of the new one.
+    assert!(
+        poll_until(Duration::from_secs(40), Duration::from_millis(100), || {
+            repl(&leader, "master_port") == new_port.to_string()
+        }),
+        "old leader not converted"
+    );
+    // Restart every sentinel: each resumes from its rewritten config file.
+    for s in ss.iter_mut() {
+        s.restart_sentinel();
+    }
+    for s in &ss {
+        assert_eq!(master_addr(s).1, new_port);
+        let m = s.raw().cmd(&["SENTINEL", "MASTER", NAME]);
+        assert_eq!(field(&m, "num-slaves"), "2", "{m:?}");
+        assert_eq!(field(&m, "num-other-sentinels"), "2", "{m:?}");
+        assert_ne!(field(&m, "config-epoch"), "0");
+    }
+}
+
+#[test]
+fn sentinel_commands_answer_as_stock_sentinel() {
+    let (leader, _followers) = group(&[&[]]);
+    let ss = sentinels(1, leader.port, 1);
+    wait_discovery(&ss, 1);
+    let mut r = ss[0].raw();
+    assert_eq!(r.cmd(&["PING"]), Reply::simple("PONG"));
+    let m = r.cmd(&["SENTINEL", "MASTER", NAME]);
+    let names: Vec<String> = fields(&m).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        names,
+        [
+            "name",
+            "ip",
+            "port",
+            "runid",
+            "flags",
+            "link-pending-commands",
+            "link-refcount",
+            "last-ping-sent",
+            "last-ok-ping-reply",
+            "last-ping-reply",
+            "down-after-milliseconds",
+            "info-refresh",
+            "role-reported",
+            "role-reported-time",
+            "config-epoch",
+            "num-slaves",
+            "num-other-sentinels",
+            "quorum",
+            "failover-timeout",
+            "parallel-syncs"
+        ]
+    );
+    assert_eq!(field(&m, "flags"), "master");
+    assert_eq!(field(&m, "port"), leader.port.to_string());
+    let reps = r.cmd(&["SENTINEL", "REPLICAS", NAME]);
+    let rep_names: Vec<String> = fields(&reps.as_array()[0])
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        &rep_names[rep_names.len() - 7..],
+        [
+            "master-link-down-time",
+            "master-link-status",
+            "master-host",
+            "master-port",
+            "slave-priority",
+            "slave-repl-offset",
+            "replica-announced"
+        ]
+    );
+    assert_eq!(r.cmd(&["SENTINEL", "SLAVES", NAME]).as_array().len(), 1);
+    assert_eq!(r.cmd(&["SENTINEL", "MASTERS"]).as_array().len(), 1);
+    assert_eq!(r.cmd(&["SENTINEL", "SENTINELS", NAME]).as_array().len(), 0);
+    assert_eq!(
+        r.cmd(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "nosuch"]),
+        Reply::Nil
+    );
+    let id = r.cmd(&["SENTINEL", "MYID"]).as_string();
+    assert_eq!(id.len(), 40);
+    assert_eq!(
+        r.cmd(&["SENTINEL", "CKQUORUM", NAME]),
+        Reply::simple("OK 1 usable Sentinels. Quorum and failover authorization can be reached")
+    );
+    assert_eq!(
+        r.cmd(&["SENTINEL", "MASTER", "nosuch"]),
+        Reply::err("ERR No such master with that name")
+    );
+    assert_eq!(
+        r.cmd(&["SENTINEL", "FAILOVER", "nosuch"]),
+        Reply::err("ERR No such master with that name")
+    );
+    assert!(
+        matches!(r.cmd(&["SENTINEL", "NOSUCH"]), Reply::Error(e) if e.starts_with("ERR unknown subcommand 'NOSUCH'"))
+    );
+    let down = r.cmd(&[
+        "SENTINEL",
+        "IS-MASTER-DOWN-BY-ADDR",
+        "127.0.0.1",
+        &leader.port.to_string(),
+        "0",
+        "*",
+    ]);
+    assert_eq!(
+        down,
+        Reply::Array(vec![Reply::int(0), Reply::bulk("*"), Reply::int(0)])
+    );
+    let role = r.cmd(&["ROLE"]);
+    assert_eq!(
+        role,
+        Reply::Array(vec![
+            Reply::bulk("sentinel"),
+            Reply::Array(vec![Reply::bulk(NAME)])
+        ])
+    );
+    let info = r.cmd(&["INFO", "sentinel"]).as_string();
+    assert!(
+        info.contains(&format!(
+            "master0:name={NAME},status=ok,address=127.0.0.1:{},slaves=1,sentinels=1",
+            leader.port
+        )),
+        "{info}"
+    );
+    assert!(
+        matches!(r.cmd(&["GET", "k1"]), Reply::Error(e) if e.starts_with("ERR unknown command 'GET', with args beginning with: 'k1'"))
+    );
+    // MONITOR / SET / REMOVE, with their errors.
+    let lp = leader.port.to_string();
+    assert_eq!(
+        r.cmd(&["SENTINEL", "MONITOR", "other", "127.0.0.1", &lp, "1"]),
+        Reply::ok()
+    );
+    assert_eq!(
+        r.cmd(&["SENTINEL", "MONITOR", "other", "127.0.0.1", &lp, "1"]),
+        Reply::err("ERR Duplicate master name.")
+    );
+    assert_eq!(
+        r.cmd(&["SENTINEL", "MONITOR", "x", "127.0.0.1", &lp, "0"]),
+        Reply::err("ERR Quorum must be 1 or greater.")
+    );
+    assert_eq!(
+        r.cmd(&[
+            "SENTINEL",
+            "SET",
+            "other",
+            "down-after-milliseconds",
+            "1234"
+        ]),
+        Reply::ok()
+    );
+    assert_eq!(
+        field(
+            &r.cmd(&["SENTINEL", "MASTER", "other"]),
+            "down-after-milliseconds"
+        ),
+        "1234"
+    );
+    assert_eq!(r.cmd(&["SENTINEL", "REMOVE", "other"]), Reply::ok());
+    assert_eq!(
+        r.cmd(&["SENTINEL", "REMOVE", "other"]),
+        Reply::err("ERR No such master with that name")
+    );
+    let conf = std::fs::read_to_string(ss[0].dir().join("server.conf")).unwrap();
+    assert!(
+        conf.contains(&format!("sentinel known-replica {NAME} 127.0.0.1")),
+        "{conf}"
+    );
+    assert!(conf.contains(&format!("sentinel myid {id}")), "{conf}");
+    assert!(!conf.contains("monitor other"), "{conf}");
+}
