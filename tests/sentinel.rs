@@ -11,6 +11,16 @@ use std::time::Duration;
 
 const NAME: &str = "mymaster";
 
+/// Extra node arguments: a stock redis-server (FC_SERVER_BIN) needs DEBUG enabled for
+/// DEBUG DIGEST.
+fn node_args() -> &'static [&'static str] {
+    if is_stock_redis() {
+        &["--enable-debug-command", "yes"]
+    } else {
+        &[]
+    }
+}
+
 /// An INFO replication field, on a fresh connection: sentinels kill normal clients of a
 /// node they repoint (CLIENT KILL TYPE normal, as stock Sentinel does).
 fn repl(s: &TestServer, f: &str) -> String {
@@ -19,7 +29,7 @@ fn repl(s: &TestServer, f: &str) -> String {
 
 /// A leader with `followers` followers, data written, all caught up.
 fn group(followers: &[&[&str]]) -> (TestServer, Vec<TestServer>) {
-    let leader = TestServer::start(&[]);
+    let leader = TestServer::start(node_args());
     let lp = leader.port.to_string();
     let mut l = leader.raw();
     for i in 0..100 {
@@ -29,6 +39,7 @@ fn group(followers: &[&[&str]]) -> (TestServer, Vec<TestServer>) {
         .iter()
         .map(|extra| {
             let mut args = vec!["--replicaof", "127.0.0.1", lp.as_str()];
+            args.extend_from_slice(node_args());
             args.extend_from_slice(extra);
             TestServer::start(&args)
         })
@@ -171,7 +182,7 @@ fn leader_killed_is_replaced_and_rejoins_as_a_follower() {
         assert!(listed, "old leader {old_port} not listed as a follower");
     }
     // The old leader comes back (same port, no replicaof) and is told to follow.
-    let back = TestServer::start_at(old_port, &[]);
+    let back = TestServer::start_at(old_port, node_args());
     assert!(
         poll_until(Duration::from_secs(40), Duration::from_millis(100), || {
             repl(&back, "master_port") == new_port.to_string()
@@ -424,4 +435,94 @@ fn sentinel_commands_answer_as_stock_sentinel() {
     );
     assert!(conf.contains(&format!("sentinel myid {id}")), "{conf}");
     assert!(!conf.contains("monitor other"), "{conf}");
+}
+
+/// The leader cut off from everyone (sentinels and followers reach it through a proxy
+/// that is cut): the majority side fails over; with `min-replicas-to-write 1` the
+/// isolated old leader refuses writes meanwhile (no split-brain writes to lose), and
+/// after the partition heals it is made a follower of the new leader.
+#[test]
+fn leader_partitioned_from_everyone_is_replaced_and_refuses_writes_meanwhile() {
+    let leader = TestServer::start(&[
+        "--min-replicas-to-write",
+        "1",
+        "--min-replicas-max-lag",
+        "2",
+    ]);
+    let proxy = FaultProxy::start(leader.port);
+    let pp = proxy.port.to_string();
+    let followers: Vec<TestServer> = (0..2)
+        .map(|_| TestServer::start(&["--replicaof", "127.0.0.1", &pp]))
+        .collect();
+    for f in &followers {
+        assert!(poll_until(
+            Duration::from_secs(20),
+            Duration::from_millis(20),
+            || { repl(f, "master_link_status") == "up" }
+        ));
+    }
+    let ss = sentinels(3, proxy.port, 2);
+    wait_discovery(&ss, 2);
+    let mut l = leader.raw();
+    assert_eq!(l.cmd(&["SET", "before", "1"]), Reply::ok());
+    assert_eq!(l.cmd(&["WAIT", "2", "2000"]), Reply::int(2));
+    proxy.set_blocked(true);
+    proxy.cut();
+    let new_port = wait_master_port(&ss, proxy.port, Duration::from_secs(20));
+    assert!(followers.iter().any(|f| f.port == new_port));
+    // The isolated old leader has no follower within the max lag: it refuses writes.
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || {
+            matches!(leader.raw().cmd(&["SET", "split", "brain"]), Reply::Error(e) if e.starts_with("NOREPLICAS"))
+        }
+    ));
+    let new_leader = followers.iter().find(|f| f.port == new_port).unwrap();
+    assert_eq!(new_leader.raw().cmd(&["GET", "before"]), Reply::bulk("1"));
+    // Heal: the sentinels reach the old leader again and repoint it.
+    proxy.set_blocked(false);
+    assert!(
+        poll_until(Duration::from_secs(40), Duration::from_millis(100), || {
+            repl(&leader, "master_port") == new_port.to_string()
+                && repl(&leader, "master_link_status") == "up"
+        }),
+        "old leader not repointed after the partition healed"
+    );
+    assert_eq!(leader.raw().cmd(&["GET", "split"]), Reply::Nil);
+}
+
+/// Two failures in a row: the leader dies, then the promoted follower dies too; the last
+/// follower ends up leading, with the data acknowledged before each failure.
+#[test]
+fn two_failures_in_a_row() {
+    let (mut leader, mut followers) = group(&[&[], &[]]);
+    let ss = sentinels(3, leader.port, 2);
+    wait_discovery(&ss, 2);
+    leader.raw().cmd(&["SET", "first", "1"]);
+    assert_eq!(leader.raw().cmd(&["WAIT", "2", "2000"]), Reply::int(2));
+    let old = leader.port;
+    kill9(&mut leader);
+    let second = wait_master_port(&ss, old, Duration::from_secs(20));
+    let idx = followers.iter().position(|f| f.port == second).unwrap();
+    let mut promoted = followers.remove(idx);
+    let last = followers.pop().unwrap();
+    assert!(poll_until(
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || {
+            repl(&last, "master_port") == second.to_string()
+                && repl(&last, "master_link_status") == "up"
+        }
+    ));
+    promoted.raw().cmd(&["SET", "second", "2"]);
+    assert_eq!(promoted.raw().cmd(&["WAIT", "1", "2000"]), Reply::int(1));
+    kill9(&mut promoted);
+    // The group was reset at the switch: its next failover does not wait out the
+    // 2 x failover-timeout that separates retries of one failed attempt.
+    let third = wait_master_port(&ss, second, Duration::from_secs(20));
+    assert_eq!(third, last.port);
+    let mut r = last.raw();
+    assert_eq!(r.cmd(&["GET", "first"]), Reply::bulk("1"));
+    assert_eq!(r.cmd(&["GET", "second"]), Reply::bulk("2"));
 }

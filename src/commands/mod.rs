@@ -150,6 +150,14 @@ impl<'a> Ctx<'a> {
             .ok_or_else(|| CmdError::err("internal: write outside a write section"))
     }
 
+    /// The write section for a command not flagged WRITE that still changes replication
+    /// state (REPLICAOF): the one EXEC holds, or a new one taken now.
+    pub fn w_taken(&mut self) -> &mut WriteTxn<'a> {
+        let store: &'a crate::store::Store = &self.srv.store;
+        let now = self.now;
+        self.txn.get_or_insert_with(|| store.write(now))
+    }
+
     /// The sequencer state, through whichever side of the lock this command holds
     /// (commands flagged ATOMIC_READ hold the shared side; writes and EXEC the exclusive
     /// side). Never takes the lock itself, so it is safe inside EXEC.

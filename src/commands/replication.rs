@@ -165,7 +165,7 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .ok_or_else(|| CmdError::err("server is shutting down"))?;
     if is(&args[1], "no") && is(&args[2], "one") {
         if srv.follower.lock().leader.is_some() {
-            crate::replication::follower::set_leader_in(&srv, ctx.w()?, None);
+            crate::replication::follower::set_leader_in(&srv, ctx.w_taken(), None);
         }
         ctx.out.ok();
         return Ok(());
@@ -180,7 +180,7 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ctx.out.simple("OK Already connected to specified master");
         return Ok(());
     }
-    crate::replication::follower::set_leader_in(&srv, ctx.w()?, Some((host, port)));
+    crate::replication::follower::set_leader_in(&srv, ctx.w_taken(), Some((host, port)));
     ctx.out.ok();
     Ok(())
 }

@@ -412,6 +412,8 @@ impl Master {
         self.node = Node::new(ip, port);
         self.o_down_since_ms = 0;
         self.failover = FailoverState::None;
+        self.failover_start_ms = 0;
+        self.failover_delay_until_ms = 0;
         self.force_failover = false;
         self.promoted = None;
         self.generation += 1;
