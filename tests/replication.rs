@@ -630,3 +630,91 @@ fn followers_syncing_together_share_one_snapshot() {
     assert_eq!(rb.cmd(&["DEBUG", "DIGEST"]), digest);
     assert_eq!(rb.cmd(&["GET", "during"]), Reply::bulk("wait"));
 }
+
+/// FAILOVER (coordinated switchover, Redis 6.2+): writes pause, the target catches up and
+/// promotes itself on `PSYNC ... FAILOVER`, the old leader follows it with a partial
+/// resync; every acknowledged write survives (a writer runs throughout).
+#[test]
+fn coordinated_failover_loses_no_acknowledged_write() {
+    let leader = TestServer::start(&[]);
+    let lp = leader.port.to_string();
+    let a = TestServer::start(&["--replicaof", "127.0.0.1", &lp]);
+    let b = TestServer::start(&["--replicaof", "127.0.0.1", &lp]);
+    let mut l = leader.raw();
+    let (mut ra, mut rb) = (a.raw(), b.raw());
+    wait_caught_up(&mut l, &mut ra);
+    wait_caught_up(&mut l, &mut rb);
+    // Errors first, as Redis words them.
+    assert_eq!(
+        ra.cmd(&["FAILOVER"]),
+        Reply::err("ERR FAILOVER is not valid when server is a replica.")
+    );
+    assert_eq!(
+        l.cmd(&["FAILOVER", "TO", "127.0.0.1", "1"]),
+        Reply::err("ERR FAILOVER target HOST and PORT is not a replica.")
+    );
+    assert_eq!(
+        l.cmd(&["FAILOVER", "FORCE"]),
+        Reply::err(
+            "ERR FAILOVER with force option requires both a timeout and target HOST and IP."
+        )
+    );
+    assert_eq!(
+        l.cmd(&["FAILOVER", "TIMEOUT", "0"]),
+        Reply::err("ERR FAILOVER timeout must be greater than 0")
+    );
+    assert_eq!(
+        l.cmd(&["FAILOVER", "ABORT"]),
+        Reply::err("ERR No failover in progress.")
+    );
+    assert_eq!(
+        l.cmd(&["FAILOVER", "BOGUS"]),
+        Reply::err("ERR syntax error")
+    );
+    // A writer counts its acknowledged INCRs until the old leader stops taking writes.
+    let port = leader.port;
+    let writer = std::thread::spawn(move || {
+        let mut w = RawConn::connect(&format!("127.0.0.1:{port}"));
+        let mut acked = 0i64;
+        loop {
+            match w.cmd(&["INCR", "counter"]) {
+                Reply::Int(_) => acked += 1,
+                _ => return acked,
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let ap = a.port.to_string();
+    assert_eq!(
+        l.cmd(&["FAILOVER", "TO", "127.0.0.1", &ap, "TIMEOUT", "5000"]),
+        Reply::ok()
+    );
+    let acked = writer.join().unwrap();
+    assert!(acked > 0);
+    let mut ra = a.raw();
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || { repl_field(&mut ra, "role") == "master" }
+    ));
+    assert_eq!(ra.cmd(&["GET", "counter"]), Reply::bulk(acked.to_string()));
+    let mut l = leader.raw();
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || {
+            repl_field(&mut l, "role") == "slave"
+                && repl_field(&mut l, "master_port") == ap
+                && repl_field(&mut l, "master_link_status") == "up"
+        }
+    ));
+    assert_eq!(repl_field(&mut l, "master_failover_state"), "no-failover");
+    assert_eq!(stats_field(&mut ra, "sync_partial_ok"), "1");
+    assert_eq!(stats_field(&mut ra, "sync_full"), "0");
+    ra.cmd(&["SET", "after", "switch"]);
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || { l.cmd(&["GET", "after"]) == Reply::bulk("switch") }
+    ));
+}

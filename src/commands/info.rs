@@ -289,8 +289,16 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
             }
             let _ = write!(
                 out,
-                "master_failover_state:no-failover\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
-                log.replid, log.replid2, log.offset, log.second_offset, active, size, first, hist
+                "master_failover_state:{}\r\nmaster_replid:{}\r\nmaster_replid2:{}\r\nmaster_repl_offset:{}\r\nsecond_repl_offset:{}\r\nrepl_backlog_active:{}\r\nrepl_backlog_size:{}\r\nrepl_backlog_first_byte_offset:{}\r\nrepl_backlog_histlen:{}\r\n",
+                srv.switchover.lock().state.name(),
+                log.replid,
+                log.replid2,
+                log.offset,
+                log.second_offset,
+                active,
+                size,
+                first,
+                hist
             );
         }
         "cpu" => {

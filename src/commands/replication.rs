@@ -50,6 +50,16 @@ pub fn commands() -> Vec<Command> {
             wait,
         ),
         cmd(
+            "failover",
+            -1,
+            ADMIN | NOSCRIPT | STALE,
+            (0, 0, 0),
+            "server",
+            "6.2.0",
+            "Start a coordinated failover between this server and one of its replicas.",
+            crate::replication::switchover::failover,
+        ),
+        cmd(
             "psync",
             -3,
             ADMIN | NOSCRIPT | NO_MULTI,
@@ -123,6 +133,29 @@ fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let replid = String::from_utf8_lossy(&args[1]).into_owned();
     let offset = crate::protocol::parse_i64(&args[2]).unwrap_or(-1);
+    if args.len() > 3 && is(&args[3], "failover") {
+        // Our leader hands over (FAILOVER on it): promote ourselves, keeping its history.
+        let srv = ctx
+            .srv
+            .arc()
+            .ok_or_else(|| CmdError::err("server is shutting down"))?;
+        tracing::warn!(replid, "Failover request received for replid {}.", replid);
+        if srv.follower.lock().leader.is_none() {
+            return Err(CmdError::err("PSYNC FAILOVER can't be sent to a master."));
+        }
+        let mine = ctx.w_taken().log().replid.clone();
+        if mine != replid {
+            ctx.txn = None;
+            return Err(CmdError::err("PSYNC FAILOVER replid must match my replid."));
+        }
+        crate::replication::follower::set_leader_in(&srv, ctx.w_taken(), None);
+        // leader::psync takes the write section itself.
+        ctx.txn = None;
+        tracing::warn!(client = %ctx.client.handle.addr, "MASTER MODE enabled (failover request)");
+    }
+    if ctx.srv.switchover.lock().state != crate::replication::switchover::SwitchState::None {
+        return Err(CmdError::err("-NOMASTERLINK Can't SYNC while failing over"));
+    }
     let handle = ctx.client.handle.clone();
     match crate::replication::leader::psync(ctx.srv, &handle, &replid, offset) {
         crate::replication::leader::Psync::Continue(bytes) => ctx.out.raw(&bytes),

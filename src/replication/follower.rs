@@ -76,6 +76,11 @@ pub fn set_leader_in(
     st.sync_in_progress = false;
     st.down_since_ms = crate::store::now_ms();
     drop(st);
+    if !was_follower && leader.is_some() && txn.log().active() {
+        // A leader turning follower offers its own history (PSYNC <its replid> <offset>):
+        // a new leader that has it as replid2 continues partially (PSYNC2).
+        srv.follower.lock().has_history = true;
+    }
     match leader {
         Some((host, port)) => {
             srv.store.set_follower_mode(true);
@@ -218,7 +223,23 @@ async fn run_link(
     };
     let have_data = srv.follower.lock().has_history;
     let psync_off = (offset + 1).to_string();
-    let reply = if have_data {
+    let switching = crate::replication::switchover::in_progress(srv);
+    let reply = if switching {
+        // A coordinated FAILOVER: the target promotes itself on this request.
+        let reply = c
+            .command(&[
+                b"PSYNC",
+                replid.as_bytes(),
+                psync_off.as_bytes(),
+                b"FAILOVER",
+            ])
+            .await?;
+        crate::replication::switchover::psync_answered(
+            srv,
+            reply.starts_with("+CONTINUE") || reply.starts_with("+FULLRESYNC"),
+        );
+        reply
+    } else if have_data {
         c.command(&[b"PSYNC", replid.as_bytes(), psync_off.as_bytes()])
             .await?
     } else {

@@ -453,7 +453,11 @@ pub fn follower_lines(srv: &Server) -> Vec<FollowerLine> {
 /// are attached, so they can tell a quiet leader from a dead link (it counts in offsets).
 pub fn ping_followers(srv: &Server) {
     // A follower relays its leader's PINGs; it sends none of its own.
-    if srv.followers.lock().is_empty() || srv.store.follower_mode() {
+    // Nor while a FAILOVER waits for a follower to acknowledge the paused stream.
+    if srv.followers.lock().is_empty()
+        || srv.store.follower_mode()
+        || crate::replication::switchover::in_wait(srv)
+    {
         return;
     }
     let now = crate::store::now_ms();

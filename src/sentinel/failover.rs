@@ -13,6 +13,8 @@ use std::time::Duration;
 
 /// Other sentinels' down opinions older than this are ignored (stock: 5 s).
 const OPINION_VALID_MS: u64 = 5000;
+/// Upper bound of the random pause before trying to lead a failover.
+const MAX_START_DELAY_MS: u64 = 250;
 /// A follower sent REPLICAOF that does not report progress in this time is counted done.
 const RECONF_TIMEOUT_MS: u64 = 10_000;
 
@@ -37,7 +39,26 @@ pub async fn run(sh: Arc<Sentinel>) {
 }
 
 type Events = Vec<(String, String)>;
-type Commands = Vec<super::monitor::Repoint>;
+type Commands = Vec<Action>;
+
+/// What the timer asks the nodes to do, sent after the state lock is released.
+pub enum Action {
+    /// REPLICAOF on a node (None: promote it).
+    Repoint(super::monitor::Repoint),
+    /// A manual failover while the leader is reachable: `FAILOVER TO <promoted>` on the
+    /// leader hands over with no write lost (writes pause until the promoted follower
+    /// has them all); if the leader refuses, the follower is promoted directly.
+    Switchover {
+        /// The leader's address.
+        leader: String,
+        /// The follower to promote ("ip:port").
+        promoted: String,
+        /// Credentials.
+        auth: Auth,
+        /// Hand-over timeout.
+        timeout_ms: u64,
+    },
+}
 
 /// One timer step over every group.
 pub fn step(sh: &Arc<Sentinel>) {
@@ -49,18 +70,75 @@ pub fn step(sh: &Arc<Sentinel>) {
         for name in names {
             check_down(&mut st, &name, &mut events);
             maybe_start_failover(&mut st, &name, &mut events);
-            run_failover(&mut st, &name, &mut events, &mut commands);
+            // Run consecutive states in one step (elected -> select -> send ...): each
+            // tick saved is time clients spend without a leader.
+            for _ in 0..8 {
+                let before = st.masters.get(&name).map(|m| m.failover);
+                run_failover(&mut st, &name, &mut events, &mut commands);
+                if st.masters.get(&name).map(|m| m.failover) == before {
+                    break;
+                }
+            }
         }
     }
     for (k, v) in events {
         sh.events.emit(&k, &v);
     }
-    for (addr, auth, to) in commands {
+    for action in commands {
         tokio::spawn(async move {
-            if let Err(e) = send_replicaof(&addr, &auth, to.clone()).await {
-                tracing::warn!(addr, error = %e, "could not send REPLICAOF");
+            match action {
+                Action::Repoint((addr, auth, to)) => {
+                    if let Err(e) = send_replicaof(&addr, &auth, to).await {
+                        tracing::warn!(addr, error = %e, "could not send REPLICAOF");
+                    }
+                }
+                Action::Switchover {
+                    leader,
+                    promoted,
+                    auth,
+                    timeout_ms,
+                } => {
+                    if let Err(e) = switchover(&leader, &promoted, &auth, timeout_ms).await {
+                        tracing::warn!(leader, promoted, error = %e, "coordinated FAILOVER refused, promoting directly");
+                        if let Err(e) = send_replicaof(&promoted, &auth, None).await {
+                            tracing::warn!(promoted, error = %e, "could not send REPLICAOF NO ONE");
+                        }
+                    }
+                }
             }
         });
+    }
+}
+
+/// Sends `FAILOVER TO ip port TIMEOUT ms` to the leader; Ok when it accepted.
+async fn switchover(
+    leader: &str,
+    promoted: &str,
+    auth: &Auth,
+    timeout_ms: u64,
+) -> Result<(), String> {
+    let (ip, port) = promoted.rsplit_once(':').ok_or("bad address")?;
+    let t = Duration::from_secs(2);
+    let mut link = super::link::Link::open(leader, auth, None, t)
+        .await
+        .map_err(|e| e.to_string())?;
+    let reply = link
+        .call(
+            &[
+                "FAILOVER",
+                "TO",
+                ip,
+                port,
+                "TIMEOUT",
+                &timeout_ms.to_string(),
+            ],
+            t,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    match reply {
+        super::link::Frame::SimpleString(_) => Ok(()),
+        other => Err(super::link::frame_text(&other).unwrap_or_default()),
     }
 }
 
@@ -124,7 +202,7 @@ fn check_down(st: &mut State, name: &str, events: &mut Events) {
     let odown = m.node.s_down_since_ms > 0 && agree >= m.cfg.quorum;
     if odown && m.o_down_since_ms == 0 {
         m.o_down_since_ms = now;
-        m.failover_delay_until_ms = now + rand::rng().random_range(0..500);
+        m.failover_delay_until_ms = now + rand::rng().random_range(0..MAX_START_DELAY_MS);
         events.push((
             "+odown".into(),
             format!("master {} #quorum {}/{}", m.at(), agree, m.cfg.quorum),
@@ -361,7 +439,18 @@ fn run_failover(st: &mut State, name: &str, events: &mut Events, commands: &mut 
                 }
                 return;
             }
-            commands.push((addr.clone(), auth, None));
+            let leader_up =
+                m.node.connected && m.node.s_down_since_ms == 0 && m.node.role == Role::Master;
+            if m.force_failover && leader_up {
+                commands.push(Action::Switchover {
+                    leader: m.node.addr(),
+                    promoted: addr.clone(),
+                    auth,
+                    timeout_ms: m.cfg.failover_timeout_ms / 2,
+                });
+            } else {
+                commands.push(Action::Repoint((addr.clone(), auth, None)));
+            }
             let n = &m.replicas[&addr];
             events.push((
                 "+failover-state-wait-promotion".into(),
@@ -414,7 +503,11 @@ fn run_failover(st: &mut State, name: &str, events: &mut Events, commands: &mut 
                     n.reconf = Reconf::Sent;
                     n.reconf_sent_ms = now;
                     in_progress += 1;
-                    commands.push((addr.clone(), auth.clone(), Some((pip.clone(), pport))));
+                    commands.push(Action::Repoint((
+                        addr.clone(),
+                        auth.clone(),
+                        Some((pip.clone(), pport)),
+                    )));
                     events.push(("+slave-reconf-sent".into(), ev));
                 }
             }

@@ -605,8 +605,12 @@ async fn peer_task(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Tar
                     last_hello = now;
                     let _ = link.call(&["PUBLISH", HELLO_CHANNEL, h], timeout).await?;
                 }
-                let vote_epoch = waiting_vote_epoch(sh, name);
-                if (now.saturating_sub(last_ask) >= ASK_PERIOD_MS || vote_epoch > asked_epoch)
+                let (vote_epoch, down_since) = waiting_vote_epoch(sh, name);
+                // Ask at once when the leader just went down for us or a vote is wanted,
+                // else every ASK_PERIOD_MS while it stays down.
+                if (now.saturating_sub(last_ask) >= ASK_PERIOD_MS
+                    || vote_epoch > asked_epoch
+                    || down_since > last_ask)
                     && let Some(q) = ask_args(sh, name)
                 {
                     last_ask = now;
@@ -625,14 +629,19 @@ async fn peer_task(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Tar
     }
 }
 
-/// The epoch of the failover we are waiting to be elected for (0: none): a new one makes
-/// peer tasks ask for votes at once instead of at their next period.
-fn waiting_vote_epoch(sh: &Sentinel, name: &str) -> u64 {
+/// The epoch of the failover we are waiting to be elected for (0: none) and since when
+/// the leader is subjectively down (0: it is not): either changing makes peer tasks ask
+/// at once instead of at their next period.
+fn waiting_vote_epoch(sh: &Sentinel, name: &str) -> (u64, u64) {
     let st = sh.state.lock();
-    st.masters
-        .get(name)
-        .filter(|m| m.failover == FailoverState::WaitStart)
-        .map_or(0, |m| m.failover_epoch)
+    st.masters.get(name).map_or((0, 0), |m| {
+        let epoch = if m.failover == FailoverState::WaitStart {
+            m.failover_epoch
+        } else {
+            0
+        };
+        (epoch, m.node.s_down_since_ms)
+    })
 }
 
 /// `SENTINEL is-master-down-by-addr ip port epoch runid|*` while the leader is

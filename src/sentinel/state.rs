@@ -303,7 +303,7 @@ pub struct Master {
     pub failover_state_ms: u64,
     /// Manual failover: no agreement needed.
     pub force_failover: bool,
-    /// After the leader became objectively down, a random pause (under 500 ms) before
+    /// After the leader became objectively down, a random pause (under 250 ms) before
     /// trying to lead the failover, so sentinels that saw it together do not split the
     /// vote by all voting for themselves.
     pub failover_delay_until_ms: u64,

@@ -45,6 +45,7 @@ pub async fn run(srv: Arc<Server>) {
         }
         crate::store::value::refresh_lru_clock();
         crate::replication::leader::ping_followers(&srv);
+        crate::replication::switchover::tick(&srv);
         let scheduled =
             srv.bgsave_scheduled.load(Ordering::Relaxed) && !srv.store.snapshot_in_progress();
         if scheduled || crate::server::persistence::save_point_due(&srv) {

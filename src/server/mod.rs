@@ -114,6 +114,8 @@ pub struct Server {
     pub followers: Mutex<Vec<Arc<crate::replication::leader::Follower>>>,
     /// Followers waiting for a full-sync snapshot (shared by those that wait together).
     pub sync_queue: Mutex<crate::replication::leader::SyncQueue>,
+    /// A coordinated FAILOVER in progress.
+    pub switchover: Mutex<crate::replication::switchover::Switchover>,
     /// The leader this node follows, if any (REPLICAOF), and the link state.
     pub follower: crate::replication::follower::SharedFollowerState,
     /// Woken whenever a follower acknowledges (WAIT).
@@ -166,6 +168,7 @@ impl Server {
             errorstats: Mutex::new(HashMap::new()),
             followers: Mutex::new(Vec::new()),
             sync_queue: Mutex::new(Default::default()),
+            switchover: Mutex::new(Default::default()),
             last_repl_ping_ms: AtomicU64::new(0),
             ack_notify: Notify::new(),
             follower: Mutex::new(Default::default()),

@@ -1,0 +1,555 @@
+#!/usr/bin/env python3
+"""Failover drill driver for scripts/failover-drill (stdlib only).
+
+One run: a leader, two followers and three sentinels on loopback; a writer that finds the
+leader through the sentinels and records every acknowledged write (and, with --wait,
+every write also acknowledged by WAIT 1 100); one fault on the leader; then a report.
+
+  failover_drill.py --server BIN --sentinel BIN --mode kill|partition|stop [--wait]
+                    [--min-replicas] [--json]
+
+Modes: kill (kill -9 the leader, restart it after the switch), partition (every link to
+the leader goes through a proxy that is cut, healed after the switch; the writer sits on
+the leader's side of the partition), stop (SIGSTOP for 5 s, then SIGCONT).
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+NAME = "mymaster"
+
+
+def now():
+    return time.monotonic()
+
+
+class Conn:
+    """A minimal RESP2 client with timeouts."""
+
+    def __init__(self, port, timeout=1.0):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.f = self.s.makefile("rb")
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+    def send(self, *args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.s.sendall(out)
+
+    def read(self):
+        line = self.f.readline()
+        if not line:
+            raise ConnectionError("closed")
+        t, rest = line[:1], line[1:-2]
+        if t == b"+":
+            return rest.decode()
+        if t == b"-":
+            return RuntimeError(rest.decode())
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            return self.f.read(n + 2)[:-2]
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise ConnectionError("bad reply %r" % line)
+
+    def call(self, *args):
+        self.send(*args)
+        return self.read()
+
+
+def try_call(port, *args, timeout=1.0):
+    try:
+        c = Conn(port, timeout)
+        try:
+            return c.call(*args)
+        finally:
+            c.close()
+    except (OSError, ConnectionError):
+        return None
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Proxy:
+    """A TCP proxy that can cut every connection and refuse new ones (a partition)."""
+
+    def __init__(self, target):
+        self.target = target
+        self.blocked = False
+        self.conns = []
+        self.lock = threading.Lock()
+        self.ls = socket.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(128)
+        self.port = self.ls.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            if self.blocked:
+                c.close()
+                continue
+            try:
+                s = socket.create_connection(("127.0.0.1", self.target), timeout=1)
+                s.settimeout(None)
+            except OSError:
+                c.close()
+                continue
+            with self.lock:
+                self.conns += [c, s]
+            for a, b in ((c, s), (s, c)):
+                threading.Thread(target=self.pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def pipe(a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        for x in (a, b):
+            try:
+                x.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        self.blocked = True
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            self.conns = []
+
+    def heal(self):
+        self.blocked = False
+
+
+class Cluster:
+    def __init__(self, server, sentinel, min_replicas, tmp):
+        self.server, self.sentinel, self.tmp = server, sentinel, tmp
+        self.procs = {}
+        self.min_replicas = min_replicas
+
+    def start_node(self, name, port, *extra):
+        d = os.path.join(self.tmp, name)
+        os.makedirs(d, exist_ok=True)
+        args = [self.server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                "--repl-diskless-sync-delay", "0"]
+        if os.path.basename(self.server) == "redis-server":
+            args += ["--enable-debug-command", "yes"]
+        if self.min_replicas:
+            args += ["--min-replicas-to-write", "1", "--min-replicas-max-lag", "1"]
+        args += list(extra)
+        log = open(os.path.join(self.tmp, name + ".log"), "ab")
+        self.procs[name] = subprocess.Popen(args, cwd=d, stdout=log, stderr=log)
+        wait_for(lambda: try_call(port, "PING") == "PONG", 10, "%s up" % name)
+
+    def start_sentinel(self, name, port, leader_port):
+        conf = os.path.join(self.tmp, name + ".conf")
+        with open(conf, "w") as f:
+            f.write("port %d\nbind 127.0.0.1\n" % port)
+            f.write("sentinel monitor %s 127.0.0.1 %d 2\n" % (NAME, leader_port))
+            f.write("sentinel down-after-milliseconds %s 500\n" % NAME)
+            f.write("sentinel failover-timeout %s 10000\n" % NAME)
+        log = open(os.path.join(self.tmp, name + ".log"), "ab")
+        args = [self.sentinel, conf]
+        if os.path.basename(self.sentinel) == "redis-server":
+            args.append("--sentinel")
+        self.procs[name] = subprocess.Popen(args, cwd=self.tmp, stdout=log, stderr=log)
+        wait_for(lambda: try_call(port, "PING") == "PONG", 10, "%s up" % name)
+
+    def stop_all(self):
+        for p in self.procs.values():
+            if p.poll() is None:
+                try:
+                    p.send_signal(signal.SIGCONT)
+                    p.kill()
+                except OSError:
+                    pass
+        for p in self.procs.values():
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+def wait_for(cond, timeout, what):
+    end = now() + timeout
+    while now() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    raise SystemExit("drill: timed out waiting for %s" % what)
+
+
+class Writer(threading.Thread):
+    """Writes drill:<n> = n in a loop to whatever leader the sentinels name (or, on the
+    leader's side of a partition, to the leader directly until it refuses)."""
+
+    def __init__(self, sentinels, use_wait, pinned=None, alias=None):
+        super().__init__(daemon=True)
+        self.sentinels, self.use_wait, self.pinned = sentinels, use_wait, pinned
+        # The address the sentinels know the pinned leader by (the proxy in front of it).
+        self.alias = alias
+        self.acked = []  # (t, n, port)
+        self.wait_acked = []
+        self.errors = 0
+        self.stop = False
+        self.lock = threading.Lock()
+
+    def leader(self):
+        for s in self.sentinels:
+            r = try_call(s, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", NAME, timeout=0.3)
+            if isinstance(r, list) and len(r) == 2:
+                return int(r[1])
+        return None
+
+    def run(self):
+        n = 0
+        conn, port = None, None
+        last_check = now()
+        while not self.stop:
+            if self.pinned and now() - last_check > 0.2:
+                # A client on the old leader's side moves once the sentinels name
+                # another leader.
+                last_check = now()
+                named = self.leader()
+                if named is not None and named != self.alias:
+                    self.pinned = None
+                    if conn:
+                        conn.close()
+                    conn = None
+            try:
+                if conn is None:
+                    port = self.pinned if self.pinned else self.leader()
+                    if port is None:
+                        time.sleep(0.05)
+                        continue
+                    conn = Conn(port, timeout=1.0)
+                n += 1
+                r = conn.call("SET", "drill:%d" % n, str(n))
+                if r != "OK":
+                    raise ConnectionError(str(r))
+                t = now()
+                with self.lock:
+                    self.acked.append((t, n, port))
+                if self.use_wait:
+                    w = conn.call("WAIT", "1", "100")
+                    if isinstance(w, int) and w >= 1:
+                        with self.lock:
+                            self.wait_acked.append((t, n, port))
+            except (OSError, ConnectionError, RuntimeError, ValueError):
+                self.errors += 1
+                if conn:
+                    conn.close()
+                conn = None
+                if self.pinned:
+                    # On the leader's side of a partition: once it refuses, move on to
+                    # whatever the sentinels name.
+                    self.pinned = None
+                time.sleep(0.05)
+        if conn:
+            conn.close()
+
+
+class RedisPyWriter(Writer):
+    """The same loop through redis-py's own Sentinel support (`Sentinel.master_for`),
+    as an application would write: it must find the new leader by itself. Also reads
+    through `slave_for`. Records the longest gap between acknowledged writes."""
+
+    def run(self):
+        import redis
+        from redis.sentinel import Sentinel
+        sentinel = Sentinel([("127.0.0.1", p) for p in self.sentinels], socket_timeout=0.5)
+        master = sentinel.master_for(NAME, socket_timeout=0.5)
+        replica = sentinel.slave_for(NAME, socket_timeout=0.5)
+        self.reads = 0
+        n = 0
+        while not self.stop:
+            n += 1
+            try:
+                if master.set("drill:%d" % n, str(n)):
+                    port = master.connection_pool.get_master_address()[1]
+                    with self.lock:
+                        self.acked.append((now(), n, int(port)))
+                if n % 100 == 0 and replica.get("drill:1") is not None:
+                    self.reads += 1
+            except (redis.exceptions.RedisError, OSError):
+                self.errors += 1
+                time.sleep(0.05)
+
+    def max_gap_ms(self):
+        with self.lock:
+            ts = [t for t, _, _ in self.acked]
+        return round(max((b - a for a, b in zip(ts, ts[1:])), default=0) * 1000)
+
+
+def switch_watcher(sentinels, events):
+    """Timestamps the first +switch-master seen on any sentinel."""
+    def watch(port):
+        try:
+            c = Conn(port, timeout=60)
+            c.call("SUBSCRIBE", "+switch-master")
+            while True:
+                m = c.read()
+                if isinstance(m, list) and len(m) == 3 and m[0] == b"message":
+                    events.setdefault("switch", now())
+                    events.setdefault("switch_payload", m[2].decode())
+                    return
+        except (OSError, ConnectionError):
+            return
+    for p in sentinels:
+        threading.Thread(target=watch, args=(p,), daemon=True).start()
+
+
+def info_field(port, section, field):
+    r = try_call(port, "INFO", section)
+    if not isinstance(r, bytes):
+        return None
+    for line in r.decode().split("\r\n"):
+        if line.startswith(field + ":"):
+            return line.split(":", 1)[1]
+    return None
+
+
+def run(args):
+    tmp = tempfile.mkdtemp(prefix="fc-drill-")
+    cl = Cluster(args.server, args.sentinel, args.min_replicas, tmp)
+    timeline = []
+    t0 = None
+
+    def mark(what):
+        timeline.append((now(), what))
+
+    result = {"mode": args.mode, "wait": args.wait}
+    try:
+        lp, f1, f2 = free_port(), free_port(), free_port()
+        cl.start_node("leader", lp)
+        proxy = None
+        target = lp
+        if args.mode == "partition":
+            proxy = Proxy(lp)
+            target = proxy.port
+        cl.start_node("f1", f1, "--replicaof", "127.0.0.1", str(target))
+        cl.start_node("f2", f2, "--replicaof", "127.0.0.1", str(target))
+        for p in (f1, f2):
+            wait_for(lambda p=p: info_field(p, "replication", "master_link_status") == "up", 20, "follower sync")
+        sps = [free_port() for _ in range(3)]
+        for i, sp in enumerate(sps):
+            cl.start_sentinel("s%d" % i, sp, target)
+        wait_for(lambda: all(
+            (lambda r: isinstance(r, list) and len(r) >= 2)(try_call(sp, "SENTINEL", "REPLICAS", NAME))
+            and len(try_call(sp, "SENTINEL", "SENTINELS", NAME) or []) == 2 for sp in sps), 30, "sentinel discovery")
+        events = {}
+        if getattr(args, "client", "raw") == "redispy":
+            writer = RedisPyWriter(sps, False)
+        else:
+            writer = Writer(sps, args.wait, pinned=lp if args.mode == "partition" else None, alias=target)
+        writer.start()
+        time.sleep(2.0)
+        switch_watcher(sps, events)
+        time.sleep(0.2)
+        t0 = now()
+        mark("fault: %s" % args.mode)
+        leader = cl.procs["leader"]
+        if args.mode == "kill":
+            leader.kill()
+        elif args.mode == "stop":
+            leader.send_signal(signal.SIGSTOP)
+        else:
+            proxy.cut()
+        wait_for(lambda: "switch" in events, 30, "+switch-master")
+        mark("+switch-master " + events["switch_payload"])
+        new_port = int(events["switch_payload"].split()[-1])
+
+        def first_new_ack():
+            with writer.lock:
+                for t, n, p in writer.acked:
+                    if t > t0 and p == new_port:
+                        return t
+            return None
+        wait_for(lambda: first_new_ack() is not None, 20, "first write on the new leader")
+        t_write = first_new_ack()
+        mark("first acknowledged write on the new leader")
+        if args.mode == "stop":
+            rest = 5.0 - (now() - t0)
+            if rest > 0:
+                time.sleep(rest)
+            leader.send_signal(signal.SIGCONT)
+            mark("SIGCONT to the old leader")
+        elif args.mode == "kill":
+            cl.start_node("leader", lp)
+            mark("old leader restarted")
+        else:
+            proxy.heal()
+            mark("partition healed")
+        # The old leader must rejoin as a follower of the new one with equal data.
+        def rejoined():
+            return (info_field(lp, "replication", "master_port") == str(new_port)
+                    and info_field(lp, "replication", "master_link_status") == "up")
+        rejoined_ok = True
+        try:
+            wait_for(rejoined, 40, "old leader rejoining")
+            mark("old leader is a follower of the new leader")
+        except SystemExit:
+            rejoined_ok = False
+        time.sleep(1.0)
+        writer.stop = True
+        writer.join(5)
+        # Compare after the stream settles.
+        digest_equal = False
+        end = now() + 10
+        while now() < end:
+            a = try_call(new_port, "DEBUG", "DIGEST")
+            b = try_call(lp, "DEBUG", "DIGEST")
+            if a is not None and a == b:
+                digest_equal = True
+                break
+            time.sleep(0.1)
+        # Which acknowledged writes does the new leader have?
+        c = Conn(new_port, timeout=5)
+        def missing(entries):
+            lost = []
+            for i in range(0, len(entries), 500):
+                chunk = entries[i:i + 500]
+                vals = c.call("MGET", *["drill:%d" % n for _, n, _ in chunk])
+                lost += [n for (_, n, _), v in zip(chunk, vals) if v is None]
+            return lost
+        lost = missing(writer.acked)
+        wait_lost = missing(writer.wait_acked)
+        c.close()
+        old_after = [t for t, n, p in writer.acked if p == lp and t > t0]
+        result.update({
+            "switch_ms": round((events["switch"] - t0) * 1000),
+            "first_write_ms": round((t_write - t0) * 1000),
+            "acked": len(writer.acked),
+            "lost": len(lost),
+            "wait_acked": len(writer.wait_acked) if args.wait else None,
+            "wait_lost": len(wait_lost) if args.wait else None,
+            "split_brain_ms": round((max(old_after) - t0) * 1000) if old_after else 0,
+            "split_brain_writes": len(old_after),
+            "rejoined": rejoined_ok,
+            "digest_equal": digest_equal,
+            "timeline": [(round((t - t0) * 1000), w) for t, w in timeline],
+        })
+        if isinstance(writer, RedisPyWriter):
+            result["max_gap_ms"] = writer.max_gap_ms()
+            result["replica_reads"] = writer.reads
+    finally:
+        cl.stop_all()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+SUITE = [
+    ("kill", {"wait": True, "min_replicas": False}),
+    ("kill", {"wait": True, "min_replicas": False}),
+    ("kill", {"wait": True, "min_replicas": False}),
+    ("partition", {"wait": True, "min_replicas": False}),
+    ("partition", {"wait": True, "min_replicas": True}),
+    ("stop", {"wait": True, "min_replicas": False}),
+]
+
+
+def suite(args):
+    """Every mode for both sides (ours, then stock with the same settings); prints the
+    timelines, a table and the targets."""
+    sides = [("ferrocache", args.server, args.sentinel), ("stock", args.stock_server, args.stock_sentinel)]
+    rows = []
+    for side, server, sentinel in sides:
+        for mode, opts in SUITE:
+            a = argparse.Namespace(server=server, sentinel=sentinel, mode=mode, keep=False, client="raw", **opts)
+            label = mode + (" +min-replicas" if opts["min_replicas"] else "")
+            print("\n== %s: %s (writer with WAIT 1 100) ==" % (side, label), flush=True)
+            r = run(a)
+            for t, w in r["timeline"]:
+                print("  %+7d ms  %s" % (t, w))
+            rows.append((side, label, r))
+    print("\n| side | mode | fault -> +switch-master (ms) | first write on new leader (ms) | acked | lost | WAIT-acked lost | split-brain writes (last ms) | old leader rejoined, digest equal |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    for side, label, r in rows:
+        print("| %s | %s | %d | %d | %d | %d | %d | %d (%d) | %s, %s |" % (
+            side, label, r["switch_ms"], r["first_write_ms"], r["acked"], r["lost"],
+            r["wait_lost"], r["split_brain_writes"], r["split_brain_ms"],
+            "yes" if r["rejoined"] else "NO", "yes" if r["digest_equal"] else "NO"))
+    def median_kill(side):
+        v = sorted(r["switch_ms"] for s_, l, r in rows if s_ == side and l == "kill")
+        return v[len(v) // 2]
+    ours, stock = median_kill("ferrocache"), median_kill("stock")
+    wait_lost = sum(r["wait_lost"] for s_, l, r in rows if s_ == "ferrocache")
+    ok = ours <= 1500 and ours <= stock and wait_lost == 0
+    print("\nmedian kill -9 -> +switch-master: ferrocache %d ms, stock %d ms (target <= 1500 ms and <= stock)" % (ours, stock))
+    print("WAIT-acknowledged writes lost (ferrocache, all modes): %d (target 0)" % wait_lost)
+    print("targets: %s" % ("met" if ok else "NOT met"))
+    return 0 if ok else 1
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--suite", action="store_true")
+    ap.add_argument("--stock-server", default="redis-server")
+    ap.add_argument("--stock-sentinel", default="redis-sentinel")
+    ap.add_argument("--server", required=True)
+    ap.add_argument("--sentinel", required=True)
+    ap.add_argument("--mode", choices=["kill", "partition", "stop"], default="kill")
+    ap.add_argument("--wait", action="store_true")
+    ap.add_argument("--min-replicas", action="store_true")
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--client", choices=["raw", "redispy"], default="raw")
+    args = ap.parse_args()
+    if args.suite:
+        sys.exit(suite(args))
+    r = run(args)
+    if args.json:
+        print(json.dumps(r))
+        return
+    for t, w in r["timeline"]:
+        print("  %+7d ms  %s" % (t, w))
+    print("  switch %d ms, first write on new leader %d ms, acked %d, lost %d, "
+          "WAIT-acked lost %s, split-brain writes %d (last at %d ms), rejoined %s, digest equal %s"
+          % (r["switch_ms"], r["first_write_ms"], r["acked"], r["lost"], r["wait_lost"],
+             r["split_brain_writes"], r["split_brain_ms"], r["rejoined"], r["digest_equal"]))
+
+
+if __name__ == "__main__":
+    main()
