@@ -62,6 +62,12 @@ fc_ensure_redis_server() {
     command -v redis-server >/dev/null 2>&1 || fc_die "redis-server still missing"
 }
 
+# Stock redis-sentinel (interop and the failover drill compare against it).
+fc_ensure_redis_sentinel() {
+    command -v redis-sentinel >/dev/null 2>&1 || fc_apt_install redis-sentinel
+    command -v redis-sentinel >/dev/null 2>&1 || fc_die "redis-sentinel still missing"
+}
+
 fc_python() {
     if command -v python3 >/dev/null 2>&1; then
         command -v python3
