@@ -718,3 +718,32 @@ fn coordinated_failover_loses_no_acknowledged_write() {
         || { l.cmd(&["GET", "after"]) == Reply::bulk("switch") }
     ));
 }
+
+/// A slow follower link (200 ms per hop) and then a link cut in one direction only: WAIT
+/// waits for the late acknowledgement, and a follower whose inbound stream is half-closed
+/// reconnects and continues partially.
+#[test]
+fn slow_then_half_cut_follower_link() {
+    let leader = TestServer::start(&[]);
+    let proxy = FaultProxy::start(leader.port);
+    let follower = TestServer::start(&["--replicaof", "127.0.0.1", &proxy.port.to_string()]);
+    let (mut l, mut f) = (leader.raw(), follower.raw());
+    wait_caught_up(&mut l, &mut f);
+    proxy.set_delay(Duration::from_millis(200));
+    l.cmd(&["SET", "slow", "1"]);
+    let started = std::time::Instant::now();
+    assert_eq!(l.cmd(&["WAIT", "1", "5000"]), Reply::int(1));
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "the acknowledgement crossed the delayed link: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(f.cmd(&["GET", "slow"]), Reply::bulk("1"));
+    proxy.set_delay(Duration::ZERO);
+    proxy.cut_one_way(Dir::ToClient);
+    l.cmd(&["SET", "after", "half-cut"]);
+    wait_caught_up(&mut l, &mut f);
+    assert_eq!(f.cmd(&["GET", "after"]), Reply::bulk("half-cut"));
+    assert_eq!(stats_field(&mut l, "sync_full"), "1");
+    assert_eq!(stats_field(&mut l, "sync_partial_ok"), "1");
+}

@@ -438,9 +438,11 @@ fn sentinel_commands_answer_as_stock_sentinel() {
 }
 
 /// The leader cut off from everyone (sentinels and followers reach it through a proxy
-/// that is cut): the majority side fails over; with `min-replicas-to-write 1` the
-/// isolated old leader refuses writes meanwhile (no split-brain writes to lose), and
-/// after the partition heals it is made a follower of the new leader.
+/// that silently drops everything both ways, as a black-holing network does: no error,
+/// just silence): the majority side fails over; with `min-replicas-to-write 1` the
+/// isolated old leader refuses writes once its followers' ACKs are older than the max
+/// lag (no split-brain writes to lose), and after the partition heals it is made a
+/// follower of the new leader.
 #[test]
 fn leader_partitioned_from_everyone_is_replaced_and_refuses_writes_meanwhile() {
     let leader = TestServer::start(&[
@@ -467,7 +469,8 @@ fn leader_partitioned_from_everyone_is_replaced_and_refuses_writes_meanwhile() {
     assert_eq!(l.cmd(&["SET", "before", "1"]), Reply::ok());
     assert_eq!(l.cmd(&["WAIT", "2", "2000"]), Reply::int(2));
     proxy.set_blocked(true);
-    proxy.cut();
+    proxy.set_drop(Dir::ToTarget, true);
+    proxy.set_drop(Dir::ToClient, true);
     let new_port = wait_master_port(&ss, proxy.port, Duration::from_secs(20));
     assert!(followers.iter().any(|f| f.port == new_port));
     // The isolated old leader has no follower within the max lag: it refuses writes.
@@ -480,7 +483,12 @@ fn leader_partitioned_from_everyone_is_replaced_and_refuses_writes_meanwhile() {
     ));
     let new_leader = followers.iter().find(|f| f.port == new_port).unwrap();
     assert_eq!(new_leader.raw().cmd(&["GET", "before"]), Reply::bulk("1"));
-    // Heal: the sentinels reach the old leader again and repoint it.
+    // Heal: connections that lost bytes in the black hole are reset (TCP would have
+    // retransmitted them), then traffic flows again and the sentinels repoint the old
+    // leader.
+    proxy.cut();
+    proxy.set_drop(Dir::ToTarget, false);
+    proxy.set_drop(Dir::ToClient, false);
     proxy.set_blocked(false);
     assert!(
         poll_until(Duration::from_secs(40), Duration::from_millis(100), || {
@@ -525,4 +533,60 @@ fn two_failures_in_a_row() {
     let mut r = last.raw();
     assert_eq!(r.cmd(&["GET", "first"]), Reply::bulk("1"));
     assert_eq!(r.cmd(&["GET", "second"]), Reply::bulk("2"));
+}
+
+/// The leader partitioned from the sentinels only (followers and clients still reach it):
+/// as with stock Sentinel, only what the sentinels see counts, so they fail over and take
+/// the followers away; with `min-replicas-to-write 1` the old leader then refuses writes,
+/// and it is made a follower once the sentinels reach it again.
+#[test]
+fn leader_partitioned_from_the_sentinels_only_is_failed_over() {
+    let leader = TestServer::start(&[
+        "--min-replicas-to-write",
+        "1",
+        "--min-replicas-max-lag",
+        "2",
+    ]);
+    let lp = leader.port.to_string();
+    let followers: Vec<TestServer> = (0..2)
+        .map(|_| TestServer::start(&["--replicaof", "127.0.0.1", &lp]))
+        .collect();
+    for f in &followers {
+        assert!(poll_until(
+            Duration::from_secs(20),
+            Duration::from_millis(20),
+            || { repl(f, "master_link_status") == "up" }
+        ));
+    }
+    // The sentinels reach the leader through a proxy, the followers directly.
+    let proxy = FaultProxy::start(leader.port);
+    let ss = sentinels(3, proxy.port, 2);
+    wait_discovery(&ss, 2);
+    leader.raw().cmd(&["SET", "before", "1"]);
+    assert_eq!(leader.raw().cmd(&["WAIT", "2", "2000"]), Reply::int(2));
+    proxy.set_blocked(true);
+    proxy.set_drop(Dir::ToTarget, true);
+    proxy.set_drop(Dir::ToClient, true);
+    let new_port = wait_master_port(&ss, proxy.port, Duration::from_secs(20));
+    let new_leader = followers.iter().find(|f| f.port == new_port).unwrap();
+    assert_eq!(new_leader.raw().cmd(&["GET", "before"]), Reply::bulk("1"));
+    // The followers left the old leader, which therefore refuses writes.
+    assert!(poll_until(
+        Duration::from_secs(15),
+        Duration::from_millis(50),
+        || {
+            matches!(leader.raw().cmd(&["SET", "split", "brain"]), Reply::Error(e) if e.starts_with("NOREPLICAS"))
+        }
+    ));
+    proxy.cut();
+    proxy.set_drop(Dir::ToTarget, false);
+    proxy.set_drop(Dir::ToClient, false);
+    proxy.set_blocked(false);
+    assert!(
+        poll_until(Duration::from_secs(40), Duration::from_millis(100), || {
+            repl(&leader, "master_port") == new_port.to_string()
+                && repl(&leader, "master_link_status") == "up"
+        }),
+        "old leader not repointed after the partition healed"
+    );
 }
