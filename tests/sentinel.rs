@@ -590,3 +590,66 @@ fn leader_partitioned_from_the_sentinels_only_is_failed_over() {
         "old leader not repointed after the partition healed"
     );
 }
+
+/// Nodes with `requirepass` (and followers with `masterauth`): sentinels configured with
+/// `auth-pass` monitor and fail them over; a sentinel with its own `requirepass` wants
+/// AUTH from clients.
+#[test]
+fn failover_of_password_protected_nodes_and_sentinel_auth() {
+    let auth = ["--requirepass", "s3cret", "--masterauth", "s3cret"];
+    let leader = TestServer::start(&auth);
+    let lp = leader.port.to_string();
+    let mut follower_args = vec!["--replicaof", "127.0.0.1", lp.as_str()];
+    follower_args.extend_from_slice(&auth);
+    let f = TestServer::start(&follower_args);
+    let authed = |s: &TestServer| {
+        let mut r = s.raw();
+        assert_eq!(r.cmd(&["AUTH", "s3cret"]), Reply::ok());
+        r
+    };
+    assert!(poll_until(
+        Duration::from_secs(20),
+        Duration::from_millis(20),
+        || {
+            info_field(
+                &authed(&f).cmd(&["INFO", "replication"]).as_string(),
+                "master_link_status",
+            )
+            .as_deref()
+                == Some("up")
+        }
+    ));
+    let conf = format!(
+        "{}sentinel auth-pass {NAME} s3cret\nrequirepass sentinelpass\n",
+        sentinel_conf(leader.port, 1)
+    );
+    let s = TestServer::start_sentinel(&conf);
+    let mut r = s.raw();
+    assert!(matches!(r.cmd(&["SENTINEL", "MASTERS"]), Reply::Error(e) if e.starts_with("NOAUTH")));
+    assert_eq!(r.cmd(&["AUTH", "sentinelpass"]), Reply::ok());
+    assert!(poll_until(
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || { field(&r.cmd(&["SENTINEL", "MASTER", NAME]), "num-slaves") == "1" }
+    ));
+    let mut leader = leader;
+    kill9(&mut leader);
+    assert!(poll_until(
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || {
+            let v = r
+                .cmd(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", NAME])
+                .strings();
+            v.get(1).is_some_and(|p| *p == f.port.to_string())
+        }
+    ));
+    assert_eq!(
+        info_field(
+            &authed(&f).cmd(&["INFO", "replication"]).as_string(),
+            "role"
+        )
+        .as_deref(),
+        Some("master")
+    );
+}
