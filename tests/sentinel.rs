@@ -11,6 +11,32 @@ use std::time::Duration;
 
 const NAME: &str = "mymaster";
 
+/// At most this many scenarios at once: each runs 5-6 processes whose timing matters
+/// (down-after 500 ms), and CI has 2 cores.
+const PARALLEL: usize = 3;
+
+static RUNNING: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+static FREED: std::sync::Condvar = std::sync::Condvar::new();
+
+/// A slot among the PARALLEL scenarios; released on drop.
+struct Slot;
+
+fn slot() -> Slot {
+    let mut n = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+    while *n >= PARALLEL {
+        n = FREED.wait(n).unwrap_or_else(|e| e.into_inner());
+    }
+    *n += 1;
+    Slot
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        *RUNNING.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        FREED.notify_one();
+    }
+}
+
 /// Extra node arguments: a stock redis-server (FC_SERVER_BIN) needs DEBUG enabled for
 /// DEBUG DIGEST.
 fn node_args() -> &'static [&'static str] {
@@ -130,6 +156,7 @@ fn kill9(s: &mut TestServer) {
 
 #[test]
 fn leader_killed_is_replaced_and_rejoins_as_a_follower() {
+    let _slot = slot();
     let (mut leader, followers) = group(&[&[], &[]]);
     let old_port = leader.port;
     let ss = sentinels(3, old_port, 2);
@@ -138,7 +165,7 @@ fn leader_killed_is_replaced_and_rejoins_as_a_follower() {
     l.cmd(&["SET", "acked", "by-wait"]);
     assert_eq!(l.cmd(&["WAIT", "2", "2000"]), Reply::int(2));
     kill9(&mut leader);
-    let new_port = wait_master_port(&ss, old_port, Duration::from_secs(20));
+    let new_port = wait_master_port(&ss, old_port, Duration::from_secs(40));
     let (new_leader, other) = if followers[0].port == new_port {
         (&followers[0], &followers[1])
     } else {
@@ -199,6 +226,7 @@ fn leader_killed_is_replaced_and_rejoins_as_a_follower() {
 
 #[test]
 fn a_minority_of_sentinels_cannot_fail_over() {
+    let _slot = slot();
     let (mut leader, _followers) = group(&[&[]]);
     let old_port = leader.port;
     // Quorum 1: one sentinel alone may call the leader objectively down, but leading a
@@ -226,6 +254,7 @@ fn a_minority_of_sentinels_cannot_fail_over() {
 
 #[test]
 fn a_follower_with_priority_zero_is_never_promoted() {
+    let _slot = slot();
     let (mut leader, followers) = group(&[&["--replica-priority", "0"]]);
     let old_port = leader.port;
     let ss = sentinels(3, old_port, 2);
@@ -254,6 +283,7 @@ fn a_follower_with_priority_zero_is_never_promoted() {
 
 #[test]
 fn manual_failover_and_sentinel_restart_resume_the_topology() {
+    let _slot = slot();
     let (leader, followers) = group(&[&[], &[]]);
     let old_port = leader.port;
     let mut ss = sentinels(3, old_port, 2);
@@ -262,7 +292,7 @@ fn manual_failover_and_sentinel_restart_resume_the_topology() {
         ss[0].raw().cmd(&["SENTINEL", "FAILOVER", NAME]),
         Reply::ok()
     );
-    let new_port = wait_master_port(&ss, old_port, Duration::from_secs(20));
+    let new_port = wait_master_port(&ss, old_port, Duration::from_secs(40));
     assert!(followers.iter().any(|f| f.port == new_port));
     // The old leader (still running) is made a follower of the new one.
     assert!(
@@ -286,6 +316,7 @@ fn manual_failover_and_sentinel_restart_resume_the_topology() {
 
 #[test]
 fn sentinel_commands_answer_as_stock_sentinel() {
+    let _slot = slot();
     let (leader, _followers) = group(&[&[]]);
     let ss = sentinels(1, leader.port, 1);
     wait_discovery(&ss, 1);
@@ -445,6 +476,7 @@ fn sentinel_commands_answer_as_stock_sentinel() {
 /// follower of the new leader.
 #[test]
 fn leader_partitioned_from_everyone_is_replaced_and_refuses_writes_meanwhile() {
+    let _slot = slot();
     let leader = TestServer::start(&[
         "--min-replicas-to-write",
         "1",
@@ -471,7 +503,7 @@ fn leader_partitioned_from_everyone_is_replaced_and_refuses_writes_meanwhile() {
     proxy.set_blocked(true);
     proxy.set_drop(Dir::ToTarget, true);
     proxy.set_drop(Dir::ToClient, true);
-    let new_port = wait_master_port(&ss, proxy.port, Duration::from_secs(20));
+    let new_port = wait_master_port(&ss, proxy.port, Duration::from_secs(40));
     assert!(followers.iter().any(|f| f.port == new_port));
     // The isolated old leader has no follower within the max lag: it refuses writes.
     assert!(poll_until(
@@ -504,6 +536,7 @@ fn leader_partitioned_from_everyone_is_replaced_and_refuses_writes_meanwhile() {
 /// follower ends up leading, with the data acknowledged before each failure.
 #[test]
 fn two_failures_in_a_row() {
+    let _slot = slot();
     let (mut leader, mut followers) = group(&[&[], &[]]);
     let ss = sentinels(3, leader.port, 2);
     wait_discovery(&ss, 2);
@@ -511,7 +544,7 @@ fn two_failures_in_a_row() {
     assert_eq!(leader.raw().cmd(&["WAIT", "2", "2000"]), Reply::int(2));
     let old = leader.port;
     kill9(&mut leader);
-    let second = wait_master_port(&ss, old, Duration::from_secs(20));
+    let second = wait_master_port(&ss, old, Duration::from_secs(40));
     let idx = followers.iter().position(|f| f.port == second).unwrap();
     let mut promoted = followers.remove(idx);
     let last = followers.pop().unwrap();
@@ -527,8 +560,9 @@ fn two_failures_in_a_row() {
     assert_eq!(promoted.raw().cmd(&["WAIT", "1", "2000"]), Reply::int(1));
     kill9(&mut promoted);
     // The group was reset at the switch: its next failover does not wait out the
-    // 2 x failover-timeout that separates retries of one failed attempt.
-    let third = wait_master_port(&ss, second, Duration::from_secs(20));
+    // 2 x failover-timeout that separates retries of one failed attempt (the bound
+    // leaves room for one split-vote retry on a loaded machine).
+    let third = wait_master_port(&ss, second, Duration::from_secs(40));
     assert_eq!(third, last.port);
     let mut r = last.raw();
     assert_eq!(r.cmd(&["GET", "first"]), Reply::bulk("1"));
@@ -541,6 +575,7 @@ fn two_failures_in_a_row() {
 /// and it is made a follower once the sentinels reach it again.
 #[test]
 fn leader_partitioned_from_the_sentinels_only_is_failed_over() {
+    let _slot = slot();
     let leader = TestServer::start(&[
         "--min-replicas-to-write",
         "1",
@@ -567,7 +602,7 @@ fn leader_partitioned_from_the_sentinels_only_is_failed_over() {
     proxy.set_blocked(true);
     proxy.set_drop(Dir::ToTarget, true);
     proxy.set_drop(Dir::ToClient, true);
-    let new_port = wait_master_port(&ss, proxy.port, Duration::from_secs(20));
+    let new_port = wait_master_port(&ss, proxy.port, Duration::from_secs(40));
     let new_leader = followers.iter().find(|f| f.port == new_port).unwrap();
     assert_eq!(new_leader.raw().cmd(&["GET", "before"]), Reply::bulk("1"));
     // The followers left the old leader, which therefore refuses writes.
@@ -596,6 +631,7 @@ fn leader_partitioned_from_the_sentinels_only_is_failed_over() {
 /// AUTH from clients.
 #[test]
 fn failover_of_password_protected_nodes_and_sentinel_auth() {
+    let _slot = slot();
     let auth = ["--requirepass", "s3cret", "--masterauth", "s3cret"];
     let leader = TestServer::start(&auth);
     let lp = leader.port.to_string();

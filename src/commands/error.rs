@@ -30,6 +30,10 @@ pub enum CmdError {
     /// A write against a server that may not take it.
     #[error("NOAUTH Authentication required.")]
     NoAuth,
+    /// Over maxmemory with nothing evictable (or `noeviction`), for commands that may
+    /// grow memory.
+    #[error("OOM command not allowed when used memory > 'maxmemory'.")]
+    Oom,
     /// Any other error, with its full text including the code.
     #[error("{0}")]
     Msg(String),

@@ -139,7 +139,7 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
                 up / 86400,
                 srv.config.live.hz.load(Ordering::Relaxed),
                 srv.config.live.hz.load(Ordering::Relaxed),
-                crate::store::value::lru_clock() & 0xFFFFFF,
+                crate::store::value::lru_clock_seconds(),
                 exe,
                 cfg
             );
@@ -177,7 +177,7 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
             };
             let _ = write!(
                 out,
-                "# Memory\r\nused_memory:{a}\r\nused_memory_human:{ah}\r\nused_memory_rss:{r}\r\nused_memory_rss_human:{rh}\r\nused_memory_peak:{a}\r\nused_memory_peak_human:{ah}\r\nallocator_allocated:{a}\r\nallocator_active:{act}\r\nallocator_resident:{res}\r\ntotal_system_memory:{t}\r\ntotal_system_memory_human:{th}\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:{pol}\r\nallocator_frag_ratio:{afr:.2}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{fb}\r\nmem_replication_backlog:{bl}\r\nmem_allocator:jemalloc-5.3.0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
+                "# Memory\r\nused_memory:{a}\r\nused_memory_human:{ah}\r\nused_memory_rss:{r}\r\nused_memory_rss_human:{rh}\r\nused_memory_peak:{a}\r\nused_memory_peak_human:{ah}\r\nallocator_allocated:{a}\r\nallocator_active:{act}\r\nallocator_resident:{res}\r\ntotal_system_memory:{t}\r\ntotal_system_memory_human:{th}\r\nmaxmemory:{mm}\r\nmaxmemory_human:{mmh}\r\nmaxmemory_policy:{pol}\r\nallocator_frag_ratio:{afr:.2}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{fb}\r\nmem_replication_backlog:{bl}\r\nmem_allocator:jemalloc-5.3.0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
                 a = m.allocated,
                 ah = human_bytes(m.allocated),
                 r = m.rss,
@@ -194,6 +194,8 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
                 frag = frag,
                 fb = m.rss as i64 - m.allocated as i64,
                 pol = srv.config.get("maxmemory-policy").unwrap_or_default(),
+                mm = crate::store::evict::MAXMEMORY.load(Ordering::Relaxed),
+                mmh = human_bytes(crate::store::evict::MAXMEMORY.load(Ordering::Relaxed)),
                 bl = seq.log.backlog.as_ref().map_or(0, |b| b.capacity()),
             );
         }
@@ -217,7 +219,7 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
             let (chans, pats) = srv.pubsub.counts();
             let _ = write!(
                 out,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\ntracking_total_keys:0\r\ntracking_total_items:0\r\ntracking_total_prefixes:0\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
                 ld(&st.connections_received),
                 ld(&st.commands_processed),
                 ld(&st.instantaneous_ops),
@@ -228,6 +230,7 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
                 ld(&st.sync_partial_ok),
                 ld(&st.sync_partial_err),
                 ld(&ks.expired_keys),
+                ld(&ks.evicted_keys),
                 ld(&ks.hits),
                 ld(&ks.misses),
                 chans,

@@ -290,6 +290,16 @@ fn check_and_run(
         return Err(e);
     }
     if client.multi.is_some() && !cmd.has(flags::TX_CONTROL) {
+        // Over maxmemory, a command that may grow memory is refused when queued (and
+        // the transaction then aborts), as in Redis.
+        if cmd.has(flags::DENYOOM)
+            && crate::store::evict::MAXMEMORY.load(Ordering::Relaxed) > 0
+            && !crate::store::evict::make_room(&mut srv.store.write(now))
+        {
+            client.multi_failed = true;
+            cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(CmdError::Oom);
+        }
         if let Some(q) = client.multi.as_mut() {
             q.push(args.to_vec());
             client.handle.multi.store(q.len() as i64, Ordering::Relaxed);
@@ -436,7 +446,18 @@ pub fn run(
     } else if cmd.has(flags::ATOMIC_READ) {
         ctx.read_guard = Some(srv.store.read_lock());
     }
-    let result = (cmd.handler)(&mut ctx, args);
+    // maxmemory: evict before a write runs (inside its write section, so the DELs go to
+    // the stream ahead of its effects); a command that may grow memory is refused when
+    // nothing could be evicted.
+    let room = match ctx.txn.as_mut() {
+        Some(t) => crate::store::evict::make_room(t),
+        None => true,
+    };
+    let result = if room || !cmd.has(flags::DENYOOM) {
+        (cmd.handler)(&mut ctx, args)
+    } else {
+        Err(CmdError::Oom)
+    };
     let Ctx {
         mut txn,
         read_guard,

@@ -110,6 +110,14 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     }
     let srv = ctx.srv;
     let mut txn = srv.store.write(ctx.now);
+    let denyoom = queue.iter().any(|args| {
+        srv.commands
+            .get(&args[0])
+            .is_some_and(|c| c.has(super::table::flags::DENYOOM))
+    });
+    if denyoom && !crate::store::evict::make_room(&mut txn) {
+        return Err(CmdError::Oom);
+    }
     txn.log().begin();
     ctx.txn = Some(txn);
     ctx.out.array(queue.len());

@@ -438,10 +438,18 @@ impl Config {
             "slowlog-max-len" => l.slowlog_max_len.store(v as usize, Ordering::Relaxed),
             "active-expire-effort" => l.expire_effort.store(v as u64, Ordering::Relaxed),
             "min-replicas-to-write" => l.min_replicas_to_write.store(v as u64, Ordering::Relaxed),
-            "maxmemory-policy" => crate::store::value::LFU_MODE.store(
-                self.get(name).is_some_and(|p| p.ends_with("-lfu")),
-                Ordering::Relaxed,
-            ),
+            "maxmemory-policy" => {
+                let name = self.get(name).unwrap_or_default();
+                crate::store::value::LFU_MODE.store(name.ends_with("-lfu"), Ordering::Relaxed);
+                if let Some(p) = crate::store::evict::Policy::parse(&name) {
+                    crate::store::evict::POLICY.store(p as u8, Ordering::Relaxed);
+                }
+            }
+            "maxmemory" => crate::store::evict::MAXMEMORY.store(v as u64, Ordering::Relaxed),
+            "maxmemory-samples" => crate::store::evict::SAMPLES.store(v as u32, Ordering::Relaxed),
+            "maxmemory-eviction-tenacity" => {
+                crate::store::evict::TENACITY.store(v as u32, Ordering::Relaxed)
+            }
             "lfu-log-factor" => {
                 crate::store::value::LFU_LOG_FACTOR.store(v as u32, Ordering::Relaxed)
             }

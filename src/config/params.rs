@@ -195,6 +195,20 @@ pub static PARAMS: &[Param] = &[
         },
         true,
     ),
+    p("maxmemory", "0", Kind::Memory { min: 0 }, true),
+    p(
+        "maxmemory-samples",
+        "5",
+        Kind::Int { min: 1, max: 64 },
+        true,
+    ),
+    p(
+        "maxmemory-eviction-tenacity",
+        "10",
+        Kind::Int { min: 0, max: 100 },
+        true,
+    ),
+    p("replica-ignore-maxmemory", "yes", Kind::Bool, true),
     p(
         "maxmemory-policy",
         "noeviction",

@@ -81,6 +81,7 @@ pub async fn serve(srv: Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle
         // One clock reading per batch: pipelined commands share it, as Redis shares its
         // cached time within an event-loop iteration.
         let mut now = crate::store::now_ms();
+        crate::store::value::set_lru_clock(now);
         loop {
             match parser.parse(&mut inbuf, &lim) {
                 Ok(Parsed::Command(args)) => {

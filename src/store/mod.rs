@@ -11,6 +11,7 @@
 //! - Single-key reads (GET, TTL, ...) take only the dashmap shard lock: a single key is
 //!   always updated atomically under that lock, so they need nothing more and stay parallel.
 
+pub mod evict;
 pub mod glob;
 pub mod snapshot;
 pub mod value;
@@ -94,6 +95,8 @@ pub trait StreamSubscriber: Send + Sync {
 pub struct KeyStats {
     /// Keys removed because their TTL passed (lazily or actively).
     pub expired_keys: AtomicU64,
+    /// Keys removed by maxmemory eviction.
+    pub evicted_keys: AtomicU64,
     /// Lookups that found a key.
     pub hits: AtomicU64,
     /// Lookups that found nothing.
@@ -178,6 +181,8 @@ pub struct Store {
     follower_mode: AtomicBool,
     /// Hit/miss/expiry counters.
     pub stats: KeyStats,
+    /// maxmemory: memory gauge and eviction candidates.
+    pub evictor: evict::Evictor,
 }
 
 impl Default for Store {
@@ -191,6 +196,7 @@ impl Default for Store {
             snapshot_active: AtomicBool::new(false),
             follower_mode: AtomicBool::new(false),
             stats: KeyStats::default(),
+            evictor: evict::Evictor::default(),
         }
     }
 }
@@ -299,6 +305,40 @@ impl Store {
             return None;
         }
         self.snapshot.lock().clone()
+    }
+
+    /// Up to `n` keys of logical db `db` picked at random (eviction sampling): a random
+    /// shard, then a random slot of its table probed forward to the next full one, so a
+    /// sample costs O(1) expected whatever the table size.
+    pub fn sample_keys(&self, db: usize, n: usize, rng: &mut impl rand::RngExt) -> Vec<Key> {
+        let shards = self.db(db).map.shards();
+        let mut out = Vec::with_capacity(n);
+        if self.db(db).map.is_empty() {
+            return out;
+        }
+        let mut attempts = 0;
+        while out.len() < n && attempts < n * 8 {
+            attempts += 1;
+            let guard = shards[rng.random_range(0..shards.len())].read();
+            if guard.is_empty() {
+                continue;
+            }
+            let buckets = guard.buckets();
+            let start = rng.random_range(0..buckets);
+            for i in 0..buckets {
+                let idx = (start + i) % buckets;
+                // SAFETY: `idx` < buckets() and the shard's read guard is held, so the
+                // table is not resized or mutated while the bucket is read.
+                unsafe {
+                    if guard.is_bucket_full(idx) {
+                        let (k, _) = guard.bucket(idx).as_ref();
+                        out.push(k.clone());
+                        break;
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Keys (and keys with TTL) in logical db `db`.
@@ -459,6 +499,27 @@ impl<'a> WriteTxn<'a> {
             d.volatile.lock().remove(&k);
         }
         self.modified(db, key);
+        true
+    }
+
+    /// Removes `key` to free memory (maxmemory), propagating a DEL as Redis does.
+    /// Returns false if it was already gone.
+    pub fn evict_key(&mut self, db: usize, key: &[u8]) -> bool {
+        self.before_modify(db, key);
+        let d = self.store.db(db);
+        let Some((_, old)) = d.map.remove(key) else {
+            return false;
+        };
+        if old.expire_at != 0 {
+            d.volatile.lock().remove(key);
+        }
+        drop(old);
+        self.store
+            .stats
+            .evicted_keys
+            .fetch_add(1, Ordering::Relaxed);
+        self.modified(db, key);
+        self.propagate(db, &[b"DEL", key]);
         true
     }
 

@@ -106,7 +106,10 @@ impl Value {
     }
 }
 
-/// Seconds resolution clock used for idle time, wrapping like Redis's 24-bit LRU clock.
+/// The access clock for LRU: milliseconds, wrapping at 2^32 (49 days). Redis keeps
+/// seconds in 24 bits; we have 32 bits in the entry and use them for resolution, so
+/// approximated LRU can tell a key read a moment ago from one written a moment before
+/// (with one-second resolution, everything touched within the same second ties).
 pub fn lru_clock() -> u32 {
     match LRU_CLOCK.load(Ordering::Relaxed) {
         0 => refresh_lru_clock(),
@@ -114,16 +117,26 @@ pub fn lru_clock() -> u32 {
     }
 }
 
-/// The cached seconds clock: reading the system time on every key access would cost
-/// more than the access itself, so the cron refreshes it `hz` times a second (as Redis's
-/// `server.lruclock`).
+/// The cached access clock: reading the system time on every key access would cost more
+/// than the access itself, so it is refreshed by the cron and at the start of each
+/// connection's batch of commands (which reads the time anyway).
 static LRU_CLOCK: AtomicU32 = AtomicU32::new(0);
 
 /// Re-reads the system time into the cached clock; returns it.
 pub fn refresh_lru_clock() -> u32 {
-    let c = (crate::store::now_ms() / 1000) as u32;
+    set_lru_clock(crate::store::now_ms())
+}
+
+/// Sets the cached clock from a time already read (Unix ms); returns it.
+pub fn set_lru_clock(now_ms: u64) -> u32 {
+    let c = (now_ms as u32).max(1);
     LRU_CLOCK.store(c, Ordering::Relaxed);
     c
+}
+
+/// The clock in seconds, 24 bits, as INFO's `lru_clock` shows Redis's.
+pub fn lru_clock_seconds() -> u32 {
+    ((crate::store::now_ms() / 1000) & 0xFF_FFFF) as u32
 }
 
 /// One key's value plus its expiry and access metadata.
@@ -133,7 +146,7 @@ pub struct Entry {
     pub value: Value,
     /// Absolute expiry in unix milliseconds; 0 means no expiry.
     pub expire_at: u64,
-    /// Last access time (seconds clock) under LRU policies, or `minutes << 8 | counter`
+    /// Last access time (ms clock, [`lru_clock`]) under LRU policies, or `minutes << 8 | counter`
     /// under LFU policies: what OBJECT IDLETIME/FREQ report and eviction uses.
     pub access: AtomicU32,
     /// Set once the value was modified in place (APPEND, SETRANGE): OBJECT ENCODING
@@ -173,9 +186,14 @@ impl Entry {
         lfu_decayed(self.access.load(Ordering::Relaxed))
     }
 
+    /// Milliseconds since the last access (LRU policies).
+    pub fn idle_ms(&self) -> u64 {
+        lru_clock().wrapping_sub(self.access.load(Ordering::Relaxed)) as u64
+    }
+
     /// Seconds since the last access.
     pub fn idle_seconds(&self) -> u64 {
-        lru_clock().saturating_sub(self.access.load(Ordering::Relaxed)) as u64
+        self.idle_ms() / 1000
     }
 }
 
