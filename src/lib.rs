@@ -11,6 +11,7 @@
 //! - [`replication`]: the ordered effect log with Redis-compatible offsets.
 //! - [`config`]: redis.conf-style configuration and the CONFIG registry.
 //! - [`rdb`]: the RDB v10 snapshot format (Redis 7.0): streaming writer and loader.
+//! - [`tracking`]: CLIENT TRACKING (client-side caching invalidations).
 //! - [`sentinel`]: `ferrocache-sentinel`, Redis Sentinel compatible failover.
 
 pub mod commands;
@@ -21,3 +22,4 @@ pub mod replication;
 pub mod sentinel;
 pub mod server;
 pub mod store;
+pub mod tracking;

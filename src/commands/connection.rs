@@ -403,6 +403,86 @@ fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             }
         }
         ("list", _) => client_list(ctx, args)?,
+        ("tracking", 3..) => client_tracking(ctx, args)?,
+        ("caching", 3..) => {
+            let Some(mode) = ctx.client.tracking.clone() else {
+                return Err(CmdError::err(
+                    "CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+                ));
+            };
+            if is(&args[2], "yes") {
+                if !mode.optin {
+                    return Err(CmdError::err(
+                        "CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+                    ));
+                }
+            } else if is(&args[2], "no") {
+                if !mode.optout {
+                    return Err(CmdError::err(
+                        "CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+                    ));
+                }
+            } else {
+                return Err(CmdError::Syntax);
+            }
+            ctx.client.caching = true;
+            ctx.out.ok();
+        }
+        ("getredir", 2) => {
+            let r = ctx
+                .client
+                .tracking
+                .as_ref()
+                .map_or(-1, |m| m.redirect as i64);
+            ctx.out.int(r);
+        }
+        ("trackinginfo", 2) => {
+            let state = ctx.srv.tracking.mode(handle.id);
+            let mut flags: Vec<&str> = Vec::new();
+            match &state {
+                None => flags.push("off"),
+                Some((m, broken)) => {
+                    flags.push("on");
+                    if m.bcast {
+                        flags.push("bcast");
+                    }
+                    if m.optin {
+                        flags.push("optin");
+                        if ctx.client.caching {
+                            flags.push("caching-yes");
+                        }
+                    }
+                    if m.optout {
+                        flags.push("optout");
+                        if ctx.client.caching {
+                            flags.push("caching-no");
+                        }
+                    }
+                    if m.noloop {
+                        flags.push("noloop");
+                    }
+                    if *broken {
+                        flags.push("broken_redirect");
+                    }
+                }
+            }
+            ctx.out.map(3);
+            ctx.out.bulk(b"flags");
+            ctx.out.set(flags.len());
+            for f in flags {
+                ctx.out.bulk(f.as_bytes());
+            }
+            ctx.out.bulk(b"redirect");
+            ctx.out
+                .int(state.as_ref().map_or(-1, |(m, _)| m.redirect as i64));
+            ctx.out.bulk(b"prefixes");
+            let prefixes = state.map(|(m, _)| m.prefixes).unwrap_or_default();
+            let shown: Vec<&Bytes> = prefixes.iter().filter(|p| !p.is_empty()).collect();
+            ctx.out.array(shown.len());
+            for p in shown {
+                ctx.out.bulk(p);
+            }
+        }
         ("info", 2) => {
             let line = handle.info_line() + "\n";
             ctx.out.verbatim(line.as_bytes());
@@ -506,6 +586,130 @@ fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT TRACKING on|off [REDIRECT id] [PREFIX p]... [BCAST] [OPTIN] [OPTOUT] [NOLOOP],
+/// with Redis's checks and error texts.
+fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let mut mode = crate::tracking::Mode::default();
+    let mut redirect: Option<i64> = None;
+    let mut j = 3;
+    while j < args.len() {
+        let more = j + 1 < args.len();
+        let a = &args[j];
+        if is(a, "redirect") && more {
+            if redirect.is_some() {
+                return Err(CmdError::err(
+                    "A client can only redirect to a single other client",
+                ));
+            }
+            let id = arg_i64(&args[j + 1])?;
+            if id != 0 && !ctx.srv.clients.lock().contains_key(&(id as u64)) {
+                return Err(CmdError::err(
+                    "The client ID you want redirect to does not exist",
+                ));
+            }
+            redirect = Some(id);
+            j += 2;
+        } else if is(a, "bcast") {
+            mode.bcast = true;
+            j += 1;
+        } else if is(a, "optin") {
+            mode.optin = true;
+            j += 1;
+        } else if is(a, "optout") {
+            mode.optout = true;
+            j += 1;
+        } else if is(a, "noloop") {
+            mode.noloop = true;
+            j += 1;
+        } else if is(a, "prefix") && more {
+            mode.prefixes.push(args[j + 1].clone());
+            j += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    mode.redirect = redirect.unwrap_or(0).max(0) as u64;
+    let id = ctx.client.handle.id;
+    if is(&args[2], "off") {
+        ctx.client.tracking = None;
+        ctx.client.caching = false;
+        ctx.srv.tracking.disable(ctx.srv, id);
+        ctx.out.ok();
+        return Ok(());
+    }
+    if !is(&args[2], "on") {
+        return Err(CmdError::Syntax);
+    }
+    if !mode.bcast && !mode.prefixes.is_empty() {
+        return Err(CmdError::err(
+            "PREFIX option requires BCAST mode to be enabled",
+        ));
+    }
+    if let Some(old) = &ctx.client.tracking
+        && old.bcast != mode.bcast
+    {
+        return Err(CmdError::err(
+            "You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.",
+        ));
+    }
+    if mode.bcast && (mode.optin || mode.optout) {
+        return Err(CmdError::err(
+            "OPTIN and OPTOUT are not compatible with BCAST",
+        ));
+    }
+    if mode.optin && mode.optout {
+        return Err(CmdError::err(
+            "You can't specify both OPTIN mode and OPTOUT mode",
+        ));
+    }
+    if let Some(old) = &ctx.client.tracking
+        && ((mode.optin && old.optout) || (mode.optout && old.optin))
+    {
+        return Err(CmdError::err(
+            "You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.",
+        ));
+    }
+    // A client's prefixes must not overlap (one a prefix of the other, or equal): first
+    // against those it has, then among the new ones, in Redis's order and words.
+    let existing: Vec<Bytes> = ctx
+        .client
+        .tracking
+        .as_ref()
+        .map(|m| m.prefixes.clone())
+        .unwrap_or_default();
+    let overlap = |a: &Bytes, b: &Bytes| a.starts_with(b) || b.starts_with(a);
+    let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+    for (i, p) in mode.prefixes.iter().enumerate() {
+        if let Some(e) = existing.iter().find(|e| overlap(e, p)) {
+            return Err(CmdError::err(format!(
+                "Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+                text(p),
+                text(e)
+            )));
+        }
+        if let Some(q) = mode.prefixes[i + 1..].iter().find(|q| overlap(p, q)) {
+            return Err(CmdError::err(format!(
+                "Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+                text(p),
+                text(q)
+            )));
+        }
+    }
+    let mut all = existing;
+    all.extend(mode.prefixes.iter().cloned());
+    if mode.bcast {
+        all.retain(|p| !p.is_empty());
+        all.dedup();
+        mode.prefixes = all;
+    }
+    ctx.srv
+        .tracking
+        .enable(ctx.srv, ctx.client.handle.clone(), mode.clone());
+    ctx.client.tracking = Some(mode);
+    ctx.out.ok();
+    Ok(())
+}
+
 /// Subcommands of CLIENT.
 static CLIENT_SUBCOMMANDS: &[SubCommand] = &[
     sub("id", 2, "Return the ID of the current connection"),
@@ -522,5 +726,25 @@ static CLIENT_SUBCOMMANDS: &[SubCommand] = &[
         "Protect the current connection from client eviction",
     ),
     sub("setinfo", 4, "Record the client library name and version"),
+    sub(
+        "tracking",
+        -3,
+        "Enable or disable server assisted client side caching",
+    ),
+    sub(
+        "caching",
+        3,
+        "Instruct the server about tracking or not keys in the next request",
+    ),
+    sub(
+        "getredir",
+        2,
+        "Return the client ID invalidations are redirected to",
+    ),
+    sub(
+        "trackinginfo",
+        2,
+        "Return information about server assisted client side caching",
+    ),
     sub("help", 2, "Show helpful text about the subcommands"),
 ];

@@ -73,6 +73,10 @@ pub struct Client {
     pub leader_raw: Vec<u8>,
     /// `leader_raw` still has to be appended (the command has not run yet).
     pub leader_raw_pending: bool,
+    /// CLIENT TRACKING on, with its mode (a copy of what the tracking table holds).
+    pub tracking: Option<crate::tracking::Mode>,
+    /// CLIENT CACHING yes/no applies to the next command.
+    pub caching: bool,
 }
 
 /// A WAIT in progress: reply with the count of followers at `target` or beyond once
@@ -106,6 +110,8 @@ impl Client {
             is_leader_link: false,
             leader_raw: Vec::new(),
             leader_raw_pending: false,
+            tracking: None,
+            caching: false,
         }
     }
 
@@ -483,6 +489,28 @@ pub fn run(
             t.expire_if_needed(db, &key);
         }
     }
+    // CLIENT TRACKING: remember what a tracking client read, then tell trackers what
+    // this command changed.
+    if let Some(mode) = &client.tracking
+        && cmd.has(flags::READONLY)
+        && !mode.bcast
+        && (!mode.optin || client.caching)
+        && (!mode.optout || !client.caching)
+    {
+        let keys: Vec<&Bytes> = cmd
+            .key_indexes(args.len())
+            .into_iter()
+            .filter_map(|i| args.get(i))
+            .collect();
+        if !keys.is_empty() {
+            let max = srv.config.get_i64("tracking-table-max-keys").max(0) as usize;
+            srv.tracking.remember(srv, client.handle.id, &keys, max);
+        }
+    }
+    if cmd.name != "client" {
+        client.caching = false;
+    }
+    srv.deliver_invalidations(Some(client.handle.id));
     srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
     let elapsed = started.map(|s| s.elapsed());
     record_call(srv, cmd, elapsed, result.is_err());

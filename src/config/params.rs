@@ -210,6 +210,15 @@ pub static PARAMS: &[Param] = &[
     ),
     p("replica-ignore-maxmemory", "yes", Kind::Bool, true),
     p(
+        "tracking-table-max-keys",
+        "1000000",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        true,
+    ),
+    p(
         "maxmemory-policy",
         "noeviction",
         Kind::Enum(&[

@@ -68,6 +68,7 @@ pub async fn run(srv: Arc<Server>) {
         let srv2 = srv.clone();
         // The cycle takes locks and may run for its whole budget: keep it off the reactor.
         let _ = tokio::task::spawn_blocking(move || active_expire_cycle(&srv2, budget)).await;
+        srv.deliver_invalidations(None);
         if last_sample.elapsed() >= Duration::from_millis(100) {
             let cmds = srv.stats.commands_processed.load(Ordering::Relaxed);
             let secs = last_sample.elapsed().as_secs_f64();

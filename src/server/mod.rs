@@ -116,6 +116,8 @@ pub struct Server {
     pub sync_queue: Mutex<crate::replication::leader::SyncQueue>,
     /// A coordinated FAILOVER in progress.
     pub switchover: Mutex<crate::replication::switchover::Switchover>,
+    /// CLIENT TRACKING state.
+    pub tracking: crate::tracking::Tracking,
     /// The leader this node follows, if any (REPLICAOF), and the link state.
     pub follower: crate::replication::follower::SharedFollowerState,
     /// Woken whenever a follower acknowledges (WAIT).
@@ -169,6 +171,7 @@ impl Server {
             followers: Mutex::new(Vec::new()),
             sync_queue: Mutex::new(Default::default()),
             switchover: Mutex::new(Default::default()),
+            tracking: Default::default(),
             last_repl_ping_ms: AtomicU64::new(0),
             ack_notify: Notify::new(),
             follower: Mutex::new(Default::default()),
@@ -284,11 +287,20 @@ impl Server {
     /// Forgets a client everywhere (disconnect).
     pub fn remove_client(&self, id: u64) {
         self.clients.lock().remove(&id);
+        self.tracking.disable(self, id);
         self.followers.lock().retain(|f| f.handle.id != id);
         if self.monitor_count.load(Ordering::Acquire) > 0 {
             let mut m = self.monitors.lock();
             m.retain(|h| h.id != id);
             self.monitor_count.store(m.len(), Ordering::Release);
+        }
+    }
+
+    /// Delivers the invalidations the last write caused (CLIENT TRACKING); `origin` is
+    /// the client that wrote, for NOLOOP.
+    pub fn deliver_invalidations(&self, origin: Option<u64>) {
+        if let Some((keys, flushed)) = self.store.invalidations.take() {
+            self.tracking.invalidate(self, keys, flushed, origin);
         }
     }
 

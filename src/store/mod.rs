@@ -183,6 +183,51 @@ pub struct Store {
     pub stats: KeyStats,
     /// maxmemory: memory gauge and eviction candidates.
     pub evictor: evict::Evictor,
+    /// Keys changed while clients track (CLIENT TRACKING), for the server to deliver.
+    pub invalidations: Invalidations,
+}
+
+/// Keys changed by writes, collected only while some client tracks keys: the store does
+/// not know clients, so the server drains these after each command and delivers them.
+#[derive(Default)]
+pub struct Invalidations {
+    active: AtomicBool,
+    pending: Mutex<(Vec<Bytes>, bool)>,
+    has_pending: AtomicBool,
+}
+
+impl Invalidations {
+    /// Turns collection on or off (some client tracks, or none).
+    pub fn set_active(&self, on: bool) {
+        self.active.store(on, Ordering::Release);
+        if !on {
+            *self.pending.lock() = (Vec::new(), false);
+            self.has_pending.store(false, Ordering::Release);
+        }
+    }
+
+    fn key(&self, key: &[u8]) {
+        if self.active.load(Ordering::Relaxed) {
+            self.pending.lock().0.push(Bytes::copy_from_slice(key));
+            self.has_pending.store(true, Ordering::Release);
+        }
+    }
+
+    fn flushed(&self) {
+        if self.active.load(Ordering::Relaxed) {
+            self.pending.lock().1 = true;
+            self.has_pending.store(true, Ordering::Release);
+        }
+    }
+
+    /// Takes the changed keys and whether everything was flushed, if anything changed.
+    pub fn take(&self) -> Option<(Vec<Bytes>, bool)> {
+        if !self.has_pending.load(Ordering::Acquire) {
+            return None;
+        }
+        self.has_pending.store(false, Ordering::Release);
+        Some(std::mem::take(&mut *self.pending.lock()))
+    }
 }
 
 impl Default for Store {
@@ -197,6 +242,7 @@ impl Default for Store {
             follower_mode: AtomicBool::new(false),
             stats: KeyStats::default(),
             evictor: evict::Evictor::default(),
+            invalidations: Invalidations::default(),
         }
     }
 }
@@ -526,6 +572,7 @@ impl<'a> WriteTxn<'a> {
     /// Signals that `key` changed: invalidates WATCHes (and, later, tracking).
     pub fn modified(&self, db: usize, key: &[u8]) {
         self.store.watches.signal(self.store.physical(db), key);
+        self.store.invalidations.key(key);
     }
 
     /// Removes every key of logical db `db`; returns how many there were.
@@ -535,6 +582,7 @@ impl<'a> WriteTxn<'a> {
         }
         let d = self.store.db(db);
         let n = d.map.len();
+        self.store.invalidations.flushed();
         d.map.clear();
         d.volatile.lock().clear();
         self.store.watches.signal_db(self.store.physical(db));

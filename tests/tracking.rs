@@ -1,0 +1,352 @@
+//! CLIENT TRACKING (client-side caching): default mode, BCAST with prefixes, OPTIN/OPTOUT,
+//! NOLOOP, REDIRECT to a RESP2 subscriber, null invalidation on flush, expiry, eviction,
+//! tracking-table-max-keys, a client disconnecting mid-tracking (no leak), invalidations
+//! on a follower from its leader's stream, and Redis's error texts.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+/// A RESP3 connection with tracking enabled by `opts` (after "CLIENT TRACKING on").
+fn tracker(s: &TestServer, opts: &[&str]) -> RawConn {
+    let mut r = s.raw();
+    r.cmd(&["HELLO", "3"]);
+    let mut args = vec!["CLIENT", "TRACKING", "on"];
+    args.extend_from_slice(opts);
+    assert_eq!(r.cmd(&args), Reply::ok());
+    r
+}
+
+fn invalidate(keys: &[&str]) -> Reply {
+    Reply::Push(vec![Reply::bulk("invalidate"), Reply::bulks(keys)])
+}
+
+/// The next push within 2 s.
+fn next_push(r: &mut RawConn) -> Reply {
+    r.try_read_reply(Duration::from_secs(2))
+        .expect("an invalidation push")
+}
+
+/// Nothing arrives within 200 ms.
+fn quiet(r: &mut RawConn) {
+    if let Ok(m) = r.try_read_reply(Duration::from_millis(200)) {
+        panic!("unexpected message {m:?}");
+    }
+}
+
+fn stat(r: &mut RawConn, section: &str, f: &str) -> String {
+    info_field(&r.cmd(&["INFO", section]).as_string(), f).unwrap_or_default()
+}
+
+#[test]
+fn default_mode_invalidates_keys_read_once() {
+    let s = TestServer::start(&[]);
+    let mut w = s.raw();
+    w.cmd(&["SET", "k", "v"]);
+    let mut c = tracker(&s, &[]);
+    assert_eq!(c.cmd(&["GET", "k"]), Reply::bulk("v"));
+    assert_eq!(c.cmd(&["MGET", "a", "b"]).as_array().len(), 2);
+    w.cmd(&["SET", "k", "v2"]);
+    assert_eq!(next_push(&mut c), invalidate(&["k"]));
+    // Forgotten after one invalidation until read again.
+    w.cmd(&["SET", "k", "v3"]);
+    quiet(&mut c);
+    w.cmd(&["DEL", "a"]);
+    w.cmd(&["SET", "b", "1"]);
+    assert_eq!(next_push(&mut c), invalidate(&["b"]));
+    // A write the tracking client makes itself also invalidates (no NOLOOP).
+    c.cmd(&["GET", "k"]);
+    assert_eq!(c.cmd(&["SET", "k", "mine"]), Reply::ok());
+    assert_eq!(next_push(&mut c), invalidate(&["k"]));
+    assert_eq!(c.cmd(&["CLIENT", "GETREDIR"]), Reply::int(0));
+    let info = c.cmd(&["CLIENT", "TRACKINGINFO"]);
+    assert_eq!(
+        info,
+        Reply::Map(vec![
+            (Reply::bulk("flags"), Reply::Set(vec![Reply::bulk("on")])),
+            (Reply::bulk("redirect"), Reply::int(0)),
+            (Reply::bulk("prefixes"), Reply::Array(vec![])),
+        ])
+    );
+    assert_eq!(stat(&mut w, "clients", "tracking_clients"), "1");
+    assert_eq!(c.cmd(&["CLIENT", "TRACKING", "off"]), Reply::ok());
+    assert_eq!(c.cmd(&["CLIENT", "GETREDIR"]), Reply::int(-1));
+    assert_eq!(stat(&mut w, "clients", "tracking_clients"), "0");
+}
+
+#[test]
+fn bcast_prefixes_optin_optout_and_noloop() {
+    let s = TestServer::start(&[]);
+    let mut w = s.raw();
+    let mut b = tracker(&s, &["BCAST", "PREFIX", "user:", "PREFIX", "session:"]);
+    w.cmd(&["SET", "user:1", "x"]);
+    assert_eq!(next_push(&mut b), invalidate(&["user:1"]));
+    w.cmd(&["SET", "other", "x"]);
+    w.cmd(&["SET", "session:9", "x"]);
+    assert_eq!(next_push(&mut b), invalidate(&["session:9"]));
+    assert_eq!(stat(&mut w, "stats", "tracking_total_prefixes"), "2");
+
+    let mut i = tracker(&s, &["OPTIN"]);
+    i.cmd(&["GET", "a"]);
+    assert_eq!(i.cmd(&["CLIENT", "CACHING", "yes"]), Reply::ok());
+    i.cmd(&["GET", "b"]);
+    w.cmd(&["SET", "a", "1"]);
+    w.cmd(&["SET", "b", "1"]);
+    assert_eq!(next_push(&mut i), invalidate(&["b"]));
+    quiet(&mut i);
+
+    let mut o = tracker(&s, &["OPTOUT"]);
+    assert_eq!(o.cmd(&["CLIENT", "CACHING", "no"]), Reply::ok());
+    o.cmd(&["GET", "c"]);
+    o.cmd(&["GET", "d"]);
+    w.cmd(&["SET", "c", "1"]);
+    w.cmd(&["SET", "d", "1"]);
+    assert_eq!(next_push(&mut o), invalidate(&["d"]));
+    quiet(&mut o);
+
+    let mut n = tracker(&s, &["NOLOOP"]);
+    n.cmd(&["GET", "e"]);
+    n.cmd(&["SET", "e", "own"]);
+    quiet(&mut n);
+    n.cmd(&["GET", "e"]);
+    w.cmd(&["SET", "e", "other"]);
+    assert_eq!(next_push(&mut n), invalidate(&["e"]));
+}
+
+#[test]
+fn redirect_to_a_resp2_subscriber_and_null_on_flush() {
+    let s = TestServer::start(&[]);
+    let mut sub = s.raw();
+    let sub_id = sub.cmd(&["CLIENT", "ID"]).as_int().to_string();
+    sub.cmd(&["SUBSCRIBE", "__redis__:invalidate"]);
+    let mut c = s.raw();
+    assert_eq!(
+        c.cmd(&["CLIENT", "TRACKING", "on", "REDIRECT", &sub_id]),
+        Reply::ok()
+    );
+    assert_eq!(c.cmd(&["CLIENT", "GETREDIR"]).as_int().to_string(), sub_id);
+    c.cmd(&["GET", "k"]);
+    let mut w = s.raw();
+    w.cmd(&["SET", "k", "1"]);
+    assert_eq!(
+        sub.try_read_reply(Duration::from_secs(2)).unwrap(),
+        Reply::Array(vec![
+            Reply::bulk("message"),
+            Reply::bulk("__redis__:invalidate"),
+            Reply::bulks(&["k"]),
+        ])
+    );
+    // FLUSHALL: a null invalidation.
+    c.cmd(&["GET", "k"]);
+    w.cmd(&["FLUSHALL"]);
+    assert_eq!(
+        sub.try_read_reply(Duration::from_secs(2)).unwrap(),
+        Reply::Array(vec![
+            Reply::bulk("message"),
+            Reply::bulk("__redis__:invalidate"),
+            Reply::Nil,
+        ])
+    );
+    let mut r3 = tracker(&s, &[]);
+    w.cmd(&["FLUSHDB"]);
+    assert_eq!(
+        next_push(&mut r3),
+        Reply::Push(vec![Reply::bulk("invalidate"), Reply::Nil])
+    );
+}
+
+#[test]
+fn expiry_eviction_and_table_limit_invalidate() {
+    let s = TestServer::start(&[]);
+    let mut w = s.raw();
+    let mut c = tracker(&s, &[]);
+    w.cmd(&["SET", "short", "1", "PX", "50"]);
+    c.cmd(&["GET", "short"]);
+    // The active expiry cycle deletes it and tells the tracker.
+    assert_eq!(
+        c.try_read_reply(Duration::from_secs(3)).unwrap(),
+        invalidate(&["short"])
+    );
+    // tracking-table-max-keys: reading more keys than the table holds invalidates some.
+    w.cmd(&["CONFIG", "SET", "tracking-table-max-keys", "10"]);
+    let mut pipe = Vec::new();
+    for i in 0..20 {
+        pipe.extend(encode_cmd(&["GET", &format!("t{i}")]));
+    }
+    c.send(&pipe);
+    let mut replies = 0;
+    let mut pushes = 0;
+    while replies < 20 {
+        match c.read_reply() {
+            Reply::Push(_) => pushes += 1,
+            _ => replies += 1,
+        }
+    }
+    assert!(
+        stat(&mut w, "stats", "tracking_total_keys")
+            .parse::<u64>()
+            .unwrap()
+            <= 10
+    );
+    while c.try_read_reply(Duration::from_millis(100)).is_ok() {
+        pushes += 1;
+    }
+    assert!(
+        pushes >= 10,
+        "evicted tracked keys must be invalidated ({pushes})"
+    );
+    // Eviction (maxmemory) invalidates too.
+    w.cmd(&["CONFIG", "SET", "tracking-table-max-keys", "0"]);
+    w.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+    let value = "x".repeat(1000);
+    for i in 0..100 {
+        w.cmd(&["SET", &format!("e{i}"), &value]);
+        c.cmd(&["GET", &format!("e{i}")]);
+    }
+    let used: u64 = info_field(&w.cmd(&["INFO", "memory"]).as_string(), "used_memory")
+        .unwrap()
+        .parse()
+        .unwrap();
+    w.cmd(&[
+        "CONFIG",
+        "SET",
+        "maxmemory",
+        &(used + (1 << 20)).to_string(),
+    ]);
+    for i in 0..5000 {
+        w.cmd(&["SET", &format!("filler{i}"), &value]);
+    }
+    assert!(
+        stat(&mut w, "stats", "evicted_keys")
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+    let mut evicted_seen = 0;
+    while let Ok(m) = c.try_read_reply(Duration::from_millis(300)) {
+        if let Reply::Push(v) = m {
+            evicted_seen += v[1].as_array().len();
+        }
+    }
+    assert!(evicted_seen > 0, "no invalidation for evicted keys");
+}
+
+#[test]
+fn a_disconnecting_tracker_leaves_nothing_behind() {
+    // Stock Redis leaves a gone client's keys in the table until they are next written;
+    // we purge them at disconnect, so the table cannot grow with clients that left.
+    if is_stock_redis() {
+        return;
+    }
+    let s = TestServer::start(&[]);
+    let mut w = s.raw();
+    {
+        let mut c = tracker(&s, &[]);
+        for i in 0..100 {
+            c.cmd(&["GET", &format!("k{i}")]);
+        }
+        assert_eq!(stat(&mut w, "stats", "tracking_total_keys"), "100");
+        assert_eq!(stat(&mut w, "stats", "tracking_total_items"), "100");
+    }
+    assert!(poll_until(
+        Duration::from_secs(5),
+        Duration::from_millis(20),
+        || {
+            stat(&mut w, "stats", "tracking_total_keys") == "0"
+                && stat(&mut w, "clients", "tracking_clients") == "0"
+        }
+    ));
+}
+
+#[test]
+fn followers_invalidate_from_the_replicated_stream() {
+    let leader = TestServer::start(&[]);
+    let follower = TestServer::start(&["--replicaof", "127.0.0.1", &leader.port.to_string()]);
+    let mut l = leader.raw();
+    l.cmd(&["SET", "k", "v"]);
+    let mut f = follower.raw();
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || { f.cmd(&["GET", "k"]) == Reply::bulk("v") }
+    ));
+    let mut c = tracker(&follower, &[]);
+    assert_eq!(c.cmd(&["GET", "k"]), Reply::bulk("v"));
+    let mut b = tracker(&follower, &["BCAST"]);
+    l.cmd(&["SET", "k", "changed"]);
+    assert_eq!(next_push(&mut c), invalidate(&["k"]));
+    assert_eq!(next_push(&mut b), invalidate(&["k"]));
+    l.cmd(&["SET", "k", "again", "PX", "100"]);
+    // The leader's expiry reaches the follower as DEL: BCAST sees the SET then the DEL.
+    assert_eq!(next_push(&mut b), invalidate(&["k"]));
+    assert_eq!(
+        b.try_read_reply(Duration::from_secs(3)).unwrap(),
+        invalidate(&["k"])
+    );
+}
+
+#[test]
+fn tracking_errors_are_redis_texts() {
+    let s = TestServer::start(&[]);
+    let mut r = s.raw();
+    let e = |r: &mut RawConn, args: &[&str]| r.cmd(args).err_text().to_string();
+    assert_eq!(
+        e(&mut r, &["CLIENT", "TRACKING", "on", "PREFIX", "a"]),
+        "ERR PREFIX option requires BCAST mode to be enabled"
+    );
+    assert_eq!(
+        e(&mut r, &["CLIENT", "TRACKING", "on", "OPTIN", "OPTOUT"]),
+        "ERR You can't specify both OPTIN mode and OPTOUT mode"
+    );
+    assert_eq!(
+        e(&mut r, &["CLIENT", "TRACKING", "on", "BCAST", "OPTIN"]),
+        "ERR OPTIN and OPTOUT are not compatible with BCAST"
+    );
+    assert_eq!(
+        e(&mut r, &["CLIENT", "TRACKING", "on", "REDIRECT", "999999"]),
+        "ERR The client ID you want redirect to does not exist"
+    );
+    assert_eq!(
+        e(&mut r, &["CLIENT", "TRACKING", "maybe"]),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        e(&mut r, &["CLIENT", "CACHING", "yes"]),
+        "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"
+    );
+    assert_eq!(r.cmd(&["CLIENT", "TRACKING", "on", "OPTOUT"]), Reply::ok());
+    assert_eq!(
+        e(&mut r, &["CLIENT", "CACHING", "yes"]),
+        "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."
+    );
+    assert_eq!(
+        e(&mut r, &["CLIENT", "TRACKING", "on", "BCAST"]),
+        "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."
+    );
+    assert_eq!(
+        e(&mut r, &["CLIENT", "TRACKING", "on", "OPTIN"]),
+        "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode."
+    );
+    assert_eq!(r.cmd(&["CLIENT", "TRACKING", "off"]), Reply::ok());
+    assert_eq!(
+        e(
+            &mut r,
+            &[
+                "CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "ab", "PREFIX", "a"
+            ]
+        ),
+        "ERR Prefix 'ab' overlaps with another provided prefix 'a'. Prefixes for a single client must not overlap."
+    );
+    assert_eq!(
+        r.cmd(&["CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "ab"]),
+        Reply::ok()
+    );
+    assert_eq!(
+        e(
+            &mut r,
+            &["CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "a"]
+        ),
+        "ERR Prefix 'a' overlaps with an existing prefix 'ab'. Prefixes for a single client must not overlap."
+    );
+}
