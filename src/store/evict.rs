@@ -90,7 +90,7 @@ impl Policy {
 
 /// Used memory as eviction sees it: jemalloc's allocated bytes. Reading merges
 /// per-arena statistics, too slow for every write, so the value is cached and re-read
-/// after a millisecond, or, when it is within 5% of the limit, after 16 writes (so a
+/// after a millisecond, or, when it is within 5% of the limit, after 64 writes (so a
 /// pipelined burst cannot overshoot by more than a few values).
 #[derive(Default)]
 pub struct MemoryGauge {
@@ -105,17 +105,28 @@ impl MemoryGauge {
         let writes = self.writes_since.fetch_add(1, Ordering::Relaxed);
         let cached = self.value.load(Ordering::Relaxed);
         let near = cached.saturating_mul(20) >= max.saturating_mul(19);
-        if near && writes >= 16 {
+        if near && writes >= 64 {
             return self.used(true);
         }
         self.used(force)
     }
 
-    /// Allocated bytes, fresh when `force` or after a millisecond.
+    /// Lowers the cached value by an estimate of bytes just freed (an evicted key), so
+    /// eviction can stop at the limit without re-reading the allocator after each key.
+    pub fn credit(&self, bytes: u64) {
+        let _ = self
+            .value
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(bytes))
+            });
+    }
+
+    /// Allocated bytes, fresh when `force` or after a millisecond (measured on the
+    /// cached millisecond clock, not a system call per write).
     pub fn used(&self, force: bool) -> u64 {
-        let now = super::now_ms();
-        if force || now.saturating_sub(self.read_at_ms.load(Ordering::Relaxed)) >= GAUGE_REFRESH_MS
-        {
+        let now = super::value::lru_clock() as u64;
+        let last = self.read_at_ms.load(Ordering::Relaxed);
+        if force || (now as u32).wrapping_sub(last as u32) as u64 >= GAUGE_REFRESH_MS {
             self.writes_since.store(0, Ordering::Relaxed);
             use tikv_jemalloc_ctl::{epoch, stats};
             let _ = epoch::advance();
@@ -144,6 +155,23 @@ pub struct Evictor {
     pool: Mutex<Vec<Candidate>>,
     /// Database the random policies take their next key from (round robin).
     next_db: AtomicU32,
+    /// Databases holding keys, re-listed at most every 100 ms: asking a dashmap whether
+    /// it is empty locks all of its shards, too slow for every eviction.
+    nonempty: Mutex<(u64, Vec<usize>)>,
+}
+
+impl Evictor {
+    fn nonempty_dbs(&self, store: &Store) -> Vec<usize> {
+        let now = super::now_ms();
+        let mut cached = self.nonempty.lock();
+        if now.saturating_sub(cached.0) >= 100 || cached.1.is_empty() {
+            cached.1 = (0..NUM_DBS)
+                .filter(|&db| !store.db(db).map.is_empty())
+                .collect();
+            cached.0 = now;
+        }
+        cached.1.clone()
+    }
 }
 
 /// Under `maxmemory`, or made so by evicting (false: over the limit and nothing left
@@ -176,11 +204,17 @@ pub fn make_room(txn: &mut WriteTxn<'_>) -> bool {
             return ev.gauge.used(true) <= max;
         };
         let (db, key) = victim;
-        if txn.evict_key(db, &key) {
+        if let Some(freed) = txn.evict_key(db, &key) {
             evicted += 1;
+            ev.gauge.credit(freed as u64);
         }
-        // Re-read memory every 16 evictions, as Redis does.
-        if evicted.is_multiple_of(16) && ev.gauge.used(true) <= max {
+        // Stop at the limit by estimate; re-read the allocator every 64 evictions.
+        let used = if evicted.is_multiple_of(64) {
+            ev.gauge.used(true)
+        } else {
+            ev.gauge.used_for(max, false)
+        };
+        if used <= max {
             return true;
         }
         if started.elapsed().as_micros() as u64 > budget_us {
@@ -194,9 +228,14 @@ pub fn make_room(txn: &mut WriteTxn<'_>) -> bool {
 fn pick(store: &Store, policy: Policy) -> Option<(usize, Key)> {
     let samples = SAMPLES.load(Ordering::Relaxed).clamp(1, 64) as usize;
     let mut rng = rand::rng();
+    let dbs = store.evictor.nonempty_dbs(store);
+    if dbs.is_empty() {
+        return None;
+    }
     if policy.random() {
-        for _ in 0..NUM_DBS {
-            let db = store.evictor.next_db.fetch_add(1, Ordering::Relaxed) as usize % NUM_DBS;
+        for _ in 0..dbs.len() {
+            let i = store.evictor.next_db.fetch_add(1, Ordering::Relaxed) as usize;
+            let db = dbs[i % dbs.len()];
             let d = store.db(db);
             let key = if policy.volatile() {
                 d.volatile
@@ -204,7 +243,9 @@ fn pick(store: &Store, policy: Policy) -> Option<(usize, Key)> {
                     .sample(&mut rng)
                     .map(|k| Key::from_slice(&k))
             } else {
-                store.sample_keys(db, 1, &mut rng).into_iter().next()
+                let mut picked = None;
+                store.sample_entries(db, 1, &mut rng, |k, _| picked = Some(k.clone()));
+                picked
             };
             if let Some(k) = key {
                 return Some((db, k));
@@ -214,29 +255,32 @@ fn pick(store: &Store, policy: Policy) -> Option<(usize, Key)> {
     }
     let ev = &store.evictor;
     let mut pool = ev.pool.lock();
-    for db in 0..NUM_DBS {
+    let score_of = |e: &super::Entry| match policy {
+        Policy::AllkeysLfu | Policy::VolatileLfu => 255 - e.frequency().min(255) as u64,
+        Policy::VolatileTtl => u64::MAX - e.expire_at,
+        _ => e.idle_ms(),
+    };
+    for &db in &dbs {
         let d = store.db(db);
-        if d.map.is_empty() {
-            continue;
-        }
-        let keys: Vec<Key> = if policy.volatile() {
-            let v = d.volatile.lock();
-            (0..samples)
-                .filter_map(|_| v.sample(&mut rng).map(|k| Key::from_slice(&k)))
-                .collect()
+        let mut found: Vec<(u64, Key)> = Vec::with_capacity(samples);
+        if policy.volatile() {
+            let keys: Vec<Key> = {
+                let v = d.volatile.lock();
+                (0..samples)
+                    .filter_map(|_| v.sample(&mut rng).map(|k| Key::from_slice(&k)))
+                    .collect()
+            };
+            for key in keys {
+                if let Some(e) = d.map.get(&key[..]) {
+                    found.push((score_of(&e), key));
+                }
+            }
         } else {
-            store.sample_keys(db, samples, &mut rng)
-        };
-        for key in keys {
-            let Some(e) = d.map.get(&key[..]) else {
-                continue;
-            };
-            let score = match policy {
-                Policy::AllkeysLfu | Policy::VolatileLfu => 255 - e.frequency().min(255) as u64,
-                Policy::VolatileTtl => u64::MAX - e.expire_at,
-                _ => e.idle_ms(),
-            };
-            drop(e);
+            store.sample_entries(db, samples, &mut rng, |k, e| {
+                found.push((score_of(e), k.clone()))
+            });
+        }
+        for (score, key) in found {
             if pool.iter().any(|c| c.db == db && c.key == key) {
                 continue;
             }

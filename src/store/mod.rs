@@ -353,19 +353,22 @@ impl Store {
         self.snapshot.lock().clone()
     }
 
-    /// Up to `n` keys of logical db `db` picked at random (eviction sampling): a random
-    /// shard, then a random slot of its table probed forward to the next full one, so a
-    /// sample costs O(1) expected whatever the table size.
-    pub fn sample_keys(&self, db: usize, n: usize, rng: &mut impl rand::RngExt) -> Vec<Key> {
+    /// Visits up to `n` entries of logical db `db` from a random place (eviction
+    /// sampling, as Redis's dictGetSomeKeys): a random shard, a random slot of its table,
+    /// then the full slots after it, under one shard lock, so a sample costs a lock and a
+    /// short sequential scan whatever the table size.
+    pub fn sample_entries(
+        &self,
+        db: usize,
+        n: usize,
+        rng: &mut impl rand::RngExt,
+        mut f: impl FnMut(&Key, &Entry),
+    ) {
         let shards = self.db(db).map.shards();
-        let mut out = Vec::with_capacity(n);
-        if self.db(db).map.is_empty() {
-            return out;
-        }
-        let mut attempts = 0;
-        while out.len() < n && attempts < n * 8 {
-            attempts += 1;
-            let guard = shards[rng.random_range(0..shards.len())].read();
+        let mut seen = 0;
+        let first = rng.random_range(0..shards.len());
+        for s in 0..shards.len() {
+            let guard = shards[(first + s) % shards.len()].read();
             if guard.is_empty() {
                 continue;
             }
@@ -377,14 +380,16 @@ impl Store {
                 // table is not resized or mutated while the bucket is read.
                 unsafe {
                     if guard.is_bucket_full(idx) {
-                        let (k, _) = guard.bucket(idx).as_ref();
-                        out.push(k.clone());
-                        break;
+                        let (k, v) = guard.bucket(idx).as_ref();
+                        f(k, v.get());
+                        seen += 1;
+                        if seen >= n {
+                            return;
+                        }
                     }
                 }
             }
         }
-        out
     }
 
     /// Keys (and keys with TTL) in logical db `db`.
@@ -549,13 +554,13 @@ impl<'a> WriteTxn<'a> {
     }
 
     /// Removes `key` to free memory (maxmemory), propagating a DEL as Redis does.
-    /// Returns false if it was already gone.
-    pub fn evict_key(&mut self, db: usize, key: &[u8]) -> bool {
+    /// Returns an estimate of the bytes freed (None if it was already gone).
+    pub fn evict_key(&mut self, db: usize, key: &[u8]) -> Option<usize> {
         self.before_modify(db, key);
         let d = self.store.db(db);
-        let Some((_, old)) = d.map.remove(key) else {
-            return false;
-        };
+        let (_, old) = d.map.remove(key)?;
+        // Table slot and allocator rounding on top of the key and value bytes.
+        let freed = 64 + key.len().saturating_sub(16) + old.value.heap_size();
         if old.expire_at != 0 {
             d.volatile.lock().remove(key);
         }
@@ -566,7 +571,7 @@ impl<'a> WriteTxn<'a> {
             .fetch_add(1, Ordering::Relaxed);
         self.modified(db, key);
         self.propagate(db, &[b"DEL", key]);
-        true
+        Some(freed)
     }
 
     /// Signals that `key` changed: invalidates WATCHes (and, later, tracking).
