@@ -350,3 +350,39 @@ fn tracking_errors_are_redis_texts() {
         "ERR Prefix 'a' overlaps with an existing prefix 'ab'. Prefixes for a single client must not overlap."
     );
 }
+
+/// The same REDIRECT flow through the `redis` crate (RESP2): a pub/sub connection
+/// subscribed to `__redis__:invalidate` receives the keys as the message payload.
+#[test]
+fn redis_crate_receives_redirected_invalidations() {
+    let s = TestServer::start(&[]);
+    let url = format!("redis://127.0.0.1:{}/", s.port);
+    let client = redis::Client::open(url).unwrap();
+    let mut sub_con = client.get_connection().unwrap();
+    let sub_id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut sub_con).unwrap();
+    let mut pubsub = sub_con.as_pubsub();
+    pubsub.subscribe("__redis__:invalidate").unwrap();
+    pubsub
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut tracker = client.get_connection().unwrap();
+    let ok: String = redis::cmd("CLIENT")
+        .arg("TRACKING")
+        .arg("on")
+        .arg("REDIRECT")
+        .arg(sub_id)
+        .query(&mut tracker)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    let _: Option<String> = redis::cmd("GET").arg("cached").query(&mut tracker).unwrap();
+    let mut writer = client.get_connection().unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("cached")
+        .arg("v")
+        .query(&mut writer)
+        .unwrap();
+    let msg = pubsub.get_message().unwrap();
+    assert_eq!(msg.get_channel_name(), "__redis__:invalidate");
+    let keys: Vec<String> = msg.get_payload().unwrap();
+    assert_eq!(keys, vec!["cached".to_string()]);
+}

@@ -446,6 +446,8 @@ impl Config {
                 }
             }
             "maxmemory" => crate::store::evict::MAXMEMORY.store(v as u64, Ordering::Relaxed),
+            "replica-ignore-maxmemory" => crate::store::evict::REPLICA_IGNORE
+                .store(self.get(name).as_deref() != Some("no"), Ordering::Relaxed),
             "maxmemory-samples" => crate::store::evict::SAMPLES.store(v as u32, Ordering::Relaxed),
             "maxmemory-eviction-tenacity" => {
                 crate::store::evict::TENACITY.store(v as u32, Ordering::Relaxed)

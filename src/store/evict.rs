@@ -16,6 +16,9 @@ pub static POLICY: AtomicU8 = AtomicU8::new(Policy::NoEviction as u8);
 pub static SAMPLES: AtomicU32 = AtomicU32::new(5);
 /// `maxmemory-eviction-tenacity` (0..=100).
 pub static TENACITY: AtomicU32 = AtomicU32::new(10);
+/// `replica-ignore-maxmemory` (default yes): a follower leaves eviction to its leader,
+/// whose DELs arrive in the stream, so the two cannot diverge.
+pub static REPLICA_IGNORE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
 
 /// Candidates kept between evictions (Redis's EVPOOL_SIZE).
 const POOL_SIZE: usize = 16;
@@ -178,7 +181,7 @@ impl Evictor {
 /// to evict, or `noeviction`: the command gets -OOM).
 pub fn make_room(txn: &mut WriteTxn<'_>) -> bool {
     let max = MAXMEMORY.load(Ordering::Relaxed);
-    if max == 0 || txn.store.follower_mode() {
+    if max == 0 || (txn.store.follower_mode() && REPLICA_IGNORE.load(Ordering::Relaxed)) {
         return true;
     }
     let ev = &txn.store.evictor;
