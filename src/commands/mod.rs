@@ -4,6 +4,7 @@
 pub mod connection;
 pub mod docs;
 pub mod error;
+pub mod hashes;
 pub mod info;
 pub mod keys;
 pub mod pubsub;
@@ -29,6 +30,7 @@ pub use table::{Command, CommandTable, flags};
 /// lives as long as the process and its entries carry their own counters.
 pub fn all_commands() -> &'static [Command] {
     let mut v = strings::commands();
+    v.extend(hashes::commands());
     v.extend(keys::commands());
     v.extend(transactions::commands());
     v.extend(pubsub::commands());
@@ -228,6 +230,7 @@ impl<'a> Ctx<'a> {
             None => Ok(None),
             Some(r) => match &r.value {
                 Value::Str(s) => Ok(Some(Bytes::copy_from_slice(s))),
+                _ => Err(CmdError::WrongType),
             },
         }
     }

@@ -552,6 +552,15 @@ fn value_digest(digest: &mut [u8; 20], value: &Value, expire_at: u64) {
     mix_digest(digest, &value.rdb_type_code().to_be_bytes());
     match value {
         Value::Str(s) => mix_digest(digest, s),
+        Value::Hash(h) => {
+            // Field order does not matter: each pair is digested alone and XORed in.
+            for (f, v) in h.iter() {
+                let mut ele = [0u8; 20];
+                mix_digest(&mut ele, f);
+                mix_digest(&mut ele, v);
+                xor_digest(digest, &ele);
+            }
+        }
     }
     if expire_at != 0 {
         xor_digest(digest, b"!!expire!!");

@@ -338,6 +338,7 @@ fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         None => ctx.out.null(),
         Some(r) => match &r.value {
             Value::Str(s) => ctx.out.bulk(s),
+            _ => return Err(CmdError::WrongType),
         },
     }
     Ok(())
@@ -488,6 +489,8 @@ fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         match ctx.lookup(k) {
             Some(r) => match &r.value {
                 Value::Str(s) => ctx.out.bulk(s),
+                // MGET answers nil for keys of other types, as Redis.
+                _ => ctx.out.null(),
             },
             None => ctx.out.null(),
         }
@@ -546,6 +549,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> CmdResult {
         Some(mut e) => {
             let cur = match &e.value {
                 Value::Str(s) => crate::protocol::parse_i64(s).ok_or(CmdError::NotInteger)?,
+                _ => return Err(CmdError::WrongType),
             };
             let new = cur.checked_add(delta).ok_or(CmdError::Overflow)?;
             e.value = Value::Str(StrBytes::from_slice(buf.format(new).as_bytes()));
@@ -651,7 +655,7 @@ fn parse_decimal(s: &[u8]) -> Option<Decimal> {
 
 /// Exact sum, printed as Redis prints INCRBYFLOAT results (`%.17Lf` with trailing zeros
 /// removed). None when the exact form would not fit; the caller then uses f64.
-fn decimal_sum_text(a: &[u8], b: &[u8]) -> Option<String> {
+pub fn decimal_sum_text(a: &[u8], b: &[u8]) -> Option<String> {
     let (x, y) = (parse_decimal(a)?, parse_decimal(b)?);
     let scale = x.scale.max(y.scale);
     let lift = |d: Decimal| d.mantissa.checked_mul(10i128.checked_pow(scale - d.scale)?);
@@ -696,6 +700,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         None => (Bytes::from_static(b"0"), 0),
         Some(e) => match &e.value {
             Value::Str(s) => (Bytes::copy_from_slice(s), e.expire_at),
+            _ => return Err(CmdError::WrongType),
         },
     };
     let cur = crate::protocol::parse_f64(&cur_text).ok_or(CmdError::NotFloat)?;

@@ -446,6 +446,12 @@ impl Config {
                 }
             }
             "maxmemory" => crate::store::evict::MAXMEMORY.store(v as u64, Ordering::Relaxed),
+            "hash-max-listpack-entries" => {
+                crate::store::hash::MAX_PACKED_ENTRIES.store(v as usize, Ordering::Relaxed)
+            }
+            "hash-max-listpack-value" => {
+                crate::store::hash::MAX_PACKED_VALUE.store(v as usize, Ordering::Relaxed)
+            }
             "replica-ignore-maxmemory" => crate::store::evict::REPLICA_IGNORE
                 .store(self.get(name).as_deref() != Some("no"), Ordering::Relaxed),
             "maxmemory-samples" => crate::store::evict::SAMPLES.store(v as u32, Ordering::Relaxed),

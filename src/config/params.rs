@@ -210,6 +210,21 @@ pub static PARAMS: &[Param] = &[
     ),
     p("replica-ignore-maxmemory", "yes", Kind::Bool, true),
     p(
+        "hash-max-listpack-entries",
+        "512",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        true,
+    ),
+    p(
+        "hash-max-listpack-value",
+        "64",
+        Kind::Memory { min: 0 },
+        true,
+    ),
+    p(
         "tracking-table-max-keys",
         "1000000",
         Kind::Int {

@@ -38,10 +38,15 @@ pub fn save_points_configured(srv: &Server) -> bool {
     !srv.config.get("save").unwrap_or_default().trim().is_empty()
 }
 
-/// The RDB form of a stored value (borrowed: a snapshot copies nothing).
-fn rdb_value(value: &Value) -> RdbValueRef<'_> {
+/// Runs `f` on the RDB form of a stored value (borrowed: a snapshot copies no bytes,
+/// collections only gather references).
+fn with_rdb_value<R>(value: &Value, f: impl FnOnce(&RdbValueRef<'_>) -> R) -> R {
     match value {
-        Value::Str(s) => RdbValueRef::Str(s),
+        Value::Str(s) => f(&RdbValueRef::Str(s)),
+        Value::Hash(h) => {
+            let pairs: Vec<(&[u8], &[u8])> = h.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+            f(&RdbValueRef::Hash(&pairs))
+        }
     }
 }
 
@@ -104,7 +109,7 @@ fn write_snapshot(srv: &Server, seq: &Sequencer, tmp: &PathBuf) -> Result<usize,
             if e.is_expired(now) {
                 continue;
             }
-            w.write_entry(e.key(), &rdb_value(&e.value), e.expire_at)?;
+            with_rdb_value(&e.value, |v| w.write_entry(e.key(), v, e.expire_at))?;
             keys += 1;
         }
     }
@@ -145,12 +150,19 @@ pub fn load_into(
                 loaded += 1;
                 Ok(())
             }
+            RdbValue::Hash(pairs) => {
+                if !pairs.is_empty() {
+                    let h = crate::store::hash::HashValue::from_pairs(pairs);
+                    txn.insert(db, &key, Entry::new(Value::Hash(Box::new(h)), expire_at));
+                    loaded += 1;
+                }
+                Ok(())
+            }
             other => {
                 let kind = match other {
                     RdbValue::List(_) => "list",
                     RdbValue::Set(_) => "set",
-                    RdbValue::ZSet(_) => "zset",
-                    _ => "hash",
+                    _ => "zset",
                 };
                 unsupported = Some(PersistError::UnsupportedValue(
                     kind,
@@ -239,8 +251,10 @@ impl<W: Write + Send> SnapshotSink for RdbSink<W> {
         if self.key_delay_us > 0 {
             std::thread::sleep(std::time::Duration::from_micros(self.key_delay_us));
         }
-        self.writer
-            .write_entry(key, &rdb_value(&entry.value), entry.expire_at)
+        let writer = &mut self.writer;
+        with_rdb_value(&entry.value, |v| {
+            writer.write_entry(key, v, entry.expire_at)
+        })
     }
 
     fn finish(self: Box<Self>) -> std::io::Result<()> {

@@ -13,6 +13,7 @@
 
 pub mod evict;
 pub mod glob;
+pub mod hash;
 pub mod snapshot;
 pub mod value;
 pub mod volatile;

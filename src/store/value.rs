@@ -66,6 +66,8 @@ pub type StrBytes = smallvec::SmallVec<[u8; 16]>;
 pub enum Value {
     /// A binary-safe string (also holds integers, as Redis does).
     Str(StrBytes),
+    /// A hash of fields to values.
+    Hash(Box<super::hash::HashValue>),
 }
 
 impl Value {
@@ -73,6 +75,7 @@ impl Value {
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
         }
     }
 
@@ -80,6 +83,7 @@ impl Value {
     pub fn rdb_type_code(&self) -> u32 {
         match self {
             Value::Str(_) => 0,
+            Value::Hash(_) => 4,
         }
     }
 
@@ -95,6 +99,7 @@ impl Value {
                     "raw"
                 }
             }
+            Value::Hash(h) => h.encoding(),
         }
     }
 
@@ -102,6 +107,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Str(s) => s.len(),
+            Value::Hash(h) => h.heap_size(),
         }
     }
 }
