@@ -497,29 +497,9 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// HSCAN key cursor [MATCH pattern] [COUNT count]: the whole hash in one step (cursor 0
-/// back), which SCAN's contract allows (COUNT is a hint), as Redis does for small hashes.
+/// HSCAN key cursor [MATCH pattern] [COUNT count]: the whole hash in one step.
 fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let cursor = std::str::from_utf8(&args[2])
-        .ok()
-        .and_then(|c| c.parse::<u64>().ok())
-        .ok_or_else(|| CmdError::err("invalid cursor"))?;
-    let _ = cursor;
-    let mut pattern: Option<Bytes> = None;
-    let mut i = 3;
-    while i < args.len() {
-        if is(&args[i], "match") && i + 1 < args.len() {
-            pattern = Some(args[i + 1].clone());
-        } else if is(&args[i], "count") && i + 1 < args.len() {
-            let c = arg_i64(&args[i + 1])?;
-            if c < 1 {
-                return Err(CmdError::Syntax);
-            }
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+    let pattern = super::scan_one_step_options(args)?;
     let p = pairs(ctx, &args[1])?;
     let kept: Vec<&(StrBytes, StrBytes)> = p
         .iter()

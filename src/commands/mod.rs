@@ -10,6 +10,7 @@ pub mod keys;
 pub mod pubsub;
 pub mod replication;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod table;
 pub mod transactions;
@@ -31,6 +32,7 @@ pub use table::{Command, CommandTable, flags};
 pub fn all_commands() -> &'static [Command] {
     let mut v = strings::commands();
     v.extend(hashes::commands());
+    v.extend(sets::commands());
     v.extend(keys::commands());
     v.extend(transactions::commands());
     v.extend(pubsub::commands());
@@ -523,6 +525,31 @@ pub fn run(
         srv.slowlog_record(client, args, d);
     }
     result
+}
+
+/// Options of a collection scan (HSCAN/SSCAN key cursor [MATCH p] [COUNT n]) answered in
+/// one step (cursor 0 back, which SCAN's contract allows: COUNT is a hint): validates the
+/// cursor and options as Redis does and returns the MATCH pattern.
+pub fn scan_one_step_options(args: &[Bytes]) -> Result<Option<Bytes>, CmdError> {
+    std::str::from_utf8(&args[2])
+        .ok()
+        .and_then(|c| c.parse::<u64>().ok())
+        .ok_or_else(|| CmdError::err("invalid cursor"))?;
+    let mut pattern = None;
+    let mut i = 3;
+    while i < args.len() {
+        if is(&args[i], "match") && i + 1 < args.len() {
+            pattern = Some(args[i + 1].clone());
+        } else if is(&args[i], "count") && i + 1 < args.len() {
+            if arg_i64(&args[i + 1])? < 1 {
+                return Err(CmdError::Syntax);
+            }
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    Ok(pattern)
 }
 
 /// Parses an integer argument (`ERR value is not an integer or out of range`).

@@ -561,6 +561,11 @@ fn value_digest(digest: &mut [u8; 20], value: &Value, expire_at: u64) {
                 xor_digest(digest, &ele);
             }
         }
+        Value::Set(set) => {
+            for m in set.members() {
+                xor_digest(digest, &m);
+            }
+        }
     }
     if expire_at != 0 {
         xor_digest(digest, b"!!expire!!");

@@ -446,6 +446,9 @@ impl Config {
                 }
             }
             "maxmemory" => crate::store::evict::MAXMEMORY.store(v as u64, Ordering::Relaxed),
+            "set-max-intset-entries" => {
+                crate::store::set::MAX_INTSET_ENTRIES.store(v as usize, Ordering::Relaxed)
+            }
             "hash-max-listpack-entries" => {
                 crate::store::hash::MAX_PACKED_ENTRIES.store(v as usize, Ordering::Relaxed)
             }

@@ -225,6 +225,15 @@ pub static PARAMS: &[Param] = &[
         true,
     ),
     p(
+        "set-max-intset-entries",
+        "512",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        true,
+    ),
+    p(
         "tracking-table-max-keys",
         "1000000",
         Kind::Int {

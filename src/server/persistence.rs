@@ -47,6 +47,11 @@ fn with_rdb_value<R>(value: &Value, f: impl FnOnce(&RdbValueRef<'_>) -> R) -> R 
             let pairs: Vec<(&[u8], &[u8])> = h.iter().map(|(k, v)| (&k[..], &v[..])).collect();
             f(&RdbValueRef::Hash(&pairs))
         }
+        Value::Set(set) => {
+            let members = set.members();
+            let refs: Vec<&[u8]> = members.iter().map(|m| &m[..]).collect();
+            f(&RdbValueRef::Set(&refs))
+        }
     }
 }
 
@@ -158,10 +163,17 @@ pub fn load_into(
                 }
                 Ok(())
             }
+            RdbValue::Set(members) => {
+                if !members.is_empty() {
+                    let set = crate::store::set::SetValue::from_members(members);
+                    txn.insert(db, &key, Entry::new(Value::Set(Box::new(set)), expire_at));
+                    loaded += 1;
+                }
+                Ok(())
+            }
             other => {
                 let kind = match other {
                     RdbValue::List(_) => "list",
-                    RdbValue::Set(_) => "set",
                     _ => "zset",
                 };
                 unsupported = Some(PersistError::UnsupportedValue(

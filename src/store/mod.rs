@@ -14,6 +14,7 @@
 pub mod evict;
 pub mod glob;
 pub mod hash;
+pub mod set;
 pub mod snapshot;
 pub mod value;
 pub mod volatile;

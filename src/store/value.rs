@@ -68,6 +68,8 @@ pub enum Value {
     Str(StrBytes),
     /// A hash of fields to values.
     Hash(Box<super::hash::HashValue>),
+    /// A set of members.
+    Set(Box<super::set::SetValue>),
 }
 
 impl Value {
@@ -76,6 +78,7 @@ impl Value {
         match self {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
+            Value::Set(_) => "set",
         }
     }
 
@@ -84,6 +87,7 @@ impl Value {
         match self {
             Value::Str(_) => 0,
             Value::Hash(_) => 4,
+            Value::Set(_) => 2,
         }
     }
 
@@ -100,6 +104,7 @@ impl Value {
                 }
             }
             Value::Hash(h) => h.encoding(),
+            Value::Set(s) => s.encoding(),
         }
     }
 
@@ -108,6 +113,7 @@ impl Value {
         match self {
             Value::Str(s) => s.len(),
             Value::Hash(h) => h.heap_size(),
+            Value::Set(s) => s.heap_size(),
         }
     }
 }

@@ -1,0 +1,604 @@
+//! Set commands. SPOP's random picks are propagated as the explicit SREM (or DEL) of what
+//! was popped (design invariant 3); the other writes are deterministic and propagate
+//! themselves.
+
+use super::table::{Command, cmd, flags::*};
+use super::{CmdError, CmdResult, Ctx, arg_i64};
+use crate::store::set::SetValue;
+use crate::store::{Entry, StrBytes, Value};
+use bytes::Bytes;
+
+/// Set family table.
+pub fn commands() -> Vec<Command> {
+    let w = WRITE | DENYOOM | FAST;
+    let r = READONLY | FAST;
+    let multi = READONLY | ATOMIC_READ;
+    let store = WRITE | DENYOOM;
+    vec![
+        cmd(
+            "sadd",
+            -3,
+            w,
+            (1, 1, 1),
+            "set",
+            "1.0.0",
+            "Add one or more members to a set",
+            sadd,
+        ),
+        cmd(
+            "srem",
+            -3,
+            WRITE | FAST,
+            (1, 1, 1),
+            "set",
+            "1.0.0",
+            "Remove one or more members from a set",
+            srem,
+        ),
+        cmd(
+            "sismember",
+            3,
+            r,
+            (1, 1, 1),
+            "set",
+            "1.0.0",
+            "Determine if a given value is a member of a set",
+            sismember,
+        ),
+        cmd(
+            "smismember",
+            -3,
+            r,
+            (1, 1, 1),
+            "set",
+            "6.2.0",
+            "Returns the membership associated with the given elements for a set",
+            smismember,
+        ),
+        cmd(
+            "smembers",
+            2,
+            READONLY,
+            (1, 1, 1),
+            "set",
+            "1.0.0",
+            "Get all the members in a set",
+            smembers,
+        ),
+        cmd(
+            "scard",
+            2,
+            r,
+            (1, 1, 1),
+            "set",
+            "1.0.0",
+            "Get the number of members in a set",
+            scard,
+        ),
+        cmd(
+            "spop",
+            -2,
+            WRITE | FAST,
+            (1, 1, 1),
+            "set",
+            "1.0.0",
+            "Remove and return one or multiple random members from a set",
+            spop,
+        ),
+        cmd(
+            "srandmember",
+            -2,
+            READONLY,
+            (1, 1, 1),
+            "set",
+            "1.0.0",
+            "Get one or multiple random members from a set",
+            srandmember,
+        ),
+        cmd(
+            "smove",
+            4,
+            w,
+            (1, 2, 1),
+            "set",
+            "1.0.0",
+            "Move a member from one set to another",
+            smove,
+        ),
+        cmd(
+            "sinter",
+            -2,
+            multi,
+            (1, -1, 1),
+            "set",
+            "1.0.0",
+            "Intersect multiple sets",
+            sinter,
+        ),
+        cmd(
+            "sintercard",
+            -3,
+            multi,
+            (0, 0, 0),
+            "set",
+            "7.0.0",
+            "Intersect multiple sets and return the cardinality of the result",
+            sintercard,
+        ),
+        cmd(
+            "sunion",
+            -2,
+            multi,
+            (1, -1, 1),
+            "set",
+            "1.0.0",
+            "Add multiple sets",
+            sunion,
+        ),
+        cmd(
+            "sdiff",
+            -2,
+            multi,
+            (1, -1, 1),
+            "set",
+            "1.0.0",
+            "Subtract multiple sets",
+            sdiff,
+        ),
+        cmd(
+            "sinterstore",
+            -3,
+            store,
+            (1, -1, 1),
+            "set",
+            "1.0.0",
+            "Intersect multiple sets and store the resulting set in a key",
+            sinterstore,
+        ),
+        cmd(
+            "sunionstore",
+            -3,
+            store,
+            (1, -1, 1),
+            "set",
+            "1.0.0",
+            "Add multiple sets and store the resulting set in a key",
+            sunionstore,
+        ),
+        cmd(
+            "sdiffstore",
+            -3,
+            store,
+            (1, -1, 1),
+            "set",
+            "1.0.0",
+            "Subtract multiple sets and store the resulting set in a key",
+            sdiffstore,
+        ),
+        cmd(
+            "sscan",
+            -3,
+            READONLY,
+            (1, 1, 1),
+            "set",
+            "2.0.0",
+            "Incrementally iterate Set elements",
+            sscan,
+        ),
+    ]
+}
+
+/// The members of the set at `key` (None when missing); WRONGTYPE for other types.
+fn members(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<StrBytes>>, CmdError> {
+    match ctx.lookup(key) {
+        None => Ok(None),
+        Some(e) => match &e.value {
+            Value::Set(s) => Ok(Some(s.members())),
+            _ => Err(CmdError::WrongType),
+        },
+    }
+}
+
+fn read<R>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    f: impl FnOnce(Option<&SetValue>) -> R,
+) -> Result<R, CmdError> {
+    match ctx.lookup(key) {
+        None => Ok(f(None)),
+        Some(e) => match &e.value {
+            Value::Set(s) => Ok(f(Some(s))),
+            _ => Err(CmdError::WrongType),
+        },
+    }
+}
+
+/// Runs `f` on the set at `key` for a write (created empty when `create`); deletes the
+/// key when the set ends up empty. None when missing and not created.
+fn write<R>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    create: bool,
+    f: impl FnOnce(&mut SetValue) -> R,
+) -> Result<Option<R>, CmdError> {
+    let db = ctx.db();
+    let t = ctx.w()?;
+    let exists = match t.get(db, key) {
+        None => false,
+        Some(e) => {
+            if !matches!(e.value, Value::Set(_)) {
+                return Err(CmdError::WrongType);
+            }
+            true
+        }
+    };
+    if !exists {
+        if !create {
+            return Ok(None);
+        }
+        let mut s = SetValue::default();
+        let r = f(&mut s);
+        if !s.is_empty() {
+            t.insert(db, key, Entry::new(Value::Set(Box::new(s)), 0));
+        }
+        return Ok(Some(r));
+    }
+    let (r, empty) = {
+        let Some(mut e) = t.get_mut(db, key) else {
+            return Ok(None);
+        };
+        let Value::Set(s) = &mut e.value else {
+            return Err(CmdError::WrongType);
+        };
+        let r = f(s);
+        (r, s.is_empty())
+    };
+    if empty {
+        t.remove(db, key);
+    } else {
+        t.modified(db, key);
+    }
+    Ok(Some(r))
+}
+
+fn propagate_args(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let db = ctx.db();
+    let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+    ctx.w()?.propagate(db, &refs);
+    Ok(())
+}
+
+fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let added = write(ctx, &args[1], true, |s| {
+        args[2..].iter().filter(|m| s.add(m)).count()
+    })?
+    .unwrap_or(0);
+    if added > 0 {
+        propagate_args(ctx, args)?;
+    }
+    ctx.out.int(added as i64);
+    Ok(())
+}
+
+fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let removed = write(ctx, &args[1], false, |s| {
+        args[2..].iter().filter(|m| s.remove(m)).count()
+    })?
+    .unwrap_or(0);
+    if removed > 0 {
+        propagate_args(ctx, args)?;
+    }
+    ctx.out.int(removed as i64);
+    Ok(())
+}
+
+fn sismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let yes = read(ctx, &args[1], |s| s.is_some_and(|s| s.contains(&args[2])))?;
+    ctx.out.int(i64::from(yes));
+    Ok(())
+}
+
+fn smismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let v: Vec<bool> = read(ctx, &args[1], |s| {
+        args[2..]
+            .iter()
+            .map(|m| s.is_some_and(|s| s.contains(m)))
+            .collect()
+    })?;
+    ctx.out.array(v.len());
+    for b in v {
+        ctx.out.int(i64::from(b));
+    }
+    Ok(())
+}
+
+fn reply_set(ctx: &mut Ctx<'_>, members: &[StrBytes]) {
+    ctx.out.set(members.len());
+    for m in members {
+        ctx.out.bulk(m);
+    }
+}
+
+fn smembers(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let m = members(ctx, &args[1])?.unwrap_or_default();
+    reply_set(ctx, &m);
+    Ok(())
+}
+
+fn scard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let n = read(ctx, &args[1], |s| s.map_or(0, |s| s.len()))?;
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// Picks `n` distinct members at random.
+fn pick_distinct(all: &[StrBytes], n: usize) -> Vec<StrBytes> {
+    use rand::RngExt;
+    let mut rng = rand::rng();
+    let mut idx: Vec<usize> = (0..all.len()).collect();
+    let n = n.min(all.len());
+    for i in 0..n {
+        let j = rng.random_range(i..idx.len());
+        idx.swap(i, j);
+    }
+    idx[..n].iter().map(|&i| all[i].clone()).collect()
+}
+
+fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let count = match args.len() {
+        2 => None,
+        3 => {
+            let c = arg_i64(&args[2])
+                .map_err(|_| CmdError::err("value is out of range, must be positive"))?;
+            if c < 0 {
+                return Err(CmdError::err("value is out of range, must be positive"));
+            }
+            Some(c as usize)
+        }
+        _ => return Err(CmdError::Syntax),
+    };
+    let all = members(ctx, &args[1])?;
+    let Some(all) = all else {
+        if count.is_some() {
+            ctx.out.set(0);
+        } else {
+            ctx.out.null();
+        }
+        return Ok(());
+    };
+    let picked = pick_distinct(&all, count.unwrap_or(1));
+    if picked.is_empty() {
+        ctx.out.set(0);
+        return Ok(());
+    }
+    let whole = picked.len() == all.len();
+    write(ctx, &args[1], false, |s| {
+        for m in &picked {
+            s.remove(m);
+        }
+    })?;
+    // The stream carries what was popped, not the random choice.
+    let db = ctx.db();
+    if whole && count.is_some() {
+        ctx.w()?.propagate(db, &[b"DEL", &args[1]]);
+    } else {
+        let mut cmd: Vec<&[u8]> = vec![b"SREM", &args[1]];
+        cmd.extend(picked.iter().map(|m| &m[..]));
+        ctx.w()?.propagate(db, &cmd);
+    }
+    match count {
+        None => ctx.out.bulk(&picked[0]),
+        Some(_) => reply_set(ctx, &picked),
+    }
+    Ok(())
+}
+
+fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    use rand::RngExt;
+    let all = members(ctx, &args[1])?.unwrap_or_default();
+    match args.len() {
+        2 => {
+            if all.is_empty() {
+                ctx.out.null();
+            } else {
+                let i = rand::rng().random_range(0..all.len());
+                ctx.out.bulk(&all[i]);
+            }
+        }
+        3 => {
+            let c = arg_i64(&args[2])?;
+            if c.unsigned_abs() > (i64::MAX as u64) / 2 {
+                return Err(CmdError::err("value is out of range"));
+            }
+            let picked: Vec<StrBytes> = if all.is_empty() || c == 0 {
+                Vec::new()
+            } else if c < 0 {
+                let mut rng = rand::rng();
+                (0..c.unsigned_abs())
+                    .map(|_| all[rng.random_range(0..all.len())].clone())
+                    .collect()
+            } else {
+                pick_distinct(&all, c as usize)
+            };
+            ctx.out.array(picked.len());
+            for m in &picked {
+                ctx.out.bulk(m);
+            }
+        }
+        _ => return Err(CmdError::Syntax),
+    }
+    Ok(())
+}
+
+fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (src, dst, m) = (&args[1], &args[2], &args[3]);
+    // Both keys must be sets (or missing) before anything moves.
+    let src_has = read(ctx, src, |s| s.map(|s| s.contains(m)))?;
+    read(ctx, dst, |_| ())?;
+    let Some(true) = src_has else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    if src != dst {
+        write(ctx, src, false, |s| s.remove(m))?;
+        write(ctx, dst, true, |s| s.add(m))?;
+    }
+    propagate_args(ctx, args)?;
+    ctx.out.int(1);
+    Ok(())
+}
+
+enum Op {
+    Inter,
+    Union,
+    Diff,
+}
+
+/// The result of an operation over `keys` (missing keys are empty sets).
+fn combine(ctx: &mut Ctx<'_>, keys: &[Bytes], op: Op) -> Result<Vec<StrBytes>, CmdError> {
+    let mut sets: Vec<Vec<StrBytes>> = Vec::with_capacity(keys.len());
+    for k in keys {
+        sets.push(members(ctx, k)?.unwrap_or_default());
+    }
+    let first: SetValue = SetValue::from_members(sets[0].iter());
+    let result: Vec<StrBytes> = match op {
+        Op::Union => {
+            let mut u = first;
+            for s in &sets[1..] {
+                for m in s {
+                    u.add(m);
+                }
+            }
+            u.members()
+        }
+        Op::Inter => {
+            let others: Vec<SetValue> = sets[1..]
+                .iter()
+                .map(|s| SetValue::from_members(s.iter()))
+                .collect();
+            sets[0]
+                .iter()
+                .filter(|m| others.iter().all(|o| o.contains(m)))
+                .cloned()
+                .collect()
+        }
+        Op::Diff => {
+            let others: Vec<SetValue> = sets[1..]
+                .iter()
+                .map(|s| SetValue::from_members(s.iter()))
+                .collect();
+            sets[0]
+                .iter()
+                .filter(|m| !others.iter().any(|o| o.contains(m)))
+                .cloned()
+                .collect()
+        }
+    };
+    Ok(result)
+}
+
+fn sinter(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let r = combine(ctx, &args[1..], Op::Inter)?;
+    reply_set(ctx, &r);
+    Ok(())
+}
+
+fn sunion(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let r = combine(ctx, &args[1..], Op::Union)?;
+    reply_set(ctx, &r);
+    Ok(())
+}
+
+fn sdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let r = combine(ctx, &args[1..], Op::Diff)?;
+    reply_set(ctx, &r);
+    Ok(())
+}
+
+fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let numkeys = arg_i64(&args[1])?;
+    if numkeys <= 0 {
+        return Err(CmdError::err("numkeys should be greater than 0"));
+    }
+    let numkeys = numkeys as usize;
+    if numkeys > args.len() - 2 {
+        return Err(CmdError::err(
+            "Number of keys can't be greater than number of args",
+        ));
+    }
+    let mut limit = 0usize;
+    let mut i = 2 + numkeys;
+    while i < args.len() {
+        if super::is(&args[i], "limit") && i + 1 < args.len() {
+            let l = arg_i64(&args[i + 1])?;
+            if l < 0 {
+                return Err(CmdError::err("LIMIT can't be negative"));
+            }
+            limit = l as usize;
+            i += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let r = combine(ctx, &args[2..2 + numkeys], Op::Inter)?;
+    let n = if limit > 0 {
+        r.len().min(limit)
+    } else {
+        r.len()
+    };
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn store(ctx: &mut Ctx<'_>, args: &[Bytes], op: Op) -> CmdResult {
+    let r = combine(ctx, &args[2..], op)?;
+    let db = ctx.db();
+    let dst = &args[1];
+    let t = ctx.w()?;
+    if r.is_empty() {
+        t.remove(db, dst);
+    } else {
+        let n = r.len();
+        t.insert(
+            db,
+            dst,
+            Entry::new(Value::Set(Box::new(SetValue::from_members(r.iter()))), 0),
+        );
+        let _ = n;
+    }
+    propagate_args(ctx, args)?;
+    ctx.out.int(r.len() as i64);
+    Ok(())
+}
+
+fn sinterstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    store(ctx, args, Op::Inter)
+}
+
+fn sunionstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    store(ctx, args, Op::Union)
+}
+
+fn sdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    store(ctx, args, Op::Diff)
+}
+
+fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let pattern = super::scan_one_step_options(args)?;
+    let all = members(ctx, &args[1])?.unwrap_or_default();
+    let kept: Vec<&StrBytes> = all
+        .iter()
+        .filter(|m| {
+            pattern
+                .as_ref()
+                .is_none_or(|p| crate::store::glob::glob_match(p, m, false))
+        })
+        .collect();
+    ctx.out.array(2);
+    ctx.out.bulk(b"0");
+    ctx.out.array(kept.len());
+    for m in kept {
+        ctx.out.bulk(m);
+    }
+    Ok(())
+}
