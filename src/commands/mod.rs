@@ -7,6 +7,7 @@ pub mod error;
 pub mod hashes;
 pub mod info;
 pub mod keys;
+pub mod lists;
 pub mod pubsub;
 pub mod replication;
 pub mod server;
@@ -32,6 +33,7 @@ pub use table::{Command, CommandTable, flags};
 pub fn all_commands() -> &'static [Command] {
     let mut v = strings::commands();
     v.extend(hashes::commands());
+    v.extend(lists::commands());
     v.extend(sets::commands());
     v.extend(keys::commands());
     v.extend(transactions::commands());

@@ -566,6 +566,12 @@ fn value_digest(digest: &mut [u8; 20], value: &Value, expire_at: u64) {
                 xor_digest(digest, &m);
             }
         }
+        // Order matters for lists: each element is mixed in turn.
+        Value::List(l) => {
+            for e in l.iter() {
+                mix_digest(digest, e);
+            }
+        }
     }
     if expire_at != 0 {
         xor_digest(digest, b"!!expire!!");

@@ -52,6 +52,10 @@ fn with_rdb_value<R>(value: &Value, f: impl FnOnce(&RdbValueRef<'_>) -> R) -> R 
             let refs: Vec<&[u8]> = members.iter().map(|m| &m[..]).collect();
             f(&RdbValueRef::Set(&refs))
         }
+        Value::List(l) => {
+            let refs: Vec<&[u8]> = l.iter().map(|e| &e[..]).collect();
+            f(&RdbValueRef::List(&refs))
+        }
     }
 }
 
@@ -171,13 +175,18 @@ pub fn load_into(
                 }
                 Ok(())
             }
-            other => {
-                let kind = match other {
-                    RdbValue::List(_) => "list",
-                    _ => "zset",
-                };
+            RdbValue::List(items) => {
+                if !items.is_empty() {
+                    let l: std::collections::VecDeque<StrBytes> =
+                        items.into_iter().map(StrBytes::from_vec).collect();
+                    txn.insert(db, &key, Entry::new(Value::List(Box::new(l)), expire_at));
+                    loaded += 1;
+                }
+                Ok(())
+            }
+            _ => {
                 unsupported = Some(PersistError::UnsupportedValue(
-                    kind,
+                    "zset",
                     String::from_utf8_lossy(&key).into_owned(),
                 ));
                 Err(rdb::RdbError::Corrupt("unsupported value type".into()))

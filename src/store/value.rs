@@ -70,6 +70,8 @@ pub enum Value {
     Hash(Box<super::hash::HashValue>),
     /// A set of members.
     Set(Box<super::set::SetValue>),
+    /// A list of elements, head first.
+    List(Box<std::collections::VecDeque<StrBytes>>),
 }
 
 impl Value {
@@ -79,6 +81,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
+            Value::List(_) => "list",
         }
     }
 
@@ -88,6 +91,7 @@ impl Value {
             Value::Str(_) => 0,
             Value::Hash(_) => 4,
             Value::Set(_) => 2,
+            Value::List(_) => 1,
         }
     }
 
@@ -105,6 +109,8 @@ impl Value {
             }
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
+            // Redis 7.0 keeps every list as a quicklist.
+            Value::List(_) => "quicklist",
         }
     }
 
@@ -114,6 +120,7 @@ impl Value {
             Value::Str(s) => s.len(),
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
+            Value::List(l) => l.iter().map(|e| e.len() + 24).sum(),
         }
     }
 }

@@ -1,0 +1,274 @@
+//! Lists (blocking commands to come): commands with their errors, a randomized model
+//! test, replication to our follower and a stock replica, RDB both ways.
+
+mod common;
+
+use common::*;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+#[test]
+fn list_commands_and_errors() {
+    let (_s, mut r) = setup();
+    assert_eq!(r.cmd(&["RPUSH", "l", "a", "b", "c"]), Reply::int(3));
+    assert_eq!(r.cmd(&["LPUSH", "l", "z", "y"]), Reply::int(5));
+    assert_eq!(r.cmd(&["LPUSHX", "nokey", "a"]), Reply::int(0));
+    assert_eq!(
+        r.cmd(&["LRANGE", "l", "0", "-1"]),
+        Reply::bulks(&["y", "z", "a", "b", "c"])
+    );
+    assert_eq!(
+        r.cmd(&["LRANGE", "l", "-100", "1"]),
+        Reply::bulks(&["y", "z"])
+    );
+    assert_eq!(r.cmd(&["LRANGE", "l", "5", "1"]), Reply::Array(vec![]));
+    assert_eq!(r.cmd(&["LINDEX", "l", "-1"]), Reply::bulk("c"));
+    assert_eq!(r.cmd(&["LINDEX", "l", "99"]), Reply::Nil);
+    assert_eq!(
+        r.cmd(&["LSET", "l", "99", "x"]),
+        Reply::err("ERR index out of range")
+    );
+    assert_eq!(
+        r.cmd(&["LSET", "nokey", "0", "x"]),
+        Reply::err("ERR no such key")
+    );
+    assert_eq!(r.cmd(&["LINSERT", "l", "BEFORE", "b", "B"]), Reply::int(6));
+    assert_eq!(
+        r.cmd(&["LINSERT", "l", "AFTER", "nope", "x"]),
+        Reply::int(-1)
+    );
+    assert_eq!(
+        r.cmd(&["LINSERT", "l", "MIDDLE", "b", "x"]),
+        Reply::err("ERR syntax error")
+    );
+    r.cmd(&["RPUSH", "r", "a", "b", "a", "c", "a"]);
+    assert_eq!(r.cmd(&["LREM", "r", "-1", "a"]), Reply::int(1));
+    assert_eq!(
+        r.cmd(&["LRANGE", "r", "0", "-1"]),
+        Reply::bulks(&["a", "b", "a", "c"])
+    );
+    r.cmd(&["RPUSH", "p", "a", "b", "c", "1", "2", "3", "c", "c"]);
+    assert_eq!(r.cmd(&["LPOS", "p", "c", "RANK", "-1"]), Reply::int(7));
+    assert_eq!(
+        r.cmd(&["LPOS", "p", "c", "COUNT", "0"]),
+        Reply::Array(vec![Reply::int(2), Reply::int(6), Reply::int(7)])
+    );
+    assert_eq!(r.cmd(&["LPOS", "p", "c", "MAXLEN", "2"]), Reply::Nil);
+    assert!(
+        r.cmd(&["LPOS", "p", "c", "RANK", "0"])
+            .err_text()
+            .starts_with("ERR RANK can't be zero")
+    );
+    assert_eq!(r.cmd(&["LTRIM", "p", "1", "-2"]), Reply::ok());
+    assert_eq!(r.cmd(&["LLEN", "p"]), Reply::int(6));
+    assert_eq!(r.cmd(&["LTRIM", "p", "5", "1"]), Reply::ok());
+    assert_eq!(r.cmd(&["EXISTS", "p"]), Reply::int(0));
+    assert_eq!(r.cmd(&["RPOP", "l", "2"]), Reply::bulks(&["c", "b"]));
+    assert_eq!(r.cmd(&["LPOP", "l", "0"]), Reply::Array(vec![]));
+    assert_eq!(
+        r.cmd(&["LPOP", "l", "-1"]),
+        Reply::err("ERR value is out of range, must be positive")
+    );
+    assert_eq!(r.cmd(&["LPOP", "nokey", "2"]), Reply::Nil);
+    r.cmd(&["RPUSH", "m1", "1", "2", "3"]);
+    assert_eq!(
+        r.cmd(&["LMOVE", "m1", "m2", "LEFT", "RIGHT"]),
+        Reply::bulk("1")
+    );
+    assert_eq!(r.cmd(&["RPOPLPUSH", "m1", "m2"]), Reply::bulk("3"));
+    assert_eq!(
+        r.cmd(&["LRANGE", "m2", "0", "-1"]),
+        Reply::bulks(&["3", "1"])
+    );
+    assert_eq!(
+        r.cmd(&["LMPOP", "2", "nokey", "m2", "RIGHT", "COUNT", "5"]),
+        Reply::Array(vec![Reply::bulk("m2"), Reply::bulks(&["1", "3"])])
+    );
+    assert_eq!(
+        r.cmd(&["LMPOP", "2", "m2", "LEFT"]),
+        Reply::err("ERR syntax error")
+    );
+    assert_eq!(
+        r.cmd(&["LMPOP", "0", "m2", "LEFT"]),
+        Reply::err("ERR numkeys should be greater than 0")
+    );
+    r.cmd(&["SET", "s", "v"]);
+    assert_eq!(
+        r.cmd(&["LPUSH", "s", "a"]),
+        Reply::err("WRONGTYPE Operation against a key holding the wrong kind of value")
+    );
+    assert_eq!(r.cmd(&["TYPE", "l"]), Reply::simple("list"));
+    assert_eq!(
+        r.cmd(&["OBJECT", "ENCODING", "l"]),
+        Reply::bulk("quicklist")
+    );
+}
+
+#[test]
+fn randomized_against_a_model() {
+    use rand::{RngExt, SeedableRng};
+    let (_s, mut r) = setup();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let mut model: BTreeMap<String, VecDeque<String>> = BTreeMap::new();
+    for step in 0..3000 {
+        let key = format!("l{}", rng.random_range(0..3));
+        let el = format!("e{}", rng.random_range(0..6));
+        let l = model.entry(key.clone()).or_default();
+        match rng.random_range(0..7) {
+            0 => {
+                l.push_front(el.clone());
+                assert_eq!(r.cmd(&["LPUSH", &key, &el]), Reply::int(l.len() as i64));
+            }
+            1 => {
+                l.push_back(el.clone());
+                assert_eq!(r.cmd(&["RPUSH", &key, &el]), Reply::int(l.len() as i64));
+            }
+            2 => {
+                let want = l.pop_front().map_or(Reply::Nil, Reply::bulk);
+                assert_eq!(r.cmd(&["LPOP", &key]), want, "step {step}");
+            }
+            3 => {
+                let want = l.pop_back().map_or(Reply::Nil, Reply::bulk);
+                assert_eq!(r.cmd(&["RPOP", &key]), want, "step {step}");
+            }
+            4 => {
+                let n = rng.random_range(-2i64..3);
+                let limit = if n == 0 {
+                    usize::MAX
+                } else {
+                    n.unsigned_abs() as usize
+                };
+                let mut removed = 0;
+                if n >= 0 {
+                    let mut i = 0;
+                    while i < l.len() && removed < limit {
+                        if l[i] == el {
+                            l.remove(i);
+                            removed += 1;
+                        } else {
+                            i += 1;
+                        }
+                    }
+                } else {
+                    let mut i = l.len();
+                    while i > 0 && removed < limit {
+                        i -= 1;
+                        if l[i] == el {
+                            l.remove(i);
+                            removed += 1;
+                        }
+                    }
+                }
+                assert_eq!(
+                    r.cmd(&["LREM", &key, &n.to_string(), &el]),
+                    Reply::int(removed as i64)
+                );
+            }
+            5 => {
+                let (s, e) = (rng.random_range(-4i64..4), rng.random_range(-4i64..4));
+                let len = l.len() as i64;
+                let (a, b) = (
+                    if s < 0 { (len + s).max(0) } else { s },
+                    if e < 0 { len + e } else { e.min(len - 1) },
+                );
+                let kept: VecDeque<String> = if a > b || a >= len {
+                    VecDeque::new()
+                } else {
+                    l.range(a as usize..=b as usize).cloned().collect()
+                };
+                *l = kept;
+                assert_eq!(
+                    r.cmd(&["LTRIM", &key, &s.to_string(), &e.to_string()]),
+                    Reply::ok()
+                );
+            }
+            _ => {
+                let dst = format!("l{}", rng.random_range(0..3));
+                let moved = l.pop_back();
+                let want = moved.clone().map_or(Reply::Nil, Reply::bulk);
+                if let Some(m) = moved {
+                    model.entry(dst.clone()).or_default().push_front(m);
+                }
+                assert_eq!(r.cmd(&["RPOPLPUSH", &key, &dst]), want, "step {step}");
+            }
+        }
+        model.retain(|_, l| !l.is_empty());
+        for k in ["l0", "l1", "l2"] {
+            let want: Vec<String> = model
+                .get(k)
+                .map(|l| l.iter().cloned().collect())
+                .unwrap_or_default();
+            assert_eq!(
+                r.cmd(&["LRANGE", k, "0", "-1"]).strings(),
+                want,
+                "step {step} key {k}"
+            );
+        }
+    }
+}
+
+fn fill_lists(r: &mut RawConn) {
+    for i in 0..30 {
+        r.cmd(&["RPUSH", &format!("q:{i}"), "a", "b", &i.to_string()]);
+    }
+    for i in 0..1000 {
+        r.cmd(&["LPUSH", "big", &format!("item-{i}")]);
+    }
+    r.cmd(&["LPOP", "q:1", "2"]);
+    r.cmd(&["LMOVE", "q:2", "q:3", "LEFT", "RIGHT"]);
+    r.cmd(&["LMPOP", "2", "nokey", "q:4", "RIGHT", "COUNT", "2"]);
+    r.cmd(&["LTRIM", "big", "10", "-10"]);
+    r.cmd(&["LREM", "q:5", "0", "a"]);
+}
+
+#[test]
+fn lists_replicate_to_our_follower_and_a_stock_replica() {
+    let leader = TestServer::start(&[]);
+    let lp = leader.port.to_string();
+    let follower = TestServer::start(&["--replicaof", "127.0.0.1", &lp]);
+    let stock = TestServer::start_stock(&[
+        "--replicaof",
+        "127.0.0.1",
+        &lp,
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut l = leader.raw();
+    fill_lists(&mut l);
+    let digest = l.cmd(&["DEBUG", "DIGEST"]);
+    for s in [&follower, &stock] {
+        let mut f = s.raw();
+        assert!(
+            poll_until(Duration::from_secs(20), Duration::from_millis(50), || {
+                f.cmd(&["DEBUG", "DIGEST"]) == digest
+            }),
+            "follower on {} diverged",
+            s.port
+        );
+    }
+}
+
+#[test]
+fn rdb_with_lists_loads_in_stock_redis_and_back() {
+    let s = TestServer::start(&[]);
+    let mut r = s.raw();
+    fill_lists(&mut r);
+    let digest = r.cmd(&["DEBUG", "DIGEST"]);
+    assert_eq!(r.cmd(&["SAVE"]), Reply::ok());
+    let check = std::process::Command::new("redis-check-rdb")
+        .arg(s.dir().join("dump.rdb"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&check.stdout).contains("RDB looks OK"));
+    let dir = s.dir().display().to_string();
+    let stock = TestServer::start_stock(&["--dir", &dir, "--enable-debug-command", "yes"]);
+    let mut st = stock.raw();
+    assert_eq!(st.cmd(&["DEBUG", "DIGEST"]), digest);
+    assert_eq!(st.cmd(&["SAVE"]), Reply::ok());
+    drop(st);
+    drop(stock);
+    let back = TestServer::start(&["--dir", &dir]);
+    let mut b = back.raw();
+    assert_eq!(b.cmd(&["DEBUG", "DIGEST"]), digest);
+    assert_eq!(b.cmd(&["LINDEX", "big", "0"]), Reply::bulk("item-989"));
+}
