@@ -11,6 +11,12 @@ use rand::{RngExt, SeedableRng};
 /// Commands that block (WAIT), end the connection or the server, change the server's role (REPLICAOF), turn the connection into a follower link (PSYNC), or change the connection's
 /// mode; they have dedicated tests.
 const SKIP: &[&str] = &[
+    // Blocking pops wait by design (timeout 0 is forever); tests/lists.rs covers them.
+    "blpop",
+    "brpop",
+    "blmove",
+    "brpoplpush",
+    "blmpop",
     "shutdown",
     "debug",
     "monitor",

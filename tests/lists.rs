@@ -272,3 +272,87 @@ fn rdb_with_lists_loads_in_stock_redis_and_back() {
     assert_eq!(b.cmd(&["DEBUG", "DIGEST"]), digest);
     assert_eq!(b.cmd(&["LINDEX", "big", "0"]), Reply::bulk("item-989"));
 }
+
+fn blocked_count(r: &mut RawConn) -> String {
+    info_field(&r.cmd(&["INFO", "clients"]).as_string(), "blocked_clients").unwrap_or_default()
+}
+
+/// Blocking pops: timeouts, first blocked first served, served by another client's push,
+/// BLMOVE, no blocking inside MULTI, a client that leaves while blocked loses nothing,
+/// and followers replay the pops that were served.
+#[test]
+fn blocking_pops() {
+    let leader = TestServer::start(&[]);
+    let follower = TestServer::start(&["--replicaof", "127.0.0.1", &leader.port.to_string()]);
+    let mut w = leader.raw();
+    // Timeout.
+    let started = std::time::Instant::now();
+    assert_eq!(w.cmd(&["BLPOP", "empty", "0.2"]), Reply::Nil);
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    assert_eq!(
+        w.cmd(&["BLPOP", "k", "-1"]),
+        Reply::err("ERR timeout is negative")
+    );
+    // Two clients blocked on the same key: served in arrival order.
+    let mut a = leader.raw();
+    let mut b = leader.raw();
+    a.send_cmd(&["BLPOP", "q1", "q2", "5"]);
+    assert!(poll_until(
+        Duration::from_secs(5),
+        Duration::from_millis(10),
+        || blocked_count(&mut w) == "1"
+    ));
+    b.send_cmd(&["BRPOP", "q2", "5"]);
+    assert!(poll_until(
+        Duration::from_secs(5),
+        Duration::from_millis(10),
+        || blocked_count(&mut w) == "2"
+    ));
+    assert_eq!(w.cmd(&["RPUSH", "q2", "x", "y", "z"]), Reply::int(3));
+    assert_eq!(a.read_reply(), Reply::bulks(&["q2", "x"]));
+    assert_eq!(b.read_reply(), Reply::bulks(&["q2", "z"]));
+    assert_eq!(w.cmd(&["LRANGE", "q2", "0", "-1"]), Reply::bulks(&["y"]));
+    assert_eq!(blocked_count(&mut w), "0");
+    // BLMOVE served by a push.
+    a.send_cmd(&["BLMOVE", "src", "dst", "LEFT", "RIGHT", "5"]);
+    assert!(poll_until(
+        Duration::from_secs(5),
+        Duration::from_millis(10),
+        || blocked_count(&mut w) == "1"
+    ));
+    w.cmd(&["LPUSH", "src", "e"]);
+    assert_eq!(a.read_reply(), Reply::bulk("e"));
+    assert_eq!(w.cmd(&["LRANGE", "dst", "0", "-1"]), Reply::bulks(&["e"]));
+    // Inside MULTI nothing blocks.
+    w.cmd(&["MULTI"]);
+    w.cmd(&["BLPOP", "empty", "10"]);
+    assert_eq!(w.cmd(&["EXEC"]), Reply::Array(vec![Reply::Nil]));
+    // A client that leaves while blocked takes nothing with it.
+    {
+        let mut gone = leader.raw();
+        gone.send_cmd(&["BLPOP", "later", "10"]);
+        assert!(poll_until(
+            Duration::from_secs(5),
+            Duration::from_millis(10),
+            || blocked_count(&mut w) == "1"
+        ));
+    }
+    assert!(poll_until(
+        Duration::from_secs(5),
+        Duration::from_millis(10),
+        || blocked_count(&mut w) == "0"
+    ));
+    w.cmd(&["RPUSH", "later", "kept"]);
+    assert_eq!(
+        w.cmd(&["LRANGE", "later", "0", "-1"]),
+        Reply::bulks(&["kept"])
+    );
+    // The follower replayed exactly the pops that were served.
+    let mut f = follower.raw();
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || { f.cmd(&["DEBUG", "DIGEST"]) == w.cmd(&["DEBUG", "DIGEST"]) }
+    ));
+    assert_eq!(f.cmd(&["LRANGE", "q2", "0", "-1"]), Reply::bulks(&["y"]));
+}

@@ -160,11 +160,12 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
                 .unwrap_or(0);
             let _ = write!(
                 out,
-                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:0\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\n",
+                "# Clients\r\nconnected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:{}\r\nclient_recent_max_output_buffer:{}\r\nblocked_clients:{}\r\ntracking_clients:{}\r\nclients_in_timeout_table:0\r\n",
                 clients.len(),
                 srv.config.live.maxclients.load(Ordering::Relaxed),
                 max_in,
                 max_out,
+                srv.blocking.count.load(Ordering::Relaxed),
                 srv.tracking.clients.load(Ordering::Relaxed)
             );
         }

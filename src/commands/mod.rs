@@ -1,6 +1,7 @@
 //! Command dispatch: lookup in the table, arity/auth/context checks, MULTI queueing,
 //! locking by flags, then the family handler.
 
+pub mod blocking;
 pub mod connection;
 pub mod docs;
 pub mod error;
@@ -34,6 +35,7 @@ pub fn all_commands() -> &'static [Command] {
     let mut v = strings::commands();
     v.extend(hashes::commands());
     v.extend(lists::commands());
+    v.extend(blocking::commands());
     v.extend(sets::commands());
     v.extend(keys::commands());
     v.extend(transactions::commands());
@@ -83,6 +85,10 @@ pub struct Client {
     pub tracking: Option<crate::tracking::Mode>,
     /// CLIENT CACHING yes/no applies to the next command.
     pub caching: bool,
+    /// A blocking pop the connection task must wait for (served or timed out).
+    pub pending_block: Option<(Arc<blocking::Waiter>, Option<std::time::Instant>)>,
+    /// Running queued commands in EXEC: blocking commands must not block.
+    pub in_exec: bool,
 }
 
 /// A WAIT in progress: reply with the count of followers at `target` or beyond once
@@ -118,6 +124,8 @@ impl Client {
             leader_raw_pending: false,
             tracking: None,
             caching: false,
+            pending_block: None,
+            in_exec: false,
         }
     }
 
@@ -486,6 +494,8 @@ pub fn run(
         }
     }
     if let Some(t) = txn.as_mut() {
+        // Blocked clients whose keys this write filled are served in the same section.
+        srv.blocking.serve(srv, t);
         client.last_write_offset = t.log().offset;
     }
     drop(txn);

@@ -121,6 +121,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     txn.log().begin();
     ctx.txn = Some(txn);
     ctx.out.array(queue.len());
+    ctx.client.in_exec = true;
     for args in queue {
         let Some(cmd) = srv.commands.get(&args[0]) else {
             ctx.out.error("ERR unknown command");
@@ -135,7 +136,9 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         }
         srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
     }
+    ctx.client.in_exec = false;
     if let Some(t) = ctx.txn.as_mut() {
+        srv.blocking.serve(srv, t);
         t.log().commit();
         ctx.client.last_write_offset = t.log().offset;
     }

@@ -101,6 +101,54 @@ pub async fn serve(srv: Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle
                         now = crate::store::now_ms();
                     }
                     commands::execute(&srv, &mut client, &mut out, args, now);
+                    if let Some((w, deadline)) = client.pending_block.take() {
+                        // A blocking pop: wait for the server to serve it (its reply lands
+                        // in our outbox) or for the timeout. Input that arrives meanwhile
+                        // is buffered and runs after; a closed connection withdraws it.
+                        if flush(&mut wr, &mut out, &handle, &srv).await.is_err() {
+                            if w.claim() {
+                                srv.blocking.remove(&w);
+                            }
+                            break 'conn;
+                        }
+                        loop {
+                            tokio::select! {
+                                _ = w.notify.notified() => break,
+                                _ = async {
+                                    match deadline {
+                                        Some(d) => tokio::time::sleep_until(d.into()).await,
+                                        None => std::future::pending().await,
+                                    }
+                                } => {
+                                    if w.claim() {
+                                        srv.blocking.remove(&w);
+                                        commands::blocking::timed_out_reply(&w, &mut out);
+                                    }
+                                    break;
+                                }
+                                r = rd.read_buf(&mut inbuf) => match r {
+                                    Ok(0) | Err(_) => {
+                                        if w.claim() {
+                                            srv.blocking.remove(&w);
+                                        }
+                                        break 'conn;
+                                    }
+                                    Ok(_) => {}
+                                },
+                                _ = shutdown.changed() => {
+                                    if w.claim() {
+                                        srv.blocking.remove(&w);
+                                    }
+                                    break 'conn;
+                                }
+                            }
+                        }
+                        // The served reply comes before anything queued after it.
+                        for msg in handle.outbox.drain() {
+                            out.raw(&msg);
+                        }
+                        now = crate::store::now_ms();
+                    }
                     if let Some(w) = client.pending_wait.take() {
                         // WAIT: hold this client's replies until enough followers ack.
                         if flush(&mut wr, &mut out, &handle, &srv).await.is_err() {

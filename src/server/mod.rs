@@ -118,6 +118,8 @@ pub struct Server {
     pub switchover: Mutex<crate::replication::switchover::Switchover>,
     /// CLIENT TRACKING state.
     pub tracking: crate::tracking::Tracking,
+    /// Clients blocked in BLPOP and friends.
+    pub blocking: crate::commands::blocking::Blocking,
     /// The leader this node follows, if any (REPLICAOF), and the link state.
     pub follower: crate::replication::follower::SharedFollowerState,
     /// Woken whenever a follower acknowledges (WAIT).
@@ -172,6 +174,7 @@ impl Server {
             sync_queue: Mutex::new(Default::default()),
             switchover: Mutex::new(Default::default()),
             tracking: Default::default(),
+            blocking: Default::default(),
             last_repl_ping_ms: AtomicU64::new(0),
             ack_notify: Notify::new(),
             follower: Mutex::new(Default::default()),

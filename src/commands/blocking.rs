@@ -1,0 +1,448 @@
+//! Blocking list pops (BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH), served as Redis serves
+//! them: a client that finds every key empty is queued on each key (first blocked, first
+//! served); after each write the server, still inside that write's section, pops for the
+//! queued clients of keys that now hold elements, delivers their replies to their
+//! outboxes and propagates the pops that happened (LPOP/RPOP/LMOVE), so followers replay
+//! exactly what was served. A client's own connection task waits for its reply or its
+//! timeout. Inside MULTI/EXEC the commands never block (an empty key answers nil).
+
+use super::table::{Command, cmd, flags::*};
+use super::{CmdError, CmdResult, Ctx, arg_i64, is};
+use crate::protocol::ReplyBuf;
+use crate::server::client::ClientHandle;
+use crate::store::{StrBytes, Value, WriteTxn};
+use bytes::Bytes;
+use parking_lot::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+/// Blocking family table.
+pub fn commands() -> Vec<Command> {
+    let f = WRITE | NOSCRIPT | BLOCKING;
+    vec![
+        cmd(
+            "blpop",
+            -3,
+            f,
+            (1, -2, 1),
+            "list",
+            "2.0.0",
+            "Remove and get the first element in a list, or block until one is available",
+            blpop,
+        ),
+        cmd(
+            "brpop",
+            -3,
+            f,
+            (1, -2, 1),
+            "list",
+            "2.0.0",
+            "Remove and get the last element in a list, or block until one is available",
+            brpop,
+        ),
+        cmd(
+            "blmove",
+            6,
+            f | DENYOOM,
+            (1, 2, 1),
+            "list",
+            "6.2.0",
+            "Pop an element from a list, push it to another list and return it; or block until one is available",
+            blmove,
+        ),
+        cmd(
+            "brpoplpush",
+            4,
+            f | DENYOOM,
+            (1, 2, 1),
+            "list",
+            "2.2.0",
+            "Pop an element from a list, push it to another list and return it; or block until one is available",
+            brpoplpush,
+        ),
+        cmd(
+            "blmpop",
+            -5,
+            f,
+            (0, 0, 0),
+            "list",
+            "7.0.0",
+            "Pop elements from a list, or block until one is available",
+            blmpop,
+        ),
+    ]
+}
+
+/// What a blocked client wants done when a key gets elements.
+#[derive(Debug, Clone)]
+enum Op {
+    /// BLPOP/BRPOP (reply [key, element]) or BLMPOP (reply [key, [elements]]).
+    Pop { left: bool, count: Option<usize> },
+    /// BLMOVE/BRPOPLPUSH (reply element).
+    Move {
+        dst: Bytes,
+        from_left: bool,
+        to_left: bool,
+    },
+}
+
+/// One blocked client.
+pub struct Waiter {
+    handle: Arc<ClientHandle>,
+    db: usize,
+    keys: Vec<Bytes>,
+    op: Op,
+    resp3: bool,
+    /// Set once served (or timed out): whoever sets it owns the reply.
+    done: AtomicBool,
+    /// Wakes the connection task when served.
+    pub notify: tokio::sync::Notify,
+}
+
+impl Waiter {
+    /// Claims the waiter (true once only): the server when serving, or the task on timeout.
+    pub fn claim(&self) -> bool {
+        !self.done.swap(true, Ordering::AcqRel)
+    }
+}
+
+/// Blocked clients of one key, first blocked first.
+type Queue = VecDeque<Arc<Waiter>>;
+
+/// Clients blocked per (db, key), in arrival order.
+#[derive(Default)]
+pub struct Blocking {
+    queues: Mutex<HashMap<(usize, Bytes), Queue>>,
+    /// Clients blocked (INFO blocked_clients); also the fast check after writes.
+    pub count: AtomicUsize,
+}
+
+impl Blocking {
+    fn add(&self, w: &Arc<Waiter>) {
+        let mut q = self.queues.lock();
+        for k in &w.keys {
+            q.entry((w.db, k.clone())).or_default().push_back(w.clone());
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Forgets a waiter on all its keys (served, timed out, or its client left).
+    pub fn remove(&self, w: &Arc<Waiter>) {
+        let mut q = self.queues.lock();
+        let mut found = false;
+        for k in &w.keys {
+            if let Some(queue) = q.get_mut(&(w.db, k.clone())) {
+                let before = queue.len();
+                queue.retain(|x| !Arc::ptr_eq(x, w));
+                found |= queue.len() != before;
+                if queue.is_empty() {
+                    q.remove(&(w.db, k.clone()));
+                }
+            }
+        }
+        if found {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// After a write, inside its write section: serves blocked clients of keys that now
+    /// hold list elements, first blocked first.
+    pub fn serve(&self, srv: &crate::server::Server, txn: &mut WriteTxn<'_>) {
+        if self.count.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        loop {
+            let ready: Vec<(usize, Bytes)> = self
+                .queues
+                .lock()
+                .keys()
+                .filter(|(db, k)| list_len(txn, *db, k) > 0)
+                .cloned()
+                .collect();
+            if ready.is_empty() {
+                return;
+            }
+            let mut served_any = false;
+            for (db, key) in ready {
+                while list_len(txn, db, &key) > 0 {
+                    let next = self
+                        .queues
+                        .lock()
+                        .get(&(db, key.clone()))
+                        .and_then(|q| q.front().cloned());
+                    let Some(w) = next else { break };
+                    self.remove(&w);
+                    if !w.claim() {
+                        continue;
+                    }
+                    let mut out = ReplyBuf {
+                        resp3: w.resp3,
+                        ..Default::default()
+                    };
+                    perform(txn, db, &key, &w.op, &mut out);
+                    srv.deliver(&w.handle, out.buf.freeze());
+                    w.notify.notify_one();
+                    served_any = true;
+                }
+            }
+            // A move may have filled another watched key: look again.
+            if !served_any {
+                return;
+            }
+        }
+    }
+}
+
+fn list_len(txn: &mut WriteTxn<'_>, db: usize, key: &[u8]) -> usize {
+    match txn.get(db, key) {
+        Some(e) => match &e.value {
+            Value::List(l) => l.len(),
+            _ => 0,
+        },
+        None => 0,
+    }
+}
+
+fn pop_from(txn: &mut WriteTxn<'_>, db: usize, key: &[u8], left: bool, n: usize) -> Vec<StrBytes> {
+    let (popped, empty) = {
+        let Some(mut e) = txn.get_mut(db, key) else {
+            return Vec::new();
+        };
+        let Value::List(l) = &mut e.value else {
+            return Vec::new();
+        };
+        let popped: Vec<StrBytes> = (0..n.min(l.len()))
+            .filter_map(|_| if left { l.pop_front() } else { l.pop_back() })
+            .collect();
+        (popped, l.is_empty())
+    };
+    if empty {
+        txn.remove(db, key);
+    } else {
+        txn.modified(db, key);
+    }
+    popped
+}
+
+fn push_to(txn: &mut WriteTxn<'_>, db: usize, key: &[u8], left: bool, el: StrBytes) -> bool {
+    match txn.get_mut(db, key) {
+        Some(mut e) => {
+            let Value::List(l) = &mut e.value else {
+                return false;
+            };
+            if left {
+                l.push_front(el);
+            } else {
+                l.push_back(el);
+            }
+            drop(e);
+            txn.modified(db, key);
+        }
+        None => {
+            let mut l = VecDeque::new();
+            l.push_back(el);
+            txn.insert(
+                db,
+                key,
+                crate::store::Entry::new(Value::List(Box::new(l)), 0),
+            );
+        }
+    }
+    true
+}
+
+/// Does `op` on `key` (which holds elements), writes the reply and propagates the effect.
+fn perform(txn: &mut WriteTxn<'_>, db: usize, key: &Bytes, op: &Op, out: &mut ReplyBuf) {
+    match op {
+        Op::Pop { left, count } => {
+            let popped = pop_from(txn, db, key, *left, count.unwrap_or(1));
+            let n = popped.len().to_string();
+            let name: &[u8] = if *left { b"LPOP" } else { b"RPOP" };
+            if count.is_some() {
+                txn.propagate(db, &[name, key, n.as_bytes()]);
+            } else {
+                txn.propagate(db, &[name, key]);
+            }
+            out.array(2);
+            out.bulk(key);
+            match count {
+                None => out.bulk(&popped[0]),
+                Some(_) => {
+                    out.array(popped.len());
+                    for el in &popped {
+                        out.bulk(el);
+                    }
+                }
+            }
+        }
+        Op::Move {
+            dst,
+            from_left,
+            to_left,
+        } => {
+            let popped = pop_from(txn, db, key, *from_left, 1);
+            let el = popped[0].clone();
+            push_to(txn, db, dst, *to_left, el.clone());
+            let side = |l: bool| -> &'static [u8] { if l { b"LEFT" } else { b"RIGHT" } };
+            txn.propagate(db, &[b"LMOVE", key, dst, side(*from_left), side(*to_left)]);
+            out.bulk(&el);
+        }
+    }
+}
+
+fn parse_timeout(a: &[u8]) -> Result<Option<std::time::Duration>, CmdError> {
+    let t = crate::protocol::parse_f64(a)
+        .filter(|t| t.is_finite())
+        .ok_or_else(|| CmdError::err("timeout is not a float or out of range"))?;
+    if t < 0.0 {
+        return Err(CmdError::err("timeout is negative"));
+    }
+    Ok((t > 0.0).then(|| std::time::Duration::from_secs_f64(t.min(1e9))))
+}
+
+/// Serves at once when a key has elements; otherwise blocks (or, inside MULTI/EXEC,
+/// answers the empty reply).
+fn block_or_serve(
+    ctx: &mut Ctx<'_>,
+    keys: Vec<Bytes>,
+    op: Op,
+    timeout: Option<std::time::Duration>,
+) -> CmdResult {
+    let db = ctx.db();
+    // Every key must be a list or missing (WRONGTYPE otherwise), as Redis checks.
+    for k in &keys {
+        let t = ctx.w()?;
+        if let Some(e) = t.get(db, k)
+            && !matches!(e.value, Value::List(_))
+        {
+            return Err(CmdError::WrongType);
+        }
+    }
+    if let Op::Move { dst, .. } = &op {
+        let t = ctx.w()?;
+        if let Some(e) = t.get(db, dst)
+            && !matches!(e.value, Value::List(_))
+        {
+            return Err(CmdError::WrongType);
+        }
+    }
+    for k in &keys {
+        let t = ctx.w()?;
+        if list_len(t, db, k) > 0 {
+            let t = ctx
+                .txn
+                .as_mut()
+                .ok_or_else(|| CmdError::err("internal: no write section"))?;
+            perform(t, db, k, &op, ctx.out);
+            return Ok(());
+        }
+    }
+    if ctx.client.in_exec {
+        match op {
+            Op::Move { .. } => ctx.out.null(),
+            Op::Pop { .. } => ctx.out.null_array(),
+        }
+        return Ok(());
+    }
+    let w = Arc::new(Waiter {
+        handle: ctx.client.handle.clone(),
+        db,
+        keys,
+        op,
+        resp3: ctx.out.resp3,
+        done: AtomicBool::new(false),
+        notify: tokio::sync::Notify::new(),
+    });
+    ctx.srv.blocking.add(&w);
+    ctx.client.pending_block = Some((w, timeout.map(|t| std::time::Instant::now() + t)));
+    Ok(())
+}
+
+/// The reply a blocked client gets at its timeout.
+pub fn timed_out_reply(w: &Waiter, out: &mut ReplyBuf) {
+    match w.op {
+        Op::Move { .. } => out.null(),
+        Op::Pop { .. } => out.null_array(),
+    }
+}
+
+fn bpop(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool) -> CmdResult {
+    let timeout = parse_timeout(&args[args.len() - 1])?;
+    let keys = args[1..args.len() - 1].to_vec();
+    block_or_serve(ctx, keys, Op::Pop { left, count: None }, timeout)
+}
+
+fn blpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    bpop(ctx, args, true)
+}
+
+fn brpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    bpop(ctx, args, false)
+}
+
+fn side(a: &[u8]) -> Result<bool, CmdError> {
+    if is(a, "left") {
+        Ok(true)
+    } else if is(a, "right") {
+        Ok(false)
+    } else {
+        Err(CmdError::Syntax)
+    }
+}
+
+fn blmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (from_left, to_left) = (side(&args[3])?, side(&args[4])?);
+    let timeout = parse_timeout(&args[5])?;
+    let op = Op::Move {
+        dst: args[2].clone(),
+        from_left,
+        to_left,
+    };
+    block_or_serve(ctx, vec![args[1].clone()], op, timeout)
+}
+
+fn brpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let timeout = parse_timeout(&args[3])?;
+    let op = Op::Move {
+        dst: args[2].clone(),
+        from_left: false,
+        to_left: true,
+    };
+    block_or_serve(ctx, vec![args[1].clone()], op, timeout)
+}
+
+fn blmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let timeout = parse_timeout(&args[1])?;
+    let numkeys = arg_i64(&args[2])?;
+    if numkeys <= 0 {
+        return Err(CmdError::err("numkeys should be greater than 0"));
+    }
+    let numkeys = numkeys as usize;
+    if numkeys.saturating_add(4) > args.len() {
+        return Err(CmdError::Syntax);
+    }
+    let left = side(&args[3 + numkeys])?;
+    let rest = &args[4 + numkeys..];
+    let count = match rest.len() {
+        0 => 1,
+        2 if is(&rest[0], "count") => {
+            let c = arg_i64(&rest[1])?;
+            if c <= 0 {
+                return Err(CmdError::err("count should be greater than 0"));
+            }
+            c as usize
+        }
+        _ => return Err(CmdError::Syntax),
+    };
+    let keys = args[3..3 + numkeys].to_vec();
+    block_or_serve(
+        ctx,
+        keys,
+        Op::Pop {
+            left,
+            count: Some(count),
+        },
+        timeout,
+    )
+}
