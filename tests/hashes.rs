@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 
@@ -229,65 +228,19 @@ fn fill_hashes(r: &mut RawConn) {
 
 #[test]
 fn hashes_replicate_to_our_follower_and_a_stock_replica() {
-    let leader = TestServer::start(&[]);
-    let lp = leader.port.to_string();
-    let follower = TestServer::start(&["--replicaof", "127.0.0.1", &lp]);
-    let stock = TestServer::start_stock(&[
-        "--replicaof",
-        "127.0.0.1",
-        &lp,
-        "--enable-debug-command",
-        "yes",
-    ]);
-    let mut l = leader.raw();
-    fill_hashes(&mut l);
-    let digest = l.cmd(&["DEBUG", "DIGEST"]);
-    for s in [&follower, &stock] {
-        let mut f = s.raw();
-        assert!(
-            poll_until(Duration::from_secs(20), Duration::from_millis(50), || {
-                f.cmd(&["DEBUG", "DIGEST"]) == digest
-            }),
-            "follower on {} diverged",
-            s.port
-        );
-        assert_eq!(f.cmd(&["HGET", "small:1", "fl"]), Reply::bulk("0.3"));
-        assert_eq!(f.cmd(&["EXISTS", "small:2"]), Reply::int(0));
-    }
+    assert_followers_converge(fill_hashes);
 }
 
 #[test]
 fn rdb_with_hashes_loads_in_stock_redis_and_back() {
-    let s = TestServer::start(&[]);
-    let mut r = s.raw();
-    fill_hashes(&mut r);
-    let digest = r.cmd(&["DEBUG", "DIGEST"]);
-    assert_eq!(r.cmd(&["SAVE"]), Reply::ok());
-    let file = s.dir().join("dump.rdb");
-    let check = std::process::Command::new("redis-check-rdb")
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&check.stdout).contains("RDB looks OK"),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
+    assert_rdb_round_trip(
+        fill_hashes,
+        |st| {
+            assert_eq!(
+                st.cmd(&["OBJECT", "ENCODING", "small:3"]),
+                Reply::bulk("listpack")
+            )
+        },
+        |b| assert_eq!(b.cmd(&["HLEN", "big"]), Reply::int(300)),
     );
-    // Stock redis-server loads our file...
-    let dir = s.dir().display().to_string();
-    let stock = TestServer::start_stock(&["--dir", &dir, "--enable-debug-command", "yes"]);
-    let mut st = stock.raw();
-    assert_eq!(st.cmd(&["DEBUG", "DIGEST"]), digest);
-    assert_eq!(
-        st.cmd(&["OBJECT", "ENCODING", "small:3"]),
-        Reply::bulk("listpack")
-    );
-    // ...and writes its own (listpack and hashtable encodings), which we load.
-    assert_eq!(st.cmd(&["SAVE"]), Reply::ok());
-    drop(st);
-    drop(stock);
-    let back = TestServer::start(&["--dir", &dir]);
-    let mut b = back.raw();
-    assert_eq!(b.cmd(&["DEBUG", "DIGEST"]), digest);
-    assert_eq!(b.cmd(&["HLEN", "big"]), Reply::int(300));
 }

@@ -223,54 +223,16 @@ fn fill_lists(r: &mut RawConn) {
 
 #[test]
 fn lists_replicate_to_our_follower_and_a_stock_replica() {
-    let leader = TestServer::start(&[]);
-    let lp = leader.port.to_string();
-    let follower = TestServer::start(&["--replicaof", "127.0.0.1", &lp]);
-    let stock = TestServer::start_stock(&[
-        "--replicaof",
-        "127.0.0.1",
-        &lp,
-        "--enable-debug-command",
-        "yes",
-    ]);
-    let mut l = leader.raw();
-    fill_lists(&mut l);
-    let digest = l.cmd(&["DEBUG", "DIGEST"]);
-    for s in [&follower, &stock] {
-        let mut f = s.raw();
-        assert!(
-            poll_until(Duration::from_secs(20), Duration::from_millis(50), || {
-                f.cmd(&["DEBUG", "DIGEST"]) == digest
-            }),
-            "follower on {} diverged",
-            s.port
-        );
-    }
+    assert_followers_converge(fill_lists);
 }
 
 #[test]
 fn rdb_with_lists_loads_in_stock_redis_and_back() {
-    let s = TestServer::start(&[]);
-    let mut r = s.raw();
-    fill_lists(&mut r);
-    let digest = r.cmd(&["DEBUG", "DIGEST"]);
-    assert_eq!(r.cmd(&["SAVE"]), Reply::ok());
-    let check = std::process::Command::new("redis-check-rdb")
-        .arg(s.dir().join("dump.rdb"))
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&check.stdout).contains("RDB looks OK"));
-    let dir = s.dir().display().to_string();
-    let stock = TestServer::start_stock(&["--dir", &dir, "--enable-debug-command", "yes"]);
-    let mut st = stock.raw();
-    assert_eq!(st.cmd(&["DEBUG", "DIGEST"]), digest);
-    assert_eq!(st.cmd(&["SAVE"]), Reply::ok());
-    drop(st);
-    drop(stock);
-    let back = TestServer::start(&["--dir", &dir]);
-    let mut b = back.raw();
-    assert_eq!(b.cmd(&["DEBUG", "DIGEST"]), digest);
-    assert_eq!(b.cmd(&["LINDEX", "big", "0"]), Reply::bulk("item-989"));
+    assert_rdb_round_trip(
+        fill_lists,
+        |_| {},
+        |b| assert_eq!(b.cmd(&["LINDEX", "big", "0"]), Reply::bulk("item-989")),
+    );
 }
 
 fn blocked_count(r: &mut RawConn) -> String {

@@ -4,8 +4,8 @@
 
 use super::table::{Command, cmd, flags::*};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
+use crate::store::StrBytes;
 use crate::store::hash::HashValue;
-use crate::store::{Entry, StrBytes, Value};
 use bytes::Bytes;
 
 /// Hash family table.
@@ -176,67 +176,21 @@ pub fn commands() -> Vec<Command> {
     ]
 }
 
-/// Runs `f` on the hash at `key` (None when missing); WRONGTYPE for other types.
 fn read<R>(
     ctx: &mut Ctx<'_>,
     key: &[u8],
     f: impl FnOnce(Option<&HashValue>) -> R,
 ) -> Result<R, CmdError> {
-    match ctx.lookup(key) {
-        None => Ok(f(None)),
-        Some(e) => match &e.value {
-            Value::Hash(h) => Ok(f(Some(h))),
-            _ => Err(CmdError::WrongType),
-        },
-    }
+    super::collection::read(ctx, key, f)
 }
 
-/// Runs `f` on the hash at `key` for a write, creating an empty one when `create`; the
-/// key is deleted when the hash ends up empty. Returns None when missing and not created.
 fn write<R>(
     ctx: &mut Ctx<'_>,
     key: &[u8],
     create: bool,
     f: impl FnOnce(&mut HashValue) -> Result<R, CmdError>,
 ) -> Result<Option<R>, CmdError> {
-    let db = ctx.db();
-    let t = ctx.w()?;
-    let exists = match t.get(db, key) {
-        None => false,
-        Some(e) => {
-            if !matches!(e.value, Value::Hash(_)) {
-                return Err(CmdError::WrongType);
-            }
-            true
-        }
-    };
-    if !exists {
-        if !create {
-            return Ok(None);
-        }
-        let mut h = HashValue::default();
-        let r = f(&mut h)?;
-        if !h.is_empty() {
-            t.insert(db, key, Entry::new(Value::Hash(Box::new(h)), 0));
-        }
-        return Ok(Some(r));
-    }
-    let (r, empty) = {
-        let Some(mut e) = t.get_mut(db, key) else {
-            return Ok(None);
-        };
-        let Value::Hash(h) = &mut e.value else {
-            return Err(CmdError::WrongType);
-        };
-        let r = f(h)?;
-        (r, h.is_empty())
-    };
-    if empty {
-        t.remove(db, key);
-    } else {
-        t.modified(db, key);
-    }
-    Ok(Some(r))
+    super::collection::write(ctx, key, create, f)
 }
 
 fn hset_pairs(ctx: &mut Ctx<'_>, args: &[Bytes], name: &str) -> Result<i64, CmdError> {

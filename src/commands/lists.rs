@@ -3,7 +3,7 @@
 
 use super::table::{Command, cmd, flags::*};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
-use crate::store::{Entry, StrBytes, Value};
+use crate::store::StrBytes;
 use bytes::Bytes;
 use std::collections::VecDeque;
 
@@ -191,61 +191,16 @@ fn read<R>(
     key: &[u8],
     f: impl FnOnce(Option<&List>) -> R,
 ) -> Result<R, CmdError> {
-    match ctx.lookup(key) {
-        None => Ok(f(None)),
-        Some(e) => match &e.value {
-            Value::List(l) => Ok(f(Some(l))),
-            _ => Err(CmdError::WrongType),
-        },
-    }
+    super::collection::read(ctx, key, f)
 }
 
-/// Runs `f` on the list at `key` for a write (created empty when `create`); deletes the
-/// key when the list ends up empty. None when missing and not created.
 fn write<R>(
     ctx: &mut Ctx<'_>,
     key: &[u8],
     create: bool,
     f: impl FnOnce(&mut List) -> Result<R, CmdError>,
 ) -> Result<Option<R>, CmdError> {
-    let db = ctx.db();
-    let t = ctx.w()?;
-    let exists = match t.get(db, key) {
-        None => false,
-        Some(e) => {
-            if !matches!(e.value, Value::List(_)) {
-                return Err(CmdError::WrongType);
-            }
-            true
-        }
-    };
-    if !exists {
-        if !create {
-            return Ok(None);
-        }
-        let mut l = List::new();
-        let r = f(&mut l)?;
-        if !l.is_empty() {
-            t.insert(db, key, Entry::new(Value::List(Box::new(l)), 0));
-        }
-        return Ok(Some(r));
-    }
-    let (r, empty) = {
-        let Some(mut e) = t.get_mut(db, key) else {
-            return Ok(None);
-        };
-        let Value::List(l) = &mut e.value else {
-            return Err(CmdError::WrongType);
-        };
-        let r = f(l)?;
-        (r, l.is_empty())
-    };
-    if empty {
-        t.remove(db, key);
-    } else {
-        t.modified(db, key);
-    }
-    Ok(Some(r))
+    super::collection::write(ctx, key, create, f)
 }
 
 fn propagate(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {

@@ -2,6 +2,7 @@
 //! locking by flags, then the family handler.
 
 pub mod blocking;
+pub mod collection;
 pub mod connection;
 pub mod docs;
 pub mod error;

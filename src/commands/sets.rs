@@ -190,13 +190,7 @@ pub fn commands() -> Vec<Command> {
 
 /// The members of the set at `key` (None when missing); WRONGTYPE for other types.
 fn members(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<StrBytes>>, CmdError> {
-    match ctx.lookup(key) {
-        None => Ok(None),
-        Some(e) => match &e.value {
-            Value::Set(s) => Ok(Some(s.members())),
-            _ => Err(CmdError::WrongType),
-        },
-    }
+    read(ctx, key, |s| s.map(|s| s.members()))
 }
 
 fn read<R>(
@@ -204,61 +198,16 @@ fn read<R>(
     key: &[u8],
     f: impl FnOnce(Option<&SetValue>) -> R,
 ) -> Result<R, CmdError> {
-    match ctx.lookup(key) {
-        None => Ok(f(None)),
-        Some(e) => match &e.value {
-            Value::Set(s) => Ok(f(Some(s))),
-            _ => Err(CmdError::WrongType),
-        },
-    }
+    super::collection::read(ctx, key, f)
 }
 
-/// Runs `f` on the set at `key` for a write (created empty when `create`); deletes the
-/// key when the set ends up empty. None when missing and not created.
 fn write<R>(
     ctx: &mut Ctx<'_>,
     key: &[u8],
     create: bool,
     f: impl FnOnce(&mut SetValue) -> R,
 ) -> Result<Option<R>, CmdError> {
-    let db = ctx.db();
-    let t = ctx.w()?;
-    let exists = match t.get(db, key) {
-        None => false,
-        Some(e) => {
-            if !matches!(e.value, Value::Set(_)) {
-                return Err(CmdError::WrongType);
-            }
-            true
-        }
-    };
-    if !exists {
-        if !create {
-            return Ok(None);
-        }
-        let mut s = SetValue::default();
-        let r = f(&mut s);
-        if !s.is_empty() {
-            t.insert(db, key, Entry::new(Value::Set(Box::new(s)), 0));
-        }
-        return Ok(Some(r));
-    }
-    let (r, empty) = {
-        let Some(mut e) = t.get_mut(db, key) else {
-            return Ok(None);
-        };
-        let Value::Set(s) = &mut e.value else {
-            return Err(CmdError::WrongType);
-        };
-        let r = f(s);
-        (r, s.is_empty())
-    };
-    if empty {
-        t.remove(db, key);
-    } else {
-        t.modified(db, key);
-    }
-    Ok(Some(r))
+    super::collection::write(ctx, key, create, |s| Ok(f(s)))
 }
 
 fn propagate_args(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
