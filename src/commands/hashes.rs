@@ -207,9 +207,7 @@ fn hset_pairs(ctx: &mut Ctx<'_>, args: &[Bytes], name: &str) -> Result<i64, CmdE
         Ok(added)
     })?
     .unwrap_or(0);
-    let db = ctx.db();
-    let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
-    ctx.w()?.propagate(db, &refs);
+    ctx.propagate_self(args)?;
     Ok(added)
 }
 
@@ -236,9 +234,7 @@ fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     })?
     .unwrap_or(false);
     if set {
-        let db = ctx.db();
-        ctx.w()?
-            .propagate(db, &[b"HSETNX", &args[1], &args[2], &args[3]]);
+        ctx.propagate_self(args)?;
     }
     ctx.out.int(i64::from(set));
     Ok(())
@@ -276,9 +272,7 @@ fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     })?
     .unwrap_or(0);
     if removed > 0 {
-        let db = ctx.db();
-        let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
-        ctx.w()?.propagate(db, &refs);
+        ctx.propagate_self(args)?;
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -354,9 +348,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Ok(new)
     })?
     .unwrap_or(0);
-    let db = ctx.db();
-    ctx.w()?
-        .propagate(db, &[b"HINCRBY", &args[1], &args[2], &args[3]]);
+    ctx.propagate_self(args)?;
     ctx.out.int(new);
     Ok(())
 }

@@ -209,11 +209,6 @@ fn propagate(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-fn propagate_all(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
-    propagate(ctx, &refs)
-}
-
 fn push(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool, only_existing: bool) -> CmdResult {
     let len = write(ctx, &args[1], !only_existing, |l| {
         for el in &args[2..] {
@@ -228,7 +223,7 @@ fn push(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool, only_existing: bool) -> C
     })?;
     match len {
         Some(n) => {
-            propagate_all(ctx, args)?;
+            ctx.propagate_self(args)?;
             ctx.out.int(n as i64);
         }
         None => ctx.out.int(0),
@@ -291,7 +286,7 @@ fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool) -> CmdResult {
         Ok(pop_n(l, left, count.unwrap_or(1)))
     })?
     .unwrap_or_default();
-    propagate_all(ctx, args)?;
+    ctx.propagate_self(args)?;
     match count {
         None => ctx.out.bulk(&popped[0]),
         Some(_) => {
@@ -378,7 +373,7 @@ fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if done.is_none() {
         return Err(CmdError::NoSuchKey);
     }
-    propagate_all(ctx, args)?;
+    ctx.propagate_self(args)?;
     ctx.out.ok();
     Ok(())
 }
@@ -405,7 +400,7 @@ fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     })?
     .unwrap_or(0);
     if n > 0 {
-        propagate_all(ctx, args)?;
+        ctx.propagate_self(args)?;
     }
     ctx.out.int(n);
     Ok(())
@@ -445,7 +440,7 @@ fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     })?
     .unwrap_or(0);
     if removed > 0 {
-        propagate_all(ctx, args)?;
+        ctx.propagate_self(args)?;
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -464,7 +459,7 @@ fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Ok(())
     })?;
     if done.is_some() {
-        propagate_all(ctx, args)?;
+        ctx.propagate_self(args)?;
     }
     ctx.out.ok();
     Ok(())
@@ -606,7 +601,7 @@ fn lmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (from_left, to_left) = (side(&args[3])?, side(&args[4])?);
     match move_one(ctx, &args[1], &args[2], from_left, to_left)? {
         Some(el) => {
-            propagate_all(ctx, args)?;
+            ctx.propagate_self(args)?;
             ctx.out.bulk(&el);
         }
         None => ctx.out.null(),
@@ -617,7 +612,7 @@ fn lmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     match move_one(ctx, &args[1], &args[2], false, true)? {
         Some(el) => {
-            propagate_all(ctx, args)?;
+            ctx.propagate_self(args)?;
             ctx.out.bulk(&el);
         }
         None => ctx.out.null(),

@@ -191,6 +191,14 @@ impl<'a> Ctx<'a> {
             .ok_or_else(|| CmdError::err("internal: sequencer not held"))
     }
 
+    /// Propagates the command exactly as received (for writes that are deterministic).
+    pub fn propagate_self(&mut self, args: &[Bytes]) -> CmdResult {
+        let db = self.db();
+        let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+        self.w()?.propagate(db, &refs);
+        Ok(())
+    }
+
     /// Replies with a HELP text: one status line per entry, as Redis's `addReplyHelp`.
     pub fn help(&mut self, lines: &[&str]) {
         self.out.array(lines.len());

@@ -210,20 +210,13 @@ fn write<R>(
     super::collection::write(ctx, key, create, |s| Ok(f(s)))
 }
 
-fn propagate_args(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let db = ctx.db();
-    let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
-    ctx.w()?.propagate(db, &refs);
-    Ok(())
-}
-
 fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let added = write(ctx, &args[1], true, |s| {
         args[2..].iter().filter(|m| s.add(m)).count()
     })?
     .unwrap_or(0);
     if added > 0 {
-        propagate_args(ctx, args)?;
+        ctx.propagate_self(args)?;
     }
     ctx.out.int(added as i64);
     Ok(())
@@ -235,7 +228,7 @@ fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     })?
     .unwrap_or(0);
     if removed > 0 {
-        propagate_args(ctx, args)?;
+        ctx.propagate_self(args)?;
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -392,7 +385,7 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         write(ctx, src, false, |s| s.remove(m))?;
         write(ctx, dst, true, |s| s.add(m))?;
     }
-    propagate_args(ctx, args)?;
+    ctx.propagate_self(args)?;
     ctx.out.int(1);
     Ok(())
 }
@@ -515,7 +508,7 @@ fn store(ctx: &mut Ctx<'_>, args: &[Bytes], op: Op) -> CmdResult {
         );
         let _ = n;
     }
-    propagate_args(ctx, args)?;
+    ctx.propagate_self(args)?;
     ctx.out.int(r.len() as i64);
     Ok(())
 }

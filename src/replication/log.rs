@@ -155,17 +155,17 @@ impl ReplicationLog {
         self.write_effect(db, args);
     }
 
-    fn write_effect(&mut self, db: usize, args: &[&[u8]]) {
+    fn write_effect<A: AsRef<[u8]>>(&mut self, db: usize, args: &[A]) {
         if self.selected_db != Some(db) {
             let d = itoa::Buffer::new().format(db).as_bytes().to_vec();
-            self.push_command(&[b"SELECT", &d]);
+            self.push_command(&[&b"SELECT"[..], &d]);
             self.selected_db = Some(db);
         }
         self.push_command(args);
     }
 
     /// Encodes a command straight into the fresh bytes and records it (no temporary).
-    fn push_command(&mut self, args: &[&[u8]]) {
+    fn push_command<A: AsRef<[u8]>>(&mut self, args: &[A]) {
         let start = self.fresh.len();
         encode_command(&mut self.fresh, args);
         let added = &self.fresh[start..];
@@ -199,8 +199,7 @@ impl ReplicationLog {
             0 => {}
             1 => {
                 let (db, args) = &effects[0];
-                let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
-                self.write_effect(*db, &refs);
+                self.write_effect(*db, args);
             }
             _ => {
                 self.push_command(&[b"MULTI"]);
