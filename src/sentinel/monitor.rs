@@ -185,6 +185,41 @@ fn plan(
     })
 }
 
+/// Sends a PING on a link, recording the send and whether the reply was valid (what
+/// down detection measures), for nodes and peers alike.
+async fn ping(
+    sh: &Sentinel,
+    name: &str,
+    generation: u64,
+    target: &Target,
+    link: &mut Link,
+    now: u64,
+    timeout: Duration,
+) -> Result<(), super::link::LinkError> {
+    with_node(sh, name, generation, target, |_, n| n.ping_sent(now));
+    let r = link.call(&["PING"], timeout).await?;
+    let ok = ping_ok(&r);
+    with_node(sh, name, generation, target, |_, n| n.pong(now_ms(), ok));
+    Ok(())
+}
+
+/// Publishes our hello on a link every HELLO_PERIOD_MS.
+async fn hello_if_due(
+    link: &mut Link,
+    hello: Option<&str>,
+    now: u64,
+    last_hello: &mut u64,
+    timeout: Duration,
+) -> Result<(), super::link::LinkError> {
+    if let Some(h) = hello
+        && now.saturating_sub(*last_hello) >= HELLO_PERIOD_MS
+    {
+        *last_hello = now;
+        link.call(&["PUBLISH", HELLO_CHANNEL, h], timeout).await?;
+    }
+    Ok(())
+}
+
 /// A PING reply counts as "available" when it is +PONG, -LOADING or -MASTERDOWN (stock).
 fn ping_ok(f: &Frame) -> bool {
     match f {
@@ -242,10 +277,7 @@ async fn node_task(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Tar
                 };
                 let now = now_ms();
                 if p.ping_due {
-                    with_node(sh, name, generation, target, |_, n| n.ping_sent(now));
-                    let r = link.call(&["PING"], timeout).await?;
-                    let ok = ping_ok(&r);
-                    with_node(sh, name, generation, target, |_, n| n.pong(now_ms(), ok));
+                    ping(sh, name, generation, target, &mut link, now, timeout).await?;
                 }
                 if p.info_due {
                     let r = link
@@ -255,12 +287,7 @@ async fn node_task(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Tar
                         on_info(sh, name, generation, target, &text);
                     }
                 }
-                if now.saturating_sub(last_hello) >= HELLO_PERIOD_MS
-                    && let Some(h) = &p.hello
-                {
-                    last_hello = now;
-                    let _ = link.call(&["PUBLISH", HELLO_CHANNEL, h], timeout).await?;
-                }
+                hello_if_due(&mut link, p.hello.as_deref(), now, &mut last_hello, timeout).await?;
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -594,17 +621,9 @@ async fn peer_task(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Tar
                 };
                 let now = now_ms();
                 if p.ping_due {
-                    with_node(sh, name, generation, target, |_, n| n.ping_sent(now));
-                    let r = link.call(&["PING"], timeout).await?;
-                    let ok = ping_ok(&r);
-                    with_node(sh, name, generation, target, |_, n| n.pong(now_ms(), ok));
+                    ping(sh, name, generation, target, &mut link, now, timeout).await?;
                 }
-                if now.saturating_sub(last_hello) >= HELLO_PERIOD_MS
-                    && let Some(h) = &p.hello
-                {
-                    last_hello = now;
-                    let _ = link.call(&["PUBLISH", HELLO_CHANNEL, h], timeout).await?;
-                }
+                hello_if_due(&mut link, p.hello.as_deref(), now, &mut last_hello, timeout).await?;
                 let (vote_epoch, down_since) = waiting_vote_epoch(sh, name);
                 // Ask at once when the leader just went down for us or a vote is wanted,
                 // else every ASK_PERIOD_MS while it stays down.
