@@ -11,12 +11,16 @@ use rand::{RngExt, SeedableRng};
 /// Commands that block (WAIT), end the connection or the server, change the server's role (REPLICAOF), turn the connection into a follower link (PSYNC), or change the connection's
 /// mode; they have dedicated tests.
 const SKIP: &[&str] = &[
-    // Blocking pops wait by design (timeout 0 is forever); tests/lists.rs covers them.
+    // Blocking pops wait by design (timeout 0 is forever); tests/lists.rs and
+    // tests/zsets.rs cover them.
     "blpop",
     "brpop",
     "blmove",
     "brpoplpush",
     "blmpop",
+    "bzpopmin",
+    "bzpopmax",
+    "bzmpop",
     "shutdown",
     "debug",
     "monitor",

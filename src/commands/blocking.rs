@@ -62,6 +62,36 @@ pub fn commands() -> Vec<Command> {
             brpoplpush,
         ),
         cmd(
+            "bzpopmin",
+            -3,
+            f | FAST,
+            (1, -2, 1),
+            "sorted-set",
+            "5.0.0",
+            "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
+            bzpopmin,
+        ),
+        cmd(
+            "bzpopmax",
+            -3,
+            f | FAST,
+            (1, -2, 1),
+            "sorted-set",
+            "5.0.0",
+            "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
+            bzpopmax,
+        ),
+        cmd(
+            "bzmpop",
+            -5,
+            f,
+            (0, 0, 0),
+            "sorted-set",
+            "7.0.0",
+            "Remove and return members with scores in a sorted set or block until one is available",
+            bzmpop,
+        ),
+        cmd(
             "blmpop",
             -5,
             f,
@@ -85,6 +115,19 @@ enum Op {
         from_left: bool,
         to_left: bool,
     },
+    /// BZPOPMIN/BZPOPMAX (reply [key, member, score]) or BZMPOP (reply
+    /// [key, [[member, score], ...]]).
+    ZPop { lowest: bool, count: Option<usize> },
+}
+
+impl Op {
+    /// True when `v` is of the type this operation pops from.
+    fn wants(&self, v: &Value) -> bool {
+        match self {
+            Op::ZPop { .. } => matches!(v, Value::ZSet(_)),
+            _ => matches!(v, Value::List(_)),
+        }
+    }
 }
 
 /// One blocked client.
@@ -157,7 +200,7 @@ impl Blocking {
                 .queues
                 .lock()
                 .keys()
-                .filter(|(db, k)| list_len(txn, *db, k) > 0)
+                .filter(|(db, k)| has_elements(txn, *db, k))
                 .cloned()
                 .collect();
             if ready.is_empty() {
@@ -165,13 +208,17 @@ impl Blocking {
             }
             let mut served_any = false;
             for (db, key) in ready {
-                while list_len(txn, db, &key) > 0 {
-                    let next = self
-                        .queues
-                        .lock()
-                        .get(&(db, key.clone()))
-                        .and_then(|q| q.front().cloned());
-                    let Some(w) = next else { break };
+                // In arrival order; a waiter for another type than the key now holds stays.
+                let waiters: Vec<Arc<Waiter>> = self
+                    .queues
+                    .lock()
+                    .get(&(db, key.clone()))
+                    .map(|q| q.iter().cloned().collect())
+                    .unwrap_or_default();
+                for w in waiters {
+                    if !ready_for(txn, db, &key, &w.op) {
+                        continue;
+                    }
                     self.remove(&w);
                     if !w.claim() {
                         continue;
@@ -194,14 +241,15 @@ impl Blocking {
     }
 }
 
-fn list_len(txn: &mut WriteTxn<'_>, db: usize, key: &[u8]) -> usize {
-    match txn.get(db, key) {
-        Some(e) => match &e.value {
-            Value::List(l) => l.len(),
-            _ => 0,
-        },
-        None => 0,
-    }
+/// True when `key` holds a list or sorted set (which is never empty).
+fn has_elements(txn: &mut WriteTxn<'_>, db: usize, key: &[u8]) -> bool {
+    txn.get(db, key)
+        .is_some_and(|e| matches!(e.value, Value::List(_) | Value::ZSet(_)))
+}
+
+/// True when `key` holds elements `op` can pop.
+fn ready_for(txn: &mut WriteTxn<'_>, db: usize, key: &[u8], op: &Op) -> bool {
+    txn.get(db, key).is_some_and(|e| op.wants(&e.value))
 }
 
 fn pop_from(txn: &mut WriteTxn<'_>, db: usize, key: &[u8], left: bool, n: usize) -> Vec<StrBytes> {
@@ -288,6 +336,22 @@ fn perform(txn: &mut WriteTxn<'_>, db: usize, key: &Bytes, op: &Op, out: &mut Re
             txn.propagate(db, &[b"LMOVE", key, dst, side(*from_left), side(*to_left)]);
             out.bulk(&el);
         }
+        Op::ZPop { lowest, count } => {
+            let popped = super::zsets::pop_and_propagate(txn, db, key, *lowest, count.unwrap_or(1));
+            match count {
+                None => {
+                    out.array(3);
+                    out.bulk(key);
+                    out.bulk(&popped[0].0);
+                    out.double(popped[0].1);
+                }
+                Some(_) => {
+                    out.array(2);
+                    out.bulk(key);
+                    super::zsets::reply_popped(out, &popped, true);
+                }
+            }
+        }
     }
 }
 
@@ -310,11 +374,11 @@ fn block_or_serve(
     timeout: Option<std::time::Duration>,
 ) -> CmdResult {
     let db = ctx.db();
-    // Every key must be a list or missing (WRONGTYPE otherwise), as Redis checks.
+    // Every key must be of the popped type or missing (WRONGTYPE otherwise), as Redis checks.
     for k in &keys {
         let t = ctx.w()?;
         if let Some(e) = t.get(db, k)
-            && !matches!(e.value, Value::List(_))
+            && !op.wants(&e.value)
         {
             return Err(CmdError::WrongType);
         }
@@ -329,7 +393,7 @@ fn block_or_serve(
     }
     for k in &keys {
         let t = ctx.w()?;
-        if list_len(t, db, k) > 0 {
+        if ready_for(t, db, k, &op) {
             let t = ctx
                 .txn
                 .as_mut()
@@ -339,10 +403,7 @@ fn block_or_serve(
         }
     }
     if ctx.client.in_exec {
-        match op {
-            Op::Move { .. } => ctx.out.null(),
-            Op::Pop { .. } => ctx.out.null_array(),
-        }
+        empty_reply(&op, ctx.out);
         return Ok(());
     }
     let w = Arc::new(Waiter {
@@ -361,9 +422,14 @@ fn block_or_serve(
 
 /// The reply a blocked client gets at its timeout.
 pub fn timed_out_reply(w: &Waiter, out: &mut ReplyBuf) {
-    match w.op {
+    empty_reply(&w.op, out)
+}
+
+/// What a pop that found nothing answers (timeout, or inside MULTI).
+fn empty_reply(op: &Op, out: &mut ReplyBuf) {
+    match op {
         Op::Move { .. } => out.null(),
-        Op::Pop { .. } => out.null_array(),
+        Op::Pop { .. } | Op::ZPop { .. } => out.null_array(),
     }
 }
 
@@ -445,4 +511,36 @@ fn blmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         },
         timeout,
     )
+}
+
+fn bzpop(ctx: &mut Ctx<'_>, args: &[Bytes], lowest: bool) -> CmdResult {
+    let timeout = parse_timeout(&args[args.len() - 1])?;
+    let keys = args[1..args.len() - 1].to_vec();
+    block_or_serve(
+        ctx,
+        keys,
+        Op::ZPop {
+            lowest,
+            count: None,
+        },
+        timeout,
+    )
+}
+
+fn bzpopmin(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    bzpop(ctx, args, true)
+}
+
+fn bzpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    bzpop(ctx, args, false)
+}
+
+fn bzmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let timeout = parse_timeout(&args[1])?;
+    let (keys, lowest, count) = super::zsets::mpop_args(&args[2..])?;
+    let op = Op::ZPop {
+        lowest,
+        count: Some(count),
+    };
+    block_or_serve(ctx, keys, op, timeout)
 }

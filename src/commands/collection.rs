@@ -80,6 +80,27 @@ impl Collection for std::collections::VecDeque<StrBytes> {
     }
 }
 
+impl Collection for crate::store::zset::ZSetValue {
+    fn of(v: &Value) -> Option<&Self> {
+        match v {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+    fn of_mut(v: &mut Value) -> Option<&mut Self> {
+        match v {
+            Value::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+    fn into_value(self) -> Value {
+        Value::ZSet(Box::new(self))
+    }
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Runs `f` on the collection at `key` (None when missing); WRONGTYPE for other types.
 pub fn read<C: Collection, R>(
     ctx: &mut Ctx<'_>,

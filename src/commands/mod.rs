@@ -17,6 +17,7 @@ pub mod sets;
 pub mod strings;
 pub mod table;
 pub mod transactions;
+pub mod zsets;
 
 use crate::protocol::ReplyBuf;
 use crate::server::Server;
@@ -38,6 +39,7 @@ pub fn all_commands() -> &'static [Command] {
     v.extend(lists::commands());
     v.extend(blocking::commands());
     v.extend(sets::commands());
+    v.extend(zsets::commands());
     v.extend(keys::commands());
     v.extend(transactions::commands());
     v.extend(pubsub::commands());

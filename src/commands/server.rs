@@ -572,6 +572,18 @@ fn value_digest(digest: &mut [u8; 20], value: &Value, expire_at: u64) {
                 mix_digest(digest, e);
             }
         }
+        // Each member is digested with its score as `%.17g` text, then XORed in.
+        Value::ZSet(z) => {
+            for (m, s) in z.iter() {
+                let mut ele = [0u8; 20];
+                mix_digest(&mut ele, m);
+                mix_digest(
+                    &mut ele,
+                    crate::protocol::reply::format_double(s).as_bytes(),
+                );
+                xor_digest(digest, &ele);
+            }
+        }
     }
     if expire_at != 0 {
         xor_digest(digest, b"!!expire!!");

@@ -404,8 +404,12 @@ impl Config {
         let values = self.values.read();
         params::PARAMS
             .iter()
-            .filter(|p| crate::store::glob::glob_match(pattern, p.name.as_bytes(), true))
-            .map(|p| (p.name, values.get(p.name).cloned().unwrap_or_default()))
+            .flat_map(|p| {
+                std::iter::once(p.name)
+                    .chain(p.aliases.iter().copied())
+                    .filter(|n| crate::store::glob::glob_match(pattern, n.as_bytes(), true))
+                    .map(|n| (n, values.get(p.name).cloned().unwrap_or_default()))
+            })
             .collect()
     }
 
@@ -451,6 +455,12 @@ impl Config {
             }
             "hash-max-listpack-entries" => {
                 crate::store::hash::MAX_PACKED_ENTRIES.store(v as usize, Ordering::Relaxed)
+            }
+            "zset-max-listpack-entries" => {
+                crate::store::zset::MAX_LISTPACK_ENTRIES.store(v as usize, Ordering::Relaxed)
+            }
+            "zset-max-listpack-value" => {
+                crate::store::zset::MAX_LISTPACK_VALUE.store(v as usize, Ordering::Relaxed)
             }
             "hash-max-listpack-value" => {
                 crate::store::hash::MAX_PACKED_VALUE.store(v as usize, Ordering::Relaxed)

@@ -47,6 +47,15 @@ const fn p(name: &'static str, default: &'static str, kind: Kind, mutable: bool)
     }
 }
 
+impl Param {
+    /// The same parameter under its older names (Redis keeps `slave-*` and `*-ziplist-*`
+    /// spellings working, and CONFIG GET lists them when a pattern matches them).
+    const fn alias(mut self, aliases: &'static [&'static str]) -> Param {
+        self.aliases = aliases;
+        self
+    }
+}
+
 const INT: Kind = Kind::Int {
     min: 0,
     max: i32::MAX as i64,
@@ -127,21 +136,22 @@ pub static PARAMS: &[Param] = &[
     p("slowlog-max-len", "128", INT, true),
     p("save", "3600 1 300 100 60 10000", Kind::SavePoints, true),
     p("dbfilename", "dump.rdb", Kind::Str, true),
-    p("replicaof", "", Kind::Str, false),
+    p("replicaof", "", Kind::Str, false).alias(&["slaveof"]),
     p("masterauth", "", Kind::Str, true),
     p("masteruser", "", Kind::Str, true),
-    p("replica-priority", "100", INT, true),
-    p("replica-read-only", "yes", Kind::Enum(&["yes"]), true),
-    p("replica-serve-stale-data", "yes", Kind::Bool, true),
-    p("min-replicas-to-write", "0", INT, true),
-    p("min-replicas-max-lag", "10", INT, true),
-    p("replica-announce-ip", "", Kind::Str, true),
+    p("replica-priority", "100", INT, true).alias(&["slave-priority"]),
+    p("replica-read-only", "yes", Kind::Enum(&["yes"]), true).alias(&["slave-read-only"]),
+    p("replica-serve-stale-data", "yes", Kind::Bool, true).alias(&["slave-serve-stale-data"]),
+    p("min-replicas-to-write", "0", INT, true).alias(&["min-slaves-to-write"]),
+    p("min-replicas-max-lag", "10", INT, true).alias(&["min-slaves-max-lag"]),
+    p("replica-announce-ip", "", Kind::Str, true).alias(&["slave-announce-ip"]),
     p(
         "replica-announce-port",
         "0",
         Kind::Int { min: 0, max: 65535 },
         true,
-    ),
+    )
+    .alias(&["slave-announce-port"]),
     p(
         "repl-backlog-size",
         "1048576",
@@ -156,7 +166,8 @@ pub static PARAMS: &[Param] = &[
             max: i32::MAX as i64,
         },
         true,
-    ),
+    )
+    .alias(&["repl-ping-slave-period"]),
     p("repl-diskless-sync", "yes", Kind::Bool, true),
     p(
         "repl-diskless-sync-delay",
@@ -208,7 +219,7 @@ pub static PARAMS: &[Param] = &[
         Kind::Int { min: 0, max: 100 },
         true,
     ),
-    p("replica-ignore-maxmemory", "yes", Kind::Bool, true),
+    p("replica-ignore-maxmemory", "yes", Kind::Bool, true).alias(&["slave-ignore-maxmemory"]),
     p(
         "hash-max-listpack-entries",
         "512",
@@ -217,13 +228,32 @@ pub static PARAMS: &[Param] = &[
             max: i64::MAX,
         },
         true,
-    ),
+    )
+    .alias(&["hash-max-ziplist-entries"]),
     p(
         "hash-max-listpack-value",
         "64",
         Kind::Memory { min: 0 },
         true,
-    ),
+    )
+    .alias(&["hash-max-ziplist-value"]),
+    p(
+        "zset-max-listpack-entries",
+        "128",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        true,
+    )
+    .alias(&["zset-max-ziplist-entries"]),
+    p(
+        "zset-max-listpack-value",
+        "64",
+        Kind::Memory { min: 0 },
+        true,
+    )
+    .alias(&["zset-max-ziplist-value"]),
     p(
         "set-max-intset-entries",
         "512",

@@ -57,9 +57,31 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     if v.is_nan() { None } else { Some(v) }
 }
 
+/// Parses a double as Redis's `getDoubleFromObject` does (sorted-set scores, weights):
+/// as [`parse_f64`], but a number too large for a double (which strtod reports as out of
+/// range) or too small, rounding to zero, is refused rather than read as inf or 0.
+pub fn parse_f64_in_range(s: &[u8]) -> Option<f64> {
+    let v = parse_f64(s)?;
+    let text = std::str::from_utf8(s).ok()?.to_ascii_lowercase();
+    let mantissa = text.split('e').next().unwrap_or("");
+    let overflow = v.is_infinite() && !text.contains("inf");
+    let underflow = v == 0.0 && mantissa.bytes().any(|b| (b'1'..=b'9').contains(&b));
+    (!overflow && !underflow).then_some(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn doubles_out_of_range_are_refused() {
+        assert_eq!(parse_f64_in_range(b"1e400"), None);
+        assert_eq!(parse_f64_in_range(b"-1e400"), None);
+        assert_eq!(parse_f64_in_range(b"1e-400"), None);
+        assert_eq!(parse_f64_in_range(b"0e5"), Some(0.0));
+        assert_eq!(parse_f64_in_range(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64_in_range(b"1.5"), Some(1.5));
+    }
+
     #[test]
     fn string2ll_rules() {
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));

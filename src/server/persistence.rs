@@ -19,9 +19,6 @@ pub enum PersistError {
     /// The file on disk is not a snapshot we can load.
     #[error("{0}")]
     Rdb(#[from] rdb::RdbError),
-    /// The snapshot holds a value type this server cannot store yet.
-    #[error("the RDB file holds a {0} value (key '{1}'), which this server does not store yet")]
-    UnsupportedValue(&'static str, String),
 }
 
 /// Where `dbfilename` lives: relative names resolve against `dir`, the working directory.
@@ -55,6 +52,10 @@ fn with_rdb_value<R>(value: &Value, f: impl FnOnce(&RdbValueRef<'_>) -> R) -> R 
         Value::List(l) => {
             let refs: Vec<&[u8]> = l.iter().map(|e| &e[..]).collect();
             f(&RdbValueRef::List(&refs))
+        }
+        Value::ZSet(z) => {
+            let pairs: Vec<(&[u8], f64)> = z.iter().map(|(m, s)| (&m[..], s)).collect();
+            f(&RdbValueRef::ZSet(&pairs))
         }
     }
 }
@@ -138,7 +139,6 @@ pub fn load_into(
     skip_expired_at: Option<u64>,
 ) -> Result<(Aux, usize), PersistError> {
     let mut loaded = 0usize;
-    let mut unsupported: Option<PersistError> = None;
     let aux = rdb::load(reader, |db, key, value, expire_at| {
         if db >= NUM_DBS {
             return Err(rdb::RdbError::Corrupt(format!(
@@ -184,18 +184,16 @@ pub fn load_into(
                 }
                 Ok(())
             }
-            _ => {
-                unsupported = Some(PersistError::UnsupportedValue(
-                    "zset",
-                    String::from_utf8_lossy(&key).into_owned(),
-                ));
-                Err(rdb::RdbError::Corrupt("unsupported value type".into()))
+            RdbValue::ZSet(pairs) => {
+                if !pairs.is_empty() {
+                    let z = crate::store::zset::ZSetValue::from_pairs(pairs);
+                    txn.insert(db, &key, Entry::new(Value::ZSet(Box::new(z)), expire_at));
+                    loaded += 1;
+                }
+                Ok(())
             }
         }
     });
-    if let Some(e) = unsupported {
-        return Err(e);
-    }
     Ok((aux?, loaded))
 }
 

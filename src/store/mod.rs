@@ -15,9 +15,11 @@ pub mod evict;
 pub mod glob;
 pub mod hash;
 pub mod set;
+pub mod skiplist;
 pub mod snapshot;
 pub mod value;
 pub mod volatile;
+pub mod zset;
 
 use crate::replication::ReplicationLog;
 use bytes::Bytes;

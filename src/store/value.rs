@@ -72,6 +72,8 @@ pub enum Value {
     Set(Box<super::set::SetValue>),
     /// A list of elements, head first.
     List(Box<std::collections::VecDeque<StrBytes>>),
+    /// A sorted set of members ordered by score.
+    ZSet(Box<super::zset::ZSetValue>),
 }
 
 impl Value {
@@ -82,6 +84,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::List(_) => "list",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -92,6 +95,7 @@ impl Value {
             Value::Hash(_) => 4,
             Value::Set(_) => 2,
             Value::List(_) => 1,
+            Value::ZSet(_) => 3,
         }
     }
 
@@ -111,6 +115,7 @@ impl Value {
             Value::Set(s) => s.encoding(),
             // Redis 7.0 keeps every list as a quicklist.
             Value::List(_) => "quicklist",
+            Value::ZSet(z) => z.encoding(),
         }
     }
 
@@ -121,6 +126,7 @@ impl Value {
             Value::Hash(h) => h.heap_size(),
             Value::Set(s) => s.heap_size(),
             Value::List(l) => l.iter().map(|e| e.len() + 24).sum(),
+            Value::ZSet(z) => z.heap_size(),
         }
     }
 }
