@@ -383,7 +383,9 @@ fn leader_and_two_followers_agree_after_concurrent_writers() {
     let mut e = early.raw();
     wait_caught_up(&mut l, &mut e);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writers: Vec<_> = (0..4)
+    // Writers touch every type, including commands whose effect is random (SPOP) or
+    // depends on order (pops, moves, unions, float increments).
+    let mut writers: Vec<_> = (0..4)
         .map(|w| {
             let stop = stop.clone();
             let mut c = leader.raw();
@@ -391,17 +393,38 @@ fn leader_and_two_followers_agree_after_concurrent_writers() {
                 let mut i = 0u64;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let k = format!("w{w}:{}", i % 300);
-                    match i % 7 {
-                        0 => c.cmd(&["SET", &k, &i.to_string()]),
+                    let n = (i % 50).to_string();
+                    let v = i.to_string();
+                    match i % 24 {
+                        0 => c.cmd(&["SET", &k, &v]),
                         1 => c.cmd(&["INCR", &format!("ctr{w}")]),
                         2 => c.cmd(&["APPEND", &k, "+"]),
-                        3 => c.cmd(&["MSET", &k, "m", &format!("w{w}:x"), &i.to_string()]),
+                        3 => c.cmd(&["MSET", &k, "m", &format!("w{w}:x"), &v]),
                         4 => c.cmd(&["EXPIRE", &k, "1000"]),
                         5 => c.cmd(&["DEL", &k]),
+                        6 => c.cmd(&["HSET", "h", &n, &v]),
+                        7 => c.cmd(&["HINCRBYFLOAT", "h", "f", "0.1"]),
+                        8 => c.cmd(&["SADD", "s", &n, &v]),
+                        9 => c.cmd(&["SPOP", "s", "2"]),
+                        10 => c.cmd(&["SMOVE", "s", "s2", &n]),
+                        11 => c.cmd(&["RPUSH", "q", &v, &n]),
+                        12 => c.cmd(&["LMOVE", "q", "q2", "LEFT", "RIGHT"]),
+                        13 => c.cmd(&["LTRIM", "q2", "0", "40"]),
+                        14 => c.cmd(&["ZADD", "z", &n, &v]),
+                        15 => c.cmd(&["ZINCRBY", "z", "0.5", &n]),
+                        16 => c.cmd(&["ZPOPMIN", "z"]),
+                        17 => c.cmd(&["ZADD", "zq", &n, &v]),
+                        18 => c.cmd(&["ZUNIONSTORE", "zu", "2", "z", "s", "WEIGHTS", "2", "1"]),
+                        19 => c.cmd(&["ZREMRANGEBYRANK", "z", "0", "1"]),
+                        20 => c.cmd(&["LMPOP", "2", "q", "q2", "RIGHT", "COUNT", "2"]),
+                        21 => c.cmd(&["SINTERSTORE", "si", "s", "s2"]),
+                        22 => c.cmd(&["HDEL", "h", &n]),
                         _ => {
                             c.cmd(&["MULTI"]);
                             c.cmd(&["INCR", "shared"]);
                             c.cmd(&["SET", &k, "tx"]);
+                            c.cmd(&["ZADD", "zq", "1", &k]);
+                            c.cmd(&["LPUSH", "q", &k]);
                             c.cmd(&["EXEC"])
                         }
                     };
@@ -410,6 +433,22 @@ fn leader_and_two_followers_agree_after_concurrent_writers() {
             })
         })
         .collect();
+    // Blocked clients are served inside other clients' writes.
+    for b in 0..2 {
+        let stop = stop.clone();
+        let mut c = leader.raw();
+        writers.push(std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if b == 0 {
+                    c.cmd(&["BLPOP", "q", "q2", "0.05"]);
+                    c.cmd(&["BLMOVE", "q2", "q3", "RIGHT", "LEFT", "0.05"]);
+                } else {
+                    c.cmd(&["BZPOPMIN", "zq", "0.05"]);
+                    c.cmd(&["BZMPOP", "0.05", "1", "zq", "MAX", "COUNT", "2"]);
+                }
+            }
+        }));
+    }
     // A second follower joins in the middle of the load.
     let mut probe = leader.raw();
     let mut counter = move || match probe.cmd(&["GET", "ctr0"]) {
@@ -444,6 +483,11 @@ fn leader_and_two_followers_agree_after_concurrent_writers() {
     assert_eq!(e.cmd(&["DEBUG", "DIGEST"]), digest);
     assert_eq!(t.cmd(&["DEBUG", "DIGEST"]), digest);
     assert!(l.cmd(&["DBSIZE"]).as_int() > 100);
+    let stats = l.cmd(&["INFO", "commandstats"]).as_string();
+    for c in ["hset", "spop", "lmove", "zunionstore", "blpop", "bzpopmin", "bzmpop"] {
+        let line = info_field(&stats, &format!("cmdstat_{c}")).unwrap_or_default();
+        assert!(line.starts_with("calls="), "{c} ran: {line:?}");
+    }
 }
 
 #[test]
