@@ -484,7 +484,15 @@ fn leader_and_two_followers_agree_after_concurrent_writers() {
     assert_eq!(t.cmd(&["DEBUG", "DIGEST"]), digest);
     assert!(l.cmd(&["DBSIZE"]).as_int() > 100);
     let stats = l.cmd(&["INFO", "commandstats"]).as_string();
-    for c in ["hset", "spop", "lmove", "zunionstore", "blpop", "bzpopmin", "bzmpop"] {
+    for c in [
+        "hset",
+        "spop",
+        "lmove",
+        "zunionstore",
+        "blpop",
+        "bzpopmin",
+        "bzmpop",
+    ] {
         let line = info_field(&stats, &format!("cmdstat_{c}")).unwrap_or_default();
         assert!(line.starts_with("calls="), "{c} ran: {line:?}");
     }

@@ -127,40 +127,34 @@ pub fn write<C: Collection, R>(
 ) -> Result<Option<R>, CmdError> {
     let db = ctx.db();
     let t = ctx.w()?;
-    let exists = match t.get(db, key) {
-        None => false,
-        Some(e) => {
-            if C::of(&e.value).is_none() {
+    // One lookup for the common case (the key exists); `f` runs with the entry held.
+    let done = match t.get_mut(db, key) {
+        Some(mut e) => {
+            let Some(c) = C::of_mut(&mut e.value) else {
                 return Err(CmdError::WrongType);
+            };
+            let r = f(c)?;
+            Ok((r, c.is_empty()))
+        }
+        None => Err(f),
+    };
+    match done {
+        Ok((r, empty)) => {
+            if empty {
+                t.remove(db, key);
+            } else {
+                t.modified(db, key);
             }
-            true
+            Ok(Some(r))
         }
-    };
-    if !exists {
-        if !create {
-            return Ok(None);
+        Err(_) if !create => Ok(None),
+        Err(f) => {
+            let mut c = C::default();
+            let r = f(&mut c)?;
+            if !c.is_empty() {
+                t.insert(db, key, Entry::new(c.into_value(), 0));
+            }
+            Ok(Some(r))
         }
-        let mut c = C::default();
-        let r = f(&mut c)?;
-        if !c.is_empty() {
-            t.insert(db, key, Entry::new(c.into_value(), 0));
-        }
-        return Ok(Some(r));
     }
-    let (r, empty) = {
-        let Some(mut e) = t.get_mut(db, key) else {
-            return Ok(None);
-        };
-        let Some(c) = C::of_mut(&mut e.value) else {
-            return Err(CmdError::WrongType);
-        };
-        let r = f(c)?;
-        (r, c.is_empty())
-    };
-    if empty {
-        t.remove(db, key);
-    } else {
-        t.modified(db, key);
-    }
-    Ok(Some(r))
 }

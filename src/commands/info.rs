@@ -328,9 +328,10 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
                 if calls == 0 && rejected == 0 {
                     continue;
                 }
-                let usec = ld(&st.usec);
+                let nanos = ld(&st.nanos);
+                let usec = nanos / 1000;
                 let per_call = if calls > 0 {
-                    usec as f64 / calls as f64
+                    nanos as f64 / 1000.0 / calls as f64
                 } else {
                     0.0
                 };

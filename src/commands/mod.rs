@@ -434,7 +434,7 @@ pub fn record_call(
     let st = &cmd.stats;
     st.calls.fetch_add(1, Ordering::Relaxed);
     if let Some(d) = elapsed {
-        st.usec.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+        st.nanos.fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
     }
     if failed {
         st.failed.fetch_add(1, Ordering::Relaxed);

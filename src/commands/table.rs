@@ -98,8 +98,9 @@ pub const fn sub(name: &'static str, arity: i32, summary: &'static str) -> SubCo
 pub struct CommandStats {
     /// Executions.
     pub calls: std::sync::atomic::AtomicU64,
-    /// Microseconds spent executing.
-    pub usec: std::sync::atomic::AtomicU64,
+    /// Nanoseconds spent executing (summed unrounded: most commands take less than a
+    /// microsecond, so per-call microseconds would mostly add up zeros).
+    pub nanos: std::sync::atomic::AtomicU64,
     /// Refused before running (arity, auth, context errors).
     pub rejected: std::sync::atomic::AtomicU64,
     /// Ran and replied with an error.
@@ -111,7 +112,7 @@ impl CommandStats {
         use std::sync::atomic::AtomicU64;
         CommandStats {
             calls: AtomicU64::new(0),
-            usec: AtomicU64::new(0),
+            nanos: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             failed: AtomicU64::new(0),
         }
@@ -120,7 +121,7 @@ impl CommandStats {
     /// Zeroes the counters (CONFIG RESETSTAT).
     pub fn reset(&self) {
         use std::sync::atomic::Ordering::Relaxed;
-        for c in [&self.calls, &self.usec, &self.rejected, &self.failed] {
+        for c in [&self.calls, &self.nanos, &self.rejected, &self.failed] {
             c.store(0, Relaxed);
         }
     }

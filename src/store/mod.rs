@@ -14,8 +14,8 @@
 pub mod evict;
 pub mod glob;
 pub mod hash;
+pub mod ordered;
 pub mod set;
-pub mod skiplist;
 pub mod snapshot;
 pub mod value;
 pub mod volatile;

@@ -1,11 +1,11 @@
-//! The sorted-set value: a member → score table for O(1) score lookups beside a
-//! span-carrying skip list ([`super::skiplist`]) for ranks and ranges in O(log n), as
-//! Redis's `zset` pairs a dict with a zskiplist. Redis keeps small sorted sets in a
+//! The sorted-set value: a member → score table for O(1) score lookups beside an ordered
+//! index ([`super::ordered`]) for ranks and ranges in O(log n), as Redis's `zset` pairs a
+//! dict with a zskiplist. Redis keeps small sorted sets in a
 //! listpack instead; we keep one representation and report the encoding Redis would have
 //! chosen (`listpack` until `zset-max-listpack-entries` or `-value` is exceeded, then
 //! `skiplist` for good), so OBJECT ENCODING answers as stock.
 
-use super::skiplist::SkipList;
+use super::ordered::OrderedIndex;
 use super::value::StrBytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -116,11 +116,17 @@ pub enum AddOutcome {
     Nan,
 }
 
+/// The score as Redis would store it: a listpack keeps a zero score as the integer 0, so
+/// -0 reads back as 0 there (and stays -0 in a skiplist).
+fn stored(packed: bool, score: f64) -> f64 {
+    if packed && score == 0.0 { 0.0 } else { score }
+}
+
 /// Members with scores, ordered by (score, member).
 #[derive(Debug, Clone)]
 pub struct ZSetValue {
     scores: HashMap<StrBytes, f64, ahash::RandomState>,
-    order: SkipList,
+    order: OrderedIndex,
     /// Whether Redis would still hold this set as a listpack.
     packed: bool,
 }
@@ -129,7 +135,7 @@ impl Default for ZSetValue {
     fn default() -> Self {
         ZSetValue {
             scores: HashMap::default(),
-            order: SkipList::default(),
+            order: OrderedIndex::default(),
             packed: true,
         }
     }
@@ -159,8 +165,10 @@ impl ZSetValue {
 
     /// Adds or updates one member under ZADD's conditions (Redis's `zsetAdd`).
     pub fn add(&mut self, score: f64, m: &[u8], f: AddFlags) -> AddOutcome {
-        match self.scores.get(m).copied() {
-            Some(cur) => {
+        let packed = self.packed;
+        match self.scores.get_mut(m) {
+            Some(slot) => {
+                let cur = *slot;
                 if f.nx {
                     return AddOutcome::Skipped;
                 }
@@ -171,28 +179,16 @@ impl ZSetValue {
                 if (f.lt && new >= cur) || (f.gt && new <= cur) {
                     return AddOutcome::Skipped;
                 }
-                let new = self.stored(new);
+                let new = stored(packed, new);
                 if new == cur {
                     return AddOutcome::Unchanged(new);
                 }
+                *slot = new;
                 self.order.update_score(cur, m, new);
-                if let Some(s) = self.scores.get_mut(m) {
-                    *s = new;
-                }
                 AddOutcome::Updated(new)
             }
             None if f.xx => AddOutcome::Skipped,
             None => AddOutcome::Added(self.insert_new(score, m)),
-        }
-    }
-
-    /// The score as Redis would store it: a listpack keeps a zero score as the integer 0,
-    /// so -0 reads back as 0 there (and stays -0 in a skiplist).
-    fn stored(&self, score: f64) -> f64 {
-        if self.packed && score == 0.0 {
-            0.0
-        } else {
-            score
         }
     }
 
@@ -203,7 +199,7 @@ impl ZSetValue {
         {
             self.packed = false;
         }
-        let score = self.stored(score);
+        let score = stored(self.packed, score);
         let m = StrBytes::from_slice(m);
         self.scores.insert(m.clone(), score);
         self.order.insert(score, m);
@@ -259,16 +255,10 @@ impl ZSetValue {
             return Vec::new();
         }
         let start = if rev { to - 1 } else { from };
-        let first = self.order.at(start);
-        let pick = |id| {
-            let (m, s) = self.order.get(id);
-            (m.clone(), s)
-        };
-        if rev {
-            self.order.iter_back_from(first).take(n).map(pick).collect()
-        } else {
-            self.order.iter_from(first).take(n).map(pick).collect()
-        }
+        self.order
+            .walk(start, rev, n)
+            .map(|(m, s)| (m.clone(), s))
+            .collect()
     }
 
     /// Removes the members with ranks in `[from, to)`; returns how many.
@@ -296,14 +286,12 @@ impl ZSetValue {
 
     /// Members in order with their scores.
     pub fn iter(&self) -> impl Iterator<Item = (&StrBytes, f64)> + '_ {
-        self.order
-            .iter_from(self.order.first())
-            .map(|id| self.order.get(id))
+        self.order.iter()
     }
 
     /// The member at a 0-based rank.
     pub fn at(&self, rank: usize) -> Option<(&StrBytes, f64)> {
-        self.order.at(rank).map(|id| self.order.get(id))
+        self.order.at(rank)
     }
 
     /// "listpack" or "skiplist", as Redis would hold this set.
