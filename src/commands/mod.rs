@@ -196,7 +196,7 @@ impl<'a> Ctx<'a> {
     /// Propagates the command exactly as received (for writes that are deterministic).
     pub fn propagate_self(&mut self, args: &[Bytes]) -> CmdResult {
         let db = self.db();
-        let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+        let refs: smallvec::SmallVec<[&[u8]; 8]> = args.iter().map(|a| &a[..]).collect();
         self.w()?.propagate(db, &refs);
         Ok(())
     }

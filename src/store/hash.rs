@@ -21,6 +21,13 @@ pub enum HashValue {
     Table(HashMap<StrBytes, StrBytes, ahash::RandomState>),
 }
 
+/// Replaces `slot`'s bytes with `value`, reusing its allocation when it is large enough
+/// (updating a field then allocates and frees nothing).
+fn overwrite(slot: &mut StrBytes, value: &[u8]) {
+    slot.clear();
+    slot.extend_from_slice(value);
+}
+
 impl Default for HashValue {
     fn default() -> Self {
         HashValue::Packed(Vec::new())
@@ -53,7 +60,7 @@ impl HashValue {
     pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
         if let HashValue::Packed(v) = self {
             if let Some(slot) = v.iter_mut().find(|(f, _)| &f[..] == field) {
-                slot.1 = StrBytes::from_slice(value);
+                overwrite(&mut slot.1, value);
                 self.convert_if_needed(value.len().max(field.len()));
                 return false;
             }
@@ -64,8 +71,16 @@ impl HashValue {
         let HashValue::Table(m) = self else {
             unreachable!("packed handled above")
         };
-        m.insert(StrBytes::from_slice(field), StrBytes::from_slice(value))
-            .is_none()
+        match m.entry(StrBytes::from_slice(field)) {
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                overwrite(o.get_mut(), value);
+                false
+            }
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(StrBytes::from_slice(value));
+                true
+            }
+        }
     }
 
     /// Removes `field`; returns true when it was there.
