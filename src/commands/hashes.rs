@@ -241,7 +241,9 @@ fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let v = read(ctx, &args[1], |h| h.and_then(|h| h.get(&args[2]).cloned()))?;
+    let v = read(ctx, &args[1], |h| {
+        h.and_then(|h| h.get(&args[2]).map(StrBytes::from_slice))
+    })?;
     match v {
         Some(v) => ctx.out.bulk(&v),
         None => ctx.out.null(),
@@ -253,7 +255,7 @@ fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let vals: Vec<Option<StrBytes>> = read(ctx, &args[1], |h| {
         args[2..]
             .iter()
-            .map(|f| h.and_then(|h| h.get(f).cloned()))
+            .map(|f| h.and_then(|h| h.get(f).map(StrBytes::from_slice)))
             .collect()
     })?;
     ctx.out.array(vals.len());
@@ -302,8 +304,12 @@ fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn pairs(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Vec<(StrBytes, StrBytes)>, CmdError> {
     read(ctx, key, |h| {
-        h.map(|h| h.iter().map(|(f, v)| (f.clone(), v.clone())).collect())
-            .unwrap_or_default()
+        h.map(|h| {
+            h.iter()
+                .map(|(f, v)| (StrBytes::from_slice(f), StrBytes::from_slice(v)))
+                .collect()
+        })
+        .unwrap_or_default()
     })
 }
 
@@ -358,8 +364,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let text = write(ctx, &args[1], true, |h| {
         let cur_text: StrBytes = h
             .get(&args[2])
-            .cloned()
-            .unwrap_or_else(|| StrBytes::from_slice(b"0"));
+            .map_or_else(|| StrBytes::from_slice(b"0"), StrBytes::from_slice);
         let cur = crate::protocol::parse_f64(&cur_text)
             .ok_or_else(|| CmdError::err("hash value is not a float"))?;
         let new = cur + incr;

@@ -41,7 +41,7 @@ fn with_rdb_value<R>(value: &Value, f: impl FnOnce(&RdbValueRef<'_>) -> R) -> R 
     match value {
         Value::Str(s) => f(&RdbValueRef::Str(s)),
         Value::Hash(h) => {
-            let pairs: Vec<(&[u8], &[u8])> = h.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+            let pairs: Vec<(&[u8], &[u8])> = h.iter().collect();
             f(&RdbValueRef::Hash(&pairs))
         }
         Value::Set(set) => {

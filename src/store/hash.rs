@@ -1,4 +1,4 @@
-//! The hash value: a small packed vector (what Redis calls a listpack) while it has at
+//! The hash value: a small packed buffer (what Redis calls a listpack) while it has at
 //! most `hash-max-listpack-entries` fields of at most `hash-max-listpack-value` bytes, a
 //! hash table beyond; OBJECT ENCODING reports which, as Redis does.
 
@@ -12,13 +12,135 @@ pub static MAX_PACKED_ENTRIES: AtomicUsize = AtomicUsize::new(512);
 /// `hash-max-listpack-value` (Redis's default: 64).
 pub static MAX_PACKED_VALUE: AtomicUsize = AtomicUsize::new(64);
 
+/// Small hashes: every field and value in one byte buffer, each string written as its
+/// length (LEB128) followed by its bytes, pairs in insertion order. Like Redis's listpack
+/// this costs one or two bytes per string instead of a 24-byte string header each, which
+/// is what keeps many small hashes as compact as in Redis.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Packed {
+    buf: Vec<u8>,
+    pairs: usize,
+}
+
+fn put_len(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn len_size(n: usize) -> usize {
+    let bits = usize::BITS - n.leading_zeros();
+    (bits.max(1)).div_ceil(7) as usize
+}
+
+/// Reads the string starting at `pos`; returns it and the position after it.
+fn read_str(buf: &[u8], mut pos: usize) -> (&[u8], usize) {
+    let mut n = 0usize;
+    let mut shift = 0;
+    loop {
+        let b = buf[pos];
+        pos += 1;
+        n |= ((b & 0x7f) as usize) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    (&buf[pos..pos + n], pos + n)
+}
+
+/// One pair's place in the buffer.
+struct Slot {
+    /// Start of the field's length.
+    start: usize,
+    /// Start of the value's length.
+    value_at: usize,
+    /// End of the pair.
+    end: usize,
+}
+
+impl Packed {
+    fn slots(&self) -> impl Iterator<Item = (Slot, &[u8], &[u8])> + '_ {
+        let mut pos = 0;
+        std::iter::from_fn(move || {
+            if pos >= self.buf.len() {
+                return None;
+            }
+            let start = pos;
+            let (f, value_at) = read_str(&self.buf, pos);
+            let (v, end) = read_str(&self.buf, value_at);
+            pos = end;
+            Some((
+                Slot {
+                    start,
+                    value_at,
+                    end,
+                },
+                f,
+                v,
+            ))
+        })
+    }
+
+    fn find(&self, field: &[u8]) -> Option<(Slot, &[u8])> {
+        self.slots()
+            .find(|(_, f, _)| *f == field)
+            .map(|(s, _, v)| (s, v))
+    }
+
+    /// Pairs in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.slots().map(|(_, f, v)| (f, v))
+    }
+
+    fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        let mut enc = Vec::with_capacity(value.len() + 2);
+        put_len(&mut enc, value.len());
+        enc.extend_from_slice(value);
+        match self.find(field) {
+            Some((slot, _)) => {
+                self.buf.splice(slot.value_at..slot.end, enc);
+                false
+            }
+            None => {
+                self.buf
+                    .reserve_exact(len_size(field.len()) + field.len() + enc.len());
+                put_len(&mut self.buf, field.len());
+                self.buf.extend_from_slice(field);
+                self.buf.extend_from_slice(&enc);
+                self.pairs += 1;
+                true
+            }
+        }
+    }
+
+    fn remove(&mut self, field: &[u8]) -> bool {
+        match self.find(field) {
+            Some((slot, _)) => {
+                self.buf.drain(slot.start..slot.end);
+                self.pairs -= 1;
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Fields and values of one hash.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HashValue {
-    /// Insertion-ordered pairs, scanned linearly (small hashes).
-    Packed(Vec<(StrBytes, StrBytes)>),
-    /// A table (large hashes).
-    Table(HashMap<StrBytes, StrBytes, ahash::RandomState>),
+    /// Insertion-ordered pairs in one buffer, scanned linearly (small hashes).
+    Packed(Packed),
+    /// A table (large hashes), boxed so that small hashes do not carry its 64 bytes.
+    Table(Box<HashMap<StrBytes, StrBytes, ahash::RandomState>>),
+}
+
+impl Default for HashValue {
+    fn default() -> Self {
+        HashValue::Packed(Packed::default())
+    }
 }
 
 /// Replaces `slot`'s bytes with `value`, reusing its allocation when it is large enough
@@ -28,17 +150,11 @@ fn overwrite(slot: &mut StrBytes, value: &[u8]) {
     slot.extend_from_slice(value);
 }
 
-impl Default for HashValue {
-    fn default() -> Self {
-        HashValue::Packed(Vec::new())
-    }
-}
-
 impl HashValue {
     /// Number of fields.
     pub fn len(&self) -> usize {
         match self {
-            HashValue::Packed(v) => v.len(),
+            HashValue::Packed(p) => p.pairs,
             HashValue::Table(m) => m.len(),
         }
     }
@@ -49,59 +165,47 @@ impl HashValue {
     }
 
     /// The value of `field`.
-    pub fn get(&self, field: &[u8]) -> Option<&StrBytes> {
+    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
-            HashValue::Packed(v) => v.iter().find(|(f, _)| &f[..] == field).map(|(_, v)| v),
-            HashValue::Table(m) => m.get(field),
+            HashValue::Packed(p) => p.find(field).map(|(_, v)| v),
+            HashValue::Table(m) => m.get(field).map(|v| &v[..]),
         }
     }
 
     /// Sets `field`; returns true when it is new.
     pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
-        if let HashValue::Packed(v) = self {
-            if let Some(slot) = v.iter_mut().find(|(f, _)| &f[..] == field) {
-                overwrite(&mut slot.1, value);
+        match self {
+            HashValue::Packed(p) => {
+                let new = p.set(field, value);
                 self.convert_if_needed(value.len().max(field.len()));
-                return false;
+                new
             }
-            v.push((StrBytes::from_slice(field), StrBytes::from_slice(value)));
-            self.convert_if_needed(value.len().max(field.len()));
-            return true;
-        }
-        let HashValue::Table(m) = self else {
-            unreachable!("packed handled above")
-        };
-        match m.entry(StrBytes::from_slice(field)) {
-            std::collections::hash_map::Entry::Occupied(mut o) => {
-                overwrite(o.get_mut(), value);
-                false
-            }
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(StrBytes::from_slice(value));
-                true
-            }
+            HashValue::Table(m) => match m.entry(StrBytes::from_slice(field)) {
+                std::collections::hash_map::Entry::Occupied(mut o) => {
+                    overwrite(o.get_mut(), value);
+                    false
+                }
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(StrBytes::from_slice(value));
+                    true
+                }
+            },
         }
     }
 
     /// Removes `field`; returns true when it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self {
-            HashValue::Packed(v) => match v.iter().position(|(f, _)| &f[..] == field) {
-                Some(i) => {
-                    v.remove(i);
-                    true
-                }
-                None => false,
-            },
+            HashValue::Packed(p) => p.remove(field),
             HashValue::Table(m) => m.remove(field).is_some(),
         }
     }
 
     /// Every field and value (insertion order while packed).
-    pub fn iter(&self) -> Box<dyn Iterator<Item = (&StrBytes, &StrBytes)> + '_> {
+    pub fn iter(&self) -> Box<dyn Iterator<Item = (&[u8], &[u8])> + '_> {
         match self {
-            HashValue::Packed(v) => Box::new(v.iter().map(|(f, v)| (f, v))),
-            HashValue::Table(m) => Box::new(m.iter()),
+            HashValue::Packed(p) => Box::new(p.iter()),
+            HashValue::Table(m) => Box::new(m.iter().map(|(f, v)| (&f[..], &v[..]))),
         }
     }
 
@@ -115,7 +219,10 @@ impl HashValue {
 
     /// Heap bytes held (approximate).
     pub fn heap_size(&self) -> usize {
-        self.iter().map(|(f, v)| f.len() + v.len() + 48).sum()
+        match self {
+            HashValue::Packed(p) => p.buf.capacity(),
+            HashValue::Table(_) => self.iter().map(|(f, v)| f.len() + v.len() + 48).sum(),
+        }
     }
 
     /// Builds a hash from pairs (RDB load), packed when small enough.
@@ -128,12 +235,50 @@ impl HashValue {
     }
 
     fn convert_if_needed(&mut self, longest: usize) {
-        if let HashValue::Packed(v) = self
-            && (v.len() > MAX_PACKED_ENTRIES.load(Ordering::Relaxed)
+        if let HashValue::Packed(p) = self
+            && (p.pairs > MAX_PACKED_ENTRIES.load(Ordering::Relaxed)
                 || longest > MAX_PACKED_VALUE.load(Ordering::Relaxed))
         {
-            let map = std::mem::take(v).into_iter().collect();
-            *self = HashValue::Table(map);
+            let map = p
+                .iter()
+                .map(|(f, v)| (StrBytes::from_slice(f), StrBytes::from_slice(v)))
+                .collect();
+            *self = HashValue::Table(Box::new(map));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_pairs_follow_a_model() {
+        use rand::RngExt;
+        let mut rng = rand::rng();
+        let mut p = Packed::default();
+        let mut model: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        for _ in 0..5000 {
+            let f = format!("f{}", rng.random_range(0..40)).into_bytes();
+            // Lengths around the one-byte/two-byte length boundary (127/128).
+            let v = vec![b'x'; rng.random_range(0..300)];
+            let at = model.iter().position(|(x, _)| *x == f);
+            if rng.random_range(0..3) == 0 {
+                assert_eq!(p.remove(&f), at.is_some());
+                if let Some(i) = at {
+                    model.remove(i);
+                }
+            } else {
+                assert_eq!(p.set(&f, &v), at.is_none());
+                match at {
+                    Some(i) => model[i].1 = v,
+                    None => model.push((f, v)),
+                }
+            }
+            let got: Vec<(Vec<u8>, Vec<u8>)> =
+                p.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+            assert_eq!(got, model);
+            assert_eq!(p.pairs, model.len());
         }
     }
 }
