@@ -392,3 +392,29 @@ fn normal_output_buffer_limit_disconnects_on_a_huge_reply() {
     );
     assert_eq!(w.cmd(&["STRLEN", "big"]), Reply::int(2 * 1024 * 1024));
 }
+
+/// A negative random-pick count asks for that many elements with repetitions; a huge one
+/// must be refused, not built into a reply that exhausts the server's memory.
+#[test]
+fn huge_negative_random_pick_counts_are_refused() {
+    if is_stock_redis() {
+        // Stock Redis writes the reply until the client's output limit: not a finite test.
+        return;
+    }
+    let (_s, mut r) = common::setup();
+    r.cmd(&["SADD", "s", "a", "b"]);
+    r.cmd(&["HSET", "h", "f", "v"]);
+    r.cmd(&["ZADD", "z", "1", "m"]);
+    let huge = "-4611686018427387903";
+    for cmd in [
+        vec!["SRANDMEMBER", "s", huge],
+        vec!["HRANDFIELD", "h", huge],
+        vec!["ZRANDMEMBER", "z", huge],
+    ] {
+        assert_eq!(r.cmd(&cmd), Reply::err("ERR value is out of range"), "{cmd:?}");
+    }
+    // Ordinary negative counts still repeat as asked.
+    assert_eq!(r.cmd(&["SRANDMEMBER", "s", "-5"]).as_array().len(), 5);
+    assert_eq!(r.cmd(&["ZRANDMEMBER", "z", "-3"]).as_array().len(), 3);
+    assert_eq!(r.cmd(&["PING"]), Reply::simple("PONG"));
+}

@@ -407,6 +407,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if count.unsigned_abs() > (i64::MAX as u64) / 2 {
         return Err(CmdError::err("value is out of range"));
     }
+    super::check_random_picks(count)?;
     let p = pairs(ctx, &args[1])?;
     let picked: Vec<&(StrBytes, StrBytes)> = if p.is_empty() || count == 0 {
         Vec::new()

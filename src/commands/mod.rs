@@ -575,6 +575,21 @@ pub fn scan_one_step_options(args: &[Bytes]) -> Result<Option<Bytes>, CmdError> 
     Ok(pattern)
 }
 
+/// Most elements a negative-count random pick (SRANDMEMBER, HRANDFIELD, ZRANDMEMBER) may
+/// return. Redis writes such a reply element by element until the client's output limit
+/// cuts it off; a reply here is built before it is sent, so a count like -2^62 would
+/// exhaust the server's memory (and every client's data with it). 2^24 elements is far
+/// beyond any real use.
+pub const MAX_RANDOM_PICKS: u64 = 1 << 24;
+
+/// Refuses a negative random-pick count beyond [`MAX_RANDOM_PICKS`].
+pub fn check_random_picks(count: i64) -> Result<(), CmdError> {
+    if count < 0 && count.unsigned_abs() > MAX_RANDOM_PICKS {
+        return Err(CmdError::err("value is out of range"));
+    }
+    Ok(())
+}
+
 /// Parses an integer argument (`ERR value is not an integer or out of range`).
 pub fn arg_i64(a: &[u8]) -> Result<i64, CmdError> {
     crate::protocol::parse_i64(a).ok_or(CmdError::NotInteger)

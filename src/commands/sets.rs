@@ -352,6 +352,7 @@ fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             if c.unsigned_abs() > (i64::MAX as u64) / 2 {
                 return Err(CmdError::err("value is out of range"));
             }
+            super::check_random_picks(c)?;
             let picked: Vec<StrBytes> = if all.is_empty() || c == 0 {
                 Vec::new()
             } else if c < 0 {

@@ -980,6 +980,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if withscores && count.unsigned_abs() > (i64::MAX as u64) / 2 {
         return Err(CmdError::err("value is out of range"));
     }
+    super::check_random_picks(count)?;
     let picked: Vec<(StrBytes, f64)> = read(ctx, &args[1], |z| {
         let Some(z) = z else { return Vec::new() };
         let n = z.len();
