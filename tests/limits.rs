@@ -411,7 +411,11 @@ fn huge_negative_random_pick_counts_are_refused() {
         vec!["HRANDFIELD", "h", huge],
         vec!["ZRANDMEMBER", "z", huge],
     ] {
-        assert_eq!(r.cmd(&cmd), Reply::err("ERR value is out of range"), "{cmd:?}");
+        assert_eq!(
+            r.cmd(&cmd),
+            Reply::err("ERR value is out of range"),
+            "{cmd:?}"
+        );
     }
     // Ordinary negative counts still repeat as asked.
     assert_eq!(r.cmd(&["SRANDMEMBER", "s", "-5"]).as_array().len(), 5);
