@@ -24,8 +24,18 @@ pub async fn run(sh: Arc<Sentinel>) {
     let mut shutdown = sh.shutdown.subscribe();
     let mut last_flush = 0u64;
     loop {
+        // A pending failover start is run at its own instant rather than at the next
+        // tick: quantized to ticks, the sentinels' random pauses collapse onto the same
+        // 100 ms slot and all vote for themselves (a split vote costs a whole retry).
+        let start_in = next_failover_start(&sh).map(|at| at.saturating_sub(now_ms()));
         tokio::select! {
             _ = tick.tick() => {}
+            _ = async {
+                match start_in {
+                    Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                    None => std::future::pending().await,
+                }
+            } => {}
             _ = shutdown.changed() => return,
         }
         super::monitor::spawn_missing(&sh);
@@ -36,6 +46,22 @@ pub async fn run(sh: Arc<Sentinel>) {
             sh.flush_config();
         }
     }
+}
+
+/// The earliest moment a group waits for before trying to start its failover.
+fn next_failover_start(sh: &Sentinel) -> Option<u64> {
+    let now = now_ms();
+    sh.state
+        .lock()
+        .masters
+        .values()
+        .filter(|m| {
+            m.o_down_since_ms > 0
+                && m.failover == FailoverState::None
+                && m.failover_delay_until_ms > now
+        })
+        .map(|m| m.failover_delay_until_ms)
+        .min()
 }
 
 type Events = Vec<(String, String)>;
