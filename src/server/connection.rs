@@ -85,7 +85,9 @@ pub async fn serve(srv: Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle
         loop {
             match parser.parse(&mut inbuf, &lim) {
                 Ok(Parsed::Command(args)) => {
-                    if let Some(cmd) = srv.commands.get(&args[0]) {
+                    // CLIENT PAUSE: the command is looked up here only while a pause is on.
+                    let paused = srv.pause_active.load(Ordering::Acquire);
+                    if let Some(cmd) = paused.then(|| srv.commands.get(&args[0])).flatten() {
                         while let Some(wait) = srv.paused_for(cmd) {
                             if flush(&mut wr, &mut out, &handle, &srv).await.is_err() {
                                 break 'conn;
