@@ -103,6 +103,10 @@ impl Snapshot {
             Ok(()) => *keys += 1,
             Err(e) => *error = Some(e),
         }
+        // Hand the sink straight to a waiting writer: released plainly, the snapshot
+        // thread takes it back at once for its next key and writers queue behind the
+        // whole save.
+        parking_lot::MutexGuard::unlock_fair(st);
     }
 
     /// Called by a writer (holding the exclusive sequencer) before `key` of physical db
