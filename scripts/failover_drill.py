@@ -173,8 +173,8 @@ class Cluster:
         os.makedirs(d, exist_ok=True)
         args = [self.server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                 "--repl-diskless-sync-delay", "0"]
-        if os.path.basename(self.server) == "redis-server":
-            args += ["--enable-debug-command", "yes"]
+        # DEBUG DIGEST compares nodes; both servers refuse DEBUG unless enabled.
+        args += ["--enable-debug-command", "yes"]
         if self.min_replicas:
             args += ["--min-replicas-to-write", "1", "--min-replicas-max-lag", "1"]
         args += list(extra)

@@ -734,3 +734,31 @@ fn info_commandstats_and_errorstats() {
             .contains("# Commandstats")
     );
 }
+
+/// DEBUG is refused unless `enable-debug-command` allows it (stock default `no`), at queue
+/// time inside MULTI too; `local` allows clients on 127.0.0.1; the option is immutable.
+#[test]
+fn debug_needs_enable_debug_command() {
+    const REFUSED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
+    let s = TestServer::start(&["--enable-debug-command", "no"]);
+    let mut r = s.raw();
+    assert_eq!(r.cmd(&["DEBUG", "DIGEST"]), Reply::err(REFUSED));
+    assert_eq!(r.cmd(&["MULTI"]), Reply::ok());
+    assert_eq!(r.cmd(&["DEBUG", "DIGEST"]), Reply::err(REFUSED));
+    assert_eq!(
+        r.cmd(&["EXEC"]),
+        Reply::err("EXECABORT Transaction discarded because of previous errors.")
+    );
+    assert_eq!(
+        r.cmd(&["CONFIG", "GET", "enable-debug-command"]).strings(),
+        ["enable-debug-command", "no"]
+    );
+    assert!(
+        r.cmd(&["CONFIG", "SET", "enable-debug-command", "yes"])
+            .err_text()
+            .contains("can't set immutable config")
+    );
+    let local = TestServer::start(&["--enable-debug-command", "local"]);
+    let mut l = local.raw();
+    assert!(!l.cmd(&["DEBUG", "DIGEST"]).is_error());
+}

@@ -342,6 +342,19 @@ fn check_and_run(
     run(srv, client, out, cmd, args, now)
 }
 
+/// `enable-debug-command`: `yes`, or `local` for a client on 127.0.0.1 / ::1 (Redis's
+/// `islocalClient`: other loopback addresses do not count).
+fn protected_allowed(srv: &Server, client: &Client) -> bool {
+    match srv.config.get("enable-debug-command").as_deref() {
+        Some("yes") => true,
+        Some("local") => {
+            let ip = client.handle.addr.ip();
+            ip == std::net::IpAddr::from([127, 0, 0, 1]) || ip == std::net::Ipv6Addr::LOCALHOST
+        }
+        _ => false,
+    }
+}
+
 /// The checks a command must pass before it may run or be queued: arity, subcommand,
 /// authentication, RESP2 subscribed mode, MULTI restrictions.
 fn admit(
@@ -362,6 +375,14 @@ fn admit(
             client.multi_failed = true;
         }
         return Err(e);
+    }
+    if cmd.has(flags::PROTECTED) && !protected_allowed(srv, client) {
+        if client.multi.is_some() {
+            client.multi_failed = true;
+        }
+        return Err(CmdError::err(
+            "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+        ));
     }
     if !client.authenticated && !cmd.has(flags::NO_AUTH) {
         if client.multi.is_some() {

@@ -104,7 +104,7 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "debug",
             -2,
-            ADMIN | NOSCRIPT | LOADING | STALE | ATOMIC_READ,
+            ADMIN | NOSCRIPT | LOADING | STALE | ATOMIC_READ | PROTECTED,
             (0, 0, 0),
             "server",
             "1.0.0",

@@ -50,6 +50,9 @@ pub mod flags {
     pub const TX_CONTROL: u32 = 1 << 16;
     /// May generate replication traffic (PUBLISH-like).
     pub const MAY_REPLICATE: u32 = 1 << 17;
+    /// Refused unless `enable-debug-command` allows it (DEBUG); not shown by COMMAND
+    /// INFO, as in Redis.
+    pub const PROTECTED: u32 = 1 << 18;
 
     /// Names COMMAND INFO prints, in order.
     pub const NAMES: &[(u32, &str)] = &[

@@ -66,6 +66,12 @@ pub static PARAMS: &[Param] = &[
     p("port", "6379", Kind::Int { min: 0, max: 65535 }, false),
     p("bind", "* -::*", Kind::Str, false),
     p("protected-mode", "yes", Kind::Bool, true),
+    p(
+        "enable-debug-command",
+        "no",
+        Kind::Enum(&["no", "yes", "local"]),
+        false,
+    ),
     p("tcp-backlog", "511", INT, false),
     p("tcp-keepalive", "300", INT, true),
     p(

@@ -259,10 +259,8 @@ impl TestServer {
                 "--repl-diskless-sync-delay".into(),
                 "0".into(),
             ]);
-            if bin.file_name().is_some_and(|n| n == "redis-server") {
-                // Stock Redis refuses DEBUG (DIGEST) unless enabled; tests compare digests.
-                args.extend(["--enable-debug-command".into(), "yes".into()]);
-            }
+            // DEBUG is refused unless enabled (as in stock Redis); tests compare digests.
+            args.extend(["--enable-debug-command".into(), "yes".into()]);
         }
         args.extend(extra_args.iter().map(|s| s.to_string()));
         let child = Command::new(bin)
