@@ -422,3 +422,120 @@ fn huge_negative_random_pick_counts_are_refused() {
     assert_eq!(r.cmd(&["ZRANDMEMBER", "z", "-3"]).as_array().len(), 3);
     assert_eq!(r.cmd(&["PING"]), Reply::simple("PONG"));
 }
+
+/// RSS of a process in bytes (Linux).
+fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// A 2^31-element array header is refused; one just under it, left unfinished, must not
+/// make the server reserve memory for its announced size.
+#[test]
+fn two_billion_element_arrays() {
+    let s = TestServer::start(&[]);
+    expect_protocol_error(
+        &s,
+        b"*2147483648\r\n",
+        "ERR Protocol error: invalid multibulk length",
+    );
+    let pid = s.pid().expect("pid");
+    let before = rss_bytes(pid);
+    let mut conns: Vec<RawConn> = (0..20).map(|_| s.raw()).collect();
+    for c in &mut conns {
+        c.send(b"*2147483647\r\n$3\r\nSET\r\n$1\r\nk\r\n");
+    }
+    let mut good = s.raw();
+    assert_eq!(good.cmd(&["PING"]), Reply::simple("PONG"));
+    let grown = rss_bytes(pid).saturating_sub(before);
+    assert!(
+        grown < 64 << 20,
+        "20 half-sent 2^31-element arrays grew RSS by {grown} bytes"
+    );
+}
+
+/// Nested aggregates are not valid in a request (clients send arrays of bulk strings):
+/// refused with Redis's error, the connection closed, nothing else affected.
+#[test]
+fn nested_aggregates_in_a_request_are_refused() {
+    let s = TestServer::start(&[]);
+    let mut deep = Vec::new();
+    for _ in 0..100_000 {
+        deep.extend_from_slice(b"*1\r\n");
+    }
+    expect_protocol_error(&s, &deep, "ERR Protocol error: expected '$', got '*'");
+    expect_protocol_error(
+        &s,
+        b"*2\r\n$3\r\nGET\r\n%1\r\n+a\r\n+b\r\n",
+        "ERR Protocol error: expected '$', got '%'",
+    );
+}
+
+/// 10,000 idle connections: the server keeps answering others promptly, and closing them
+/// gives the memory back.
+#[test]
+fn ten_thousand_idle_connections() {
+    // This process holds 10,000 sockets and the server (which inherits the limit) as
+    // many: raise the soft descriptor limit to the hard one first.
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+    }
+    if lim.rlim_cur < 10_500 {
+        eprintln!(
+            "SKIP: the descriptor limit ({}) is below 10,500",
+            lim.rlim_cur
+        );
+        return;
+    }
+    let s = TestServer::start(&["--maxclients", "10100"]);
+    let pid = s.pid().expect("pid");
+    let mut probe = s.raw();
+    assert_eq!(probe.cmd(&["PING"]), Reply::simple("PONG"));
+    let base = rss_bytes(pid);
+    let idle: Vec<std::net::TcpStream> = (0..10_000)
+        .map(|_| std::net::TcpStream::connect(s.addr()).expect("connect"))
+        .collect();
+    assert!(
+        poll_until(Duration::from_secs(30), Duration::from_millis(50), || {
+            let info = probe.cmd(&["INFO", "clients"]).as_string();
+            common::info_field(&info, "connected_clients")
+                .and_then(|v| v.parse::<usize>().ok())
+                .is_some_and(|n| n >= 10_000)
+        }),
+        "the server did not register 10,000 connections"
+    );
+    let t = Instant::now();
+    assert_eq!(probe.cmd(&["SET", "k", "v"]), Reply::ok());
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "slow with idle clients"
+    );
+    let peak = rss_bytes(pid);
+    drop(idle);
+    assert!(
+        poll_until(Duration::from_secs(30), Duration::from_millis(50), || {
+            let info = probe.cmd(&["INFO", "clients"]).as_string();
+            common::info_field(&info, "connected_clients").as_deref() == Some("1")
+        }),
+        "idle connections were not released"
+    );
+    eprintln!(
+        "RSS: {} MiB before, {} MiB with 10,000 idle clients, {} MiB after",
+        base >> 20,
+        peak >> 20,
+        rss_bytes(pid) >> 20
+    );
+    // Per-connection state is small: 10,000 idle clients cost well under 100 MB.
+    assert!(peak.saturating_sub(base) < 100 << 20);
+}
