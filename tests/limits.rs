@@ -539,3 +539,43 @@ fn ten_thousand_idle_connections() {
     // Per-connection state is small: 10,000 idle clients cost well under 100 MB.
     assert!(peak.saturating_sub(base) < 100 << 20);
 }
+
+/// A client that pipelines requests and never reads the replies must not make the server
+/// hold its replies without bound (Redis cuts it off at the output buffer limit; here the
+/// connection also stops being read once its socket is full), and others are served.
+#[test]
+fn a_client_that_never_reads_holds_bounded_memory() {
+    let s = TestServer::start(&["--client-output-buffer-limit", "normal 4mb 2mb 10"]);
+    let mut w = s.raw();
+    let big = "v".repeat(100 * 1024);
+    assert_eq!(w.cmd(&["SET", "big", &big]), Reply::ok());
+    let used = |c: &mut RawConn| -> u64 {
+        let info = c.cmd(&["INFO", "memory"]).as_string();
+        common::info_field(&info, "used_memory")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let baseline = used(&mut w);
+    let mut sink = std::net::TcpStream::connect(s.addr()).expect("connect");
+    sink.set_write_timeout(Some(Duration::from_secs(2))).ok();
+    let mut pipe = Vec::new();
+    for _ in 0..2000 {
+        pipe.extend(encode_cmd(&["GET", "big"]));
+    }
+    // 200 MB of replies requested; none is read.
+    use std::io::Write;
+    let _ = sink.write_all(&pipe);
+    let mut peak = 0;
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(2) {
+        peak = peak.max(used(&mut w));
+        assert_eq!(w.cmd(&["STRLEN", "big"]), Reply::int(100 * 1024));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        peak < baseline + (16 << 20),
+        "a non-reading client made the server hold {} bytes",
+        peak - baseline
+    );
+    drop(sink);
+}
