@@ -799,3 +799,67 @@ fn slow_then_half_cut_follower_link() {
     assert_eq!(stats_field(&mut l, "sync_full"), "1");
     assert_eq!(stats_field(&mut l, "sync_partial_ok"), "1");
 }
+
+/// A leader whose snapshot arrives truncated: the follower keeps none of it (no half
+/// dataset), logs why, and does not report the link up.
+#[test]
+fn a_truncated_snapshot_from_the_leader_is_refused_whole() {
+    if is_stock_redis() {
+        return;
+    }
+    // A real snapshot with keys, cut short.
+    let src = TestServer::start(&[]);
+    let mut w = src.raw();
+    for i in 0..2000 {
+        w.cmd(&["SET", &format!("k{i}"), &"x".repeat(100)]);
+    }
+    assert_eq!(w.cmd(&["SAVE"]), Reply::ok());
+    let rdb = std::fs::read(src.dir().join("dump.rdb")).expect("dump.rdb");
+    let cut = rdb[..rdb.len() * 3 / 4].to_vec();
+
+    // A fake leader: answers the handshake, then sends the cut snapshot.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let fake = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = s.read(&mut buf).unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            let text = String::from_utf8_lossy(&buf[..n]).to_ascii_uppercase();
+            // (REPLCONF CAPA mentions PSYNC2: match the command itself.)
+            if text.contains("$5\r\nPSYNC\r\n") {
+                let id = "a".repeat(40);
+                let _ = s.write_all(format!("+FULLRESYNC {id} 0\r\n${}\r\n", cut.len()).as_bytes());
+                let _ = s.write_all(&cut);
+                // Hold the link open a moment, then go away.
+                std::thread::sleep(Duration::from_secs(2));
+                return;
+            } else if text.contains("PING") {
+                let _ = s.write_all(b"+PONG\r\n");
+            } else {
+                let _ = s.write_all(b"+OK\r\n");
+            }
+        }
+    });
+    let follower = TestServer::start(&["--replicaof", "127.0.0.1", &port.to_string()]);
+    let mut f = follower.raw();
+    assert!(
+        poll_until(Duration::from_secs(10), Duration::from_millis(50), || {
+            follower.log_tail(50).contains("corrupt or truncated")
+        }),
+        "no clear message: {}",
+        follower.log_tail(20)
+    );
+    assert_eq!(
+        f.cmd(&["DBSIZE"]),
+        Reply::int(0),
+        "part of the snapshot was kept"
+    );
+    assert_ne!(repl_field(&mut f, "master_link_status"), "up");
+    fake.join().unwrap();
+}

@@ -325,9 +325,22 @@ fn load_snapshot(
     for db in 0..NUM_DBS {
         txn.flush_db(db);
     }
-    crate::server::persistence::load_into(&mut txn, payload, None)
-        .map_err(|e| LinkError::Protocol(format!("loading the leader's snapshot: {}", e)))?;
     let backlog = srv.config.get_i64("repl-backlog-size").max(16 * 1024) as usize;
+    if let Err(e) = crate::server::persistence::load_into(&mut txn, payload, None) {
+        // Never keep part of a snapshot, nor a history a partial resync could continue
+        // on top of it: empty, under a new replication id, so the next sync is full.
+        for db in 0..NUM_DBS {
+            txn.flush_db(db);
+        }
+        let fresh = crate::replication::log::new_replid();
+        let at = txn.log().offset;
+        txn.log().reset_history(&fresh, at, backlog);
+        tracing::error!(error = %e, "the leader's snapshot is corrupt or truncated: dataset emptied, will resynchronise fully");
+        return Err(LinkError::Protocol(format!(
+            "loading the leader's snapshot: {}",
+            e
+        )));
+    }
     let log = txn.log();
     log.reset_history(replid, offset, backlog);
     log.suppress_effects = true;
