@@ -101,6 +101,19 @@ impl Collection for crate::store::zset::ZSetValue {
     }
 }
 
+/// Replaces whatever `key` holds with `c` (the key is deleted when `c` is empty), as
+/// the STORE commands (SINTERSTORE, ZUNIONSTORE, ZRANGESTORE...) do.
+pub fn replace<C: Collection>(ctx: &mut Ctx<'_>, key: &[u8], c: C) -> Result<(), CmdError> {
+    let db = ctx.db();
+    let t = ctx.w()?;
+    if c.is_empty() {
+        t.remove(db, key);
+    } else {
+        t.insert(db, key, Entry::new(c.into_value(), 0));
+    }
+    Ok(())
+}
+
 /// Runs `f` on the collection at `key` (None when missing); WRONGTYPE for other types.
 pub fn read<C: Collection, R>(
     ctx: &mut Ctx<'_>,

@@ -648,9 +648,7 @@ fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     flush_mode(args)?;
     let t = ctx.w()?;
-    for db in 0..NUM_DBS {
-        t.flush_db(db);
-    }
+    t.flush_all();
     t.propagate(0, &[b"FLUSHALL"]);
     ctx.out.ok();
     Ok(())

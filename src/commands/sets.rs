@@ -4,8 +4,8 @@
 
 use super::table::{Command, cmd, flags::*};
 use super::{CmdError, CmdResult, Ctx, arg_i64};
+use crate::store::StrBytes;
 use crate::store::set::SetValue;
-use crate::store::{Entry, StrBytes, Value};
 use bytes::Bytes;
 
 /// Set family table.
@@ -495,20 +495,7 @@ fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn store(ctx: &mut Ctx<'_>, args: &[Bytes], op: Op) -> CmdResult {
     let r = combine(ctx, &args[2..], op)?;
-    let db = ctx.db();
-    let dst = &args[1];
-    let t = ctx.w()?;
-    if r.is_empty() {
-        t.remove(db, dst);
-    } else {
-        let n = r.len();
-        t.insert(
-            db,
-            dst,
-            Entry::new(Value::Set(Box::new(SetValue::from_members(r.iter()))), 0),
-        );
-        let _ = n;
-    }
+    super::collection::replace(ctx, &args[1], SetValue::from_members(r.iter()))?;
     ctx.propagate_self(args)?;
     ctx.out.int(r.len() as i64);
     Ok(())

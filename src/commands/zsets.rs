@@ -6,7 +6,7 @@
 use super::table::{Command, cmd, flags::*};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
 use crate::store::zset::{AddFlags, AddOutcome, LexBound, LexRange, ScoreRange, ZSetValue};
-use crate::store::{Entry, StrBytes, Value};
+use crate::store::{StrBytes, Value};
 use bytes::Bytes;
 
 /// Sorted-set family table.
@@ -420,14 +420,8 @@ fn reply_items(ctx: &mut Ctx<'_>, items: &[(StrBytes, f64)], withscores: bool) {
 
 /// Replaces `dst` with `z` (deleted when empty), as the STORE commands do.
 fn store_result(ctx: &mut Ctx<'_>, dst: &[u8], z: ZSetValue) -> Result<usize, CmdError> {
-    let db = ctx.db();
     let n = z.len();
-    let t = ctx.w()?;
-    if n == 0 {
-        t.remove(db, dst);
-    } else {
-        t.insert(db, dst, Entry::new(Value::ZSet(Box::new(z)), 0));
-    }
+    super::collection::replace(ctx, dst, z)?;
     Ok(n)
 }
 
@@ -572,11 +566,12 @@ fn zcard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let r = score_range(&args[2], &args[3])?;
+/// ZCOUNT / ZLEXCOUNT: members inside the range.
+fn count_generic(ctx: &mut Ctx<'_>, args: &[Bytes], by: By) -> CmdResult {
+    let sel = Selection::parse(by, &args[2], &args[3])?;
     let n = read(ctx, &args[1], |z| {
         z.map_or(0, |z| {
-            let (a, b) = z.score_bounds(&r);
+            let (a, b) = sel.bounds(z, false);
             b - a
         })
     })?;
@@ -584,16 +579,12 @@ fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+fn zcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    count_generic(ctx, args, By::Score)
+}
+
 fn zlexcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let r = lex_range(&args[2], &args[3])?;
-    let n = read(ctx, &args[1], |z| {
-        z.map_or(0, |z| {
-            let (a, b) = z.lex_bounds(&r);
-            b - a
-        })
-    })?;
-    ctx.out.int(n as i64);
-    Ok(())
+    count_generic(ctx, args, By::Lex)
 }
 
 fn rank_generic(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> CmdResult {
@@ -622,64 +613,71 @@ enum By {
     Lex,
 }
 
-/// The selected members, in reply order.
-fn select(
-    z: &ZSetValue,
-    by: By,
-    rev: bool,
-    ranges: &Selection,
-    offset: i64,
-    limit: i64,
-) -> Vec<(StrBytes, f64)> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    let len = z.len() as i64;
-    match (by, ranges) {
-        (By::Score | By::Lex, _) => {
-            let (lo, hi) = match ranges {
-                Selection::Score(r) => z.score_bounds(r),
-                Selection::Lex(r) => z.lex_bounds(r),
-                Selection::Rank(..) => (0, 0),
-            };
-            if offset < 0 || (offset > 0 && offset >= len) {
-                return Vec::new();
-            }
-            let offset = offset as usize;
-            if rev {
-                z.range(lo, hi.saturating_sub(offset).max(lo), true, limit)
-            } else {
-                z.range((lo + offset).min(hi), hi, false, limit)
-            }
-        }
-        (_, Selection::Rank(start, end)) => {
-            let (mut start, mut end) = (*start, *end);
-            if start < 0 {
-                start += len;
-            }
-            if end < 0 {
-                end += len;
-            }
-            start = start.max(0);
-            if start > end || start >= len {
-                return Vec::new();
-            }
-            end = end.min(len - 1);
-            let (start, end) = (start as usize, end as usize);
-            if rev {
-                let n = len as usize;
-                z.range(n - 1 - end, n - start, true, usize::MAX)
-            } else {
-                z.range(start, end + 1, false, usize::MAX)
-            }
-        }
-        _ => Vec::new(),
-    }
-}
-
 /// The parsed min/max of a ZRANGE-family command.
 enum Selection {
     Rank(i64, i64),
     Score(ScoreRange),
     Lex(LexRange),
+}
+
+impl Selection {
+    /// Parses `lo`/`hi` as ranks, a score range or a lexicographic range.
+    fn parse(by: By, lo: &[u8], hi: &[u8]) -> Result<Self, CmdError> {
+        Ok(match by {
+            By::Score => Selection::Score(score_range(lo, hi)?),
+            By::Lex => Selection::Lex(lex_range(lo, hi)?),
+            _ => Selection::Rank(arg_i64(lo)?, arg_i64(hi)?),
+        })
+    }
+
+    /// Ascending ranks `[from, to)` selected in `z`; a rank pair counts from the highest
+    /// score when `rev` (negative ranks from the end, clamped as Redis does).
+    fn bounds(&self, z: &ZSetValue, rev: bool) -> (usize, usize) {
+        match self {
+            Selection::Score(r) => z.score_bounds(r),
+            Selection::Lex(r) => z.lex_bounds(r),
+            Selection::Rank(start, end) => {
+                let len = z.len() as i64;
+                let start = if *start < 0 { start + len } else { *start }.max(0);
+                let end = if *end < 0 { end + len } else { *end };
+                if start > end || start >= len {
+                    return (0, 0);
+                }
+                let (s, e) = (start as usize, end.min(len - 1) as usize + 1);
+                if rev {
+                    (len as usize - e, len as usize - s)
+                } else {
+                    (s, e)
+                }
+            }
+        }
+    }
+}
+
+/// The selected members, in reply order (LIMIT applies to score and lex ranges only).
+fn select(
+    z: &ZSetValue,
+    sel: &Selection,
+    rev: bool,
+    offset: i64,
+    limit: i64,
+) -> Vec<(StrBytes, f64)> {
+    let (lo, hi) = sel.bounds(z, rev);
+    if let Selection::Rank(..) = sel {
+        return z.range(lo, hi, rev, usize::MAX);
+    }
+    if offset < 0 || (offset > 0 && offset >= z.len() as i64) {
+        return Vec::new();
+    }
+    let (offset, limit) = (
+        offset as usize,
+        usize::try_from(limit).unwrap_or(usize::MAX),
+    );
+    if rev {
+        z.range(lo, hi.saturating_sub(offset).max(lo), true, limit)
+    } else {
+        z.range((lo + offset).min(hi), hi, false, limit)
+    }
 }
 
 /// ZRANGE and its older forms, and ZRANGESTORE (`dst` set): `args[src_at]` is the source
@@ -732,13 +730,9 @@ fn range_generic(
     if rev && by != By::Rank {
         std::mem::swap(&mut lo, &mut hi);
     }
-    let sel = match by {
-        By::Score => Selection::Score(score_range(lo, hi)?),
-        By::Lex => Selection::Lex(lex_range(lo, hi)?),
-        _ => Selection::Rank(arg_i64(lo)?, arg_i64(hi)?),
-    };
+    let sel = Selection::parse(by, lo, hi)?;
     let items = read(ctx, &args[src_at], |z| {
-        z.map(|z| select(z, by, rev, &sel, offset, limit))
+        z.map(|z| select(z, &sel, rev, offset, limit))
     })?
     .unwrap_or_default();
     match dst {
@@ -781,26 +775,9 @@ fn zrevrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn remrange_generic(ctx: &mut Ctx<'_>, args: &[Bytes], by: By) -> CmdResult {
-    let sel = match by {
-        By::Score => Selection::Score(score_range(&args[2], &args[3])?),
-        By::Lex => Selection::Lex(lex_range(&args[2], &args[3])?),
-        _ => Selection::Rank(arg_i64(&args[2])?, arg_i64(&args[3])?),
-    };
+    let sel = Selection::parse(by, &args[2], &args[3])?;
     let removed = write(ctx, &args[1], false, |z| {
-        let (from, to) = match &sel {
-            Selection::Score(r) => z.score_bounds(r),
-            Selection::Lex(r) => z.lex_bounds(r),
-            Selection::Rank(start, end) => {
-                let len = z.len() as i64;
-                let start = if *start < 0 { start + len } else { *start }.max(0);
-                let end = if *end < 0 { end + len } else { *end };
-                if start > end || start >= len {
-                    (0, 0)
-                } else {
-                    (start as usize, end.min(len - 1) as usize + 1)
-                }
-            }
-        };
+        let (from, to) = sel.bounds(z, false);
         Ok(z.remove_range(from, to))
     })?
     .unwrap_or(0);

@@ -8,7 +8,6 @@ use crate::rdb;
 use crate::replication::log::encode_command;
 use crate::server::Server;
 use crate::server::client::ClientHandle;
-use crate::store::NUM_DBS;
 use bytes::BytesMut;
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -322,16 +321,12 @@ fn load_snapshot(
 ) -> Result<(), LinkError> {
     let now = crate::store::now_ms();
     let mut txn = srv.store.write(now);
-    for db in 0..NUM_DBS {
-        txn.flush_db(db);
-    }
+    txn.flush_all();
     let backlog = srv.config.get_i64("repl-backlog-size").max(16 * 1024) as usize;
     if let Err(e) = crate::server::persistence::load_into(&mut txn, payload, None) {
         // Never keep part of a snapshot, nor a history a partial resync could continue
         // on top of it: empty, under a new replication id, so the next sync is full.
-        for db in 0..NUM_DBS {
-            txn.flush_db(db);
-        }
+        txn.flush_all();
         let fresh = crate::replication::log::new_replid();
         let at = txn.log().offset;
         txn.log().reset_history(&fresh, at, backlog);

@@ -584,6 +584,13 @@ impl<'a> WriteTxn<'a> {
         self.store.invalidations.key(key);
     }
 
+    /// Removes every key of every database.
+    pub fn flush_all(&mut self) {
+        for db in 0..NUM_DBS {
+            self.flush_db(db);
+        }
+    }
+
     /// Removes every key of logical db `db`; returns how many there were.
     pub fn flush_db(&mut self, db: usize) -> usize {
         if let Some(s) = self.store.active_snapshot() {
