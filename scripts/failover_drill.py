@@ -473,6 +473,18 @@ def run(args):
         if isinstance(writer, RedisPyWriter):
             result["max_gap_ms"] = writer.max_gap_ms()
             result["replica_reads"] = writer.reads
+    except BaseException:
+        # A drill that cannot finish shows why: its timeline and every process's log tail.
+        for t, w in timeline:
+            sys.stderr.write("  %+7d ms  %s\n" % (round((t - (t0 or t)) * 1000), w))
+        for name in sorted(cl.procs):
+            try:
+                with open(os.path.join(tmp, name + ".log"), "rb") as f:
+                    tail = f.read()[-3000:].decode(errors="replace")
+            except OSError:
+                continue
+            sys.stderr.write("--- %s.log (tail) ---\n%s\n" % (name, tail))
+        raise
     finally:
         cl.stop_all()
         if not args.keep:

@@ -320,6 +320,24 @@ fn sentinel_commands_answer_as_stock_sentinel() {
     let (leader, _followers) = group(&[&[]]);
     let ss = sentinels(1, leader.port, 1);
     wait_discovery(&ss, 1);
+    // Hellos published through the leader and through the follower both name the leader
+    // (a sentinel adopts the address of a hello with a newer config epoch).
+    for node in [&leader, &_followers[0]] {
+        let mut sub = node.raw();
+        sub.cmd(&["SUBSCRIBE", "__sentinel__:hello"]);
+        let msg = sub
+            .try_read_reply(Duration::from_secs(10))
+            .expect("a hello");
+        let payload = msg.as_array()[2].as_string();
+        let f: Vec<&str> = payload.split(',').collect();
+        assert_eq!(f.len(), 8, "{payload}");
+        assert_eq!(
+            (f[4], f[5], f[6]),
+            (NAME, "127.0.0.1", leader.port.to_string().as_str()),
+            "hello through port {}: {payload}",
+            node.port
+        );
+    }
     let mut r = ss[0].raw();
     assert_eq!(r.cmd(&["PING"]), Reply::simple("PONG"));
     let m = r.cmd(&["SENTINEL", "MASTER", NAME]);

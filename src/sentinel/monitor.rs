@@ -95,9 +95,14 @@ fn with_node<R>(
     }
     match target {
         Target::Leader => {
-            let mut node = std::mem::replace(&mut m.node, Node::new("", 0));
+            // The closure sees the group whole (its hello names the leader's address), so
+            // it works on a copy of the leader that is written back unless the group moved
+            // to another leader meanwhile.
+            let mut node = m.node.clone();
             let r = f(m, &mut node);
-            m.node = node;
+            if m.generation == generation {
+                m.node = node;
+            }
             Some(r)
         }
         Target::Replica(a) => {
@@ -360,6 +365,10 @@ pub fn process_hello(sh: &Arc<Sentinel>, payload: &str) {
         return;
     };
     let (ip, runid, mname, mip) = (f[0], f[2], f[4], f[5]);
+    // A hello naming no address (or port 0) describes no usable configuration.
+    if ip.is_empty() || port == 0 || mip.is_empty() || mport == 0 {
+        return;
+    }
     let mut st = sh.state.lock();
     if runid == st.myid {
         return;
