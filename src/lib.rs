@@ -9,11 +9,13 @@
 //! - [`store`]: 16 databases on dashmap, TTLs, and the write sequencer that makes every
 //!   write atomic and totally ordered with its replication effects.
 //! - [`replication`]: the ordered effect log with Redis-compatible offsets.
+//! - [`acl`]: ACL users, selectors and the permission check run before every command.
 //! - [`config`]: redis.conf-style configuration and the CONFIG registry.
 //! - [`rdb`]: the RDB v10 snapshot format (Redis 7.0): streaming writer and loader.
 //! - [`tracking`]: CLIENT TRACKING (client-side caching invalidations).
 //! - [`sentinel`]: `ferrocache-sentinel`, Redis Sentinel compatible failover.
 
+pub mod acl;
 pub mod commands;
 pub mod config;
 pub mod protocol;

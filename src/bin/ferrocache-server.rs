@@ -107,6 +107,10 @@ fn main() {
 async fn run(cfg: Config) -> i32 {
     let pidfile = cfg.get("pidfile").unwrap_or_default();
     let srv = Server::new(cfg);
+    if let Err(e) = ferrocache::acl::load_at_startup(&srv.acl, &srv.config) {
+        tracing::error!(error = %e, "Aborting because of ACL errors");
+        return 1;
+    }
     if let Err(e) = server::persistence::load_at_startup(&srv) {
         tracing::error!(error = %e, file = %server::persistence::rdb_path(&srv).display(), "Fatal error loading the DB, exiting");
         return 1;

@@ -126,22 +126,43 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     ctx.client.handle.resp.store(2, Ordering::Relaxed);
     ctx.client.handle.name.lock().clear();
     ctx.client.handle.no_evict.store(false, Ordering::Relaxed);
-    ctx.client.authenticated = !srv.config.live.auth_required.load(Ordering::Relaxed);
+    let default = srv.acl.default_user();
+    ctx.client.authenticated = default.open_without_auth();
+    *ctx.client.handle.user.lock() = default.name.clone();
+    ctx.client.user = default;
     ctx.out.simple("RESET");
     Ok(())
 }
 
-/// Checks credentials against `requirepass` in constant time.
-fn check_password(ctx: &Ctx<'_>, user: &[u8], pass: &[u8]) -> CmdResult {
-    let configured = ctx.srv.config.get("requirepass").unwrap_or_default();
-    let ok = user == b"default"
-        && (configured.is_empty() || constant_time_eq(configured.as_bytes(), pass));
-    if ok {
-        Ok(())
-    } else {
-        Err(CmdError::Msg(
-            "WRONGPASS invalid username-password pair or user is disabled.".into(),
-        ))
+/// Authenticates the connection as `user` (AUTH, HELLO AUTH); a failure is logged in
+/// the ACL LOG with the command that tried, as Redis does.
+fn authenticate(ctx: &mut Ctx<'_>, command: &[u8], user: &[u8], pass: &[u8]) -> CmdResult {
+    let srv = ctx.srv;
+    match srv.acl.authenticate(user, pass) {
+        Some(u) => {
+            *ctx.client.handle.user.lock() = u.name.clone();
+            ctx.client.user = u;
+            ctx.client.authenticated = true;
+            Ok(())
+        }
+        None => {
+            let context = if ctx.client.multi.is_some() {
+                crate::acl::LogContext::Multi
+            } else {
+                crate::acl::LogContext::Toplevel
+            };
+            srv.acl.log_denial(
+                "auth",
+                context,
+                String::from_utf8_lossy(command).into_owned(),
+                String::from_utf8_lossy(user).into_owned(),
+                ctx.client.handle.info_line(),
+                srv.config.get_i64("acllog-max-len").max(0) as usize,
+            );
+            Err(CmdError::Msg(
+                "WRONGPASS invalid username-password pair or user is disabled.".into(),
+            ))
+        }
     }
 }
 
@@ -160,13 +181,12 @@ fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         3 => (&args[1], &args[2]),
         _ => return Err(CmdError::Syntax),
     };
-    if args.len() == 2 && !ctx.srv.config.live.auth_required.load(Ordering::Relaxed) {
+    if args.len() == 2 && ctx.srv.acl.default_user().snapshot().nopass {
         return Err(CmdError::err(
             "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         ));
     }
-    check_password(ctx, user, pass)?;
-    ctx.client.authenticated = true;
+    authenticate(ctx, &args[0], user, pass)?;
     ctx.out.ok();
     Ok(())
 }
@@ -214,8 +234,7 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
     }
     if let Some((u, p)) = &auth {
-        check_password(ctx, u, p)?;
-        ctx.client.authenticated = true;
+        authenticate(ctx, &args[0], u, p)?;
     }
     if !ctx.client.authenticated {
         return Err(CmdError::Msg("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into()));
@@ -712,39 +731,48 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// Subcommands of CLIENT.
 static CLIENT_SUBCOMMANDS: &[SubCommand] = &[
-    sub("id", 2, "Return the ID of the current connection"),
-    sub("setname", 3, "Set the name of the current connection"),
-    sub("getname", 2, "Return the name of the current connection"),
-    sub("list", -2, "List the client connections"),
-    sub("info", 2, "Describe the current connection"),
-    sub("kill", -3, "Close client connections"),
-    sub("pause", -3, "Suspend commands from clients for a time"),
-    sub("unpause", 2, "End a client pause"),
+    sub("id", 2, "Return the ID of the current connection").with_flags(NOSCRIPT | LOADING | STALE),
+    sub("setname", 3, "Set the name of the current connection")
+        .with_flags(NOSCRIPT | LOADING | STALE),
+    sub("getname", 2, "Return the name of the current connection")
+        .with_flags(NOSCRIPT | LOADING | STALE),
+    sub("list", -2, "List the client connections").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    sub("info", 2, "Describe the current connection").with_flags(NOSCRIPT | LOADING | STALE),
+    sub("kill", -3, "Close client connections").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    sub("pause", -3, "Suspend commands from clients for a time")
+        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    sub("unpause", 2, "End a client pause").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
     sub(
         "no-evict",
         3,
         "Protect the current connection from client eviction",
-    ),
-    sub("setinfo", 4, "Record the client library name and version"),
+    )
+    .with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    sub("setinfo", 4, "Record the client library name and version")
+        .with_flags(NOSCRIPT | LOADING | STALE),
     sub(
         "tracking",
         -3,
         "Enable or disable server assisted client side caching",
-    ),
+    )
+    .with_flags(NOSCRIPT | LOADING | STALE),
     sub(
         "caching",
         3,
         "Instruct the server about tracking or not keys in the next request",
-    ),
+    )
+    .with_flags(NOSCRIPT | LOADING | STALE),
     sub(
         "getredir",
         2,
         "Return the client ID invalidations are redirected to",
-    ),
+    )
+    .with_flags(NOSCRIPT | LOADING | STALE),
     sub(
         "trackinginfo",
         2,
         "Return information about server assisted client side caching",
-    ),
-    sub("help", 2, "Show helpful text about the subcommands"),
+    )
+    .with_flags(NOSCRIPT | LOADING | STALE),
+    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
 ];

@@ -831,13 +831,14 @@ fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// Subcommands of OBJECT.
 static OBJECT_SUBCOMMANDS: &[SubCommand] = &[
-    sub("encoding", 3, "Report the internal encoding of a value"),
+    sub("encoding", 3, "Report the internal encoding of a value").with_flags(READONLY),
     sub(
         "idletime",
         3,
         "Report seconds since a key was last accessed",
-    ),
-    sub("freq", 3, "Report the access frequency counter of a key"),
-    sub("refcount", 3, "Report the reference count of a value"),
-    sub("help", 2, "Show helpful text about the subcommands"),
+    )
+    .with_flags(READONLY),
+    sub("freq", 3, "Report the access frequency counter of a key").with_flags(READONLY),
+    sub("refcount", 3, "Report the reference count of a value").with_flags(READONLY),
+    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
 ];

@@ -1,6 +1,7 @@
 //! Command dispatch: lookup in the table, arity/auth/context checks, MULTI queueing,
 //! locking by flags, then the family handler.
 
+pub mod acl;
 pub mod blocking;
 pub mod collection;
 pub mod connection;
@@ -46,6 +47,7 @@ pub fn all_commands() -> &'static [Command] {
     v.extend(connection::commands());
     v.extend(server::commands());
     v.extend(replication::commands());
+    v.extend(acl::commands());
     Box::leak(v.into_boxed_slice())
 }
 
@@ -55,8 +57,10 @@ pub struct Client {
     pub handle: Arc<ClientHandle>,
     /// Selected logical database.
     pub db: usize,
-    /// Passed AUTH (or no password is set).
+    /// Passed AUTH (or the default user needs no password).
     pub authenticated: bool,
+    /// The ACL user this connection acts as.
+    pub user: Arc<crate::acl::UserRef>,
     /// Commands queued since MULTI.
     pub multi: Option<Vec<Vec<Bytes>>>,
     /// A queueing error happened: EXEC must abort.
@@ -107,12 +111,14 @@ pub struct PendingWait {
 }
 
 impl Client {
-    /// A client for a fresh connection.
-    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Self {
+    /// A client for a fresh connection acting as `user`: authenticated from the start
+    /// when that user is on and needs no password.
+    pub fn new(handle: Arc<ClientHandle>, user: Arc<crate::acl::UserRef>) -> Self {
         Client {
             handle,
             db: 0,
-            authenticated,
+            authenticated: user.open_without_auth(),
+            user,
             multi: None,
             multi_failed: false,
             watch_dirty: Arc::new(AtomicBool::new(false)),
@@ -390,6 +396,20 @@ fn admit(
         }
         return Err(CmdError::NoAuth);
     }
+    if !client.user.unrestricted()
+        && !client.is_leader_link
+        && let Err(denied) = srv.acl.check(&client.user, cmd, args)
+    {
+        let context = if client.multi.is_some() {
+            client.multi_failed = true;
+            crate::acl::LogContext::Multi
+        } else {
+            crate::acl::LogContext::Toplevel
+        };
+        let full = full_name(cmd, args);
+        log_acl_denial(srv, client, denied, context, &full, args);
+        return Err(CmdError::Msg(denied.message(&full)));
+    }
     if !out.resp3 && client.subscriptions() > 0 && !cmd.has(flags::SUBSCRIBED_OK) {
         return Err(CmdError::err(format!(
             "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
@@ -439,6 +459,46 @@ fn admit(
         return Err(CmdError::err("Command not allowed inside a transaction"));
     }
     Ok(())
+}
+
+/// `name` or `container|sub` of a request, as ACL errors and the ACL LOG name it.
+pub fn full_name(cmd: &Command, args: &[Bytes]) -> String {
+    match (cmd.subcommands.is_empty(), args.get(1)) {
+        (false, Some(sub)) => {
+            let sub = String::from_utf8_lossy(sub).to_ascii_lowercase();
+            if cmd.subcommands.iter().any(|s| s.name == sub) {
+                format!("{}|{}", cmd.name, sub)
+            } else {
+                cmd.name.to_string()
+            }
+        }
+        _ => cmd.name.to_string(),
+    }
+}
+
+/// Records an ACL denial in the ACL LOG: the command, key or channel refused.
+pub fn log_acl_denial(
+    srv: &Server,
+    client: &Client,
+    denied: crate::acl::Denied,
+    context: crate::acl::LogContext,
+    full: &str,
+    args: &[Bytes],
+) {
+    use crate::acl::Denied;
+    let (reason, object) = match denied {
+        Denied::Command => ("command", full.to_string()),
+        Denied::Key(p) => ("key", String::from_utf8_lossy(&args[p]).into_owned()),
+        Denied::Channel(p) => ("channel", String::from_utf8_lossy(&args[p]).into_owned()),
+    };
+    srv.acl.log_denial(
+        reason,
+        context,
+        object,
+        client.user.name.clone(),
+        client.handle.info_line(),
+        srv.config.get_i64("acllog-max-len").max(0) as usize,
+    );
 }
 
 /// Counts one execution for INFO commandstats (and, for writes, the changes since the

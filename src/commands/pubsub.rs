@@ -249,8 +249,8 @@ fn pubsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// Subcommands of PUBSUB.
 static PUBSUB_SUBCOMMANDS: &[SubCommand] = &[
-    sub("channels", -2, "List channels with subscribers"),
-    sub("numsub", -2, "Count subscribers per channel"),
-    sub("numpat", 2, "Count pattern subscriptions"),
-    sub("help", 2, "Show helpful text about the subcommands"),
+    sub("channels", -2, "List channels with subscribers").with_flags(PUBSUB | LOADING | STALE),
+    sub("numsub", -2, "Count subscribers per channel").with_flags(PUBSUB | LOADING | STALE),
+    sub("numpat", 2, "Count pattern subscriptions").with_flags(PUBSUB | LOADING | STALE),
+    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
 ];

@@ -159,25 +159,11 @@ fn command_info_entry(ctx: &mut Ctx<'_>, c: &Command) {
     o.int(c.first_key as i64);
     o.int(c.last_key as i64);
     o.int(c.step as i64);
-    let mut cats = vec![format!("@{}", c.group)];
-    if c.has(WRITE) {
-        cats.push("@write".into());
-    }
-    if c.has(READONLY) {
-        cats.push("@read".into());
-    }
-    if c.has(FAST) {
-        cats.push("@fast".into());
-    } else {
-        cats.push("@slow".into());
-    }
-    if c.has(ADMIN) {
-        cats.push("@admin".into());
-        cats.push("@dangerous".into());
-    }
+    let cats: Vec<&str> =
+        crate::acl::catalog::category_names(crate::acl::catalog::command_categories(c)).collect();
     o.set(cats.len());
     for cat in cats {
-        o.simple(&cat);
+        o.simple(&format!("@{cat}"));
     }
     o.set(0); // tips
     o.array(0); // key specs
@@ -376,7 +362,10 @@ fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                         k, e
                     ))
                 })?;
-                tracing::info!(param = %k, value = %v, "CONFIG SET");
+                if k.eq_ignore_ascii_case("requirepass") {
+                    ctx.srv.acl.set_default_password(v);
+                }
+                tracing::info!(param = %k, value = if k.eq_ignore_ascii_case("requirepass") || k.eq_ignore_ascii_case("masterauth") { "(redacted)" } else { v.as_str() }, "CONFIG SET");
             }
             ctx.out.ok();
         }
@@ -794,35 +783,38 @@ fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 
 /// Subcommands of COMMAND.
 static COMMAND_SUBCOMMANDS: &[SubCommand] = &[
-    sub("count", 2, "Count the commands"),
-    sub("list", -2, "List command names"),
-    sub("info", -2, "Describe commands"),
-    sub("docs", -2, "Document commands"),
-    sub("getkeys", -4, "Extract the keys of a full command"),
-    sub("help", 2, "Show helpful text about the subcommands"),
+    sub("count", 2, "Count the commands").with_flags(LOADING | STALE),
+    sub("list", -2, "List command names").with_flags(LOADING | STALE),
+    sub("info", -2, "Describe commands").with_flags(LOADING | STALE),
+    sub("docs", -2, "Document commands").with_flags(LOADING | STALE),
+    sub("getkeys", -4, "Extract the keys of a full command").with_flags(LOADING | STALE),
+    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
 ];
 
 /// Subcommands of CONFIG.
 static CONFIG_SUBCOMMANDS: &[SubCommand] = &[
-    sub("get", -3, "Read configuration parameters"),
-    sub("set", -4, "Set configuration parameters"),
-    sub("resetstat", 2, "Reset INFO statistics"),
-    sub("rewrite", 2, "Rewrite the configuration file"),
-    sub("help", 2, "Show helpful text about the subcommands"),
+    sub("get", -3, "Read configuration parameters").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    sub("set", -4, "Set configuration parameters").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    sub("resetstat", 2, "Reset INFO statistics").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    sub("rewrite", 2, "Rewrite the configuration file")
+        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
 ];
 
 /// Subcommands of SLOWLOG.
 static SLOWLOG_SUBCOMMANDS: &[SubCommand] = &[
-    sub("get", -2, "Read slow log entries"),
-    sub("len", 2, "Count slow log entries"),
-    sub("reset", 2, "Clear the slow log"),
-    sub("help", 2, "Show helpful text about the subcommands"),
+    sub("get", -2, "Read slow log entries").with_flags(ADMIN | LOADING | STALE),
+    sub("len", 2, "Count slow log entries").with_flags(ADMIN | LOADING | STALE),
+    sub("reset", 2, "Clear the slow log").with_flags(ADMIN | LOADING | STALE),
+    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
 ];
 
 /// Subcommands of LATENCY.
 static LATENCY_SUBCOMMANDS: &[SubCommand] = &[
-    sub("latest", 2, "Report the latest latency samples"),
-    sub("history", 3, "Report latency samples of an event"),
-    sub("reset", -2, "Reset latency data"),
-    sub("help", 2, "Show helpful text about the subcommands"),
+    sub("latest", 2, "Report the latest latency samples")
+        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    sub("history", 3, "Report latency samples of an event")
+        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    sub("reset", -2, "Reset latency data").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
 ];

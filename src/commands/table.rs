@@ -84,14 +84,31 @@ pub struct SubCommand {
     pub arity: i32,
     /// One-line description (COMMAND DOCS).
     pub summary: &'static str,
+    /// `flags::*` bits of the subcommand itself (COMMAND INFO, ACL categories: CONFIG GET
+    /// and CONFIG SET are both admin, CLIENT ID is not).
+    pub flags: u32,
 }
 
-/// Shorthand for a [`SubCommand`].
+/// Shorthand for a [`SubCommand`] without flags.
 pub const fn sub(name: &'static str, arity: i32, summary: &'static str) -> SubCommand {
     SubCommand {
         name,
         arity,
         summary,
+        flags: 0,
+    }
+}
+
+impl SubCommand {
+    /// The same subcommand with its flags set.
+    pub const fn with_flags(mut self, flags: u32) -> SubCommand {
+        self.flags = flags;
+        self
+    }
+
+    /// True when the flag bit is set.
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
     }
 }
 

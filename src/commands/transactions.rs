@@ -127,6 +127,32 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
             ctx.out.error("ERR unknown command");
             continue;
         };
+        // Rules may have changed since the command was queued (Redis checks again here).
+        if !ctx.client.user.unrestricted()
+            && let Err(denied) = srv.acl.check(&ctx.client.user, cmd, &args)
+        {
+            let full = super::full_name(cmd, &args);
+            super::log_acl_denial(
+                srv,
+                ctx.client,
+                denied,
+                crate::acl::LogContext::Multi,
+                &full,
+                &args,
+            );
+            let reason = match denied {
+                crate::acl::Denied::Command => "no permission to execute the command or subcommand",
+                crate::acl::Denied::Key(_) => "no permission to touch the specified keys",
+                crate::acl::Denied::Channel(_) => {
+                    "no permission to access one of the channels used as arguments"
+                }
+            };
+            srv.reply_error(
+                ctx.out,
+                &CmdError::Msg(format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}")),
+            );
+            continue;
+        }
         srv.feed_monitors(ctx.client, cmd, &args);
         let started = std::time::Instant::now();
         let result = (cmd.handler)(ctx, &args);

@@ -69,8 +69,6 @@ pub struct Live {
     pub slowlog_slower_than: AtomicI64,
     /// `slowlog-max-len`.
     pub slowlog_max_len: AtomicUsize,
-    /// True when `requirepass` is set.
-    pub auth_required: AtomicBool,
     /// `protected-mode`.
     pub protected_mode: AtomicBool,
     /// `active-expire-effort`.
@@ -93,6 +91,9 @@ pub struct Config {
     pub file: Option<PathBuf>,
     /// Mirrors of hot values.
     pub live: Live,
+    /// `user <name> <rules...>` directives, in order (the ACL users to create at
+    /// startup when no `aclfile` is set).
+    pub users: parking_lot::Mutex<Vec<Vec<String>>>,
 }
 
 /// Parses Redis memory notation: `1gb` = 1024^3, `1g` = 1000^3, plain bytes.
@@ -249,6 +250,7 @@ impl Default for Config {
             values: RwLock::new(HashMap::new()),
             file: None,
             live: Live::default(),
+            users: Default::default(),
         };
         for p in params::PARAMS {
             cfg.values.write().insert(p.name, p.default.to_string());
@@ -329,6 +331,13 @@ impl Config {
 
     /// Sets one directive from the file or command line (immutable ones allowed).
     fn set_directive(&self, name: &str, args: &[String]) -> Result<(), ConfigError> {
+        if name.eq_ignore_ascii_case("user") {
+            if args.is_empty() {
+                return Err(ConfigError::UnknownDirective);
+            }
+            self.users.lock().push(args.to_vec());
+            return Ok(());
+        }
         let param = params::find(name).ok_or(ConfigError::UnknownDirective)?;
         let multi = matches!(param.kind, Kind::OutputBufferLimit | Kind::SavePoints)
             || param.name == "bind"
@@ -477,10 +486,6 @@ impl Config {
             "lfu-decay-time" => {
                 crate::store::value::LFU_DECAY_TIME.store(v as u32, Ordering::Relaxed)
             }
-            "requirepass" => l.auth_required.store(
-                !self.get(name).unwrap_or_default().is_empty(),
-                Ordering::Relaxed,
-            ),
             "protected-mode" => l
                 .protected_mode
                 .store(self.get(name).as_deref() == Some("yes"), Ordering::Relaxed),

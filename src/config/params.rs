@@ -93,6 +93,14 @@ pub static PARAMS: &[Param] = &[
     p("daemonize", "no", Kind::Enum(&["no"]), false),
     p("pidfile", "", Kind::Str, false),
     p("requirepass", "", Kind::Str, true),
+    p("aclfile", "", Kind::Str, false),
+    p("acllog-max-len", "128", INT, true),
+    p(
+        "acl-pubsub-default",
+        "resetchannels",
+        Kind::Enum(&["allchannels", "resetchannels"]),
+        true,
+    ),
     p(
         "maxclients",
         "10000",

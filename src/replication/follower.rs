@@ -357,7 +357,10 @@ async fn stream_loop(srv: &Arc<Server>, mut c: Conn, generation: u64) -> Result<
         .unwrap_or_else(|_| std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
     let local = c.stream.local_addr().unwrap_or(peer);
     let handle = Arc::new(ClientHandle::new(srv.next_client_id(), peer, local, -1));
-    let mut client = Client::new(handle, true);
+    // The leader's stream is applied whatever the ACL rules: it acts as the default user,
+    // authenticated, and ACL checks skip the leader link.
+    let mut client = Client::new(handle, srv.acl.default_user());
+    client.authenticated = true;
     client.is_leader_link = true;
     let mut parser = RequestParser::default();
     let limits = RequestLimits {

@@ -67,8 +67,7 @@ fn limits(srv: &Server) -> RequestLimits {
 pub async fn serve(srv: Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle>) {
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
-    let auth_needed = srv.config.live.auth_required.load(Ordering::Relaxed);
-    let mut client = Client::new(handle.clone(), !auth_needed);
+    let mut client = Client::new(handle.clone(), srv.acl.default_user());
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::default();
     let mut out = ReplyBuf::default();

@@ -103,7 +103,7 @@ pub async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
 async fn admit(srv: &Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
     let live = &srv.config.live;
     if live.protected_mode.load(Ordering::Relaxed)
-        && !live.auth_required.load(Ordering::Relaxed)
+        && srv.acl.default_user().nopass()
         && !addr.ip().is_loopback()
     {
         let _ = stream.write_all(PROTECTED_MODE_MSG.as_bytes()).await;

@@ -95,6 +95,8 @@ pub struct Server {
     pub pubsub: pubsub::PubSub,
     /// The command table.
     pub commands: CommandTable,
+    /// ACL users and the denial log.
+    pub acl: crate::acl::Acl,
     /// Connected clients by id.
     pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
     next_client_id: AtomicU64,
@@ -154,12 +156,16 @@ impl Server {
     /// Builds the shared state from a loaded configuration.
     pub fn new(config: Config) -> Arc<Self> {
         let (tx, _) = watch::channel(false);
+        let commands = CommandTable::new(crate::commands::all_commands());
+        let acl = crate::acl::Acl::new(&commands);
+        acl.set_default_password(&config.get("requirepass").unwrap_or_default());
         Arc::new_cyclic(|me| Server {
             me: me.clone(),
             config,
             store: Store::default(),
             pubsub: pubsub::PubSub::default(),
-            commands: CommandTable::new(crate::commands::all_commands()),
+            commands,
+            acl,
             clients: Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),

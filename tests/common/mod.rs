@@ -87,7 +87,8 @@ thread_local! {
     static FIXED_PORT: std::cell::Cell<Option<u16>> = const { std::cell::Cell::new(None) };
 }
 
-fn make_temp_dir() -> PathBuf {
+/// A fresh scratch directory under the system temp dir.
+pub fn make_temp_dir() -> PathBuf {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()

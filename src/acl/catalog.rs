@@ -1,0 +1,393 @@
+//! What ACL rules refer to, derived from the command table: categories (from each
+//! command's flags and group, with the few exceptions stock Redis makes by hand), a
+//! numeric id per command and subcommand (bit positions in a selector), and how each
+//! key argument is accessed (read, write, or neither) for `%R~` / `%W~` patterns.
+
+use crate::commands::table::{Command, CommandTable, SubCommand, flags};
+use std::collections::HashMap;
+
+/// Category names in Redis's order (ACL CAT, COMMAND INFO); bit `i` is `CATEGORIES[i]`.
+pub const CATEGORIES: &[&str] = &[
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+/// The bit of a category name (case-insensitive), if it exists.
+pub fn category_bit(name: &str) -> Option<u32> {
+    CATEGORIES
+        .iter()
+        .position(|c| c.eq_ignore_ascii_case(name))
+        .map(|i| 1 << i)
+}
+
+fn bit(name: &str) -> u32 {
+    category_bit(name).unwrap_or(0)
+}
+
+/// The data-type category of a command group.
+fn group_category(group: &str) -> u32 {
+    match group {
+        "string" => bit("string"),
+        "hash" => bit("hash"),
+        "list" => bit("list"),
+        "set" => bit("set"),
+        "sorted-set" => bit("sortedset"),
+        "generic" => bit("keyspace"),
+        "transactions" => bit("transaction"),
+        "connection" => bit("connection"),
+        "scripting" => bit("scripting"),
+        "bitmap" => bit("bitmap"),
+        "hyperloglog" => bit("hyperloglog"),
+        "geo" => bit("geo"),
+        "stream" => bit("stream"),
+        _ => 0,
+    }
+}
+
+/// Where stock Redis files a command under other categories than its group and flags
+/// say: (full name, categories replacing the group's, categories added).
+const EXCEPTIONS: &[(&str, &str, &str)] = &[
+    ("info", "", "dangerous"),
+    ("flushall", "keyspace", "dangerous"),
+    ("flushdb", "keyspace", "dangerous"),
+    ("keys", "keyspace", "dangerous"),
+    ("swapdb", "keyspace", "dangerous"),
+    ("restore", "keyspace", "dangerous"),
+    ("migrate", "keyspace", "dangerous"),
+    ("sort", "list set sortedset", "dangerous"),
+    ("sort_ro", "list set sortedset", "dangerous"),
+    ("lastsave", "", "admin dangerous"),
+    ("role", "", "admin dangerous"),
+    ("dbsize", "keyspace", ""),
+    ("randomkey", "keyspace", ""),
+    ("wait", "connection", ""),
+    ("select", "connection", ""),
+    ("command", "connection", ""),
+    ("client", "", ""),
+    ("object", "", ""),
+    ("time", "", ""),
+];
+
+fn names_to_bits(names: &str) -> u32 {
+    names.split_whitespace().map(bit).fold(0, |a, b| a | b)
+}
+
+/// Categories implied by command flags, as Redis's `setImplicitACLCategories`.
+fn implicit(f: u32) -> u32 {
+    let mut c = 0;
+    if f & flags::WRITE != 0 {
+        c |= bit("write");
+    }
+    if f & flags::READONLY != 0 {
+        c |= bit("read");
+    }
+    if f & flags::ADMIN != 0 {
+        c |= bit("admin") | bit("dangerous");
+    }
+    if f & flags::PUBSUB != 0 {
+        c |= bit("pubsub");
+    }
+    if f & flags::FAST != 0 {
+        c |= bit("fast");
+    } else {
+        c |= bit("slow");
+    }
+    if f & flags::BLOCKING != 0 {
+        c |= bit("blocking");
+    }
+    c
+}
+
+fn with_exceptions(full_name: &str, family: u32, flags_bits: u32) -> u32 {
+    match EXCEPTIONS.iter().find(|(n, _, _)| *n == full_name) {
+        Some((_, replace, add)) => {
+            implicit(flags_bits) | names_to_bits(replace) | names_to_bits(add)
+        }
+        None => implicit(flags_bits) | family,
+    }
+}
+
+/// The categories of a command (container commands count as their own entry).
+pub fn command_categories(c: &Command) -> u32 {
+    let flags_bits = if c.subcommands.is_empty() { c.flags } else { 0 };
+    with_exceptions(c.name, group_category(c.group), flags_bits)
+}
+
+/// The categories of a subcommand: its own flags, the family of its container.
+pub fn subcommand_categories(c: &Command, s: &SubCommand) -> u32 {
+    let full = format!("{}|{}", c.name, s.name);
+    let family = match c.group {
+        // CLIENT and COMMAND subcommands are connection commands in Redis; OBJECT's read
+        // the keyspace.
+        _ if c.name == "client" || c.name == "command" => bit("connection"),
+        _ if c.name == "object" => bit("keyspace"),
+        g => group_category(g),
+    };
+    with_exceptions(&full, family, s.flags)
+}
+
+/// Category names of a bit set, in Redis's order.
+pub fn category_names(bits: u32) -> impl Iterator<Item = &'static str> {
+    CATEGORIES
+        .iter()
+        .enumerate()
+        .filter(move |(i, _)| bits & (1 << i) != 0)
+        .map(|(_, n)| *n)
+}
+
+/// One command or subcommand as ACL rules see it.
+#[derive(Debug)]
+pub struct Entry {
+    /// `name` or `container|sub`.
+    pub full_name: String,
+    /// Category bits.
+    pub categories: u32,
+    /// Ids of its subcommands (a rule on a container applies to them too).
+    pub subs: Vec<usize>,
+    /// Id of its container, for subcommands.
+    pub parent: Option<usize>,
+}
+
+/// Every command and subcommand with a stable id: the bit it owns in a selector.
+#[derive(Debug)]
+pub struct Catalog {
+    /// By id.
+    pub entries: Vec<Entry>,
+    by_name: HashMap<String, usize>,
+}
+
+impl Catalog {
+    /// Numbers the command table: each command, then its subcommands.
+    pub fn new(table: &CommandTable) -> Catalog {
+        let mut entries = Vec::new();
+        let mut by_name = HashMap::new();
+        for c in &table.all {
+            let id = entries.len();
+            by_name.insert(c.name.to_string(), id);
+            entries.push(Entry {
+                full_name: c.name.to_string(),
+                categories: command_categories(c),
+                subs: Vec::new(),
+                parent: None,
+            });
+            for s in c.subcommands {
+                let sid = entries.len();
+                let full = format!("{}|{}", c.name, s.name);
+                by_name.insert(full.clone(), sid);
+                entries.push(Entry {
+                    full_name: full,
+                    categories: subcommand_categories(c, s),
+                    subs: Vec::new(),
+                    parent: Some(id),
+                });
+                entries[id].subs.push(sid);
+            }
+        }
+        Catalog { entries, by_name }
+    }
+
+    /// Id of `name` or `container|sub` (case-insensitive).
+    pub fn id(&self, name: &str) -> Option<usize> {
+        self.by_name.get(&name.to_ascii_lowercase()).copied()
+    }
+
+    /// Id of the command (or subcommand) a request runs.
+    pub fn id_of_request(&self, cmd: &Command, args: &[bytes::Bytes]) -> Option<usize> {
+        let id = self.id(cmd.name)?;
+        if cmd.subcommands.is_empty() || args.len() < 2 {
+            return Some(id);
+        }
+        let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+        Some(self.id(&format!("{}|{}", cmd.name, sub)).unwrap_or(id))
+    }
+
+    /// Number of ids.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when the table is empty (never, in a server).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// How a command uses one of its keys: `%R~` patterns cover reads, `%W~` writes; a key
+/// that is neither (EXISTS, TYPE, a STRLEN) only needs its name to match a pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Access {
+    /// The value is read and returned (Redis's ACCESS key flag).
+    pub read: bool,
+    /// The key is inserted, updated or deleted.
+    pub write: bool,
+}
+
+/// Reads that only look at a key's existence, type or size (no ACCESS flag in Redis).
+const METADATA_READS: &[&str] = &[
+    "exists",
+    "hexists",
+    "hlen",
+    "hstrlen",
+    "llen",
+    "scard",
+    "sismember",
+    "strlen",
+    "touch",
+    "type",
+    "watch",
+    "zcard",
+    "object",
+];
+
+/// Writes that also return what they read or removed (ACCESS + a write in Redis).
+const READ_WRITES: &[&str] = &[
+    "bitfield",
+    "blmpop",
+    "blpop",
+    "brpop",
+    "bzmpop",
+    "bzpopmax",
+    "bzpopmin",
+    "decr",
+    "decrby",
+    "getdel",
+    "getex",
+    "getset",
+    "hincrby",
+    "hincrbyfloat",
+    "incr",
+    "incrby",
+    "incrbyfloat",
+    "lmpop",
+    "lpop",
+    "move",
+    "rpop",
+    "setbit",
+    "spop",
+    "zincrby",
+    "zmpop",
+    "zpopmax",
+    "zpopmin",
+];
+
+/// Writes whose first key is a source that is read and removed from, the second a
+/// destination.
+const MOVES: &[&str] = &[
+    "lmove",
+    "blmove",
+    "rpoplpush",
+    "brpoplpush",
+    "smove",
+    "rename",
+    "renamenx",
+];
+
+/// Writes whose first key is the destination and the others are only read.
+const STORES: &[&str] = &[
+    "sinterstore",
+    "sunionstore",
+    "sdiffstore",
+    "zinterstore",
+    "zunionstore",
+    "zdiffstore",
+    "zrangestore",
+    "bitop",
+];
+
+/// The access of the `nth` key (0-based) of a command; `args` for commands whose access
+/// depends on options (SET ... GET reads the old value).
+pub fn key_access(cmd: &Command, nth: usize, args: &[bytes::Bytes]) -> Access {
+    const R: Access = Access {
+        read: true,
+        write: false,
+    };
+    const W: Access = Access {
+        read: false,
+        write: true,
+    };
+    const RW: Access = Access {
+        read: true,
+        write: true,
+    };
+    const NONE: Access = Access {
+        read: false,
+        write: false,
+    };
+    let name = cmd.name;
+    if !cmd.has(flags::WRITE) {
+        return if METADATA_READS.contains(&name) {
+            NONE
+        } else {
+            R
+        };
+    }
+    if name == "set" {
+        let get = args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
+        return if get { RW } else { W };
+    }
+    if name == "copy" {
+        return if nth == 0 { R } else { W };
+    }
+    if MOVES.contains(&name) {
+        return if nth == 0 { RW } else { W };
+    }
+    if STORES.contains(&name) {
+        return if nth == 0 { W } else { R };
+    }
+    if READ_WRITES.contains(&name) {
+        return RW;
+    }
+    W
+}
+
+/// Commands whose keys follow a count: (name, index of the count, keys before it).
+/// ZUNIONSTORE dest numkeys k1 k2: count at 2, with the destination at 1 before it.
+const NUMKEYS: &[(&str, usize, bool)] = &[
+    ("zunionstore", 2, true),
+    ("zinterstore", 2, true),
+    ("zdiffstore", 2, true),
+    ("zunion", 1, false),
+    ("zinter", 1, false),
+    ("zdiff", 1, false),
+    ("zintercard", 1, false),
+    ("sintercard", 1, false),
+    ("lmpop", 1, false),
+    ("zmpop", 1, false),
+    ("blmpop", 2, false),
+    ("bzmpop", 2, false),
+];
+
+/// Positions of every key argument of a request, including the counted key lists the
+/// table's first/last/step cannot describe.
+pub fn key_positions(cmd: &Command, args: &[bytes::Bytes]) -> Vec<usize> {
+    let Some(&(_, at, dest)) = NUMKEYS.iter().find(|(n, _, _)| *n == cmd.name) else {
+        return cmd.key_indexes(args.len());
+    };
+    let count = args
+        .get(at)
+        .and_then(|a| std::str::from_utf8(a).ok())
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut v: Vec<usize> = if dest { vec![1] } else { Vec::new() };
+    v.extend((at + 1..args.len()).take(count));
+    v
+}
