@@ -648,3 +648,26 @@ fn follower_authenticates_with_masteruser_and_masterauth() {
         Some("down")
     );
 }
+
+#[test]
+fn monitor_and_slowlog_redact_acl_secrets() {
+    let (s, mut r) = setup();
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]),
+        Reply::ok()
+    );
+    let mut mon = s.raw();
+    assert_eq!(mon.cmd(&["MONITOR"]), Reply::ok());
+    // Admin commands are not shown to MONITOR at all (the next line is the GET).
+    assert_eq!(
+        r.cmd(&["ACL", "SETUSER", "u", "on", ">topsecret"]),
+        Reply::ok()
+    );
+    assert_eq!(r.cmd(&["CONFIG", "SET", "requirepass", ""]), Reply::ok());
+    assert_eq!(r.cmd(&["GET", "marker"]), Reply::Nil);
+    let line = mon.read_reply().as_string();
+    assert!(line.ends_with("\"GET\" \"marker\""), "{line}");
+    let log = format!("{:?}", r.cmd(&["SLOWLOG", "GET", "2"]));
+    assert!(!log.contains("topsecret"), "{log}");
+    assert!(log.contains("(redacted)"), "{log}");
+}

@@ -182,6 +182,20 @@ impl Command {
         self.flags & flag != 0
     }
 
+    /// The flags that apply to a request: its subcommand's for a container.
+    pub fn effective_flags(&self, args: &[bytes::Bytes]) -> u32 {
+        if self.subcommands.is_empty() {
+            return self.flags;
+        }
+        args.get(1)
+            .and_then(|a| {
+                self.subcommands
+                    .iter()
+                    .find(|s| s.name.as_bytes().eq_ignore_ascii_case(a))
+            })
+            .map_or(0, |s| s.flags)
+    }
+
     /// True when `argc` (including the name) satisfies the arity.
     pub fn arity_ok(&self, argc: usize) -> bool {
         let a = self.arity;

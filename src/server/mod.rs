@@ -315,7 +315,12 @@ impl Server {
 
     /// Sends a command to every MONITOR client, in Redis's line format.
     pub fn feed_monitors(&self, client: &Client, cmd: &Command, args: &[Bytes]) {
-        if self.monitor_count.load(Ordering::Acquire) == 0 || cmd.has(flags::SKIP_MONITOR) {
+        // Admin commands (and subcommands: CONFIG SET, ACL SETUSER) are not shown, as in
+        // Redis.
+        if self.monitor_count.load(Ordering::Acquire) == 0
+            || cmd.has(flags::SKIP_MONITOR)
+            || cmd.effective_flags(args) & flags::ADMIN != 0
+        {
             return;
         }
         let now = std::time::SystemTime::now()
@@ -352,7 +357,8 @@ impl Server {
         }
     }
 
-    /// Records a command in SLOWLOG when it ran longer than the threshold.
+    /// Records a command in SLOWLOG when it ran longer than the threshold (secrets
+    /// redacted, as Redis does).
     pub fn slowlog_record(&self, client: &Client, args: &[Bytes], elapsed: Duration) {
         let threshold = self.config.live.slowlog_slower_than.load(Ordering::Relaxed);
         let micros = elapsed.as_micros() as u64;
@@ -369,7 +375,9 @@ impl Server {
                 )));
                 break;
             }
-            if a.len() > 128 {
+            if is_secret_arg(args, i) {
+                kept.push(Bytes::from_static(b"(redacted)"));
+            } else if a.len() > 128 {
                 let mut v = a[..128].to_vec();
                 v.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());
                 kept.push(Bytes::from(v));
@@ -417,4 +425,20 @@ impl Server {
         let blocks = p.all || cmd.has(flags::WRITE) || cmd.has(flags::MAY_REPLICATE);
         blocks.then_some(p.until_ms - now)
     }
+}
+
+/// Arguments SLOWLOG shows as `(redacted)`, as Redis does: the rules of ACL
+/// SETUSER (they carry passwords), and the values of CONFIG SET requirepass/masterauth.
+fn is_secret_arg(args: &[Bytes], i: usize) -> bool {
+    let is = |j: usize, w: &str| {
+        args.get(j)
+            .is_some_and(|a| a.eq_ignore_ascii_case(w.as_bytes()))
+    };
+    if is(0, "acl") && is(1, "setuser") {
+        return i >= 2;
+    }
+    if is(0, "config") && is(1, "set") && i >= 3 && i % 2 == 1 {
+        return is(i - 1, "requirepass") || is(i - 1, "masterauth");
+    }
+    false
 }
