@@ -89,13 +89,46 @@ fn main() {
 async fn run(cfg: SentinelConfig) -> i32 {
     let pidfile = cfg.pidfile.clone();
     let sh = Sentinel::new(cfg);
-    let listeners = match sentinel::server::bind(&sh).await {
+    let listeners = match sentinel::server::bind(&sh, false).await {
         Ok(l) => l,
         Err(e) => {
             tracing::error!(error = %e, "Failed listening on port {}, aborting.", sh.config.lock().port);
             return 1;
         }
     };
+    let (tls, tls_port, tls_links) = {
+        let c = sh.config.lock();
+        (c.tls_settings(), c.tls_port(), c.tls_links())
+    };
+    let tls_listeners = match sentinel::server::bind(&sh, true).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "Failed listening on tls-port {tls_port}, aborting.");
+            return 1;
+        }
+    };
+    let acceptor = if tls_listeners.is_empty() {
+        None
+    } else {
+        match ferrocache::server::tls::acceptor(&tls) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                tracing::error!(error = %e, "Failed to configure TLS, aborting.");
+                return 1;
+            }
+        }
+    };
+    if tls_links {
+        match ferrocache::server::tls::connector(&tls) {
+            Ok(c) => {
+                let _ = sentinel::link::TLS.set(c);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "Failed to configure TLS for links, aborting.");
+                return 1;
+            }
+        }
+    }
     if let Some(p) = &pidfile {
         let _ = std::fs::write(p, format!("{}\n", std::process::id()));
     }
@@ -119,7 +152,10 @@ async fn run(cfg: SentinelConfig) -> i32 {
         }
     }
     for l in listeners {
-        tokio::spawn(sentinel::server::serve(sh.clone(), l));
+        tokio::spawn(sentinel::server::serve(sh.clone(), l, None));
+    }
+    for l in tls_listeners {
+        tokio::spawn(sentinel::server::serve(sh.clone(), l, acceptor.clone()));
     }
     let timer = tokio::spawn(sentinel::failover::run(sh.clone()));
     let mut shutdown = sh.shutdown.subscribe();

@@ -122,6 +122,36 @@ async fn run(cfg: Config) -> i32 {
             return 1;
         }
     };
+    let tls = ferrocache::server::tls::TlsSettings::from_config(&srv.config);
+    let tls_listeners = match server::listener::bind_tls(&srv).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "Failed listening on tls-port {}, aborting.", srv.config.get_i64("tls-port"));
+            return 1;
+        }
+    };
+    let acceptor = if tls_listeners.is_empty() {
+        None
+    } else {
+        match server::tls::acceptor(&tls) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                tracing::error!(error = %e, "Failed to configure TLS, aborting.");
+                return 1;
+            }
+        }
+    };
+    if srv.config.get("tls-replication").as_deref() == Some("yes") {
+        match server::tls::connector(&tls) {
+            Ok(c) => {
+                let _ = srv.tls_connector.set(c);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "Failed to configure TLS for replication, aborting.");
+                return 1;
+            }
+        }
+    }
     if !pidfile.is_empty() {
         let _ = std::fs::write(&pidfile, format!("{}\n", std::process::id()));
     }
@@ -142,10 +172,23 @@ async fn run(cfg: Config) -> i32 {
         ferrocache::replication::follower::set_leader(&srv, Some((host.to_string(), port)));
     }
     for l in listeners {
-        tokio::spawn(server::listener::accept_loop(srv.clone(), l));
+        tokio::spawn(server::listener::accept_loop(srv.clone(), l, None));
+    }
+    for l in tls_listeners {
+        tokio::spawn(server::listener::accept_loop(
+            srv.clone(),
+            l,
+            acceptor.clone(),
+        ));
     }
     tokio::spawn(server::cron::run(srv.clone()));
     tracing::info!(port, "Ready to accept connections tcp");
+    if acceptor.is_some() {
+        tracing::info!(
+            port = srv.config.get_i64("tls-port"),
+            "Ready to accept connections tls"
+        );
+    }
     wait_for_shutdown(&srv).await;
     tracing::info!("Ferrocache is now ready to exit, bye bye...");
     if !pidfile.is_empty() {

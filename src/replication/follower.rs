@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// What this node follows, and the link's health (INFO replication on a follower).
 #[derive(Debug, Default, Clone)]
@@ -124,7 +123,7 @@ async fn link_loop(srv: Arc<Server>, host: String, port: u16, generation: u64) {
 }
 
 struct Conn {
-    stream: TcpStream,
+    stream: crate::server::tls::MaybeTls,
     buf: BytesMut,
 }
 
@@ -172,8 +171,8 @@ async fn run_link(
     port: u16,
     generation: u64,
 ) -> Result<(), LinkError> {
-    let stream = TcpStream::connect((host, port)).await?;
-    let _ = stream.set_nodelay(true);
+    // With tls-replication the link is TLS, verified against tls-ca-cert-file.
+    let stream = crate::server::tls::MaybeTls::connect(host, port, srv.tls_connector.get()).await?;
     let mut c = Conn {
         stream,
         buf: BytesMut::new(),
@@ -202,8 +201,11 @@ async fn run_link(
         }
     }
     let announced = srv.config.get_i64("replica-announce-port");
+    // Over TLS links the port others should use to reach us is the TLS one (as Redis).
     let my_port = if announced > 0 {
         announced.to_string()
+    } else if srv.tls_connector.get().is_some() {
+        srv.config.get_i64("tls-port").to_string()
     } else {
         srv.port.load(Ordering::Relaxed).to_string()
     };

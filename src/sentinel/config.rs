@@ -84,6 +84,9 @@ pub struct SentinelConfig {
     pub requirepass: Option<String>,
     /// Monitored groups, in configuration order.
     pub masters: Vec<MasterConfig>,
+    /// `tls-*` directives (as Redis names them): `tls-port` for clients,
+    /// `tls-replication yes` for TLS links to nodes and other sentinels.
+    pub tls: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for SentinelConfig {
@@ -102,6 +105,7 @@ impl Default for SentinelConfig {
             current_epoch: 0,
             requirepass: None,
             masters: Vec::new(),
+            tls: Default::default(),
         }
     }
 }
@@ -124,7 +128,41 @@ fn num<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, String> {
     s.parse().map_err(|_| format!("Invalid {what}"))
 }
 
+/// The TLS directives a sentinel accepts (those of redis-server it uses).
+const TLS_DIRECTIVES: &[&str] = &[
+    "tls-port",
+    "tls-cert-file",
+    "tls-key-file",
+    "tls-client-cert-file",
+    "tls-client-key-file",
+    "tls-ca-cert-file",
+    "tls-ca-cert-dir",
+    "tls-auth-clients",
+    "tls-replication",
+    "tls-protocols",
+];
+
 impl SentinelConfig {
+    /// `tls-port` (0: no TLS listener).
+    pub fn tls_port(&self) -> u16 {
+        self.tls
+            .get("tls-port")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// `tls-replication yes`: links to nodes and sentinels use TLS.
+    pub fn tls_links(&self) -> bool {
+        self.tls.get("tls-replication").map(String::as_str) == Some("yes")
+    }
+
+    /// The TLS files and modes.
+    pub fn tls_settings(&self) -> crate::server::tls::TlsSettings {
+        crate::server::tls::TlsSettings::from_lookup(|n| {
+            self.tls.get(n).cloned().unwrap_or_default()
+        })
+    }
+
     /// Loads `file` (if any) then applies the command-line lines.
     pub fn load(
         file: Option<&Path>,
@@ -193,6 +231,12 @@ impl SentinelConfig {
             ("dir", 2) => self.dir = Some(a[1].into()),
             ("pidfile", 2) => self.pidfile = Some(a[1].into()),
             ("requirepass", 2) => self.requirepass = (!a[1].is_empty()).then(|| a[1].into()),
+            (d, 2) if TLS_DIRECTIVES.contains(&d) => {
+                if d == "tls-port" {
+                    num::<u16>(a[1], "tls-port")?;
+                }
+                self.tls.insert(d.to_string(), a[1].to_string());
+            }
             // Accepted for compatibility with stock files; they change nothing here.
             ("daemonize", 2) | ("protected-mode", 2) | ("supervised", 2) => {}
             ("sentinel", n) if n >= 2 => return self.apply_sentinel(&a[1..]),

@@ -9,7 +9,6 @@ use redis_protocol::resp2::decode::decode_bytes_mut;
 pub use redis_protocol::resp2::types::BytesFrame as Frame;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Largest reply accepted from a node (INFO of a node with many replicas is a few KB).
 const MAX_REPLY: usize = 16 * 1024 * 1024;
@@ -31,9 +30,12 @@ pub enum LinkError {
     Closed,
 }
 
+/// TLS for every outgoing link, set once at startup with `tls-replication yes`.
+pub static TLS: std::sync::OnceLock<tokio_rustls::TlsConnector> = std::sync::OnceLock::new();
+
 /// An established connection to a node or sentinel.
 pub struct Link {
-    stream: TcpStream,
+    stream: crate::server::tls::MaybeTls,
     buf: BytesMut,
 }
 
@@ -56,10 +58,16 @@ impl Link {
         name: Option<&str>,
         timeout: Duration,
     ) -> Result<Link, LinkError> {
-        let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| LinkError::Timeout)??;
-        let _ = stream.set_nodelay(true);
+        let (host, port) = addr
+            .rsplit_once(':')
+            .and_then(|(h, p)| Some((h.trim_matches(|c| c == '[' || c == ']'), p.parse().ok()?)))
+            .ok_or(LinkError::Closed)?;
+        let stream = tokio::time::timeout(
+            timeout,
+            crate::server::tls::MaybeTls::connect(host, port, TLS.get()),
+        )
+        .await
+        .map_err(|_| LinkError::Timeout)??;
         let mut link = Link {
             stream,
             buf: BytesMut::with_capacity(4096),

@@ -148,7 +148,9 @@ fn plan(
     };
     let (announce_ip, announce_port) = {
         let c = sh.config.lock();
-        (c.announce_ip.clone(), c.announce_port.unwrap_or(c.port))
+        // Peers reach us where our links go: the TLS port when links are TLS (as Redis).
+        let port = if c.tls_links() { c.tls_port() } else { c.port };
+        (c.announce_ip.clone(), c.announce_port.unwrap_or(port))
     };
     with_node(sh, name, generation, target, |m, n| {
         let troubled = m.node.s_down_since_ms > 0 || m.failover != FailoverState::None;

@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// Request limits for sentinel clients (small: sentinel commands are short).
 const LIMITS: RequestLimits = RequestLimits {
@@ -19,11 +19,16 @@ const LIMITS: RequestLimits = RequestLimits {
 /// Query buffer cap per client.
 const MAX_QUERY: usize = 1 << 20;
 
-/// Binds the configured addresses (all interfaces by default).
-pub async fn bind(sh: &Sentinel) -> std::io::Result<Vec<TcpListener>> {
+/// Binds the configured addresses (all interfaces by default) on `port`, or with `tls`
+/// on `tls-port`. No listener when that port is 0 (only a TLS one with `port 0`).
+pub async fn bind(sh: &Sentinel, tls: bool) -> std::io::Result<Vec<TcpListener>> {
     let (port, binds) = {
         let c = sh.config.lock();
-        (c.port, c.bind.clone())
+        let port = if tls { c.tls_port() } else { c.port };
+        if port == 0 && (tls || c.tls_port() != 0) {
+            return Ok(Vec::new());
+        }
+        (port, c.bind.clone())
     };
     let addrs = if binds.is_empty() {
         vec!["0.0.0.0".to_string()]
@@ -38,15 +43,37 @@ pub async fn bind(sh: &Sentinel) -> std::io::Result<Vec<TcpListener>> {
     Ok(out)
 }
 
-/// Accepts clients until shutdown.
-pub async fn serve(sh: Arc<Sentinel>, listener: TcpListener) {
+/// Accepts clients until shutdown (after a TLS handshake with `tls`).
+pub async fn serve(
+    sh: Arc<Sentinel>,
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let mut shutdown = sh.shutdown.subscribe();
     loop {
         tokio::select! {
             r = listener.accept() => {
                 if let Ok((stream, _)) = r {
                     let sh2 = sh.clone();
-                    tokio::spawn(async move { client(sh2, stream).await });
+                    let _ = stream.set_nodelay(true);
+                    match tls.clone() {
+                        None => {
+                            let (rd, wr) = stream.into_split();
+                            tokio::spawn(async move { client(sh2, rd, wr).await });
+                        }
+                        Some(acceptor) => {
+                            tokio::spawn(async move {
+                                let handshake = tokio::time::timeout(
+                                    std::time::Duration::from_secs(10),
+                                    acceptor.accept(stream),
+                                );
+                                if let Ok(Ok(s)) = handshake.await {
+                                    let (rd, wr) = tokio::io::split(s);
+                                    client(sh2, rd, wr).await;
+                                }
+                            });
+                        }
+                    }
                 }
             }
             _ = shutdown.changed() => return,
@@ -129,9 +156,11 @@ fn pubsub(sub: &super::events::Subscriber, out: &mut ReplyBuf, cmd: &str, args: 
     true
 }
 
-async fn client(sh: Arc<Sentinel>, stream: TcpStream) {
-    let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
+async fn client<R, W>(sh: Arc<Sentinel>, mut rd: R, mut wr: W)
+where
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
     let id = sh.next_client_id.fetch_add(1, Ordering::Relaxed);
     let mut authenticated = sh.config.lock().requirepass.is_none();
     let mut name = String::new();

@@ -8,9 +8,7 @@ use bytes::{Buf, BytesMut};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Read granularity; the buffer grows beyond it only for large arguments.
 const READ_CHUNK: usize = 16 * 1024;
@@ -19,8 +17,8 @@ const FLUSH_AT: usize = 64 * 1024;
 
 /// Writes `out` to the socket; returns Err when the client must be dropped (I/O error or
 /// killed while blocked on a slow reader).
-async fn flush(
-    wr: &mut OwnedWriteHalf,
+async fn flush<W: AsyncWrite + Unpin>(
+    wr: &mut W,
     out: &mut ReplyBuf,
     handle: &ClientHandle,
     srv: &Server,
@@ -63,10 +61,13 @@ fn limits(srv: &Server) -> RequestLimits {
     }
 }
 
-/// Serves one client until it quits, is killed, errs or the server shuts down.
-pub async fn serve(srv: Arc<Server>, stream: TcpStream, handle: Arc<ClientHandle>) {
-    let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
+/// Serves one client until it quits, is killed, errs or the server shuts down. The two
+/// halves are a TCP socket's (split without locking) or a TLS stream's.
+pub async fn serve<R, W>(srv: Arc<Server>, mut rd: R, mut wr: W, handle: Arc<ClientHandle>)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
     let mut client = Client::new(handle.clone(), srv.acl.default_user());
     let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::default();

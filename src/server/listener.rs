@@ -14,8 +14,22 @@ const PROTECTED_MODE_MSG: &str = "-DENIED Redis is running in protected mode bec
 /// Binds every address in `bind` (a `-` prefix marks an optional address, as in Redis).
 /// Port 0 picks a free port (shared by all addresses); the port is recorded in `srv.port`.
 pub async fn bind(srv: &Server) -> std::io::Result<Vec<TcpListener>> {
+    let (listeners, port) = bind_port(srv, srv.config.get_i64("port") as u16)?;
+    srv.port.store(port, Ordering::Relaxed);
+    Ok(listeners)
+}
+
+/// Binds `tls-port` on the same addresses; none when it is 0 (TLS off).
+pub async fn bind_tls(srv: &Server) -> std::io::Result<Vec<TcpListener>> {
+    let port = srv.config.get_i64("tls-port") as u16;
+    if port == 0 {
+        return Ok(Vec::new());
+    }
+    Ok(bind_port(srv, port)?.0)
+}
+
+fn bind_port(srv: &Server, mut port: u16) -> std::io::Result<(Vec<TcpListener>, u16)> {
     let bind = srv.config.get("bind").unwrap_or_default();
-    let mut port = srv.config.get_i64("port") as u16;
     let mut listeners = Vec::new();
     for word in bind.split_whitespace() {
         let (optional, addr) = match word.strip_prefix('-') {
@@ -72,12 +86,16 @@ pub async fn bind(srv: &Server) -> std::io::Result<Vec<TcpListener>> {
     if listeners.is_empty() {
         return Err(std::io::Error::other("no address could be bound"));
     }
-    srv.port.store(port, Ordering::Relaxed);
-    Ok(listeners)
+    Ok((listeners, port))
 }
 
-/// Accepts connections on one listener until shutdown.
-pub async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
+/// Accepts connections on one listener until shutdown; with `tls`, each connection
+/// completes a TLS handshake (in its own task) before it is served.
+pub async fn accept_loop(
+    srv: Arc<Server>,
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let mut shutdown = srv.shutdown.subscribe();
     loop {
         let accepted = tokio::select! {
@@ -96,11 +114,19 @@ pub async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
         srv.stats
             .connections_received
             .fetch_add(1, Ordering::Relaxed);
-        admit(&srv, stream, addr).await;
+        admit(&srv, stream, addr, tls.clone()).await;
     }
 }
 
-async fn admit(srv: &Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
+/// How long a TLS client may take to complete its handshake.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn admit(
+    srv: &Arc<Server>,
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let live = &srv.config.live;
     if live.protected_mode.load(Ordering::Relaxed)
         && srv.acl.default_user().nopass()
@@ -138,5 +164,30 @@ async fn admit(srv: &Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
     }
     use tracing::Instrument;
     let span = tracing::debug_span!("client", id = handle.id, addr = %handle.addr);
-    tokio::spawn(super::connection::serve(srv.clone(), stream, handle).instrument(span));
+    let _ = stream.set_nodelay(true);
+    let srv = srv.clone();
+    let Some(acceptor) = tls else {
+        let (rd, wr) = stream.into_split();
+        tokio::spawn(super::connection::serve(srv, rd, wr, handle).instrument(span));
+        return;
+    };
+    tokio::spawn(
+        async move {
+            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => {
+                    let (rd, wr) = tokio::io::split(tls);
+                    super::connection::serve(srv, rd, wr, handle).await;
+                }
+                Ok(Err(e)) => {
+                    tracing::info!(addr = %handle.addr, error = %e, "Error accepting a client connection: TLS handshake failed");
+                    srv.remove_client(handle.id);
+                }
+                Err(_) => {
+                    tracing::info!(addr = %handle.addr, "Error accepting a client connection: TLS handshake timed out");
+                    srv.remove_client(handle.id);
+                }
+            }
+        }
+        .instrument(span),
+    );
 }

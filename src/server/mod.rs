@@ -6,6 +6,7 @@ pub mod cron;
 pub mod listener;
 pub mod persistence;
 pub mod pubsub;
+pub mod tls;
 
 use crate::commands::{Client, Command, CommandTable, flags};
 use crate::config::Config;
@@ -97,6 +98,8 @@ pub struct Server {
     pub commands: CommandTable,
     /// ACL users and the denial log.
     pub acl: crate::acl::Acl,
+    /// TLS for outgoing links (`tls-replication yes`), set at startup.
+    pub tls_connector: std::sync::OnceLock<tokio_rustls::TlsConnector>,
     /// Connected clients by id.
     pub clients: Mutex<HashMap<u64, Arc<ClientHandle>>>,
     next_client_id: AtomicU64,
@@ -166,6 +169,7 @@ impl Server {
             pubsub: pubsub::PubSub::default(),
             commands,
             acl,
+            tls_connector: std::sync::OnceLock::new(),
             clients: Mutex::new(HashMap::new()),
             next_client_id: AtomicU64::new(1),
             stats: Stats::default(),

@@ -75,7 +75,8 @@ pub fn now_secs() -> i64 {
     now_ms() / 1000
 }
 
-fn free_port() -> u16 {
+/// A port free on 127.0.0.1 right now (another process may take it before it is used).
+pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().unwrap().port()
 }
