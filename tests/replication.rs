@@ -647,6 +647,54 @@ fn a_follower_that_does_not_read_is_dropped_at_the_replica_output_limit() {
     assert!(stats_field(&mut l, "sync_full") == "1");
 }
 
+/// A follower that disconnects (kill -9) stops receiving the stream at once: the leader
+/// keeps no buffer for it, so its memory stays flat while writes go on.
+#[test]
+fn a_disconnected_follower_gets_no_more_stream() {
+    let leader = TestServer::start(&[]);
+    let mut l = leader.raw();
+    let lp = leader.port.to_string();
+    let mut follower = TestServer::start(&["--replicaof", "127.0.0.1", &lp]);
+    assert_eq!(l.cmd(&["SET", "k", "v"]), Reply::ok());
+    assert!(poll_until(
+        Duration::from_secs(20),
+        Duration::from_millis(20),
+        || repl_field(&mut l, "connected_slaves") == "1"
+            && follower.raw().cmd(&["GET", "k"]) == Reply::bulk("v")
+    ));
+    let pid = follower.pid().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .unwrap();
+    assert!(follower.wait_exit(Duration::from_secs(10)).is_some());
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || repl_field(&mut l, "connected_slaves") == "0"
+    ));
+    let used = |l: &mut RawConn| -> i64 {
+        info_field(&l.cmd(&["INFO", "memory"]).as_string(), "used_memory")
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let before = used(&mut l);
+    // 30 MB of stream, the dataset unchanged in size (one key overwritten).
+    let value = "x".repeat(10_000);
+    for _ in 0..3000 {
+        l.send_cmd(&["SET", "k", &value]);
+    }
+    for _ in 0..3000 {
+        assert_eq!(l.read_reply(), Reply::ok());
+    }
+    let grown = used(&mut l) - before;
+    assert!(
+        grown < 8 << 20,
+        "leader memory grew by {grown} bytes after its only follower went away"
+    );
+}
+
 /// Followers that ask for a diskless full sync within `repl-diskless-sync-delay` share
 /// one snapshot, and writes made meanwhile reach both.
 #[test]

@@ -631,14 +631,7 @@ fn sentinel(ctx: &mut Ctx<'_>, args: &[Bytes]) {
             let st = ctx.sh.state.lock();
             match st.masters.get(&arg(2)) {
                 Some(m) => {
-                    // During a failover's last step the new address is already the answer.
-                    let (ip, port) = match (&m.promoted, m.failover) {
-                        (Some(p), FailoverState::UpdateConfig) => {
-                            let (i, p) = p.rsplit_once(':').unwrap_or(("", "0"));
-                            (i.to_string(), p.parse().unwrap_or(0))
-                        }
-                        _ => (m.node.ip.clone(), m.node.port),
-                    };
+                    let (ip, port) = m.current_address();
                     ctx.out.array(2);
                     ctx.out.bulk(ip.as_bytes());
                     ctx.out.bulk(port.to_string().as_bytes());

@@ -177,17 +177,20 @@ fn plan(
             down_after: m.cfg.down_after_ms,
             ping_due: now.saturating_sub(n.last_ping_ms) >= PING_PERIOD_MS.min(m.cfg.down_after_ms),
             info_due: now.saturating_sub(n.info_refresh_ms) >= info_period,
-            hello: Some(format!(
-                "{},{},{},{},{},{},{},{}",
-                announce_ip.as_deref().unwrap_or(local_ip),
-                announce_port,
-                myid,
-                epoch,
-                m.cfg.name,
-                m.node.ip,
-                m.node.port,
-                m.cfg.config_epoch
-            )),
+            hello: {
+                let (mip, mport) = m.current_address();
+                Some(format!(
+                    "{},{},{},{},{},{},{},{}",
+                    announce_ip.as_deref().unwrap_or(local_ip),
+                    announce_port,
+                    myid,
+                    epoch,
+                    m.cfg.name,
+                    mip,
+                    mport,
+                    m.cfg.config_epoch
+                ))
+            },
         }
     })
 }

@@ -368,6 +368,25 @@ impl Master {
         f.join(",")
     }
 
+    /// Where the group's leader is, as clients and hellos should be told: the promoted
+    /// follower once a failover is reconfiguring the others (stock
+    /// `sentinelGetCurrentMasterAddress`). A hello naming the old, failed leader with the
+    /// new config epoch would send peers to a dead node.
+    pub fn current_address(&self) -> (String, u16) {
+        if matches!(
+            self.failover,
+            FailoverState::ReconfSlaves | FailoverState::UpdateConfig
+        ) && let Some((ip, port)) = self
+            .promoted
+            .as_deref()
+            .and_then(|p| p.rsplit_once(':'))
+            .and_then(|(i, p)| Some((i.to_string(), p.parse().ok()?)))
+        {
+            return (ip, port);
+        }
+        (self.node.ip.clone(), self.node.port)
+    }
+
     /// "name ip port", the tail stock events put after "@".
     pub fn at(&self) -> String {
         format!("{} {} {}", self.cfg.name, self.node.ip, self.node.port)
@@ -481,5 +500,25 @@ mod tests {
             (6379, false, 3000)
         );
         assert_eq!((f.repl_offset, f.priority), (99, 0));
+    }
+
+    #[test]
+    fn the_promoted_follower_is_the_address_once_the_others_are_repointed() {
+        let cfg = MasterConfig::new("g", "127.0.0.1", 6379, 2);
+        let mut m = Master::new(cfg);
+        m.promoted = Some("127.0.0.1:6380".into());
+        for (state, port) in [
+            (FailoverState::SelectSlave, 6379),
+            (FailoverState::WaitPromotion, 6379),
+            (FailoverState::ReconfSlaves, 6380),
+            (FailoverState::UpdateConfig, 6380),
+        ] {
+            m.failover = state;
+            assert_eq!(
+                m.current_address(),
+                ("127.0.0.1".to_string(), port),
+                "{state:?}"
+            );
+        }
     }
 }

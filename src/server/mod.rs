@@ -297,9 +297,13 @@ impl Server {
         self.monitor_count.store(m.len(), Ordering::Release);
     }
 
-    /// Forgets a client everywhere (disconnect).
+    /// Forgets a client everywhere (disconnect). The handle is marked closed too: a
+    /// follower link that went away must stop receiving the replication stream (writers
+    /// drop closed subscribers), or its outbox would grow until the output limit.
     pub fn remove_client(&self, id: u64) {
-        self.clients.lock().remove(&id);
+        if let Some(h) = self.clients.lock().remove(&id) {
+            h.killed.store(true, Ordering::Release);
+        }
         self.tracking.disable(self, id);
         self.followers.lock().retain(|f| f.handle.id != id);
         if self.monitor_count.load(Ordering::Acquire) > 0 {

@@ -1,0 +1,122 @@
+//! Regression tests for what the cargo-fuzz targets in `fuzz/` found, each fed through the
+//! same public API the target drives, plus checks that the tracked seed corpora still mean
+//! what they were written for (a seed the code no longer accepts silently stops steering
+//! the fuzzer). Run the fuzzers with `scripts/fuzz`.
+
+use std::path::{Path, PathBuf};
+
+use ferrocache::config::Config;
+
+fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            let data = std::fs::read(&p).unwrap();
+            (p, data)
+        })
+        .collect()
+}
+
+/// A scratch directory removed when the test ends.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let p =
+            std::env::temp_dir().join(format!("fc-fuzzreg-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Seed corpora
+
+/// Every RDB seed (stock Redis 7.0 dumps, hand-made pre-7.0 encodings) loads completely.
+#[test]
+fn rdb_seeds_load() {
+    let seeds = corpus("fuzz_rdb");
+    assert!(!seeds.is_empty());
+    for (path, data) in seeds {
+        let mut keys = 0;
+        let loaded = ferrocache::rdb::load(&data[..], |_, _, _, _| {
+            keys += 1;
+            Ok(())
+        });
+        assert!(loaded.is_ok(), "{}: {:?}", path.display(), loaded.err());
+        assert!(keys > 0, "{}: no keys", path.display());
+    }
+}
+
+/// The config-file seeds apply without an error (so the fuzzer starts from valid files).
+#[test]
+fn config_seeds_apply() {
+    for (path, data) in corpus("fuzz_config") {
+        if path.extension().is_none_or(|e| e != "conf") {
+            continue;
+        }
+        let text = String::from_utf8(data).unwrap();
+        let mut cfg = Config::default();
+        let applied = cfg.apply_text(&text, &path.display().to_string());
+        assert!(applied.is_ok(), "{}: {:?}", path.display(), applied.err());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Findings
+
+/// fuzz_config, crash-e8a8a94b (minimized: the config line `masterauth a\x0b\x00`): CONFIG
+/// REWRITE writes a value unquoted unless it holds a space or a double quote, so a value
+/// with a control character, a single quote or edge Unicode whitespace reads back
+/// differently, or not at all. Reachable from the network: `CONFIG SET masterauth "a\nb"`
+/// then `CONFIG REWRITE` leaves a config file whose `b` line the server refuses at the next
+/// start. Fix belongs in `format_directive` (src/config/mod.rs): quote any value that is
+/// not plain printable ASCII without quotes, and escape `\n \r \t \0` and other control
+/// bytes as `\xHH` inside the double quotes.
+#[test]
+#[ignore = "known bug, reported: CONFIG REWRITE does not quote control characters"]
+fn config_rewrite_round_trips_every_value() {
+    let dir = TempDir::new("rewrite");
+    for value in [
+        "a\nb",
+        "a\rb",
+        "tab\there",
+        "it's",
+        "vt\u{b}",
+        "nul\0byte",
+        "back\\slash \"quoted\"",
+    ] {
+        let path = dir.0.join("redis.conf");
+        std::fs::write(&path, "port 6380\n").unwrap();
+        let cfg = Config::load(Some(&path), &[]).unwrap();
+        cfg.set("masterauth", value).unwrap();
+        cfg.rewrite().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let back = Config::load(Some(&path), &[]).unwrap_or_else(|e| {
+            panic!("value {value:?}: rewritten file does not load: {e}\n{text}")
+        });
+        assert_eq!(
+            back.get("masterauth").as_deref(),
+            Some(value),
+            "value {value:?} after CONFIG REWRITE:\n{text}"
+        );
+    }
+}
