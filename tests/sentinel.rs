@@ -707,3 +707,69 @@ fn failover_of_password_protected_nodes_and_sentinel_auth() {
         Some("master")
     );
 }
+
+/// Nodes whose default user is off: followers authenticate with `masteruser`/`masterauth`,
+/// sentinels with `auth-user`/`auth-pass` as a user holding only the commands Sentinel
+/// needs (the minimal set Redis documents); failover still works.
+#[test]
+fn failover_of_nodes_with_acl_users() {
+    let _slot = slot();
+    let users = "user default off\n\
+                 user repl on >rp ~* &* +@all\n\
+                 user sentinel-user on >sp allchannels +multi +slaveof +ping +exec +subscribe +config|rewrite +role +publish +info +client|setname +client|kill\n";
+    let mut args: Vec<&str> = vec!["--masteruser", "repl", "--masterauth", "rp"];
+    args.extend_from_slice(node_args());
+    let leader = TestServer::start_with_config(Some(users), &args);
+    let lp = leader.port.to_string();
+    let mut fargs = args.clone();
+    fargs.extend_from_slice(&["--replicaof", "127.0.0.1", lp.as_str()]);
+    let f = TestServer::start_with_config(Some(users), &fargs);
+    let authed = |s: &TestServer| {
+        let mut r = s.raw();
+        assert_eq!(r.cmd(&["AUTH", "repl", "rp"]), Reply::ok());
+        r
+    };
+    assert!(poll_until(
+        Duration::from_secs(20),
+        Duration::from_millis(20),
+        || {
+            info_field(
+                &authed(&f).cmd(&["INFO", "replication"]).as_string(),
+                "master_link_status",
+            )
+            .as_deref()
+                == Some("up")
+        }
+    ));
+    let conf = format!(
+        "{}sentinel auth-user {NAME} sentinel-user\nsentinel auth-pass {NAME} sp\n",
+        sentinel_conf(leader.port, 1)
+    );
+    let s = TestServer::start_sentinel(&conf);
+    let mut r = s.raw();
+    assert!(poll_until(
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || { field(&r.cmd(&["SENTINEL", "MASTER", NAME]), "num-slaves") == "1" }
+    ));
+    let mut leader = leader;
+    kill9(&mut leader);
+    assert!(poll_until(
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || {
+            r.cmd(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", NAME])
+                .strings()
+                .get(1)
+                .is_some_and(|p| *p == f.port.to_string())
+        }
+    ));
+    assert_eq!(
+        info_field(
+            &authed(&f).cmd(&["INFO", "replication"]).as_string(),
+            "role"
+        )
+        .as_deref(),
+        Some("master")
+    );
+}
