@@ -97,6 +97,15 @@ def free_port():
     return p
 
 
+def shutdown_both(*socks):
+    """Shuts sockets down in both directions, ignoring ones already gone."""
+    for x in socks:
+        try:
+            x.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 class Proxy:
     """A TCP proxy that can cut every connection and refuse new ones (a partition)."""
 
@@ -115,10 +124,10 @@ class Proxy:
     def accept(self):
         while True:
             try:
-                c, _ = self.ls.accept()
+                c, addr = self.ls.accept()
             except OSError:
                 return
-            if self.blocked:
+            if self.blocked or self.refused(addr):
                 c.close()
                 continue
             try:
@@ -127,10 +136,18 @@ class Proxy:
             except OSError:
                 c.close()
                 continue
-            with self.lock:
-                self.conns += [c, s]
-            for a, b in ((c, s), (s, c)):
-                threading.Thread(target=self.pipe, args=(a, b), daemon=True).start()
+            self.connected(c, s, addr)
+
+    def refused(self, addr):
+        """Hook: refuse a connection from `addr` (none here)."""
+        return False
+
+    def connected(self, c, s, addr):
+        """Hook: relay between client `c` and server `s` in both directions."""
+        with self.lock:
+            self.conns += [c, s]
+        for a, b in ((c, s), (s, c)):
+            threading.Thread(target=self.pipe, args=(a, b), daemon=True).start()
 
     @staticmethod
     def pipe(a, b):
@@ -142,11 +159,7 @@ class Proxy:
                 b.sendall(d)
         except OSError:
             pass
-        for x in (a, b):
-            try:
-                x.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shutdown_both(a, b)
 
     def cut(self):
         self.blocked = True
