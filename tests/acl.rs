@@ -392,6 +392,16 @@ fn commands_keys_channels_and_selectors_are_enforced() {
         admin.cmd(&["ACL", "DRYRUN", "app", "NOPE", "x"]),
         Reply::err("ERR Command 'NOPE' not found")
     );
+    // Revoking a channel disconnects its subscribers; others stay.
+    ok(
+        &mut admin,
+        &["ACL", "SETUSER", "app", "resetchannels", "&other"],
+    );
+    assert!(
+        sub.wait_closed(Duration::from_secs(5)),
+        "subscriber of a revoked pattern closed"
+    );
+    assert_eq!(app.cmd(&["GET", "cache:1"]), Reply::bulk("v"));
     // DELUSER closes the user's connections.
     assert_eq!(admin.cmd(&["ACL", "DELUSER", "rw"]), Reply::int(1));
     assert!(

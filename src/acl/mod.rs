@@ -262,6 +262,16 @@ impl Acl {
         Err(worst.unwrap_or(Denied::Command))
     }
 
+    /// True when one of the user's selectors allows the channel (or, for a pattern
+    /// subscription, that exact pattern).
+    pub fn allows_channel(&self, user: &UserRef, channel: &[u8], is_pattern: bool) -> bool {
+        user.user
+            .read()
+            .selectors
+            .iter()
+            .any(|s| s.allows_channel(channel, is_pattern))
+    }
+
     /// Records a denial (or a failed AUTH) in the ACL LOG, merging it into a recent
     /// similar entry.
     pub fn log_denial(

@@ -184,6 +184,19 @@ fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .set_user(&name, &rules, all_channels)
         .map_err(CmdError::err)?;
     tracing::info!(user = %name, "ACL SETUSER");
+    // Subscribers whose channels the new rules no longer allow are disconnected, as in
+    // Redis (the calling client after its reply).
+    if let Some(user) = ctx.srv.acl.get(&name) {
+        for (h, ch, pattern) in ctx.srv.pubsub.subscriptions_of_user(&name) {
+            if !ctx.srv.acl.allows_channel(&user, &ch, pattern) {
+                if h.id == ctx.client.handle.id {
+                    ctx.client.close = true;
+                } else {
+                    h.kill();
+                }
+            }
+        }
+    }
     ctx.out.ok();
     Ok(())
 }

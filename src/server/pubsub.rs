@@ -63,6 +63,22 @@ impl PubSub {
         removed
     }
 
+    /// Every subscription of clients authenticated as `user`: (client, channel or
+    /// pattern, is a pattern), for revoking ones an ACL change no longer allows.
+    pub fn subscriptions_of_user(&self, user: &str) -> Vec<(Arc<ClientHandle>, Bytes, bool)> {
+        let mut out = Vec::new();
+        for (map, pattern) in [(&self.channels, false), (&self.patterns, true)] {
+            for (ch, subs) in map.read().iter() {
+                for c in subs.values() {
+                    if *c.user.lock() == user {
+                        out.push((c.clone(), ch.clone(), pattern));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Delivers a message; returns how many clients received it.
     pub fn publish(
         &self,
