@@ -523,6 +523,24 @@ fn user_directives_acl_file_load_and_save() {
         r.cmd(&["ACL", "USERS"]),
         Reply::bulks(&["admin", "default", "reader"])
     );
+    // CONFIG REWRITE writes the users as they are now (hashed), replacing the old lines.
+    assert_eq!(
+        r.cmd(&["ACL", "SETUSER", "newu", "on", ">x", "+get"]),
+        Reply::ok()
+    );
+    assert_eq!(r.cmd(&["CONFIG", "REWRITE"]), Reply::ok());
+    let text = std::fs::read_to_string(s.dir().join("server.conf")).unwrap();
+    let users: Vec<&str> = text.lines().filter(|l| l.starts_with("user ")).collect();
+    assert_eq!(users.len(), 4, "{text}");
+    assert!(
+        users.iter().any(|l| l.starts_with("user newu on #")),
+        "{text}"
+    );
+    assert!(
+        users.iter().any(|l| l.starts_with("user admin on #")),
+        "{text}"
+    );
+    assert!(!text.contains("adminpw"), "{text}");
     drop(r);
     drop(s);
 

@@ -95,6 +95,7 @@ fn config_seeds_apply() {
 #[ignore = "known bug, reported: CONFIG REWRITE does not quote control characters"]
 fn config_rewrite_round_trips_every_value() {
     let dir = TempDir::new("rewrite");
+    let mut failures = Vec::new();
     for value in [
         "a\nb",
         "a\rb",
@@ -103,20 +104,21 @@ fn config_rewrite_round_trips_every_value() {
         "vt\u{b}",
         "nul\0byte",
         "back\\slash \"quoted\"",
+        "plain",
     ] {
         let path = dir.0.join("redis.conf");
         std::fs::write(&path, "port 6380\n").unwrap();
         let cfg = Config::load(Some(&path), &[]).unwrap();
         cfg.set("masterauth", value).unwrap();
-        cfg.rewrite().unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        let back = Config::load(Some(&path), &[]).unwrap_or_else(|e| {
-            panic!("value {value:?}: rewritten file does not load: {e}\n{text}")
-        });
-        assert_eq!(
-            back.get("masterauth").as_deref(),
-            Some(value),
-            "value {value:?} after CONFIG REWRITE:\n{text}"
-        );
+        cfg.rewrite(&[]).unwrap();
+        match Config::load(Some(&path), &[]) {
+            Err(e) => failures.push(format!("{value:?}: rewritten file does not load: {e}")),
+            Ok(back) if back.get("masterauth").as_deref() != Some(value) => failures.push(format!(
+                "{value:?}: reads back as {:?}",
+                back.get("masterauth").unwrap()
+            )),
+            Ok(_) => {}
+        }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

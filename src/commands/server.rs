@@ -395,7 +395,13 @@ fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ctx.out.ok();
         }
         "rewrite" if args.len() == 2 => {
-            cfg.rewrite().map_err(CmdError::err)?;
+            // ACL users are part of the file unless an aclfile holds them.
+            let users = if cfg.get("aclfile").unwrap_or_default().is_empty() {
+                ctx.srv.acl.list()
+            } else {
+                Vec::new()
+            };
+            cfg.rewrite(&users).map_err(CmdError::err)?;
             tracing::info!("CONFIG REWRITE executed with success.");
             ctx.out.ok();
         }
