@@ -699,3 +699,41 @@ fn monitor_and_slowlog_redact_acl_secrets() {
     assert!(!log.contains("topsecret"), "{log}");
     assert!(log.contains("(redacted)"), "{log}");
 }
+
+/// Dangerous commands taken away: by ACL rules (`-@dangerous`, `-flushall`) or by
+/// `rename-command` in the config file.
+#[test]
+fn dangerous_commands_disabled_by_acl_or_rename() {
+    let s = TestServer::start_with_config(
+        Some(
+            "rename-command FLUSHALL \"\"\nrename-command CONFIG myconfig\nuser default on nopass ~* &* +@all -@dangerous +config|get\n",
+        ),
+        &[],
+    );
+    let mut r = s.raw();
+    assert_eq!(
+        r.cmd(&["FLUSHALL"]),
+        Reply::err("ERR unknown command 'FLUSHALL', with args beginning with: ")
+    );
+    assert_eq!(
+        r.cmd(&["CONFIG", "GET", "port"]),
+        Reply::err("ERR unknown command 'CONFIG', with args beginning with: 'GET' 'port' ")
+    );
+    // ACL rules name commands by their original names.
+    assert_eq!(
+        r.cmd(&["MYCONFIG", "SET", "maxclients", "5"]),
+        noperm_cmd("config|set")
+    );
+    assert_eq!(r.cmd(&["KEYS", "*"]), noperm_cmd("keys"));
+    assert!(r.cmd(&["DEBUG", "DIGEST"]).is_error());
+    assert_eq!(r.cmd(&["SET", "k", "v"]), Reply::ok());
+    drop(r);
+    drop(s);
+    // A rename naming no command stops the server.
+    let out = std::process::Command::new(server_bin())
+        .args(["--port", "0", "--rename-command", "NOSUCH", "x"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

@@ -106,7 +106,13 @@ fn main() {
 
 async fn run(cfg: Config) -> i32 {
     let pidfile = cfg.get("pidfile").unwrap_or_default();
-    let srv = Server::new(cfg);
+    let srv = match Server::try_new(cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "Bad configuration, aborting");
+            return 1;
+        }
+    };
     if let Err(e) = ferrocache::acl::load_at_startup(&srv.acl, &srv.config) {
         tracing::error!(error = %e, "Aborting because of ACL errors");
         return 1;

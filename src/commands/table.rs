@@ -321,6 +321,29 @@ impl CommandTable {
         CommandTable { by_name, all }
     }
 
+    /// `rename-command old new` (or `old ""` to remove it), as Redis applies it at
+    /// startup; errors use Redis's texts. ACL rules keep using the original names.
+    pub fn rename(&mut self, old: &str, new: &str) -> Result<(), String> {
+        let old = old.to_ascii_lowercase();
+        let cmd = self
+            .by_name
+            .remove(old.as_str())
+            .ok_or("No such command in rename-command")?;
+        if new.is_empty() {
+            return Ok(());
+        }
+        let new = new.to_ascii_lowercase();
+        if new.len() > 32 {
+            return Err("Target command name too long".into());
+        }
+        if self.by_name.contains_key(new.as_str()) {
+            return Err("Target command name already exists".into());
+        }
+        // Startup only and bounded by the configuration: the name lives as long as the table.
+        self.by_name.insert(Box::leak(new.into_boxed_str()), cmd);
+        Ok(())
+    }
+
     /// Case-insensitive lookup without allocating for short names.
     pub fn get(&self, name: &[u8]) -> Option<&'static Command> {
         let mut buf = [0u8; 32];

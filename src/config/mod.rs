@@ -94,6 +94,9 @@ pub struct Config {
     /// `user <name> <rules...>` directives, in order (the ACL users to create at
     /// startup when no `aclfile` is set).
     pub users: parking_lot::Mutex<Vec<Vec<String>>>,
+    /// `rename-command old new` directives, in order (applied to the command table when
+    /// the server starts).
+    pub renames: parking_lot::Mutex<Vec<(String, String)>>,
 }
 
 /// Parses Redis memory notation: `1gb` = 1024^3, `1g` = 1000^3, plain bytes.
@@ -251,6 +254,7 @@ impl Default for Config {
             file: None,
             live: Live::default(),
             users: Default::default(),
+            renames: Default::default(),
         };
         for p in params::PARAMS {
             cfg.values.write().insert(p.name, p.default.to_string());
@@ -331,6 +335,13 @@ impl Config {
 
     /// Sets one directive from the file or command line (immutable ones allowed).
     fn set_directive(&self, name: &str, args: &[String]) -> Result<(), ConfigError> {
+        if name.eq_ignore_ascii_case("rename-command") {
+            let [old, new] = args else {
+                return Err(ConfigError::UnknownDirective);
+            };
+            self.renames.lock().push((old.clone(), new.clone()));
+            return Ok(());
+        }
         if name.eq_ignore_ascii_case("user") {
             if args.is_empty() {
                 return Err(ConfigError::UnknownDirective);

@@ -156,13 +156,24 @@ pub struct Server {
 }
 
 impl Server {
-    /// Builds the shared state from a loaded configuration.
+    /// Builds the shared state from a loaded configuration whose `rename-command`
+    /// directives are known to be valid (panics otherwise; see [`Server::try_new`]).
     pub fn new(config: Config) -> Arc<Self> {
+        Self::try_new(config).unwrap_or_else(|e| panic!("invalid configuration: {e}"))
+    }
+
+    /// Builds the shared state; fails on a `rename-command` naming no command.
+    pub fn try_new(config: Config) -> Result<Arc<Self>, String> {
         let (tx, _) = watch::channel(false);
-        let commands = CommandTable::new(crate::commands::all_commands());
+        let mut commands = CommandTable::new(crate::commands::all_commands());
+        for (old, new) in config.renames.lock().iter() {
+            commands
+                .rename(old, new)
+                .map_err(|e| format!("rename-command {old} {new}: {e}"))?;
+        }
         let acl = crate::acl::Acl::new(&commands);
         acl.set_default_password(&config.get("requirepass").unwrap_or_default());
-        Arc::new_cyclic(|me| Server {
+        Ok(Arc::new_cyclic(|me| Server {
             me: me.clone(),
             config,
             store: Store::default(),
@@ -198,7 +209,7 @@ impl Server {
             last_bgsave_ok: std::sync::atomic::AtomicBool::new(true),
             last_bgsave_try: AtomicU64::new(0),
             bgsave_scheduled: std::sync::atomic::AtomicBool::new(false),
-        })
+        }))
     }
 
     /// Writes an error reply and counts it (total_error_replies, errorstats).
