@@ -597,15 +597,37 @@ fn format_directive(name: &str, value: &str) -> String {
             .collect()
     } else if name == "save" || name == "bind" {
         format!("{} {}\n", name, value)
-    } else if value.contains(' ') || value.contains('"') {
-        format!(
-            "{} \"{}\"\n",
-            name,
-            value.replace('\\', "\\\\").replace('"', "\\\"")
-        )
+    } else if value
+        .bytes()
+        .any(|b| b <= b' ' || b == b'"' || b == b'\\' || b == b'\'' || b == 0x7f)
+    {
+        format!("{} {}\n", name, quote_value(value))
     } else {
         format!("{} {}\n", name, value)
     }
+}
+
+/// A value in double quotes with Redis's escapes (as `sdscatrepr`), so that whatever it
+/// holds — spaces, quotes, newlines, control bytes — reads back the same.
+fn quote_value(value: &str) -> String {
+    let mut out = String::from("\"");
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// `--name value...` pairs from the command line, applied after the config file.
