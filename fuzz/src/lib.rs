@@ -79,7 +79,7 @@ fn harness() -> &'static Mutex<Harness> {
         // temp file in the working directory, renamed). `dir` is not set: applying it
         // changes the process's working directory, and libFuzzer reads its corpus and
         // writes artifacts through relative paths.
-        let dir = std::env::temp_dir().join(format!("ferrocache-fuzz-{}", std::process::id()));
+        let dir = std::env::temp_dir().join("ferrocache-fuzz");
         let _ = std::fs::create_dir_all(&dir);
         let overrides: Vec<(String, Vec<String>)> = vec![
             (
