@@ -40,6 +40,10 @@ pub struct Sentinel {
     pub next_client_id: std::sync::atomic::AtomicU64,
     /// Asks every task to stop.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    /// Woken when we start trying to lead a failover: peer tasks ask for votes at once
+    /// rather than at their next 100 ms poll, before the other sentinels' own random
+    /// pauses run out and they vote for themselves (a split vote costs a whole retry).
+    pub vote_wanted: tokio::sync::Notify,
 }
 
 impl Sentinel {
@@ -73,6 +77,7 @@ impl Sentinel {
             started_ms: state::now_ms(),
             next_client_id: std::sync::atomic::AtomicU64::new(1),
             shutdown,
+            vote_wanted: tokio::sync::Notify::new(),
         })
     }
 

@@ -651,7 +651,10 @@ async fn peer_task(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Tar
                     let r = link.call(&q, timeout).await?;
                     on_is_down_reply(sh, name, runid, &r);
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    _ = sh.vote_wanted.notified() => {}
+                }
             }
         }
         .await;
