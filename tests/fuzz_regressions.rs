@@ -120,3 +120,51 @@ fn config_rewrite_round_trips_every_value() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// fuzz_config, crash-c587ba0d (minimized: the config line `bind a b\x0b\x00`), after the
+/// fix above: two ways a value still changes through CONFIG REWRITE. `bind` (and `save`)
+/// are written raw, word by word, whatever they hold (`bind a b\x0b` reads back as
+/// `a b`; `bind "a'b"` gives a file that does not load); and a value ending with
+/// non-ASCII Unicode whitespace is written unquoted, then trimmed off the line by the
+/// reader's `str::trim` (`CONFIG SET masterauth "pw\u{a0}"` + CONFIG REWRITE reads back `pw`;
+/// reachable from the network). A fix in src/config/mod.rs: quote such values too (the
+/// `bind` words one by one), or have the reader trim only ASCII whitespace, as Redis
+/// (`sdstrim(" \t\r\n")`) does.
+#[test]
+#[ignore = "known bug, reported: CONFIG REWRITE still changes bind words and edge Unicode whitespace"]
+fn config_rewrite_round_trips_bind_and_unicode_whitespace() {
+    let dir = TempDir::new("rewrite2");
+    let path = dir.0.join("redis.conf");
+    let mut failures = Vec::new();
+    for (file, name, want) in [
+        ("bind a b\u{b}\0\n", "bind", "a b\u{b}"),
+        ("bind \"a'b\"\n", "bind", "a'b"),
+        ("masterauth \"pw\u{a0}\"\n", "masterauth", "pw\u{a0}"),
+    ] {
+        std::fs::write(&path, file).unwrap();
+        let cfg = Config::load(Some(&path), &[]).unwrap();
+        assert_eq!(cfg.get(name).as_deref(), Some(want), "{file:?}");
+        cfg.rewrite(&[]).unwrap();
+        match Config::load(Some(&path), &[]) {
+            Err(e) => failures.push(format!("{file:?}: rewritten file does not load: {e}")),
+            Ok(back) if back.get(name).as_deref() != Some(want) => failures.push(format!(
+                "{file:?}: reads back as {:?}",
+                back.get(name).unwrap()
+            )),
+            Ok(_) => {}
+        }
+    }
+    // The network path: CONFIG SET then CONFIG REWRITE.
+    std::fs::write(&path, "port 6380\n").unwrap();
+    let cfg = Config::load(Some(&path), &[]).unwrap();
+    cfg.set("masterauth", "pw\u{a0}").unwrap();
+    cfg.rewrite(&[]).unwrap();
+    let back = Config::load(Some(&path), &[]).unwrap();
+    if back.get("masterauth").as_deref() != Some("pw\u{a0}") {
+        failures.push(format!(
+            "CONFIG SET masterauth \"pw\\u{{a0}}\": reads back as {:?}",
+            back.get("masterauth").unwrap()
+        ));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -37,17 +37,17 @@ fn scratch_file() -> PathBuf {
     ))
 }
 
-/// KNOWN BUG (reported, not fixed here: src/config/mod.rs `format_directive`): CONFIG
-/// REWRITE quotes a value only when it holds a space or a double quote, and escapes only
-/// `\` and `"` then. A value with CR/LF/TAB/NUL/other control bytes, a single quote, or
-/// leading/trailing Unicode whitespace is written so that it reads back differently or
-/// not at all (`CONFIG SET masterauth "a\nb"` + CONFIG REWRITE leaves a file the server
-/// refuses at startup). tests/fuzz_regressions.rs has the (ignored) regression tests.
-/// Such values skip the round-trip check so the fuzzer keeps looking for other bugs;
-/// remove this once `format_directive` quotes them.
-fn rewrite_safe(v: &str) -> bool {
-    !v.chars()
-        .any(|c| c.is_control() || c == '\'' || (c.is_whitespace() && c != ' '))
+/// KNOWN BUG (reported, not fixed here: src/config/mod.rs; ignored test
+/// `config_rewrite_round_trips_bind_and_unicode_whitespace` in tests/fuzz_regressions.rs):
+/// CONFIG REWRITE writes `bind` and `save` words raw whatever they hold, and leaves a value
+/// ending in non-ASCII Unicode whitespace unquoted, which the reader's `str::trim` then
+/// drops. Configurations holding such values skip the round-trip check so the fuzzer keeps
+/// looking for other bugs; remove this once the writer quotes them.
+fn rewrite_safe(name: &str, v: &str) -> bool {
+    let raw_words = name == "bind" || name == "save";
+    let odd = |c: char| c.is_control() || matches!(c, '\'' | '"' | '\\') || c.is_whitespace();
+    let edge_ws = |c: Option<char>| c.is_some_and(|c| c.is_whitespace() && !c.is_ascii());
+    !(raw_words && v.chars().any(|c| c != ' ' && odd(c))) && !edge_ws(v.chars().next_back())
 }
 
 fn all_values(c: &Config) -> Vec<(&'static str, String)> {
@@ -70,7 +70,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let loaded = cfg.apply_text(&text, "fuzz.conf").is_ok();
 
     // 2. CONFIG REWRITE of what loaded, and loading the result.
-    if loaded && all_values(&cfg).iter().all(|(_, v)| rewrite_safe(v)) {
+    if loaded && all_values(&cfg).iter().all(|(n, v)| rewrite_safe(n, v)) {
         let path = scratch_file();
         if std::fs::write(&path, &text).is_ok() {
             cfg.file = Some(path.clone());

@@ -66,7 +66,7 @@ fn chunked(data: &[u8], limits: &RequestLimits, mut seed: u32) -> (Vec<Vec<Bytes
         seed ^= seed << 13;
         seed ^= seed >> 17;
         seed ^= seed << 5;
-        let n = if seed % 8 == 0 {
+        let n = if seed.is_multiple_of(8) {
             (seed >> 8) as usize % 70_000 + 1
         } else {
             (seed >> 8) as usize % 64 + 1
