@@ -391,27 +391,22 @@ impl Selector {
 
     /// The whole selector as ACL LIST writes it.
     fn describe(&self, cat: &Catalog) -> String {
-        let mut s = String::new();
-        if self.all_keys {
-            s.push_str("~* ");
-        } else {
-            for k in &self.keys {
-                s.push_str(&k.describe());
-                s.push(' ');
-            }
+        let mut words: Vec<String> = Vec::new();
+        let keys = self.describe_keys();
+        if !keys.is_empty() {
+            words.push(keys);
         }
-        if self.all_channels {
-            s.push_str("&* ");
-        } else {
-            s.push_str("resetchannels ");
-            for c in &self.channels {
-                s.push('&');
-                s.push_str(&String::from_utf8_lossy(c));
-                s.push(' ');
-            }
+        if !self.all_channels {
+            // Redis states the empty start so the list reads back the same whatever
+            // acl-pubsub-default says.
+            words.push("resetchannels".into());
         }
-        s.push_str(&self.describe_commands(cat));
-        s
+        let channels = self.describe_channels();
+        if !channels.is_empty() {
+            words.push(channels);
+        }
+        words.push(self.describe_commands(cat));
+        words.join(" ")
     }
 }
 
@@ -427,6 +422,17 @@ pub fn hash_password(pass: &[u8]) -> String {
 
 fn valid_hash(h: &[u8]) -> bool {
     h.len() == 64 && h.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// The stored hash a password rule names: `>pass` / `<pass` hash a clear text,
+/// `#hash` / `!hash` give the hash itself.
+fn password_of_rule(op: &[u8]) -> Result<String, RuleError> {
+    let rest = &op[1..];
+    match op[0] {
+        b'>' | b'<' => Ok(hash_password(rest)),
+        _ if valid_hash(rest) => Ok(String::from_utf8_lossy(rest).into_owned()),
+        _ => Err(RuleError::BadHash),
+    }
 }
 
 /// An ACL user.
@@ -506,26 +512,14 @@ impl User {
             }
             _ => match op[0] {
                 b'>' | b'#' => {
-                    let h = if op[0] == b'>' {
-                        hash_password(&op[1..])
-                    } else if valid_hash(&op[1..]) {
-                        String::from_utf8_lossy(&op[1..]).into_owned()
-                    } else {
-                        return Err(RuleError::BadHash);
-                    };
+                    let h = password_of_rule(op)?;
                     if !self.passwords.contains(&h) {
                         self.passwords.push(h);
                     }
                     self.nopass = false;
                 }
                 b'<' | b'!' => {
-                    let h = if op[0] == b'<' {
-                        hash_password(&op[1..])
-                    } else if valid_hash(&op[1..]) {
-                        String::from_utf8_lossy(&op[1..]).into_owned()
-                    } else {
-                        return Err(RuleError::BadHash);
-                    };
+                    let h = password_of_rule(op)?;
                     let before = self.passwords.len();
                     self.passwords.retain(|p| *p != h);
                     if self.passwords.len() == before {

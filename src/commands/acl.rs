@@ -189,11 +189,7 @@ fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if let Some(user) = ctx.srv.acl.get(&name) {
         for (h, ch, pattern) in ctx.srv.pubsub.subscriptions_of_user(&name) {
             if !ctx.srv.acl.allows_channel(&user, &ch, pattern) {
-                if h.id == ctx.client.handle.id {
-                    ctx.client.close = true;
-                } else {
-                    h.kill();
-                }
+                disconnect(ctx, &h);
             }
         }
     }
@@ -222,12 +218,17 @@ fn kill_clients_of(ctx: &mut Ctx<'_>, pred: impl Fn(&str) -> bool) {
     let clients: Vec<_> = ctx.srv.clients.lock().values().cloned().collect();
     for h in clients {
         if pred(&h.user.lock()) {
-            if h.id == ctx.client.handle.id {
-                ctx.client.close = true;
-            } else {
-                h.kill();
-            }
+            disconnect(ctx, &h);
         }
+    }
+}
+
+/// Closes a connection: the calling one after its reply, any other at once.
+fn disconnect(ctx: &mut Ctx<'_>, h: &crate::server::client::ClientHandle) {
+    if h.id == ctx.client.handle.id {
+        ctx.client.close = true;
+    } else {
+        h.kill();
     }
 }
 

@@ -63,11 +63,7 @@ pub async fn serve(
                         }
                         Some(acceptor) => {
                             tokio::spawn(async move {
-                                let handshake = tokio::time::timeout(
-                                    std::time::Duration::from_secs(10),
-                                    acceptor.accept(stream),
-                                );
-                                if let Ok(Ok(s)) = handshake.await {
+                                if let Ok(s) = crate::server::tls::accept(&acceptor, stream).await {
                                     let (rd, wr) = tokio::io::split(s);
                                     client(sh2, rd, wr).await;
                                 }

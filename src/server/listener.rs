@@ -118,9 +118,6 @@ pub async fn accept_loop(
     }
 }
 
-/// How long a TLS client may take to complete its handshake.
-const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
 async fn admit(
     srv: &Arc<Server>,
     mut stream: TcpStream,
@@ -173,17 +170,13 @@ async fn admit(
     };
     tokio::spawn(
         async move {
-            match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => {
+            match super::tls::accept(&acceptor, stream).await {
+                Ok(tls) => {
                     let (rd, wr) = tokio::io::split(tls);
                     super::connection::serve(srv, rd, wr, handle).await;
                 }
-                Ok(Err(e)) => {
-                    tracing::info!(addr = %handle.addr, error = %e, "Error accepting a client connection: TLS handshake failed");
-                    srv.remove_client(handle.id);
-                }
-                Err(_) => {
-                    tracing::info!(addr = %handle.addr, "Error accepting a client connection: TLS handshake timed out");
+                Err(e) => {
+                    tracing::info!(addr = %handle.addr, error = %e, "Error accepting a client connection");
                     srv.remove_client(handle.id);
                 }
             }

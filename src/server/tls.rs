@@ -160,6 +160,22 @@ pub fn acceptor(s: &TlsSettings) -> Result<tokio_rustls::TlsAcceptor, String> {
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
+/// How long a TLS client may take to complete its handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The server side of a handshake on an accepted connection, bounded in time (server and
+/// sentinel listeners alike); the error says why it failed.
+pub async fn accept(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    stream: TcpStream,
+) -> Result<tokio_rustls::server::TlsStream<TcpStream>, String> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err(format!("TLS handshake failed: {e}")),
+        Err(_) => Err("TLS handshake timed out".into()),
+    }
+}
+
 /// The connector for outgoing links (a follower to its leader): peers verified against
 /// the CA, presenting the client certificate (or the server one) when there is one.
 pub fn connector(s: &TlsSettings) -> Result<tokio_rustls::TlsConnector, String> {
