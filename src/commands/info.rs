@@ -367,8 +367,7 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
                 let avg_ttl = if expires > 0 {
                     let d = srv.store.db(db);
                     let (sum, n) = d
-                        .map
-                        .iter()
+                        .entries()
                         .filter(|e| e.expire_at > now)
                         .take(1000)
                         .fold((0u64, 0u64), |(s, n), e| (s + (e.expire_at - now), n + 1));

@@ -426,8 +426,7 @@ fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .srv
         .store
         .db(ctx.db())
-        .map
-        .iter()
+        .entries()
         .filter(|e| {
             !e.is_expired(now) && (all || crate::store::glob::glob_match(pat, e.key(), false))
         })
@@ -538,8 +537,7 @@ fn randomkey(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
     }
     let any = db
-        .map
-        .iter()
+        .entries()
         .find(|e| !e.is_expired(now))
         .map(|e| Bytes::copy_from_slice(e.key()));
     match any {

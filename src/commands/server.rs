@@ -596,7 +596,7 @@ pub fn dataset_digest(ctx: &Ctx<'_>) -> [u8; 20] {
             continue;
         }
         mix_digest(&mut fin, &(db as u32).to_be_bytes());
-        for e in d.map.iter() {
+        for e in d.entries() {
             if e.is_expired(now) {
                 continue;
             }

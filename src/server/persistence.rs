@@ -115,7 +115,7 @@ fn write_snapshot(srv: &Server, seq: &Sequencer, tmp: &PathBuf) -> Result<usize,
         }
         let expires = d.volatile.lock().len();
         w.select_db(db, d.map.len() as u64, expires as u64)?;
-        for e in d.map.iter() {
+        for e in d.entries() {
             if e.is_expired(now) {
                 continue;
             }

@@ -247,7 +247,7 @@ fn pick(store: &Store, policy: Policy) -> Option<(usize, Key)> {
                     .map(|k| Key::from_slice(&k))
             } else {
                 let mut picked = None;
-                store.sample_entries(db, 1, &mut rng, |k, _| picked = Some(k.clone()));
+                store.sample_entries(db, 1, &mut rng, |k, _| picked = Some(Key::from_slice(k)));
                 picked
             };
             if let Some(k) = key {
@@ -274,13 +274,13 @@ fn pick(store: &Store, policy: Policy) -> Option<(usize, Key)> {
                     .collect()
             };
             for key in keys {
-                if let Some(e) = d.map.get(&key[..]) {
+                if let Some(e) = d.get(&key) {
                     found.push((score_of(&e), key));
                 }
             }
         } else {
             store.sample_entries(db, samples, &mut rng, |k, e| {
-                found.push((score_of(e), k.clone()))
+                found.push((score_of(e), Key::from_slice(k)))
             });
         }
         for (score, key) in found {

@@ -14,6 +14,7 @@
 pub mod evict;
 pub mod glob;
 pub mod hash;
+pub mod node;
 pub mod ordered;
 pub mod set;
 pub mod snapshot;
@@ -24,7 +25,6 @@ pub mod zset;
 use crate::replication::ReplicationLog;
 use bytes::Bytes;
 use dashmap::DashMap;
-use dashmap::mapref::one::{Ref, RefMut};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,14 +46,11 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// The map type of one database.
-pub type KeyMap = DashMap<Key, Entry, ahash::RandomState>;
+/// The map type of one database: each key is one [`node::Node`] (entry and key bytes in a
+/// single allocation), so a table slot is a pointer; the map's value is empty.
+pub type KeyMap = DashMap<node::Node, (), ahash::RandomState>;
 
-/// A read guard on one entry.
-pub type EntryRef<'a> = Ref<'a, Key, Entry>;
-
-/// A write guard on one entry.
-pub type EntryRefMut<'a> = RefMut<'a, Key, Entry>;
+pub use node::{EntryRef, EntryRefMulti, EntryRefMut};
 
 /// One database: its keys and the index of keys carrying a TTL.
 pub struct Db {
@@ -73,6 +70,27 @@ impl Db {
             ),
             volatile: Mutex::new(VolatileSet::default()),
         }
+    }
+
+    /// Read guard on `key`'s entry, expired or not.
+    pub fn get(&self, key: &[u8]) -> Option<EntryRef<'_>> {
+        self.map.get(key).map(node::EntryGuard)
+    }
+
+    /// Write guard on `key`'s entry; writers only (see [`WriteTxn::get_mut`]).
+    fn get_mut(&self, key: &[u8]) -> Option<EntryRefMut<'_>> {
+        self.map.get_mut(key).map(node::EntryGuard)
+    }
+
+    /// Removes `key`, returning its entry; writers only.
+    fn remove(&self, key: &[u8]) -> Option<Entry> {
+        self.map.remove(key).map(|(node, ())| node.into_entry())
+    }
+
+    /// Every entry of this database, one shard lock at a time (whole-keyspace reads run
+    /// under the sequencer's shared side, so no write is half seen).
+    pub fn entries(&self) -> impl Iterator<Item = EntryRefMulti<'_>> {
+        self.map.iter().map(node::EntryGuard)
     }
 }
 
@@ -276,7 +294,7 @@ impl Store {
     /// hit or miss and touches the key's access time (reads); without, only peeks (TYPE,
     /// TTL, OBJECT).
     pub fn find(&self, db: usize, key: &[u8], now: u64, access: bool) -> Lookup<'_> {
-        let found = self.db(db).map.get(key);
+        let found = self.db(db).get(key);
         let live = found.as_ref().map(|r| !r.is_expired(now));
         if access {
             let counter = if live == Some(true) {
@@ -366,7 +384,7 @@ impl Store {
         db: usize,
         n: usize,
         rng: &mut impl rand::RngExt,
-        mut f: impl FnMut(&Key, &Entry),
+        mut f: impl FnMut(&[u8], &Entry),
     ) {
         let shards = self.db(db).map.shards();
         let mut seen = 0;
@@ -384,8 +402,8 @@ impl Store {
                 // table is not resized or mutated while the bucket is read.
                 unsafe {
                     if guard.is_bucket_full(idx) {
-                        let (k, v) = guard.bucket(idx).as_ref();
-                        f(k, v.get());
+                        let (node, _) = guard.bucket(idx).as_ref();
+                        f(node.key(), node.entry());
                         seen += 1;
                         if seen >= n {
                             return;
@@ -447,14 +465,14 @@ impl<'a> WriteTxn<'a> {
     /// Deletes `key` if its TTL has passed, propagating a DEL. Returns true if it expired.
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         let d = self.store.db(db);
-        let expired = matches!(d.map.get(key), Some(e) if e.is_expired(self.now));
+        let expired = matches!(d.get(key), Some(e) if e.is_expired(self.now));
         if expired && self.store.follower_mode() {
             // Followers hide expired keys but leave deleting them to the leader.
             return true;
         }
         if expired {
             self.before_modify(db, key);
-            d.map.remove(key);
+            d.remove(key);
             d.volatile.lock().remove(key);
             self.store
                 .stats
@@ -468,7 +486,7 @@ impl<'a> WriteTxn<'a> {
 
     /// Reads a live key (expiring it first if due).
     pub fn get(&mut self, db: usize, key: &[u8]) -> Option<EntryRef<'a>> {
-        let r = self.store.db(db).map.get(key)?;
+        let r = self.store.db(db).get(key)?;
         if !r.is_expired(self.now) {
             return Some(r);
         }
@@ -480,7 +498,7 @@ impl<'a> WriteTxn<'a> {
     /// Mutable access to a live key. The caller must call [`Self::modified`] if it changes it.
     pub fn get_mut(&mut self, db: usize, key: &[u8]) -> Option<EntryRefMut<'a>> {
         self.before_modify(db, key);
-        let r = self.store.db(db).map.get_mut(key)?;
+        let r = self.store.db(db).get_mut(key)?;
         if !r.is_expired(self.now) {
             return Some(r);
         }
@@ -500,10 +518,10 @@ impl<'a> WriteTxn<'a> {
         let d = self.store.db(db);
         let has_ttl = entry.expire_at != 0;
         // Overwrite in place when the key exists, so the key bytes are allocated only once.
-        let old = match d.map.get_mut(key) {
+        let old = match d.get_mut(key) {
             Some(mut slot) => Some(std::mem::replace(&mut *slot, entry)),
             None => {
-                d.map.insert(Key::from_slice(key), entry);
+                d.map.insert(node::Node::new(key, entry), ());
                 None
             }
         };
@@ -521,7 +539,7 @@ impl<'a> WriteTxn<'a> {
     pub fn remove(&mut self, db: usize, key: &[u8]) -> Option<Entry> {
         self.before_modify(db, key);
         let d = self.store.db(db);
-        let (_, old) = d.map.remove(key)?;
+        let old = d.remove(key)?;
         if old.expire_at != 0 {
             d.volatile.lock().remove(key);
         }
@@ -562,9 +580,9 @@ impl<'a> WriteTxn<'a> {
     pub fn evict_key(&mut self, db: usize, key: &[u8]) -> Option<usize> {
         self.before_modify(db, key);
         let d = self.store.db(db);
-        let (_, old) = d.map.remove(key)?;
-        // Table slot and allocator rounding on top of the key and value bytes.
-        let freed = 64 + key.len().saturating_sub(16) + old.value.heap_size();
+        let old = d.remove(key)?;
+        // The node (entry and key), its table slot, and the value's own bytes.
+        let freed = std::mem::size_of::<Entry>() + 1 + key.len() + 16 + old.value.heap_size();
         if old.expire_at != 0 {
             d.volatile.lock().remove(key);
         }
@@ -647,18 +665,16 @@ impl<'a> WriteTxn<'a> {
 }
 
 /// The raw table behind one dashmap shard.
-pub type Shard = dashmap::RwLock<hashbrown::raw::RawTable<(Key, dashmap::SharedValue<Entry>)>>;
+pub type ShardTable = hashbrown::raw::RawTable<(node::Node, dashmap::SharedValue<()>)>;
 
 /// Iterates the entries of a shard whose read (or write) guard the caller holds.
-pub fn shard_entries(
-    table: &hashbrown::raw::RawTable<(Key, dashmap::SharedValue<Entry>)>,
-) -> impl Iterator<Item = (&Key, &Entry)> {
+pub fn shard_entries(table: &ShardTable) -> impl Iterator<Item = (&[u8], &Entry)> {
     // SAFETY: `table` is borrowed from a held shard guard, so the table outlives the
     // iterator and no writer can mutate it meanwhile; buckets are read only while borrowed.
     unsafe { table.iter() }.map(|bucket| {
         // SAFETY: as above, the bucket is live for the borrow of `table`.
-        let (k, v) = unsafe { bucket.as_ref() };
-        (k, v.get())
+        let (node, _) = unsafe { bucket.as_ref() };
+        (node.key(), node.entry())
     })
 }
 
@@ -716,7 +732,7 @@ pub fn scan_step(
     let mut visited = 0usize;
     while shard < shards.len() {
         let guard = shards[shard].read();
-        let mut cands: Vec<(u64, &Key, &Entry)> = shard_entries(&guard)
+        let mut cands: Vec<(u64, &[u8], &Entry)> = shard_entries(&guard)
             .map(|(k, v)| (cursor_hash(k) >> shard_bits, k, v))
             .filter(|(h, _, _)| *h >= from)
             .collect();

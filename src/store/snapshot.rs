@@ -119,7 +119,7 @@ impl Snapshot {
         }
         // Shard lock (inside the entry guard) first, then the done set: the snapshot
         // task takes them in the same order.
-        let entry = map.get(key);
+        let entry = store.dbs[phys].get(key);
         let mut done = self.done[idx].lock();
         if self.visited[idx].load(Ordering::Acquire) || done.contains(key) {
             return;
@@ -143,7 +143,7 @@ impl Snapshot {
             return;
         }
         for (k, e) in shard_entries(&guard) {
-            if !done.contains(&k[..]) {
+            if !done.contains(k) {
                 self.emit(phys, k, e);
             }
         }
