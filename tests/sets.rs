@@ -203,3 +203,84 @@ fn rdb_with_sets_loads_in_stock_redis_and_back() {
     };
     assert_rdb_round_trip(fill_sets, intset, intset);
 }
+
+/// HSCAN / SSCAN / ZSCAN on collections too big for the compact encodings answer in
+/// steps (not the whole collection at once), and a full iteration returns every member
+/// present throughout, while members are added and removed between steps.
+#[test]
+fn collection_scans_step_through_big_collections_while_they_change() {
+    let (_s, mut r) = setup();
+    let stable = 1000;
+    for (add, scan, key) in [
+        ("HSET", "HSCAN", "h"),
+        ("SADD", "SSCAN", "s"),
+        ("ZADD", "ZSCAN", "z"),
+    ] {
+        // Members m0..m1999; m1000.. are removed during the scan, n0.. added.
+        let mut fill = vec![add.to_string(), key.to_string()];
+        for i in 0..2 * stable {
+            if add != "SADD" {
+                fill.push(i.to_string());
+            }
+            fill.push(format!("m{i}"));
+        }
+        if add == "HSET" {
+            // HSET takes field value: swap to field-first order.
+            for pair in fill[2..].chunks_mut(2) {
+                pair.swap(0, 1);
+            }
+        }
+        let fill: Vec<&str> = fill.iter().map(String::as_str).collect();
+        r.cmd(&fill);
+        let del = match add {
+            "HSET" => "HDEL",
+            "SADD" => "SREM",
+            _ => "ZREM",
+        };
+        let (mut cursor, mut steps, mut seen) = ("0".to_string(), 0, BTreeSet::new());
+        loop {
+            let reply = r.cmd(&[scan, key, &cursor, "COUNT", "10"]);
+            let parts = reply.as_array();
+            let items = parts[1].strings();
+            // Hashes and sorted sets alternate member and value/score.
+            let members: Vec<String> = if add == "SADD" {
+                items
+            } else {
+                items.into_iter().step_by(2).collect()
+            };
+            assert!(
+                members.len() < 500,
+                "{scan} step returned {}",
+                members.len()
+            );
+            seen.extend(members);
+            cursor = parts[0].as_string();
+            steps += 1;
+            let m = format!("m{}", stable + steps);
+            let n = format!("n{steps}");
+            r.cmd(&[del, key, &m]);
+            match add {
+                "SADD" => r.cmd(&[add, key, &n]),
+                "HSET" => r.cmd(&[add, key, &n, "1"]),
+                _ => r.cmd(&[add, key, "1", &n]),
+            };
+            if cursor == "0" || steps > 5000 {
+                break;
+            }
+        }
+        assert_eq!(cursor, "0", "{scan} did not finish");
+        assert!(steps >= 10, "{scan} answered in {steps} steps");
+        for i in 0..stable {
+            assert!(seen.contains(&format!("m{i}")), "{scan} missed m{i}");
+        }
+        assert!(
+            seen.iter()
+                .all(|m| m.starts_with('m') || m.starts_with('n'))
+        );
+    }
+    // Small collections (listpack / intset) still come back whole, cursor 0.
+    r.cmd(&["SADD", "small", "1", "2", "3"]);
+    let reply = r.cmd(&["SSCAN", "small", "0", "COUNT", "1"]);
+    assert_eq!(reply.as_array()[0].as_string(), "0");
+    assert_eq!(reply.as_array()[1].as_array().len(), 3);
+}

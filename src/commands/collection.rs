@@ -171,3 +171,99 @@ pub fn write<C: Collection, R>(
         }
     }
 }
+
+/// Parsed arguments of HSCAN / SSCAN / ZSCAN: `key cursor [MATCH pattern] [COUNT count]`.
+pub struct ScanArgs {
+    /// Where this step starts (0: the beginning).
+    pub cursor: u64,
+    /// How many elements a step should visit (a hint, default 10 as in Redis).
+    pub count: usize,
+    /// Only elements matching this glob are returned.
+    pub pattern: Option<bytes::Bytes>,
+}
+
+impl ScanArgs {
+    /// Parses `args` (the command name first), with Redis's errors.
+    pub fn parse(args: &[bytes::Bytes]) -> Result<ScanArgs, CmdError> {
+        let cursor = std::str::from_utf8(&args[2])
+            .ok()
+            .and_then(|c| c.parse::<u64>().ok())
+            .ok_or_else(|| CmdError::err("invalid cursor"))?;
+        let mut out = ScanArgs {
+            cursor,
+            count: 10,
+            pattern: None,
+        };
+        let mut i = 3;
+        while i < args.len() {
+            if super::is(&args[i], "match") && i + 1 < args.len() {
+                out.pattern = Some(args[i + 1].clone());
+            } else if super::is(&args[i], "count") && i + 1 < args.len() {
+                let n = super::arg_i64(&args[i + 1])?;
+                if n < 1 {
+                    return Err(CmdError::Syntax);
+                }
+                out.count = usize::try_from(n).unwrap_or(usize::MAX);
+            } else {
+                return Err(CmdError::Syntax);
+            }
+            i += 2;
+        }
+        Ok(out)
+    }
+
+    fn matches(&self, member: &[u8]) -> bool {
+        self.pattern
+            .as_ref()
+            .is_none_or(|p| crate::store::glob::glob_match(p, member, false))
+    }
+}
+
+/// Where a member sits in a collection scan: its key-independent [`cursor_hash`] mapped
+/// to 1..=2^63, so cursor 0 means "from the start" and a next cursor is never 0 by chance.
+///
+/// [`cursor_hash`]: crate::store::cursor_hash
+fn scan_position(member: &[u8]) -> u64 {
+    (crate::store::cursor_hash(member) >> 1) + 1
+}
+
+/// One step of HSCAN / SSCAN / ZSCAN over `items` (member, what to return for it):
+/// the returned items matching MATCH, and the next cursor (0 when done).
+///
+/// As in Redis, a compact collection (listpack, intset) comes back whole in one step.
+/// Otherwise members are visited in the order of a hash of their bytes, so every member
+/// present for the whole scan is returned at least once however the collection changes
+/// or grows. Finding the place costs one pass, so a step visits at least 1/32 of the
+/// collection (COUNT is a hint): a full scan takes at most about 32 passes.
+pub fn scan_step<'a, T>(
+    items: impl Iterator<Item = (&'a [u8], T)>,
+    compact: bool,
+    args: &ScanArgs,
+) -> (Vec<T>, u64) {
+    if compact {
+        let all = items.filter(|(m, _)| args.matches(m)).map(|(_, t)| t);
+        return (all.collect(), 0);
+    }
+    let mut total = 0usize;
+    let mut cands: Vec<(u64, &[u8], T)> = items
+        .inspect(|_| total += 1)
+        .map(|(m, t)| (scan_position(m), m, t))
+        .filter(|c| c.0 >= args.cursor)
+        .collect();
+    let batch = args.count.max(total / 32).max(1);
+    let mut next = 0;
+    if cands.len() > batch {
+        cands.select_nth_unstable_by_key(batch - 1, |c| c.0);
+        let cut = cands[batch - 1].0;
+        // Members sharing the last position all go in this step, so a cursor never
+        // splits them.
+        cands.retain(|c| c.0 <= cut);
+        next = cut.checked_add(1).unwrap_or(0);
+    }
+    let kept = cands
+        .into_iter()
+        .filter(|(_, m, _)| args.matches(m))
+        .map(|(_, _, t)| t)
+        .collect();
+    (kept, next)
+}

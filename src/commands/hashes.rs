@@ -449,22 +449,26 @@ fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// HSCAN key cursor [MATCH pattern] [COUNT count]: the whole hash in one step.
+/// HSCAN key cursor [MATCH pattern] [COUNT count].
 fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let pattern = super::scan_one_step_options(args)?;
-    let p = pairs(ctx, &args[1])?;
-    let kept: Vec<&(StrBytes, StrBytes)> = p
-        .iter()
-        .filter(|(f, _)| {
-            pattern
-                .as_ref()
-                .is_none_or(|pat| crate::store::glob::glob_match(pat, f, false))
-        })
-        .collect();
+    let scan = super::collection::ScanArgs::parse(args)?;
+    let (kept, next) = read(ctx, &args[1], |h| match h {
+        None => (Vec::new(), 0),
+        Some(h) => {
+            let items = h.iter().map(|(f, v)| (f, (f, v)));
+            let (kept, next) =
+                super::collection::scan_step(items, h.encoding() == "listpack", &scan);
+            let owned: Vec<(StrBytes, StrBytes)> = kept
+                .into_iter()
+                .map(|(f, v)| (StrBytes::from_slice(f), StrBytes::from_slice(v)))
+                .collect();
+            (owned, next)
+        }
+    })?;
     ctx.out.array(2);
-    ctx.out.bulk(b"0");
+    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
     ctx.out.array(kept.len() * 2);
-    for (f, v) in kept {
+    for (f, v) in &kept {
         ctx.out.bulk(f);
         ctx.out.bulk(v);
     }

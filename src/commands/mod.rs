@@ -631,31 +631,6 @@ pub fn run(
     result
 }
 
-/// Options of a collection scan (HSCAN/SSCAN key cursor [MATCH p] [COUNT n]) answered in
-/// one step (cursor 0 back, which SCAN's contract allows: COUNT is a hint): validates the
-/// cursor and options as Redis does and returns the MATCH pattern.
-pub fn scan_one_step_options(args: &[Bytes]) -> Result<Option<Bytes>, CmdError> {
-    std::str::from_utf8(&args[2])
-        .ok()
-        .and_then(|c| c.parse::<u64>().ok())
-        .ok_or_else(|| CmdError::err("invalid cursor"))?;
-    let mut pattern = None;
-    let mut i = 3;
-    while i < args.len() {
-        if is(&args[i], "match") && i + 1 < args.len() {
-            pattern = Some(args[i + 1].clone());
-        } else if is(&args[i], "count") && i + 1 < args.len() {
-            if arg_i64(&args[i + 1])? < 1 {
-                return Err(CmdError::Syntax);
-            }
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
-    Ok(pattern)
-}
-
 /// Most elements a negative-count random pick (SRANDMEMBER, HRANDFIELD, ZRANDMEMBER) may
 /// return. Redis writes such a reply element by element until the client's output limit
 /// cuts it off; a reply here is built before it is sent, so a count like -2^62 would

@@ -513,21 +513,27 @@ fn sdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     store(ctx, args, Op::Diff)
 }
 
+/// SSCAN key cursor [MATCH pattern] [COUNT count].
 fn sscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let pattern = super::scan_one_step_options(args)?;
-    let all = members(ctx, &args[1])?.unwrap_or_default();
-    let kept: Vec<&StrBytes> = all
-        .iter()
-        .filter(|m| {
-            pattern
-                .as_ref()
-                .is_none_or(|p| crate::store::glob::glob_match(p, m, false))
-        })
-        .collect();
+    let scan = super::collection::ScanArgs::parse(args)?;
+    let (kept, next) = read(ctx, &args[1], |s| match s {
+        None => (Vec::new(), 0),
+        Some(SetValue::Table(t)) => {
+            let items = t.iter().map(|m| (&m[..], m));
+            let (kept, next) = super::collection::scan_step(items, false, &scan);
+            (kept.into_iter().cloned().collect(), next)
+        }
+        Some(s) => {
+            let all = s.members();
+            let items = all.iter().map(|m| (&m[..], m));
+            let (kept, _) = super::collection::scan_step(items, true, &scan);
+            (kept.into_iter().cloned().collect::<Vec<StrBytes>>(), 0)
+        }
+    })?;
     ctx.out.array(2);
-    ctx.out.bulk(b"0");
+    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
     ctx.out.array(kept.len());
-    for m in kept {
+    for m in &kept {
         ctx.out.bulk(m);
     }
     Ok(())

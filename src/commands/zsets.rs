@@ -1201,23 +1201,21 @@ fn zdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     combine_generic(ctx, args, 1, SetOp::Diff, None, false)
 }
 
+/// ZSCAN key cursor [MATCH pattern] [COUNT count].
 fn zscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let pattern = super::scan_one_step_options(args)?;
-    let items: Vec<(StrBytes, f64)> = read(ctx, &args[1], |z| {
-        z.map(|z| {
-            z.iter()
-                .filter(|(m, _)| {
-                    pattern
-                        .as_ref()
-                        .is_none_or(|p| crate::store::glob::glob_match(p, m, false))
-                })
-                .map(|(m, s)| (m.clone(), s))
-                .collect()
-        })
-        .unwrap_or_default()
+    let scan = super::collection::ScanArgs::parse(args)?;
+    let (items, next) = read(ctx, &args[1], |z| match z {
+        None => (Vec::new(), 0),
+        Some(z) => {
+            let all = z.iter().map(|(m, s)| (&m[..], (m, s)));
+            let (kept, next) = super::collection::scan_step(all, z.encoding() == "listpack", &scan);
+            let owned: Vec<(StrBytes, f64)> =
+                kept.into_iter().map(|(m, s)| (m.clone(), s)).collect();
+            (owned, next)
+        }
     })?;
     ctx.out.array(2);
-    ctx.out.bulk(b"0");
+    ctx.out.bulk(itoa::Buffer::new().format(next).as_bytes());
     ctx.out.array(items.len() * 2);
     for (m, s) in &items {
         ctx.out.bulk(m);
