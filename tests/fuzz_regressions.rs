@@ -122,16 +122,13 @@ fn config_rewrite_round_trips_every_value() {
 }
 
 /// fuzz_config, crash-c587ba0d (minimized: the config line `bind a b\x0b\x00`), after the
-/// fix above: two ways a value still changes through CONFIG REWRITE. `bind` (and `save`)
-/// are written raw, word by word, whatever they hold (`bind a b\x0b` reads back as
-/// `a b`; `bind "a'b"` gives a file that does not load); and a value ending with
-/// non-ASCII Unicode whitespace is written unquoted, then trimmed off the line by the
-/// reader's `str::trim` (`CONFIG SET masterauth "pw\u{a0}"` + CONFIG REWRITE reads back `pw`;
-/// reachable from the network). A fix in src/config/mod.rs: quote such values too (the
-/// `bind` words one by one), or have the reader trim only ASCII whitespace, as Redis
-/// (`sdstrim(" \t\r\n")`) does.
+/// fix above: two more ways a value changed through CONFIG REWRITE. `bind` was written raw,
+/// word by word (`bind a b\x0b` read back as `a b`; `bind "a'b"` gave a file that did not
+/// load); and a value ending with non-ASCII Unicode whitespace was written unquoted, then
+/// trimmed off the line by the reader's `str::trim` (`CONFIG SET masterauth "pw\u{a0}"` +
+/// CONFIG REWRITE read back `pw`). Now `bind` words are quoted one by one when needed and
+/// the reader trims only spaces, tabs, CRs and LFs, as Redis (`sdstrim(" \t\r\n")`).
 #[test]
-#[ignore = "known bug, reported: CONFIG REWRITE still changes bind words and edge Unicode whitespace"]
 fn config_rewrite_round_trips_bind_and_unicode_whitespace() {
     let dir = TempDir::new("rewrite2");
     let path = dir.0.join("redis.conf");

@@ -301,7 +301,7 @@ impl Config {
     /// Applies a config file's text, naming file and line on the first bad directive.
     pub fn apply_text(&mut self, text: &str, origin: &str) -> Result<(), ConfigError> {
         for (i, raw) in text.lines().enumerate() {
-            let line = raw.trim();
+            let line = trim_config_line(raw);
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
@@ -525,7 +525,7 @@ impl Config {
         let mut out = String::new();
         let mut users_written = false;
         for raw in old.lines() {
-            let line = raw.trim();
+            let line = trim_config_line(raw);
             let name = line.split_whitespace().next().unwrap_or("");
             if name.eq_ignore_ascii_case("user") {
                 if !users_written {
@@ -595,16 +595,35 @@ fn format_directive(name: &str, value: &str) -> String {
             .chunks(4)
             .map(|g| format!("{} {}\n", name, g.join(" ")))
             .collect()
-    } else if name == "save" || name == "bind" {
+    } else if name == "save" {
         format!("{} {}\n", name, value)
-    } else if value
-        .bytes()
-        .any(|b| b <= b' ' || b == b'"' || b == b'\\' || b == b'\'' || b == 0x7f)
-    {
-        format!("{} {}\n", name, quote_value(value))
+    } else if name == "bind" {
+        // One address per word, each quoted if it needs to be (as Redis rewrites
+        // multi-argument directives).
+        let words: Vec<String> = value.split(' ').map(quote_if_needed).collect();
+        format!("{} {}\n", name, words.join(" "))
     } else {
-        format!("{} {}\n", name, value)
+        format!("{} {}\n", name, quote_if_needed(value))
     }
+}
+
+/// `value` as is when it reads back unchanged as one word, else [`quote_value`]d.
+fn quote_if_needed(value: &str) -> String {
+    let plain = !value.is_empty()
+        && !value
+            .bytes()
+            .any(|b| b <= b' ' || b == b'"' || b == b'\\' || b == b'\'' || b == 0x7f);
+    if plain {
+        value.to_string()
+    } else {
+        quote_value(value)
+    }
+}
+
+/// A config line without the leading and trailing spaces, tabs, CRs and LFs Redis trims
+/// (only those: other whitespace, ASCII or Unicode, belongs to the value).
+fn trim_config_line(raw: &str) -> &str {
+    raw.trim_matches([' ', '\t', '\r', '\n'])
 }
 
 /// A value in double quotes with Redis's escapes (as `sdscatrepr`), so that whatever it
