@@ -176,46 +176,17 @@ pub fn write<C: Collection, R>(
 pub struct ScanArgs {
     /// Where this step starts (0: the beginning).
     pub cursor: u64,
-    /// How many elements a step should visit (a hint, default 10 as in Redis).
-    pub count: usize,
-    /// Only elements matching this glob are returned.
-    pub pattern: Option<bytes::Bytes>,
+    /// MATCH and COUNT (default 10, a hint), parsed as SCAN's.
+    pub options: super::keys::ScanOptions,
 }
 
 impl ScanArgs {
-    /// Parses `args` (the command name first), with Redis's errors.
+    /// Parses `args` (the command name first), with SCAN's errors (no TYPE).
     pub fn parse(args: &[bytes::Bytes]) -> Result<ScanArgs, CmdError> {
-        let cursor = std::str::from_utf8(&args[2])
-            .ok()
-            .and_then(|c| c.parse::<u64>().ok())
-            .ok_or_else(|| CmdError::err("invalid cursor"))?;
-        let mut out = ScanArgs {
-            cursor,
-            count: 10,
-            pattern: None,
-        };
-        let mut i = 3;
-        while i < args.len() {
-            if super::is(&args[i], "match") && i + 1 < args.len() {
-                out.pattern = Some(args[i + 1].clone());
-            } else if super::is(&args[i], "count") && i + 1 < args.len() {
-                let n = super::arg_i64(&args[i + 1])?;
-                if n < 1 {
-                    return Err(CmdError::Syntax);
-                }
-                out.count = usize::try_from(n).unwrap_or(usize::MAX);
-            } else {
-                return Err(CmdError::Syntax);
-            }
-            i += 2;
-        }
-        Ok(out)
-    }
-
-    fn matches(&self, member: &[u8]) -> bool {
-        self.pattern
-            .as_ref()
-            .is_none_or(|p| crate::store::glob::glob_match(p, member, false))
+        Ok(ScanArgs {
+            cursor: super::keys::parse_cursor(&args[2])?,
+            options: super::keys::parse_scan_options(&args[3..], false)?,
+        })
     }
 }
 
@@ -241,7 +212,9 @@ pub fn scan_step<'a, T>(
     args: &ScanArgs,
 ) -> (Vec<T>, u64) {
     if compact {
-        let all = items.filter(|(m, _)| args.matches(m)).map(|(_, t)| t);
+        let all = items
+            .filter(|(m, _)| args.options.matches(m))
+            .map(|(_, t)| t);
         return (all.collect(), 0);
     }
     let mut total = 0usize;
@@ -250,7 +223,7 @@ pub fn scan_step<'a, T>(
         .map(|(m, t)| (scan_position(m), m, t))
         .filter(|c| c.0 >= args.cursor)
         .collect();
-    let batch = args.count.max(total / 32).max(1);
+    let batch = args.options.count.max(total / 32).max(1);
     let mut next = 0;
     if cands.len() > batch {
         cands.select_nth_unstable_by_key(batch - 1, |c| c.0);
@@ -258,11 +231,11 @@ pub fn scan_step<'a, T>(
         // Members sharing the last position all go in this step, so a cursor never
         // splits them.
         cands.retain(|c| c.0 <= cut);
-        next = cut.checked_add(1).unwrap_or(0);
+        next = cut + 1; // cut <= 2^63: no overflow
     }
     let kept = cands
         .into_iter()
-        .filter(|(_, m, _)| args.matches(m))
+        .filter(|(_, m, _)| args.options.matches(m))
         .map(|(_, _, t)| t)
         .collect();
     (kept, next)

@@ -450,6 +450,15 @@ pub struct ScanOptions {
     pub type_name: Option<String>,
 }
 
+impl ScanOptions {
+    /// True when `name` matches MATCH (or there is none).
+    pub fn matches(&self, name: &[u8]) -> bool {
+        self.pattern
+            .as_ref()
+            .is_none_or(|p| crate::store::glob::glob_match(p, name, false))
+    }
+}
+
 /// Parses a SCAN cursor (`ERR invalid cursor`).
 pub fn parse_cursor(a: &[u8]) -> Result<u64, CmdError> {
     std::str::from_utf8(a)
@@ -497,9 +506,7 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         o.count,
         ctx.now,
         |k, e| {
-            o.pattern
-                .as_ref()
-                .is_none_or(|p| crate::store::glob::glob_match(p, k, false))
+            o.matches(k)
                 && o.type_name
                     .as_deref()
                     .is_none_or(|t| e.value.type_name() == t)

@@ -581,8 +581,9 @@ impl<'a> WriteTxn<'a> {
         self.before_modify(db, key);
         let d = self.store.db(db);
         let old = d.remove(key)?;
-        // The node (entry and key), its table slot, and the value's own bytes.
-        let freed = std::mem::size_of::<Entry>() + 1 + key.len() + 16 + old.value.heap_size();
+        // The node (entry and key), its table slot and control byte at typical load,
+        // and the value's own bytes.
+        let freed = node::alloc_size(key.len()) + 16 + old.value.heap_size();
         if old.expire_at != 0 {
             d.volatile.lock().remove(key);
         }

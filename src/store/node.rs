@@ -35,6 +35,11 @@ fn prefix_len(len: usize) -> usize {
     if len < LONG_KEY as usize { 1 } else { 5 }
 }
 
+/// Bytes a node for a key of `len` bytes asks the allocator for (eviction estimates).
+pub fn alloc_size(len: usize) -> usize {
+    layout_for(len).size()
+}
+
 /// The allocation layout of a node whose key is `len` bytes long.
 fn layout_for(len: usize) -> Layout {
     let size = std::mem::size_of::<Entry>() + prefix_len(len) + len;
@@ -117,11 +122,6 @@ impl Node {
             dealloc(ptr.as_ptr(), layout);
             entry
         }
-    }
-
-    /// Bytes this node occupies in the allocator's request (eviction estimates).
-    pub fn alloc_size(&self) -> usize {
-        layout_for(self.key().len()).size()
     }
 }
 

@@ -112,14 +112,14 @@ impl Snapshot {
     /// Called by a writer (holding the exclusive sequencer) before `key` of physical db
     /// `phys` is modified, created or removed.
     pub(crate) fn before_modify(&self, store: &Store, phys: usize, key: &[u8]) {
-        let map = &store.dbs[phys].map;
-        let idx = phys * SHARDS + map.determine_map(key);
+        let db = &store.dbs[phys];
+        let idx = phys * SHARDS + db.map.determine_map(key);
         if self.visited[idx].load(Ordering::Acquire) {
             return;
         }
         // Shard lock (inside the entry guard) first, then the done set: the snapshot
         // task takes them in the same order.
-        let entry = store.dbs[phys].get(key);
+        let entry = db.get(key);
         let mut done = self.done[idx].lock();
         if self.visited[idx].load(Ordering::Acquire) || done.contains(key) {
             return;
