@@ -440,3 +440,66 @@ fn introspection_inside_exec_does_not_block() {
     assert_eq!(items[4].as_string().len(), 40);
     assert_eq!(items[5], Reply::int(0));
 }
+
+/// Optimistic increments, the textbook way: WATCH k, GET k, MULTI, SET k n+1, INCR
+/// commits, EXEC, retrying when EXEC answers nil. Many clients at once: every committed
+/// EXEC must have read the latest value, so k ends equal to commits. (A transaction that
+/// checked its WATCH flag before taking the write section could commit on a value another
+/// EXEC changed in between: lost updates.)
+#[test]
+fn concurrent_watch_increments_lose_no_update() {
+    const CLIENTS: usize = 24;
+    const ROUNDS: usize = 150;
+    let s = TestServer::start(&[]);
+    let addr = s.addr();
+    let workers: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let addr = addr.clone();
+            thread::spawn(move || {
+                let mut c = common::RawConn::connect(&addr);
+                let mut committed = 0;
+                let mut tries = 0;
+                while committed < ROUNDS {
+                    tries += 1;
+                    assert!(tries < 100_000, "no progress");
+                    let mut batch = encode_cmd(&["WATCH", "k"]);
+                    batch.extend(encode_cmd(&["GET", "k"]));
+                    c.send(&batch);
+                    assert_eq!(c.read_reply(), Reply::ok());
+                    let n: i64 = match c.read_reply() {
+                        Reply::Nil => 0,
+                        r => r.as_string().parse().unwrap(),
+                    };
+                    let next = (n + 1).to_string();
+                    let mut batch = encode_cmd(&["MULTI"]);
+                    batch.extend(encode_cmd(&["SET", "k", next.as_str()]));
+                    batch.extend(encode_cmd(&["INCR", "commits"]));
+                    batch.extend(encode_cmd(&["EXEC"]));
+                    c.send(&batch);
+                    assert_eq!(c.read_reply(), Reply::ok());
+                    assert_eq!(c.read_reply(), queued());
+                    assert_eq!(c.read_reply(), queued());
+                    match c.read_reply() {
+                        Reply::Nil => {}
+                        Reply::Array(items) => {
+                            assert_eq!(items.len(), 2);
+                            committed += 1;
+                        }
+                        other => panic!("EXEC answered {other:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let mut r = s.raw();
+    let total = (CLIENTS * ROUNDS).to_string();
+    assert_eq!(r.cmd(&["GET", "commits"]), Reply::bulk(&total));
+    assert_eq!(
+        r.cmd(&["GET", "k"]),
+        Reply::bulk(&total),
+        "k must equal the number of committed increments"
+    );
+}

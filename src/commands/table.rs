@@ -35,8 +35,8 @@ pub mod flags {
     pub const NO_AUTH: u32 = 1 << 9;
     /// Not allowed inside MULTI (runs or errors immediately).
     pub const NO_MULTI: u32 = 1 << 10;
-    /// Reads several keys or the whole keyspace: takes the shared sequencer side so it
-    /// never sees half of a multi-key write.
+    /// Reads several keys or the whole keyspace (or, WATCH, registers interest in keys):
+    /// takes the shared sequencer side so it never overlaps a write.
     pub const ATOMIC_READ: u32 = 1 << 11;
     /// Allowed in RESP2 subscribed mode.
     pub const SUBSCRIBED_OK: u32 = 1 << 12;

@@ -43,7 +43,7 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "watch",
             -2,
-            NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL | NO_MULTI,
+            NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL | NO_MULTI | ATOMIC_READ,
             (1, -1, 1),
             "transactions",
             "2.2.0",
@@ -96,20 +96,24 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     if ctx.client.multi.is_none() {
         return Err(CmdError::err("EXEC without MULTI"));
     }
-    let failed = ctx.client.multi_failed;
-    let dirty = ctx.client.watch_dirty.load(Ordering::Acquire);
-    let queue = end_multi(ctx).unwrap_or_default();
-    if failed {
+    if ctx.client.multi_failed {
+        end_multi(ctx);
         return Err(CmdError::Msg(
             "EXECABORT Transaction discarded because of previous errors.".into(),
         ));
     }
+    let srv = ctx.srv;
+    // The WATCH flags are read inside the write section: every write that finished
+    // before it has raised them (writers signal inside their own section), and none can
+    // run between this check and the queued commands. Read before taking the section, a
+    // write committed in between (another client's EXEC) would go unnoticed.
+    let mut txn = srv.store.write(ctx.now);
+    let dirty = ctx.client.watch_dirty.load(Ordering::Acquire);
+    let queue = end_multi(ctx).unwrap_or_default();
     if dirty {
         ctx.out.null_array();
         return Ok(());
     }
-    let srv = ctx.srv;
-    let mut txn = srv.store.write(ctx.now);
     let denyoom = queue.iter().any(|args| {
         srv.commands
             .get(&args[0])
