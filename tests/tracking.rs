@@ -6,6 +6,10 @@
 mod common;
 
 use common::*;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
 use std::time::Duration;
 
 /// A RESP3 connection with tracking enabled by `opts` (after "CLIENT TRACKING on").
@@ -385,4 +389,292 @@ fn redis_crate_receives_redirected_invalidations() {
     assert_eq!(msg.get_channel_name(), "__redis__:invalidate");
     let keys: Vec<String> = msg.get_payload().unwrap();
     assert_eq!(keys, vec!["cached".to_string()]);
+}
+
+/// What a caching client holds for a key: a read in flight (an invalidation that arrives
+/// meanwhile cancels it, as Redis's client-side caching guide describes for REDIRECT) or
+/// a cached value.
+#[derive(Clone, Debug, PartialEq)]
+enum Slot {
+    Pending,
+    Cached(Reply),
+}
+
+type Cache = Arc<Mutex<HashMap<String, Slot>>>;
+
+/// How a caching reader tracks.
+#[derive(Clone, Copy, Debug)]
+enum ReaderKind {
+    /// RESP3, default mode, invalidations pushed on the same connection.
+    Default,
+    /// RESP3, OPTIN with CLIENT CACHING yes before each read.
+    Optin,
+    /// RESP3, BCAST for every key.
+    Bcast,
+    /// RESP3, default mode, reading with MGET (the shared sequencer side).
+    Mget,
+    /// RESP3, default mode, reading inside MULTI/EXEC.
+    Multi,
+    /// RESP2, REDIRECT to a second connection subscribed to `__redis__:invalidate`.
+    Redirect,
+}
+
+/// Keys the writers go through, each written once by every writer at about the same
+/// time and never again: a key whose last write misses a reader's registration stays
+/// stale in that reader's cache for good.
+const CACHE_KEYS: u64 = 3000;
+
+/// Applies an invalidation payload (keys, or nil for a flush) to `cache`.
+fn drop_invalidated(cache: &Cache, payload: &Reply) {
+    let mut c = cache.lock().unwrap();
+    match payload {
+        Reply::Array(keys) => {
+            for k in keys {
+                c.remove(&k.as_string());
+            }
+        }
+        _ => c.clear(),
+    }
+}
+
+/// Reads the next reply that is not an invalidation push, applying pushes on the way.
+fn reply_applying_pushes(conn: &mut RawConn, cache: &Cache) -> Reply {
+    loop {
+        match conn.read_reply() {
+            Reply::Push(items) if items.first() == Some(&Reply::bulk("invalidate")) => {
+                drop_invalidated(cache, &items[1])
+            }
+            other => return other,
+        }
+    }
+}
+
+/// One caching reader: reads keys it does not hold, keeps what it read until told it
+/// changed. Once `drain` is set it only pings (collecting late invalidations). Returns the
+/// number of reads it cached.
+fn caching_reader(
+    server: &TestServer,
+    kind: ReaderKind,
+    seed: u64,
+    progress: Arc<AtomicU64>,
+    cache: Cache,
+    drain: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+) -> thread::JoinHandle<usize> {
+    let mut conn = server.raw();
+    let mut listener = None;
+    match kind {
+        ReaderKind::Default | ReaderKind::Mget | ReaderKind::Multi => {
+            conn.cmd(&["HELLO", "3"]);
+            assert_eq!(conn.cmd(&["CLIENT", "TRACKING", "on"]), Reply::ok());
+        }
+        ReaderKind::Optin => {
+            conn.cmd(&["HELLO", "3"]);
+            assert_eq!(
+                conn.cmd(&["CLIENT", "TRACKING", "on", "OPTIN"]),
+                Reply::ok()
+            );
+        }
+        ReaderKind::Bcast => {
+            conn.cmd(&["HELLO", "3"]);
+            assert_eq!(
+                conn.cmd(&["CLIENT", "TRACKING", "on", "BCAST"]),
+                Reply::ok()
+            );
+        }
+        ReaderKind::Redirect => {
+            let mut l = server.raw();
+            let id = l.cmd(&["CLIENT", "ID"]).as_int().to_string();
+            l.cmd(&["SUBSCRIBE", "__redis__:invalidate"]);
+            assert_eq!(
+                conn.cmd(&["CLIENT", "TRACKING", "on", "REDIRECT", &id]),
+                Reply::ok()
+            );
+            let (cache, stop) = (cache.clone(), stop.clone());
+            listener = Some(thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    if let Ok(Reply::Array(m)) = l.try_read_reply(Duration::from_millis(50)) {
+                        assert_eq!(m[0], Reply::bulk("message"));
+                        drop_invalidated(&cache, &m[2]);
+                    }
+                }
+            }));
+        }
+    }
+    thread::spawn(move || {
+        let mut rng = seed | 1;
+        let mut cached = 0;
+        while !stop.load(Ordering::SeqCst) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            // One of the keys the writers are writing now.
+            let key = format!(
+                "c{}",
+                progress.load(Ordering::SeqCst).saturating_sub(rng % 3)
+            );
+            let key = key.as_str();
+            let holds = matches!(cache.lock().unwrap().get(key), Some(Slot::Cached(_)));
+            if drain.load(Ordering::SeqCst) || holds {
+                conn.send_cmd(&["PING"]);
+                reply_applying_pushes(&mut conn, &cache);
+                continue;
+            }
+            cache.lock().unwrap().insert(key.to_string(), Slot::Pending);
+            let value = match kind {
+                ReaderKind::Optin => {
+                    conn.send_cmd(&["CLIENT", "CACHING", "yes"]);
+                    assert_eq!(reply_applying_pushes(&mut conn, &cache), Reply::ok());
+                    conn.send_cmd(&["GET", key]);
+                    reply_applying_pushes(&mut conn, &cache)
+                }
+                ReaderKind::Mget => {
+                    conn.send_cmd(&["MGET", key]);
+                    reply_applying_pushes(&mut conn, &cache).as_array()[0].clone()
+                }
+                ReaderKind::Multi => {
+                    conn.send_cmd(&["MULTI"]);
+                    assert_eq!(reply_applying_pushes(&mut conn, &cache), Reply::ok());
+                    conn.send_cmd(&["GET", key]);
+                    assert_eq!(
+                        reply_applying_pushes(&mut conn, &cache),
+                        Reply::simple("QUEUED")
+                    );
+                    conn.send_cmd(&["EXEC"]);
+                    reply_applying_pushes(&mut conn, &cache).as_array()[0].clone()
+                }
+                _ => {
+                    conn.send_cmd(&["GET", key]);
+                    reply_applying_pushes(&mut conn, &cache)
+                }
+            };
+            let mut c = cache.lock().unwrap();
+            if c.get(key) == Some(&Slot::Pending) {
+                c.insert(key.to_string(), Slot::Cached(value));
+                cached += 1;
+            }
+        }
+        if let Some(l) = listener {
+            l.join().unwrap();
+        }
+        cached
+    })
+}
+
+/// Caching readers of every kind on `readers_on` while writers overwrite keys on
+/// `writers_on`; once the writers stop, every value a reader still holds must be the
+/// server's (an invalidation for it must reach the reader). A read registered in the
+/// tracking table only after the read could miss a write landing in between, and the
+/// reader would keep the old value forever.
+fn caches_converge(writers_on: &TestServer, readers_on: &TestServer) {
+    let drain = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(AtomicU64::new(0));
+    let kinds = [
+        ReaderKind::Default,
+        ReaderKind::Default,
+        ReaderKind::Mget,
+        ReaderKind::Multi,
+        ReaderKind::Optin,
+        ReaderKind::Bcast,
+        ReaderKind::Redirect,
+        ReaderKind::Redirect,
+    ];
+    let readers: Vec<(ReaderKind, Cache, thread::JoinHandle<usize>)> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, &kind)| {
+            let cache: Cache = Arc::default();
+            let h = caching_reader(
+                readers_on,
+                kind,
+                0x9e37_79b9_7f4a_7c15 ^ (i as u64 + 1),
+                progress.clone(),
+                cache.clone(),
+                drain.clone(),
+                stop.clone(),
+            );
+            (kind, cache, h)
+        })
+        .collect();
+    let writers: Vec<_> = (0..3u64)
+        .map(|t| {
+            let mut w = writers_on.raw();
+            let progress = progress.clone();
+            thread::spawn(move || {
+                for i in 0..CACHE_KEYS {
+                    let key = format!("c{i}");
+                    assert_eq!(w.cmd(&["SET", &key, &format!("w{t}-{i}")]), Reply::ok());
+                    progress.fetch_max(i, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    drain.store(true, Ordering::SeqCst);
+    let keys: Vec<String> = (0..CACHE_KEYS).map(|i| format!("c{i}")).collect();
+    let mut mget = vec!["MGET".to_string()];
+    mget.extend(keys.iter().cloned());
+    let values = writers_on.raw().cmd(&mget);
+    let truth: HashMap<String, Reply> = keys.into_iter().zip(values.as_array().to_vec()).collect();
+    let stale = || -> Vec<String> {
+        let mut out = Vec::new();
+        for (kind, cache, _) in &readers {
+            for (k, slot) in cache.lock().unwrap().iter() {
+                if let Slot::Cached(v) = slot
+                    && truth.get(k) != Some(v)
+                {
+                    out.push(format!(
+                        "{kind:?} holds {k}={v:?}, server has {:?}",
+                        truth[k]
+                    ));
+                }
+            }
+        }
+        out
+    };
+    let converged = poll_until(Duration::from_secs(10), Duration::from_millis(20), || {
+        stale().is_empty()
+    });
+    let mut left = stale();
+    left.truncate(10);
+    stop.store(true, Ordering::SeqCst);
+    let mut cached_reads = 0;
+    for (_, _, h) in readers {
+        cached_reads += h.join().unwrap();
+    }
+    assert!(
+        converged,
+        "stale cached values with no invalidation: {left:?}"
+    );
+    assert!(
+        cached_reads > 100,
+        "readers cached only {cached_reads} reads"
+    );
+}
+
+#[test]
+fn cached_values_never_stay_stale_under_concurrent_writes() {
+    let s = TestServer::start(&[]);
+    caches_converge(&s, &s);
+}
+
+#[test]
+fn cached_values_on_a_follower_never_stay_stale() {
+    let leader = TestServer::start(&[]);
+    let follower = TestServer::start(&["--replicaof", "127.0.0.1", &leader.port.to_string()]);
+    let mut f = follower.raw();
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || info_field(
+            &f.cmd(&["INFO", "replication"]).as_string(),
+            "master_link_status"
+        )
+        .as_deref()
+            == Some("up")
+    ));
+    caches_converge(&leader, &follower);
 }

@@ -548,6 +548,7 @@ pub fn run(
     // through clock_gettime.
     let timed = srv.config.live.slowlog_slower_than.load(Ordering::Relaxed) >= 0;
     let started = timed.then(quanta::Instant::now);
+    remember_reads(srv, client, cmd, args);
     let mut ctx = Ctx {
         srv,
         client,
@@ -601,27 +602,12 @@ pub fn run(
             t.expire_if_needed(db, &key);
         }
     }
-    // CLIENT TRACKING: remember what a tracking client read, then tell trackers what
-    // this command changed.
-    if let Some(mode) = &client.tracking
-        && cmd.has(flags::READONLY)
-        && !mode.bcast
-        && (!mode.optin || client.caching)
-        && (!mode.optout || !client.caching)
-    {
-        let keys: Vec<&Bytes> = cmd
-            .key_indexes(args.len())
-            .into_iter()
-            .filter_map(|i| args.get(i))
-            .collect();
-        if !keys.is_empty() {
-            let max = srv.config.get_i64("tracking-table-max-keys").max(0) as usize;
-            srv.tracking.remember(srv, client.handle.id, &keys, max);
-        }
-    }
-    if cmd.name != "client" {
+    // CLIENT CACHING yes/no holds for the next command, or for a whole transaction when
+    // given before MULTI (as Redis keeps it while the client is in MULTI).
+    if cmd.name != "client" && client.multi.is_none() {
         client.caching = false;
     }
+    // CLIENT TRACKING: tell trackers what this command changed.
     srv.deliver_invalidations(Some(client.handle.id));
     srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
     let elapsed = started.map(|s| s.elapsed());
@@ -632,6 +618,34 @@ pub fn run(
         srv.slowlog_record(client, args, d);
     }
     result
+}
+
+/// CLIENT TRACKING (default mode): registers the keys a read-only command is about to
+/// read, *before* it reads them. A write the read does not see lands after the read, so
+/// its invalidation (looked up after the write) finds this registration, and it is queued
+/// to the client after the read's reply (a connection drains its outbox only between
+/// commands). Registered after the read instead, a write landing in between would be
+/// looked up too early and the client would keep the old value for good.
+pub fn remember_reads(srv: &Server, client: &Client, cmd: &Command, args: &[Bytes]) {
+    let Some(mode) = &client.tracking else {
+        return;
+    };
+    if !cmd.has(flags::READONLY)
+        || mode.bcast
+        || (mode.optin && !client.caching)
+        || (mode.optout && client.caching)
+    {
+        return;
+    }
+    let keys: Vec<&Bytes> = cmd
+        .key_indexes(args.len())
+        .into_iter()
+        .filter_map(|i| args.get(i))
+        .collect();
+    if !keys.is_empty() {
+        let max = srv.config.get_i64("tracking-table-max-keys").max(0) as usize;
+        srv.tracking.remember(srv, client.handle.id, &keys, max);
+    }
 }
 
 /// Most elements a negative-count random pick (SRANDMEMBER, HRANDFIELD, ZRANDMEMBER) may

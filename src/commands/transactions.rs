@@ -158,6 +158,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
             continue;
         }
         srv.feed_monitors(ctx.client, cmd, &args);
+        super::remember_reads(srv, ctx.client, cmd, &args);
         let started = std::time::Instant::now();
         let result = (cmd.handler)(ctx, &args);
         super::record_call(srv, cmd, Some(started.elapsed()), result.is_err());

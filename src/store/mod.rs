@@ -597,7 +597,11 @@ impl<'a> WriteTxn<'a> {
         Some(freed)
     }
 
-    /// Signals that `key` changed: invalidates WATCHes (and, later, tracking).
+    /// Signals that `key` changed: raises the WATCH flags of its watchers and records it
+    /// for CLIENT TRACKING. Called only once the change is visible to lock-free readers,
+    /// inside the write section: a reader that registered interest before reading either
+    /// saw the change or is signalled here (docs/ARCHITECTURE.md, "Writes and lock-free
+    /// readers").
     pub fn modified(&self, db: usize, key: &[u8]) {
         self.store.watches.signal(self.store.physical(db), key);
         self.store.invalidations.key(key);
@@ -617,9 +621,10 @@ impl<'a> WriteTxn<'a> {
         }
         let d = self.store.db(db);
         let n = d.map.len();
-        self.store.invalidations.flushed();
         d.map.clear();
         d.volatile.lock().clear();
+        // Signalled once the keys are gone (see `modified`).
+        self.store.invalidations.flushed();
         self.store.watches.signal_db(self.store.physical(db));
         n
     }
