@@ -191,11 +191,13 @@ impl ScanArgs {
 }
 
 /// Where a member sits in a collection scan: its key-independent [`cursor_hash`] mapped
-/// to 1..=2^63, so cursor 0 means "from the start" and a next cursor is never 0 by chance.
+/// to 1..=2^62, so cursor 0 means "from the start", a next cursor is never 0 by chance,
+/// and the next cursor (a position + 1) stays below 2^63 ([`CURSOR_BITS`]).
 ///
 /// [`cursor_hash`]: crate::store::cursor_hash
+/// [`CURSOR_BITS`]: crate::store::CURSOR_BITS
 fn scan_position(member: &[u8]) -> u64 {
-    (crate::store::cursor_hash(member) >> 1) + 1
+    (crate::store::cursor_hash(member) >> (64 - (crate::store::CURSOR_BITS - 1))) + 1
 }
 
 /// One step of HSCAN / SSCAN / ZSCAN over `items` (member, what to return for it):
@@ -231,7 +233,7 @@ pub fn scan_step<'a, T>(
         // Members sharing the last position all go in this step, so a cursor never
         // splits them.
         cands.retain(|c| c.0 <= cut);
-        next = cut + 1; // cut <= 2^63: no overflow
+        next = cut + 1; // cut <= 2^62: below 2^63
     }
     let kept = cands
         .into_iter()
@@ -239,4 +241,52 @@ pub fn scan_step<'a, T>(
         .map(|(_, _, t)| t)
         .collect();
     (kept, next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::keys::ScanOptions;
+
+    #[test]
+    fn collection_scan_cursors_stay_below_2_pow_63_for_every_size() {
+        for size in [1usize, 2, 3, 31, 32, 33, 129, 513, 2_000, 20_000] {
+            let members: Vec<Vec<u8>> = (0..size).map(|i| format!("m{i}").into_bytes()).collect();
+            for count in [1, 10, 1_000] {
+                let mut seen = std::collections::HashSet::new();
+                let mut cursor = 0;
+                let mut steps = 0;
+                loop {
+                    let args = ScanArgs {
+                        cursor,
+                        options: ScanOptions {
+                            count,
+                            ..Default::default()
+                        },
+                    };
+                    let items = members.iter().map(|m| (&m[..], m.clone()));
+                    let (found, next) = scan_step(items, false, &args);
+                    assert!(
+                        next < 1 << 63,
+                        "cursor {next} does not fit a signed 64-bit integer"
+                    );
+                    seen.extend(found);
+                    steps += 1;
+                    assert!(steps < 100_000, "HSCAN did not finish");
+                    if next == 0 {
+                        break;
+                    }
+                    cursor = next;
+                }
+                assert_eq!(seen.len(), size, "size {size} count {count}");
+            }
+            // A cursor clamped to i64::MAX by an old client ends the scan.
+            let args = ScanArgs {
+                cursor: i64::MAX as u64,
+                options: ScanOptions::default(),
+            };
+            let items = members.iter().map(|m| (&m[..], ()));
+            assert_eq!(scan_step(items, false, &args).1, 0);
+        }
+    }
 }

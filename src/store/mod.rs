@@ -700,6 +700,9 @@ impl Drop for WriteTxn<'_> {
     }
 }
 
+/// Bits a SCAN/HSCAN/SSCAN/ZSCAN cursor may use: every cursor is below 2^63.
+pub const CURSOR_BITS: u32 = 63;
+
 /// Builds a stable 64-bit hash of a key for SCAN cursors (independent of map hashing).
 pub fn cursor_hash(key: &[u8]) -> u64 {
     // FNV-1a, then a finaliser to spread bits; stable across the process lifetime.
@@ -716,8 +719,10 @@ pub fn cursor_hash(key: &[u8]) -> u64 {
 
 /// One SCAN step over `db`: returns the accepted keys and the next cursor (0 when done).
 ///
-/// The cursor packs a shard index (top 6 bits) and a position in that shard's keys ordered
-/// by [`cursor_hash`] (low 58 bits: the next hash to visit). Every key present for the
+/// The cursor packs a shard index (bits 57-62) and a position in that shard's keys
+/// ordered by [`cursor_hash`] (low 57 bits: the next hash to visit). Bit 63 is never set:
+/// widely deployed clients parse cursors as signed 64-bit integers and would clamp a
+/// larger one, then loop forever. Every key present for the
 /// whole scan is returned at least once, whatever rehashing happens, because the order
 /// depends only on the key's bytes. Finding a position costs one pass over the shard, so
 /// a step visits at least 1/16 of a shard (COUNT is a hint, as in Redis): a full scan of a
@@ -731,15 +736,15 @@ pub fn scan_step(
 ) -> (Vec<Bytes>, u64) {
     let shards = db.map.shards();
     let shard_bits = SHARDS.trailing_zeros();
-    let low_bits = 64 - shard_bits;
+    let low_bits = CURSOR_BITS - shard_bits;
     let mut shard = (cursor >> low_bits) as usize;
-    let mut from = (cursor << shard_bits) >> shard_bits;
+    let mut from = cursor & ((1u64 << low_bits) - 1);
     let mut out = Vec::new();
     let mut visited = 0usize;
     while shard < shards.len() {
         let guard = shards[shard].read();
         let mut cands: Vec<(u64, &[u8], &Entry)> = shard_entries(&guard)
-            .map(|(k, v)| (cursor_hash(k) >> shard_bits, k, v))
+            .map(|(k, v)| (cursor_hash(k) >> (64 - low_bits), k, v))
             .filter(|(h, _, _)| *h >= from)
             .collect();
         let batch = count.saturating_sub(visited).max(guard.len() / 16).max(1);
@@ -775,4 +780,57 @@ pub fn scan_step(
         }
     }
     (out, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// Runs a whole SCAN of logical db 0 from `start`, checking every cursor on the way.
+    fn full_scan(store: &Store, start: u64, count: usize) -> HashSet<Bytes> {
+        let mut seen = HashSet::new();
+        let mut cursor = start;
+        for _ in 0..100_000 {
+            let (keys, next) = scan_step(store.db(0), cursor, count, 0, |_, _| true);
+            assert!(
+                next < 1 << 63,
+                "cursor {next} does not fit a signed 64-bit integer"
+            );
+            seen.extend(keys);
+            if next == 0 {
+                return seen;
+            }
+            cursor = next;
+        }
+        panic!("SCAN did not finish");
+    }
+
+    #[test]
+    fn scan_cursors_stay_below_2_pow_63_for_every_keyspace_size() {
+        let store = Store::default();
+        let mut inserted = 0;
+        for size in [0usize, 1, 2, 7, 63, 64, 65, 500, 4_000, 30_000] {
+            let mut t = store.write(0);
+            while inserted < size {
+                let key = format!("key:{inserted}");
+                t.insert(
+                    0,
+                    key.as_bytes(),
+                    Entry::new(Value::Str(StrBytes::new()), 0),
+                );
+                inserted += 1;
+            }
+            drop(t);
+            for count in [1, 10, 100, 10_000] {
+                assert_eq!(
+                    full_scan(&store, 0, count).len(),
+                    size,
+                    "size {size} count {count}"
+                );
+            }
+            // A client that clamped a cursor to i64::MAX still reaches the end.
+            full_scan(&store, i64::MAX as u64, 10);
+        }
+    }
 }
