@@ -2,7 +2,10 @@
 
 mod common;
 
-use common::{RawConn, ReadErr, Reply, TestServer, info_field, is_stock_redis, now_secs, setup};
+use common::{
+    RawConn, ReadErr, Reply, TestServer, encode_cmd, info_field, is_stock_redis, now_secs,
+    poll_until, setup,
+};
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(5);
@@ -761,4 +764,65 @@ fn debug_needs_enable_debug_command() {
     let local = TestServer::start(&["--enable-debug-command", "local"]);
     let mut l = local.raw();
     assert!(!l.cmd(&["DEBUG", "DIGEST"]).is_error());
+}
+
+/// Once CLIENT PAUSE WRITE has answered, no write runs until the pause ends: not a write
+/// that was already on its way (checked the pause just before it was set), and not an
+/// EXEC of a transaction holding writes. Writers keep incrementing a counter, plainly and
+/// through MULTI/EXEC, while the counter is read twice during each of several pauses.
+#[test]
+fn no_write_runs_once_client_pause_write_returned() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let s = TestServer::start(&[]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..6)
+        .map(|i| {
+            let mut w = s.raw();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::SeqCst) {
+                    if i % 2 == 0 {
+                        assert!(!w.cmd(&["INCR", "n"]).is_error());
+                    } else {
+                        // The EXEC goes separately, so pauses also start between the
+                        // queued write and its EXEC.
+                        let mut batch = encode_cmd(&["MULTI"]);
+                        batch.extend(encode_cmd(&["INCR", "n"]));
+                        w.send(&batch);
+                        assert_eq!(w.read_reply(), Reply::ok());
+                        assert_eq!(w.read_reply(), Reply::simple("QUEUED"));
+                        assert!(!w.cmd(&["EXEC"]).is_error());
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut admin = s.raw();
+    let count = |admin: &mut RawConn| -> i64 {
+        match admin.cmd(&["GET", "n"]) {
+            Reply::Nil => 0,
+            r => r.as_string().parse().unwrap(),
+        }
+    };
+    for _ in 0..20 {
+        assert_eq!(
+            admin.cmd(&["CLIENT", "PAUSE", "10000", "WRITE"]),
+            Reply::ok()
+        );
+        let first = count(&mut admin);
+        // Checking that nothing happens takes some waiting.
+        std::thread::sleep(Duration::from_millis(30));
+        let second = count(&mut admin);
+        assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), Reply::ok());
+        assert_eq!(first, second, "a write ran during CLIENT PAUSE WRITE");
+        assert!(
+            poll_until(T, Duration::from_millis(1), || count(&mut admin) > second),
+            "writes did not resume after CLIENT UNPAUSE"
+        );
+    }
+    stop.store(true, Ordering::SeqCst);
+    for w in writers {
+        w.join().unwrap();
+    }
 }

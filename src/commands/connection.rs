@@ -530,6 +530,7 @@ fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 None => Pause { until_ms, all },
             };
             ctx.srv.set_pause(Some(merged));
+            ctx.write_fence();
             ctx.out.ok();
         }
         ("unpause", 2) => {

@@ -96,6 +96,8 @@ pub struct Client {
     pub pending_block: Option<(Arc<blocking::Waiter>, Option<std::time::Instant>)>,
     /// Running queued commands in EXEC: blocking commands must not block.
     pub in_exec: bool,
+    /// CLIENT PAUSE held the command back (nothing ran, nothing was replied).
+    pub postponed: bool,
 }
 
 /// A WAIT in progress: reply with the count of followers at `target` or beyond once
@@ -135,6 +137,7 @@ impl Client {
             caching: false,
             pending_block: None,
             in_exec: false,
+            postponed: false,
         }
     }
 
@@ -185,6 +188,14 @@ impl<'a> Ctx<'a> {
         let store: &'a crate::store::Store = &self.srv.store;
         let now = self.now;
         self.txn.get_or_insert_with(|| store.write(now))
+    }
+
+    /// Waits until no write section is in progress (none can be while EXEC holds one):
+    /// after CLIENT PAUSE sets the pause, every write either finished or will see it.
+    pub fn write_fence(&mut self) {
+        if self.txn.is_none() {
+            drop(self.srv.store.write(self.now));
+        }
     }
 
     /// The sequencer state, through whichever side of the lock this command holds
@@ -302,17 +313,26 @@ fn unknown_command_error(args: &[Bytes]) -> CmdError {
 
 /// Runs one parsed request for `client`, writing its reply into `out`.
 /// `now` is the caller's clock for this batch of pipelined requests (unix ms).
-pub fn execute(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: Vec<Bytes>, now: u64) {
+/// Returns the request untouched when CLIENT PAUSE holds it: the caller waits for the
+/// pause to end and executes it again.
+pub fn execute(
+    srv: &Server,
+    client: &mut Client,
+    out: &mut ReplyBuf,
+    args: Vec<Bytes>,
+    now: u64,
+) -> Option<Vec<Bytes>> {
     let Some(cmd) = srv.commands.get(&args[0]) else {
         if client.multi.is_some() {
             client.multi_failed = true;
         }
         srv.reply_error(out, &unknown_command_error(&args));
-        return;
+        return None;
     };
     if let Err(e) = check_and_run(srv, client, out, cmd, &args, now) {
         srv.reply_error(out, &e);
     }
+    std::mem::take(&mut client.postponed).then_some(args)
 }
 
 fn check_and_run(
@@ -328,6 +348,11 @@ fn check_and_run(
         return Err(e);
     }
     if client.multi.is_some() && !cmd.has(flags::TX_CONTROL) {
+        // A paused write waits before it is queued, as in Redis.
+        if held_by_pause(srv, client, cmd) {
+            client.postponed = true;
+            return Ok(());
+        }
         // Over maxmemory, a command that may grow memory is refused when queued (and
         // the transaction then aborts), as in Redis.
         if cmd.has(flags::DENYOOM)
@@ -346,6 +371,15 @@ fn check_and_run(
         return Ok(());
     }
     run(srv, client, out, cmd, args, now)
+}
+
+/// True when CLIENT PAUSE holds `cmd` back for `client` (never the link to our leader).
+fn held_by_pause(srv: &Server, client: &Client, cmd: &Command) -> bool {
+    !client.is_leader_link
+        && srv.pause_active.load(Ordering::Acquire)
+        && srv
+            .paused_for(cmd, client.multi.as_deref().unwrap_or_default())
+            .is_some()
 }
 
 /// `enable-debug-command`: `yes`, or `local` for a client on 127.0.0.1 / ::1 (Redis's
@@ -532,6 +566,16 @@ pub fn run(
     args: &[Bytes],
     now: u64,
 ) -> CmdResult {
+    // Locks first: CLIENT PAUSE is checked under them, so a write either finished before
+    // a pause was fenced in (`Ctx::write_fence`) or sees it and waits.
+    let txn = cmd
+        .has(flags::WRITE | flags::WRITE_SECTION)
+        .then(|| srv.store.write(now));
+    let read_guard = (txn.is_none() && cmd.has(flags::ATOMIC_READ)).then(|| srv.store.read_lock());
+    if held_by_pause(srv, client, cmd) {
+        client.postponed = true;
+        return Ok(());
+    }
     srv.feed_monitors(client, cmd, args);
     let sub_name = args
         .get(1)
@@ -554,15 +598,10 @@ pub fn run(
         client,
         out,
         now,
-        txn: None,
-        read_guard: None,
+        txn,
+        read_guard,
         expired_seen: Vec::new(),
     };
-    if cmd.has(flags::WRITE) {
-        ctx.txn = Some(srv.store.write(now));
-    } else if cmd.has(flags::ATOMIC_READ) {
-        ctx.read_guard = Some(srv.store.read_lock());
-    }
     // maxmemory: evict before a write runs (inside its write section, so the DELs go to
     // the stream ahead of its effects); a command that may grow memory is refused when
     // nothing could be evicted.

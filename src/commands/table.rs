@@ -50,6 +50,9 @@ pub mod flags {
     pub const TX_CONTROL: u32 = 1 << 16;
     /// May generate replication traffic (PUBLISH-like).
     pub const MAY_REPLICATE: u32 = 1 << 17;
+    /// Runs inside the write section without being a write itself (EXEC, for its queue):
+    /// CLIENT PAUSE is checked there, so no write slips past a pause.
+    pub const WRITE_SECTION: u32 = 1 << 19;
     /// Refused unless `enable-debug-command` allows it (DEBUG); not shown by COMMAND
     /// INFO, as in Redis.
     pub const PROTECTED: u32 = 1 << 18;

@@ -23,7 +23,7 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "exec",
             1,
-            NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | TX_CONTROL,
+            NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | TX_CONTROL | WRITE_SECTION,
             (0, 0, 0),
             "transactions",
             "1.2.0",
@@ -103,27 +103,27 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         ));
     }
     let srv = ctx.srv;
-    // The WATCH flags are read inside the write section: every write that finished
-    // before it has raised them (writers signal inside their own section), and none can
-    // run between this check and the queued commands. Read before taking the section, a
-    // write committed in between (another client's EXEC) would go unnoticed.
-    let mut txn = srv.store.write(ctx.now);
+    // The WATCH flags are read inside the write section (the dispatcher takes it for
+    // EXEC): every write that finished before it has raised them (writers signal inside
+    // their own section), and none can run between this check and the queued commands.
+    // Read before taking the section, a write committed in between (another client's
+    // EXEC) would go unnoticed.
     let dirty = ctx.client.watch_dirty.load(Ordering::Acquire);
     let queue = end_multi(ctx).unwrap_or_default();
     if dirty {
         ctx.out.null_array();
         return Ok(());
     }
+    let txn = ctx.w()?;
     let denyoom = queue.iter().any(|args| {
         srv.commands
             .get(&args[0])
             .is_some_and(|c| c.has(super::table::flags::DENYOOM))
     });
-    if denyoom && !crate::store::evict::make_room(&mut txn) {
+    if denyoom && !crate::store::evict::make_room(txn) {
         return Err(CmdError::Oom);
     }
     txn.log().begin();
-    ctx.txn = Some(txn);
     ctx.out.array(queue.len());
     ctx.client.in_exec = true;
     for args in queue {
@@ -168,12 +168,8 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
     }
     ctx.client.in_exec = false;
-    if let Some(t) = ctx.txn.as_mut() {
-        srv.blocking.serve(srv, t);
-        t.log().commit();
-        ctx.client.last_write_offset = t.log().offset;
-    }
-    ctx.txn = None;
+    // The dispatcher serves blocked clients and records the offset for WAIT.
+    ctx.w()?.log().commit();
     Ok(())
 }
 

@@ -85,24 +85,27 @@ where
         loop {
             match parser.parse(&mut inbuf, &lim) {
                 Ok(Parsed::Command(args)) => {
-                    // CLIENT PAUSE: the command is looked up here only while a pause is on.
-                    let paused = srv.pause_active.load(Ordering::Acquire);
-                    if let Some(cmd) = paused.then(|| srv.commands.get(&args[0])).flatten() {
-                        while let Some(wait) = srv.paused_for(cmd) {
-                            if flush(&mut wr, &mut out, &handle, &srv).await.is_err() {
-                                break 'conn;
-                            }
+                    let mut request = args;
+                    while let Some(held) =
+                        commands::execute(&srv, &mut client, &mut out, request, now)
+                    {
+                        // CLIENT PAUSE held the command: wait until the pause ends or is
+                        // lifted, then run it again (it checks the pause again).
+                        if flush(&mut wr, &mut out, &handle, &srv).await.is_err() {
+                            break 'conn;
+                        }
+                        // Created before the check, so an UNPAUSE in between still wakes us.
+                        let unpaused = srv.unpause.notified();
+                        if let Some(wait) = srv.pause_remaining_ms() {
                             tokio::select! {
                                 _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
-                                _ = srv.unpause.notified() => {}
+                                _ = unpaused => {}
                                 _ = shutdown.changed() => break 'conn,
                             }
                         }
-                    }
-                    if srv.pause_active.load(Ordering::Relaxed) {
                         now = crate::store::now_ms();
+                        request = held;
                     }
-                    commands::execute(&srv, &mut client, &mut out, args, now);
                     if let Some((w, deadline)) = client.pending_block.take() {
                         // A blocking pop: wait for the server to serve it (its reply lands
                         // in our outbox) or for the timeout. Input that arrives meanwhile
@@ -157,17 +160,21 @@ where
                             break 'conn;
                         }
                         let count = loop {
+                            // Created before the count: an ACK landing in between wakes it
+                            // (notify_waiters reaches every Notified created before it).
+                            let acked = srv.ack_notify.notified();
                             let have = crate::replication::leader::acked_at_least(&srv, w.target);
                             if have >= w.needed || w.deadline.is_some_and(|d| Instant::now() >= d) {
                                 break have;
                             }
-                            // Re-check at least every 100 ms: an ACK may land between
-                            // the count and the wait.
-                            let soon = Instant::now() + Duration::from_millis(100);
-                            let until = w.deadline.map_or(soon, |d| d.min(soon));
                             tokio::select! {
-                                _ = srv.ack_notify.notified() => {}
-                                _ = tokio::time::sleep_until(until.into()) => {}
+                                _ = acked => {}
+                                _ = async {
+                                    match w.deadline {
+                                        Some(d) => tokio::time::sleep_until(d.into()).await,
+                                        None => std::future::pending().await,
+                                    }
+                                } => {}
                                 _ = shutdown.changed() => break 'conn,
                             }
                         };

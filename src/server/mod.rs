@@ -430,8 +430,17 @@ impl Server {
         }
     }
 
-    /// How long a command with these flags must wait for CLIENT PAUSE (None: run now).
-    pub fn paused_for(&self, cmd: &Command) -> Option<u64> {
+    /// Milliseconds left of the CLIENT PAUSE in force (None when there is none).
+    pub fn pause_remaining_ms(&self) -> Option<u64> {
+        let p = (*self.pause.lock())?;
+        let now = crate::store::now_ms();
+        (p.until_ms > now).then(|| p.until_ms - now)
+    }
+
+    /// How long a command must wait for CLIENT PAUSE (None: run now). `queued` is the
+    /// client's MULTI queue: an EXEC waits under a write pause when it holds a write, as
+    /// in Redis.
+    pub fn paused_for(&self, cmd: &Command, queued: &[Vec<Bytes>]) -> Option<u64> {
         if !self.pause_active.load(Ordering::Acquire) {
             return None;
         }
@@ -441,7 +450,13 @@ impl Server {
             self.set_pause(None);
             return None;
         }
-        let blocks = p.all || cmd.has(flags::WRITE) || cmd.has(flags::MAY_REPLICATE);
+        let replicates = |c: &Command| c.has(flags::WRITE | flags::MAY_REPLICATE);
+        let blocks = p.all
+            || replicates(cmd)
+            || (cmd.has(flags::WRITE_SECTION)
+                && queued
+                    .iter()
+                    .any(|a| self.commands.get(&a[0]).is_some_and(replicates)));
         blocks.then_some(p.until_ms - now)
     }
 }
