@@ -826,3 +826,37 @@ fn no_write_runs_once_client_pause_write_returned() {
         w.join().unwrap();
     }
 }
+
+/// While CLIENT PAUSE is on the dataset stays static, as Redis keeps it: a key whose TTL
+/// passes is hidden from reads but neither actively nor lazily deleted until the pause
+/// ends. Held clients count in INFO blocked_clients.
+#[test]
+fn client_pause_holds_expiry_and_counts_held_clients() {
+    let s = TestServer::start(&["--hz", "100"]);
+    let mut admin = s.raw();
+    let stat =
+        |r: &mut RawConn, f: &str| info_field(&r.cmd(&["INFO"]).as_string(), f).unwrap_or_default();
+    assert_eq!(admin.cmd(&["SET", "k", "v", "PX", "50"]), Reply::ok());
+    assert_eq!(
+        admin.cmd(&["CLIENT", "PAUSE", "20000", "WRITE"]),
+        Reply::ok()
+    );
+    let mut writer = s.raw();
+    writer.send_cmd(&["SET", "other", "x"]);
+    assert!(poll_until(T, Duration::from_millis(5), || stat(
+        &mut admin,
+        "blocked_clients"
+    ) == "1"));
+    // Past the TTL, with the cron running 100 times a second.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(admin.cmd(&["GET", "k"]), Reply::Nil);
+    assert_eq!(admin.cmd(&["DBSIZE"]), Reply::int(1));
+    assert_eq!(stat(&mut admin, "expired_keys"), "0");
+    assert_eq!(admin.cmd(&["CLIENT", "UNPAUSE"]), Reply::ok());
+    assert_eq!(writer.read_reply(), Reply::ok());
+    assert!(poll_until(T, Duration::from_millis(5), || admin
+        .cmd(&["DBSIZE"])
+        == Reply::int(1)
+        && stat(&mut admin, "expired_keys") == "1"));
+    assert_eq!(stat(&mut admin, "blocked_clients"), "0");
+}

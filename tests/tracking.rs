@@ -90,6 +90,20 @@ fn bcast_prefixes_optin_optout_and_noloop() {
     w.cmd(&["SET", "session:9", "x"]);
     assert_eq!(next_push(&mut b), invalidate(&["session:9"]));
     assert_eq!(stat(&mut w, "stats", "tracking_total_prefixes"), "2");
+    // One message per prefix, each with the keys changed under it (as Redis).
+    w.cmd(&["MSET", "user:2", "x", "session:3", "x", "user:4", "x"]);
+    let got = [next_push(&mut b), next_push(&mut b)];
+    assert!(
+        got.contains(&invalidate(&["session:3"]))
+            && got.contains(&invalidate(&["user:2", "user:4"])),
+        "{got:?}"
+    );
+    // BCAST without PREFIX tracks the empty prefix, which TRACKINGINFO lists.
+    let mut all = tracker(&s, &["BCAST"]);
+    assert_eq!(
+        all.cmd(&["CLIENT", "TRACKINGINFO"]).get("prefixes"),
+        Some(Reply::bulks(&[""]))
+    );
 
     let mut i = tracker(&s, &["OPTIN"]);
     i.cmd(&["GET", "a"]);

@@ -503,3 +503,53 @@ fn concurrent_watch_increments_lose_no_update() {
         "k must equal the number of committed increments"
     );
 }
+
+/// A WATCHed key that expires after WATCH makes EXEC abort, whether or not anything has
+/// deleted it yet (Redis 7.0); one already expired when watched does not.
+#[test]
+fn watched_key_expiring_after_watch_aborts_exec() {
+    let (_s, mut r) = setup();
+    assert_eq!(r.cmd(&["SET", "x", "1", "PX", "50"]), Reply::ok());
+    assert_eq!(r.cmd(&["WATCH", "x"]), Reply::ok());
+    // Waiting for the expiry itself (any read would delete the key and signal anyway).
+    thread::sleep(std::time::Duration::from_millis(120));
+    assert_eq!(r.cmd(&["MULTI"]), Reply::ok());
+    assert_eq!(r.cmd(&["SET", "x", "2"]), queued());
+    assert_eq!(r.cmd(&["EXEC"]), Reply::Nil);
+}
+
+/// FLUSHDB, FLUSHALL and SWAPDB touch only the watched keys that exist (as Redis 7.0's
+/// touchAllWatchedKeysInDb): watching a missing key survives them.
+#[test]
+fn flush_and_swapdb_touch_only_existing_watched_keys() {
+    let s = TestServer::start(&[]);
+    let mut r = s.raw();
+    let mut other = s.raw();
+    for (flush, exists) in [
+        (&["FLUSHDB"][..], false),
+        (&["FLUSHALL"][..], false),
+        (&["SWAPDB", "0", "1"][..], false),
+        (&["FLUSHDB"][..], true),
+        (&["FLUSHALL"][..], true),
+        (&["SWAPDB", "0", "1"][..], true),
+    ] {
+        if exists {
+            assert_eq!(other.cmd(&["SET", "w", "v"]), Reply::ok());
+        }
+        assert_eq!(r.cmd(&["WATCH", "w"]), Reply::ok());
+        other.cmd(flush);
+        assert_eq!(r.cmd(&["MULTI"]), Reply::ok());
+        assert_eq!(r.cmd(&["PING"]), queued());
+        let expected = if exists {
+            Reply::Nil
+        } else {
+            Reply::arr(vec![Reply::simple("PONG")])
+        };
+        assert_eq!(
+            r.cmd(&["EXEC"]),
+            expected,
+            "{flush:?} with the key existing: {exists}"
+        );
+        other.cmd(&["FLUSHALL"]);
+    }
+}

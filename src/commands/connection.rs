@@ -496,9 +496,9 @@ fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 .int(state.as_ref().map_or(-1, |(m, _)| m.redirect as i64));
             ctx.out.bulk(b"prefixes");
             let prefixes = state.map(|(m, _)| m.prefixes).unwrap_or_default();
-            let shown: Vec<&Bytes> = prefixes.iter().filter(|p| !p.is_empty()).collect();
-            ctx.out.array(shown.len());
-            for p in shown {
+            // BCAST without PREFIX tracks the empty prefix, listed as "" as Redis does.
+            ctx.out.array(prefixes.len());
+            for p in &prefixes {
                 ctx.out.bulk(p);
             }
         }

@@ -165,7 +165,8 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
                 srv.config.live.maxclients.load(Ordering::Relaxed),
                 max_in,
                 max_out,
-                srv.blocking.count.load(Ordering::Relaxed),
+                srv.blocking.count.load(Ordering::Relaxed)
+                    + srv.paused_clients.load(Ordering::Relaxed),
                 srv.tracking.clients.load(Ordering::Relaxed)
             );
         }

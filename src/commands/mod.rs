@@ -67,8 +67,10 @@ pub struct Client {
     pub multi_failed: bool,
     /// Raised by writers when a WATCHed key changes.
     pub watch_dirty: Arc<AtomicBool>,
-    /// WATCH is active.
-    pub watching: bool,
+    /// WATCHed keys: logical db, key, and whether it was already expired at WATCH. A
+    /// key that expires after WATCH makes EXEC abort even if nothing deleted it yet, as
+    /// Redis 7.0.
+    pub watched: Vec<(usize, Bytes, bool)>,
     /// Subscribed channels.
     pub channels: HashSet<Bytes>,
     /// Subscribed patterns.
@@ -124,7 +126,7 @@ impl Client {
             multi: None,
             multi_failed: false,
             watch_dirty: Arc::new(AtomicBool::new(false)),
-            watching: false,
+            watched: Vec::new(),
             channels: HashSet::new(),
             patterns: HashSet::new(),
             close: false,
@@ -148,9 +150,9 @@ impl Client {
 
     /// Drops WATCHes (UNWATCH, EXEC, DISCARD, disconnect).
     pub fn unwatch(&mut self, srv: &Server) {
-        if self.watching {
+        if !self.watched.is_empty() {
             srv.store.watches.unwatch_all(&self.watch_dirty);
-            self.watching = false;
+            self.watched.clear();
         }
         self.watch_dirty.store(false, Ordering::Release);
     }

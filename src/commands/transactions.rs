@@ -108,7 +108,16 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     // their own section), and none can run between this check and the queued commands.
     // Read before taking the section, a write committed in between (another client's
     // EXEC) would go unnoticed.
-    let dirty = ctx.client.watch_dirty.load(Ordering::Acquire);
+    let now = ctx.now;
+    let expired_since_watch = ctx.client.watched.iter().any(|(db, key, was_expired)| {
+        !was_expired
+            && srv
+                .store
+                .db(*db)
+                .get(key)
+                .is_some_and(|e| e.is_expired(now))
+    });
+    let dirty = ctx.client.watch_dirty.load(Ordering::Acquire) || expired_since_watch;
     let queue = end_multi(ctx).unwrap_or_default();
     if dirty {
         ctx.out.null_array();
@@ -177,15 +186,18 @@ fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if ctx.client.multi.is_some() {
         return Err(CmdError::err("WATCH inside MULTI is not allowed"));
     }
-    let phys = ctx.srv.store.physical(ctx.db());
+    let db = ctx.db();
+    let store = &ctx.srv.store;
+    let phys = store.physical(db);
     for k in &args[1..] {
-        ctx.srv.store.watches.watch(
-            phys,
-            Bytes::copy_from_slice(k),
-            ctx.client.watch_dirty.clone(),
-        );
+        // A key watched twice is listed twice (the registry keeps one flag per client).
+        let key = Bytes::copy_from_slice(k);
+        store
+            .watches
+            .watch(phys, key.clone(), ctx.client.watch_dirty.clone());
+        let expired = store.db(db).get(k).is_some_and(|e| e.is_expired(ctx.now));
+        ctx.client.watched.push((db, key, expired));
     }
-    ctx.client.watching = true;
     ctx.out.ok();
     Ok(())
 }

@@ -97,10 +97,16 @@ where
                         // Created before the check, so an UNPAUSE in between still wakes us.
                         let unpaused = srv.unpause.notified();
                         if let Some(wait) = srv.pause_remaining_ms() {
-                            tokio::select! {
-                                _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
-                                _ = unpaused => {}
-                                _ = shutdown.changed() => break 'conn,
+                            // Counted in INFO blocked_clients meanwhile, as Redis does.
+                            srv.paused_clients.fetch_add(1, Ordering::Relaxed);
+                            let stop = tokio::select! {
+                                _ = tokio::time::sleep(Duration::from_millis(wait)) => false,
+                                _ = unpaused => false,
+                                _ = shutdown.changed() => true,
+                            };
+                            srv.paused_clients.fetch_sub(1, Ordering::Relaxed);
+                            if stop {
+                                break 'conn;
                             }
                         }
                         now = crate::store::now_ms();

@@ -67,8 +67,13 @@ pub async fn run(srv: Arc<Server>) {
         let budget = period * (25 + 2 * (effort as u32 - 1)) / 100;
         let srv2 = srv.clone();
         // The cycle takes locks and may run for its whole budget: keep it off the reactor.
-        let _ = tokio::task::spawn_blocking(move || active_expire_cycle(&srv2, budget)).await;
+        // CLIENT PAUSE keeps the dataset static (and ends here once its time is up).
+        if srv.pause_remaining_ms().is_none() {
+            let _ = tokio::task::spawn_blocking(move || active_expire_cycle(&srv2, budget)).await;
+        }
         srv.deliver_invalidations(None);
+        let max_tracked = srv.config.get_i64("tracking-table-max-keys").max(0) as usize;
+        srv.tracking.enforce_limit(&srv, max_tracked);
         if last_sample.elapsed() >= Duration::from_millis(100) {
             let cmds = srv.stats.commands_processed.load(Ordering::Relaxed);
             let secs = last_sample.elapsed().as_secs_f64();

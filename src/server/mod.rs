@@ -115,6 +115,8 @@ pub struct Server {
     pub pause_active: std::sync::atomic::AtomicBool,
     /// Woken on CLIENT UNPAUSE.
     pub unpause: Notify,
+    /// Clients whose command CLIENT PAUSE holds (part of INFO blocked_clients).
+    pub paused_clients: std::sync::atomic::AtomicUsize,
     /// Follower links of this leader (INFO replication, ROLE, WAIT).
     pub followers: Mutex<Vec<Arc<crate::replication::leader::Follower>>>,
     /// Followers waiting for a full-sync snapshot (shared by those that wait together).
@@ -190,6 +192,7 @@ impl Server {
             pause: Mutex::new(None),
             pause_active: std::sync::atomic::AtomicBool::new(false),
             unpause: Notify::new(),
+            paused_clients: Default::default(),
             errorstats: Mutex::new(HashMap::new()),
             followers: Mutex::new(Vec::new()),
             sync_queue: Mutex::new(Default::default()),
@@ -425,22 +428,15 @@ impl Server {
         let mut p = self.pause.lock();
         *p = pause;
         self.pause_active.store(pause.is_some(), Ordering::Release);
+        self.store.hold_changes(pause.is_some());
         if pause.is_none() {
             self.unpause.notify_waiters();
         }
     }
 
-    /// Milliseconds left of the CLIENT PAUSE in force (None when there is none).
+    /// Milliseconds left of the CLIENT PAUSE in force (None when there is none); ends a
+    /// pause whose time is up.
     pub fn pause_remaining_ms(&self) -> Option<u64> {
-        let p = (*self.pause.lock())?;
-        let now = crate::store::now_ms();
-        (p.until_ms > now).then(|| p.until_ms - now)
-    }
-
-    /// How long a command must wait for CLIENT PAUSE (None: run now). `queued` is the
-    /// client's MULTI queue: an EXEC waits under a write pause when it holds a write, as
-    /// in Redis.
-    pub fn paused_for(&self, cmd: &Command, queued: &[Vec<Bytes>]) -> Option<u64> {
         if !self.pause_active.load(Ordering::Acquire) {
             return None;
         }
@@ -450,14 +446,23 @@ impl Server {
             self.set_pause(None);
             return None;
         }
+        Some(p.until_ms - now)
+    }
+
+    /// How long a command must wait for CLIENT PAUSE (None: run now). `queued` is the
+    /// client's MULTI queue: an EXEC waits under a write pause when it holds a write, as
+    /// in Redis.
+    pub fn paused_for(&self, cmd: &Command, queued: &[Vec<Bytes>]) -> Option<u64> {
+        let left = self.pause_remaining_ms()?;
+        let all = self.pause.lock().is_some_and(|p| p.all);
         let replicates = |c: &Command| c.has(flags::WRITE | flags::MAY_REPLICATE);
-        let blocks = p.all
+        let blocks = all
             || replicates(cmd)
             || (cmd.has(flags::WRITE_SECTION)
                 && queued
                     .iter()
                     .any(|a| self.commands.get(&a[0]).is_some_and(replicates)));
-        blocks.then_some(p.until_ms - now)
+        blocks.then_some(left)
     }
 }
 

@@ -181,7 +181,10 @@ impl Evictor {
 /// to evict, or `noeviction`: the command gets -OOM).
 pub fn make_room(txn: &mut WriteTxn<'_>) -> bool {
     let max = MAXMEMORY.load(Ordering::Relaxed);
-    if max == 0 || (txn.store.follower_mode() && REPLICA_IGNORE.load(Ordering::Relaxed)) {
+    if max == 0
+        || (txn.store.follower_mode() && REPLICA_IGNORE.load(Ordering::Relaxed))
+        || txn.store.changes_held()
+    {
         return true;
     }
     let ev = &txn.store.evictor;

@@ -172,17 +172,24 @@ impl WatchRegistry {
         }
     }
 
-    fn signal_db(&self, db: usize) {
+    /// The flags of the watchers of those keys of physical db `db` that `touched`
+    /// selects (FLUSHDB and SWAPDB touch only watched keys that exist, as Redis).
+    fn flags_where(&self, db: usize, touched: impl Fn(&[u8]) -> bool) -> Vec<Arc<AtomicBool>> {
         if self.count.load(Ordering::Relaxed) == 0 {
-            return;
+            return Vec::new();
         }
-        for ((d, _), list) in self.keys.lock().iter() {
-            if *d == db {
-                for f in list {
-                    f.store(true, Ordering::Release);
-                }
-            }
-        }
+        let keys = self.keys.lock();
+        keys.iter()
+            .filter(|((d, k), _)| *d == db && touched(k))
+            .flat_map(|(_, list)| list.iter().cloned())
+            .collect()
+    }
+}
+
+/// Raises WATCH flags collected by [`WatchRegistry::flags_where`].
+fn raise(flags: Vec<Arc<AtomicBool>>) {
+    for f in flags {
+        f.store(true, Ordering::Release);
     }
 }
 
@@ -201,6 +208,9 @@ pub struct Store {
     /// This node follows a leader: keys are never expired locally (the leader's DEL
     /// comes down the stream); logically expired keys are only hidden from reads.
     follower_mode: AtomicBool,
+    /// CLIENT PAUSE is on: the dataset stays static, so keys are neither expired (only
+    /// hidden, as on a follower) nor evicted, as Redis.
+    changes_held: AtomicBool,
     /// Hit/miss/expiry counters.
     pub stats: KeyStats,
     /// maxmemory: memory gauge and eviction candidates.
@@ -262,6 +272,7 @@ impl Default for Store {
             snapshot: Mutex::new(None),
             snapshot_active: AtomicBool::new(false),
             follower_mode: AtomicBool::new(false),
+            changes_held: AtomicBool::new(false),
             stats: KeyStats::default(),
             evictor: evict::Evictor::default(),
             invalidations: Invalidations::default(),
@@ -361,6 +372,16 @@ impl Store {
     /// True when this node follows a leader.
     pub fn follower_mode(&self) -> bool {
         self.follower_mode.load(Ordering::Acquire)
+    }
+
+    /// Holds (or releases) expiry and eviction while CLIENT PAUSE is on.
+    pub fn hold_changes(&self, on: bool) {
+        self.changes_held.store(on, Ordering::Release);
+    }
+
+    /// True while CLIENT PAUSE holds expiry and eviction.
+    pub fn changes_held(&self) -> bool {
+        self.changes_held.load(Ordering::Acquire)
     }
 
     /// True while a snapshot runs (INFO `rdb_bgsave_in_progress`).
@@ -466,8 +487,9 @@ impl<'a> WriteTxn<'a> {
     pub fn expire_if_needed(&mut self, db: usize, key: &[u8]) -> bool {
         let d = self.store.db(db);
         let expired = matches!(d.get(key), Some(e) if e.is_expired(self.now));
-        if expired && self.store.follower_mode() {
-            // Followers hide expired keys but leave deleting them to the leader.
+        if expired && (self.store.follower_mode() || self.store.changes_held()) {
+            // Followers hide expired keys but leave deleting them to the leader; under
+            // CLIENT PAUSE they are deleted once the pause ends.
             return true;
         }
         if expired {
@@ -621,11 +643,15 @@ impl<'a> WriteTxn<'a> {
         }
         let d = self.store.db(db);
         let n = d.map.len();
+        let touched = self
+            .store
+            .watches
+            .flags_where(self.store.physical(db), |k| d.get(k).is_some());
         d.map.clear();
         d.volatile.lock().clear();
         // Signalled once the keys are gone (see `modified`).
         self.store.invalidations.flushed();
-        self.store.watches.signal_db(self.store.physical(db));
+        raise(touched);
         n
     }
 
@@ -638,10 +664,14 @@ impl<'a> WriteTxn<'a> {
             s.visit_db(self.store, pa);
             s.visit_db(self.store, pb);
         }
+        // A watched key of either database is touched if it exists in either.
+        let exists =
+            |k: &[u8]| self.store.dbs[pa].get(k).is_some() || self.store.dbs[pb].get(k).is_some();
+        let mut touched = self.store.watches.flags_where(pa, exists);
+        touched.extend(self.store.watches.flags_where(pb, exists));
         self.store.slots[a].store(pb, Ordering::Release);
         self.store.slots[b].store(pa, Ordering::Release);
-        self.store.watches.signal_db(pa);
-        self.store.watches.signal_db(pb);
+        raise(touched);
     }
 
     /// Active expiry step: samples up to `samples` keys with a TTL in `db` and deletes the

@@ -191,24 +191,24 @@ impl Tracking {
                 inner.items += 1;
             }
         }
-        while max_keys > 0 && inner.keys.len() > max_keys {
-            let Some(k) = inner.keys.keys().next().cloned() else {
-                break;
-            };
-            let set = inner.keys.remove(&k).unwrap_or_default();
-            inner.items -= set.len();
-            for id in set {
-                send(&mut inner, srv, id, Some(std::slice::from_ref(&k)));
-            }
+        evict_over(&mut inner, srv, max_keys);
+    }
+
+    /// Keeps the table under `tracking-table-max-keys` when the limit was lowered (run by
+    /// the cron, as Redis's serverCron does).
+    pub fn enforce_limit(&self, srv: &Server, max_keys: usize) {
+        if max_keys == 0 || self.clients.load(Ordering::Relaxed) == 0 {
+            return;
         }
+        evict_over(&mut self.inner.lock(), srv, max_keys);
     }
 
     /// Delivers the invalidations a command (or the cron) caused: `keys` changed, or
-    /// every key when `flushed`. `origin` is the client that wrote (for NOLOOP).
+    /// every key when `flushed`. `origin` is the client that wrote (for NOLOOP). As Redis:
+    /// a default-mode client gets one message per key, a BCAST client one per prefix
+    /// (with the keys that changed under it).
     pub fn invalidate(&self, srv: &Server, keys: Vec<Bytes>, flushed: bool, origin: Option<u64>) {
         let mut inner = self.inner.lock();
-        // Per target client, the keys to send (batched into one message per client).
-        let mut out: HashMap<u64, Vec<Bytes>> = HashMap::new();
         if flushed {
             inner.keys.clear();
             inner.items = 0;
@@ -217,35 +217,35 @@ impl Tracking {
                 send(&mut inner, srv, id, None);
             }
         }
+        let wants = |inner: &Inner, id: u64| {
+            let noloop = inner.clients.get(&id).is_some_and(|t| t.mode.noloop);
+            !(noloop && origin == Some(id))
+        };
+        // BCAST: (prefix, client) -> the keys changed under the prefix, each once.
+        let mut by_prefix: HashMap<(Bytes, u64), Vec<Bytes>> = HashMap::new();
+        let mut seen = HashSet::new();
         for key in keys {
+            if !seen.insert(key.clone()) {
+                continue;
+            }
             if let Some(set) = inner.keys.remove(&key) {
                 inner.items -= set.len();
                 for id in set {
-                    let noloop = inner.clients.get(&id).is_some_and(|t| t.mode.noloop);
-                    if !(noloop && origin == Some(id)) {
-                        out.entry(id).or_default().push(key.clone());
+                    if wants(&inner, id) {
+                        send(&mut inner, srv, id, Some(std::slice::from_ref(&key)));
                     }
                 }
             }
-            if !inner.prefixes.is_empty() {
-                let hits: Vec<u64> = inner
-                    .prefixes
-                    .iter()
-                    .filter(|(p, _)| key.starts_with(p))
-                    .flat_map(|(_, s)| s.iter().copied())
-                    .collect();
-                for id in hits {
-                    let noloop = inner.clients.get(&id).is_some_and(|t| t.mode.noloop);
-                    if !(noloop && origin == Some(id)) {
-                        let v = out.entry(id).or_default();
-                        if !v.contains(&key) {
-                            v.push(key.clone());
-                        }
-                    }
+            for (prefix, ids) in inner.prefixes.iter().filter(|(p, _)| key.starts_with(p)) {
+                for &id in ids.iter().filter(|&&id| wants(&inner, id)) {
+                    by_prefix
+                        .entry((prefix.clone(), id))
+                        .or_default()
+                        .push(key.clone());
                 }
             }
         }
-        for (id, keys) in out {
+        for ((_, id), keys) in by_prefix {
             send(&mut inner, srv, id, Some(&keys));
         }
     }
@@ -257,6 +257,21 @@ impl Tracking {
             keys: inner.keys.len(),
             items: inner.items,
             prefixes: inner.prefixes.len(),
+        }
+    }
+}
+
+/// Invalidates keys picked from the table (each to the clients holding it) until at most
+/// `max_keys` remain (0: no limit).
+fn evict_over(inner: &mut Inner, srv: &Server, max_keys: usize) {
+    while max_keys > 0 && inner.keys.len() > max_keys {
+        let Some(k) = inner.keys.keys().next().cloned() else {
+            break;
+        };
+        let set = inner.keys.remove(&k).unwrap_or_default();
+        inner.items -= set.len();
+        for id in set {
+            send(inner, srv, id, Some(std::slice::from_ref(&k)));
         }
     }
 }
