@@ -553,3 +553,32 @@ fn flush_and_swapdb_touch_only_existing_watched_keys() {
         other.cmd(&["FLUSHALL"]);
     }
 }
+
+/// The state is checked again at EXEC, as Redis does: a transaction holding a write is
+/// refused as a whole when, since it was queued, the leader lost the followers
+/// `min-replicas-to-write` asks for; nothing of it runs.
+#[test]
+fn exec_rechecks_write_conditions_changed_since_queueing() {
+    let s = TestServer::start(&[]);
+    let mut r = s.raw();
+    let mut admin = s.raw();
+    assert_eq!(r.cmd(&["SET", "xx", "1"]), Reply::ok());
+    assert_eq!(r.cmd(&["MULTI"]), Reply::ok());
+    assert_eq!(r.cmd(&["INCR", "xx"]), queued());
+    assert_eq!(
+        admin.cmd(&["CONFIG", "SET", "min-replicas-to-write", "2"]),
+        Reply::ok()
+    );
+    assert_eq!(
+        r.cmd(&["EXEC"]),
+        Reply::err(
+            "EXECABORT Transaction discarded because of: NOREPLICAS Not enough good replicas to write."
+        )
+    );
+    assert_eq!(r.cmd(&["GET", "xx"]), Reply::bulk("1"));
+    // The transaction is gone; a read-only one still runs.
+    assert_eq!(r.cmd(&["EXEC"]), Reply::err("ERR EXEC without MULTI"));
+    assert_eq!(r.cmd(&["MULTI"]), Reply::ok());
+    assert_eq!(r.cmd(&["GET", "xx"]), queued());
+    assert_eq!(r.cmd(&["EXEC"]), Reply::arr(vec![Reply::bulk("1")]));
+}

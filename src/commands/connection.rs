@@ -17,7 +17,7 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "ping",
             -1,
-            FAST | SUBSCRIBED_OK | STALE,
+            FAST | SUBSCRIBED_OK,
             (0, 0, 0),
             "connection",
             "1.0.0",

@@ -65,6 +65,12 @@ pub struct Client {
     pub multi: Option<Vec<Vec<Bytes>>>,
     /// A queueing error happened: EXEC must abort.
     pub multi_failed: bool,
+    /// The flags of every queued command OR-ed (Redis's `mstate.cmd_flags`): EXEC is
+    /// refused or paused as a write when it holds one.
+    pub multi_flags: u32,
+    /// The flags some queued command lacks, OR-ed (Redis's `mstate.cmd_inv_flags`): EXEC
+    /// is refused on a stale follower when one queued command is not STALE.
+    pub multi_inv_flags: u32,
     /// Raised by writers when a WATCHed key changes.
     pub watch_dirty: Arc<AtomicBool>,
     /// WATCHed keys: logical db, key, and whether it was already expired at WATCH. A
@@ -125,6 +131,8 @@ impl Client {
             user,
             multi: None,
             multi_failed: false,
+            multi_flags: 0,
+            multi_inv_flags: 0,
             watch_dirty: Arc::new(AtomicBool::new(false)),
             watched: Vec::new(),
             channels: HashSet::new(),
@@ -146,6 +154,29 @@ impl Client {
     /// Subscriptions of both kinds.
     pub fn subscriptions(&self) -> usize {
         self.channels.len() + self.patterns.len()
+    }
+
+    /// Leaves MULTI (EXEC, DISCARD, an aborted EXEC): returns the queue and drops the
+    /// WATCHes.
+    pub fn end_transaction(&mut self, srv: &Server) -> Option<Vec<Vec<Bytes>>> {
+        let q = self.multi.take();
+        self.multi_failed = false;
+        self.multi_flags = 0;
+        self.multi_inv_flags = 0;
+        self.handle.multi.store(-1, Ordering::Relaxed);
+        self.unwatch(srv);
+        q
+    }
+
+    /// The flags `cmd` runs with: its own (or its subcommand's), plus, for EXEC, those
+    /// of the queued commands.
+    pub fn command_flags(&self, cmd: &Command, args: &[Bytes]) -> u32 {
+        let own = cmd.flags | cmd.effective_flags(args);
+        if cmd.has(flags::WRITE_SECTION) && self.multi.is_some() {
+            own | self.multi_flags
+        } else {
+            own
+        }
     }
 
     /// Drops WATCHes (UNWATCH, EXEC, DISCARD, disconnect).
@@ -347,11 +378,18 @@ fn check_and_run(
 ) -> CmdResult {
     if let Err(e) = admit(srv, client, out, cmd, args) {
         cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        // A refused EXEC discards the transaction, naming why (Redis's execCommandAbort).
+        if cmd.has(flags::WRITE_SECTION) && client.multi.is_some() {
+            client.end_transaction(srv);
+            return Err(CmdError::Msg(format!(
+                "EXECABORT Transaction discarded because of: {e}"
+            )));
+        }
         return Err(e);
     }
     if client.multi.is_some() && !cmd.has(flags::TX_CONTROL) {
         // A paused write waits before it is queued, as in Redis.
-        if held_by_pause(srv, client, cmd) {
+        if held_by_pause(srv, client, cmd, args) {
             client.postponed = true;
             return Ok(());
         }
@@ -365,6 +403,9 @@ fn check_and_run(
             cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
             return Err(CmdError::Oom);
         }
+        let queued_flags = cmd.flags | cmd.effective_flags(args);
+        client.multi_flags |= queued_flags;
+        client.multi_inv_flags |= !queued_flags;
         if let Some(q) = client.multi.as_mut() {
             q.push(args.to_vec());
             client.handle.multi.store(q.len() as i64, Ordering::Relaxed);
@@ -376,12 +417,10 @@ fn check_and_run(
 }
 
 /// True when CLIENT PAUSE holds `cmd` back for `client` (never the link to our leader).
-fn held_by_pause(srv: &Server, client: &Client, cmd: &Command) -> bool {
+fn held_by_pause(srv: &Server, client: &Client, cmd: &Command, args: &[Bytes]) -> bool {
     !client.is_leader_link
         && srv.pause_active.load(Ordering::Acquire)
-        && srv
-            .paused_for(cmd, client.multi.as_deref().unwrap_or_default())
-            .is_some()
+        && srv.paused_for(client.command_flags(cmd, args)).is_some()
 }
 
 /// `enable-debug-command`: `yes`, or `local` for a client on 127.0.0.1 / ::1 (Redis's
@@ -452,7 +491,11 @@ fn admit(
             cmd.name
         )));
     }
-    if !client.is_leader_link && srv.store.follower_mode() && !cmd.has(flags::STALE) {
+    let deny_stale = !cmd.has(flags::STALE)
+        || (cmd.has(flags::WRITE_SECTION)
+            && client.multi.is_some()
+            && client.multi_inv_flags & flags::STALE != 0);
+    if !client.is_leader_link && srv.store.follower_mode() && deny_stale {
         let link_up = srv.follower.lock().link_up;
         if !link_up && srv.config.get("replica-serve-stale-data").as_deref() == Some("no") {
             if client.multi.is_some() {
@@ -464,7 +507,8 @@ fn admit(
             ));
         }
     }
-    if cmd.has(flags::WRITE) && !client.is_leader_link && !srv.store.follower_mode() {
+    let writes = client.command_flags(cmd, args) & flags::WRITE != 0;
+    if writes && !client.is_leader_link && !srv.store.follower_mode() {
         let needed = srv
             .config
             .live
@@ -482,7 +526,7 @@ fn admit(
             }
         }
     }
-    if cmd.has(flags::WRITE) && !client.is_leader_link && srv.store.follower_mode() {
+    if writes && !client.is_leader_link && srv.store.follower_mode() {
         if client.multi.is_some() {
             client.multi_failed = true;
         }
@@ -574,7 +618,7 @@ pub fn run(
         .has(flags::WRITE | flags::WRITE_SECTION)
         .then(|| srv.store.write(now));
     let read_guard = (txn.is_none() && cmd.has(flags::ATOMIC_READ)).then(|| srv.store.read_lock());
-    if held_by_pause(srv, client, cmd) {
+    if held_by_pause(srv, client, cmd, args) {
         client.postponed = true;
         return Ok(());
     }

@@ -207,7 +207,6 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let port = arg_i64(&args[2])
         .ok()
         .and_then(|p| u16::try_from(p).ok())
-        .filter(|p| *p > 0)
         .ok_or_else(|| CmdError::err("Invalid master port"))?;
     if srv.follower.lock().leader.as_ref() == Some(&(host.clone(), port)) {
         ctx.out.simple("OK Already connected to specified master");

@@ -69,18 +69,15 @@ fn multi(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     }
     ctx.client.multi = Some(Vec::new());
     ctx.client.multi_failed = false;
+    ctx.client.multi_flags = 0;
+    ctx.client.multi_inv_flags = 0;
     ctx.client.handle.multi.store(0, Ordering::Relaxed);
     ctx.out.ok();
     Ok(())
 }
 
 fn end_multi(ctx: &mut Ctx<'_>) -> Option<Vec<Vec<Bytes>>> {
-    let q = ctx.client.multi.take();
-    ctx.client.multi_failed = false;
-    ctx.client.handle.multi.store(-1, Ordering::Relaxed);
-    let srv = ctx.srv;
-    ctx.client.unwatch(srv);
-    q
+    ctx.client.end_transaction(ctx.srv)
 }
 
 fn discard(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
@@ -130,7 +127,10 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
             .is_some_and(|c| c.has(super::table::flags::DENYOOM))
     });
     if denyoom && !crate::store::evict::make_room(txn) {
-        return Err(CmdError::Oom);
+        return Err(CmdError::Msg(format!(
+            "EXECABORT Transaction discarded because of: {}",
+            CmdError::Oom
+        )));
     }
     txn.log().begin();
     ctx.out.array(queue.len());

@@ -449,19 +449,13 @@ impl Server {
         Some(p.until_ms - now)
     }
 
-    /// How long a command must wait for CLIENT PAUSE (None: run now). `queued` is the
-    /// client's MULTI queue: an EXEC waits under a write pause when it holds a write, as
-    /// in Redis.
-    pub fn paused_for(&self, cmd: &Command, queued: &[Vec<Bytes>]) -> Option<u64> {
+    /// How long a command running with `cmd_flags` (`Client::command_flags`: an EXEC
+    /// holding a write counts as one, as in Redis) must wait for CLIENT PAUSE (None: run
+    /// now).
+    pub fn paused_for(&self, cmd_flags: u32) -> Option<u64> {
         let left = self.pause_remaining_ms()?;
         let all = self.pause.lock().is_some_and(|p| p.all);
-        let replicates = |c: &Command| c.has(flags::WRITE | flags::MAY_REPLICATE);
-        let blocks = all
-            || replicates(cmd)
-            || (cmd.has(flags::WRITE_SECTION)
-                && queued
-                    .iter()
-                    .any(|a| self.commands.get(&a[0]).is_some_and(replicates)));
+        let blocks = all || cmd_flags & (flags::WRITE | flags::MAY_REPLICATE) != 0;
         blocks.then_some(left)
     }
 }

@@ -320,8 +320,12 @@ impl TestServer {
         match s.read(&mut buf) {
             Ok(n) if n > 0 => {
                 let r = &buf[..n];
-                // +PONG, or -NOAUTH when --requirepass is set: both mean "serving".
-                r.starts_with(b"+PONG") || r.starts_with(b"-NOAUTH")
+                // +PONG, -NOAUTH when --requirepass is set, or -MASTERDOWN from a
+                // follower whose leader is unreachable (replica-serve-stale-data no):
+                // all mean "serving".
+                r.starts_with(b"+PONG")
+                    || r.starts_with(b"-NOAUTH")
+                    || r.starts_with(b"-MASTERDOWN")
             }
             _ => false,
         }
