@@ -318,3 +318,89 @@ fn blocking_pops() {
     ));
     assert_eq!(f.cmd(&["LRANGE", "q2", "0", "-1"]), Reply::bulks(&["y"]));
 }
+
+/// Blocking pops under concurrent pushes: a push that lands between a consumer's
+/// empty check and its registration as blocked would leave the element in the list while
+/// the consumer sleeps. Consumers block on two keys (BLPOP and BLMOVE) while producers
+/// push; every element must be served exactly once and nothing may be left behind.
+#[test]
+fn concurrent_pushes_never_strand_a_blocked_consumer() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    const PRODUCERS: usize = 4;
+    const PER_PRODUCER: usize = 500;
+    let s = TestServer::start(&[]);
+    let total = PRODUCERS * PER_PRODUCER;
+    let served = Arc::new(AtomicUsize::new(0));
+    let consumers: Vec<_> = (0..6)
+        .map(|i| {
+            let mut c = s.raw();
+            let served = served.clone();
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                while served.load(Ordering::SeqCst) < total {
+                    // A short timeout only lets a consumer notice that everything was served.
+                    let reply = if i % 2 == 0 {
+                        c.cmd(&["BLPOP", "q1", "q2", "0.2"])
+                    } else {
+                        c.cmd(&["BLMOVE", "q2", "done", "LEFT", "RIGHT", "0.2"])
+                    };
+                    match reply {
+                        Reply::Nil => {}
+                        Reply::Array(kv) => {
+                            got.push(kv[1].as_string());
+                            served.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Reply::Bulk(v) => {
+                            got.push(String::from_utf8(v).unwrap());
+                            served.fetch_add(1, Ordering::SeqCst);
+                        }
+                        other => panic!("unexpected {other:?}"),
+                    }
+                }
+                got
+            })
+        })
+        .collect();
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|p| {
+            let mut w = s.raw();
+            std::thread::spawn(move || {
+                for n in 0..PER_PRODUCER {
+                    let key = if n % 2 == 0 { "q1" } else { "q2" };
+                    assert!(!w.cmd(&["RPUSH", key, &format!("{p}-{n}")]).is_error());
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().unwrap();
+    }
+    let mut r = s.raw();
+    // Elements stranded in a list while consumers sleep would keep `served` short.
+    assert!(
+        poll_until(
+            Duration::from_secs(10),
+            Duration::from_millis(10),
+            || served.load(Ordering::SeqCst) == total
+        ),
+        "served {} of {total}; left: q1={:?} q2={:?}",
+        served.load(Ordering::SeqCst),
+        r.cmd(&["LLEN", "q1"]),
+        r.cmd(&["LLEN", "q2"])
+    );
+    let mut all: Vec<String> = consumers
+        .into_iter()
+        .flat_map(|c| c.join().unwrap())
+        .collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), total, "every element served exactly once");
+    assert_eq!(r.cmd(&["EXISTS", "q1", "q2"]), Reply::int(0));
+    // What BLMOVE served is in `done`, once each.
+    let mut done = r.cmd(&["LRANGE", "done", "0", "-1"]).strings();
+    let moved = done.len();
+    done.sort();
+    done.dedup();
+    assert_eq!(done.len(), moved);
+}
