@@ -115,17 +115,14 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
                 .is_some_and(|e| e.is_expired(now))
     });
     let dirty = ctx.client.watch_dirty.load(Ordering::Acquire) || expired_since_watch;
+    let queued_flags = ctx.client.multi_flags;
     let queue = end_multi(ctx).unwrap_or_default();
     if dirty {
         ctx.out.null_array();
         return Ok(());
     }
     let txn = ctx.w()?;
-    let denyoom = queue.iter().any(|args| {
-        srv.commands
-            .get(&args[0])
-            .is_some_and(|c| c.has(super::table::flags::DENYOOM))
-    });
+    let denyoom = queued_flags & super::table::flags::DENYOOM != 0;
     if denyoom && !crate::store::evict::make_room(txn) {
         return Err(CmdError::Msg(format!(
             "EXECABORT Transaction discarded because of: {}",

@@ -434,9 +434,9 @@ impl Server {
         }
     }
 
-    /// Milliseconds left of the CLIENT PAUSE in force (None when there is none); ends a
-    /// pause whose time is up.
-    pub fn pause_remaining_ms(&self) -> Option<u64> {
+    /// The CLIENT PAUSE in force and the milliseconds left of it (None when there is
+    /// none); ends a pause whose time is up.
+    fn pause_in_force(&self) -> Option<(Pause, u64)> {
         if !self.pause_active.load(Ordering::Acquire) {
             return None;
         }
@@ -446,16 +446,20 @@ impl Server {
             self.set_pause(None);
             return None;
         }
-        Some(p.until_ms - now)
+        Some((p, p.until_ms - now))
+    }
+
+    /// Milliseconds left of the CLIENT PAUSE in force (None when there is none).
+    pub fn pause_remaining_ms(&self) -> Option<u64> {
+        self.pause_in_force().map(|(_, left)| left)
     }
 
     /// How long a command running with `cmd_flags` (`Client::command_flags`: an EXEC
     /// holding a write counts as one, as in Redis) must wait for CLIENT PAUSE (None: run
     /// now).
     pub fn paused_for(&self, cmd_flags: u32) -> Option<u64> {
-        let left = self.pause_remaining_ms()?;
-        let all = self.pause.lock().is_some_and(|p| p.all);
-        let blocks = all || cmd_flags & (flags::WRITE | flags::MAY_REPLICATE) != 0;
+        let (pause, left) = self.pause_in_force()?;
+        let blocks = pause.all || cmd_flags & (flags::WRITE | flags::MAY_REPLICATE) != 0;
         blocks.then_some(left)
     }
 }
