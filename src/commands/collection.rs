@@ -190,24 +190,17 @@ impl ScanArgs {
     }
 }
 
-/// Where a member sits in a collection scan: its key-independent [`cursor_hash`] mapped
-/// to 1..=2^62, so cursor 0 means "from the start", a next cursor is never 0 by chance,
-/// and the next cursor (a position + 1) stays below 2^63 ([`CURSOR_BITS`]).
-///
-/// [`cursor_hash`]: crate::store::cursor_hash
-/// [`CURSOR_BITS`]: crate::store::CURSOR_BITS
-fn scan_position(member: &[u8]) -> u64 {
-    (crate::store::cursor_hash(member) >> (64 - (crate::store::CURSOR_BITS - 1))) + 1
-}
-
 /// One step of HSCAN / SSCAN / ZSCAN over `items` (member, what to return for it):
 /// the returned items matching MATCH, and the next cursor (0 when done).
 ///
 /// As in Redis, a compact collection (listpack, intset) comes back whole in one step.
-/// Otherwise members are visited in the order of a hash of their bytes, so every member
+/// Otherwise members are visited in [`ScanBuckets`] order (cursors below about twice
+/// the collection's size), so every member
 /// present for the whole scan is returned at least once however the collection changes
 /// or grows. Finding the place costs one pass, so a step visits at least 1/32 of the
 /// collection (COUNT is a hint): a full scan takes at most about 32 passes.
+///
+/// [`ScanBuckets`]: crate::store::ScanBuckets
 pub fn scan_step<'a, T>(
     items: impl Iterator<Item = (&'a [u8], T)>,
     compact: bool,
@@ -219,21 +212,24 @@ pub fn scan_step<'a, T>(
             .map(|(_, t)| t);
         return (all.collect(), 0);
     }
-    let mut total = 0usize;
-    let mut cands: Vec<(u64, &[u8], T)> = items
-        .inspect(|_| total += 1)
-        .map(|(m, t)| (scan_position(m), m, t))
-        .filter(|c| c.0 >= args.cursor)
-        .collect();
+    let mut cands: Vec<(u64, &[u8], T)> = items.map(|(m, t)| (0, m, t)).collect();
+    let total = cands.len();
+    let buckets = crate::store::ScanBuckets::for_len(total);
+    let from = buckets.decode(args.cursor);
+    for c in cands.iter_mut() {
+        c.0 = buckets.bucket(c.1);
+    }
+    cands.retain(|c| c.0 >= from);
     let batch = args.options.count.max(total / 32).max(1);
     let mut next = 0;
     if cands.len() > batch {
         cands.select_nth_unstable_by_key(batch - 1, |c| c.0);
         let cut = cands[batch - 1].0;
-        // Members sharing the last position all go in this step, so a cursor never
-        // splits them.
+        // Members of the last bucket all go in this step, so a cursor never splits one.
         cands.retain(|c| c.0 <= cut);
-        next = cut + 1; // cut <= 2^62: below 2^63
+        if cut + 1 < buckets.count() {
+            next = buckets.encode(cut + 1);
+        }
     }
     let kept = cands
         .into_iter()
@@ -270,6 +266,10 @@ mod tests {
                         next < 1 << 63,
                         "cursor {next} does not fit a signed 64-bit integer"
                     );
+                    assert!(
+                        next < 2 * size as u64 + 2,
+                        "cursor {next} for {size} members"
+                    );
                     seen.extend(found);
                     steps += 1;
                     assert!(steps < 100_000, "HSCAN did not finish");
@@ -288,5 +288,40 @@ mod tests {
             let items = members.iter().map(|m| (&m[..], ()));
             assert_eq!(scan_step(items, false, &args).1, 0);
         }
+    }
+
+    #[test]
+    fn collection_scan_returns_every_member_present_throughout_while_it_changes() {
+        let stable: Vec<Vec<u8>> = (0..2_000).map(|i| format!("s{i}").into_bytes()).collect();
+        let mut churn: Vec<Vec<u8>> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        for step in 0.. {
+            assert!(step < 10_000, "scan did not finish");
+            let args = ScanArgs {
+                cursor,
+                options: ScanOptions {
+                    count: 10,
+                    ..Default::default()
+                },
+            };
+            let items = stable
+                .iter()
+                .chain(churn.iter())
+                .map(|m| (&m[..], m.clone()));
+            let (found, next) = scan_step(items, false, &args);
+            seen.extend(found);
+            // Grow fast (bucket counts double), then shrink below the start.
+            if step < 10 {
+                churn.extend((0..1_000).map(|j| format!("c{step}:{j}").into_bytes()));
+            } else {
+                churn.truncate(churn.len().saturating_sub(1_000));
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        assert!(stable.iter().all(|m| seen.contains(m)));
     }
 }

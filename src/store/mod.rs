@@ -730,9 +730,6 @@ impl Drop for WriteTxn<'_> {
     }
 }
 
-/// Bits a SCAN/HSCAN/SSCAN/ZSCAN cursor may use: every cursor is below 2^63.
-pub const CURSOR_BITS: u32 = 63;
-
 /// Builds a stable 64-bit hash of a key for SCAN cursors (independent of map hashing).
 pub fn cursor_hash(key: &[u8]) -> u64 {
     // FNV-1a, then a finaliser to spread bits; stable across the process lifetime.
@@ -747,16 +744,68 @@ pub fn cursor_hash(key: &[u8]) -> u64 {
     h
 }
 
+/// Positions of a scan (SCAN, HSCAN, SSCAN, ZSCAN) that visits elements in the order of
+/// their [`cursor_hash`]: the hash range is cut into about as many buckets as there are
+/// elements, and a cursor names the bucket to resume at, with its bits reversed (Redis's
+/// reverse-binary cursor). So cursors stay in the range of the element count, as stock
+/// Redis's do (clients that parse them as signed 64-bit integers never see one near
+/// 2^63), and a cursor read back after the count changed resumes at the same bucket
+/// (finer buckets) or an earlier one (coarser): elements may come twice, never be missed.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanBuckets {
+    bits: u32,
+}
+
+impl ScanBuckets {
+    /// Buckets for `len` elements: the next power of two above it.
+    pub fn for_len(len: usize) -> Self {
+        ScanBuckets {
+            bits: (usize::BITS - len.leading_zeros()).min(56),
+        }
+    }
+
+    /// Number of buckets.
+    pub fn count(&self) -> u64 {
+        1 << self.bits
+    }
+
+    /// The bucket an element falls in.
+    pub fn bucket(&self, element: &[u8]) -> u64 {
+        if self.bits == 0 {
+            0
+        } else {
+            cursor_hash(element) >> (64 - self.bits)
+        }
+    }
+
+    /// The cursor for "resume at `bucket`" (below [`Self::count`]).
+    pub fn encode(&self, bucket: u64) -> u64 {
+        if self.bits == 0 {
+            0
+        } else {
+            bucket.reverse_bits() >> (64 - self.bits)
+        }
+    }
+
+    /// The bucket a cursor resumes at, whatever bucket count it was made with.
+    pub fn decode(&self, cursor: u64) -> u64 {
+        if self.bits == 0 {
+            0
+        } else {
+            (cursor & (self.count() - 1)).reverse_bits() >> (64 - self.bits)
+        }
+    }
+}
+
 /// One SCAN step over `db`: returns the accepted keys and the next cursor (0 when done).
 ///
-/// The cursor packs a shard index (bits 57-62) and a position in that shard's keys
-/// ordered by [`cursor_hash`] (low 57 bits: the next hash to visit). Bit 63 is never set:
-/// widely deployed clients parse cursors as signed 64-bit integers and would clamp a
-/// larger one, then loop forever. Every key present for the
-/// whole scan is returned at least once, whatever rehashing happens, because the order
-/// depends only on the key's bytes. Finding a position costs one pass over the shard, so
-/// a step visits at least 1/16 of a shard (COUNT is a hint, as in Redis): a full scan of a
-/// large keyspace takes about a thousand calls whatever COUNT says, not keys/COUNT passes.
+/// Shard by shard, each in [`ScanBuckets`] order: the cursor is the shard index in its
+/// low 6 bits and the shard's resume cursor above them, so it stays below about twice
+/// the key count. Every key present for the whole scan is returned at least once,
+/// whatever rehashing happens, because the order depends only on the key's bytes.
+/// Finding a position costs one pass over the shard, so a step visits at least 1/16 of a
+/// shard (COUNT is a hint, as in Redis): a full scan of a large keyspace takes about a
+/// thousand calls whatever COUNT says, not keys/COUNT passes.
 pub fn scan_step(
     db: &Db,
     cursor: u64,
@@ -765,27 +814,28 @@ pub fn scan_step(
     mut accept: impl FnMut(&[u8], &Entry) -> bool,
 ) -> (Vec<Bytes>, u64) {
     let shards = db.map.shards();
-    let shard_bits = SHARDS.trailing_zeros();
-    let low_bits = CURSOR_BITS - shard_bits;
-    let mut shard = (cursor >> low_bits) as usize;
-    let mut from = cursor & ((1u64 << low_bits) - 1);
+    let shard_count = shards.len() as u64;
+    let mut shard = (cursor % shard_count) as usize;
+    let mut resume_cursor = cursor / shard_count;
     let mut out = Vec::new();
     let mut visited = 0usize;
     while shard < shards.len() {
         let guard = shards[shard].read();
+        let buckets = ScanBuckets::for_len(guard.len());
+        let from = buckets.decode(resume_cursor);
         let mut cands: Vec<(u64, &[u8], &Entry)> = shard_entries(&guard)
-            .map(|(k, v)| (cursor_hash(k) >> (64 - low_bits), k, v))
-            .filter(|(h, _, _)| *h >= from)
+            .map(|(k, v)| (buckets.bucket(k), k, v))
+            .filter(|(b, _, _)| *b >= from)
             .collect();
         let batch = count.saturating_sub(visited).max(guard.len() / 16).max(1);
-        // Where this step stops inside the shard: after the `batch` smallest hashes, and
-        // always after every key sharing the last hash, so a cursor never splits them.
+        // Where this step stops inside the shard: after the `batch` first buckets' keys,
+        // and always after every key of the last bucket, so a cursor never splits one.
         let mut resume = None;
         if cands.len() > batch {
             cands.select_nth_unstable_by_key(batch - 1, |c| c.0);
             let cut = cands[batch - 1].0;
             cands.retain(|c| c.0 <= cut);
-            if cut + 1 < (1u64 << low_bits) {
+            if cut + 1 < buckets.count() {
                 resume = Some(cut + 1);
             }
         }
@@ -797,15 +847,15 @@ pub fn scan_step(
         visited += cands.len();
         drop(guard);
         if let Some(next) = resume {
-            return (out, ((shard as u64) << low_bits) | next);
+            return (out, buckets.encode(next) * shard_count + shard as u64);
         }
         shard += 1;
-        from = 0;
+        resume_cursor = 0;
         if visited >= count {
             return if shard >= shards.len() {
                 (out, 0)
             } else {
-                (out, (shard as u64) << low_bits)
+                (out, shard as u64)
             };
         }
     }
@@ -817,16 +867,19 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    /// Runs a whole SCAN of logical db 0 from `start`, checking every cursor on the way.
+    /// Runs a whole SCAN of logical db 0 from `start`, checking every cursor on the way:
+    /// below 2^63, and in the range of the key count.
     fn full_scan(store: &Store, start: u64, count: usize) -> HashSet<Bytes> {
         let mut seen = HashSet::new();
         let mut cursor = start;
+        let size = store.db(0).map.len() as u64;
         for _ in 0..100_000 {
             let (keys, next) = scan_step(store.db(0), cursor, count, 0, |_, _| true);
             assert!(
                 next < 1 << 63,
                 "cursor {next} does not fit a signed 64-bit integer"
             );
+            assert!(next < 128 * (size + 1), "cursor {next} for {size} keys");
             seen.extend(keys);
             if next == 0 {
                 return seen;
@@ -862,5 +915,48 @@ mod tests {
             // A client that clamped a cursor to i64::MAX still reaches the end.
             full_scan(&store, i64::MAX as u64, 10);
         }
+    }
+
+    #[test]
+    fn scan_returns_every_key_present_throughout_while_the_keyspace_grows_and_shrinks() {
+        let store = Store::default();
+        let entry = || Entry::new(Value::Str(StrBytes::new()), 0);
+        let mut t = store.write(0);
+        for i in 0..3_000 {
+            t.insert(0, format!("stable:{i}").as_bytes(), entry());
+        }
+        drop(t);
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        let mut step = 0;
+        loop {
+            let (keys, next) = scan_step(store.db(0), cursor, 10, 0, |_, _| true);
+            seen.extend(keys);
+            // Grow fast (bucket counts double), then shrink below the start.
+            let mut t = store.write(0);
+            if step < 30 {
+                for j in 0..400 {
+                    t.insert(0, format!("churn:{step}:{j}").as_bytes(), entry());
+                }
+            } else {
+                for j in 0..400 {
+                    t.remove(0, format!("churn:{}:{j}", step - 30).as_bytes());
+                }
+            }
+            drop(t);
+            step += 1;
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+            assert!(step < 10_000, "SCAN did not finish");
+        }
+        let missing = (0..3_000)
+            .filter(|i| !seen.contains(format!("stable:{i}").as_bytes()))
+            .count();
+        assert_eq!(
+            missing, 0,
+            "stable keys missed by a scan taking {step} steps"
+        );
     }
 }
