@@ -71,6 +71,12 @@ fn main() {
             std::process::exit(1);
         }
     };
+    if cfg.server_settings.get("daemonize").map(String::as_str) == Some("yes")
+        && let Err(e) = ferrocache::server::process::daemonize()
+    {
+        eprintln!("Can't daemonize: {e}");
+        std::process::exit(1);
+    }
     init_logging(&cfg);
     if let Some(dir) = &cfg.dir
         && let Err(e) = std::env::set_current_dir(dir)

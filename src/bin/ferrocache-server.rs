@@ -92,7 +92,19 @@ fn main() {
             std::process::exit(1);
         }
     };
+    if server::process::should_daemonize(&cfg) {
+        if cfg.get("pidfile").unwrap_or_default().is_empty() {
+            // Redis's default for a daemon, so init scripts find it.
+            let _ = cfg.set_startup("pidfile", "/var/run/redis.pid");
+        }
+        if let Err(e) = server::process::daemonize() {
+            eprintln!("Can't daemonize: {}", e);
+            std::process::exit(1);
+        }
+    }
     init_logging(&cfg);
+    server::process::apply_thp(&cfg);
+    server::process::log_inert_settings(&cfg);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("ferrocache-worker")
@@ -189,6 +201,7 @@ async fn run(cfg: Config) -> i32 {
     }
     tokio::spawn(server::cron::run(srv.clone()));
     tracing::info!(port, "Ready to accept connections tcp");
+    server::process::notify_ready(&srv.config);
     if acceptor.is_some() {
         tracing::info!(
             port = srv.config.get_i64("tls-port"),
@@ -208,21 +221,35 @@ async fn wait_for_shutdown(srv: &Arc<Server>) {
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut rx = srv.shutdown.subscribe();
     loop {
-        tokio::select! {
-            _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-            _ = tokio::signal::ctrl_c() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+        let setting = tokio::select! {
+            _ = term.recv() => {
+                tracing::warn!("Received SIGTERM scheduling shutdown...");
+                "shutdown-on-sigterm"
+            }
+            _ = tokio::signal::ctrl_c() => {
+                tracing::warn!("Received SIGINT scheduling shutdown...");
+                "shutdown-on-sigint"
+            }
             // SHUTDOWN already saved (or was told not to) before asking.
             _ = rx.wait_for(|v| *v) => return,
-        }
-        // A signal saves first when save points are configured, as Redis does; if that
-        // fails the server keeps running rather than lose the data.
-        if server::persistence::save_points_configured(srv) {
+        };
+        // `shutdown-on-sig*`: `default` saves when save points are configured, `save`
+        // always, `nosave` never; a failed save keeps the server running (rather than
+        // lose the data) unless `force`.
+        let flags = srv.config.get(setting).unwrap_or_default();
+        let flag = |f: &str| flags.split_whitespace().any(|w| w == f);
+        let save = if flag("nosave") {
+            false
+        } else {
+            flag("save") || server::persistence::save_points_configured(srv)
+        };
+        if save {
             tracing::info!("Saving the final RDB snapshot before exiting.");
             let saved = {
                 let seq = srv.store.read_lock();
                 server::persistence::save(srv, &seq)
             };
-            if saved.is_err() {
+            if saved.is_err() && !flag("force") {
                 tracing::warn!("Error trying to save the DB, can't exit.");
                 continue;
             }

@@ -137,7 +137,7 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
                 now_us,
                 up,
                 up / 86400,
-                srv.config.live.hz.load(Ordering::Relaxed),
+                srv.effective_hz.load(Ordering::Relaxed),
                 srv.config.live.hz.load(Ordering::Relaxed),
                 crate::store::value::lru_clock_seconds(),
                 exe,
@@ -180,7 +180,7 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
             };
             let _ = write!(
                 out,
-                "# Memory\r\nused_memory:{a}\r\nused_memory_human:{ah}\r\nused_memory_rss:{r}\r\nused_memory_rss_human:{rh}\r\nused_memory_peak:{a}\r\nused_memory_peak_human:{ah}\r\nallocator_allocated:{a}\r\nallocator_active:{act}\r\nallocator_resident:{res}\r\ntotal_system_memory:{t}\r\ntotal_system_memory_human:{th}\r\nmaxmemory:{mm}\r\nmaxmemory_human:{mmh}\r\nmaxmemory_policy:{pol}\r\nallocator_frag_ratio:{afr:.2}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{fb}\r\nmem_replication_backlog:{bl}\r\nmem_allocator:jemalloc-5.3.0\r\nlazyfree_pending_objects:0\r\nlazyfreed_objects:0\r\n",
+                "# Memory\r\nused_memory:{a}\r\nused_memory_human:{ah}\r\nused_memory_rss:{r}\r\nused_memory_rss_human:{rh}\r\nused_memory_peak:{a}\r\nused_memory_peak_human:{ah}\r\nallocator_allocated:{a}\r\nallocator_active:{act}\r\nallocator_resident:{res}\r\ntotal_system_memory:{t}\r\ntotal_system_memory_human:{th}\r\nmaxmemory:{mm}\r\nmaxmemory_human:{mmh}\r\nmaxmemory_policy:{pol}\r\nallocator_frag_ratio:{afr:.2}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{fb}\r\nmem_replication_backlog:{bl}\r\nmem_allocator:jemalloc-5.3.0\r\nlazyfree_pending_objects:{lzp}\r\nlazyfreed_objects:{lzf}\r\n",
                 a = m.allocated,
                 ah = human_bytes(m.allocated),
                 r = m.rss,
@@ -197,6 +197,8 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
                 frag = frag,
                 fb = m.rss as i64 - m.allocated as i64,
                 pol = srv.config.get("maxmemory-policy").unwrap_or_default(),
+                lzp = srv.store.lazyfree.pending(),
+                lzf = srv.store.lazyfree.freed(),
                 mm = crate::store::evict::MAXMEMORY.load(Ordering::Relaxed),
                 mmh = human_bytes(crate::store::evict::MAXMEMORY.load(Ordering::Relaxed)),
                 bl = seq.log.backlog.as_ref().map_or(0, |b| b.capacity()),

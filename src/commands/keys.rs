@@ -2,6 +2,7 @@
 
 use super::table::{Command, SubCommand, cmd, container, flags::*, sub};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
+use crate::store::lazyfree::FreeReason;
 use crate::store::{Entry, NUM_DBS, scan_step};
 use bytes::Bytes;
 
@@ -26,7 +27,7 @@ pub fn commands() -> Vec<Command> {
             "generic",
             "4.0.0",
             "Delete a key asynchronously in another thread",
-            del,
+            unlink,
         ),
         cmd(
             "exists",
@@ -281,11 +282,23 @@ pub fn commands() -> Vec<Command> {
 }
 
 fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    delete_keys(ctx, args, false)
+}
+
+fn unlink(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    delete_keys(ctx, args, true)
+}
+
+/// DEL and UNLINK: UNLINK always frees large values in the background, DEL when
+/// `lazyfree-lazy-user-del` says so.
+fn delete_keys(ctx: &mut Ctx<'_>, args: &[Bytes], lazy: bool) -> CmdResult {
     let db = ctx.db();
+    let lazyfree = &ctx.srv.store.lazyfree;
     let t = ctx.w()?;
     let mut n = 0;
     for k in &args[1..] {
-        if t.remove(db, k).is_some() {
+        if let Some(old) = t.remove(db, k) {
+            lazyfree.free_entry(FreeReason::UserDel, old, lazy);
             t.propagate(db, &[b"DEL", k]);
             n += 1;
         }
@@ -632,28 +645,31 @@ fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn flush_mode(args: &[Bytes]) -> CmdResult {
+/// Whether FLUSHALL / FLUSHDB frees in the background: ASYNC yes, SYNC no, neither as
+/// `lazyfree-lazy-user-flush` says.
+fn flush_lazily(ctx: &Ctx<'_>, args: &[Bytes]) -> Result<bool, CmdError> {
     match args.len() {
-        1 => Ok(()),
-        2 if is(&args[1], "async") || is(&args[1], "sync") => Ok(()),
+        1 => Ok(ctx.srv.store.lazyfree.enabled(FreeReason::UserFlush)),
+        2 if is(&args[1], "async") => Ok(true),
+        2 if is(&args[1], "sync") => Ok(false),
         _ => Err(CmdError::Syntax),
     }
 }
 
 fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    flush_mode(args)?;
+    let lazy = flush_lazily(ctx, args)?;
     let db = ctx.db();
     let t = ctx.w()?;
-    t.flush_db(db);
+    t.flush_db(db, lazy);
     t.propagate(db, &[b"FLUSHDB"]);
     ctx.out.ok();
     Ok(())
 }
 
 fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    flush_mode(args)?;
+    let lazy = flush_lazily(ctx, args)?;
     let t = ctx.w()?;
-    t.flush_all();
+    t.flush_all(lazy);
     t.propagate(0, &[b"FLUSHALL"]);
     ctx.out.ok();
     Ok(())

@@ -423,10 +423,11 @@ fn held_by_pause(srv: &Server, client: &Client, cmd: &Command, args: &[Bytes]) -
         && srv.paused_for(client.command_flags(cmd, args)).is_some()
 }
 
-/// `enable-debug-command`: `yes`, or `local` for a client on 127.0.0.1 / ::1 (Redis's
+/// A protected action (`enable-debug-command`, `enable-protected-configs`): allowed when
+/// `setting` is `yes`, or `local` for a client on 127.0.0.1 / ::1 (Redis's
 /// `islocalClient`: other loopback addresses do not count).
-fn protected_allowed(srv: &Server, client: &Client) -> bool {
-    match srv.config.get("enable-debug-command").as_deref() {
+pub fn protected_allowed(srv: &Server, client: &Client, setting: &str) -> bool {
+    match srv.config.get(setting).as_deref() {
         Some("yes") => true,
         Some("local") => {
             let ip = client.handle.addr.ip();
@@ -457,7 +458,7 @@ fn admit(
         }
         return Err(e);
     }
-    if cmd.has(flags::PROTECTED) && !protected_allowed(srv, client) {
+    if cmd.has(flags::PROTECTED) && !protected_allowed(srv, client, "enable-debug-command") {
         if client.multi.is_some() {
             client.multi_failed = true;
         }
@@ -508,6 +509,15 @@ fn admit(
         }
     }
     let writes = client.command_flags(cmd, args) & flags::WRITE != 0;
+    if (writes || cmd.name == "ping")
+        && !client.is_leader_link
+        && crate::server::persistence::writes_denied_by_disk_error(srv)
+    {
+        if client.multi.is_some() {
+            client.multi_failed = true;
+        }
+        return Err(CmdError::Msg(MISCONF.into()));
+    }
     if writes && !client.is_leader_link && !srv.store.follower_mode() {
         let needed = srv
             .config
@@ -540,6 +550,9 @@ fn admit(
     }
     Ok(())
 }
+
+/// Redis's reply while `stop-writes-on-bgsave-error` holds writes back.
+const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 /// `name` or `container|sub` of a request, as ACL errors and the ACL LOG name it.
 pub fn full_name(cmd: &Command, args: &[Bytes]) -> String {

@@ -343,8 +343,10 @@ fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                     )));
                 }
             }
+            let protected_ok =
+                super::protected_allowed(ctx.srv, ctx.client, "enable-protected-configs");
             for (k, v) in &pairs {
-                cfg.validate(k, v).map_err(|e| match e {
+                cfg.validate(k, v, protected_ok).map_err(|e| match e {
                     crate::config::ConfigError::UnknownDirective => CmdError::err(format!(
                         "Unknown option or number of arguments for CONFIG SET - '{}'",
                         k
@@ -364,6 +366,9 @@ fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 })?;
                 if k.eq_ignore_ascii_case("requirepass") {
                     ctx.srv.acl.set_default_password(v);
+                }
+                if let Some(p) = crate::config::params::find(k) {
+                    ctx.srv.apply_setting(p.name);
                 }
                 tracing::info!(param = %k, value = if k.eq_ignore_ascii_case("requirepass") || k.eq_ignore_ascii_case("masterauth") { "(redacted)" } else { v.as_str() }, "CONFIG SET");
             }

@@ -336,9 +336,6 @@ impl CommandTable {
             return Ok(());
         }
         let new = new.to_ascii_lowercase();
-        if new.len() > 32 {
-            return Err("Target command name too long".into());
-        }
         if self.by_name.contains_key(new.as_str()) {
             return Err("Target command name already exists".into());
         }
@@ -347,11 +344,13 @@ impl CommandTable {
         Ok(())
     }
 
-    /// Case-insensitive lookup without allocating for short names.
+    /// Case-insensitive lookup without allocating for usual names (renamed commands may
+    /// be longer: redis.conf's own example renames CONFIG to a 40-character hash).
     pub fn get(&self, name: &[u8]) -> Option<&'static Command> {
-        let mut buf = [0u8; 32];
+        let mut buf = [0u8; 64];
         if name.len() > buf.len() {
-            return None;
+            let lower = std::str::from_utf8(name).ok()?.to_ascii_lowercase();
+            return self.by_name.get(lower.as_str()).copied();
         }
         for (d, s) in buf.iter_mut().zip(name) {
             *d = s.to_ascii_lowercase();

@@ -22,6 +22,9 @@ pub enum ConfigError {
     /// The parameter cannot change at runtime.
     #[error("can't set immutable config")]
     Immutable,
+    /// The parameter is protected and `enable-protected-configs` does not allow the client.
+    #[error("can't set protected config")]
+    Protected,
     /// A problem reading the file, with its location.
     #[error("{file}:{line}: {msg}\n>>> '{text}'")]
     AtLine {
@@ -97,6 +100,8 @@ pub struct Config {
     /// `rename-command old new` directives, in order (applied to the command table when
     /// the server starts).
     pub renames: parking_lot::Mutex<Vec<(String, String)>>,
+    /// Parameters the file or command line named (startup lists those with no effect).
+    pub given: parking_lot::Mutex<Vec<&'static str>>,
 }
 
 /// Parses Redis memory notation: `1gb` = 1024^3, `1g` = 1000^3, plain bytes.
@@ -126,6 +131,12 @@ pub fn parse_memory(s: &str) -> Option<u64> {
         }
     }
     None
+}
+
+/// A percentile as Redis prints it: shortest form, no trailing zeros (`99.9`, `50`).
+fn format_percentile(v: f64) -> String {
+    let mut buf = ryu::Buffer::new();
+    buf.format(v).trim_end_matches(".0").to_string()
 }
 
 fn parse_seconds(s: &str) -> Option<u64> {
@@ -185,7 +196,7 @@ fn format_output_limits(l: &Live) -> String {
 }
 
 /// Validates `value` for `param` and returns its canonical text.
-fn normalize(param: &Param, value: &str) -> Result<String, String> {
+pub fn normalize(param: &Param, value: &str) -> Result<String, String> {
     match param.kind {
         Kind::Int { min, max } => {
             let v: i64 = value
@@ -211,6 +222,12 @@ fn normalize(param: &Param, value: &str) -> Result<String, String> {
             }
             Ok(v.to_string())
         }
+        Kind::Bool if param.name == "appendonly" && value.eq_ignore_ascii_case("yes") => Err(
+            "Ferrocache has no append-only file: it persists by RDB snapshots only (save, BGSAVE); use 'appendonly no'".into(),
+        ),
+        Kind::Bool if param.name == "cluster-enabled" && value.eq_ignore_ascii_case("yes") => {
+            Err("Ferrocache does not run Redis Cluster yet: use 'cluster-enabled no'".into())
+        }
         Kind::Bool => match value.to_ascii_lowercase().as_str() {
             "yes" => Ok("yes".into()),
             "no" => Ok("no".into()),
@@ -223,6 +240,72 @@ fn normalize(param: &Param, value: &str) -> Result<String, String> {
             } else {
                 Err("argument(s) must be one of the following: ".to_string() + &opts.join(", "))
             }
+        }
+        Kind::Octal { max } => match u32::from_str_radix(value, 8) {
+            Ok(v) if v <= max => Ok(format!("{:o}", v)),
+            _ => Err("argument couldn't be parsed into an integer".into()),
+        },
+        Kind::MemoryOrPercent => match value.strip_suffix('%') {
+            Some(pct) => match pct.parse::<u8>() {
+                Ok(v) if v <= 100 => Ok(format!("{}%", v)),
+                _ => Err("argument must be a memory or percent value".into()),
+            },
+            None => parse_memory(value)
+                .map(|v| v.to_string())
+                .ok_or_else(|| "argument must be a memory or percent value".into()),
+        },
+        Kind::Flags(opts) => {
+            let mut words: Vec<String> = Vec::new();
+            for w in value.split_whitespace().map(str::to_ascii_lowercase) {
+                if !opts.contains(&w.as_str()) {
+                    return Err(
+                        "argument(s) must be one of the following: ".to_string() + &opts.join(", ")
+                    );
+                }
+                if !words.contains(&w) {
+                    words.push(w);
+                }
+            }
+            if words.is_empty() {
+                return Err("argument(s) must be one of the following: ".to_string() + &opts.join(", "));
+            }
+            if words.iter().any(|w| w == "save") && words.iter().any(|w| w == "nosave") {
+                return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
+            }
+            // Listed in the table's order, as Redis prints a flag set.
+            Ok(opts
+                .iter()
+                .filter(|o| words.iter().any(|w| w == *o))
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" "))
+        }
+        Kind::IntList { count, min, max } => {
+            let words: Vec<&str> = value.split_whitespace().collect();
+            if words.len() != count {
+                return Err("wrong number of arguments".into());
+            }
+            let mut out = Vec::with_capacity(count);
+            for w in words {
+                let v: i64 = w
+                    .parse()
+                    .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+                if v < min || v > max {
+                    return Err(format!("argument must be between {} and {} inclusive", min, max));
+                }
+                out.push(v.to_string());
+            }
+            Ok(out.join(" "))
+        }
+        Kind::Percentiles => {
+            let mut out = Vec::new();
+            for w in value.split_whitespace() {
+                match w.parse::<f64>() {
+                    Ok(v) if (0.0..=100.0).contains(&v) => out.push(format_percentile(v)),
+                    _ => return Err("latency tracking info percentiles must be between 0 and 100".into()),
+                }
+            }
+            Ok(out.join(" "))
         }
         Kind::Str if param.name == "dir" => {
             if std::path::Path::new(value).is_dir() {
@@ -255,6 +338,7 @@ impl Default for Config {
             live: Live::default(),
             users: Default::default(),
             renames: Default::default(),
+            given: Default::default(),
         };
         for p in params::PARAMS {
             cfg.values.write().insert(p.name, p.default.to_string());
@@ -350,8 +434,14 @@ impl Config {
             return Ok(());
         }
         let param = params::find(name).ok_or(ConfigError::UnknownDirective)?;
-        let multi = matches!(param.kind, Kind::OutputBufferLimit | Kind::SavePoints)
-            || param.name == "bind"
+        let multi = matches!(
+            param.kind,
+            Kind::OutputBufferLimit
+                | Kind::SavePoints
+                | Kind::Flags(_)
+                | Kind::IntList { .. }
+                | Kind::Percentiles
+        ) || param.name == "bind"
             || param.name == "replicaof";
         if args.is_empty() || (!multi && args.len() != 1) {
             return Err(ConfigError::UnknownDirective);
@@ -366,6 +456,10 @@ impl Config {
         };
         self.values.write().insert(param.name, value);
         self.apply(param.name);
+        let mut given = self.given.lock();
+        if !given.contains(&param.name) {
+            given.push(param.name);
+        }
         Ok(())
     }
 
@@ -380,6 +474,12 @@ impl Config {
             .write() = lim;
         }
         Ok(format_output_limits(&self.live))
+    }
+
+    /// Sets a parameter before the server starts (immutable ones included), as if the
+    /// file had named it.
+    pub fn set_startup(&self, name: &str, value: &str) -> Result<(), ConfigError> {
+        self.set_directive(name, &[value.to_string()])
     }
 
     /// CONFIG SET of one parameter at runtime.
@@ -400,10 +500,19 @@ impl Config {
     }
 
     /// Validates a value without setting it (CONFIG SET checks all pairs first).
-    pub fn validate(&self, name: &str, value: &str) -> Result<(), ConfigError> {
+    /// `protected_allowed`: whether `enable-protected-configs` allows this client.
+    pub fn validate(
+        &self,
+        name: &str,
+        value: &str,
+        protected_allowed: bool,
+    ) -> Result<(), ConfigError> {
         let param = params::find(name).ok_or(ConfigError::UnknownDirective)?;
         if !param.mutable {
             return Err(ConfigError::Immutable);
+        }
+        if param.protected && !protected_allowed {
+            return Err(ConfigError::Protected);
         }
         if param.name != "client-output-buffer-limit" {
             normalize(param, value).map_err(ConfigError::BadValue)?;
@@ -595,7 +704,15 @@ fn format_directive(name: &str, value: &str) -> String {
             .chunks(4)
             .map(|g| format!("{} {}\n", name, g.join(" ")))
             .collect()
-    } else if name == "save" {
+    } else if name == "save"
+        || params::find(name).is_some_and(|p| {
+            matches!(
+                p.kind,
+                Kind::Flags(_) | Kind::IntList { .. } | Kind::Percentiles
+            )
+        })
+    {
+        // Several plain words, read back as several arguments.
         format!("{} {}\n", name, value)
     } else if name == "bind" {
         // One address per word, each quoted if it needs to be (as Redis rewrites

@@ -20,6 +20,16 @@ pub enum Kind {
     OutputBufferLimit,
     /// `save`: `<seconds> <changes>` pairs or empty.
     SavePoints,
+    /// An unsigned integer written in octal (`unixsocketperm 700`).
+    Octal { max: u32 },
+    /// Bytes as [`Kind::Memory`], or a percentage of `maxmemory` (`10%`).
+    MemoryOrPercent,
+    /// Several words of a fixed set, in any combination (`shutdown-on-sigint nosave now`).
+    Flags(&'static [&'static str]),
+    /// A fixed number of integers within bounds (`oom-score-adj-values 0 200 800`).
+    IntList { count: usize, min: i64, max: i64 },
+    /// Percentiles between 0 and 100 (`latency-tracking-info-percentiles 50 99 99.9`).
+    Percentiles,
 }
 
 /// One configuration parameter.
@@ -35,6 +45,12 @@ pub struct Param {
     pub kind: Kind,
     /// False when the value can only be set at startup.
     pub mutable: bool,
+    /// Accepted, kept and reported, but changes nothing here (the behaviour it tunes does
+    /// not exist in Ferrocache); listed once at startup so nobody relies on it unknowingly.
+    pub inert: bool,
+    /// CONFIG SET refuses it unless `enable-protected-configs` allows the client: with
+    /// `dir` and `dbfilename` a connection could make SAVE write a file of its choosing.
+    pub protected: bool,
 }
 
 const fn p(name: &'static str, default: &'static str, kind: Kind, mutable: bool) -> Param {
@@ -44,6 +60,8 @@ const fn p(name: &'static str, default: &'static str, kind: Kind, mutable: bool)
         default,
         kind,
         mutable,
+        inert: false,
+        protected: false,
     }
 }
 
@@ -54,7 +72,54 @@ impl Param {
         self.aliases = aliases;
         self
     }
+
+    /// Accepted for compatibility, with no effect here (see [`Param::inert`]).
+    const fn inert(mut self) -> Param {
+        self.inert = true;
+        self
+    }
+
+    /// Only settable at startup.
+    const fn fixed(mut self) -> Param {
+        self.mutable = false;
+        self
+    }
+
+    /// Guarded by `enable-protected-configs` (see [`Param::protected`]).
+    const fn protected(mut self) -> Param {
+        self.protected = true;
+        self
+    }
 }
+
+/// A `yes`/`no` parameter, settable at run time.
+const fn flag(name: &'static str, default: &'static str) -> Param {
+    p(name, default, Kind::Bool, true)
+}
+
+/// An integer parameter, settable at run time.
+const fn int(name: &'static str, default: &'static str, min: i64, max: i64) -> Param {
+    p(name, default, Kind::Int { min, max }, true)
+}
+
+/// A byte-size parameter, settable at run time.
+const fn mem(name: &'static str, default: &'static str, min: u64) -> Param {
+    p(name, default, Kind::Memory { min }, true)
+}
+
+/// A parameter taking one of `words`, settable at run time.
+const fn word(name: &'static str, default: &'static str, words: &'static [&'static str]) -> Param {
+    p(name, default, Kind::Enum(words), true)
+}
+
+/// A free-text parameter, settable at run time.
+const fn text(name: &'static str, default: &'static str) -> Param {
+    p(name, default, Kind::Str, true)
+}
+
+const I32: i64 = i32::MAX as i64;
+const I64: i64 = i64::MAX;
+const PROTECTED_ACTION: &[&str] = &["no", "yes", "local"];
 
 const INT: Kind = Kind::Int {
     min: 0,
@@ -90,7 +155,7 @@ pub static PARAMS: &[Param] = &[
         true,
     ),
     p("logfile", "", Kind::Str, false),
-    p("daemonize", "no", Kind::Enum(&["no"]), false),
+    p("daemonize", "no", Kind::Bool, false),
     p("pidfile", "", Kind::Str, false),
     p("requirepass", "", Kind::Str, true),
     p("aclfile", "", Kind::Str, false),
@@ -165,7 +230,7 @@ pub static PARAMS: &[Param] = &[
     ),
     p("slowlog-max-len", "128", INT, true),
     p("save", "3600 1 300 100 60 10000", Kind::SavePoints, true),
-    p("dbfilename", "dump.rdb", Kind::Str, true),
+    p("dbfilename", "dump.rdb", Kind::Str, true).protected(),
     p("replicaof", "", Kind::Str, false).alias(&["slaveof"]),
     p("masterauth", "", Kind::Str, true),
     p("masteruser", "", Kind::Str, true),
@@ -226,8 +291,8 @@ pub static PARAMS: &[Param] = &[
         },
         true,
     ),
-    p("dir", "", Kind::Str, true),
-    p("appendonly", "no", Kind::Enum(&["no"]), true),
+    p("dir", "", Kind::Str, true).protected(),
+    flag("appendonly", "no"),
     p(
         "shutdown-timeout",
         "10",
@@ -325,7 +390,211 @@ pub static PARAMS: &[Param] = &[
         Kind::Int { min: 1, max: 10 },
         true,
     ),
+    // Persistence and process.
+    p("rdbchecksum", "yes", Kind::Bool, false),
+    flag("rdbcompression", "yes"),
+    flag("stop-writes-on-bgsave-error", "yes"),
+    flag("rdb-del-sync-files", "no").inert(),
+    flag("rdb-save-incremental-fsync", "yes").inert(),
+    p(
+        "supervised",
+        "no",
+        Kind::Enum(&["upstart", "systemd", "auto", "no"]),
+        false,
+    ),
+    flag("disable-thp", "yes").fixed(),
+    flag("jemalloc-bg-thread", "yes"),
+    flag("dynamic-hz", "yes"),
+    word(
+        "oom-score-adj",
+        "no",
+        &["no", "yes", "relative", "absolute"],
+    ),
+    p(
+        "oom-score-adj-values",
+        "0 200 800",
+        Kind::IntList {
+            count: 3,
+            min: -2000,
+            max: 2000,
+        },
+        true,
+    ),
+    p(
+        "shutdown-on-sigint",
+        "default",
+        Kind::Flags(SHUTDOWN_FLAGS),
+        true,
+    ),
+    p(
+        "shutdown-on-sigterm",
+        "default",
+        Kind::Flags(SHUTDOWN_FLAGS),
+        true,
+    ),
+    p(
+        "enable-protected-configs",
+        "no",
+        Kind::Enum(PROTECTED_ACTION),
+        false,
+    ),
+    p(
+        "enable-module-command",
+        "no",
+        Kind::Enum(PROTECTED_ACTION),
+        false,
+    )
+    .inert(),
+    // Freeing off the write path.
+    flag("lazyfree-lazy-eviction", "no"),
+    flag("lazyfree-lazy-expire", "no"),
+    flag("lazyfree-lazy-server-del", "no"),
+    flag("lazyfree-lazy-user-del", "no"),
+    flag("lazyfree-lazy-user-flush", "no"),
+    flag("replica-lazy-flush", "no").alias(&["slave-lazy-flush"]),
+    // Accepted for compatibility, no effect here: AOF (Ferrocache persists by RDB only).
+    p("appendfilename", "appendonly.aof", Kind::Str, false).inert(),
+    p("appenddirname", "appendonlydir", Kind::Str, false).inert(),
+    word("appendfsync", "everysec", &["everysec", "always", "no"]).inert(),
+    flag("no-appendfsync-on-rewrite", "no").inert(),
+    int("auto-aof-rewrite-percentage", "100", 0, I32).inert(),
+    mem("auto-aof-rewrite-min-size", "67108864", 0).inert(),
+    flag("aof-load-truncated", "yes").inert(),
+    flag("aof-use-rdb-preamble", "yes").inert(),
+    flag("aof-timestamp-enabled", "no").inert(),
+    flag("aof-rewrite-incremental-fsync", "yes").inert(),
+    flag("aof-disable-auto-gc", "no").inert(),
+    // No effect here: process presentation, logging targets, CPU pinning, crash reports.
+    p("always-show-logo", "no", Kind::Bool, false).inert(),
+    p("set-proc-title", "yes", Kind::Bool, false).inert(),
+    text("proc-title-template", "{title} {listen-addr} {server-mode}").inert(),
+    p("syslog-enabled", "no", Kind::Bool, false).inert(),
+    p("syslog-ident", "redis", Kind::Str, false).inert(),
+    p(
+        "syslog-facility",
+        "local0",
+        Kind::Enum(SYSLOG_FACILITIES),
+        false,
+    )
+    .inert(),
+    p("server_cpulist", "", Kind::Str, false).inert(),
+    p("bio_cpulist", "", Kind::Str, false).inert(),
+    p("aof_rewrite_cpulist", "", Kind::Str, false).inert(),
+    p("bgsave_cpulist", "", Kind::Str, false).inert(),
+    flag("crash-log-enabled", "yes").inert(),
+    flag("crash-memcheck-enabled", "yes").inert(),
+    flag("use-exit-on-panic", "no").inert(),
+    int("watchdog-period", "0", 0, I32).inert(),
+    text("ignore-warnings", "").inert(),
+    // No effect here: networking extras Ferrocache does not offer.
+    p("unixsocket", "", Kind::Str, false).inert(),
+    p("unixsocketperm", "0", Kind::Octal { max: 0o777 }, false).inert(),
+    p(
+        "socket-mark-id",
+        "0",
+        Kind::Int {
+            min: 0,
+            max: u32::MAX as i64,
+        },
+        false,
+    )
+    .inert(),
+    text("bind-source-addr", "").inert(),
+    p("io-threads", "1", Kind::Int { min: 1, max: 128 }, false).inert(),
+    p("io-threads-do-reads", "no", Kind::Bool, false).inert(),
+    // No effect here: encodings and internals that differ from Redis's.
+    flag("activerehashing", "yes").inert(),
+    int("list-max-listpack-size", "-2", i32::MIN as i64, I32)
+        .alias(&["list-max-ziplist-size"])
+        .inert(),
+    int("list-compress-depth", "0", 0, I32).inert(),
+    mem("hll-sparse-max-bytes", "3000", 0).inert(),
+    mem("stream-node-max-bytes", "4096", 0).inert(),
+    int("stream-node-max-entries", "100", 0, I64).inert(),
+    flag("activedefrag", "no").inert(),
+    int("active-defrag-cycle-min", "1", 1, 99).inert(),
+    int("active-defrag-cycle-max", "25", 1, 99).inert(),
+    int("active-defrag-threshold-lower", "10", 0, 1000).inert(),
+    int("active-defrag-threshold-upper", "100", 0, 1000).inert(),
+    mem("active-defrag-ignore-bytes", "104857600", 1).inert(),
+    int("active-defrag-max-scan-fields", "1000", 1, I64).inert(),
+    p("maxmemory-clients", "0", Kind::MemoryOrPercent, true).inert(),
+    int("latency-monitor-threshold", "0", 0, I64).inert(),
+    flag("latency-tracking", "yes").inert(),
+    p(
+        "latency-tracking-info-percentiles",
+        "50 99 99.9",
+        Kind::Percentiles,
+        true,
+    )
+    .inert(),
+    int("key-load-delay", "0", i32::MIN as i64, I32).inert(),
+    int(
+        "loading-process-events-interval-bytes",
+        "2097152",
+        1024,
+        I32,
+    )
+    .inert(),
+    word("sanitize-dump-payload", "no", &["no", "yes", "clients"]).inert(),
+    int("busy-reply-threshold", "5000", 0, I64)
+        .alias(&["lua-time-limit"])
+        .inert(),
+    // No effect here: replication tuning for mechanisms Ferrocache does differently.
+    int("repl-timeout", "60", 1, I32),
+    int("repl-backlog-ttl", "3600", 0, I64).inert(),
+    flag("repl-disable-tcp-nodelay", "no").inert(),
+    word(
+        "repl-diskless-load",
+        "disabled",
+        &["disabled", "on-empty-db", "swapdb"],
+    )
+    .inert(),
+    flag("replica-announced", "yes").inert(),
+    flag("replica-ignore-disk-write-errors", "no").inert(),
+    word("propagation-error-behavior", "ignore", PROPAGATION).inert(),
+    // No effect here: Redis Cluster (not built yet).
+    p("cluster-enabled", "no", Kind::Bool, false),
+    p("cluster-config-file", "nodes.conf", Kind::Str, false).inert(),
+    p("cluster-port", "0", Kind::Int { min: 0, max: 65535 }, false).inert(),
+    int("cluster-node-timeout", "15000", 0, I64).inert(),
+    int("cluster-announce-port", "0", 0, 65535).inert(),
+    int("cluster-announce-bus-port", "0", 0, 65535).inert(),
+    int("cluster-announce-tls-port", "0", 0, 65535).inert(),
+    text("cluster-announce-ip", "").inert(),
+    text("cluster-announce-hostname", "").inert(),
+    word("cluster-preferred-endpoint-type", "ip", ENDPOINT_TYPES).inert(),
+    flag("cluster-require-full-coverage", "yes").inert(),
+    flag("cluster-allow-reads-when-down", "no").inert(),
+    flag("cluster-allow-pubsubshard-when-down", "yes").inert(),
+    flag("cluster-allow-replica-migration", "yes").inert(),
+    flag("cluster-replica-no-failover", "no")
+        .alias(&["cluster-slave-no-failover"])
+        .inert(),
+    int("cluster-replica-validity-factor", "10", 0, I32)
+        .alias(&["cluster-slave-validity-factor"])
+        .inert(),
+    int("cluster-migration-barrier", "1", 0, I32).inert(),
+    mem("cluster-link-sendbuf-limit", "0", 0).inert(),
+    // No effect here: TLS knobs rustls decides for itself.
+    text("tls-ciphers", "").inert(),
+    text("tls-ciphersuites", "").inert(),
+    text("tls-dh-params-file", "").inert(),
+    text("tls-key-file-pass", "").inert(),
+    text("tls-client-key-file-pass", "").inert(),
+    flag("tls-prefer-server-ciphers", "no").inert(),
+    flag("tls-session-caching", "yes").inert(),
+    int("tls-session-cache-size", "20480", 0, I32).inert(),
+    int("tls-session-cache-timeout", "300", 0, I32).inert(),
+    text("notify-keyspace-events", ""), // TEMP until merge
 ];
+
+const SHUTDOWN_FLAGS: &[&str] = &["default", "save", "nosave", "now", "force"];
+const SYSLOG_FACILITIES: &[&str] = &[
+    "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+];
+const PROPAGATION: &[&str] = &["ignore", "panic", "panic-on-replicas"];
+const ENDPOINT_TYPES: &[&str] = &["ip", "hostname", "unknown-endpoint"];
 
 /// Finds a parameter by name or alias, case-insensitively.
 pub fn find(name: &str) -> Option<&'static Param> {

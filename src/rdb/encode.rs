@@ -22,6 +22,7 @@ pub struct RdbWriter<W: Write> {
     buf: Vec<u8>,
     crc: u64,
     compress: bool,
+    checksum: bool,
 }
 
 impl<W: Write> RdbWriter<W> {
@@ -33,6 +34,7 @@ impl<W: Write> RdbWriter<W> {
             buf: Vec::with_capacity(FLUSH_AT + 1024),
             crc: 0,
             compress: true,
+            checksum: true,
         };
         me.buf.extend_from_slice(b"REDIS0010");
         me.aux(b"redis-ver", aux.redis_ver.as_bytes());
@@ -59,6 +61,12 @@ impl<W: Write> RdbWriter<W> {
     /// Turns LZF compression of long strings on or off (`rdbcompression`); on by default.
     pub fn set_compression(&mut self, on: bool) {
         self.compress = on;
+    }
+
+    /// Turns the CRC64 trailer on or off (`rdbchecksum`); when off the trailer is zero,
+    /// which loaders (ours and Redis's) take as "not computed", and saving is faster.
+    pub fn set_checksum(&mut self, on: bool) {
+        self.checksum = on;
     }
 
     /// Starts database `db`; the sizes are the hint Redis uses to presize its tables
@@ -285,7 +293,9 @@ impl<W: Write> RdbWriter<W> {
     }
 
     fn flush_buf(&mut self) -> io::Result<()> {
-        self.crc = crc64(self.crc, &self.buf);
+        if self.checksum {
+            self.crc = crc64(self.crc, &self.buf);
+        }
         self.w.write_all(&self.buf)?;
         self.buf.clear();
         Ok(())

@@ -125,12 +125,14 @@ async fn link_loop(srv: Arc<Server>, host: String, port: u16, generation: u64) {
 struct Conn {
     stream: crate::server::tls::MaybeTls,
     buf: BytesMut,
+    /// `repl-timeout`: the leader said nothing (not even a keepalive) for this long.
+    timeout: Duration,
 }
 
 impl Conn {
     async fn fill(&mut self) -> Result<(), LinkError> {
         self.buf.reserve(16 * 1024);
-        let n = tokio::time::timeout(Duration::from_secs(60), self.stream.read_buf(&mut self.buf))
+        let n = tokio::time::timeout(self.timeout, self.stream.read_buf(&mut self.buf))
             .await
             .map_err(|_| LinkError::Protocol("timeout reading from the leader".into()))??;
         if n == 0 {
@@ -176,6 +178,7 @@ async fn run_link(
     let mut c = Conn {
         stream,
         buf: BytesMut::new(),
+        timeout: Duration::from_secs(srv.config.get_i64("repl-timeout").max(1) as u64),
     };
     let pong = c.command(&[b"PING"]).await?;
     if pong.starts_with('-') && !pong.starts_with("-NOAUTH") {
@@ -323,12 +326,16 @@ fn load_snapshot(
 ) -> Result<(), LinkError> {
     let now = crate::store::now_ms();
     let mut txn = srv.store.write(now);
-    txn.flush_all();
+    let lazy = srv
+        .store
+        .lazyfree
+        .enabled(crate::store::lazyfree::FreeReason::ReplicaFlush);
+    txn.flush_all(lazy);
     let backlog = srv.config.get_i64("repl-backlog-size").max(16 * 1024) as usize;
     if let Err(e) = crate::server::persistence::load_into(&mut txn, payload, None) {
         // Never keep part of a snapshot, nor a history a partial resync could continue
         // on top of it: empty, under a new replication id, so the next sync is full.
-        txn.flush_all();
+        txn.flush_all(lazy);
         let fresh = crate::replication::log::new_replid();
         let at = txn.log().offset;
         txn.log().reset_history(&fresh, at, backlog);

@@ -850,8 +850,14 @@ fn sentinel(ctx: &mut Ctx<'_>, args: &[Bytes]) {
                     ("announce-hostnames", "no".into()),
                     ("announce-ip", c.announce_ip.clone().unwrap_or_default()),
                     ("announce-port", c.announce_port.unwrap_or(0).to_string()),
-                    ("sentinel-user", String::new()),
-                    ("sentinel-pass", String::new()),
+                    (
+                        "sentinel-user",
+                        c.sentinel_auth.0.clone().unwrap_or_default(),
+                    ),
+                    (
+                        "sentinel-pass",
+                        c.sentinel_auth.1.clone().unwrap_or_default(),
+                    ),
                     ("loglevel", c.loglevel.clone()),
                 ];
                 let hits: Vec<&(&str, String)> = params

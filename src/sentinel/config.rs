@@ -87,6 +87,12 @@ pub struct SentinelConfig {
     /// `tls-*` directives (as Redis names them): `tls-port` for clients,
     /// `tls-replication yes` for TLS links to nodes and other sentinels.
     pub tls: std::collections::BTreeMap<String, String>,
+    /// Other redis-server directives a stock sentinel.conf may carry (`daemonize`,
+    /// `acllog-max-len`, ...): validated as the server validates them and kept.
+    pub server_settings: std::collections::BTreeMap<&'static str, String>,
+    /// `sentinel sentinel-user` / `sentinel sentinel-pass`: credentials for links to
+    /// other sentinels.
+    pub sentinel_auth: (Option<String>, Option<String>),
 }
 
 impl Default for SentinelConfig {
@@ -106,6 +112,8 @@ impl Default for SentinelConfig {
             requirepass: None,
             masters: Vec::new(),
             tls: Default::default(),
+            server_settings: Default::default(),
+            sentinel_auth: (None, None),
         }
     }
 }
@@ -237,9 +245,14 @@ impl SentinelConfig {
                 }
                 self.tls.insert(d.to_string(), a[1].to_string());
             }
-            // Accepted for compatibility with stock files; they change nothing here.
-            ("daemonize", 2) | ("protected-mode", 2) | ("supervised", 2) => {}
             ("sentinel", n) if n >= 2 => return self.apply_sentinel(&a[1..]),
+            // Any other redis-server directive, as a stock sentinel accepts its file.
+            (name, n) if n >= 2 => {
+                let param = crate::config::params::find(name)
+                    .ok_or("Bad directive or wrong number of arguments")?;
+                let value = crate::config::normalize(param, &a[1..].join(" "))?;
+                self.server_settings.insert(param.name, value);
+            }
             _ => return Err("Bad directive or wrong number of arguments".into()),
         }
         Ok(())
@@ -304,6 +317,8 @@ impl SentinelConfig {
                 let p: u16 = num(a[1], "port")?;
                 self.announce_port = (p != 0).then_some(p);
             }
+            ("sentinel-user", 2) => self.sentinel_auth.0 = Some(a[1].into()),
+            ("sentinel-pass", 2) => self.sentinel_auth.1 = Some(a[1].into()),
             // Stock options without effect here (no scripts, no hostnames).
             ("deny-scripts-reconfig", 2)
             | ("resolve-hostnames", 2)

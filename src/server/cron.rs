@@ -31,13 +31,28 @@ pub fn active_expire_cycle(srv: &Server, budget: Duration) -> usize {
     total
 }
 
+/// The cron frequency: `hz`, doubled (up to 500) under `dynamic-hz` while there are
+/// more than 200 clients per tick, as Redis does, so per-client housekeeping (timeouts,
+/// output limits) keeps its pace with many connections.
+fn effective_hz(srv: &Server) -> u64 {
+    let mut hz = srv.config.live.hz.load(Ordering::Relaxed).clamp(1, 500);
+    if srv.config.get("dynamic-hz").as_deref() == Some("yes") {
+        let clients = srv.clients.lock().len() as u64;
+        while clients / hz > 200 && hz < 500 {
+            hz = (hz * 2).min(500);
+        }
+    }
+    hz
+}
+
 /// Runs the cron until shutdown.
 pub async fn run(srv: Arc<Server>) {
     let mut shutdown = srv.shutdown.subscribe();
     let mut last_cmds = srv.stats.commands_processed.load(Ordering::Relaxed);
     let mut last_sample = Instant::now();
     loop {
-        let hz = srv.config.live.hz.load(Ordering::Relaxed).clamp(1, 500);
+        let hz = effective_hz(&srv);
+        srv.effective_hz.store(hz, Ordering::Relaxed);
         let period = Duration::from_millis(1000 / hz);
         tokio::select! {
             _ = tokio::time::sleep(period) => {}

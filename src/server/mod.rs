@@ -5,6 +5,7 @@ pub mod connection;
 pub mod cron;
 pub mod listener;
 pub mod persistence;
+pub mod process;
 pub mod pubsub;
 pub mod tls;
 
@@ -155,6 +156,8 @@ pub struct Server {
     pub last_bgsave_try: AtomicU64,
     /// BGSAVE SCHEDULE arrived while one was running: start another when it ends.
     pub bgsave_scheduled: std::sync::atomic::AtomicBool,
+    /// The cron's current frequency: `hz`, raised with many clients under `dynamic-hz`.
+    pub effective_hz: AtomicU64,
 }
 
 impl Server {
@@ -175,7 +178,7 @@ impl Server {
         }
         let acl = crate::acl::Acl::new(&commands);
         acl.set_default_password(&config.get("requirepass").unwrap_or_default());
-        Ok(Arc::new_cyclic(|me| Server {
+        let srv = Arc::new_cyclic(|me| Server {
             me: me.clone(),
             config,
             store: Store::default(),
@@ -212,7 +215,33 @@ impl Server {
             last_bgsave_ok: std::sync::atomic::AtomicBool::new(true),
             last_bgsave_try: AtomicU64::new(0),
             bgsave_scheduled: std::sync::atomic::AtomicBool::new(false),
-        }))
+            effective_hz: AtomicU64::new(10),
+        });
+        for p in crate::config::params::PARAMS {
+            srv.apply_setting(p.name);
+        }
+        Ok(srv)
+    }
+
+    /// Carries a configuration parameter into the server parts that are not the config
+    /// itself (the store's lazy-free switches, jemalloc, the process's OOM score); called
+    /// at startup for every parameter and after each CONFIG SET.
+    pub fn apply_setting(&self, name: &str) {
+        use crate::store::lazyfree::FreeReason;
+        let yes = || self.config.get(name).as_deref() == Some("yes");
+        if let Some(reason) = FreeReason::ALL.iter().find(|r| r.setting() == name) {
+            self.store.lazyfree.set(*reason, yes());
+            return;
+        }
+        match name {
+            "jemalloc-bg-thread" => {
+                if let Err(e) = tikv_jemalloc_ctl::background_thread::write(yes()) {
+                    tracing::warn!(error = %e, "could not switch jemalloc's background thread");
+                }
+            }
+            "oom-score-adj" | "oom-score-adj-values" => process::apply_oom_score(self),
+            _ => {}
+        }
     }
 
     /// Writes an error reply and counts it (total_error_replies, errorstats).

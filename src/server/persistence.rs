@@ -77,6 +77,8 @@ pub fn save(srv: &Server, seq: &Sequencer) -> Result<usize, PersistError> {
                 .store(crate::store::now_ms() / 1000, Ordering::Relaxed);
             srv.dirty.store(0, Ordering::Relaxed);
             srv.rdb_saves.fetch_add(1, Ordering::Relaxed);
+            // A successful save clears a background save's error, as in Redis.
+            srv.last_bgsave_ok.store(true, Ordering::Relaxed);
             tracing::info!(keys, file = %path.display(), elapsed_ms = started.elapsed().as_millis() as u64, "DB saved on disk");
         }
         Err(e) => {
@@ -106,7 +108,7 @@ fn write_snapshot(srv: &Server, seq: &Sequencer, tmp: &PathBuf) -> Result<usize,
     let now = crate::store::now_ms();
     let aux = snapshot_aux(seq);
     let file = std::fs::File::create(tmp)?;
-    let mut w = RdbWriter::new(file, &aux)?;
+    let mut w = rdb_writer(srv, file, &aux)?;
     let mut keys = 0;
     for db in 0..NUM_DBS {
         let d = srv.store.db(db);
@@ -253,7 +255,7 @@ impl<W: Write + Send> RdbSink<W> {
     /// A sink writing `aux` then entries to `w`, finishing with `on_finish`.
     pub fn new(srv: &Server, w: W, aux: &Aux, on_finish: RdbFinish<W>) -> std::io::Result<Self> {
         Ok(RdbSink {
-            writer: RdbWriter::new(w, aux)?,
+            writer: rdb_writer(srv, w, aux)?,
             key_delay_us: srv.config.get_i64("rdb-key-save-delay").max(0) as u64,
             on_finish,
         })
@@ -342,6 +344,23 @@ pub fn bgsave(srv: &Server, seq: &Sequencer) -> Result<bool, PersistError> {
             }
         })?;
     Ok(true)
+}
+
+/// `stop-writes-on-bgsave-error`: the last background save failed while save points are
+/// configured, so writes (and PING) are refused until a save succeeds, as Redis does —
+/// an operator relying on snapshots learns of the disk problem before losing data.
+pub fn writes_denied_by_disk_error(srv: &Server) -> bool {
+    !srv.last_bgsave_ok.load(Ordering::Relaxed)
+        && srv.config.get("stop-writes-on-bgsave-error").as_deref() == Some("yes")
+        && save_points_configured(srv)
+}
+
+/// An RDB writer over `w` as the configuration asks: `rdbcompression`, `rdbchecksum`.
+fn rdb_writer<W: Write>(srv: &Server, w: W, aux: &Aux) -> std::io::Result<RdbWriter<W>> {
+    let mut writer = RdbWriter::new(w, aux)?;
+    writer.set_compression(srv.config.get("rdbcompression").as_deref() != Some("no"));
+    writer.set_checksum(srv.config.get("rdbchecksum").as_deref() != Some("no"));
+    Ok(writer)
 }
 
 /// Whether a configured save point (`save <seconds> <changes>`) is due now.

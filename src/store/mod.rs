@@ -14,6 +14,7 @@
 pub mod evict;
 pub mod glob;
 pub mod hash;
+pub mod lazyfree;
 pub mod node;
 pub mod ordered;
 pub mod set;
@@ -217,6 +218,8 @@ pub struct Store {
     pub evictor: evict::Evictor,
     /// Keys changed while clients track (CLIENT TRACKING), for the server to deliver.
     pub invalidations: Invalidations,
+    /// Background freeing of large values (`lazyfree-*`).
+    pub lazyfree: lazyfree::LazyFree,
 }
 
 /// Keys changed by writes, collected only while some client tracks keys: the store does
@@ -276,6 +279,7 @@ impl Default for Store {
             stats: KeyStats::default(),
             evictor: evict::Evictor::default(),
             invalidations: Invalidations::default(),
+            lazyfree: Default::default(),
         }
     }
 }
@@ -494,7 +498,11 @@ impl<'a> WriteTxn<'a> {
         }
         if expired {
             self.before_modify(db, key);
-            d.remove(key);
+            if let Some(old) = d.remove(key) {
+                self.store
+                    .lazyfree
+                    .free_entry(lazyfree::FreeReason::Expire, old, false);
+            }
             d.volatile.lock().remove(key);
             self.store
                 .stats
@@ -534,8 +542,9 @@ impl<'a> WriteTxn<'a> {
         self.get(db, key).is_some()
     }
 
-    /// Stores `entry` under `key`, replacing any old value; keeps the TTL index in step.
-    pub fn insert(&mut self, db: usize, key: &[u8], entry: Entry) -> Option<Entry> {
+    /// Stores `entry` under `key`, replacing any old value (freed as a server-side
+    /// delete); keeps the TTL index in step. Returns whether a live value was replaced.
+    pub fn insert(&mut self, db: usize, key: &[u8], entry: Entry) -> bool {
         self.before_modify(db, key);
         let d = self.store.db(db);
         let has_ttl = entry.expire_at != 0;
@@ -554,7 +563,13 @@ impl<'a> WriteTxn<'a> {
             d.volatile.lock().remove(key);
         }
         self.modified(db, key);
-        old.filter(|o| !o.is_expired(self.now))
+        let replaced = old.as_ref().is_some_and(|o| !o.is_expired(self.now));
+        if let Some(old) = old {
+            self.store
+                .lazyfree
+                .free_entry(lazyfree::FreeReason::ServerDel, old, false);
+        }
+        replaced
     }
 
     /// Removes a key; returns the live entry it held.
@@ -572,6 +587,9 @@ impl<'a> WriteTxn<'a> {
                 .fetch_add(1, Ordering::Relaxed);
             self.propagate(db, &[b"DEL", key]);
             self.modified(db, key);
+            self.store
+                .lazyfree
+                .free_entry(lazyfree::FreeReason::Expire, old, false);
             return None;
         }
         self.modified(db, key);
@@ -609,7 +627,9 @@ impl<'a> WriteTxn<'a> {
         if old.expire_at != 0 {
             d.volatile.lock().remove(key);
         }
-        drop(old);
+        self.store
+            .lazyfree
+            .free_entry(lazyfree::FreeReason::Eviction, old, false);
         self.store
             .stats
             .evicted_keys
@@ -629,15 +649,17 @@ impl<'a> WriteTxn<'a> {
         self.store.invalidations.key(key);
     }
 
-    /// Removes every key of every database.
-    pub fn flush_all(&mut self) {
+    /// Removes every key of every database; `lazy` frees them on the background thread.
+    pub fn flush_all(&mut self, lazy: bool) {
         for db in 0..NUM_DBS {
-            self.flush_db(db);
+            self.flush_db(db, lazy);
         }
     }
 
-    /// Removes every key of logical db `db`; returns how many there were.
-    pub fn flush_db(&mut self, db: usize) -> usize {
+    /// Removes every key of logical db `db`; returns how many there were. With `lazy`
+    /// the emptied tables are handed whole to the background freer, so the write section
+    /// ends as soon as the database is empty.
+    pub fn flush_db(&mut self, db: usize, lazy: bool) -> usize {
         if let Some(s) = self.store.active_snapshot() {
             s.visit_db(self.store, self.store.physical(db));
         }
@@ -647,7 +669,17 @@ impl<'a> WriteTxn<'a> {
             .store
             .watches
             .flags_where(self.store.physical(db), |k| d.get(k).is_some());
-        d.map.clear();
+        if lazy && n > 0 {
+            for shard in d.map.shards() {
+                let table = std::mem::replace(&mut *shard.write(), ShardTable::new());
+                let keys = table.len();
+                if keys > 0 {
+                    self.store.lazyfree.free_later(table, keys);
+                }
+            }
+        } else {
+            d.map.clear();
+        }
         d.volatile.lock().clear();
         // Signalled once the keys are gone (see `modified`).
         self.store.invalidations.flushed();
