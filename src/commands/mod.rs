@@ -424,15 +424,11 @@ fn held_by_pause(srv: &Server, client: &Client, cmd: &Command, args: &[Bytes]) -
 }
 
 /// A protected action (`enable-debug-command`, `enable-protected-configs`): allowed when
-/// `setting` is `yes`, or `local` for a client on 127.0.0.1 / ::1 (Redis's
-/// `islocalClient`: other loopback addresses do not count).
+/// `setting` is `yes`, or `local` for a local client ([`crate::server::is_local_address`]).
 pub fn protected_allowed(srv: &Server, client: &Client, setting: &str) -> bool {
     match srv.config.get(setting).as_deref() {
         Some("yes") => true,
-        Some("local") => {
-            let ip = client.handle.addr.ip();
-            ip == std::net::IpAddr::from([127, 0, 0, 1]) || ip == std::net::Ipv6Addr::LOCALHOST
-        }
+        Some("local") => crate::server::is_local_address(client.handle.addr.ip()),
         _ => false,
     }
 }

@@ -127,7 +127,7 @@ async fn admit(
     let live = &srv.config.live;
     if live.protected_mode.load(Ordering::Relaxed)
         && srv.acl.default_user().nopass()
-        && !addr.ip().is_loopback()
+        && !super::is_local_address(addr.ip())
     {
         let _ = stream.write_all(PROTECTED_MODE_MSG.as_bytes()).await;
         return;

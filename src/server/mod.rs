@@ -160,6 +160,12 @@ pub struct Server {
     pub effective_hz: AtomicU64,
 }
 
+/// Redis's `islocalClient`: only 127.0.0.1 and ::1 count as local (not the rest of
+/// 127.0.0.0/8), for protected mode and the `local` setting of protected actions.
+pub fn is_local_address(ip: std::net::IpAddr) -> bool {
+    ip == std::net::IpAddr::from([127, 0, 0, 1]) || ip == std::net::Ipv6Addr::LOCALHOST
+}
+
 impl Server {
     /// Builds the shared state from a loaded configuration whose `rename-command`
     /// directives are known to be valid (panics otherwise; see [`Server::try_new`]).

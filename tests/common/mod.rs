@@ -614,7 +614,11 @@ pub struct RawConn {
 
 impl RawConn {
     pub fn connect(addr: &str) -> RawConn {
-        let stream = TcpStream::connect(addr).expect("raw connect");
+        Self::from_stream(TcpStream::connect(addr).expect("raw connect"))
+    }
+
+    /// Wraps a connected stream (e.g. one bound to a chosen source address).
+    pub fn from_stream(stream: TcpStream) -> RawConn {
         stream.set_nodelay(true).ok();
         stream.set_read_timeout(Some(RAW_TIMEOUT)).unwrap();
         stream
