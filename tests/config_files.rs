@@ -353,7 +353,7 @@ fn config_get_knows_every_stock_parameter_with_stock_defaults() {
 }
 
 #[test]
-fn appendonly_and_cluster_mode_are_refused_with_the_reason() {
+fn appendonly_cluster_mode_and_modules_are_refused_with_the_reason() {
     if is_stock_redis() {
         return;
     }
@@ -376,6 +376,18 @@ fn appendonly_and_cluster_mode_are_refused_with_the_reason() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(why), "{arg}: {err}");
     }
+    let out = Command::new(server_bin())
+        .args([
+            "--port",
+            &free_port().to_string(),
+            "--loadmodule",
+            "/x/m.so",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not load Redis modules"));
     let (_s, mut r) = setup();
     let e = r.cmd(&["CONFIG", "SET", "appendonly", "yes"]);
     assert!(e.err_text().contains("no append-only file"), "{e:?}");

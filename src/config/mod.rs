@@ -426,6 +426,11 @@ impl Config {
             self.renames.lock().push((old.clone(), new.clone()));
             return Ok(());
         }
+        if name.eq_ignore_ascii_case("loadmodule") {
+            return Err(ConfigError::BadValue(
+                "Ferrocache does not load Redis modules".into(),
+            ));
+        }
         if name.eq_ignore_ascii_case("user") {
             if args.is_empty() {
                 return Err(ConfigError::UnknownDirective);
