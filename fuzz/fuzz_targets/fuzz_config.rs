@@ -105,7 +105,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             continue;
         }
         let value = rest.join(" ");
-        let valid = live.validate(name, &value);
+        // `set` is the config-level setter: protection is the caller's check.
+        let valid = live.validate(name, &value, true);
         let set = live.set(name, &value);
         assert_eq!(
             valid.is_ok(),

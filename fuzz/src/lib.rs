@@ -44,8 +44,10 @@ pub fn refused(args: &[Bytes]) -> bool {
             .and_then(|c| ferrocache::protocol::parse_i64(c))
             .is_some_and(|c| c < -65_536),
         // CONFIG SET of values that would make the fuzzer write files outside its temp
-        // directory (dir changes the process's cwd), sleep per key, or legitimately
-        // allocate gigabytes (a 512 MB SETRANGE is valid, just not useful to fuzz).
+        // directory (dir changes the process's cwd), sleep per key, legitimately
+        // allocate gigabytes (a 512 MB SETRANGE is valid, just not useful to fuzz), or
+        // change the fuzzer process itself (its OOM score, jemalloc's threads, listening
+        // sockets).
         b"config" if arg(1) == b"set" => args[2..].iter().step_by(2).any(|p| {
             let p = p.to_ascii_lowercase();
             matches!(
@@ -55,6 +57,11 @@ pub fn refused(args: &[Bytes]) -> bool {
                     | b"rdb-key-save-delay"
                     | b"proto-max-bulk-len"
                     | b"client-query-buffer-limit"
+                    | b"oom-score-adj"
+                    | b"oom-score-adj-values"
+                    | b"jemalloc-bg-thread"
+                    | b"port"
+                    | b"bind"
             )
         }),
         _ => false,
@@ -357,6 +364,7 @@ impl Harness {
             for (name, value) in &self.defaults {
                 if srv.config.get(name).as_deref() != Some(value.as_str()) {
                     let _ = srv.config.set(name, value);
+                    srv.apply_setting(name);
                 }
             }
         }

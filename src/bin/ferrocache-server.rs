@@ -189,9 +189,7 @@ async fn run(cfg: Config) -> i32 {
     ) {
         ferrocache::replication::follower::set_leader(&srv, Some((host.to_string(), port)));
     }
-    for l in listeners {
-        tokio::spawn(server::listener::accept_loop(srv.clone(), l, None));
-    }
+    server::listener::serve_plain(&srv, listeners);
     for l in tls_listeners {
         tokio::spawn(server::listener::accept_loop(
             srv.clone(),

@@ -357,6 +357,7 @@ fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                     )),
                 })?;
             }
+            let previous: Vec<Option<String>> = pairs.iter().map(|(k, _)| cfg.get(k)).collect();
             for (k, v) in &pairs {
                 cfg.set(k, v).map_err(|e| {
                     CmdError::err(format!(
@@ -371,6 +372,33 @@ fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                     ctx.srv.apply_setting(p.name);
                 }
                 tracing::info!(param = %k, value = if k.eq_ignore_ascii_case("requirepass") || k.eq_ignore_ascii_case("masterauth") { "(redacted)" } else { v.as_str() }, "CONFIG SET");
+            }
+            let listener = pairs
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("port") || k.eq_ignore_ascii_case("bind"));
+            if let (Some((k, _)), Some(srv)) = (listener, ctx.srv.arc())
+                && let Err(e) = crate::server::listener::rebind(&srv)
+            {
+                // As Redis: the whole CONFIG SET is undone and the old addresses bound again.
+                tracing::warn!(error = %e, "CONFIG SET could not listen on the new addresses");
+                for ((name, _), old) in pairs.iter().zip(previous) {
+                    if let Some(old) = old {
+                        let _ = cfg.set(name, &old);
+                        ctx.srv.apply_setting(name);
+                    }
+                }
+                if let Err(e) = crate::server::listener::rebind(&srv) {
+                    tracing::error!(error = %e, "could not listen on the previous addresses either");
+                }
+                let why = if k.eq_ignore_ascii_case("port") {
+                    "Unable to listen on this port. Check server logs."
+                } else {
+                    "Failed to bind to specified addresses."
+                };
+                return Err(CmdError::err(format!(
+                    "CONFIG SET failed (possibly related to argument '{}') - {}",
+                    k, why
+                )));
             }
             ctx.out.ok();
         }

@@ -128,8 +128,8 @@ const INT: Kind = Kind::Int {
 
 /// Every parameter the server knows, with Redis 7.0's names and defaults.
 pub static PARAMS: &[Param] = &[
-    p("port", "6379", Kind::Int { min: 0, max: 65535 }, false),
-    p("bind", "* -::*", Kind::Str, false),
+    p("port", "6379", Kind::Int { min: 0, max: 65535 }, true),
+    p("bind", "* -::*", Kind::Str, true),
     p("protected-mode", "yes", Kind::Bool, true),
     p(
         "enable-debug-command",

@@ -89,6 +89,47 @@ fn bind_port(srv: &Server, mut port: u16) -> std::io::Result<(Vec<TcpListener>, 
     Ok((listeners, port))
 }
 
+/// Starts accepting plain TCP connections on `listeners`, replacing (and stopping) the
+/// ones accepting before: how CONFIG SET `port` / `bind` take effect without a restart.
+/// Connections already accepted stay open, as in Redis.
+pub fn serve_plain(srv: &Arc<Server>, listeners: Vec<TcpListener>) {
+    let mut running = srv.plain_accept_loops.lock();
+    for l in listeners {
+        running.push(tokio::spawn(accept_loop(srv.clone(), l, None)));
+    }
+}
+
+/// Stops accepting plain TCP connections and waits until the listening sockets are
+/// closed, so their addresses can be bound again.
+fn close_plain(srv: &Server) {
+    let old: Vec<_> = srv.plain_accept_loops.lock().drain(..).collect();
+    for task in &old {
+        task.abort();
+    }
+    let handle = tokio::runtime::Handle::current();
+    if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+        tokio::task::block_in_place(|| {
+            handle.block_on(async {
+                for task in old {
+                    let _ = task.await;
+                }
+            })
+        });
+    }
+}
+
+/// CONFIG SET `port` or `bind`, as Redis does it: closes the current listeners, then
+/// binds the configured addresses. On an error nothing listens; the caller restores the
+/// old values and calls this again.
+pub fn rebind(srv: &Arc<Server>) -> std::io::Result<()> {
+    close_plain(srv);
+    let (listeners, port) = bind_port(srv, srv.config.get_i64("port") as u16)?;
+    srv.port.store(port, Ordering::Relaxed);
+    serve_plain(srv, listeners);
+    tracing::info!(port, bind = %srv.config.get("bind").unwrap_or_default(), "Listening on new addresses");
+    Ok(())
+}
+
 /// Accepts connections on one listener until shutdown; with `tls`, each connection
 /// completes a TLS handshake (in its own task) before it is served.
 pub async fn accept_loop(

@@ -144,6 +144,8 @@ pub struct Server {
     pub started: Instant,
     /// The TCP port actually bound.
     pub port: AtomicU16,
+    /// The tasks accepting plain TCP connections (replaced when `port` or `bind` change).
+    pub plain_accept_loops: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Unix seconds of the last successful save (start time until one happens).
     pub lastsave: AtomicU64,
     /// Write commands since the last save (`rdb_changes_since_last_save`).
@@ -215,6 +217,7 @@ impl Server {
             run_id: crate::replication::log::new_replid(),
             started: Instant::now(),
             port: AtomicU16::new(0),
+            plain_accept_loops: Mutex::new(Vec::new()),
             lastsave: AtomicU64::new(crate::store::now_ms() / 1000),
             dirty: AtomicU64::new(0),
             rdb_saves: AtomicU64::new(0),
@@ -241,7 +244,10 @@ impl Server {
         }
         match name {
             "jemalloc-bg-thread" => {
-                if let Err(e) = tikv_jemalloc_ctl::background_thread::write(yes()) {
+                let want = yes();
+                if tikv_jemalloc_ctl::background_thread::read().ok() != Some(want)
+                    && let Err(e) = tikv_jemalloc_ctl::background_thread::write(want)
+                {
                     tracing::warn!(error = %e, "could not switch jemalloc's background thread");
                 }
             }
