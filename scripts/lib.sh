@@ -47,16 +47,22 @@ fc_apt_install() {
     fi
 }
 
-# redis-cli + redis-benchmark (Debian 12: package redis-tools).
+# redis-cli, redis-benchmark, redis-check-rdb (Debian 12: package redis-tools).
 fc_ensure_redis_tools() {
-    if ! command -v redis-cli >/dev/null 2>&1 || ! command -v redis-benchmark >/dev/null 2>&1; then
-        fc_apt_install redis-tools
-    fi
-    command -v redis-cli >/dev/null 2>&1 || fc_die "redis-cli still missing"
-    command -v redis-benchmark >/dev/null 2>&1 || fc_die "redis-benchmark still missing"
+    local t
+    for t in redis-cli redis-benchmark redis-check-rdb; do
+        if ! command -v "$t" >/dev/null 2>&1; then
+            fc_apt_install redis-tools
+            break
+        fi
+    done
+    for t in redis-cli redis-benchmark redis-check-rdb; do
+        command -v "$t" >/dev/null 2>&1 || fc_die "$t still missing"
+    done
 }
 
-# Stock redis-server (only scripts/bench needs it).
+# Stock redis-server (scripts/bench, scripts/interop; the integration tests run this and
+# fc_ensure_redis_tools through tests/common/mod.rs's ensure_stock_redis).
 fc_ensure_redis_server() {
     command -v redis-server >/dev/null 2>&1 || fc_apt_install redis-server
     command -v redis-server >/dev/null 2>&1 || fc_die "redis-server still missing"

@@ -1,6 +1,8 @@
 //! RDB v10 compatibility: our writer and loader against each other and against stock
 //! Redis 7.0 (`redis-server`, `redis-check-rdb` from PATH).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -13,18 +15,9 @@ use ferrocache::rdb::{Aux, RdbError, RdbValue, RdbValueRef, RdbWriter, load};
 // ---------------------------------------------------------------------------------------
 // Helpers
 
+/// A stock Redis tool from PATH, installed first when missing (see `common::stock_bin`).
 fn tool(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let p = dir.join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!(
-        "`{name}` not found in PATH: these tests need stock Redis 7.0; \
-         run `apt-get install -y redis-server redis-tools`"
-    );
+    common::stock_bin(name)
 }
 
 /// A scratch directory removed when the test ends (also on panic).

@@ -210,10 +210,10 @@ fn save_then_restart_loads_the_snapshot() {
     let file = s.dir().join("dump.rdb");
     assert!(file.exists());
     // Stock redis-check-rdb accepts it.
-    let check = Command::new("redis-check-rdb")
+    let check = Command::new(stock_bin("redis-check-rdb"))
         .arg(&file)
         .output()
-        .expect("redis-check-rdb (apt-get install -y redis-tools)");
+        .expect("run redis-check-rdb");
     assert!(
         check.status.success(),
         "{}",

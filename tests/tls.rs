@@ -77,7 +77,7 @@ fn start_tls(certs: &Certs, auth: &str, extra: &[&str]) -> (TestServer, u16) {
 
 /// Runs `redis-cli --tls` against the TLS port; returns (success, stdout+stderr).
 fn cli(certs: &Certs, port: u16, with_cert: bool, cmd: &[&str]) -> (bool, String) {
-    let mut c = Command::new("redis-cli");
+    let mut c = Command::new(stock_bin("redis-cli"));
     c.args([
         "-h",
         "127.0.0.1",

@@ -14,6 +14,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -126,6 +127,83 @@ pub fn sentinel_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_ferrocache-sentinel"))
 }
 
+/// Path of a stock Redis 7.0 tool the tests compare against (`redis-server`,
+/// `redis-check-rdb`, `redis-cli`), found in PATH after [`ensure_stock_redis`] has made
+/// sure it is installed.
+pub fn stock_bin(name: &str) -> PathBuf {
+    ensure_stock_redis();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "`{name}` is not in PATH ({}) although scripts/lib.sh's \
+                 fc_ensure_redis_tools/fc_ensure_redis_server succeeded",
+                path.to_string_lossy()
+            )
+        })
+}
+
+/// Installs stock `redis-server` and `redis-tools` when they are missing, so that
+/// `cargo test --release` passes on a machine with only the Rust toolchain. It runs the
+/// same shell functions as `.ci/run` and the scripts (`fc_ensure_redis_tools`,
+/// `fc_ensure_redis_server` in scripts/lib.sh: nothing happens when the binaries are
+/// already in PATH, else `apt-get install`, as root or through `sudo -n`).
+///
+/// Runs at most once per test process (later calls get the first outcome); test binaries
+/// running at the same time serialize on an exclusive lock of a file under `target/`,
+/// because two `apt-get install`s at once make the second fail on dpkg's lock. Panics
+/// with the script's output when the install fails.
+pub fn ensure_stock_redis() {
+    static OUTCOME: OnceLock<Result<(), String>> = OnceLock::new();
+    if let Err(why) = OUTCOME.get_or_init(run_ensure_script) {
+        panic!("{why}");
+    }
+}
+
+fn run_ensure_script() -> Result<(), String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lock_dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    fs::create_dir_all(lock_dir).map_err(|e| format!("create {}: {e}", lock_dir.display()))?;
+    let lock_path = lock_dir.join("stock-redis-install.lock");
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| format!("open {}: {e}", lock_path.display()))?;
+    // Released when `lock` is dropped at the end of this function.
+    lock.lock()
+        .map_err(|e| format!("lock {}: {e}", lock_path.display()))?;
+    let script = "source scripts/lib.sh && fc_install_trap \
+                  && fc_ensure_redis_tools && fc_ensure_redis_server";
+    let out = Command::new("bash")
+        .args(["-c", script])
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("could not run bash for scripts/lib.sh: {e}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() {
+        return Err(format!(
+            "stock Redis 7.0 (redis-server, redis-tools) is missing and installing it \
+             failed ({}); install them with `apt-get install -y redis-server redis-tools`, \
+             as root. Output of `bash -c '{script}'` in {}:\n{text}",
+            out.status,
+            root.display()
+        ));
+    }
+    if !text.trim().is_empty() {
+        eprintln!("[tests] stock Redis install step:\n{text}");
+    }
+    Ok(())
+}
+
 /// What kind of process to spawn: a data node (with the usual overrides) or a sentinel
 /// (whose config file carries port and bind, as Sentinel needs a file to save state).
 #[derive(Clone, Copy, PartialEq)]
@@ -155,14 +233,7 @@ impl TestServer {
 
     /// Start a stock `redis-server` (from PATH) the same way, e.g. as a replica.
     pub fn start_stock(extra_args: &[&str]) -> TestServer {
-        let bin = std::process::Command::new("sh")
-            .args(["-c", "command -v redis-server"])
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .filter(|p| !p.is_empty())
-            .expect("stock redis-server not found: apt-get install -y redis-server");
-        Self::start_bin(PathBuf::from(bin), None, extra_args)
+        Self::start_bin(stock_bin("redis-server"), None, extra_args)
     }
 
     /// Start a server on a given port (a node coming back where it was).
@@ -1048,7 +1119,7 @@ pub fn assert_rdb_round_trip(
     fill(&mut r);
     let digest = r.cmd(&["DEBUG", "DIGEST"]);
     assert_eq!(r.cmd(&["SAVE"]), Reply::ok());
-    let check = Command::new("redis-check-rdb")
+    let check = Command::new(stock_bin("redis-check-rdb"))
         .arg(s.dir().join("dump.rdb"))
         .output()
         .expect("redis-check-rdb");
