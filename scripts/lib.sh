@@ -68,7 +68,8 @@ fc_ensure_redis_server() {
     command -v redis-server >/dev/null 2>&1 || fc_die "redis-server still missing"
 }
 
-# Stock redis-sentinel (interop and the failover drill compare against it).
+# Stock redis-sentinel (interop and the failover drill compare against it; the config
+# tests load the /etc/redis/sentinel.conf it installs).
 fc_ensure_redis_sentinel() {
     command -v redis-sentinel >/dev/null 2>&1 || fc_apt_install redis-sentinel
     command -v redis-sentinel >/dev/null 2>&1 || fc_die "redis-sentinel still missing"

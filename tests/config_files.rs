@@ -393,8 +393,3 @@ fn appendonly_cluster_mode_and_modules_are_refused_with_the_reason() {
     assert!(e.err_text().contains("no append-only file"), "{e:?}");
     assert_eq!(r.cmd(&["CONFIG", "SET", "appendonly", "no"]), Reply::ok());
 }
-
-/// Stock Redis and Debian's config files (replaced by the harness's install step).
-fn ensure_stock_redis() {
-    assert!(Path::new("/usr/bin/redis-server").exists());
-}

@@ -145,10 +145,11 @@ pub fn stock_bin(name: &str) -> PathBuf {
         })
 }
 
-/// Installs stock `redis-server` and `redis-tools` when they are missing, so that
+/// Installs stock `redis-server`, `redis-tools` and `redis-sentinel` (whose Debian config
+/// files the config tests load) when they are missing, so that
 /// `cargo test --release` passes on a machine with only the Rust toolchain. It runs the
 /// same shell functions as `.ci/run` and the scripts (`fc_ensure_redis_tools`,
-/// `fc_ensure_redis_server` in scripts/lib.sh: nothing happens when the binaries are
+/// `fc_ensure_redis_server`, `fc_ensure_redis_sentinel` in scripts/lib.sh: nothing happens when the binaries are
 /// already in PATH, else `apt-get install`, as root or through `sudo -n`).
 ///
 /// Runs at most once per test process (later calls get the first outcome); test binaries
@@ -177,7 +178,7 @@ fn run_ensure_script() -> Result<(), String> {
     lock.lock()
         .map_err(|e| format!("lock {}: {e}", lock_path.display()))?;
     let script = "source scripts/lib.sh && fc_install_trap \
-                  && fc_ensure_redis_tools && fc_ensure_redis_server";
+                  && fc_ensure_redis_tools && fc_ensure_redis_server && fc_ensure_redis_sentinel";
     let out = Command::new("bash")
         .args(["-c", script])
         .current_dir(root)
@@ -191,8 +192,9 @@ fn run_ensure_script() -> Result<(), String> {
     );
     if !out.status.success() {
         return Err(format!(
-            "stock Redis 7.0 (redis-server, redis-tools) is missing and installing it \
-             failed ({}); install them with `apt-get install -y redis-server redis-tools`, \
+            "stock Redis 7.0 (redis-server, redis-tools, redis-sentinel) is missing and \
+             installing it failed ({}); install them with \
+             `apt-get install -y redis-server redis-tools redis-sentinel`, \
              as root. Output of `bash -c '{script}'` in {}:\n{text}",
             out.status,
             root.display()
