@@ -773,3 +773,45 @@ fn failover_of_nodes_with_acl_users() {
         Some("master")
     );
 }
+
+#[test]
+fn sentinels_with_passwords_authenticate_to_each_other() {
+    // Stock's rule: links to other sentinels use sentinel-user/sentinel-pass, or
+    // requirepass when those are unset. A sentinel that fails to authenticate sees its
+    // peer stop answering PING and flags it s_down after down-after-milliseconds.
+    for extra in ["", "sentinel sentinel-pass s3cret\n"] {
+        let _slot = slot();
+        let (leader, _fs) = group(&[]);
+        let conf = format!(
+            "{}requirepass s3cret\n{extra}",
+            sentinel_conf(leader.port, 2)
+        );
+        let ss: Vec<TestServer> = (0..2).map(|_| TestServer::start_sentinel(&conf)).collect();
+        let mut conns: Vec<RawConn> = ss
+            .iter()
+            .map(|s| {
+                let mut r = s.raw();
+                assert_eq!(r.cmd(&["AUTH", "s3cret"]), Reply::ok());
+                r
+            })
+            .collect();
+        for r in conns.iter_mut() {
+            assert!(
+                poll_until(Duration::from_secs(20), Duration::from_millis(50), || {
+                    r.cmd(&["SENTINEL", "SENTINELS", NAME]).as_array().len() == 1
+                }),
+                "peer not discovered ({extra:?})"
+            );
+        }
+        // Well past down-after-milliseconds (500): the peer still answers.
+        std::thread::sleep(Duration::from_millis(1500));
+        for r in conns.iter_mut() {
+            let peers = r.cmd(&["SENTINEL", "SENTINELS", NAME]);
+            let peer = &peers.as_array()[0];
+            let flags = field(peer, "flags");
+            assert_eq!(flags, "sentinel", "({extra:?}) {peer:?}");
+            let last_ok: u64 = field(peer, "last-ok-ping-reply").parse().unwrap();
+            assert!(last_ok < 1500, "({extra:?}) last-ok-ping-reply {last_ok}");
+        }
+    }
+}

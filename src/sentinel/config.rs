@@ -151,6 +151,21 @@ const TLS_DIRECTIVES: &[&str] = &[
 ];
 
 impl SentinelConfig {
+    /// Credentials for links to other sentinels, as stock: `sentinel-user` /
+    /// `sentinel-pass` when set, else `requirepass` (the same password both ways).
+    pub fn peer_auth(&self) -> crate::sentinel::link::Auth {
+        match &self.sentinel_auth {
+            (user, Some(pass)) => crate::sentinel::link::Auth {
+                user: user.clone(),
+                pass: Some(pass.clone()),
+            },
+            _ => crate::sentinel::link::Auth {
+                user: None,
+                pass: self.requirepass.clone(),
+            },
+        }
+    }
+
     /// `tls-port` (0: no TLS listener).
     pub fn tls_port(&self) -> u16 {
         self.tls

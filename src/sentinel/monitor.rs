@@ -614,9 +614,10 @@ async fn peer_task(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Tar
             return;
         };
         let timeout = link_timeout(p.down_after);
+        let auth = sh.config.lock().peer_auth();
         let Ok(mut link) = Link::open(
             &p.addr,
-            &Auth::default(),
+            &auth,
             Some(&format!("sentinel-{id8}-cmd")),
             timeout,
         )
