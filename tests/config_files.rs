@@ -236,6 +236,11 @@ fn debian_sentinel_conf_starts_a_sentinel_daemon() {
             .as_array()[1],
         Reply::bulk("no")
     );
+    let log = node.log();
+    assert!(
+        log.contains("no effect in Ferrocache sentinel") && log.contains("acllog-max-len"),
+        "{log}"
+    );
 }
 
 #[test]

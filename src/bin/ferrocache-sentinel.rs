@@ -78,6 +78,18 @@ fn main() {
         std::process::exit(1);
     }
     init_logging(&cfg);
+    let inert: Vec<&str> = cfg
+        .server_settings
+        .keys()
+        .copied()
+        .filter(|k| *k != "daemonize")
+        .collect();
+    if !inert.is_empty() {
+        tracing::warn!(
+            settings = %inert.join(" "),
+            "Accepted for compatibility with Redis, no effect in Ferrocache sentinel"
+        );
+    }
     if let Some(dir) = &cfg.dir
         && let Err(e) = std::env::set_current_dir(dir)
     {
