@@ -10,6 +10,7 @@ use super::table::{Command, cmd, flags::*};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
 use crate::protocol::ReplyBuf;
 use crate::server::client::ClientHandle;
+use crate::store::notify::LIST;
 use crate::store::{StrBytes, Value, WriteTxn};
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -266,7 +267,7 @@ fn pop_from(txn: &mut WriteTxn<'_>, db: usize, key: &[u8], left: bool, n: usize)
         (popped, l.is_empty())
     };
     if empty {
-        txn.remove(db, key);
+        txn.remove_emptied(db, key);
     } else {
         txn.modified(db, key);
     }
@@ -312,6 +313,7 @@ fn perform(txn: &mut WriteTxn<'_>, db: usize, key: &Bytes, op: &Op, out: &mut Re
             } else {
                 txn.propagate(db, &[name, key]);
             }
+            txn.notify(LIST, super::lists::pop_event(*left), db, key);
             out.array(2);
             out.bulk(key);
             match count {
@@ -329,11 +331,37 @@ fn perform(txn: &mut WriteTxn<'_>, db: usize, key: &Bytes, op: &Op, out: &mut Re
             from_left,
             to_left,
         } => {
-            let popped = pop_from(txn, db, key, *from_left, 1);
-            let el = popped[0].clone();
+            // The element is pushed before the source's emptied key is deleted, so a
+            // rotation (source = destination) keeps its key, as in Redis.
+            let el = {
+                let Some(mut e) = txn.get_mut(db, key) else {
+                    return;
+                };
+                let Value::List(l) = &mut e.value else {
+                    return;
+                };
+                let Some(el) = (if *from_left {
+                    l.pop_front()
+                } else {
+                    l.pop_back()
+                }) else {
+                    return;
+                };
+                el
+            };
             push_to(txn, db, dst, *to_left, el.clone());
+            if txn
+                .get(db, key)
+                .is_some_and(|e| matches!(&e.value, Value::List(l) if l.is_empty()))
+            {
+                txn.remove_emptied(db, key);
+            } else {
+                txn.modified(db, key);
+            }
             let side = |l: bool| -> &'static [u8] { if l { b"LEFT" } else { b"RIGHT" } };
             txn.propagate(db, &[b"LMOVE", key, dst, side(*from_left), side(*to_left)]);
+            txn.notify(LIST, super::lists::push_event(*to_left), db, dst);
+            txn.notify(LIST, super::lists::pop_event(*from_left), db, key);
             out.bulk(&el);
         }
         Op::ZPop { lowest, count } => {

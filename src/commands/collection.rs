@@ -102,14 +102,24 @@ impl Collection for crate::store::zset::ZSetValue {
 }
 
 /// Replaces whatever `key` holds with `c` (the key is deleted when `c` is empty), as
-/// the STORE commands (SINTERSTORE, ZUNIONSTORE, ZRANGESTORE...) do.
-pub fn replace<C: Collection>(ctx: &mut Ctx<'_>, key: &[u8], c: C) -> Result<(), CmdError> {
+/// the STORE commands (SINTERSTORE, ZUNIONSTORE, ZRANGESTORE...) do, announcing `event`
+/// of notification `class` (or `del` when an empty result removed the key).
+pub fn replace<C: Collection>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    c: C,
+    class: u32,
+    event: &str,
+) -> Result<(), CmdError> {
     let db = ctx.db();
     let t = ctx.w()?;
     if c.is_empty() {
-        t.remove(db, key);
+        if t.remove(db, key).is_some() {
+            t.notify(crate::store::notify::GENERIC, "del", db, key);
+        }
     } else {
         t.insert(db, key, Entry::new(c.into_value(), 0));
+        t.notify(class, event, db, key);
     }
     Ok(())
 }
@@ -130,8 +140,9 @@ pub fn read<C: Collection, R>(
 }
 
 /// Runs `f` on the collection at `key` for a write, creating an empty one when `create`;
-/// the key is deleted when the collection ends up empty, and otherwise signalled as
-/// modified (WATCH, tracking). None when missing and not created.
+/// the key is deleted when the collection ends up empty (its `del` event follows the
+/// caller's own event on the key), and otherwise signalled as modified (WATCH,
+/// tracking). None when missing and not created.
 pub fn write<C: Collection, R>(
     ctx: &mut Ctx<'_>,
     key: &[u8],
@@ -154,7 +165,7 @@ pub fn write<C: Collection, R>(
     match done {
         Ok((r, empty)) => {
             if empty {
-                t.remove(db, key);
+                t.remove_emptied(db, key);
             } else {
                 t.modified(db, key);
             }

@@ -6,6 +6,7 @@ use super::table::{Command, cmd, flags::*};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
 use crate::store::StrBytes;
 use crate::store::hash::HashValue;
+use crate::store::notify::HASH;
 use bytes::Bytes;
 
 /// Hash family table.
@@ -208,6 +209,7 @@ fn hset_pairs(ctx: &mut Ctx<'_>, args: &[Bytes], name: &str) -> Result<i64, CmdE
     })?
     .unwrap_or(0);
     ctx.propagate_self(args)?;
+    ctx.notify(HASH, "hset", &args[1])?;
     Ok(added)
 }
 
@@ -235,6 +237,7 @@ fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     .unwrap_or(false);
     if set {
         ctx.propagate_self(args)?;
+        ctx.notify(HASH, "hset", &args[1])?;
     }
     ctx.out.int(i64::from(set));
     Ok(())
@@ -275,6 +278,7 @@ fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     .unwrap_or(0);
     if removed > 0 {
         ctx.propagate_self(args)?;
+        ctx.notify(HASH, "hdel", &args[1])?;
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -355,6 +359,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     })?
     .unwrap_or(0);
     ctx.propagate_self(args)?;
+    ctx.notify(HASH, "hincrby", &args[1])?;
     ctx.out.int(new);
     Ok(())
 }
@@ -382,6 +387,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let db = ctx.db();
     ctx.w()?
         .propagate(db, &[b"HSET", &args[1], &args[2], text.as_bytes()]);
+    ctx.notify(HASH, "hincrbyfloat", &args[1])?;
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

@@ -3,6 +3,7 @@
 use super::table::{Command, SubCommand, cmd, container, flags::*, sub};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
 use crate::store::lazyfree::FreeReason;
+use crate::store::notify::GENERIC;
 use crate::store::{Entry, NUM_DBS, scan_step};
 use bytes::Bytes;
 
@@ -300,6 +301,7 @@ fn delete_keys(ctx: &mut Ctx<'_>, args: &[Bytes], lazy: bool) -> CmdResult {
         if let Some(old) = t.remove(db, k) {
             lazyfree.free_entry(FreeReason::UserDel, old, lazy);
             t.propagate(db, &[b"DEL", k]);
+            t.notify(GENERIC, "del", db, k);
             n += 1;
         }
     }
@@ -318,7 +320,9 @@ fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn type_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let name = ctx.peek(&args[1]).map_or("none", |r| r.value.type_name());
+    let name = ctx
+        .lookup_notouch(&args[1])
+        .map_or("none", |r| r.value.type_name());
     ctx.out.simple(name);
     Ok(())
 }
@@ -340,8 +344,16 @@ fn rename_common(ctx: &mut Ctx<'_>, args: &[Bytes], nx: bool) -> Result<bool, Cm
     let Some(entry) = t.remove(db, src) else {
         return Err(CmdError::NoSuchKey);
     };
+    // The destination is deleted, then created (Redis announces `new` either way).
+    if let Some(old) = t.remove(db, dst) {
+        t.store()
+            .lazyfree
+            .free_entry(FreeReason::ServerDel, old, false);
+    }
     t.insert(db, dst, entry);
     t.propagate(db, &[b"RENAME", src, dst]);
+    t.notify(GENERIC, "rename_from", db, src);
+    t.notify(GENERIC, "rename_to", db, dst);
     Ok(true)
 }
 
@@ -407,6 +419,7 @@ fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         src_db,
         &[b"COPY", src, dst, b"DB", dbs.as_bytes(), b"REPLACE"],
     );
+    t.notify(GENERIC, "copy_to", dst_db, dst);
     ctx.out.int(1);
     Ok(())
 }
@@ -427,6 +440,8 @@ fn move_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         t.insert(dst_db, key, e);
     }
     t.propagate(src_db, &[b"MOVE", key, &args[2]]);
+    t.notify(GENERIC, "move_from", src_db, key);
+    t.notify(GENERIC, "move_to", dst_db, key);
     ctx.out.int(1);
     Ok(())
 }
@@ -773,10 +788,12 @@ fn expire_generic(
     if at <= t.now as i64 {
         t.remove(db, key);
         t.propagate(db, &[b"DEL", key]);
+        t.notify(GENERIC, "del", db, key);
     } else {
         t.set_expire(db, key, at as u64);
         let ts = at.to_string();
         t.propagate(db, &[b"PEXPIREAT", key, ts.as_bytes()]);
+        t.notify(GENERIC, "expire", db, key);
     }
     ctx.out.int(1);
     Ok(())
@@ -800,7 +817,7 @@ fn pexpireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// -2 missing, -1 no TTL, else the absolute expiry in ms.
 fn expire_of(ctx: &mut Ctx<'_>, key: &[u8]) -> i64 {
-    match ctx.peek(key) {
+    match ctx.lookup_notouch(key) {
         None => -2,
         Some(e) if e.expire_at == 0 => -1,
         Some(e) => e.expire_at as i64,
@@ -845,6 +862,7 @@ fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if had {
         t.set_expire(db, key, 0);
         t.propagate(db, &[b"PERSIST", key]);
+        t.notify(GENERIC, "persist", db, key);
     }
     ctx.out.int(had as i64);
     Ok(())

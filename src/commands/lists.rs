@@ -4,6 +4,7 @@
 use super::table::{Command, cmd, flags::*};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
 use crate::store::StrBytes;
+use crate::store::notify::LIST;
 use bytes::Bytes;
 use std::collections::VecDeque;
 
@@ -224,11 +225,22 @@ fn push(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool, only_existing: bool) -> C
     match len {
         Some(n) => {
             ctx.propagate_self(args)?;
+            ctx.notify(LIST, push_event(left), &args[1])?;
             ctx.out.int(n as i64);
         }
         None => ctx.out.int(0),
     }
     Ok(())
+}
+
+/// The event a push announces (also for the destination of LMOVE).
+pub fn push_event(left: bool) -> &'static str {
+    if left { "lpush" } else { "rpush" }
+}
+
+/// The event a pop announces (also for the source of LMOVE).
+pub fn pop_event(left: bool) -> &'static str {
+    if left { "lpop" } else { "rpop" }
 }
 
 fn lpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -287,6 +299,7 @@ fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], left: bool) -> CmdResult {
     })?
     .unwrap_or_default();
     ctx.propagate_self(args)?;
+    ctx.notify(LIST, pop_event(left), &args[1])?;
     match count {
         None => ctx.out.bulk(&popped[0]),
         Some(_) => {
@@ -374,6 +387,7 @@ fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::NoSuchKey);
     }
     ctx.propagate_self(args)?;
+    ctx.notify(LIST, "lset", &args[1])?;
     ctx.out.ok();
     Ok(())
 }
@@ -401,6 +415,7 @@ fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     .unwrap_or(0);
     if n > 0 {
         ctx.propagate_self(args)?;
+        ctx.notify(LIST, "linsert", &args[1])?;
     }
     ctx.out.int(n);
     Ok(())
@@ -441,6 +456,7 @@ fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     .unwrap_or(0);
     if removed > 0 {
         ctx.propagate_self(args)?;
+        ctx.notify(LIST, "lrem", &args[1])?;
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -460,6 +476,7 @@ fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     })?;
     if done.is_some() {
         ctx.propagate_self(args)?;
+        ctx.notify(LIST, "ltrim", &args[1])?;
     }
     ctx.out.ok();
     Ok(())
@@ -574,6 +591,30 @@ fn move_one(
     if !src_exists {
         return Ok(None);
     }
+    if src == dst {
+        // A rotation: the list never empties, so the key is neither deleted nor created.
+        let el = write(ctx, src, false, |l| {
+            let el = if from_left {
+                l.pop_front()
+            } else {
+                l.pop_back()
+            };
+            if let Some(el) = &el {
+                if to_left {
+                    l.push_front(el.clone());
+                } else {
+                    l.push_back(el.clone());
+                }
+            }
+            Ok(el)
+        })?
+        .flatten();
+        if el.is_some() {
+            ctx.notify(LIST, push_event(to_left), dst)?;
+            ctx.notify(LIST, pop_event(from_left), src)?;
+        }
+        return Ok(el);
+    }
     let el = write(ctx, src, false, |l| {
         Ok(if from_left {
             l.pop_front()
@@ -594,6 +635,9 @@ fn move_one(
         }
         Ok(())
     })?;
+    // As Redis: the push on the destination, then the pop (and any `del`) on the source.
+    ctx.notify(LIST, push_event(to_left), dst)?;
+    ctx.notify(LIST, pop_event(from_left), src)?;
     Ok(Some(moved))
 }
 
@@ -653,6 +697,7 @@ fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let n = popped.len().to_string();
         let name: &[u8] = if left { b"LPOP" } else { b"RPOP" };
         propagate(ctx, &[name, key, n.as_bytes()])?;
+        ctx.notify(LIST, pop_event(left), key)?;
         ctx.out.array(2);
         ctx.out.bulk(key);
         ctx.out.array(popped.len());

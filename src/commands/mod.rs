@@ -23,7 +23,7 @@ pub mod zsets;
 use crate::protocol::ReplyBuf;
 use crate::server::Server;
 use crate::server::client::ClientHandle;
-use crate::store::{EntryRef, Lookup, Sequencer, Value, WriteTxn};
+use crate::store::{Access, EntryRef, Lookup, Sequencer, Value, WriteTxn};
 use bytes::Bytes;
 pub use error::{CmdError, CmdResult};
 use parking_lot::RwLockReadGuard;
@@ -251,6 +251,14 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
+    /// Announces keyspace event `event` (notification `class`) on `key` of the selected
+    /// database; writes only.
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) -> CmdResult {
+        let db = self.db();
+        self.w()?.notify(class, event, db, key);
+        Ok(())
+    }
+
     /// Replies with a HELP text: one status line per entry, as Redis's `addReplyHelp`.
     pub fn help(&mut self, lines: &[&str]) {
         self.out.array(lines.len());
@@ -271,18 +279,23 @@ impl<'a> Ctx<'a> {
 
     /// Reads a key of any db, hiding expired keys.
     pub fn lookup_in(&mut self, db: usize, key: &[u8]) -> Option<EntryRef<'a>> {
-        self.find(db, key, true)
+        self.find(db, key, Access::Read)
+    }
+
+    /// Reads a key's metadata (TYPE, TTL): counted as a read, access time unchanged.
+    pub fn lookup_notouch(&mut self, key: &[u8]) -> Option<EntryRef<'a>> {
+        self.find(self.client.db, key, Access::NoTouch)
     }
 
     /// Reads a key without counting a hit/miss or touching its access time.
     pub fn peek(&mut self, key: &[u8]) -> Option<EntryRef<'a>> {
-        self.find(self.client.db, key, false)
+        self.find(self.client.db, key, Access::Peek)
     }
 
     /// The one lookup path: through the write section when held (where lookups, as
     /// Redis's lookupKeyWrite, count nothing), else lock-free, recording expired keys for
-    /// deletion after the command. `access` counts hits/misses and touches the key.
-    fn find(&mut self, db: usize, key: &[u8], access: bool) -> Option<EntryRef<'a>> {
+    /// deletion after the command.
+    fn find(&mut self, db: usize, key: &[u8], access: Access) -> Option<EntryRef<'a>> {
         if let Some(t) = self.txn.as_mut() {
             return t.get(db, key);
         }
@@ -321,6 +334,13 @@ impl<'a> Ctx<'a> {
                 &stats.misses
             };
             counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if v.is_none() {
+                let db = self.db();
+                self.srv
+                    .store
+                    .events
+                    .emit(crate::store::notify::KEY_MISS, "keymiss", db, key);
+            }
         }
         Ok(v)
     }
@@ -623,9 +643,13 @@ pub fn run(
 ) -> CmdResult {
     // Locks first: CLIENT PAUSE is checked under them, so a write either finished before
     // a pause was fenced in (`Ctx::write_fence`) or sees it and waits.
-    let txn = cmd
-        .has(flags::WRITE | flags::WRITE_SECTION)
-        .then(|| srv.store.write(now));
+    let txn = cmd.has(flags::WRITE | flags::WRITE_SECTION).then(|| {
+        let mut t = srv.store.write(now);
+        if client.is_leader_link {
+            t.apply_from_leader();
+        }
+        t
+    });
     let read_guard = (txn.is_none() && cmd.has(flags::ATOMIC_READ)).then(|| srv.store.read_lock());
     if held_by_pause(srv, client, cmd, args) {
         client.postponed = true;

@@ -5,6 +5,7 @@
 use super::table::{Command, cmd, flags::*};
 use super::{CmdError, CmdResult, Ctx, arg_i64};
 use crate::store::StrBytes;
+use crate::store::notify::SET;
 use crate::store::set::SetValue;
 use bytes::Bytes;
 
@@ -217,6 +218,7 @@ fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     .unwrap_or(0);
     if added > 0 {
         ctx.propagate_self(args)?;
+        ctx.notify(SET, "sadd", &args[1])?;
     }
     ctx.out.int(added as i64);
     Ok(())
@@ -229,6 +231,7 @@ fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     .unwrap_or(0);
     if removed > 0 {
         ctx.propagate_self(args)?;
+        ctx.notify(SET, "srem", &args[1])?;
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -328,6 +331,7 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         cmd.extend(picked.iter().map(|m| &m[..]));
         ctx.w()?.propagate(db, &cmd);
     }
+    ctx.notify(SET, "spop", &args[1])?;
     match count {
         None => ctx.out.bulk(&picked[0]),
         Some(_) => reply_set(ctx, &picked),
@@ -384,13 +388,17 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     };
     if src != dst {
         write(ctx, src, false, |s| s.remove(m))?;
-        write(ctx, dst, true, |s| s.add(m))?;
+        ctx.notify(SET, "srem", src)?;
+        if write(ctx, dst, true, |s| s.add(m))? == Some(true) {
+            ctx.notify(SET, "sadd", dst)?;
+        }
     }
     ctx.propagate_self(args)?;
     ctx.out.int(1);
     Ok(())
 }
 
+#[derive(Clone, Copy)]
 enum Op {
     Inter,
     Union,
@@ -495,7 +503,12 @@ fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn store(ctx: &mut Ctx<'_>, args: &[Bytes], op: Op) -> CmdResult {
     let r = combine(ctx, &args[2..], op)?;
-    super::collection::replace(ctx, &args[1], SetValue::from_members(r.iter()))?;
+    let event = match op {
+        Op::Inter => "sinterstore",
+        Op::Union => "sunionstore",
+        Op::Diff => "sdiffstore",
+    };
+    super::collection::replace(ctx, &args[1], SetValue::from_members(r.iter()), SET, event)?;
     ctx.propagate_self(args)?;
     ctx.out.int(r.len() as i64);
     Ok(())

@@ -3,6 +3,7 @@
 
 use super::table::{Command, cmd, flags::*};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
+use crate::store::notify::{GENERIC, STRING};
 use crate::store::{Entry, StrBytes, Value};
 use bytes::Bytes;
 
@@ -306,17 +307,22 @@ pub fn parse_set_options(args: &[Bytes], now: u64) -> Result<SetOptions, CmdErro
 /// An expiry already in the past deletes the key instead (propagated as DEL).
 pub fn store_string(ctx: &mut Ctx<'_>, key: &[u8], val: Bytes, expire: ExpireArg) -> CmdResult {
     let db = ctx.db();
-    let now = ctx.now;
     let t = ctx.w()?;
+    // The section's clock: a follower applying its leader's stream never expires.
+    let now = t.now;
     let at = match expire {
         ExpireArg::None => 0,
         ExpireArg::At(at) => at,
         ExpireArg::Keep => t.get(db, key).map(|e| e.expire_at).unwrap_or(0),
     };
+    let with_ttl = matches!(expire, ExpireArg::At(_));
     if at != 0 && at <= now {
         if t.remove(db, key).is_some() {
             t.propagate(db, &[b"DEL", key]);
         }
+        // Announced as Redis does for a TTL in the past: the set, then the expire.
+        t.notify(STRING, "set", db, key);
+        t.notify(GENERIC, "expire", db, key);
         return Ok(());
     }
     t.insert(
@@ -329,6 +335,10 @@ pub fn store_string(ctx: &mut Ctx<'_>, key: &[u8], val: Bytes, expire: ExpireArg
         t.propagate(db, &[b"SET", key, &val, b"PXAT", ts.as_bytes()]);
     } else {
         t.propagate(db, &[b"SET", key, &val]);
+    }
+    t.notify(STRING, "set", db, key);
+    if with_ttl {
+        t.notify(GENERIC, "expire", db, key);
     }
     Ok(())
 }
@@ -422,6 +432,7 @@ fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let t = ctx.w()?;
     t.remove(db, &args[1]);
     t.propagate(db, &[b"DEL", &args[1]]);
+    t.notify(GENERIC, "del", db, &args[1]);
     ctx.out.bulk(&v);
     Ok(())
 }
@@ -455,19 +466,21 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     let db = ctx.db();
-    let now = ctx.now;
+    let now = ctx.w()?.now;
     let key = &args[1];
     match expire {
         Some(ExpireArg::At(at)) if at <= now => {
             let t = ctx.w()?;
             t.remove(db, key);
             t.propagate(db, &[b"DEL", key]);
+            t.notify(GENERIC, "del", db, key);
         }
         Some(ExpireArg::At(at)) => {
             let t = ctx.w()?;
             t.set_expire(db, key, at);
             let ts = at.to_string();
             t.propagate(db, &[b"PEXPIREAT", key, ts.as_bytes()]);
+            t.notify(GENERIC, "expire", db, key);
         }
         Some(ExpireArg::None) => {
             let t = ctx.w()?;
@@ -475,6 +488,7 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             if had {
                 t.set_expire(db, key, 0);
                 t.propagate(db, &[b"PERSIST", key]);
+                t.notify(GENERIC, "persist", db, key);
             }
         }
         _ => {}
@@ -510,6 +524,7 @@ fn mset_pairs(ctx: &mut Ctx<'_>, args: &[Bytes], name: &str) -> Result<(), CmdEr
             &pair[0],
             Entry::new(Value::Str(StrBytes::from_slice(&pair[1])), 0),
         );
+        t.notify(STRING, "set", db, &pair[0]);
     }
     let refs: Vec<&[u8]> = std::iter::once(&b"MSET"[..])
         .chain(args[1..].iter().map(|a| &a[..]))
@@ -578,6 +593,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> CmdResult {
     } else {
         t.propagate(db, &[b"SET", key, text]);
     }
+    t.notify(STRING, "incrby", db, key);
     ctx.out.int(new);
     Ok(())
 }
@@ -715,6 +731,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Entry::new(Value::Str(StrBytes::from_slice(text.as_bytes())), at),
     );
     t.propagate(db, &[b"SET", key, text.as_bytes(), b"KEEPTTL"]);
+    t.notify(STRING, "incrbyfloat", db, key);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }
@@ -751,6 +768,7 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     entry.raw = true;
     t.insert(db, key, entry);
     t.propagate(db, &[b"APPEND", key, &args[2]]);
+    t.notify(STRING, "append", db, key);
     ctx.out.int(total as i64);
     Ok(())
 }
@@ -813,6 +831,7 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     entry.raw = true;
     t.insert(db, key, entry);
     t.propagate(db, &[b"SETRANGE", key, &args[2], val]);
+    t.notify(STRING, "setrange", db, key);
     ctx.out.int(n as i64);
     Ok(())
 }

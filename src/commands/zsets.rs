@@ -5,6 +5,7 @@
 
 use super::table::{Command, cmd, flags::*};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
+use crate::store::notify::ZSET;
 use crate::store::zset::{AddFlags, AddOutcome, LexBound, LexRange, ScoreRange, ZSetValue};
 use crate::store::{StrBytes, Value};
 use bytes::Bytes;
@@ -419,9 +420,14 @@ fn reply_items(ctx: &mut Ctx<'_>, items: &[(StrBytes, f64)], withscores: bool) {
 }
 
 /// Replaces `dst` with `z` (deleted when empty), as the STORE commands do.
-fn store_result(ctx: &mut Ctx<'_>, dst: &[u8], z: ZSetValue) -> Result<usize, CmdError> {
+fn store_result(
+    ctx: &mut Ctx<'_>,
+    dst: &[u8],
+    z: ZSetValue,
+    event: &str,
+) -> Result<usize, CmdError> {
     let n = z.len();
-    super::collection::replace(ctx, dst, z)?;
+    super::collection::replace(ctx, dst, z, ZSET, event)?;
     Ok(n)
 }
 
@@ -491,6 +497,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], mut f: AddFlags) -> CmdResult
     })?;
     if added + updated > 0 {
         ctx.propagate_self(args)?;
+        ctx.notify(ZSET, if f.incr { "zincr" } else { "zadd" }, &args[1])?;
     }
     if nan {
         return Err(CmdError::err("resulting score is not a number (NaN)"));
@@ -530,6 +537,7 @@ fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     .unwrap_or(0);
     if removed > 0 {
         ctx.propagate_self(args)?;
+        ctx.notify(ZSET, "zrem", &args[1])?;
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -737,7 +745,7 @@ fn range_generic(
     .unwrap_or_default();
     match dst {
         Some(dst) => {
-            let n = store_result(ctx, dst, ZSetValue::from_pairs(items))?;
+            let n = store_result(ctx, dst, ZSetValue::from_pairs(items), "zrangestore")?;
             ctx.propagate_self(args)?;
             ctx.out.int(n as i64);
         }
@@ -783,6 +791,12 @@ fn remrange_generic(ctx: &mut Ctx<'_>, args: &[Bytes], by: By) -> CmdResult {
     .unwrap_or(0);
     if removed > 0 {
         ctx.propagate_self(args)?;
+        let event = match by {
+            By::Score => "zremrangebyscore",
+            By::Lex => "zremrangebylex",
+            _ => "zremrangebyrank",
+        };
+        ctx.notify(ZSET, event, &args[1])?;
     }
     ctx.out.int(removed as i64);
     Ok(())
@@ -823,13 +837,15 @@ pub fn pop_and_propagate(
         return popped;
     }
     if empty {
-        txn.remove(db, key);
+        txn.remove_emptied(db, key);
     } else {
         txn.modified(db, key);
     }
     let name: &[u8] = if lowest { b"ZPOPMIN" } else { b"ZPOPMAX" };
     let n = popped.len().to_string();
     txn.propagate(db, &[name, key, n.as_bytes()]);
+    let event = if lowest { "zpopmin" } else { "zpopmax" };
+    txn.notify(ZSET, event, db, key);
     popped
 }
 
@@ -1161,7 +1177,12 @@ fn combine_generic(
     let z = ZSetValue::from_pairs(result);
     match dst {
         Some(dst) => {
-            let n = store_result(ctx, dst, z)?;
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            let n = store_result(ctx, dst, z, event)?;
             ctx.propagate_self(args)?;
             ctx.out.int(n as i64);
         }

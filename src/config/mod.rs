@@ -280,6 +280,9 @@ pub fn normalize(param: &Param, value: &str) -> Result<String, String> {
                 .collect::<Vec<_>>()
                 .join(" "))
         }
+        Kind::KeyspaceEvents => crate::store::notify::parse_classes(value)
+            .map(crate::store::notify::classes_text)
+            .ok_or_else(|| crate::store::notify::BAD_CLASS.to_string()),
         Kind::IntList { count, min, max } => {
             let words: Vec<&str> = value.split_whitespace().collect();
             if words.len() != count {

@@ -30,6 +30,9 @@ pub enum Kind {
     IntList { count: usize, min: i64, max: i64 },
     /// Percentiles between 0 and 100 (`latency-tracking-info-percentiles 50 99 99.9`).
     Percentiles,
+    /// Keyspace notification classes (`notify-keyspace-events KEA`), kept in Redis's
+    /// canonical order (`AKE`).
+    KeyspaceEvents,
 }
 
 /// One configuration parameter.
@@ -586,7 +589,7 @@ pub static PARAMS: &[Param] = &[
     flag("tls-session-caching", "yes").inert(),
     int("tls-session-cache-size", "20480", 0, I32).inert(),
     int("tls-session-cache-timeout", "300", 0, I32).inert(),
-    text("notify-keyspace-events", ""), // TEMP until merge
+    p("notify-keyspace-events", "", Kind::KeyspaceEvents, true),
 ];
 
 const SHUTDOWN_FLAGS: &[&str] = &["default", "save", "nosave", "now", "force"];

@@ -226,6 +226,15 @@ impl Server {
             bgsave_scheduled: std::sync::atomic::AtomicBool::new(false),
             effective_hz: AtomicU64::new(10),
         });
+        // Keyspace events are published to this server's subscribers (a weak handle: the
+        // store lives inside the server).
+        let me = Arc::downgrade(&srv);
+        srv.store.events.set_sink(Box::new(move |channel, message| {
+            if let Some(srv) = me.upgrade() {
+                srv.pubsub
+                    .publish(channel, message, |c, msg| srv.deliver(c, msg));
+            }
+        }));
         for p in crate::config::params::PARAMS {
             srv.apply_setting(p.name);
         }
@@ -252,6 +261,11 @@ impl Server {
                 }
             }
             "oom-score-adj" | "oom-score-adj-values" => process::apply_oom_score(self),
+            "notify-keyspace-events" => {
+                let classes = self.config.get(name).unwrap_or_default();
+                let flags = crate::store::notify::parse_classes(&classes).unwrap_or(0);
+                self.store.events.set_flags(flags);
+            }
             _ => {}
         }
     }

@@ -16,6 +16,7 @@ pub mod glob;
 pub mod hash;
 pub mod lazyfree;
 pub mod node;
+pub mod notify;
 pub mod ordered;
 pub mod set;
 pub mod snapshot;
@@ -220,6 +221,8 @@ pub struct Store {
     pub invalidations: Invalidations,
     /// Background freeing of large values (`lazyfree-*`).
     pub lazyfree: lazyfree::LazyFree,
+    /// Keyspace notifications (`notify-keyspace-events`).
+    pub events: notify::KeyspaceEvents,
 }
 
 /// Keys changed by writes, collected only while some client tracks keys: the store does
@@ -280,8 +283,21 @@ impl Default for Store {
             evictor: evict::Evictor::default(),
             invalidations: Invalidations::default(),
             lazyfree: Default::default(),
+            events: Default::default(),
         }
     }
+}
+
+/// What a lookup records, as Redis's lookupKey flags.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Access {
+    /// A read: counts a hit or miss (a miss announces `keymiss`) and touches the key.
+    Read,
+    /// Counts and announces like a read but leaves the access time (TYPE, TTL: Redis's
+    /// LOOKUP_NOTOUCH).
+    NoTouch,
+    /// Records nothing (OBJECT, DEBUG).
+    Peek,
 }
 
 /// What a lock-free lookup found.
@@ -305,23 +321,25 @@ impl Store {
         &self.dbs[self.physical(db)]
     }
 
-    /// Looks a key up without the sequencer (single-key reads). With `access`, records a
-    /// hit or miss and touches the key's access time (reads); without, only peeks (TYPE,
-    /// TTL, OBJECT).
-    pub fn find(&self, db: usize, key: &[u8], now: u64, access: bool) -> Lookup<'_> {
+    /// Looks a key up without the sequencer (single-key reads), recording what `access`
+    /// asks for.
+    pub fn find(&self, db: usize, key: &[u8], now: u64, access: Access) -> Lookup<'_> {
         let found = self.db(db).get(key);
         let live = found.as_ref().map(|r| !r.is_expired(now));
-        if access {
+        if access != Access::Peek {
             let counter = if live == Some(true) {
                 &self.stats.hits
             } else {
                 &self.stats.misses
             };
             counter.fetch_add(1, Ordering::Relaxed);
+            if live != Some(true) {
+                self.events.emit(notify::KEY_MISS, "keymiss", db, key);
+            }
         }
         match (found, live) {
             (Some(r), Some(true)) => {
-                if access {
+                if access == Access::Read {
                     r.touch_access();
                 }
                 Lookup::Found(r)
@@ -342,6 +360,7 @@ impl Store {
             store: self,
             seq: self.seq.write(),
             now,
+            deferred_del: Vec::new(),
         }
     }
 
@@ -452,9 +471,21 @@ pub struct WriteTxn<'a> {
     seq: RwLockWriteGuard<'a, Sequencer>,
     /// The time every expiry check in this write uses (one clock per command, as Redis).
     pub now: u64,
+    /// Keys deleted because a command emptied their collection, whose `del` event waits
+    /// for the command's own event on the key (Redis announces `srem` before `del`).
+    deferred_del: Vec<(usize, Bytes)>,
 }
 
 impl<'a> WriteTxn<'a> {
+    /// Marks this section as applying the leader's stream: no key counts as expired in it,
+    /// as for Redis's master client. The leader alone decides expiry and streams a DEL;
+    /// a key our clock finds expired still exists for the commands before that DEL, so a
+    /// follower whose clock runs ahead never diverges (an APPEND to a key expired here
+    /// but not on the leader appends, and announces `del`, not `expired`, on the DEL).
+    pub fn apply_from_leader(&mut self) {
+        self.now = 0;
+    }
+
     /// The store this write section belongs to.
     pub fn store(&self) -> &'a Store {
         self.store
@@ -510,6 +541,7 @@ impl<'a> WriteTxn<'a> {
                 .fetch_add(1, Ordering::Relaxed);
             self.modified(db, key);
             self.propagate(db, &[b"DEL", key]);
+            self.store.events.emit(notify::EXPIRED, "expired", db, key);
         }
         expired
     }
@@ -563,11 +595,28 @@ impl<'a> WriteTxn<'a> {
             d.volatile.lock().remove(key);
         }
         self.modified(db, key);
-        let replaced = old.as_ref().is_some_and(|o| !o.is_expired(self.now));
+        // A follower never expires keys itself, so there the old value counts as live.
+        let replaced = old
+            .as_ref()
+            .is_some_and(|o| !o.is_expired(self.now) || self.store.follower_mode());
         if let Some(old) = old {
-            self.store
-                .lazyfree
-                .free_entry(lazyfree::FreeReason::ServerDel, old, false);
+            let reason = if replaced {
+                lazyfree::FreeReason::ServerDel
+            } else {
+                // Overwriting a key whose TTL passed expires it first, as Redis's
+                // lookupKeyWrite does: counted, propagated and announced.
+                self.store
+                    .stats
+                    .expired_keys
+                    .fetch_add(1, Ordering::Relaxed);
+                self.propagate(db, &[b"DEL", key]);
+                self.store.events.emit(notify::EXPIRED, "expired", db, key);
+                lazyfree::FreeReason::Expire
+            };
+            self.store.lazyfree.free_entry(reason, old, false);
+        }
+        if !replaced {
+            self.store.events.emit(notify::NEW, "new", db, key);
         }
         replaced
     }
@@ -587,6 +636,7 @@ impl<'a> WriteTxn<'a> {
                 .fetch_add(1, Ordering::Relaxed);
             self.propagate(db, &[b"DEL", key]);
             self.modified(db, key);
+            self.store.events.emit(notify::EXPIRED, "expired", db, key);
             self.store
                 .lazyfree
                 .free_entry(lazyfree::FreeReason::Expire, old, false);
@@ -636,7 +686,31 @@ impl<'a> WriteTxn<'a> {
             .fetch_add(1, Ordering::Relaxed);
         self.modified(db, key);
         self.propagate(db, &[b"DEL", key]);
+        self.store.events.emit(notify::EVICTED, "evicted", db, key);
         Some(freed)
+    }
+
+    /// Announces `event` (of notification `class`) on `key`, then the `del` of a
+    /// collection this command emptied there (see [`Self::remove_emptied`]).
+    pub fn notify(&mut self, class: u32, event: &str, db: usize, key: &[u8]) {
+        self.store.events.emit(class, event, db, key);
+        if let Some(i) = self
+            .deferred_del
+            .iter()
+            .position(|(d, k)| *d == db && k[..] == *key)
+        {
+            let (d, k) = self.deferred_del.swap_remove(i);
+            self.store.events.emit(notify::GENERIC, "del", d, &k);
+        }
+    }
+
+    /// Deletes a key whose collection the running command emptied. Its `del` event
+    /// follows the command's own event on the key ([`Self::notify`]), or the end of the
+    /// write section if there is none.
+    pub fn remove_emptied(&mut self, db: usize, key: &[u8]) {
+        if self.remove(db, key).is_some() && self.store.events.wants(notify::GENERIC) {
+            self.deferred_del.push((db, Bytes::copy_from_slice(key)));
+        }
     }
 
     /// Signals that `key` changed: raises the WATCH flags of its watchers and records it
@@ -750,6 +824,9 @@ impl Drop for WriteTxn<'_> {
     /// Hands the bytes this write appended to the followers before the sequencer is
     /// released: the stream order is exactly the order writes became visible.
     fn drop(&mut self) {
+        for (db, key) in std::mem::take(&mut self.deferred_del) {
+            self.store.events.emit(notify::GENERIC, "del", db, &key);
+        }
         if !self.seq.log.has_fresh() {
             return;
         }
