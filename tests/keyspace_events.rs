@@ -47,10 +47,7 @@ fn read_events_until(sub: &mut RawConn, marker: &str) -> Events {
 }
 
 /// The events from one stock redis-server and one of ours for the same script.
-fn stock_and_ours(
-    classes: &str,
-    script: impl Fn(&mut RawConn, &TestServer),
-) -> (Events, Events) {
+fn stock_and_ours(classes: &str, script: impl Fn(&mut RawConn, &TestServer)) -> (Events, Events) {
     let stock = TestServer::start_stock(&[]);
     let expected = events_of(&stock, classes, &script);
     drop(stock);
@@ -73,6 +70,16 @@ fn wait_expired(r: &mut RawConn, key: &str) {
         Duration::from_secs(5),
         Duration::from_millis(5),
         || r.cmd(&["PTTL", key]) == Reply::int(-2)
+    ));
+}
+
+/// Waits until one client is blocked (BLPOP and friends).
+fn wait_blocked(r: &mut RawConn) {
+    assert!(poll_until(
+        Duration::from_secs(5),
+        Duration::from_millis(2),
+        || info_field(&r.cmd(&["INFO", "clients"]).as_string(), "blocked_clients")
+            == Some("1".into())
     ));
 }
 
@@ -208,30 +215,15 @@ fn command_mix(r: &mut RawConn, s: &TestServer) {
     // A blocked pop served by a push: the push, then the pop and the deletion.
     let mut blocked = s.raw();
     blocked.send_cmd(&["BLPOP", "bq", "10"]);
-    assert!(poll_until(
-        Duration::from_secs(5),
-        Duration::from_millis(2),
-        || info_field(&r.cmd(&["INFO", "clients"]).as_string(), "blocked_clients")
-            == Some("1".into())
-    ));
+    wait_blocked(r);
     run(r, &[&["RPUSH", "bq", "x"]]);
     assert_eq!(blocked.read_reply(), Reply::bulks(&["bq", "x"]));
     blocked.send_cmd(&["BLMOVE", "bsrc", "bdst", "LEFT", "LEFT", "10"]);
-    assert!(poll_until(
-        Duration::from_secs(5),
-        Duration::from_millis(2),
-        || info_field(&r.cmd(&["INFO", "clients"]).as_string(), "blocked_clients")
-            == Some("1".into())
-    ));
+    wait_blocked(r);
     run(r, &[&["LPUSH", "bsrc", "y"]]);
     assert_eq!(blocked.read_reply(), Reply::bulk("y"));
     blocked.send_cmd(&["BZPOPMIN", "bz", "10"]);
-    assert!(poll_until(
-        Duration::from_secs(5),
-        Duration::from_millis(2),
-        || info_field(&r.cmd(&["INFO", "clients"]).as_string(), "blocked_clients")
-            == Some("1".into())
-    ));
+    wait_blocked(r);
     run(r, &[&["ZADD", "bz", "1", "m"]]);
     assert_eq!(blocked.read_reply().strings()[..2], ["bz", "m"]);
     // A transaction: its commands' events in order.
