@@ -698,6 +698,24 @@ fn monitor_and_slowlog_redact_acl_secrets() {
     let log = format!("{:?}", r.cmd(&["SLOWLOG", "GET", "2"]));
     assert!(!log.contains("topsecret"), "{log}");
     assert!(log.contains("(redacted)"), "{log}");
+    // AUTH and HELLO ... AUTH are shown with their secrets redacted, as stock 7.0 does.
+    assert_eq!(r.cmd(&["AUTH", "u", "topsecret"]), Reply::ok());
+    let line = mon.read_reply().as_string();
+    assert!(
+        line.ends_with("\"AUTH\" \"(redacted)\" \"(redacted)\""),
+        "{line}"
+    );
+    assert!(
+        !r.cmd(&["HELLO", "2", "AUTH", "u", "topsecret", "SETNAME", "n"])
+            .is_error()
+    );
+    let line = mon.read_reply().as_string();
+    assert!(
+        line.ends_with("\"HELLO\" \"2\" \"AUTH\" \"(redacted)\" \"(redacted)\" \"SETNAME\" \"n\""),
+        "{line}"
+    );
+    let log = format!("{:?}", r.cmd(&["SLOWLOG", "GET", "10"]));
+    assert!(!log.contains("topsecret"), "{log}");
 }
 
 /// Dangerous commands taken away: by ACL rules (`-@dangerous`, `-flushall`) or by

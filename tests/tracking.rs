@@ -692,3 +692,45 @@ fn cached_values_on_a_follower_never_stay_stale() {
     ));
     caches_converge(&leader, &follower);
 }
+
+#[test]
+fn keys_read_by_counted_key_lists_are_tracked() {
+    // ZUNION, ZINTER, ZDIFF, ZINTERCARD and SINTERCARD name their keys after a count:
+    // every one of them is a key read, and a later write to it must invalidate.
+    let s = TestServer::start(&[]);
+    let mut w = s.raw();
+    let mut c = tracker(&s, &[]);
+    for (read, first_write, second_write) in [
+        (
+            ["ZUNION", "2", "za", "zb"],
+            ["ZADD", "za", "1", "x"],
+            ["ZADD", "zb", "1", "x"],
+        ),
+        (
+            ["ZINTER", "2", "za", "zb"],
+            ["ZADD", "za", "2", "x"],
+            ["ZADD", "zb", "2", "x"],
+        ),
+        (
+            ["ZDIFF", "2", "za", "zb"],
+            ["ZADD", "za", "3", "x"],
+            ["ZADD", "zb", "3", "x"],
+        ),
+        (
+            ["ZINTERCARD", "2", "za", "zb"],
+            ["ZADD", "za", "4", "x"],
+            ["ZADD", "zb", "4", "x"],
+        ),
+        (
+            ["SINTERCARD", "2", "sa", "sb"],
+            ["SADD", "sa", "x", "1"],
+            ["SADD", "sb", "x", "1"],
+        ),
+    ] {
+        assert!(!c.cmd(&read).is_error(), "{read:?}");
+        w.cmd(&first_write);
+        assert_eq!(next_push(&mut c), invalidate(&[read[2]]), "{read:?}");
+        w.cmd(&second_write);
+        assert_eq!(next_push(&mut c), invalidate(&[read[3]]), "{read:?}");
+    }
+}

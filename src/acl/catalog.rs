@@ -1,7 +1,7 @@
 //! What ACL rules refer to, derived from the command table: categories (from each
 //! command's flags and group, with the few exceptions stock Redis makes by hand), a
-//! numeric id per command and subcommand (bit positions in a selector), and how each
-//! key argument is accessed (read, write, or neither) for `%R~` / `%W~` patterns.
+//! numeric id per command and subcommand (bit positions in a selector), and what a key
+//! spec's flags (declared with each command) ask of `%R~` / `%W~` patterns.
 
 use crate::commands::table::{Command, CommandTable, SubCommand, flags};
 use std::collections::HashMap;
@@ -241,153 +241,15 @@ pub struct Access {
     pub write: bool,
 }
 
-/// Reads that only look at a key's existence, type or size (no ACCESS flag in Redis).
-const METADATA_READS: &[&str] = &[
-    "exists",
-    "hexists",
-    "hlen",
-    "hstrlen",
-    "llen",
-    "scard",
-    "sismember",
-    "strlen",
-    "touch",
-    "type",
-    "watch",
-    "zcard",
-    "object",
-];
-
-/// Writes that also return what they read or removed (ACCESS + a write in Redis).
-const READ_WRITES: &[&str] = &[
-    "bitfield",
-    "blmpop",
-    "blpop",
-    "brpop",
-    "bzmpop",
-    "bzpopmax",
-    "bzpopmin",
-    "decr",
-    "decrby",
-    "getdel",
-    "getex",
-    "getset",
-    "hincrby",
-    "hincrbyfloat",
-    "incr",
-    "incrby",
-    "incrbyfloat",
-    "lmpop",
-    "lpop",
-    "move",
-    "rpop",
-    "setbit",
-    "spop",
-    "zincrby",
-    "zmpop",
-    "zpopmax",
-    "zpopmin",
-];
-
-/// Writes whose first key is a source that is read and removed from, the second a
-/// destination.
-const MOVES: &[&str] = &[
-    "lmove",
-    "blmove",
-    "rpoplpush",
-    "brpoplpush",
-    "smove",
-    "rename",
-    "renamenx",
-];
-
-/// Writes whose first key is the destination and the others are only read.
-const STORES: &[&str] = &[
-    "sinterstore",
-    "sunionstore",
-    "sdiffstore",
-    "zinterstore",
-    "zunionstore",
-    "zdiffstore",
-    "zrangestore",
-    "bitop",
-];
-
-/// The access of the `nth` key (0-based) of a command; `args` for commands whose access
-/// depends on options (SET ... GET reads the old value).
-pub fn key_access(cmd: &Command, nth: usize, args: &[bytes::Bytes]) -> Access {
-    const R: Access = Access {
-        read: true,
-        write: false,
-    };
-    const W: Access = Access {
-        read: false,
-        write: true,
-    };
-    const RW: Access = Access {
-        read: true,
-        write: true,
-    };
-    const NONE: Access = Access {
-        read: false,
-        write: false,
-    };
-    let name = cmd.name;
-    if !cmd.has(flags::WRITE) {
-        return if METADATA_READS.contains(&name) {
-            NONE
-        } else {
-            R
-        };
+impl Access {
+    /// What a key spec's flags ask of a `%R~`/`%W~` pattern, as Redis's ACL: reading
+    /// the value (`ACCESS`) needs read permission; inserting, deleting or updating
+    /// needs write permission.
+    pub fn of_key_flags(flags: u32) -> Access {
+        use crate::commands::table::key;
+        Access {
+            read: flags & key::ACCESS != 0,
+            write: flags & (key::INSERT | key::DELETE | key::UPDATE) != 0,
+        }
     }
-    if name == "set" {
-        let get = args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
-        return if get { RW } else { W };
-    }
-    if name == "copy" {
-        return if nth == 0 { R } else { W };
-    }
-    if MOVES.contains(&name) {
-        return if nth == 0 { RW } else { W };
-    }
-    if STORES.contains(&name) {
-        return if nth == 0 { W } else { R };
-    }
-    if READ_WRITES.contains(&name) {
-        return RW;
-    }
-    W
-}
-
-/// Commands whose keys follow a count: (name, index of the count, keys before it).
-/// ZUNIONSTORE dest numkeys k1 k2: count at 2, with the destination at 1 before it.
-const NUMKEYS: &[(&str, usize, bool)] = &[
-    ("zunionstore", 2, true),
-    ("zinterstore", 2, true),
-    ("zdiffstore", 2, true),
-    ("zunion", 1, false),
-    ("zinter", 1, false),
-    ("zdiff", 1, false),
-    ("zintercard", 1, false),
-    ("sintercard", 1, false),
-    ("lmpop", 1, false),
-    ("zmpop", 1, false),
-    ("blmpop", 2, false),
-    ("bzmpop", 2, false),
-];
-
-/// Positions of every key argument of a request, including the counted key lists the
-/// table's first/last/step cannot describe.
-pub fn key_positions(cmd: &Command, args: &[bytes::Bytes]) -> Vec<usize> {
-    let Some(&(_, at, dest)) = NUMKEYS.iter().find(|(n, _, _)| *n == cmd.name) else {
-        return cmd.key_indexes(args.len());
-    };
-    let count = args
-        .get(at)
-        .and_then(|a| std::str::from_utf8(a).ok())
-        .and_then(|s| s.parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut v: Vec<usize> = if dest { vec![1] } else { Vec::new() };
-    v.extend((at + 1..args.len()).take(count));
-    v
 }

@@ -497,10 +497,12 @@ fn check_selector(
         return Err(Denied::Command);
     }
     if !s.all_keys {
-        for (nth, pos) in catalog::key_positions(cmd, args).into_iter().enumerate() {
-            let Some(key) = args.get(pos) else { continue };
-            if !s.allows_key(key, catalog::key_access(cmd, nth, args)) {
-                return Err(Denied::Key(pos));
+        // Arguments that contradict the key specs find no keys: the command itself
+        // refuses them, as in Redis.
+        for k in cmd.key_refs(args).unwrap_or_default() {
+            let Some(key) = args.get(k.pos) else { continue };
+            if !s.allows_key(key, catalog::Access::of_key_flags(k.flags)) {
+                return Err(Denied::Key(k.pos));
             }
         }
     }

@@ -6,7 +6,7 @@
 //! exactly what was served. A client's own connection task waits for its reply or its
 //! timeout. Inside MULTI/EXEC the commands never block (an empty key answers nil).
 
-use super::table::{Command, cmd, flags::*};
+use super::table::{Command, cmd, flags::*, key, key_num, key_range};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
 use crate::protocol::ReplyBuf;
 use crate::server::client::ClientHandle;
@@ -26,7 +26,7 @@ pub fn commands() -> Vec<Command> {
             "blpop",
             -3,
             f,
-            (1, -2, 1),
+            const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, -2, 1, 0)] },
             "list",
             "2.0.0",
             "Remove and get the first element in a list, or block until one is available",
@@ -36,7 +36,7 @@ pub fn commands() -> Vec<Command> {
             "brpop",
             -3,
             f,
-            (1, -2, 1),
+            const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, -2, 1, 0)] },
             "list",
             "2.0.0",
             "Remove and get the last element in a list, or block until one is available",
@@ -46,7 +46,12 @@ pub fn commands() -> Vec<Command> {
             "blmove",
             6,
             f | DENYOOM,
-            (1, 2, 1),
+            const {
+                &[
+                    key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0),
+                    key_range(key::RW | key::INSERT, 2, 0, 1, 0),
+                ]
+            },
             "list",
             "6.2.0",
             "Pop an element from a list, push it to another list and return it; or block until one is available",
@@ -56,7 +61,12 @@ pub fn commands() -> Vec<Command> {
             "brpoplpush",
             4,
             f | DENYOOM,
-            (1, 2, 1),
+            const {
+                &[
+                    key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0),
+                    key_range(key::RW | key::INSERT, 2, 0, 1, 0),
+                ]
+            },
             "list",
             "2.2.0",
             "Pop an element from a list, push it to another list and return it; or block until one is available",
@@ -66,7 +76,7 @@ pub fn commands() -> Vec<Command> {
             "bzpopmin",
             -3,
             f | FAST,
-            (1, -2, 1),
+            const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, -2, 1, 0)] },
             "sorted-set",
             "5.0.0",
             "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
@@ -76,7 +86,7 @@ pub fn commands() -> Vec<Command> {
             "bzpopmax",
             -3,
             f | FAST,
-            (1, -2, 1),
+            const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, -2, 1, 0)] },
             "sorted-set",
             "5.0.0",
             "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
@@ -85,8 +95,8 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "bzmpop",
             -5,
-            f,
-            (0, 0, 0),
+            WRITE | BLOCKING,
+            const { &[key_num(key::RW | key::ACCESS | key::DELETE, 2, 0, 1, 1)] },
             "sorted-set",
             "7.0.0",
             "Remove and return members with scores in a sorted set or block until one is available",
@@ -95,8 +105,8 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "blmpop",
             -5,
-            f,
-            (0, 0, 0),
+            WRITE | BLOCKING,
+            const { &[key_num(key::RW | key::ACCESS | key::DELETE, 2, 0, 1, 1)] },
             "list",
             "7.0.0",
             "Pop elements from a list, or block until one is available",

@@ -18,17 +18,18 @@ pub fn commands() -> Vec<Command> {
             "ping",
             -1,
             FAST | SUBSCRIBED_OK,
-            (0, 0, 0),
+            &[],
             "connection",
             "1.0.0",
             "Ping the server",
             ping,
-        ),
+        )
+        .tips("request_policy:all_shards response_policy:all_succeeded"),
         cmd(
             "echo",
             2,
-            FAST | STALE,
-            (0, 0, 0),
+            FAST | LOADING | STALE,
+            &[],
             "connection",
             "1.0.0",
             "Echo the given string",
@@ -37,8 +38,8 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "quit",
             -1,
-            NO_AUTH | LOADING | STALE | FAST | SUBSCRIBED_OK | TX_CONTROL,
-            (0, 0, 0),
+            NO_AUTH | NOSCRIPT | LOADING | STALE | FAST | SUBSCRIBED_OK | TX_CONTROL,
+            &[],
             "connection",
             "1.0.0",
             "Close the connection",
@@ -48,7 +49,7 @@ pub fn commands() -> Vec<Command> {
             "reset",
             1,
             NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_OK | TX_CONTROL,
-            (0, 0, 0),
+            &[],
             "connection",
             "6.2.0",
             "Reset the connection",
@@ -57,8 +58,8 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "auth",
             -2,
-            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SKIP_MONITOR | SKIP_SLOWLOG,
-            (0, 0, 0),
+            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+            &[],
             "connection",
             "1.0.0",
             "Authenticate to the server",
@@ -67,8 +68,8 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "hello",
             -1,
-            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SKIP_MONITOR | SKIP_SLOWLOG,
-            (0, 0, 0),
+            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
+            &[],
             "connection",
             "6.0.0",
             "Handshake with Redis",
@@ -737,8 +738,12 @@ static CLIENT_SUBCOMMANDS: &[SubCommand] = &[
         .with_flags(NOSCRIPT | LOADING | STALE),
     sub("getname", 2, "Return the name of the current connection")
         .with_flags(NOSCRIPT | LOADING | STALE),
-    sub("list", -2, "List the client connections").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
-    sub("info", 2, "Describe the current connection").with_flags(NOSCRIPT | LOADING | STALE),
+    sub("list", -2, "List the client connections")
+        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .with_tips("nondeterministic_output"),
+    sub("info", 2, "Describe the current connection")
+        .with_flags(NOSCRIPT | LOADING | STALE)
+        .with_tips("nondeterministic_output"),
     sub("kill", -3, "Close client connections").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
     sub("pause", -3, "Suspend commands from clients for a time")
         .with_flags(ADMIN | NOSCRIPT | LOADING | STALE),

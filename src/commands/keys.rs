@@ -1,6 +1,6 @@
 //! Keyspace and TTL commands: DEL, EXISTS, RENAME, SCAN, EXPIRE family, databases.
 
-use super::table::{Command, SubCommand, cmd, container, flags::*, sub};
+use super::table::{Command, KeySpec, SubCommand, cmd, container, flags::*, key, key_range, sub};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
 use crate::store::lazyfree::FreeReason;
 use crate::store::notify::GENERIC;
@@ -14,37 +14,40 @@ pub fn commands() -> Vec<Command> {
             "del",
             -2,
             WRITE,
-            (1, -1, 1),
+            const { &[key_range(key::RM | key::DELETE, 1, -1, 1, 0)] },
             "generic",
             "1.0.0",
             "Delete a key",
             del,
-        ),
+        )
+.tips("request_policy:multi_shard response_policy:agg_sum"),
         cmd(
             "unlink",
             -2,
             WRITE | FAST,
-            (1, -1, 1),
+            const { &[key_range(key::RM | key::DELETE, 1, -1, 1, 0)] },
             "generic",
             "4.0.0",
             "Delete a key asynchronously in another thread",
             unlink,
-        ),
+        )
+.tips("request_policy:multi_shard response_policy:agg_sum"),
         cmd(
             "exists",
             -2,
             READONLY | FAST | ATOMIC_READ,
-            (1, -1, 1),
+            const { &[key_range(key::RO, 1, -1, 1, 0)] },
             "generic",
             "1.0.0",
             "Determine if a key exists",
             exists,
-        ),
+        )
+.tips("request_policy:multi_shard response_policy:agg_sum"),
         cmd(
             "type",
             2,
             READONLY | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RO, 1, 0, 1, 0)] },
             "generic",
             "1.0.0",
             "Determine the type stored at key",
@@ -54,7 +57,7 @@ pub fn commands() -> Vec<Command> {
             "rename",
             3,
             WRITE,
-            (1, 2, 1),
+            const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0), key_range(key::OW | key::UPDATE, 2, 0, 1, 0)] },
             "generic",
             "1.0.0",
             "Rename a key",
@@ -64,7 +67,7 @@ pub fn commands() -> Vec<Command> {
             "renamenx",
             3,
             WRITE | FAST,
-            (1, 2, 1),
+            const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0), key_range(key::OW | key::INSERT, 2, 0, 1, 0)] },
             "generic",
             "1.0.0",
             "Rename a key, only if the new key does not exist",
@@ -74,7 +77,7 @@ pub fn commands() -> Vec<Command> {
             "copy",
             -3,
             WRITE | DENYOOM,
-            (1, 2, 1),
+            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0), key_range(key::OW | key::UPDATE, 2, 0, 1, 0)] },
             "generic",
             "6.2.0",
             "Copy a key",
@@ -84,7 +87,7 @@ pub fn commands() -> Vec<Command> {
             "move",
             3,
             WRITE | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] },
             "generic",
             "1.0.0",
             "Move a key to another database",
@@ -94,52 +97,57 @@ pub fn commands() -> Vec<Command> {
             "keys",
             2,
             READONLY | ATOMIC_READ,
-            (0, 0, 0),
+            &[],
             "generic",
             "1.0.0",
             "Find all keys matching the given pattern",
             keys,
-        ),
+        )
+.tips("request_policy:all_shards nondeterministic_output_order"),
         cmd(
             "scan",
             -2,
             READONLY | ATOMIC_READ,
-            (0, 0, 0),
+            &[],
             "generic",
             "2.8.0",
             "Incrementally iterate the keys space",
             scan,
-        ),
+        )
+.tips("nondeterministic_output request_policy:special"),
         cmd(
             "randomkey",
             1,
             READONLY | ATOMIC_READ,
-            (0, 0, 0),
+            &[],
             "generic",
             "1.0.0",
             "Return a random key from the keyspace",
             randomkey,
-        ),
+        )
+.tips("request_policy:all_shards nondeterministic_output"),
         cmd(
             "dbsize",
             1,
             READONLY | FAST | ATOMIC_READ,
-            (0, 0, 0),
+            &[],
             "server",
             "1.0.0",
             "Return the number of keys in the selected database",
             dbsize,
-        ),
+        )
+.tips("request_policy:all_shards response_policy:agg_sum"),
         cmd(
             "touch",
             -2,
             READONLY | FAST | ATOMIC_READ,
-            (1, -1, 1),
+            const { &[key_range(key::RO, 1, -1, 1, 0)] },
             "generic",
             "3.2.1",
             "Alters the last access time of a key(s). Returns the number of existing keys specified.",
             touch,
-        ),
+        )
+.tips("request_policy:multi_shard response_policy:agg_sum"),
         container(
             "object",
             READONLY,
@@ -153,7 +161,7 @@ pub fn commands() -> Vec<Command> {
             "select",
             2,
             LOADING | STALE | FAST,
-            (0, 0, 0),
+            &[],
             "connection",
             "1.0.0",
             "Change the selected database for the current connection",
@@ -163,7 +171,7 @@ pub fn commands() -> Vec<Command> {
             "swapdb",
             3,
             WRITE | FAST,
-            (0, 0, 0),
+            &[],
             "server",
             "4.0.0",
             "Swaps two Redis databases",
@@ -173,27 +181,29 @@ pub fn commands() -> Vec<Command> {
             "flushdb",
             -1,
             WRITE,
-            (0, 0, 0),
+            &[],
             "server",
             "1.0.0",
             "Remove all keys from the current database",
             flushdb,
-        ),
+        )
+.tips("request_policy:all_shards response_policy:all_succeeded"),
         cmd(
             "flushall",
             -1,
             WRITE,
-            (0, 0, 0),
+            &[],
             "server",
             "1.0.0",
             "Remove all keys from all databases",
             flushall,
-        ),
+        )
+.tips("request_policy:all_shards response_policy:all_succeeded"),
         cmd(
             "expire",
             -3,
             WRITE | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] },
             "generic",
             "1.0.0",
             "Set a key's time to live in seconds",
@@ -203,7 +213,7 @@ pub fn commands() -> Vec<Command> {
             "pexpire",
             -3,
             WRITE | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] },
             "generic",
             "2.6.0",
             "Set a key's time to live in milliseconds",
@@ -213,7 +223,7 @@ pub fn commands() -> Vec<Command> {
             "expireat",
             -3,
             WRITE | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] },
             "generic",
             "1.2.0",
             "Set the expiration for a key as a UNIX timestamp",
@@ -223,7 +233,7 @@ pub fn commands() -> Vec<Command> {
             "pexpireat",
             -3,
             WRITE | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] },
             "generic",
             "2.6.0",
             "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
@@ -233,27 +243,29 @@ pub fn commands() -> Vec<Command> {
             "ttl",
             2,
             READONLY | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
             "generic",
             "1.0.0",
             "Get the time to live for a key in seconds",
             ttl,
-        ),
+        )
+.tips("nondeterministic_output"),
         cmd(
             "pttl",
             2,
             READONLY | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
             "generic",
             "2.6.0",
             "Get the time to live for a key in milliseconds",
             pttl,
-        ),
+        )
+.tips("nondeterministic_output"),
         cmd(
             "expiretime",
             2,
             READONLY | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
             "generic",
             "7.0.0",
             "Get the expiration Unix timestamp for a key",
@@ -263,7 +275,7 @@ pub fn commands() -> Vec<Command> {
             "pexpiretime",
             2,
             READONLY | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
             "generic",
             "7.0.0",
             "Get the expiration Unix timestamp for a key in milliseconds",
@@ -273,7 +285,7 @@ pub fn commands() -> Vec<Command> {
             "persist",
             2,
             WRITE | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] },
             "generic",
             "2.2.0",
             "Remove the expiration from a key",
@@ -869,15 +881,29 @@ fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// Subcommands of OBJECT.
+/// The one key of OBJECT's subcommands (`OBJECT ENCODING key`).
+const OBJECT_KEY: &[KeySpec] = &[key_range(key::RO, 2, 0, 1, 0)];
+
 static OBJECT_SUBCOMMANDS: &[SubCommand] = &[
-    sub("encoding", 3, "Report the internal encoding of a value").with_flags(READONLY),
+    sub("encoding", 3, "Report the internal encoding of a value")
+        .with_flags(READONLY)
+        .with_keys(OBJECT_KEY)
+        .with_tips("nondeterministic_output"),
     sub(
         "idletime",
         3,
         "Report seconds since a key was last accessed",
     )
-    .with_flags(READONLY),
-    sub("freq", 3, "Report the access frequency counter of a key").with_flags(READONLY),
-    sub("refcount", 3, "Report the reference count of a value").with_flags(READONLY),
+    .with_flags(READONLY)
+    .with_keys(OBJECT_KEY)
+    .with_tips("nondeterministic_output"),
+    sub("freq", 3, "Report the access frequency counter of a key")
+        .with_flags(READONLY)
+        .with_keys(OBJECT_KEY)
+        .with_tips("nondeterministic_output"),
+    sub("refcount", 3, "Report the reference count of a value")
+        .with_flags(READONLY)
+        .with_keys(OBJECT_KEY)
+        .with_tips("nondeterministic_output"),
     sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
 ];

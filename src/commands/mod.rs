@@ -756,9 +756,10 @@ pub fn remember_reads(srv: &Server, client: &Client, cmd: &Command, args: &[Byte
         return;
     }
     let keys: Vec<&Bytes> = cmd
-        .key_indexes(args.len())
+        .key_refs(args)
+        .unwrap_or_default()
         .into_iter()
-        .filter_map(|i| args.get(i))
+        .filter_map(|k| args.get(k.pos))
         .collect();
     if !keys.is_empty() {
         let max = srv.config.get_i64("tracking-table-max-keys").max(0) as usize;

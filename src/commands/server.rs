@@ -1,6 +1,8 @@
 //! Server commands: COMMAND, INFO, CONFIG, DEBUG, SLOWLOG, LATENCY, MONITOR, SHUTDOWN...
 
-use super::table::{Command, SubCommand, cmd, container, flags, flags::*, sub};
+use super::table::{
+    Command, FindKeys, KeySpec, SubCommand, cmd, container, flags, flags::*, key, sub,
+};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
 use crate::store::{NUM_DBS, Value};
 use bytes::Bytes;
@@ -21,17 +23,19 @@ pub fn commands() -> Vec<Command> {
                 command,
                 COMMAND_SUBCOMMANDS,
             )
-        },
+        }
+        .tips("nondeterministic_output_order"),
         cmd(
             "info",
             -1,
             LOADING | STALE | ATOMIC_READ,
-            (0, 0, 0),
+            &[],
             "server",
             "1.0.0",
             "Get information and statistics about the server",
             info,
-        ),
+        )
+        .tips("nondeterministic_output request_policy:all_shards response_policy:special"),
         container(
             "config",
             ADMIN | NOSCRIPT | LOADING | STALE,
@@ -45,17 +49,18 @@ pub fn commands() -> Vec<Command> {
             "time",
             1,
             LOADING | STALE | FAST,
-            (0, 0, 0),
+            &[],
             "server",
             "2.6.0",
             "Return the current server time",
             time,
-        ),
+        )
+        .tips("nondeterministic_output"),
         cmd(
             "save",
             1,
             ADMIN | NOSCRIPT | NO_MULTI | ATOMIC_READ,
-            (0, 0, 0),
+            &[],
             "server",
             "1.0.0",
             "Synchronously save the dataset to disk",
@@ -65,7 +70,7 @@ pub fn commands() -> Vec<Command> {
             "bgsave",
             -1,
             ADMIN | NOSCRIPT | ATOMIC_READ,
-            (0, 0, 0),
+            &[],
             "server",
             "1.0.0",
             "Asynchronously save the dataset to disk",
@@ -75,17 +80,18 @@ pub fn commands() -> Vec<Command> {
             "lastsave",
             1,
             LOADING | STALE | FAST,
-            (0, 0, 0),
+            &[],
             "server",
             "1.0.0",
             "Get the UNIX time stamp of the last successful save to disk",
             lastsave,
-        ),
+        )
+        .tips("nondeterministic_output"),
         cmd(
             "monitor",
             1,
             ADMIN | NOSCRIPT | LOADING | STALE,
-            (0, 0, 0),
+            &[],
             "server",
             "1.0.0",
             "Listen for all requests received by the server in real time",
@@ -95,7 +101,7 @@ pub fn commands() -> Vec<Command> {
             "shutdown",
             -1,
             ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ATOMIC_READ,
-            (0, 0, 0),
+            &[],
             "server",
             "1.0.0",
             "Synchronously save the dataset to disk and then shut down the server",
@@ -105,7 +111,7 @@ pub fn commands() -> Vec<Command> {
             "debug",
             -2,
             ADMIN | NOSCRIPT | LOADING | STALE | ATOMIC_READ | PROTECTED,
-            (0, 0, 0),
+            &[],
             "server",
             "1.0.0",
             "A container for debugging commands",
@@ -133,7 +139,7 @@ pub fn commands() -> Vec<Command> {
             "role",
             1,
             NOSCRIPT | LOADING | STALE | FAST | ATOMIC_READ,
-            (0, 0, 0),
+            &[],
             "server",
             "2.8.12",
             "Return the role of the instance in the context of replication",
@@ -143,31 +149,131 @@ pub fn commands() -> Vec<Command> {
 }
 
 fn command_info_entry(ctx: &mut Ctx<'_>, c: &Command) {
+    use crate::acl::catalog;
+    // A pure container (CONFIG, CLIENT...) describes itself as Redis does: no flags, @slow;
+    // what it does is described by its subcommands.
+    let (flag_bits, cats) = if c.subcommands.is_empty() || c.arity != -2 {
+        (c.flags, catalog::command_categories(c))
+    } else {
+        (0, catalog::category_bit("slow").unwrap_or(0))
+    };
     let o = &mut *ctx.out;
+    write_info(o, c.name, c.arity, flag_bits, cats, c.tips, c.keys);
+    o.array(c.subcommands.len());
+    for s in c.subcommands {
+        let cats = crate::acl::catalog::subcommand_categories(c, s);
+        let name = format!("{}|{}", c.name, s.name);
+        write_info(o, &name, s.arity, s.flags, cats, s.tips, s.keys);
+        o.array(0);
+    }
+}
+
+/// A command's (or subcommand's) COMMAND INFO entry up to its subcommands, which the
+/// caller writes: name, arity, flags, legacy key range, ACL categories, tips, key specs.
+fn write_info(
+    o: &mut crate::protocol::ReplyBuf,
+    name: &str,
+    arity: i32,
+    flag_bits: u32,
+    categories: u32,
+    tips: &str,
+    keys: &[KeySpec],
+) {
+    let ((first, last, step), movable) = super::table::legacy_range(keys);
     o.array(10);
-    o.bulk_str(c.name);
-    o.int(c.arity as i64);
-    let names: Vec<&str> = flags::NAMES
+    o.bulk_str(name);
+    o.int(arity as i64);
+    let mut names: Vec<&str> = flags::NAMES
         .iter()
-        .filter(|(f, _)| c.has(*f))
+        .filter(|(f, _)| flag_bits & *f != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    if movable {
+        names.push("movablekeys");
+    }
+    o.set(names.len());
+    for n in names {
+        o.simple(n);
+    }
+    o.int(first as i64);
+    o.int(last as i64);
+    o.int(step as i64);
+    let cats: Vec<&str> = crate::acl::catalog::category_names(categories).collect();
+    o.set(cats.len());
+    for cat in cats {
+        o.simple(&format!("@{cat}"));
+    }
+    let tips: Vec<&str> = tips.split_whitespace().collect();
+    o.set(tips.len());
+    for t in tips {
+        o.bulk_str(t);
+    }
+    o.array(keys.len());
+    for k in keys {
+        write_key_spec(o, k);
+    }
+}
+
+/// One key spec as COMMAND INFO shows it (maps in RESP3, flat arrays in RESP2).
+fn write_key_spec(o: &mut crate::protocol::ReplyBuf, k: &KeySpec) {
+    o.map(3 + !k.notes.is_empty() as usize);
+    if !k.notes.is_empty() {
+        o.bulk_str("notes");
+        o.bulk_str(k.notes);
+    }
+    o.bulk_str("flags");
+    let names: Vec<&str> = key::NAMES
+        .iter()
+        .filter(|(f, _)| k.flags & *f != 0)
         .map(|(_, n)| *n)
         .collect();
     o.set(names.len());
     for n in names {
         o.simple(n);
     }
-    o.int(c.first_key as i64);
-    o.int(c.last_key as i64);
-    o.int(c.step as i64);
-    let cats: Vec<&str> =
-        crate::acl::catalog::category_names(crate::acl::catalog::command_categories(c)).collect();
-    o.set(cats.len());
-    for cat in cats {
-        o.simple(&format!("@{cat}"));
+    o.bulk_str("begin_search");
+    o.map(2);
+    o.bulk_str("type");
+    o.bulk_str("index");
+    o.bulk_str("spec");
+    o.map(1);
+    o.bulk_str("index");
+    o.int(k.index as i64);
+    o.bulk_str("find_keys");
+    o.map(2);
+    o.bulk_str("type");
+    match k.find {
+        FindKeys::Range {
+            lastkey,
+            keystep,
+            limit,
+        } => {
+            o.bulk_str("range");
+            o.bulk_str("spec");
+            o.map(3);
+            for (name, v) in [("lastkey", lastkey), ("keystep", keystep), ("limit", limit)] {
+                o.bulk_str(name);
+                o.int(v as i64);
+            }
+        }
+        FindKeys::KeyNum {
+            keynumidx,
+            firstkey,
+            keystep,
+        } => {
+            o.bulk_str("keynum");
+            o.bulk_str("spec");
+            o.map(3);
+            for (name, v) in [
+                ("keynumidx", keynumidx),
+                ("firstkey", firstkey),
+                ("keystep", keystep),
+            ] {
+                o.bulk_str(name);
+                o.int(v as i64);
+            }
+        }
     }
-    o.set(0); // tips
-    o.array(0); // key specs
-    o.array(0); // subcommands
 }
 
 fn command_docs_entry(ctx: &mut Ctx<'_>, c: &Command) {
@@ -255,24 +361,33 @@ fn command(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             }
         }
         "getkeys" if args.len() >= 3 => {
-            let Some(c) = table.get(&args[2]) else {
-                return Err(CmdError::err("Invalid command specified"));
+            let invalid = || CmdError::err("Invalid command specified");
+            let c = table.get(&args[2]).ok_or_else(invalid)?;
+            let request = &args[2..];
+            // A container is looked up with its subcommand, as Redis does.
+            let (arity, specs) = if c.subcommands.is_empty() || request.len() < 2 {
+                (c.arity, c.keys)
+            } else {
+                let s = c.subcommand(request).ok_or_else(invalid)?;
+                (s.arity, s.keys)
             };
-            let sub_args = &args[2..];
-            if !c.arity_ok(sub_args.len()) {
+            if specs.is_empty() {
+                return Err(CmdError::err("The command has no key arguments"));
+            }
+            if !super::table::arity_allows(arity, request.len()) {
                 return Err(CmdError::err(
                     "Invalid number of arguments specified for command",
                 ));
             }
-            let idx = c.key_indexes(sub_args.len());
-            if idx.is_empty() {
-                return Err(CmdError::err("The command has no key arguments"));
-            }
-            ctx.out.array(idx.len());
-            for i in idx {
-                ctx.out.bulk(&sub_args[i]);
+            let keys = super::table::find_keys(specs, request)
+                .filter(|k| !k.is_empty())
+                .ok_or_else(|| CmdError::err("Invalid arguments specified for command"))?;
+            ctx.out.array(keys.len());
+            for k in keys {
+                ctx.out.bulk(&request[k.pos]);
             }
         }
+
         "help" if args.len() == 2 => ctx.help(&[
             "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "(no subcommand)",
@@ -823,9 +938,15 @@ fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 /// Subcommands of COMMAND.
 static COMMAND_SUBCOMMANDS: &[SubCommand] = &[
     sub("count", 2, "Count the commands").with_flags(LOADING | STALE),
-    sub("list", -2, "List command names").with_flags(LOADING | STALE),
-    sub("info", -2, "Describe commands").with_flags(LOADING | STALE),
-    sub("docs", -2, "Document commands").with_flags(LOADING | STALE),
+    sub("list", -2, "List command names")
+        .with_flags(LOADING | STALE)
+        .with_tips("nondeterministic_output_order"),
+    sub("info", -2, "Describe commands")
+        .with_flags(LOADING | STALE)
+        .with_tips("nondeterministic_output_order"),
+    sub("docs", -2, "Document commands")
+        .with_flags(LOADING | STALE)
+        .with_tips("nondeterministic_output_order"),
     sub("getkeys", -4, "Extract the keys of a full command").with_flags(LOADING | STALE),
     sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
 ];
@@ -833,7 +954,9 @@ static COMMAND_SUBCOMMANDS: &[SubCommand] = &[
 /// Subcommands of CONFIG.
 static CONFIG_SUBCOMMANDS: &[SubCommand] = &[
     sub("get", -3, "Read configuration parameters").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
-    sub("set", -4, "Set configuration parameters").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    sub("set", -4, "Set configuration parameters")
+        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .with_tips("request_policy:all_nodes response_policy:all_succeeded"),
     sub("resetstat", 2, "Reset INFO statistics").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
     sub("rewrite", 2, "Rewrite the configuration file")
         .with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
@@ -842,18 +965,28 @@ static CONFIG_SUBCOMMANDS: &[SubCommand] = &[
 
 /// Subcommands of SLOWLOG.
 static SLOWLOG_SUBCOMMANDS: &[SubCommand] = &[
-    sub("get", -2, "Read slow log entries").with_flags(ADMIN | LOADING | STALE),
-    sub("len", 2, "Count slow log entries").with_flags(ADMIN | LOADING | STALE),
-    sub("reset", 2, "Clear the slow log").with_flags(ADMIN | LOADING | STALE),
+    sub("get", -2, "Read slow log entries")
+        .with_flags(ADMIN | LOADING | STALE)
+        .with_tips("request_policy:all_nodes nondeterministic_output"),
+    sub("len", 2, "Count slow log entries")
+        .with_flags(ADMIN | LOADING | STALE)
+        .with_tips("request_policy:all_nodes response_policy:agg_sum nondeterministic_output"),
+    sub("reset", 2, "Clear the slow log")
+        .with_flags(ADMIN | LOADING | STALE)
+        .with_tips("request_policy:all_nodes response_policy:all_succeeded"),
     sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
 ];
 
 /// Subcommands of LATENCY.
 static LATENCY_SUBCOMMANDS: &[SubCommand] = &[
     sub("latest", 2, "Report the latest latency samples")
-        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .with_tips("nondeterministic_output request_policy:all_nodes response_policy:special"),
     sub("history", 3, "Report latency samples of an event")
-        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
-    sub("reset", -2, "Reset latency data").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .with_tips("nondeterministic_output request_policy:all_nodes response_policy:special"),
+    sub("reset", -2, "Reset latency data")
+        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .with_tips("request_policy:all_nodes response_policy:all_succeeded"),
     sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
 ];

@@ -2,7 +2,7 @@
 //! was popped (design invariant 3); the other writes are deterministic and propagate
 //! themselves.
 
-use super::table::{Command, cmd, flags::*};
+use super::table::{Command, cmd, flags::*, key, key_num, key_range};
 use super::{CmdError, CmdResult, Ctx, arg_i64};
 use crate::store::StrBytes;
 use crate::store::notify::SET;
@@ -20,7 +20,7 @@ pub fn commands() -> Vec<Command> {
             "sadd",
             -3,
             w,
-            (1, 1, 1),
+            const { &[key_range(key::RW | key::INSERT, 1, 0, 1, 0)] },
             "set",
             "1.0.0",
             "Add one or more members to a set",
@@ -30,7 +30,7 @@ pub fn commands() -> Vec<Command> {
             "srem",
             -3,
             WRITE | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RW | key::DELETE, 1, 0, 1, 0)] },
             "set",
             "1.0.0",
             "Remove one or more members from a set",
@@ -40,7 +40,7 @@ pub fn commands() -> Vec<Command> {
             "sismember",
             3,
             r,
-            (1, 1, 1),
+            const { &[key_range(key::RO, 1, 0, 1, 0)] },
             "set",
             "1.0.0",
             "Determine if a given value is a member of a set",
@@ -50,7 +50,7 @@ pub fn commands() -> Vec<Command> {
             "smismember",
             -3,
             r,
-            (1, 1, 1),
+            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
             "set",
             "6.2.0",
             "Returns the membership associated with the given elements for a set",
@@ -60,17 +60,18 @@ pub fn commands() -> Vec<Command> {
             "smembers",
             2,
             READONLY,
-            (1, 1, 1),
+            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
             "set",
             "1.0.0",
             "Get all the members in a set",
             smembers,
-        ),
+        )
+        .tips("nondeterministic_output_order"),
         cmd(
             "scard",
             2,
             r,
-            (1, 1, 1),
+            const { &[key_range(key::RO, 1, 0, 1, 0)] },
             "set",
             "1.0.0",
             "Get the number of members in a set",
@@ -80,27 +81,34 @@ pub fn commands() -> Vec<Command> {
             "spop",
             -2,
             WRITE | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0)] },
             "set",
             "1.0.0",
             "Remove and return one or multiple random members from a set",
             spop,
-        ),
+        )
+        .tips("nondeterministic_output"),
         cmd(
             "srandmember",
             -2,
             READONLY,
-            (1, 1, 1),
+            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
             "set",
             "1.0.0",
             "Get one or multiple random members from a set",
             srandmember,
-        ),
+        )
+        .tips("nondeterministic_output"),
         cmd(
             "smove",
             4,
-            w,
-            (1, 2, 1),
+            WRITE | FAST,
+            const {
+                &[
+                    key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0),
+                    key_range(key::RW | key::INSERT, 2, 0, 1, 0),
+                ]
+            },
             "set",
             "1.0.0",
             "Move a member from one set to another",
@@ -110,17 +118,18 @@ pub fn commands() -> Vec<Command> {
             "sinter",
             -2,
             multi,
-            (1, -1, 1),
+            const { &[key_range(key::RO | key::ACCESS, 1, -1, 1, 0)] },
             "set",
             "1.0.0",
             "Intersect multiple sets",
             sinter,
-        ),
+        )
+        .tips("nondeterministic_output_order"),
         cmd(
             "sintercard",
             -3,
             multi,
-            (0, 0, 0),
+            const { &[key_num(key::RO | key::ACCESS, 1, 0, 1, 1)] },
             "set",
             "7.0.0",
             "Intersect multiple sets and return the cardinality of the result",
@@ -130,27 +139,34 @@ pub fn commands() -> Vec<Command> {
             "sunion",
             -2,
             multi,
-            (1, -1, 1),
+            const { &[key_range(key::RO | key::ACCESS, 1, -1, 1, 0)] },
             "set",
             "1.0.0",
             "Add multiple sets",
             sunion,
-        ),
+        )
+        .tips("nondeterministic_output_order"),
         cmd(
             "sdiff",
             -2,
             multi,
-            (1, -1, 1),
+            const { &[key_range(key::RO | key::ACCESS, 1, -1, 1, 0)] },
             "set",
             "1.0.0",
             "Subtract multiple sets",
             sdiff,
-        ),
+        )
+        .tips("nondeterministic_output_order"),
         cmd(
             "sinterstore",
             -3,
             store,
-            (1, -1, 1),
+            const {
+                &[
+                    key_range(key::RW | key::UPDATE, 1, 0, 1, 0),
+                    key_range(key::RO | key::ACCESS, 2, -1, 1, 0),
+                ]
+            },
             "set",
             "1.0.0",
             "Intersect multiple sets and store the resulting set in a key",
@@ -160,7 +176,12 @@ pub fn commands() -> Vec<Command> {
             "sunionstore",
             -3,
             store,
-            (1, -1, 1),
+            const {
+                &[
+                    key_range(key::OW | key::UPDATE, 1, 0, 1, 0),
+                    key_range(key::RO | key::ACCESS, 2, -1, 1, 0),
+                ]
+            },
             "set",
             "1.0.0",
             "Add multiple sets and store the resulting set in a key",
@@ -170,7 +191,12 @@ pub fn commands() -> Vec<Command> {
             "sdiffstore",
             -3,
             store,
-            (1, -1, 1),
+            const {
+                &[
+                    key_range(key::OW | key::UPDATE, 1, 0, 1, 0),
+                    key_range(key::RO | key::ACCESS, 2, -1, 1, 0),
+                ]
+            },
             "set",
             "1.0.0",
             "Subtract multiple sets and store the resulting set in a key",
@@ -180,12 +206,13 @@ pub fn commands() -> Vec<Command> {
             "sscan",
             -3,
             READONLY,
-            (1, 1, 1),
+            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
             "set",
             "2.0.0",
             "Incrementally iterate Set elements",
             sscan,
-        ),
+        )
+        .tips("nondeterministic_output"),
     ]
 }
 

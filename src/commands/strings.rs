@@ -1,7 +1,7 @@
 //! String commands. Writes propagate their effects (absolute expiries, final values), so a
 //! follower applying the stream reaches the same state whatever its clock says.
 
-use super::table::{Command, cmd, flags::*};
+use super::table::{Command, cmd, flags::*, key, key_range};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
 use crate::store::notify::{GENERIC, STRING};
 use crate::store::{Entry, StrBytes, Value};
@@ -14,7 +14,7 @@ pub fn commands() -> Vec<Command> {
             "get",
             2,
             READONLY | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
             "string",
             "1.0.0",
             "Get the value of a key",
@@ -24,7 +24,17 @@ pub fn commands() -> Vec<Command> {
             "set",
             -3,
             WRITE | DENYOOM,
-            (1, 1, 1),
+            const {
+                &[key_range(
+                    key::RW | key::ACCESS | key::UPDATE | key::VARIABLE_FLAGS,
+                    1,
+                    0,
+                    1,
+                    0,
+                )
+                .notes("GET reads the old value")
+                .flags_by(set_key_flags)]
+            },
             "string",
             "1.0.0",
             "Set the string value of a key",
@@ -34,7 +44,7 @@ pub fn commands() -> Vec<Command> {
             "setnx",
             3,
             WRITE | DENYOOM | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::OW | key::INSERT, 1, 0, 1, 0)] },
             "string",
             "1.0.0",
             "Set the value of a key, only if the key does not exist",
@@ -44,7 +54,7 @@ pub fn commands() -> Vec<Command> {
             "setex",
             4,
             WRITE | DENYOOM,
-            (1, 1, 1),
+            const { &[key_range(key::OW | key::UPDATE, 1, 0, 1, 0)] },
             "string",
             "2.0.0",
             "Set the value and expiration of a key",
@@ -54,7 +64,7 @@ pub fn commands() -> Vec<Command> {
             "psetex",
             4,
             WRITE | DENYOOM,
-            (1, 1, 1),
+            const { &[key_range(key::OW | key::UPDATE, 1, 0, 1, 0)] },
             "string",
             "2.6.0",
             "Set the value and expiration in milliseconds of a key",
@@ -64,7 +74,7 @@ pub fn commands() -> Vec<Command> {
             "getset",
             3,
             WRITE | DENYOOM | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] },
             "string",
             "1.0.0",
             "Set the string value of a key and return its old value",
@@ -74,7 +84,7 @@ pub fn commands() -> Vec<Command> {
             "getdel",
             2,
             WRITE | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0)] },
             "string",
             "6.2.0",
             "Get the value of a key and delete the key",
@@ -84,7 +94,10 @@ pub fn commands() -> Vec<Command> {
             "getex",
             -2,
             WRITE | FAST,
-            (1, 1, 1),
+            const {
+                &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)
+                    .notes("changing the TTL updates the key")]
+            },
             "string",
             "6.2.0",
             "Get the value of a key and optionally set its expiration",
@@ -94,37 +107,40 @@ pub fn commands() -> Vec<Command> {
             "mget",
             -2,
             READONLY | FAST | ATOMIC_READ,
-            (1, -1, 1),
+            const { &[key_range(key::RO | key::ACCESS, 1, -1, 1, 0)] },
             "string",
             "1.0.0",
             "Get the values of all the given keys",
             mget,
-        ),
+        )
+        .tips("request_policy:multi_shard"),
         cmd(
             "mset",
             -3,
             WRITE | DENYOOM,
-            (1, -1, 2),
+            const { &[key_range(key::OW | key::UPDATE, 1, -1, 2, 0)] },
             "string",
             "1.0.1",
             "Set multiple keys to multiple values",
             mset,
-        ),
+        )
+        .tips("request_policy:multi_shard response_policy:all_succeeded"),
         cmd(
             "msetnx",
             -3,
             WRITE | DENYOOM,
-            (1, -1, 2),
+            const { &[key_range(key::OW | key::INSERT, 1, -1, 2, 0)] },
             "string",
             "1.0.1",
             "Set multiple keys to multiple values, only if none of the keys exist",
             msetnx,
-        ),
+        )
+        .tips("request_policy:multi_shard response_policy:agg_min"),
         cmd(
             "incr",
             2,
             WRITE | DENYOOM | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] },
             "string",
             "1.0.0",
             "Increment the integer value of a key by one",
@@ -134,7 +150,7 @@ pub fn commands() -> Vec<Command> {
             "decr",
             2,
             WRITE | DENYOOM | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] },
             "string",
             "1.0.0",
             "Decrement the integer value of a key by one",
@@ -144,7 +160,7 @@ pub fn commands() -> Vec<Command> {
             "incrby",
             3,
             WRITE | DENYOOM | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] },
             "string",
             "1.0.0",
             "Increment the integer value of a key by the given amount",
@@ -154,7 +170,7 @@ pub fn commands() -> Vec<Command> {
             "decrby",
             3,
             WRITE | DENYOOM | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] },
             "string",
             "1.0.0",
             "Decrement the integer value of a key by the given number",
@@ -164,7 +180,7 @@ pub fn commands() -> Vec<Command> {
             "incrbyfloat",
             3,
             WRITE | DENYOOM | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] },
             "string",
             "2.6.0",
             "Increment the float value of a key by the given amount",
@@ -174,7 +190,7 @@ pub fn commands() -> Vec<Command> {
             "append",
             3,
             WRITE | DENYOOM | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RW | key::INSERT, 1, 0, 1, 0)] },
             "string",
             "2.0.0",
             "Append a value to a key",
@@ -184,7 +200,7 @@ pub fn commands() -> Vec<Command> {
             "strlen",
             2,
             READONLY | FAST,
-            (1, 1, 1),
+            const { &[key_range(key::RO, 1, 0, 1, 0)] },
             "string",
             "2.2.0",
             "Get the length of the value stored in a key",
@@ -194,7 +210,7 @@ pub fn commands() -> Vec<Command> {
             "getrange",
             4,
             READONLY,
-            (1, 1, 1),
+            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
             "string",
             "2.4.0",
             "Get a substring of the string stored at a key",
@@ -204,7 +220,7 @@ pub fn commands() -> Vec<Command> {
             "substr",
             4,
             READONLY,
-            (1, 1, 1),
+            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
             "string",
             "1.0.0",
             "Get a substring of the string stored at a key",
@@ -214,7 +230,7 @@ pub fn commands() -> Vec<Command> {
             "setrange",
             4,
             WRITE | DENYOOM,
-            (1, 1, 1),
+            const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] },
             "string",
             "2.2.0",
             "Overwrite part of a string at key starting at the specified offset",
@@ -301,6 +317,15 @@ pub fn parse_set_options(args: &[Bytes], now: u64) -> Result<SetOptions, CmdErro
         i += 1;
     }
     Ok(o)
+}
+
+/// SET's key flags for one request: with GET it reads and returns the old value.
+pub fn set_key_flags(args: &[Bytes]) -> u32 {
+    if args.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get")) {
+        key::RW | key::ACCESS | key::UPDATE
+    } else {
+        key::OW | key::UPDATE
+    }
 }
 
 /// Stores a string under the write section and propagates it as `SET k v [PXAT t]`.

@@ -57,7 +57,8 @@ pub mod flags {
     /// INFO, as in Redis.
     pub const PROTECTED: u32 = 1 << 18;
 
-    /// Names COMMAND INFO prints, in order.
+    /// Names COMMAND INFO prints, in order (MAY_REPLICATE and PROTECTED are not shown,
+    /// as in Redis).
     pub const NAMES: &[(u32, &str)] = &[
         (WRITE, "write"),
         (READONLY, "readonly"),
@@ -72,9 +73,248 @@ pub mod flags {
         (SKIP_SLOWLOG, "skip_slowlog"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
-        (MAY_REPLICATE, "may_replicate"),
         (NO_MULTI, "no_multi"),
     ];
+}
+
+/// Key spec flags, as Redis declares them per key: what a command does with a key. ACL
+/// `%R~`/`%W~` checks (read = `ACCESS`; write = `INSERT`, `DELETE` or `UPDATE`), tracking
+/// and COMMAND INFO read them.
+pub mod key {
+    /// Reads the key (may not return the value).
+    pub const RO: u32 = 1;
+    /// Reads and writes the key.
+    pub const RW: u32 = 1 << 1;
+    /// Overwrites the key without reading it.
+    pub const OW: u32 = 1 << 2;
+    /// Deletes the key.
+    pub const RM: u32 = 1 << 3;
+    /// Returns, copies or otherwise uses the value's content.
+    pub const ACCESS: u32 = 1 << 4;
+    /// Updates the existing value.
+    pub const UPDATE: u32 = 1 << 5;
+    /// Adds data to the value (or creates it).
+    pub const INSERT: u32 = 1 << 6;
+    /// Removes data from the value (or the key).
+    pub const DELETE: u32 = 1 << 7;
+    /// Not a key, though positioned as one (channels, ...).
+    pub const NOT_KEY: u32 = 1 << 8;
+    /// The spec may not find every key.
+    pub const INCOMPLETE: u32 = 1 << 9;
+    /// The flags depend on the arguments ([`super::KeySpec::flags_by`]).
+    pub const VARIABLE_FLAGS: u32 = 1 << 10;
+
+    /// Names COMMAND INFO prints, in order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (RO, "RO"),
+        (RW, "RW"),
+        (OW, "OW"),
+        (RM, "RM"),
+        (ACCESS, "access"),
+        (UPDATE, "update"),
+        (INSERT, "insert"),
+        (DELETE, "delete"),
+        (NOT_KEY, "not_key"),
+        (INCOMPLETE, "incomplete"),
+        (VARIABLE_FLAGS, "variable_flags"),
+    ];
+}
+
+/// How a key spec finds its keys once it has found where they begin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindKeys {
+    /// Keys up to `lastkey` (relative to the first; negative counts from the end), every
+    /// `keystep` arguments.
+    Range {
+        lastkey: i32,
+        keystep: i32,
+        limit: i32,
+    },
+    /// A key count at `keynumidx`, the keys from `firstkey` (both relative to the
+    /// spec's begin), every `keystep` arguments (ZUNION 2 a b, LMPOP 2 a b LEFT).
+    KeyNum {
+        keynumidx: i32,
+        firstkey: i32,
+        keystep: i32,
+    },
+}
+
+/// One group of keys of a command, as a Redis key spec: its flags, the argument where
+/// the search begins, and how the keys are found from there. GETKEYS, ACL key checks,
+/// tracking and COMMAND INFO all read these, so a command states its keys once.
+#[derive(Debug, Clone, Copy)]
+pub struct KeySpec {
+    /// `key::*` bits.
+    pub flags: u32,
+    /// The argument where the search begins (the command name is 0).
+    pub index: i32,
+    /// How the keys are found from `index`.
+    pub find: FindKeys,
+    /// Why the flags are what they are, when not obvious (COMMAND INFO `notes`).
+    pub notes: &'static str,
+    /// For `key::VARIABLE_FLAGS`: the flags a given request really uses.
+    pub flags_by: Option<fn(&[Bytes]) -> u32>,
+}
+
+/// Keys from argument `index` to `index + lastkey` (or `argc + lastkey` when negative)
+/// every `keystep` arguments.
+pub const fn key_range(flags: u32, index: i32, lastkey: i32, keystep: i32, limit: i32) -> KeySpec {
+    KeySpec {
+        flags,
+        index,
+        find: FindKeys::Range {
+            lastkey,
+            keystep,
+            limit,
+        },
+        notes: "",
+        flags_by: None,
+    }
+}
+
+/// Keys counted by the argument at `index + keynumidx`, from `index + firstkey`.
+pub const fn key_num(
+    flags: u32,
+    index: i32,
+    keynumidx: i32,
+    firstkey: i32,
+    keystep: i32,
+) -> KeySpec {
+    KeySpec {
+        flags,
+        index,
+        find: FindKeys::KeyNum {
+            keynumidx,
+            firstkey,
+            keystep,
+        },
+        notes: "",
+        flags_by: None,
+    }
+}
+
+impl KeySpec {
+    /// The same spec with its COMMAND INFO notes.
+    pub const fn notes(mut self, notes: &'static str) -> KeySpec {
+        self.notes = notes;
+        self
+    }
+
+    /// The same spec whose flags a request's arguments decide (SET ... GET).
+    pub const fn flags_by(mut self, f: fn(&[Bytes]) -> u32) -> KeySpec {
+        self.flags_by = Some(f);
+        self
+    }
+}
+
+/// A key argument of a request: its position and what the command does with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyRef {
+    /// Index in the arguments (the command name is 0).
+    pub pos: usize,
+    /// `key::*` bits for this request.
+    pub flags: u32,
+}
+
+/// The keys `specs` find in `args` (Redis's getKeysUsingKeySpecs); None when the
+/// arguments contradict a spec (a key count that is not a number, or more keys than
+/// arguments), which the command itself then reports.
+pub fn find_keys(specs: &[KeySpec], args: &[Bytes]) -> Option<Vec<KeyRef>> {
+    let argc = args.len() as i64;
+    let mut out = Vec::new();
+    for spec in specs {
+        if spec.flags & key::NOT_KEY != 0 {
+            continue;
+        }
+        let mut first = spec.index as i64;
+        let (last, step) = match spec.find {
+            FindKeys::Range {
+                lastkey,
+                keystep,
+                limit,
+            } => {
+                let last = if lastkey >= 0 {
+                    first + lastkey as i64
+                } else if limit == 0 {
+                    argc + lastkey as i64
+                } else {
+                    first + ((argc - first) / limit as i64 + lastkey as i64)
+                };
+                (last, keystep as i64)
+            }
+            FindKeys::KeyNum {
+                keynumidx,
+                firstkey,
+                keystep,
+            } => {
+                let at = usize::try_from(first + keynumidx as i64).ok()?;
+                let n = crate::protocol::parse_i64(args.get(at)?).filter(|n| *n >= 0)?;
+                first += firstkey as i64;
+                (first + n - 1, keystep as i64)
+            }
+        };
+        if last >= argc || last < first || first >= argc {
+            return None;
+        }
+        let flags = spec.flags_by.map_or(spec.flags, |f| f(args));
+        let mut i = first;
+        while i <= last {
+            out.push(KeyRef {
+                pos: i as usize,
+                flags,
+            });
+            i += step.max(1);
+        }
+    }
+    Some(out)
+}
+
+/// The legacy (first, last, step) triple COMMAND INFO prints, derived from the specs as
+/// Redis derives it, and whether some keys lie outside it (`movablekeys`).
+pub fn legacy_range(specs: &[KeySpec]) -> ((i32, i32, i32), bool) {
+    if let [spec] = specs
+        && let FindKeys::Range {
+            lastkey, keystep, ..
+        } = spec.find
+    {
+        let last = if lastkey < 0 {
+            lastkey
+        } else {
+            spec.index + lastkey
+        };
+        return (
+            (spec.index, last, keystep),
+            spec.flags & key::INCOMPLETE != 0,
+        );
+    }
+    let (mut first, mut last, mut prev_last, mut movable) = (i32::MAX, 0i32, 0i32, false);
+    for spec in specs {
+        let FindKeys::Range {
+            lastkey, keystep, ..
+        } = spec.find
+        else {
+            movable = true;
+            continue;
+        };
+        if keystep != 1 || (prev_last != 0 && prev_last != spec.index - 1) {
+            movable = true;
+            continue;
+        }
+        movable |= spec.flags & key::INCOMPLETE != 0;
+        first = first.min(spec.index);
+        let abs = if lastkey >= 0 {
+            lastkey + spec.index
+        } else {
+            lastkey
+        };
+        // Compared unsigned, as Redis does, so a negative (from the end) wins.
+        last = (last as u32).max(abs as u32) as i32;
+        prev_last = last;
+    }
+    if first == i32::MAX {
+        return ((0, 0, 0), movable);
+    }
+    ((first, last, 1), movable)
 }
 
 /// A subcommand of a container command (CONFIG GET, CLIENT LIST...): dispatch checks its
@@ -90,6 +330,10 @@ pub struct SubCommand {
     /// `flags::*` bits of the subcommand itself (COMMAND INFO, ACL categories: CONFIG GET
     /// and CONFIG SET are both admin, CLIENT ID is not).
     pub flags: u32,
+    /// Its keys (OBJECT ENCODING key).
+    pub keys: &'static [KeySpec],
+    /// COMMAND INFO tips (see [`Command::tips`]).
+    pub tips: &'static str,
 }
 
 /// Shorthand for a [`SubCommand`] without flags.
@@ -99,6 +343,8 @@ pub const fn sub(name: &'static str, arity: i32, summary: &'static str) -> SubCo
         arity,
         summary,
         flags: 0,
+        keys: &[],
+        tips: "",
     }
 }
 
@@ -106,6 +352,18 @@ impl SubCommand {
     /// The same subcommand with its flags set.
     pub const fn with_flags(mut self, flags: u32) -> SubCommand {
         self.flags = flags;
+        self
+    }
+
+    /// The same subcommand with COMMAND INFO tips.
+    pub const fn with_tips(mut self, tips: &'static str) -> SubCommand {
+        self.tips = tips;
+        self
+    }
+
+    /// The same subcommand with its keys declared.
+    pub const fn with_keys(mut self, keys: &'static [KeySpec]) -> SubCommand {
+        self.keys = keys;
         self
     }
 
@@ -159,12 +417,11 @@ pub struct Command {
     pub arity: i32,
     /// `flags::*` bits.
     pub flags: u32,
-    /// First key argument index (0 = none).
-    pub first_key: i32,
-    /// Last key index (negative counts from the end).
-    pub last_key: i32,
-    /// Step between keys.
-    pub step: i32,
+    /// Where its keys are and what it does with them.
+    pub keys: &'static [KeySpec],
+    /// COMMAND INFO tips, space-separated (`nondeterministic_output`,
+    /// `request_policy:all_shards`...): how a cluster proxy should treat the command.
+    pub tips: &'static str,
     /// Command group (COMMAND DOCS `group`, ACL category).
     pub group: &'static str,
     /// One-line description (COMMAND DOCS `summary`).
@@ -190,19 +447,21 @@ impl Command {
         if self.subcommands.is_empty() {
             return self.flags;
         }
-        args.get(1)
-            .and_then(|a| {
-                self.subcommands
-                    .iter()
-                    .find(|s| s.name.as_bytes().eq_ignore_ascii_case(a))
-            })
-            .map_or(0, |s| s.flags)
+        self.subcommand(args).map_or(0, |s| s.flags)
     }
 
     /// True when `argc` (including the name) satisfies the arity.
     pub fn arity_ok(&self, argc: usize) -> bool {
-        let a = self.arity;
-        (a > 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
+        arity_allows(self.arity, argc)
+    }
+
+    /// The subcommand a request names, for a container (None for other commands, or
+    /// when the name is unknown).
+    pub fn subcommand(&self, args: &[Bytes]) -> Option<&'static SubCommand> {
+        let name = args.get(1)?;
+        self.subcommands
+            .iter()
+            .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
     }
 
     /// Checks a container's subcommand name and arity, with Redis's error texts.
@@ -222,32 +481,37 @@ impl Command {
                 self.name.to_ascii_uppercase()
             )));
         };
-        let argc = args.len();
-        if (s.arity > 0 && argc != s.arity as usize) || (s.arity < 0 && argc < (-s.arity) as usize)
-        {
+        if !arity_allows(s.arity, args.len()) {
             return Err(super::CmdError::Arity(format!("{}|{}", self.name, s.name)));
         }
         Ok(())
     }
 
-    /// Indexes of key arguments in `args` (COMMAND GETKEYS, tracking, ACL).
-    pub fn key_indexes(&self, argc: usize) -> Vec<usize> {
-        if self.first_key <= 0 || argc <= self.first_key as usize {
-            return Vec::new();
+    /// The key specs that apply to a request: its subcommand's for a container.
+    pub fn key_specs(&self, args: &[Bytes]) -> &'static [KeySpec] {
+        if self.subcommands.is_empty() {
+            return self.keys;
         }
-        let last = if self.last_key < 0 {
-            argc as i32 + self.last_key
-        } else {
-            self.last_key.min(argc as i32 - 1)
-        };
-        let mut v = Vec::new();
-        let mut i = self.first_key;
-        while i <= last {
-            v.push(i as usize);
-            i += self.step.max(1);
-        }
-        v
+        self.subcommand(args).map_or(&[], |s| s.keys)
     }
+
+    /// The keys of a request (COMMAND GETKEYS, ACL key checks, tracking); None when the
+    /// arguments contradict the key specs (the command reports the error when it runs).
+    pub fn key_refs(&self, args: &[Bytes]) -> Option<Vec<KeyRef>> {
+        find_keys(self.key_specs(args), args)
+    }
+
+    /// The same command with COMMAND INFO tips.
+    pub fn tips(mut self, tips: &'static str) -> Command {
+        self.tips = tips;
+        self
+    }
+}
+
+/// True when `argc` arguments (the name included) satisfy a Redis arity: exactly `arity`
+/// when positive, at least `-arity` when negative.
+pub fn arity_allows(arity: i32, argc: usize) -> bool {
+    (arity > 0 && argc == arity as usize) || (arity < 0 && argc >= arity.unsigned_abs() as usize)
 }
 
 /// Shorthand constructor used by the family modules' tables.
@@ -256,7 +520,7 @@ pub const fn cmd(
     name: &'static str,
     arity: i32,
     flags: u32,
-    keys: (i32, i32, i32),
+    keys: &'static [KeySpec],
     group: &'static str,
     since: &'static str,
     summary: &'static str,
@@ -266,9 +530,8 @@ pub const fn cmd(
         name,
         arity,
         flags,
-        first_key: keys.0,
-        last_key: keys.1,
-        step: keys.2,
+        keys,
+        tips: "",
         group,
         summary,
         since,
@@ -293,9 +556,8 @@ pub const fn container(
         name,
         arity: -2,
         flags,
-        first_key: 0,
-        last_key: 0,
-        step: 0,
+        keys: &[],
+        tips: "",
         group,
         summary,
         since,

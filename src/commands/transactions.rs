@@ -2,7 +2,7 @@
 //! so no client and no follower can observe part of a transaction (invariant 2); its
 //! effects reach the replication log wrapped in MULTI/EXEC.
 
-use super::table::{Command, cmd, flags::*};
+use super::table::{Command, cmd, flags::*, key, key_range};
 use super::{CmdError, CmdResult, Ctx};
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
@@ -13,8 +13,8 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "multi",
             1,
-            NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL | NO_MULTI,
-            (0, 0, 0),
+            NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL,
+            &[],
             "transactions",
             "1.2.0",
             "Mark the start of a transaction block",
@@ -24,7 +24,7 @@ pub fn commands() -> Vec<Command> {
             "exec",
             1,
             NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | TX_CONTROL | WRITE_SECTION,
-            (0, 0, 0),
+            &[],
             "transactions",
             "1.2.0",
             "Execute all commands issued after MULTI",
@@ -34,7 +34,7 @@ pub fn commands() -> Vec<Command> {
             "discard",
             1,
             NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL,
-            (0, 0, 0),
+            &[],
             "transactions",
             "2.0.0",
             "Discard all commands issued after MULTI",
@@ -43,8 +43,8 @@ pub fn commands() -> Vec<Command> {
         cmd(
             "watch",
             -2,
-            NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL | NO_MULTI | ATOMIC_READ,
-            (1, -1, 1),
+            NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL | ATOMIC_READ,
+            const { &[key_range(key::RO, 1, -1, 1, 0)] },
             "transactions",
             "2.2.0",
             "Watch the given keys to determine execution of the MULTI/EXEC block",
@@ -54,7 +54,7 @@ pub fn commands() -> Vec<Command> {
             "unwatch",
             1,
             NOSCRIPT | LOADING | STALE | FAST,
-            (0, 0, 0),
+            &[],
             "transactions",
             "2.2.0",
             "Forget about all watched keys",

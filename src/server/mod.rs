@@ -410,7 +410,11 @@ impl Server {
             client.db,
             client.handle.addr
         );
-        for a in args {
+        for (i, a) in args.iter().enumerate() {
+            if is_secret_arg(args, i) {
+                line.push_str(" \"(redacted)\"");
+                continue;
+            }
             line.push_str(" \"");
             for &b in a.iter() {
                 match b {
@@ -528,6 +532,13 @@ fn is_secret_arg(args: &[Bytes], i: usize) -> bool {
     };
     if is(0, "acl") && is(1, "setuser") {
         return i >= 2;
+    }
+    if is(0, "auth") {
+        return i >= 1;
+    }
+    // HELLO [protover [AUTH username password] ...]
+    if is(0, "hello") && i >= 3 {
+        return is(i - 1, "auth") || is(i - 2, "auth");
     }
     if is(0, "config") && is(1, "set") && i >= 3 && i % 2 == 1 {
         return is(i - 1, "requirepass") || is(i - 1, "masterauth");
