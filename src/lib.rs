@@ -16,6 +16,7 @@
 //! - [`sentinel`]: `ferrocache-sentinel`, Redis Sentinel compatible failover.
 
 pub mod acl;
+pub mod base;
 pub mod commands;
 pub mod config;
 pub mod protocol;

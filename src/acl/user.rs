@@ -556,7 +556,7 @@ impl User {
         // (or how much of one) matched.
         let mut ok = false;
         for p in &self.passwords {
-            ok |= crate::commands::connection::constant_time_eq(p.as_bytes(), h.as_bytes());
+            ok |= crate::base::constant_time_eq(p.as_bytes(), h.as_bytes());
         }
         ok
     }

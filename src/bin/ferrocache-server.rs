@@ -66,7 +66,7 @@ fn main() {
                 println!(
                     "Ferrocache server v={} (Redis {} compatible)",
                     env!("CARGO_PKG_VERSION"),
-                    ferrocache::commands::connection::REDIS_COMPAT_VERSION
+                    ferrocache::base::REDIS_COMPAT_VERSION
                 );
                 return;
             }

@@ -8,9 +8,6 @@ use bytes::Bytes;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-/// The Redis version we answer as: client libraries gate features on it.
-pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
-
 /// Connection family table.
 pub fn commands() -> Vec<Command> {
     vec![
@@ -167,15 +164,6 @@ fn authenticate(ctx: &mut Ctx<'_>, command: &[u8], user: &[u8], pass: &[u8]) -> 
     }
 }
 
-/// Compares secrets without leaking where they differ through timing.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = (a.len() ^ b.len()) as u8 | ((a.len() ^ b.len()) >> 8) as u8;
-    for i in 0..a.len().max(b.len()) {
-        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff);
-    }
-    diff == 0
-}
-
 fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (user, pass): (&[u8], &[u8]) = match args.len() {
         2 => (b"default", &args[1]),
@@ -252,7 +240,7 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     o.bulk_str("server");
     o.bulk_str("redis");
     o.bulk_str("version");
-    o.bulk_str(REDIS_COMPAT_VERSION);
+    o.bulk_str(crate::base::REDIS_COMPAT_VERSION);
     o.bulk_str("proto");
     o.int(if o.resp3 { 3 } else { 2 });
     o.bulk_str("id");

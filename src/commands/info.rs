@@ -41,45 +41,6 @@ pub fn human_bytes(n: u64) -> String {
     format!("{}B", n as u64)
 }
 
-/// Allocator and process memory figures.
-pub struct MemoryStats {
-    /// Bytes allocated by the program (jemalloc `stats.allocated`).
-    pub allocated: u64,
-    /// Bytes in active pages (jemalloc `stats.active`).
-    pub active: u64,
-    /// Bytes resident for the allocator (jemalloc `stats.resident`).
-    pub resident: u64,
-    /// Process RSS from /proc.
-    pub rss: u64,
-}
-
-/// Reads current memory figures (refreshing jemalloc's stats epoch first).
-pub fn memory_stats() -> MemoryStats {
-    use tikv_jemalloc_ctl::{epoch, stats};
-    let _ = epoch::advance();
-    let rss = std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<u64>().ok())
-        })
-        .map(|pages| pages * page_size())
-        .unwrap_or(0);
-    MemoryStats {
-        allocated: stats::allocated::read().unwrap_or(0) as u64,
-        active: stats::active::read().unwrap_or(0) as u64,
-        resident: stats::resident::read().unwrap_or(0) as u64,
-        rss,
-    }
-}
-
-fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if p > 0 { p as u64 } else { 4096 }
-}
-
 fn cpu_times() -> (f64, f64) {
     // SAFETY: getrusage writes into the zeroed struct we pass.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -127,7 +88,7 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
             let _ = write!(
                 out,
                 "# Server\r\nredis_version:{}\r\nferrocache_version:{}\r\nredis_git_sha1:00000000\r\nredis_git_dirty:0\r\nredis_build_id:0\r\nredis_mode:standalone\r\nos:{} {}\r\narch_bits:64\r\nmonotonic_clock:POSIX clock_gettime\r\nmultiplexing_api:epoll\r\natomicvar_api:c11-builtin\r\ngcc_version:0.0.0\r\nprocess_id:{}\r\nprocess_supervised:no\r\nrun_id:{}\r\ntcp_port:{}\r\nserver_time_usec:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nhz:{}\r\nconfigured_hz:{}\r\nlru_clock:{}\r\nexecutable:{}\r\nconfig_file:{}\r\nio_threads_active:0\r\n",
-                super::connection::REDIS_COMPAT_VERSION,
+                crate::base::REDIS_COMPAT_VERSION,
                 env!("CARGO_PKG_VERSION"),
                 std::env::consts::OS,
                 std::env::consts::ARCH,
@@ -171,7 +132,7 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
             );
         }
         "memory" => {
-            let m = memory_stats();
+            let m = crate::base::memory_stats();
             let total = total_system_memory();
             let frag = if m.allocated > 0 {
                 m.rss as f64 / m.allocated as f64

@@ -179,6 +179,14 @@ impl Client {
         }
     }
 
+    /// Marks an open transaction as failed after a refused command, so EXEC aborts it
+    /// (Redis's flagTransaction); outside MULTI it does nothing.
+    pub fn flag_transaction(&mut self) {
+        if self.multi.is_some() {
+            self.multi_failed = true;
+        }
+    }
+
     /// Drops WATCHes (UNWATCH, EXEC, DISCARD, disconnect).
     pub fn unwatch(&mut self, srv: &Server) {
         if !self.watched.is_empty() {
@@ -376,9 +384,7 @@ pub fn execute(
     now: u64,
 ) -> Option<Vec<Bytes>> {
     let Some(cmd) = srv.commands.get(&args[0]) else {
-        if client.multi.is_some() {
-            client.multi_failed = true;
-        }
+        client.flag_transaction();
         srv.reply_error(out, &unknown_command_error(&args));
         return None;
     };
@@ -405,6 +411,7 @@ fn check_and_run(
                 "EXECABORT Transaction discarded because of: {e}"
             )));
         }
+        client.flag_transaction();
         return Err(e);
     }
     if client.multi.is_some() && !cmd.has(flags::TX_CONTROL) {
@@ -419,7 +426,7 @@ fn check_and_run(
             && crate::store::evict::MAXMEMORY.load(Ordering::Relaxed) > 0
             && !crate::store::evict::make_room(&mut srv.store.write(now))
         {
-            client.multi_failed = true;
+            client.flag_transaction();
             cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
             return Err(CmdError::Oom);
         }
@@ -454,7 +461,8 @@ pub fn protected_allowed(srv: &Server, client: &Client, setting: &str) -> bool {
 }
 
 /// The checks a command must pass before it may run or be queued: arity, subcommand,
-/// authentication, RESP2 subscribed mode, MULTI restrictions.
+/// authentication, RESP2 subscribed mode, MULTI restrictions. A refusal is returned,
+/// never recorded here: the caller flags the transaction once (Redis's rejectCommand).
 fn admit(
     srv: &Server,
     client: &mut Client,
@@ -463,29 +471,15 @@ fn admit(
     args: &[Bytes],
 ) -> CmdResult {
     if !cmd.arity_ok(args.len()) {
-        if client.multi.is_some() {
-            client.multi_failed = true;
-        }
         return Err(CmdError::Arity(cmd.name.to_string()));
     }
-    if let Err(e) = cmd.check_subcommand(args) {
-        if client.multi.is_some() {
-            client.multi_failed = true;
-        }
-        return Err(e);
-    }
+    cmd.check_subcommand(args)?;
     if cmd.has(flags::PROTECTED) && !protected_allowed(srv, client, "enable-debug-command") {
-        if client.multi.is_some() {
-            client.multi_failed = true;
-        }
         return Err(CmdError::err(
             "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
         ));
     }
     if !client.authenticated && !cmd.has(flags::NO_AUTH) {
-        if client.multi.is_some() {
-            client.multi_failed = true;
-        }
         return Err(CmdError::NoAuth);
     }
     if !client.user.unrestricted()
@@ -493,7 +487,6 @@ fn admit(
         && let Err(denied) = srv.acl.check(&client.user, cmd, args)
     {
         let context = if client.multi.is_some() {
-            client.multi_failed = true;
             crate::acl::LogContext::Multi
         } else {
             crate::acl::LogContext::Toplevel
@@ -515,9 +508,6 @@ fn admit(
     if !client.is_leader_link && srv.store.follower_mode() && deny_stale {
         let link_up = srv.follower.lock().link_up;
         if !link_up && srv.config.get("replica-serve-stale-data").as_deref() == Some("no") {
-            if client.multi.is_some() {
-                client.multi_failed = true;
-            }
             return Err(CmdError::Msg(
                 "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
                     .into(),
@@ -529,9 +519,6 @@ fn admit(
         && !client.is_leader_link
         && crate::server::persistence::writes_denied_by_disk_error(srv)
     {
-        if client.multi.is_some() {
-            client.multi_failed = true;
-        }
         return Err(CmdError::Msg(MISCONF.into()));
     }
     if writes && !client.is_leader_link && !srv.store.follower_mode() {
@@ -543,9 +530,6 @@ fn admit(
         if needed > 0 {
             let max_lag = srv.config.get_i64("min-replicas-max-lag").max(0) as u64;
             if (crate::replication::leader::good_followers(srv, max_lag) as i64) < needed {
-                if client.multi.is_some() {
-                    client.multi_failed = true;
-                }
                 return Err(CmdError::Msg(
                     "NOREPLICAS Not enough good replicas to write.".into(),
                 ));
@@ -553,15 +537,11 @@ fn admit(
         }
     }
     if writes && !client.is_leader_link && srv.store.follower_mode() {
-        if client.multi.is_some() {
-            client.multi_failed = true;
-        }
         return Err(CmdError::Msg(
             "READONLY You can't write against a read only replica.".into(),
         ));
     }
     if client.multi.is_some() && !cmd.has(flags::TX_CONTROL) && cmd.has(flags::NO_MULTI) {
-        client.multi_failed = true;
         return Err(CmdError::err("Command not allowed inside a transaction"));
     }
     Ok(())

@@ -3,6 +3,7 @@
 
 use super::table::{Command, cmd, flags::*};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
+use crate::replication::switchover;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
@@ -58,7 +59,7 @@ pub fn commands() -> Vec<Command> {
             "server",
             "6.2.0",
             "Start a coordinated failover between this server and one of its replicas.",
-            crate::replication::switchover::failover,
+            failover,
         ),
         cmd(
             "psync",
@@ -214,6 +215,94 @@ fn replicaof(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     crate::replication::follower::set_leader_in(&srv, ctx.w_taken(), Some((host, port)));
+    ctx.out.ok();
+    Ok(())
+}
+
+/// The FAILOVER command.
+fn failover(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let srv = ctx
+        .srv
+        .arc()
+        .ok_or_else(|| CmdError::err("server is shutting down"))?;
+    if args.len() == 2 && is(&args[1], "abort") {
+        if srv.switchover.lock().state == switchover::SwitchState::None {
+            return Err(CmdError::err("No failover in progress."));
+        }
+        switchover::abort(&srv, "Failover manually aborted");
+        ctx.out.ok();
+        return Ok(());
+    }
+    let mut timeout_ms = 0i64;
+    let mut force = false;
+    let mut target: Option<(String, u16)> = None;
+    let mut j = 1;
+    while j < args.len() {
+        if is(&args[j], "timeout") && j + 1 < args.len() && timeout_ms == 0 {
+            timeout_ms = arg_i64(&args[j + 1])?;
+            if timeout_ms <= 0 {
+                return Err(CmdError::err("FAILOVER timeout must be greater than 0"));
+            }
+            j += 2;
+        } else if is(&args[j], "to") && j + 2 < args.len() && target.is_none() {
+            let port = arg_i64(&args[j + 2])?;
+            target = Some((
+                String::from_utf8_lossy(&args[j + 1]).into_owned(),
+                u16::try_from(port).unwrap_or(0),
+            ));
+            j += 3;
+        } else if is(&args[j], "force") && !force {
+            force = true;
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    if srv.switchover.lock().state != switchover::SwitchState::None {
+        return Err(CmdError::err("FAILOVER already in progress."));
+    }
+    if srv.follower.lock().leader.is_some() {
+        return Err(CmdError::err(
+            "FAILOVER is not valid when server is a replica.",
+        ));
+    }
+    let lines = crate::replication::leader::follower_lines(&srv);
+    if lines.is_empty() {
+        return Err(CmdError::err("FAILOVER requires connected replicas."));
+    }
+    if force && (timeout_ms == 0 || target.is_none()) {
+        return Err(CmdError::err(
+            "FAILOVER with force option requires both a timeout and target HOST and IP.",
+        ));
+    }
+    if let Some((host, port)) = &target {
+        let Some(line) = lines.iter().find(|l| &l.ip == host && l.port == *port) else {
+            return Err(CmdError::err(
+                "FAILOVER target HOST and PORT is not a replica.",
+            ));
+        };
+        if line.state != "online" {
+            return Err(CmdError::err("FAILOVER target replica is not online."));
+        }
+        tracing::info!(target = %format!("{host}:{port}"), "FAILOVER requested to {}:{}.", host, port);
+    } else {
+        tracing::info!("FAILOVER requested to any replica.");
+    }
+    let now = crate::store::now_ms();
+    // Writes wait (they are not refused) until the switchover ends either way. The pause
+    // is set before the offset is read, and the offset under the write section, so no
+    // write can land after it.
+    srv.set_pause(Some(crate::server::Pause {
+        until_ms: u64::MAX,
+        all: false,
+    }));
+    let held = ctx.txn.is_some();
+    let wait_offset = ctx.w_taken().log().offset;
+    if !held {
+        ctx.txn = None;
+    }
+    let end_ms = (timeout_ms > 0).then(|| now + timeout_ms as u64);
+    switchover::begin(&srv, target, end_ms, force, wait_offset);
     ctx.out.ok();
     Ok(())
 }

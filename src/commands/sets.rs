@@ -1,6 +1,6 @@
 //! Set commands. SPOP's random picks are propagated as the explicit SREM (or DEL) of what
-//! was popped (design invariant 3); the other writes are deterministic and propagate
-//! themselves.
+//! was popped (invariant 3 in docs/ARCHITECTURE.md); the other writes are deterministic
+//! and propagate themselves.
 
 use super::table::{Command, cmd, flags::*, key, key_num, key_range};
 use super::{CmdError, CmdResult, Ctx, arg_i64};

@@ -2,10 +2,10 @@
 //! stock Redis primary), full sync (loading the leader's RDB) or partial resync, then
 //! applying the stream while recording it verbatim so offsets stay the leader's.
 
+use crate::base::encode_command;
 use crate::commands::{self, Client};
 use crate::protocol::{Parsed, ReplyBuf, RequestLimits, RequestParser};
 use crate::rdb;
-use crate::replication::log::encode_command;
 use crate::server::Server;
 use crate::server::client::ClientHandle;
 use bytes::BytesMut;

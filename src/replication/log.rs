@@ -2,8 +2,9 @@
 //!
 //! Every write command appends its *effects* here while it holds the keyspace's write
 //! sequencer (see `store::WriteTxn`), so "apply to the keyspace" and "append to the log"
-//! are one step with respect to every other write (design invariant 1). Offsets count the
-//! bytes of the RESP stream exactly as Redis's `master_repl_offset` does (invariant 5):
+//! are one step with respect to every other write (invariant 1 in docs/ARCHITECTURE.md).
+//! Offsets count the bytes of the RESP stream exactly as Redis's `master_repl_offset`
+//! does (invariant 5):
 //! commands are encoded as RESP arrays of bulk strings, a `SELECT` is emitted whenever the
 //! target database changes, and a transaction is wrapped in MULTI/EXEC when it propagates
 //! more than one command.
@@ -11,7 +12,7 @@
 //! As in Redis, nothing is recorded (and the offset does not move) until the backlog is
 //! created, which happens when the first follower attaches.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use std::collections::VecDeque;
 
 /// The bounded ring of recent stream bytes followers resync from (`repl-backlog-size`).
@@ -112,23 +113,6 @@ impl Default for ReplicationLog {
     }
 }
 
-/// Encodes a command as a RESP array of bulk strings: the only form a replication stream
-/// carries, in either direction.
-pub fn encode_command<B: BufMut, A: AsRef<[u8]>>(out: &mut B, args: &[A]) {
-    let mut num = itoa::Buffer::new();
-    out.put_u8(b'*');
-    out.put_slice(num.format(args.len()).as_bytes());
-    out.put_slice(b"\r\n");
-    for a in args {
-        let a = a.as_ref();
-        out.put_u8(b'$');
-        out.put_slice(num.format(a.len()).as_bytes());
-        out.put_slice(b"\r\n");
-        out.put_slice(a);
-        out.put_slice(b"\r\n");
-    }
-}
-
 impl ReplicationLog {
     /// True when effects are being recorded (a backlog exists).
     pub fn active(&self) -> bool {
@@ -167,7 +151,7 @@ impl ReplicationLog {
     /// Encodes a command straight into the fresh bytes and records it (no temporary).
     fn push_command<A: AsRef<[u8]>>(&mut self, args: &[A]) {
         let start = self.fresh.len();
-        encode_command(&mut self.fresh, args);
+        crate::base::encode_command(&mut self.fresh, args);
         let added = &self.fresh[start..];
         self.offset += added.len() as u64;
         if let Some(b) = self.backlog.as_mut() {

@@ -4,10 +4,7 @@
 //! `PSYNC <replid> <offset> FAILOVER`, which makes the follower promote itself and continue
 //! the same history.
 
-use crate::commands::error::{CmdError, CmdResult};
-use crate::commands::{Ctx, arg_i64, is};
-use crate::server::{Pause, Server};
-use bytes::Bytes;
+use crate::server::Server;
 use std::sync::Arc;
 
 /// Where a switchover is (INFO `master_failover_state`).
@@ -49,98 +46,24 @@ pub struct Switchover {
     pub wait_offset: u64,
 }
 
-/// The FAILOVER command.
-pub fn failover(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let srv = ctx
-        .srv
-        .arc()
-        .ok_or_else(|| CmdError::err("server is shutting down"))?;
-    if args.len() == 2 && is(&args[1], "abort") {
-        if srv.switchover.lock().state == SwitchState::None {
-            return Err(CmdError::err("No failover in progress."));
-        }
-        abort(&srv, "Failover manually aborted");
-        ctx.out.ok();
-        return Ok(());
-    }
-    let mut timeout_ms = 0i64;
-    let mut force = false;
-    let mut target: Option<(String, u16)> = None;
-    let mut j = 1;
-    while j < args.len() {
-        if is(&args[j], "timeout") && j + 1 < args.len() && timeout_ms == 0 {
-            timeout_ms = arg_i64(&args[j + 1])?;
-            if timeout_ms <= 0 {
-                return Err(CmdError::err("FAILOVER timeout must be greater than 0"));
-            }
-            j += 2;
-        } else if is(&args[j], "to") && j + 2 < args.len() && target.is_none() {
-            let port = arg_i64(&args[j + 2])?;
-            target = Some((
-                String::from_utf8_lossy(&args[j + 1]).into_owned(),
-                u16::try_from(port).unwrap_or(0),
-            ));
-            j += 3;
-        } else if is(&args[j], "force") && !force {
-            force = true;
-            j += 1;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    if srv.switchover.lock().state != SwitchState::None {
-        return Err(CmdError::err("FAILOVER already in progress."));
-    }
-    if srv.follower.lock().leader.is_some() {
-        return Err(CmdError::err(
-            "FAILOVER is not valid when server is a replica.",
-        ));
-    }
-    let lines = crate::replication::leader::follower_lines(&srv);
-    if lines.is_empty() {
-        return Err(CmdError::err("FAILOVER requires connected replicas."));
-    }
-    if force && (timeout_ms == 0 || target.is_none()) {
-        return Err(CmdError::err(
-            "FAILOVER with force option requires both a timeout and target HOST and IP.",
-        ));
-    }
-    if let Some((host, port)) = &target {
-        let Some(line) = lines.iter().find(|l| &l.ip == host && l.port == *port) else {
-            return Err(CmdError::err(
-                "FAILOVER target HOST and PORT is not a replica.",
-            ));
-        };
-        if line.state != "online" {
-            return Err(CmdError::err("FAILOVER target replica is not online."));
-        }
-        tracing::info!(target = %format!("{host}:{port}"), "FAILOVER requested to {}:{}.", host, port);
-    } else {
-        tracing::info!("FAILOVER requested to any replica.");
-    }
-    let now = crate::store::now_ms();
-    // Writes wait (they are not refused) until the switchover ends either way. The pause
-    // is set before the offset is read, and the offset under the write section, so no
-    // write can land after it.
-    srv.set_pause(Some(Pause {
-        until_ms: u64::MAX,
-        all: false,
-    }));
-    let held = ctx.txn.is_some();
-    let wait_offset = ctx.w_taken().log().offset;
-    if !held {
-        ctx.txn = None;
-    }
+/// Starts a switchover once FAILOVER has paused writes and read the stream offset:
+/// the cron hands over when `target` (or any follower) has acknowledged `wait_offset`,
+/// or gives up (with `force`, hands over anyway) at `end_ms`.
+pub fn begin(
+    srv: &Arc<Server>,
+    target: Option<(String, u16)>,
+    end_ms: Option<u64>,
+    force: bool,
+    wait_offset: u64,
+) {
     *srv.switchover.lock() = Switchover {
         state: SwitchState::WaitForSync,
         target,
-        end_ms: (timeout_ms > 0).then(|| now + timeout_ms as u64),
+        end_ms,
         force,
         wait_offset,
     };
-    crate::replication::leader::request_acks(&srv);
-    ctx.out.ok();
-    Ok(())
+    crate::replication::leader::request_acks(srv);
 }
 
 /// Called by the cron: times out, or hands over once the target (or any follower) has
@@ -213,7 +136,7 @@ pub fn in_progress(srv: &Server) -> bool {
     srv.switchover.lock().state == SwitchState::InProgress
 }
 
-fn abort(srv: &Arc<Server>, why: &str) {
+pub fn abort(srv: &Arc<Server>, why: &str) {
     let state = srv.switchover.lock().state;
     tracing::warn!(reason = why, "FAILOVER aborted: {}", why);
     if state == SwitchState::InProgress {

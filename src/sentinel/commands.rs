@@ -117,7 +117,7 @@ fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) {
         None => ctx.out.error(
             "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
         ),
-        Some(p) if args.len() <= 3 && constant_time_eq(p.as_bytes(), given.as_bytes()) => {
+        Some(p) if args.len() <= 3 && crate::base::constant_time_eq(p.as_bytes(), given.as_bytes()) => {
             *ctx.authenticated = true;
             ctx.out.ok();
         }
@@ -125,14 +125,6 @@ fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) {
             .out
             .error("WRONGPASS invalid username-password pair or user is disabled."),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for i in 0..a.len().max(b.len()) {
-        diff |= (a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0)) as usize;
-    }
-    diff == 0
 }
 
 fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) {
@@ -157,7 +149,7 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) {
         if args[i].eq_ignore_ascii_case(b"auth") && i + 2 < args.len() {
             let pass = ctx.sh.config.lock().requirepass.clone();
             match pass {
-                Some(p) if constant_time_eq(p.as_bytes(), &args[i + 2]) => {
+                Some(p) if crate::base::constant_time_eq(p.as_bytes(), &args[i + 2]) => {
                     *ctx.authenticated = true
                 }
                 _ => {
@@ -187,8 +179,7 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     ctx.out.bulk(b"server");
     ctx.out.bulk(b"redis");
     ctx.out.bulk(b"version");
-    ctx.out
-        .bulk(crate::commands::connection::REDIS_COMPAT_VERSION.as_bytes());
+    ctx.out.bulk(crate::base::REDIS_COMPAT_VERSION.as_bytes());
     ctx.out.bulk(b"proto");
     ctx.out.int(proto);
     ctx.out.bulk(b"id");
@@ -264,7 +255,7 @@ fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     if wants("server") {
         text.push_str(&format!(
             "# Server\r\nredis_version:{}\r\nferrocache_version:{}\r\nredis_mode:sentinel\r\nos:{}\r\narch_bits:64\r\nprocess_id:{}\r\nrun_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{}\r\nuptime_in_days:{}\r\nexecutable:{}\r\nconfig_file:{}\r\n",
-            crate::commands::connection::REDIS_COMPAT_VERSION,
+            crate::base::REDIS_COMPAT_VERSION,
             env!("CARGO_PKG_VERSION"),
             std::env::consts::OS,
             std::process::id(),

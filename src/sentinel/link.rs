@@ -99,7 +99,7 @@ impl Link {
     /// Sends one command.
     pub async fn send<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<(), LinkError> {
         let mut out = Vec::new();
-        crate::replication::log::encode_command(&mut out, args);
+        crate::base::encode_command(&mut out, args);
         self.stream.write_all(&out).await?;
         Ok(())
     }

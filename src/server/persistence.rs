@@ -92,10 +92,10 @@ pub fn save(srv: &Server, seq: &Sequencer) -> Result<usize, PersistError> {
 /// The aux fields of a snapshot taken at `seq`'s current offset.
 pub fn snapshot_aux(seq: &Sequencer) -> Aux {
     Aux {
-        redis_ver: crate::commands::connection::REDIS_COMPAT_VERSION.into(),
+        redis_ver: crate::base::REDIS_COMPAT_VERSION.into(),
         redis_bits: 64,
         ctime: crate::store::now_ms() / 1000,
-        used_mem: crate::commands::info::memory_stats().allocated,
+        used_mem: crate::base::memory_stats().allocated,
         repl_id: Some(seq.log.replid.clone()),
         repl_offset: Some(seq.log.offset as i64),
         repl_stream_db: Some(0),

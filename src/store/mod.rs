@@ -3,9 +3,9 @@
 //! Concurrency model (docs/ARCHITECTURE.md has the long form):
 //! - Every write runs inside a [`WriteTxn`], which holds the exclusive side of the
 //!   sequencer lock. Applying effects to the maps and appending them to the replication log
-//!   therefore happen as one step relative to all other writes (invariant 1), and a
-//!   multi-key write (MSET, RENAME, EXEC) is invisible until complete to anyone who also
-//!   takes the sequencer (invariant 2).
+//!   therefore happen as one step relative to all other writes (invariant 1 in
+//!   docs/ARCHITECTURE.md), and a multi-key write (MSET, RENAME, EXEC) is invisible until
+//!   complete to anyone who also takes the sequencer (invariant 2).
 //! - Reads that span several keys or the whole keyspace (MGET, KEYS, SCAN, DBSIZE, digests)
 //!   take the shared side, so they never observe half of a write.
 //! - Single-key reads (GET, TTL, ...) take only the dashmap shard lock: a single key is

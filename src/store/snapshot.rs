@@ -1,4 +1,5 @@
-//! Point-in-time snapshots without fork (design invariant 4), by serialise-before-modify.
+//! Point-in-time snapshots without fork (invariant 4 in docs/ARCHITECTURE.md), by
+//! serialise-before-modify.
 //!
 //! A snapshot is installed while the sequencer is held, so it starts exactly between two
 //! writes (at a known replication offset). A background task then serialises the keyspace

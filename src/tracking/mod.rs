@@ -92,22 +92,12 @@ fn push_header(out: &mut BytesMut, target: &ClientHandle) -> bool {
     }
 }
 
+/// The invalidated keys as an array of bulk strings (the form of a command), or null
+/// for a flush.
 fn encode_keys(out: &mut BytesMut, keys: Option<&[Bytes]>, resp3: bool) {
-    let mut num = itoa::Buffer::new();
     match keys {
         None => out.put_slice(if resp3 { b"_\r\n" } else { b"*-1\r\n" }),
-        Some(keys) => {
-            out.put_u8(b'*');
-            out.put_slice(num.format(keys.len()).as_bytes());
-            out.put_slice(b"\r\n");
-            for k in keys {
-                out.put_u8(b'$');
-                out.put_slice(num.format(k.len()).as_bytes());
-                out.put_slice(b"\r\n");
-                out.put_slice(k);
-                out.put_slice(b"\r\n");
-            }
-        }
+        Some(keys) => crate::base::encode_command(out, keys),
     }
 }
 
