@@ -50,7 +50,17 @@ fn node_args() -> &'static [&'static str] {
 /// An INFO replication field, on a fresh connection: sentinels kill normal clients of a
 /// node they repoint (CLIENT KILL TYPE normal, as stock Sentinel does).
 fn repl(s: &TestServer, f: &str) -> String {
-    info_field(&s.raw().cmd(&["INFO", "replication"]).as_string(), f).unwrap_or_default()
+    ask(s, &["INFO", "replication"])
+        .and_then(|r| info_field(&r.as_string(), f))
+        .unwrap_or_default()
+}
+
+/// One command on a fresh connection; None when the connection is cut first (a sentinel
+/// reconfiguring the node kills its normal clients, as stock's does), for polls.
+fn ask(s: &TestServer, args: &[&str]) -> Option<Reply> {
+    let mut r = s.raw();
+    r.try_send(&encode_cmd(args)).ok()?;
+    r.try_read_reply(RAW_TIMEOUT).ok()
 }
 
 /// A leader with `followers` followers, data written, all caught up.
@@ -194,7 +204,7 @@ fn leader_killed_is_replaced_and_rejoins_as_a_follower() {
     assert!(poll_until(
         Duration::from_secs(10),
         Duration::from_millis(20),
-        || { other.raw().cmd(&["GET", "after"]) == Reply::bulk("failover") }
+        || { ask(other, &["GET", "after"]) == Some(Reply::bulk("failover")) }
     ));
     // Every sentinel lists the old leader as a follower (learned at the switch or from
     // the new leader's hello soon after).
@@ -220,7 +230,10 @@ fn leader_killed_is_replaced_and_rejoins_as_a_follower() {
     assert!(poll_until(
         Duration::from_secs(10),
         Duration::from_millis(50),
-        || { back.raw().cmd(&["DEBUG", "DIGEST"]) == new_leader.raw().cmd(&["DEBUG", "DIGEST"]) }
+        || {
+            let digest = ask(&back, &["DEBUG", "DIGEST"]);
+            digest.is_some() && digest == ask(new_leader, &["DEBUG", "DIGEST"])
+        }
     ));
 }
 
@@ -528,7 +541,7 @@ fn leader_partitioned_from_everyone_is_replaced_and_refuses_writes_meanwhile() {
         Duration::from_secs(10),
         Duration::from_millis(50),
         || {
-            matches!(leader.raw().cmd(&["SET", "split", "brain"]), Reply::Error(e) if e.starts_with("NOREPLICAS"))
+            matches!(ask(&leader, &["SET", "split", "brain"]), Some(Reply::Error(e)) if e.starts_with("NOREPLICAS"))
         }
     ));
     let new_leader = followers.iter().find(|f| f.port == new_port).unwrap();
@@ -628,7 +641,7 @@ fn leader_partitioned_from_the_sentinels_only_is_failed_over() {
         Duration::from_secs(15),
         Duration::from_millis(50),
         || {
-            matches!(leader.raw().cmd(&["SET", "split", "brain"]), Reply::Error(e) if e.starts_with("NOREPLICAS"))
+            matches!(ask(&leader, &["SET", "split", "brain"]), Some(Reply::Error(e)) if e.starts_with("NOREPLICAS"))
         }
     ));
     proxy.cut();

@@ -1,5 +1,5 @@
 //! What ACL rules refer to, derived from the command table: categories (from each
-//! command's flags and group, with the few exceptions stock Redis makes by hand), a
+//! command's flags and group, or the categories a declaration names with `.acl(...)`), a
 //! numeric id per command and subcommand (bit positions in a selector), and what a key
 //! spec's flags (declared with each command) ask of `%R~` / `%W~` patterns.
 
@@ -63,30 +63,6 @@ fn group_category(group: &str) -> u32 {
     }
 }
 
-/// Where stock Redis files a command under other categories than its group and flags
-/// say: (full name, categories replacing the group's, categories added).
-const EXCEPTIONS: &[(&str, &str, &str)] = &[
-    ("info", "", "dangerous"),
-    ("flushall", "keyspace", "dangerous"),
-    ("flushdb", "keyspace", "dangerous"),
-    ("keys", "keyspace", "dangerous"),
-    ("swapdb", "keyspace", "dangerous"),
-    ("restore", "keyspace", "dangerous"),
-    ("migrate", "keyspace", "dangerous"),
-    ("sort", "list set sortedset", "dangerous"),
-    ("sort_ro", "list set sortedset", "dangerous"),
-    ("lastsave", "", "admin dangerous"),
-    ("role", "", "admin dangerous"),
-    ("dbsize", "keyspace", ""),
-    ("randomkey", "keyspace", ""),
-    ("wait", "connection", ""),
-    ("select", "connection", ""),
-    ("command", "connection", ""),
-    ("client", "", ""),
-    ("object", "", ""),
-    ("time", "", ""),
-];
-
 fn names_to_bits(names: &str) -> u32 {
     names.split_whitespace().map(bit).fold(0, |a, b| a | b)
 }
@@ -117,24 +93,15 @@ fn implicit(f: u32) -> u32 {
     c
 }
 
-fn with_exceptions(full_name: &str, family: u32, flags_bits: u32) -> u32 {
-    match EXCEPTIONS.iter().find(|(n, _, _)| *n == full_name) {
-        Some((_, replace, add)) => {
-            implicit(flags_bits) | names_to_bits(replace) | names_to_bits(add)
-        }
-        None => implicit(flags_bits) | family,
-    }
-}
-
 /// The categories of a command (container commands count as their own entry).
 pub fn command_categories(c: &Command) -> u32 {
     let flags_bits = if c.subcommands.is_empty() { c.flags } else { 0 };
-    with_exceptions(c.name, group_category(c.group), flags_bits)
+    let family = c.acl.map_or_else(|| group_category(c.group), names_to_bits);
+    implicit(flags_bits) | family
 }
 
 /// The categories of a subcommand: its own flags, the family of its container.
 pub fn subcommand_categories(c: &Command, s: &SubCommand) -> u32 {
-    let full = format!("{}|{}", c.name, s.name);
     let family = match c.group {
         // CLIENT and COMMAND subcommands are connection commands in Redis; OBJECT's read
         // the keyspace.
@@ -142,7 +109,7 @@ pub fn subcommand_categories(c: &Command, s: &SubCommand) -> u32 {
         _ if c.name == "object" => bit("keyspace"),
         g => group_category(g),
     };
-    with_exceptions(&full, family, s.flags)
+    implicit(s.flags) | family
 }
 
 /// Category names of a bit set, in Redis's order.

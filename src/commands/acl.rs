@@ -7,16 +7,11 @@ use crate::acl::catalog::{self, category_bit};
 use bytes::Bytes;
 
 /// ACL's table entry.
+#[rustfmt::skip]
 pub fn commands() -> Vec<Command> {
-    vec![container(
-        "acl",
-        0,
-        "server",
-        "6.0.0",
-        "A container for Access List Control commands",
-        acl,
-        ACL_SUBCOMMANDS,
-    )]
+    vec![
+        container("acl", 0, "server", "6.0.0", "A container for Access List Control commands", acl, ACL_SUBCOMMANDS),
+    ]
 }
 
 const ADMIN_SUB: u32 = ADMIN | NOSCRIPT | LOADING | STALE;

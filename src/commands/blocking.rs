@@ -19,99 +19,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Blocking family table.
+#[rustfmt::skip]
 pub fn commands() -> Vec<Command> {
     let f = WRITE | NOSCRIPT | BLOCKING;
     vec![
-        cmd(
-            "blpop",
-            -3,
-            f,
-            const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, -2, 1, 0)] },
-            "list",
-            "2.0.0",
-            "Remove and get the first element in a list, or block until one is available",
-            blpop,
-        ),
-        cmd(
-            "brpop",
-            -3,
-            f,
-            const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, -2, 1, 0)] },
-            "list",
-            "2.0.0",
-            "Remove and get the last element in a list, or block until one is available",
-            brpop,
-        ),
-        cmd(
-            "blmove",
-            6,
-            f | DENYOOM,
-            const {
-                &[
-                    key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0),
-                    key_range(key::RW | key::INSERT, 2, 0, 1, 0),
-                ]
-            },
-            "list",
-            "6.2.0",
-            "Pop an element from a list, push it to another list and return it; or block until one is available",
-            blmove,
-        ),
-        cmd(
-            "brpoplpush",
-            4,
-            f | DENYOOM,
-            const {
-                &[
-                    key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0),
-                    key_range(key::RW | key::INSERT, 2, 0, 1, 0),
-                ]
-            },
-            "list",
-            "2.2.0",
-            "Pop an element from a list, push it to another list and return it; or block until one is available",
-            brpoplpush,
-        ),
-        cmd(
-            "bzpopmin",
-            -3,
-            f | FAST,
-            const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, -2, 1, 0)] },
-            "sorted-set",
-            "5.0.0",
-            "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available",
-            bzpopmin,
-        ),
-        cmd(
-            "bzpopmax",
-            -3,
-            f | FAST,
-            const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, -2, 1, 0)] },
-            "sorted-set",
-            "5.0.0",
-            "Remove and return the member with the highest score from one or more sorted sets, or block until one is available",
-            bzpopmax,
-        ),
-        cmd(
-            "bzmpop",
-            -5,
-            WRITE | BLOCKING,
-            const { &[key_num(key::RW | key::ACCESS | key::DELETE, 2, 0, 1, 1)] },
-            "sorted-set",
-            "7.0.0",
-            "Remove and return members with scores in a sorted set or block until one is available",
-            bzmpop,
-        ),
-        cmd(
-            "blmpop",
-            -5,
-            WRITE | BLOCKING,
-            const { &[key_num(key::RW | key::ACCESS | key::DELETE, 2, 0, 1, 1)] },
-            "list",
-            "7.0.0",
-            "Pop elements from a list, or block until one is available",
-            blmpop,
-        ),
+        cmd("blpop", -3, f, const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, -2, 1, 0)] }, "list", "2.0.0", "Remove and get the first element in a list, or block until one is available", blpop),
+        cmd("brpop", -3, f, const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, -2, 1, 0)] }, "list", "2.0.0", "Remove and get the last element in a list, or block until one is available", brpop),
+        cmd("blmove", 6, f | DENYOOM, const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0), key_range(key::RW | key::INSERT, 2, 0, 1, 0)] }, "list", "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", blmove),
+        cmd("brpoplpush", 4, f | DENYOOM, const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0), key_range(key::RW | key::INSERT, 2, 0, 1, 0)] }, "list", "2.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available", brpoplpush),
+        cmd("bzpopmin", -3, f | FAST, const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, -2, 1, 0)] }, "sorted-set", "5.0.0", "Remove and return the member with the lowest score from one or more sorted sets, or block until one is available", bzpopmin),
+        cmd("bzpopmax", -3, f | FAST, const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, -2, 1, 0)] }, "sorted-set", "5.0.0", "Remove and return the member with the highest score from one or more sorted sets, or block until one is available", bzpopmax),
+        cmd("bzmpop", -5, WRITE | BLOCKING, const { &[key_num(key::RW | key::ACCESS | key::DELETE, 2, 0, 1, 1)] }, "sorted-set", "7.0.0", "Remove and return members with scores in a sorted set or block until one is available", bzmpop),
+        cmd("blmpop", -5, WRITE | BLOCKING, const { &[key_num(key::RW | key::ACCESS | key::DELETE, 2, 0, 1, 1)] }, "list", "7.0.0", "Pop elements from a list, or block until one is available", blmpop),
     ]
 }
 

@@ -9,78 +9,22 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 /// Connection family table.
+#[rustfmt::skip]
 pub fn commands() -> Vec<Command> {
     vec![
-        cmd(
-            "ping",
-            -1,
-            FAST | SUBSCRIBED_OK,
-            &[],
-            "connection",
-            "1.0.0",
-            "Ping the server",
-            ping,
-        )
-        .tips("request_policy:all_shards response_policy:all_succeeded"),
-        cmd(
-            "echo",
-            2,
-            FAST | LOADING | STALE,
-            &[],
-            "connection",
-            "1.0.0",
-            "Echo the given string",
-            echo,
-        ),
-        cmd(
-            "quit",
-            -1,
-            NO_AUTH | NOSCRIPT | LOADING | STALE | FAST | SUBSCRIBED_OK | TX_CONTROL,
-            &[],
-            "connection",
-            "1.0.0",
-            "Close the connection",
-            quit,
-        ),
-        cmd(
-            "reset",
-            1,
-            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_OK | TX_CONTROL,
-            &[],
-            "connection",
-            "6.2.0",
-            "Reset the connection",
-            reset,
-        ),
-        cmd(
-            "auth",
-            -2,
-            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
-            &[],
-            "connection",
-            "1.0.0",
-            "Authenticate to the server",
-            auth,
-        ),
-        cmd(
-            "hello",
-            -1,
-            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH,
-            &[],
-            "connection",
-            "6.0.0",
-            "Handshake with Redis",
-            hello,
-        ),
-        container(
-            "client",
-            ADMIN | NOSCRIPT | LOADING | STALE,
-            "connection",
-            "2.4.0",
-            "A container for client connection commands",
-            client,
-            CLIENT_SUBCOMMANDS,
-        ),
+        cmd("ping", -1, FAST | SUBSCRIBED_OK, &[], "connection", "1.0.0", "Ping the server", ping)
+            .tips("request_policy:all_shards response_policy:all_succeeded")
+            .args("[message]"),
+        cmd("echo", 2, FAST | LOADING | STALE, &[], "connection", "1.0.0", "Echo the given string", echo)
+            .args("message"),
+        cmd("quit", -1, NO_AUTH | NOSCRIPT | LOADING | STALE | FAST | SUBSCRIBED_OK | TX_CONTROL, &[], "connection", "1.0.0", "Close the connection", quit),
+        cmd("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_OK | TX_CONTROL, &[], "connection", "6.2.0", "Reset the connection", reset),
+        cmd("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, &[], "connection", "1.0.0", "Authenticate to the server", auth)
+            .args("[username] password"),
+        cmd("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, &[], "connection", "6.0.0", "Handshake with Redis", hello)
+            .args("[arguments{protover:integer [AUTH=username_password{username password}] [SETNAME=clientname]}]"),
+        container("client", ADMIN | NOSCRIPT | LOADING | STALE, "connection", "2.4.0", "A container for client connection commands", client, CLIENT_SUBCOMMANDS)
+            .acl(""),
     ]
 }
 
@@ -723,27 +667,27 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 static CLIENT_SUBCOMMANDS: &[SubCommand] = &[
     sub("id", 2, "Return the ID of the current connection").with_flags(NOSCRIPT | LOADING | STALE),
     sub("setname", 3, "Set the name of the current connection")
-        .with_flags(NOSCRIPT | LOADING | STALE),
+        .with_flags(NOSCRIPT | LOADING | STALE).with_args("connection-name"),
     sub("getname", 2, "Return the name of the current connection")
         .with_flags(NOSCRIPT | LOADING | STALE),
     sub("list", -2, "List the client connections")
         .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
-        .with_tips("nondeterministic_output"),
+        .with_tips("nondeterministic_output").with_args("[TYPE=normal_master_replica_pubsub(NORMAL|MASTER|REPLICA|PUBSUB)] [ID=id{client-id:integer...}]"),
     sub("info", 2, "Describe the current connection")
         .with_flags(NOSCRIPT | LOADING | STALE)
         .with_tips("nondeterministic_output"),
-    sub("kill", -3, "Close client connections").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    sub("kill", -3, "Close client connections").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_args("filter(ip:port|new-format([ID=client-id:integer]|[TYPE=normal_master_slave_pubsub(NORMAL|MASTER|SLAVE|REPLICA|PUBSUB)]|[USER=username]|[ADDR=ip:port]|[LADDR=ip:port]|[SKIPME=yes/no])...)"),
     sub("pause", -3, "Suspend commands from clients for a time")
-        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_args("timeout:integer [mode(WRITE|ALL)]"),
     sub("unpause", 2, "End a client pause").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
     sub(
         "no-evict",
         3,
         "Protect the current connection from client eviction",
     )
-    .with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    .with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_args("enabled(ON|OFF)"),
     sub("setinfo", 4, "Record the client library name and version")
-        .with_flags(NOSCRIPT | LOADING | STALE),
+        .with_flags(NOSCRIPT | LOADING | STALE).with_args("attr(LIB-NAME=libname|LIB-VER=libver)"),
     sub(
         "tracking",
         -3,

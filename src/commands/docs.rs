@@ -188,11 +188,6 @@ pub fn parse_arguments(text: &str) -> Result<Vec<ArgDoc>, String> {
     }
 }
 
-/// The notation for `name` (`cmd` or `cmd|sub`), if documented.
-pub fn arguments_of(name: &str) -> Option<&'static str> {
-    ARGUMENTS.iter().find(|(n, _)| *n == name).map(|(_, a)| *a)
-}
-
 /// Writes an `arguments` array as COMMAND DOCS does.
 pub fn write_arguments(out: &mut ReplyBuf, args: &[ArgDoc]) {
     out.array(args.len());
@@ -234,173 +229,37 @@ pub fn write_arguments(out: &mut ReplyBuf, args: &[ArgDoc]) {
     }
 }
 
-/// Argument syntax per command and subcommand (interface facts matching Redis 7.0's).
-pub static ARGUMENTS: &[(&str, &str)] = &[
-    ("append", "key:key value"),
-    ("auth", "[username] password"),
-    ("client", ""),
-    ("client|id", ""),
-    ("client|setname", "connection-name"),
-    ("client|getname", ""),
-    (
-        "client|list",
-        "[TYPE=normal_master_replica_pubsub(NORMAL|MASTER|REPLICA|PUBSUB)] [ID=id{client-id:integer...}]",
-    ),
-    ("client|info", ""),
-    (
-        "client|kill",
-        "filter(ip:port|new-format([ID=client-id:integer]|[TYPE=normal_master_slave_pubsub(NORMAL|MASTER|SLAVE|REPLICA|PUBSUB)]|[USER=username]|[ADDR=ip:port]|[LADDR=ip:port]|[SKIPME=yes/no])...)",
-    ),
-    ("client|pause", "timeout:integer [mode(WRITE|ALL)]"),
-    ("client|unpause", ""),
-    ("client|no-evict", "enabled(ON|OFF)"),
-    ("client|help", ""),
-    ("command", ""),
-    ("command|count", ""),
-    ("command|list", ""),
-    ("command|info", "[command-name...]"),
-    ("command|docs", "[command-name...]"),
-    ("command|getkeys", ""),
-    ("command|help", ""),
-    ("config", ""),
-    ("config|get", "parameter{parameter}..."),
-    ("config|set", "parameter_value{parameter value}..."),
-    ("config|resetstat", ""),
-    ("config|rewrite", ""),
-    ("config|help", ""),
-    (
-        "copy",
-        "source:key destination:key [DB=destination-db:integer] [REPLACE]",
-    ),
-    ("dbsize", ""),
-    ("debug", ""),
-    ("decr", "key:key"),
-    ("decrby", "key:key decrement:integer"),
-    ("del", "key:key..."),
-    ("discard", ""),
-    ("echo", "message"),
-    ("exec", ""),
-    ("exists", "key:key..."),
-    ("expire", "key:key seconds:integer [condition(NX|XX|GT|LT)]"),
-    (
-        "expireat",
-        "key:key unix-time-seconds:unix-time [condition(NX|XX|GT|LT)]",
-    ),
-    ("expiretime", "key:key"),
-    ("flushall", "[async(ASYNC|SYNC)]"),
-    ("flushdb", "[async(ASYNC|SYNC)]"),
-    ("get", "key:key"),
-    ("getdel", "key:key"),
-    (
-        "getex",
-        "key:key [expiration(EX=seconds:integer|PX=milliseconds:integer|EXAT=unix-time-seconds:unix-time|PXAT=unix-time-milliseconds:unix-time|PERSIST)]",
-    ),
-    ("getrange", "key:key start:integer end:integer"),
-    ("getset", "key:key value"),
-    (
-        "hello",
-        "[arguments{protover:integer [AUTH=username_password{username password}] [SETNAME=clientname]}]",
-    ),
-    ("incr", "key:key"),
-    ("incrby", "key:key increment:integer"),
-    ("incrbyfloat", "key:key increment:double"),
-    ("info", "[section...]"),
-    ("keys", "pattern:pattern"),
-    ("lastsave", ""),
-    ("latency", ""),
-    ("latency|latest", ""),
-    ("latency|history", "event"),
-    ("latency|reset", "[event...]"),
-    ("latency|help", ""),
-    ("mget", "key:key..."),
-    ("monitor", ""),
-    ("move", "key:key db:integer"),
-    ("mset", "key_value{key:key value}..."),
-    ("msetnx", "key_value{key:key value}..."),
-    ("multi", ""),
-    ("object", ""),
-    ("object|encoding", "key:key"),
-    ("object|idletime", "key:key"),
-    ("object|freq", "key:key"),
-    ("object|refcount", "key:key"),
-    ("object|help", ""),
-    ("persist", "key:key"),
-    (
-        "pexpire",
-        "key:key milliseconds:integer [condition(NX|XX|GT|LT)]",
-    ),
-    (
-        "pexpireat",
-        "key:key unix-time-milliseconds:unix-time [condition(NX|XX|GT|LT)]",
-    ),
-    ("pexpiretime", "key:key"),
-    ("ping", "[message]"),
-    ("psetex", "key:key milliseconds:integer value"),
-    ("psubscribe", "pattern{pattern:pattern}..."),
-    ("pttl", "key:key"),
-    ("publish", "channel message"),
-    ("pubsub", ""),
-    ("pubsub|channels", "[pattern:pattern]"),
-    ("pubsub|numsub", "[channel...]"),
-    ("pubsub|numpat", ""),
-    ("pubsub|help", ""),
-    ("punsubscribe", "[pattern:pattern...]"),
-    ("quit", ""),
-    ("randomkey", ""),
-    ("rename", "key:key newkey:key"),
-    ("renamenx", "key:key newkey:key"),
-    ("reset", ""),
-    ("role", ""),
-    (
-        "scan",
-        "cursor:integer [MATCH=pattern:pattern] [COUNT=count:integer] [TYPE=type]",
-    ),
-    ("select", "index:integer"),
-    (
-        "set",
-        "key:key value [condition(NX|XX)] [GET] [expiration(EX=seconds:integer|PX=milliseconds:integer|EXAT=unix-time-seconds:unix-time|PXAT=unix-time-milliseconds:unix-time|KEEPTTL)]",
-    ),
-    ("setex", "key:key seconds:integer value"),
-    ("setnx", "key:key value"),
-    ("setrange", "key:key offset:integer value"),
-    (
-        "shutdown",
-        "[nosave_save(NOSAVE|SAVE)] [NOW] [FORCE] [ABORT]",
-    ),
-    ("slowlog", ""),
-    ("slowlog|get", "[count:integer]"),
-    ("slowlog|len", ""),
-    ("slowlog|reset", ""),
-    ("slowlog|help", ""),
-    ("strlen", "key:key"),
-    ("subscribe", "channel..."),
-    ("substr", "key:key start:integer end:integer"),
-    ("swapdb", "index1:integer index2:integer"),
-    ("time", ""),
-    ("touch", "key:key..."),
-    ("ttl", "key:key"),
-    ("type", "key:key"),
-    ("unlink", "key:key..."),
-    ("unsubscribe", "[channel...]"),
-    ("unwatch", ""),
-    ("watch", "key:key..."),
-    ("client|setinfo", "attr(LIB-NAME=libname|LIB-VER=libver)"),
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn every_entry_parses() {
-        for (name, text) in ARGUMENTS {
-            parse_arguments(text).unwrap_or_else(|e| panic!("{}: {}", name, e));
+    fn every_declared_syntax_parses() {
+        for c in crate::commands::all_commands() {
+            parse_arguments(c.args).unwrap_or_else(|e| panic!("{}: {}", c.name, e));
+            for s in c.subcommands {
+                parse_arguments(s.args).unwrap_or_else(|e| panic!("{}|{}: {}", c.name, s.name, e));
+            }
+        }
+    }
+
+    fn args_of(name: &str) -> &'static str {
+        let (cmd, sub) = name
+            .split_once('|')
+            .map_or((name, None), |(c, s)| (c, Some(s)));
+        let c = crate::commands::all_commands()
+            .iter()
+            .find(|c| c.name == cmd)
+            .unwrap();
+        match sub {
+            None => c.args,
+            Some(s) => c.subcommands.iter().find(|x| x.name == s).unwrap().args,
         }
     }
 
     #[test]
     fn set_syntax_shape() {
-        let a = parse_arguments(arguments_of("set").unwrap()).unwrap();
+        let a = parse_arguments(args_of("set")).unwrap();
         assert_eq!(a.len(), 5);
         assert_eq!(a[0].kind, "key");
         assert_eq!(a[2].kind, "oneof");
@@ -408,9 +267,9 @@ mod tests {
         assert_eq!(a[2].arguments[0].token.as_deref(), Some("NX"));
         assert_eq!(a[4].arguments[0].token.as_deref(), Some("EX"));
         assert_eq!(a[4].arguments[0].name, "seconds");
-        let m = parse_arguments(arguments_of("mset").unwrap()).unwrap();
+        let m = parse_arguments(args_of("mset")).unwrap();
         assert!(m[0].multiple && m[0].kind == "block" && m[0].arguments.len() == 2);
-        let k = parse_arguments(arguments_of("client|kill").unwrap()).unwrap();
+        let k = parse_arguments(args_of("client|kill")).unwrap();
         assert_eq!(k[0].arguments[0].name, "ip:port");
     }
 }

@@ -8,289 +8,80 @@ use crate::store::{Entry, NUM_DBS, scan_step};
 use bytes::Bytes;
 
 /// Keyspace family table.
+#[rustfmt::skip]
 pub fn commands() -> Vec<Command> {
     vec![
-        cmd(
-            "del",
-            -2,
-            WRITE,
-            const { &[key_range(key::RM | key::DELETE, 1, -1, 1, 0)] },
-            "generic",
-            "1.0.0",
-            "Delete a key",
-            del,
-        )
-.tips("request_policy:multi_shard response_policy:agg_sum"),
-        cmd(
-            "unlink",
-            -2,
-            WRITE | FAST,
-            const { &[key_range(key::RM | key::DELETE, 1, -1, 1, 0)] },
-            "generic",
-            "4.0.0",
-            "Delete a key asynchronously in another thread",
-            unlink,
-        )
-.tips("request_policy:multi_shard response_policy:agg_sum"),
-        cmd(
-            "exists",
-            -2,
-            READONLY | FAST | ATOMIC_READ,
-            const { &[key_range(key::RO, 1, -1, 1, 0)] },
-            "generic",
-            "1.0.0",
-            "Determine if a key exists",
-            exists,
-        )
-.tips("request_policy:multi_shard response_policy:agg_sum"),
-        cmd(
-            "type",
-            2,
-            READONLY | FAST,
-            const { &[key_range(key::RO, 1, 0, 1, 0)] },
-            "generic",
-            "1.0.0",
-            "Determine the type stored at key",
-            type_,
-        ),
-        cmd(
-            "rename",
-            3,
-            WRITE,
-            const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0), key_range(key::OW | key::UPDATE, 2, 0, 1, 0)] },
-            "generic",
-            "1.0.0",
-            "Rename a key",
-            rename,
-        ),
-        cmd(
-            "renamenx",
-            3,
-            WRITE | FAST,
-            const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0), key_range(key::OW | key::INSERT, 2, 0, 1, 0)] },
-            "generic",
-            "1.0.0",
-            "Rename a key, only if the new key does not exist",
-            renamenx,
-        ),
-        cmd(
-            "copy",
-            -3,
-            WRITE | DENYOOM,
-            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0), key_range(key::OW | key::UPDATE, 2, 0, 1, 0)] },
-            "generic",
-            "6.2.0",
-            "Copy a key",
-            copy,
-        ),
-        cmd(
-            "move",
-            3,
-            WRITE | FAST,
-            const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] },
-            "generic",
-            "1.0.0",
-            "Move a key to another database",
-            move_,
-        ),
-        cmd(
-            "keys",
-            2,
-            READONLY | ATOMIC_READ,
-            &[],
-            "generic",
-            "1.0.0",
-            "Find all keys matching the given pattern",
-            keys,
-        )
-.tips("request_policy:all_shards nondeterministic_output_order"),
-        cmd(
-            "scan",
-            -2,
-            READONLY | ATOMIC_READ,
-            &[],
-            "generic",
-            "2.8.0",
-            "Incrementally iterate the keys space",
-            scan,
-        )
-.tips("nondeterministic_output request_policy:special"),
-        cmd(
-            "randomkey",
-            1,
-            READONLY | ATOMIC_READ,
-            &[],
-            "generic",
-            "1.0.0",
-            "Return a random key from the keyspace",
-            randomkey,
-        )
-.tips("request_policy:all_shards nondeterministic_output"),
-        cmd(
-            "dbsize",
-            1,
-            READONLY | FAST | ATOMIC_READ,
-            &[],
-            "server",
-            "1.0.0",
-            "Return the number of keys in the selected database",
-            dbsize,
-        )
-.tips("request_policy:all_shards response_policy:agg_sum"),
-        cmd(
-            "touch",
-            -2,
-            READONLY | FAST | ATOMIC_READ,
-            const { &[key_range(key::RO, 1, -1, 1, 0)] },
-            "generic",
-            "3.2.1",
-            "Alters the last access time of a key(s). Returns the number of existing keys specified.",
-            touch,
-        )
-.tips("request_policy:multi_shard response_policy:agg_sum"),
-        container(
-            "object",
-            READONLY,
-            "generic",
-            "2.2.3",
-            "A container for object introspection commands",
-            object,
-            OBJECT_SUBCOMMANDS,
-        ),
-        cmd(
-            "select",
-            2,
-            LOADING | STALE | FAST,
-            &[],
-            "connection",
-            "1.0.0",
-            "Change the selected database for the current connection",
-            select,
-        ),
-        cmd(
-            "swapdb",
-            3,
-            WRITE | FAST,
-            &[],
-            "server",
-            "4.0.0",
-            "Swaps two Redis databases",
-            swapdb,
-        ),
-        cmd(
-            "flushdb",
-            -1,
-            WRITE,
-            &[],
-            "server",
-            "1.0.0",
-            "Remove all keys from the current database",
-            flushdb,
-        )
-.tips("request_policy:all_shards response_policy:all_succeeded"),
-        cmd(
-            "flushall",
-            -1,
-            WRITE,
-            &[],
-            "server",
-            "1.0.0",
-            "Remove all keys from all databases",
-            flushall,
-        )
-.tips("request_policy:all_shards response_policy:all_succeeded"),
-        cmd(
-            "expire",
-            -3,
-            WRITE | FAST,
-            const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] },
-            "generic",
-            "1.0.0",
-            "Set a key's time to live in seconds",
-            expire,
-        ),
-        cmd(
-            "pexpire",
-            -3,
-            WRITE | FAST,
-            const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] },
-            "generic",
-            "2.6.0",
-            "Set a key's time to live in milliseconds",
-            pexpire,
-        ),
-        cmd(
-            "expireat",
-            -3,
-            WRITE | FAST,
-            const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] },
-            "generic",
-            "1.2.0",
-            "Set the expiration for a key as a UNIX timestamp",
-            expireat,
-        ),
-        cmd(
-            "pexpireat",
-            -3,
-            WRITE | FAST,
-            const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] },
-            "generic",
-            "2.6.0",
-            "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
-            pexpireat,
-        ),
-        cmd(
-            "ttl",
-            2,
-            READONLY | FAST,
-            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
-            "generic",
-            "1.0.0",
-            "Get the time to live for a key in seconds",
-            ttl,
-        )
-.tips("nondeterministic_output"),
-        cmd(
-            "pttl",
-            2,
-            READONLY | FAST,
-            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
-            "generic",
-            "2.6.0",
-            "Get the time to live for a key in milliseconds",
-            pttl,
-        )
-.tips("nondeterministic_output"),
-        cmd(
-            "expiretime",
-            2,
-            READONLY | FAST,
-            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
-            "generic",
-            "7.0.0",
-            "Get the expiration Unix timestamp for a key",
-            expiretime,
-        ),
-        cmd(
-            "pexpiretime",
-            2,
-            READONLY | FAST,
-            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
-            "generic",
-            "7.0.0",
-            "Get the expiration Unix timestamp for a key in milliseconds",
-            pexpiretime,
-        ),
-        cmd(
-            "persist",
-            2,
-            WRITE | FAST,
-            const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] },
-            "generic",
-            "2.2.0",
-            "Remove the expiration from a key",
-            persist,
-        ),
+        cmd("del", -2, WRITE, const { &[key_range(key::RM | key::DELETE, 1, -1, 1, 0)] }, "generic", "1.0.0", "Delete a key", del)
+            .tips("request_policy:multi_shard response_policy:agg_sum")
+            .args("key:key..."),
+        cmd("unlink", -2, WRITE | FAST, const { &[key_range(key::RM | key::DELETE, 1, -1, 1, 0)] }, "generic", "4.0.0", "Delete a key asynchronously in another thread", unlink)
+            .tips("request_policy:multi_shard response_policy:agg_sum")
+            .args("key:key..."),
+        cmd("exists", -2, READONLY | FAST | ATOMIC_READ, const { &[key_range(key::RO, 1, -1, 1, 0)] }, "generic", "1.0.0", "Determine if a key exists", exists)
+            .tips("request_policy:multi_shard response_policy:agg_sum")
+            .args("key:key..."),
+        cmd("type", 2, READONLY | FAST, const { &[key_range(key::RO, 1, 0, 1, 0)] }, "generic", "1.0.0", "Determine the type stored at key", type_)
+            .args("key:key"),
+        cmd("rename", 3, WRITE, const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0), key_range(key::OW | key::UPDATE, 2, 0, 1, 0)] }, "generic", "1.0.0", "Rename a key", rename)
+            .args("key:key newkey:key"),
+        cmd("renamenx", 3, WRITE | FAST, const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0), key_range(key::OW | key::INSERT, 2, 0, 1, 0)] }, "generic", "1.0.0", "Rename a key, only if the new key does not exist", renamenx)
+            .args("key:key newkey:key"),
+        cmd("copy", -3, WRITE | DENYOOM, const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0), key_range(key::OW | key::UPDATE, 2, 0, 1, 0)] }, "generic", "6.2.0", "Copy a key", copy)
+            .args("source:key destination:key [DB=destination-db:integer] [REPLACE]"),
+        cmd("move", 3, WRITE | FAST, const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] }, "generic", "1.0.0", "Move a key to another database", move_)
+            .args("key:key db:integer"),
+        cmd("keys", 2, READONLY | ATOMIC_READ, &[], "generic", "1.0.0", "Find all keys matching the given pattern", keys)
+            .tips("request_policy:all_shards nondeterministic_output_order")
+            .args("pattern:pattern")
+            .acl("keyspace dangerous"),
+        cmd("scan", -2, READONLY | ATOMIC_READ, &[], "generic", "2.8.0", "Incrementally iterate the keys space", scan)
+            .tips("nondeterministic_output request_policy:special")
+            .args("cursor:integer [MATCH=pattern:pattern] [COUNT=count:integer] [TYPE=type]"),
+        cmd("randomkey", 1, READONLY | ATOMIC_READ, &[], "generic", "1.0.0", "Return a random key from the keyspace", randomkey)
+            .tips("request_policy:all_shards nondeterministic_output")
+            .acl("keyspace"),
+        cmd("dbsize", 1, READONLY | FAST | ATOMIC_READ, &[], "server", "1.0.0", "Return the number of keys in the selected database", dbsize)
+            .tips("request_policy:all_shards response_policy:agg_sum")
+            .acl("keyspace"),
+        cmd("touch", -2, READONLY | FAST | ATOMIC_READ, const { &[key_range(key::RO, 1, -1, 1, 0)] }, "generic", "3.2.1", "Alters the last access time of a key(s). Returns the number of existing keys specified.", touch)
+            .tips("request_policy:multi_shard response_policy:agg_sum")
+            .args("key:key..."),
+        container("object", READONLY, "generic", "2.2.3", "A container for object introspection commands", object, OBJECT_SUBCOMMANDS)
+            .acl(""),
+        cmd("select", 2, LOADING | STALE | FAST, &[], "connection", "1.0.0", "Change the selected database for the current connection", select)
+            .args("index:integer")
+            .acl("connection"),
+        cmd("swapdb", 3, WRITE | FAST, &[], "server", "4.0.0", "Swaps two Redis databases", swapdb)
+            .args("index1:integer index2:integer")
+            .acl("keyspace dangerous"),
+        cmd("flushdb", -1, WRITE, &[], "server", "1.0.0", "Remove all keys from the current database", flushdb)
+            .tips("request_policy:all_shards response_policy:all_succeeded")
+            .args("[async(ASYNC|SYNC)]")
+            .acl("keyspace dangerous"),
+        cmd("flushall", -1, WRITE, &[], "server", "1.0.0", "Remove all keys from all databases", flushall)
+            .tips("request_policy:all_shards response_policy:all_succeeded")
+            .args("[async(ASYNC|SYNC)]")
+            .acl("keyspace dangerous"),
+        cmd("expire", -3, WRITE | FAST, const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] }, "generic", "1.0.0", "Set a key's time to live in seconds", expire)
+            .args("key:key seconds:integer [condition(NX|XX|GT|LT)]"),
+        cmd("pexpire", -3, WRITE | FAST, const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] }, "generic", "2.6.0", "Set a key's time to live in milliseconds", pexpire)
+            .args("key:key milliseconds:integer [condition(NX|XX|GT|LT)]"),
+        cmd("expireat", -3, WRITE | FAST, const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] }, "generic", "1.2.0", "Set the expiration for a key as a UNIX timestamp", expireat)
+            .args("key:key unix-time-seconds:unix-time [condition(NX|XX|GT|LT)]"),
+        cmd("pexpireat", -3, WRITE | FAST, const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] }, "generic", "2.6.0", "Set the expiration for a key as a UNIX timestamp specified in milliseconds", pexpireat)
+            .args("key:key unix-time-milliseconds:unix-time [condition(NX|XX|GT|LT)]"),
+        cmd("ttl", 2, READONLY | FAST, const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] }, "generic", "1.0.0", "Get the time to live for a key in seconds", ttl)
+            .tips("nondeterministic_output")
+            .args("key:key"),
+        cmd("pttl", 2, READONLY | FAST, const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] }, "generic", "2.6.0", "Get the time to live for a key in milliseconds", pttl)
+            .tips("nondeterministic_output")
+            .args("key:key"),
+        cmd("expiretime", 2, READONLY | FAST, const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] }, "generic", "7.0.0", "Get the expiration Unix timestamp for a key", expiretime)
+            .args("key:key"),
+        cmd("pexpiretime", 2, READONLY | FAST, const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] }, "generic", "7.0.0", "Get the expiration Unix timestamp for a key in milliseconds", pexpiretime)
+            .args("key:key"),
+        cmd("persist", 2, WRITE | FAST, const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] }, "generic", "2.2.0", "Remove the expiration from a key", persist)
+            .args("key:key"),
     ]
 }
 
@@ -888,7 +679,8 @@ static OBJECT_SUBCOMMANDS: &[SubCommand] = &[
     sub("encoding", 3, "Report the internal encoding of a value")
         .with_flags(READONLY)
         .with_keys(OBJECT_KEY)
-        .with_tips("nondeterministic_output"),
+        .with_tips("nondeterministic_output")
+        .with_args("key:key"),
     sub(
         "idletime",
         3,
@@ -896,14 +688,17 @@ static OBJECT_SUBCOMMANDS: &[SubCommand] = &[
     )
     .with_flags(READONLY)
     .with_keys(OBJECT_KEY)
-    .with_tips("nondeterministic_output"),
+    .with_tips("nondeterministic_output")
+    .with_args("key:key"),
     sub("freq", 3, "Report the access frequency counter of a key")
         .with_flags(READONLY)
         .with_keys(OBJECT_KEY)
-        .with_tips("nondeterministic_output"),
+        .with_tips("nondeterministic_output")
+        .with_args("key:key"),
     sub("refcount", 3, "Report the reference count of a value")
         .with_flags(READONLY)
         .with_keys(OBJECT_KEY)
-        .with_tips("nondeterministic_output"),
+        .with_tips("nondeterministic_output")
+        .with_args("key:key"),
     sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
 ];

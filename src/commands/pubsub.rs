@@ -8,67 +8,20 @@ use bytes::Bytes;
 use std::sync::atomic::Ordering;
 
 /// Pub/sub family table.
+#[rustfmt::skip]
 pub fn commands() -> Vec<Command> {
     vec![
-        cmd(
-            "subscribe",
-            -2,
-            PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
-            &[],
-            "pubsub",
-            "2.0.0",
-            "Listen for messages published to the given channels",
-            subscribe,
-        ),
-        cmd(
-            "unsubscribe",
-            -1,
-            PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
-            &[],
-            "pubsub",
-            "2.0.0",
-            "Stop listening for messages posted to the given channels",
-            unsubscribe,
-        ),
-        cmd(
-            "psubscribe",
-            -2,
-            PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
-            &[],
-            "pubsub",
-            "2.0.0",
-            "Listen for messages published to channels matching the given patterns",
-            psubscribe,
-        ),
-        cmd(
-            "punsubscribe",
-            -1,
-            PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK,
-            &[],
-            "pubsub",
-            "2.0.0",
-            "Stop listening for messages posted to channels matching the given patterns",
-            punsubscribe,
-        ),
-        cmd(
-            "publish",
-            3,
-            PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
-            &[],
-            "pubsub",
-            "2.0.0",
-            "Post a message to a channel",
-            publish,
-        ),
-        container(
-            "pubsub",
-            PUBSUB | LOADING | STALE,
-            "pubsub",
-            "2.8.0",
-            "A container for Pub/Sub commands",
-            pubsub,
-            PUBSUB_SUBCOMMANDS,
-        ),
+        cmd("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK, &[], "pubsub", "2.0.0", "Listen for messages published to the given channels", subscribe)
+            .args("channel..."),
+        cmd("unsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK, &[], "pubsub", "2.0.0", "Stop listening for messages posted to the given channels", unsubscribe)
+            .args("[channel...]"),
+        cmd("psubscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK, &[], "pubsub", "2.0.0", "Listen for messages published to channels matching the given patterns", psubscribe)
+            .args("pattern{pattern:pattern}..."),
+        cmd("punsubscribe", -1, PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK, &[], "pubsub", "2.0.0", "Stop listening for messages posted to channels matching the given patterns", punsubscribe)
+            .args("[pattern:pattern...]"),
+        cmd("publish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, &[], "pubsub", "2.0.0", "Post a message to a channel", publish)
+            .args("channel message"),
+        container("pubsub", PUBSUB | LOADING | STALE, "pubsub", "2.8.0", "A container for Pub/Sub commands", pubsub, PUBSUB_SUBCOMMANDS),
     ]
 }
 
@@ -249,8 +202,12 @@ fn pubsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// Subcommands of PUBSUB.
 static PUBSUB_SUBCOMMANDS: &[SubCommand] = &[
-    sub("channels", -2, "List channels with subscribers").with_flags(PUBSUB | LOADING | STALE),
-    sub("numsub", -2, "Count subscribers per channel").with_flags(PUBSUB | LOADING | STALE),
+    sub("channels", -2, "List channels with subscribers")
+        .with_flags(PUBSUB | LOADING | STALE)
+        .with_args("[pattern:pattern]"),
+    sub("numsub", -2, "Count subscribers per channel")
+        .with_flags(PUBSUB | LOADING | STALE)
+        .with_args("[channel...]"),
     sub("numpat", 2, "Count pattern subscriptions").with_flags(PUBSUB | LOADING | STALE),
     sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
 ];

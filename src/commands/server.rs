@@ -10,141 +10,32 @@ use sha1::{Digest, Sha1};
 use std::sync::atomic::Ordering;
 
 /// Server family table.
+#[rustfmt::skip]
 pub fn commands() -> Vec<Command> {
     vec![
-        Command {
-            arity: -1,
-            ..container(
-                "command",
-                LOADING | STALE,
-                "server",
-                "2.8.13",
-                "Get array of Redis command details",
-                command,
-                COMMAND_SUBCOMMANDS,
-            )
-        }
-        .tips("nondeterministic_output_order"),
-        cmd(
-            "info",
-            -1,
-            LOADING | STALE | ATOMIC_READ,
-            &[],
-            "server",
-            "1.0.0",
-            "Get information and statistics about the server",
-            info,
-        )
-        .tips("nondeterministic_output request_policy:all_shards response_policy:special"),
-        container(
-            "config",
-            ADMIN | NOSCRIPT | LOADING | STALE,
-            "server",
-            "2.0.0",
-            "A container for server configuration commands",
-            config,
-            CONFIG_SUBCOMMANDS,
-        ),
-        cmd(
-            "time",
-            1,
-            LOADING | STALE | FAST,
-            &[],
-            "server",
-            "2.6.0",
-            "Return the current server time",
-            time,
-        )
-        .tips("nondeterministic_output"),
-        cmd(
-            "save",
-            1,
-            ADMIN | NOSCRIPT | NO_MULTI | ATOMIC_READ,
-            &[],
-            "server",
-            "1.0.0",
-            "Synchronously save the dataset to disk",
-            save,
-        ),
-        cmd(
-            "bgsave",
-            -1,
-            ADMIN | NOSCRIPT | ATOMIC_READ,
-            &[],
-            "server",
-            "1.0.0",
-            "Asynchronously save the dataset to disk",
-            bgsave,
-        ),
-        cmd(
-            "lastsave",
-            1,
-            LOADING | STALE | FAST,
-            &[],
-            "server",
-            "1.0.0",
-            "Get the UNIX time stamp of the last successful save to disk",
-            lastsave,
-        )
-        .tips("nondeterministic_output"),
-        cmd(
-            "monitor",
-            1,
-            ADMIN | NOSCRIPT | LOADING | STALE,
-            &[],
-            "server",
-            "1.0.0",
-            "Listen for all requests received by the server in real time",
-            monitor,
-        ),
-        cmd(
-            "shutdown",
-            -1,
-            ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ATOMIC_READ,
-            &[],
-            "server",
-            "1.0.0",
-            "Synchronously save the dataset to disk and then shut down the server",
-            shutdown,
-        ),
-        cmd(
-            "debug",
-            -2,
-            ADMIN | NOSCRIPT | LOADING | STALE | ATOMIC_READ | PROTECTED,
-            &[],
-            "server",
-            "1.0.0",
-            "A container for debugging commands",
-            debug,
-        ),
-        container(
-            "slowlog",
-            ADMIN | LOADING | STALE,
-            "server",
-            "2.2.12",
-            "A container for slow log commands",
-            slowlog,
-            SLOWLOG_SUBCOMMANDS,
-        ),
-        container(
-            "latency",
-            ADMIN | NOSCRIPT | LOADING | STALE,
-            "server",
-            "2.8.13",
-            "A container for latency diagnostics commands",
-            latency,
-            LATENCY_SUBCOMMANDS,
-        ),
-        cmd(
-            "role",
-            1,
-            NOSCRIPT | LOADING | STALE | FAST | ATOMIC_READ,
-            &[],
-            "server",
-            "2.8.12",
-            "Return the role of the instance in the context of replication",
-            role,
-        ),
+        Command { arity: -1, ..container("command", LOADING | STALE, "server", "2.8.13", "Get array of Redis command details", command, COMMAND_SUBCOMMANDS).acl("connection") }
+            .tips("nondeterministic_output_order"),
+        cmd("info", -1, LOADING | STALE | ATOMIC_READ, &[], "server", "1.0.0", "Get information and statistics about the server", info)
+            .tips("nondeterministic_output request_policy:all_shards response_policy:special")
+            .args("[section...]")
+            .acl("dangerous"),
+        container("config", ADMIN | NOSCRIPT | LOADING | STALE, "server", "2.0.0", "A container for server configuration commands", config, CONFIG_SUBCOMMANDS),
+        cmd("time", 1, LOADING | STALE | FAST, &[], "server", "2.6.0", "Return the current server time", time)
+            .tips("nondeterministic_output")
+            .acl(""),
+        cmd("save", 1, ADMIN | NOSCRIPT | NO_MULTI | ATOMIC_READ, &[], "server", "1.0.0", "Synchronously save the dataset to disk", save),
+        cmd("bgsave", -1, ADMIN | NOSCRIPT | ATOMIC_READ, &[], "server", "1.0.0", "Asynchronously save the dataset to disk", bgsave),
+        cmd("lastsave", 1, LOADING | STALE | FAST, &[], "server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk", lastsave)
+            .tips("nondeterministic_output")
+            .acl("admin dangerous"),
+        cmd("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, &[], "server", "1.0.0", "Listen for all requests received by the server in real time", monitor),
+        cmd("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ATOMIC_READ, &[], "server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server", shutdown)
+            .args("[nosave_save(NOSAVE|SAVE)] [NOW] [FORCE] [ABORT]"),
+        cmd("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | ATOMIC_READ | PROTECTED, &[], "server", "1.0.0", "A container for debugging commands", debug),
+        container("slowlog", ADMIN | LOADING | STALE, "server", "2.2.12", "A container for slow log commands", slowlog, SLOWLOG_SUBCOMMANDS),
+        container("latency", ADMIN | NOSCRIPT | LOADING | STALE, "server", "2.8.13", "A container for latency diagnostics commands", latency, LATENCY_SUBCOMMANDS),
+        cmd("role", 1, NOSCRIPT | LOADING | STALE | FAST | ATOMIC_READ, &[], "server", "2.8.12", "Return the role of the instance in the context of replication", role)
+            .acl("admin dangerous"),
     ]
 }
 
@@ -279,7 +170,15 @@ fn write_key_spec(o: &mut crate::protocol::ReplyBuf, k: &KeySpec) {
 fn command_docs_entry(ctx: &mut Ctx<'_>, c: &Command) {
     let o = &mut *ctx.out;
     o.bulk_str(c.name);
-    write_docs_map(o, c.name, c.summary, c.since, c.group, c.subcommands);
+    write_docs_map(
+        o,
+        c.name,
+        c.summary,
+        c.since,
+        c.group,
+        c.args,
+        c.subcommands,
+    );
 }
 
 /// One command's (or subcommand's) COMMAND DOCS map: summary, since, group, and when
@@ -290,10 +189,11 @@ fn write_docs_map(
     summary: &str,
     since: &str,
     group: &str,
+    syntax: &str,
     subcommands: &[super::table::SubCommand],
 ) {
-    let args = super::docs::arguments_of(full_name)
-        .and_then(|t| super::docs::parse_arguments(t).ok())
+    let args = super::docs::parse_arguments(syntax)
+        .ok()
         .filter(|a| !a.is_empty());
     o.map(3 + args.is_some() as usize + !subcommands.is_empty() as usize);
     o.bulk_str("summary");
@@ -312,7 +212,7 @@ fn write_docs_map(
         for s in subcommands {
             let name = format!("{}|{}", full_name, s.name);
             o.bulk_str(&name);
-            write_docs_map(o, &name, s.summary, since, group, &[]);
+            write_docs_map(o, &name, s.summary, since, group, s.args, &[]);
         }
     }
 }
@@ -943,20 +843,25 @@ static COMMAND_SUBCOMMANDS: &[SubCommand] = &[
         .with_tips("nondeterministic_output_order"),
     sub("info", -2, "Describe commands")
         .with_flags(LOADING | STALE)
-        .with_tips("nondeterministic_output_order"),
+        .with_tips("nondeterministic_output_order")
+        .with_args("[command-name...]"),
     sub("docs", -2, "Document commands")
         .with_flags(LOADING | STALE)
-        .with_tips("nondeterministic_output_order"),
+        .with_tips("nondeterministic_output_order")
+        .with_args("[command-name...]"),
     sub("getkeys", -4, "Extract the keys of a full command").with_flags(LOADING | STALE),
     sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
 ];
 
 /// Subcommands of CONFIG.
 static CONFIG_SUBCOMMANDS: &[SubCommand] = &[
-    sub("get", -3, "Read configuration parameters").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+    sub("get", -3, "Read configuration parameters")
+        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .with_args("parameter{parameter}..."),
     sub("set", -4, "Set configuration parameters")
         .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
-        .with_tips("request_policy:all_nodes response_policy:all_succeeded"),
+        .with_tips("request_policy:all_nodes response_policy:all_succeeded")
+        .with_args("parameter_value{parameter value}..."),
     sub("resetstat", 2, "Reset INFO statistics").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
     sub("rewrite", 2, "Rewrite the configuration file")
         .with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
@@ -967,7 +872,8 @@ static CONFIG_SUBCOMMANDS: &[SubCommand] = &[
 static SLOWLOG_SUBCOMMANDS: &[SubCommand] = &[
     sub("get", -2, "Read slow log entries")
         .with_flags(ADMIN | LOADING | STALE)
-        .with_tips("request_policy:all_nodes nondeterministic_output"),
+        .with_tips("request_policy:all_nodes nondeterministic_output")
+        .with_args("[count:integer]"),
     sub("len", 2, "Count slow log entries")
         .with_flags(ADMIN | LOADING | STALE)
         .with_tips("request_policy:all_nodes response_policy:agg_sum nondeterministic_output"),
@@ -984,9 +890,11 @@ static LATENCY_SUBCOMMANDS: &[SubCommand] = &[
         .with_tips("nondeterministic_output request_policy:all_nodes response_policy:special"),
     sub("history", 3, "Report latency samples of an event")
         .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
-        .with_tips("nondeterministic_output request_policy:all_nodes response_policy:special"),
+        .with_tips("nondeterministic_output request_policy:all_nodes response_policy:special")
+        .with_args("event"),
     sub("reset", -2, "Reset latency data")
         .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
-        .with_tips("request_policy:all_nodes response_policy:all_succeeded"),
+        .with_tips("request_policy:all_nodes response_policy:all_succeeded")
+        .with_args("[event...]"),
     sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
 ];

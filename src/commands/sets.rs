@@ -10,209 +10,37 @@ use crate::store::set::SetValue;
 use bytes::Bytes;
 
 /// Set family table.
+#[rustfmt::skip]
 pub fn commands() -> Vec<Command> {
     let w = WRITE | DENYOOM | FAST;
     let r = READONLY | FAST;
     let multi = READONLY | ATOMIC_READ;
     let store = WRITE | DENYOOM;
     vec![
-        cmd(
-            "sadd",
-            -3,
-            w,
-            const { &[key_range(key::RW | key::INSERT, 1, 0, 1, 0)] },
-            "set",
-            "1.0.0",
-            "Add one or more members to a set",
-            sadd,
-        ),
-        cmd(
-            "srem",
-            -3,
-            WRITE | FAST,
-            const { &[key_range(key::RW | key::DELETE, 1, 0, 1, 0)] },
-            "set",
-            "1.0.0",
-            "Remove one or more members from a set",
-            srem,
-        ),
-        cmd(
-            "sismember",
-            3,
-            r,
-            const { &[key_range(key::RO, 1, 0, 1, 0)] },
-            "set",
-            "1.0.0",
-            "Determine if a given value is a member of a set",
-            sismember,
-        ),
-        cmd(
-            "smismember",
-            -3,
-            r,
-            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
-            "set",
-            "6.2.0",
-            "Returns the membership associated with the given elements for a set",
-            smismember,
-        ),
-        cmd(
-            "smembers",
-            2,
-            READONLY,
-            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
-            "set",
-            "1.0.0",
-            "Get all the members in a set",
-            smembers,
-        )
-        .tips("nondeterministic_output_order"),
-        cmd(
-            "scard",
-            2,
-            r,
-            const { &[key_range(key::RO, 1, 0, 1, 0)] },
-            "set",
-            "1.0.0",
-            "Get the number of members in a set",
-            scard,
-        ),
-        cmd(
-            "spop",
-            -2,
-            WRITE | FAST,
-            const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0)] },
-            "set",
-            "1.0.0",
-            "Remove and return one or multiple random members from a set",
-            spop,
-        )
-        .tips("nondeterministic_output"),
-        cmd(
-            "srandmember",
-            -2,
-            READONLY,
-            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
-            "set",
-            "1.0.0",
-            "Get one or multiple random members from a set",
-            srandmember,
-        )
-        .tips("nondeterministic_output"),
-        cmd(
-            "smove",
-            4,
-            WRITE | FAST,
-            const {
-                &[
-                    key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0),
-                    key_range(key::RW | key::INSERT, 2, 0, 1, 0),
-                ]
-            },
-            "set",
-            "1.0.0",
-            "Move a member from one set to another",
-            smove,
-        ),
-        cmd(
-            "sinter",
-            -2,
-            multi,
-            const { &[key_range(key::RO | key::ACCESS, 1, -1, 1, 0)] },
-            "set",
-            "1.0.0",
-            "Intersect multiple sets",
-            sinter,
-        )
-        .tips("nondeterministic_output_order"),
-        cmd(
-            "sintercard",
-            -3,
-            multi,
-            const { &[key_num(key::RO | key::ACCESS, 1, 0, 1, 1)] },
-            "set",
-            "7.0.0",
-            "Intersect multiple sets and return the cardinality of the result",
-            sintercard,
-        ),
-        cmd(
-            "sunion",
-            -2,
-            multi,
-            const { &[key_range(key::RO | key::ACCESS, 1, -1, 1, 0)] },
-            "set",
-            "1.0.0",
-            "Add multiple sets",
-            sunion,
-        )
-        .tips("nondeterministic_output_order"),
-        cmd(
-            "sdiff",
-            -2,
-            multi,
-            const { &[key_range(key::RO | key::ACCESS, 1, -1, 1, 0)] },
-            "set",
-            "1.0.0",
-            "Subtract multiple sets",
-            sdiff,
-        )
-        .tips("nondeterministic_output_order"),
-        cmd(
-            "sinterstore",
-            -3,
-            store,
-            const {
-                &[
-                    key_range(key::RW | key::UPDATE, 1, 0, 1, 0),
-                    key_range(key::RO | key::ACCESS, 2, -1, 1, 0),
-                ]
-            },
-            "set",
-            "1.0.0",
-            "Intersect multiple sets and store the resulting set in a key",
-            sinterstore,
-        ),
-        cmd(
-            "sunionstore",
-            -3,
-            store,
-            const {
-                &[
-                    key_range(key::OW | key::UPDATE, 1, 0, 1, 0),
-                    key_range(key::RO | key::ACCESS, 2, -1, 1, 0),
-                ]
-            },
-            "set",
-            "1.0.0",
-            "Add multiple sets and store the resulting set in a key",
-            sunionstore,
-        ),
-        cmd(
-            "sdiffstore",
-            -3,
-            store,
-            const {
-                &[
-                    key_range(key::OW | key::UPDATE, 1, 0, 1, 0),
-                    key_range(key::RO | key::ACCESS, 2, -1, 1, 0),
-                ]
-            },
-            "set",
-            "1.0.0",
-            "Subtract multiple sets and store the resulting set in a key",
-            sdiffstore,
-        ),
-        cmd(
-            "sscan",
-            -3,
-            READONLY,
-            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
-            "set",
-            "2.0.0",
-            "Incrementally iterate Set elements",
-            sscan,
-        )
-        .tips("nondeterministic_output"),
+        cmd("sadd", -3, w, const { &[key_range(key::RW | key::INSERT, 1, 0, 1, 0)] }, "set", "1.0.0", "Add one or more members to a set", sadd),
+        cmd("srem", -3, WRITE | FAST, const { &[key_range(key::RW | key::DELETE, 1, 0, 1, 0)] }, "set", "1.0.0", "Remove one or more members from a set", srem),
+        cmd("sismember", 3, r, const { &[key_range(key::RO, 1, 0, 1, 0)] }, "set", "1.0.0", "Determine if a given value is a member of a set", sismember),
+        cmd("smismember", -3, r, const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] }, "set", "6.2.0", "Returns the membership associated with the given elements for a set", smismember),
+        cmd("smembers", 2, READONLY, const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] }, "set", "1.0.0", "Get all the members in a set", smembers)
+            .tips("nondeterministic_output_order"),
+        cmd("scard", 2, r, const { &[key_range(key::RO, 1, 0, 1, 0)] }, "set", "1.0.0", "Get the number of members in a set", scard),
+        cmd("spop", -2, WRITE | FAST, const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0)] }, "set", "1.0.0", "Remove and return one or multiple random members from a set", spop)
+            .tips("nondeterministic_output"),
+        cmd("srandmember", -2, READONLY, const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] }, "set", "1.0.0", "Get one or multiple random members from a set", srandmember)
+            .tips("nondeterministic_output"),
+        cmd("smove", 4, WRITE | FAST, const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0), key_range(key::RW | key::INSERT, 2, 0, 1, 0)] }, "set", "1.0.0", "Move a member from one set to another", smove),
+        cmd("sinter", -2, multi, const { &[key_range(key::RO | key::ACCESS, 1, -1, 1, 0)] }, "set", "1.0.0", "Intersect multiple sets", sinter)
+            .tips("nondeterministic_output_order"),
+        cmd("sintercard", -3, multi, const { &[key_num(key::RO | key::ACCESS, 1, 0, 1, 1)] }, "set", "7.0.0", "Intersect multiple sets and return the cardinality of the result", sintercard),
+        cmd("sunion", -2, multi, const { &[key_range(key::RO | key::ACCESS, 1, -1, 1, 0)] }, "set", "1.0.0", "Add multiple sets", sunion)
+            .tips("nondeterministic_output_order"),
+        cmd("sdiff", -2, multi, const { &[key_range(key::RO | key::ACCESS, 1, -1, 1, 0)] }, "set", "1.0.0", "Subtract multiple sets", sdiff)
+            .tips("nondeterministic_output_order"),
+        cmd("sinterstore", -3, store, const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0), key_range(key::RO | key::ACCESS, 2, -1, 1, 0)] }, "set", "1.0.0", "Intersect multiple sets and store the resulting set in a key", sinterstore),
+        cmd("sunionstore", -3, store, const { &[key_range(key::OW | key::UPDATE, 1, 0, 1, 0), key_range(key::RO | key::ACCESS, 2, -1, 1, 0)] }, "set", "1.0.0", "Add multiple sets and store the resulting set in a key", sunionstore),
+        cmd("sdiffstore", -3, store, const { &[key_range(key::OW | key::UPDATE, 1, 0, 1, 0), key_range(key::RO | key::ACCESS, 2, -1, 1, 0)] }, "set", "1.0.0", "Subtract multiple sets and store the resulting set in a key", sdiffstore),
+        cmd("sscan", -3, READONLY, const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] }, "set", "2.0.0", "Incrementally iterate Set elements", sscan)
+            .tips("nondeterministic_output"),
     ]
 }
 

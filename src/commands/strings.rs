@@ -8,234 +8,54 @@ use crate::store::{Entry, StrBytes, Value};
 use bytes::Bytes;
 
 /// String family table.
+#[rustfmt::skip]
 pub fn commands() -> Vec<Command> {
     vec![
-        cmd(
-            "get",
-            2,
-            READONLY | FAST,
-            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
-            "string",
-            "1.0.0",
-            "Get the value of a key",
-            get,
-        ),
-        cmd(
-            "set",
-            -3,
-            WRITE | DENYOOM,
-            const {
-                &[key_range(
-                    key::RW | key::ACCESS | key::UPDATE | key::VARIABLE_FLAGS,
-                    1,
-                    0,
-                    1,
-                    0,
-                )
-                .notes("GET reads the old value")
-                .flags_by(set_key_flags)]
-            },
-            "string",
-            "1.0.0",
-            "Set the string value of a key",
-            set,
-        ),
-        cmd(
-            "setnx",
-            3,
-            WRITE | DENYOOM | FAST,
-            const { &[key_range(key::OW | key::INSERT, 1, 0, 1, 0)] },
-            "string",
-            "1.0.0",
-            "Set the value of a key, only if the key does not exist",
-            setnx,
-        ),
-        cmd(
-            "setex",
-            4,
-            WRITE | DENYOOM,
-            const { &[key_range(key::OW | key::UPDATE, 1, 0, 1, 0)] },
-            "string",
-            "2.0.0",
-            "Set the value and expiration of a key",
-            setex,
-        ),
-        cmd(
-            "psetex",
-            4,
-            WRITE | DENYOOM,
-            const { &[key_range(key::OW | key::UPDATE, 1, 0, 1, 0)] },
-            "string",
-            "2.6.0",
-            "Set the value and expiration in milliseconds of a key",
-            psetex,
-        ),
-        cmd(
-            "getset",
-            3,
-            WRITE | DENYOOM | FAST,
-            const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] },
-            "string",
-            "1.0.0",
-            "Set the string value of a key and return its old value",
-            getset,
-        ),
-        cmd(
-            "getdel",
-            2,
-            WRITE | FAST,
-            const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0)] },
-            "string",
-            "6.2.0",
-            "Get the value of a key and delete the key",
-            getdel,
-        ),
-        cmd(
-            "getex",
-            -2,
-            WRITE | FAST,
-            const {
-                &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)
-                    .notes("changing the TTL updates the key")]
-            },
-            "string",
-            "6.2.0",
-            "Get the value of a key and optionally set its expiration",
-            getex,
-        ),
-        cmd(
-            "mget",
-            -2,
-            READONLY | FAST | ATOMIC_READ,
-            const { &[key_range(key::RO | key::ACCESS, 1, -1, 1, 0)] },
-            "string",
-            "1.0.0",
-            "Get the values of all the given keys",
-            mget,
-        )
-        .tips("request_policy:multi_shard"),
-        cmd(
-            "mset",
-            -3,
-            WRITE | DENYOOM,
-            const { &[key_range(key::OW | key::UPDATE, 1, -1, 2, 0)] },
-            "string",
-            "1.0.1",
-            "Set multiple keys to multiple values",
-            mset,
-        )
-        .tips("request_policy:multi_shard response_policy:all_succeeded"),
-        cmd(
-            "msetnx",
-            -3,
-            WRITE | DENYOOM,
-            const { &[key_range(key::OW | key::INSERT, 1, -1, 2, 0)] },
-            "string",
-            "1.0.1",
-            "Set multiple keys to multiple values, only if none of the keys exist",
-            msetnx,
-        )
-        .tips("request_policy:multi_shard response_policy:agg_min"),
-        cmd(
-            "incr",
-            2,
-            WRITE | DENYOOM | FAST,
-            const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] },
-            "string",
-            "1.0.0",
-            "Increment the integer value of a key by one",
-            incr,
-        ),
-        cmd(
-            "decr",
-            2,
-            WRITE | DENYOOM | FAST,
-            const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] },
-            "string",
-            "1.0.0",
-            "Decrement the integer value of a key by one",
-            decr,
-        ),
-        cmd(
-            "incrby",
-            3,
-            WRITE | DENYOOM | FAST,
-            const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] },
-            "string",
-            "1.0.0",
-            "Increment the integer value of a key by the given amount",
-            incrby,
-        ),
-        cmd(
-            "decrby",
-            3,
-            WRITE | DENYOOM | FAST,
-            const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] },
-            "string",
-            "1.0.0",
-            "Decrement the integer value of a key by the given number",
-            decrby,
-        ),
-        cmd(
-            "incrbyfloat",
-            3,
-            WRITE | DENYOOM | FAST,
-            const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] },
-            "string",
-            "2.6.0",
-            "Increment the float value of a key by the given amount",
-            incrbyfloat,
-        ),
-        cmd(
-            "append",
-            3,
-            WRITE | DENYOOM | FAST,
-            const { &[key_range(key::RW | key::INSERT, 1, 0, 1, 0)] },
-            "string",
-            "2.0.0",
-            "Append a value to a key",
-            append,
-        ),
-        cmd(
-            "strlen",
-            2,
-            READONLY | FAST,
-            const { &[key_range(key::RO, 1, 0, 1, 0)] },
-            "string",
-            "2.2.0",
-            "Get the length of the value stored in a key",
-            strlen,
-        ),
-        cmd(
-            "getrange",
-            4,
-            READONLY,
-            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
-            "string",
-            "2.4.0",
-            "Get a substring of the string stored at a key",
-            getrange,
-        ),
-        cmd(
-            "substr",
-            4,
-            READONLY,
-            const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] },
-            "string",
-            "1.0.0",
-            "Get a substring of the string stored at a key",
-            getrange,
-        ),
-        cmd(
-            "setrange",
-            4,
-            WRITE | DENYOOM,
-            const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] },
-            "string",
-            "2.2.0",
-            "Overwrite part of a string at key starting at the specified offset",
-            setrange,
-        ),
+        cmd("get", 2, READONLY | FAST, const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] }, "string", "1.0.0", "Get the value of a key", get)
+            .args("key:key"),
+        cmd("set", -3, WRITE | DENYOOM, const { &[key_range(key::RW | key::ACCESS | key::UPDATE | key::VARIABLE_FLAGS, 1, 0, 1, 0).notes("GET reads the old value").flags_by(set_key_flags)] }, "string", "1.0.0", "Set the string value of a key", set)
+            .args("key:key value [condition(NX|XX)] [GET] [expiration(EX=seconds:integer|PX=milliseconds:integer|EXAT=unix-time-seconds:unix-time|PXAT=unix-time-milliseconds:unix-time|KEEPTTL)]"),
+        cmd("setnx", 3, WRITE | DENYOOM | FAST, const { &[key_range(key::OW | key::INSERT, 1, 0, 1, 0)] }, "string", "1.0.0", "Set the value of a key, only if the key does not exist", setnx)
+            .args("key:key value"),
+        cmd("setex", 4, WRITE | DENYOOM, const { &[key_range(key::OW | key::UPDATE, 1, 0, 1, 0)] }, "string", "2.0.0", "Set the value and expiration of a key", setex)
+            .args("key:key seconds:integer value"),
+        cmd("psetex", 4, WRITE | DENYOOM, const { &[key_range(key::OW | key::UPDATE, 1, 0, 1, 0)] }, "string", "2.6.0", "Set the value and expiration in milliseconds of a key", psetex)
+            .args("key:key milliseconds:integer value"),
+        cmd("getset", 3, WRITE | DENYOOM | FAST, const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] }, "string", "1.0.0", "Set the string value of a key and return its old value", getset)
+            .args("key:key value"),
+        cmd("getdel", 2, WRITE | FAST, const { &[key_range(key::RW | key::ACCESS | key::DELETE, 1, 0, 1, 0)] }, "string", "6.2.0", "Get the value of a key and delete the key", getdel)
+            .args("key:key"),
+        cmd("getex", -2, WRITE | FAST, const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0).notes("changing the TTL updates the key")] }, "string", "6.2.0", "Get the value of a key and optionally set its expiration", getex)
+            .args("key:key [expiration(EX=seconds:integer|PX=milliseconds:integer|EXAT=unix-time-seconds:unix-time|PXAT=unix-time-milliseconds:unix-time|PERSIST)]"),
+        cmd("mget", -2, READONLY | FAST | ATOMIC_READ, const { &[key_range(key::RO | key::ACCESS, 1, -1, 1, 0)] }, "string", "1.0.0", "Get the values of all the given keys", mget)
+            .tips("request_policy:multi_shard")
+            .args("key:key..."),
+        cmd("mset", -3, WRITE | DENYOOM, const { &[key_range(key::OW | key::UPDATE, 1, -1, 2, 0)] }, "string", "1.0.1", "Set multiple keys to multiple values", mset)
+            .tips("request_policy:multi_shard response_policy:all_succeeded")
+            .args("key_value{key:key value}..."),
+        cmd("msetnx", -3, WRITE | DENYOOM, const { &[key_range(key::OW | key::INSERT, 1, -1, 2, 0)] }, "string", "1.0.1", "Set multiple keys to multiple values, only if none of the keys exist", msetnx)
+            .tips("request_policy:multi_shard response_policy:agg_min")
+            .args("key_value{key:key value}..."),
+        cmd("incr", 2, WRITE | DENYOOM | FAST, const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] }, "string", "1.0.0", "Increment the integer value of a key by one", incr)
+            .args("key:key"),
+        cmd("decr", 2, WRITE | DENYOOM | FAST, const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] }, "string", "1.0.0", "Decrement the integer value of a key by one", decr)
+            .args("key:key"),
+        cmd("incrby", 3, WRITE | DENYOOM | FAST, const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] }, "string", "1.0.0", "Increment the integer value of a key by the given amount", incrby)
+            .args("key:key increment:integer"),
+        cmd("decrby", 3, WRITE | DENYOOM | FAST, const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] }, "string", "1.0.0", "Decrement the integer value of a key by the given number", decrby)
+            .args("key:key decrement:integer"),
+        cmd("incrbyfloat", 3, WRITE | DENYOOM | FAST, const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] }, "string", "2.6.0", "Increment the float value of a key by the given amount", incrbyfloat)
+            .args("key:key increment:double"),
+        cmd("append", 3, WRITE | DENYOOM | FAST, const { &[key_range(key::RW | key::INSERT, 1, 0, 1, 0)] }, "string", "2.0.0", "Append a value to a key", append)
+            .args("key:key value"),
+        cmd("strlen", 2, READONLY | FAST, const { &[key_range(key::RO, 1, 0, 1, 0)] }, "string", "2.2.0", "Get the length of the value stored in a key", strlen)
+            .args("key:key"),
+        cmd("getrange", 4, READONLY, const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] }, "string", "2.4.0", "Get a substring of the string stored at a key", getrange)
+            .args("key:key start:integer end:integer"),
+        cmd("substr", 4, READONLY, const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] }, "string", "1.0.0", "Get a substring of the string stored at a key", getrange)
+            .args("key:key start:integer end:integer"),
+        cmd("setrange", 4, WRITE | DENYOOM, const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] }, "string", "2.2.0", "Overwrite part of a string at key starting at the specified offset", setrange)
+            .args("key:key offset:integer value"),
     ]
 }
 

@@ -334,6 +334,8 @@ pub struct SubCommand {
     pub keys: &'static [KeySpec],
     /// COMMAND INFO tips (see [`Command::tips`]).
     pub tips: &'static str,
+    /// Argument syntax (see [`Command::args`]).
+    pub args: &'static str,
 }
 
 /// Shorthand for a [`SubCommand`] without flags.
@@ -345,6 +347,7 @@ pub const fn sub(name: &'static str, arity: i32, summary: &'static str) -> SubCo
         flags: 0,
         keys: &[],
         tips: "",
+        args: "",
     }
 }
 
@@ -358,6 +361,12 @@ impl SubCommand {
     /// The same subcommand with COMMAND INFO tips.
     pub const fn with_tips(mut self, tips: &'static str) -> SubCommand {
         self.tips = tips;
+        self
+    }
+
+    /// The same subcommand with its argument syntax.
+    pub const fn with_args(mut self, args: &'static str) -> SubCommand {
+        self.args = args;
         self
     }
 
@@ -422,6 +431,12 @@ pub struct Command {
     /// COMMAND INFO tips, space-separated (`nondeterministic_output`,
     /// `request_policy:all_shards`...): how a cluster proxy should treat the command.
     pub tips: &'static str,
+    /// Argument syntax in the compact notation of `commands/docs.rs` (`key:key value
+    /// [NX|XX]`), served by COMMAND DOCS for `redis-cli` hints and help.
+    pub args: &'static str,
+    /// ACL categories replacing the one its group gives (`keyspace dangerous` for
+    /// FLUSHALL), where Redis files a command by hand; the flags' categories still apply.
+    pub acl: Option<&'static str>,
     /// Command group (COMMAND DOCS `group`, ACL category).
     pub group: &'static str,
     /// One-line description (COMMAND DOCS `summary`).
@@ -506,6 +521,18 @@ impl Command {
         self.tips = tips;
         self
     }
+
+    /// The same command with its argument syntax.
+    pub fn args(mut self, args: &'static str) -> Command {
+        self.args = args;
+        self
+    }
+
+    /// The same command filed under `categories` instead of its group's.
+    pub fn acl(mut self, categories: &'static str) -> Command {
+        self.acl = Some(categories);
+        self
+    }
 }
 
 /// True when `argc` arguments (the name included) satisfy a Redis arity: exactly `arity`
@@ -532,6 +559,8 @@ pub const fn cmd(
         flags,
         keys,
         tips: "",
+        args: "",
+        acl: None,
         group,
         summary,
         since,
@@ -558,6 +587,8 @@ pub const fn container(
         flags,
         keys: &[],
         tips: "",
+        args: "",
+        acl: None,
         group,
         summary,
         since,
