@@ -61,6 +61,92 @@ fn limits(srv: &Server) -> RequestLimits {
     }
 }
 
+/// Whether the connection goes on after a wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Close,
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits while CLIENT PAUSE holds this client's command (counted in INFO
+/// blocked_clients meanwhile, as Redis does), until the pause ends or is lifted.
+async fn wait_out_pause(srv: &Server, shutdown: &mut tokio::sync::watch::Receiver<bool>) -> Flow {
+    // Created before the check, so an UNPAUSE in between still wakes us.
+    let unpaused = srv.unpause.notified();
+    let Some(wait) = srv.pause_remaining_ms() else {
+        return Flow::Continue;
+    };
+    srv.paused_clients.fetch_add(1, Ordering::Relaxed);
+    let flow = tokio::select! {
+        _ = tokio::time::sleep(Duration::from_millis(wait)) => Flow::Continue,
+        _ = unpaused => Flow::Continue,
+        _ = shutdown.changed() => Flow::Close,
+    };
+    srv.paused_clients.fetch_sub(1, Ordering::Relaxed);
+    flow
+}
+
+/// Waits for a blocking pop to be served (its reply lands in the outbox) or to time out
+/// (the timeout reply is written to `out`). Input arriving meanwhile is buffered and runs
+/// after; a closed connection or a shutdown returns `Close`, and the caller withdraws
+/// the pop.
+async fn wait_for_blocked_pop<R: AsyncRead + Unpin>(
+    srv: &Server,
+    w: &Arc<commands::blocking::Waiter>,
+    deadline: Option<Instant>,
+    (rd, inbuf): (&mut R, &mut BytesMut),
+    out: &mut ReplyBuf,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Flow {
+    loop {
+        tokio::select! {
+            _ = w.notify.notified() => return Flow::Continue,
+            _ = sleep_until(deadline) => {
+                if w.claim() {
+                    srv.blocking.remove(w);
+                    commands::blocking::timed_out_reply(w, out);
+                }
+                return Flow::Continue;
+            }
+            r = rd.read_buf(inbuf) => if matches!(r, Ok(0) | Err(_)) {
+                return Flow::Close;
+            },
+            _ = shutdown.changed() => return Flow::Close,
+        }
+    }
+}
+
+/// WAIT: waits until `w.needed` followers acknowledged `w.target` or the deadline
+/// passes; the number that did, or None at shutdown.
+async fn wait_for_acks(
+    srv: &Server,
+    w: &commands::PendingWait,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<usize> {
+    loop {
+        // Created before the count: an ACK landing in between wakes it (notify_waiters
+        // reaches every Notified created before it).
+        let acked = srv.ack_notify.notified();
+        let have = crate::replication::leader::acked_at_least(srv, w.target);
+        if have >= w.needed || w.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Some(have);
+        }
+        tokio::select! {
+            _ = acked => {}
+            _ = sleep_until(w.deadline) => {}
+            _ = shutdown.changed() => return None,
+        }
+    }
+}
+
 /// Serves one client until it quits, is killed, errs or the server shuts down. The two
 /// halves are a TCP socket's (split without locking) or a TLS stream's.
 pub async fn serve<R, W>(srv: Arc<Server>, mut rd: R, mut wr: W, handle: Arc<ClientHandle>)
@@ -89,70 +175,31 @@ where
                     while let Some(held) =
                         commands::execute(&srv, &mut client, &mut out, request, now)
                     {
-                        // CLIENT PAUSE held the command: wait until the pause ends or is
-                        // lifted, then run it again (it checks the pause again).
-                        if flush(&mut wr, &mut out, &handle, &srv).await.is_err() {
+                        // CLIENT PAUSE held the command: flush, wait for the pause to
+                        // end, then run it again (it checks the pause again).
+                        if flush(&mut wr, &mut out, &handle, &srv).await.is_err()
+                            || wait_out_pause(&srv, &mut shutdown).await == Flow::Close
+                        {
                             break 'conn;
-                        }
-                        // Created before the check, so an UNPAUSE in between still wakes us.
-                        let unpaused = srv.unpause.notified();
-                        if let Some(wait) = srv.pause_remaining_ms() {
-                            // Counted in INFO blocked_clients meanwhile, as Redis does.
-                            srv.paused_clients.fetch_add(1, Ordering::Relaxed);
-                            let stop = tokio::select! {
-                                _ = tokio::time::sleep(Duration::from_millis(wait)) => false,
-                                _ = unpaused => false,
-                                _ = shutdown.changed() => true,
-                            };
-                            srv.paused_clients.fetch_sub(1, Ordering::Relaxed);
-                            if stop {
-                                break 'conn;
-                            }
                         }
                         now = crate::store::now_ms();
                         request = held;
                     }
                     if let Some((w, deadline)) = client.pending_block.take() {
-                        // A blocking pop: wait for the server to serve it (its reply lands
-                        // in our outbox) or for the timeout. Input that arrives meanwhile
-                        // is buffered and runs after; a closed connection withdraws it.
-                        if flush(&mut wr, &mut out, &handle, &srv).await.is_err() {
+                        let flushed = flush(&mut wr, &mut out, &handle, &srv).await.is_ok();
+                        let waited = if flushed {
+                            let input = (&mut rd, &mut inbuf);
+                            wait_for_blocked_pop(&srv, &w, deadline, input, &mut out, &mut shutdown)
+                                .await
+                        } else {
+                            Flow::Close
+                        };
+                        if waited == Flow::Close {
+                            // A closed connection withdraws its pop.
                             if w.claim() {
                                 srv.blocking.remove(&w);
                             }
                             break 'conn;
-                        }
-                        loop {
-                            tokio::select! {
-                                _ = w.notify.notified() => break,
-                                _ = async {
-                                    match deadline {
-                                        Some(d) => tokio::time::sleep_until(d.into()).await,
-                                        None => std::future::pending().await,
-                                    }
-                                } => {
-                                    if w.claim() {
-                                        srv.blocking.remove(&w);
-                                        commands::blocking::timed_out_reply(&w, &mut out);
-                                    }
-                                    break;
-                                }
-                                r = rd.read_buf(&mut inbuf) => match r {
-                                    Ok(0) | Err(_) => {
-                                        if w.claim() {
-                                            srv.blocking.remove(&w);
-                                        }
-                                        break 'conn;
-                                    }
-                                    Ok(_) => {}
-                                },
-                                _ = shutdown.changed() => {
-                                    if w.claim() {
-                                        srv.blocking.remove(&w);
-                                    }
-                                    break 'conn;
-                                }
-                            }
                         }
                         // The served reply comes before anything queued after it.
                         for msg in handle.outbox.drain() {
@@ -165,26 +212,10 @@ where
                         if flush(&mut wr, &mut out, &handle, &srv).await.is_err() {
                             break 'conn;
                         }
-                        let count = loop {
-                            // Created before the count: an ACK landing in between wakes it
-                            // (notify_waiters reaches every Notified created before it).
-                            let acked = srv.ack_notify.notified();
-                            let have = crate::replication::leader::acked_at_least(&srv, w.target);
-                            if have >= w.needed || w.deadline.is_some_and(|d| Instant::now() >= d) {
-                                break have;
-                            }
-                            tokio::select! {
-                                _ = acked => {}
-                                _ = async {
-                                    match w.deadline {
-                                        Some(d) => tokio::time::sleep_until(d.into()).await,
-                                        None => std::future::pending().await,
-                                    }
-                                } => {}
-                                _ = shutdown.changed() => break 'conn,
-                            }
-                        };
-                        out.int(count as i64);
+                        match wait_for_acks(&srv, &w, &mut shutdown).await {
+                            Some(count) => out.int(count as i64),
+                            None => break 'conn,
+                        }
                         now = crate::store::now_ms();
                     }
                     if client.close {
@@ -254,12 +285,7 @@ where
                 }
             }
             _ = shutdown.changed() => break,
-            _ = async {
-                match idle_deadline {
-                    Some(d) => tokio::time::sleep_until(d.into()).await,
-                    None => std::future::pending().await,
-                }
-            } => {
+            _ = sleep_until(idle_deadline) => {
                 tracing::debug!(client = handle.id, "closing idle client");
                 break;
             }
