@@ -404,3 +404,31 @@ fn concurrent_pushes_never_strand_a_blocked_consumer() {
     done.dedup();
     assert_eq!(done.len(), moved);
 }
+
+#[test]
+fn mpop_argument_errors_are_stock_texts() {
+    // LMPOP, BLMPOP, ZMPOP and BZMPOP parse `numkeys key... side [COUNT n]` alike.
+    let (_s, mut r) = setup();
+    let numkeys = "ERR numkeys should be greater than 0";
+    let count = "ERR count should be greater than 0";
+    for (req, err) in [
+        (&["LMPOP", "x", "a", "LEFT"][..], numkeys),
+        (&["LMPOP", "0", "a", "LEFT"], numkeys),
+        (&["BLMPOP", "0", "x", "a", "LEFT"], numkeys),
+        (&["ZMPOP", "x", "a", "MIN"], numkeys),
+        (&["BZMPOP", "0", "-1", "a", "MIN"], numkeys),
+        (&["LMPOP", "1", "a", "LEFT", "COUNT", "x"], count),
+        (&["BLMPOP", "0", "1", "a", "LEFT", "COUNT", "0"], count),
+        (&["ZMPOP", "1", "a", "MIN", "COUNT", "-2"], count),
+        (
+            &["LMPOP", "1", "a", "LEFT", "COUNT", "1", "COUNT", "2"],
+            "ERR syntax error",
+        ),
+        (&["LMPOP", "1", "a", "LEFT", "COUNT"], "ERR syntax error"),
+        (&["LMPOP", "1", "a", "MIN"], "ERR syntax error"),
+        (&["ZMPOP", "1", "a", "LEFT"], "ERR syntax error"),
+        (&["LMPOP", "3", "a", "LEFT"], "ERR syntax error"),
+    ] {
+        assert_eq!(r.cmd(req), Reply::err(err), "{req:?}");
+    }
+}

@@ -7,7 +7,7 @@
 //! timeout. Inside MULTI/EXEC the commands never block (an empty key answers nil).
 
 use super::table::{Command, cmd, flags::*, key, key_num, key_range};
-use super::{CmdError, CmdResult, Ctx, arg_i64, is};
+use super::{CmdError, CmdResult, Ctx};
 use crate::protocol::ReplyBuf;
 use crate::server::client::ClientHandle;
 use crate::store::notify::LIST;
@@ -404,18 +404,8 @@ fn brpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     bpop(ctx, args, false)
 }
 
-fn side(a: &[u8]) -> Result<bool, CmdError> {
-    if is(a, "left") {
-        Ok(true)
-    } else if is(a, "right") {
-        Ok(false)
-    } else {
-        Err(CmdError::Syntax)
-    }
-}
-
 fn blmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let (from_left, to_left) = (side(&args[3])?, side(&args[4])?);
+    let (from_left, to_left) = (super::lists::side(&args[3])?, super::lists::side(&args[4])?);
     let timeout = parse_timeout(&args[5])?;
     let op = Op::Move {
         dst: args[2].clone(),
@@ -437,28 +427,7 @@ fn brpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn blmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let timeout = parse_timeout(&args[1])?;
-    let numkeys = arg_i64(&args[2])?;
-    if numkeys <= 0 {
-        return Err(CmdError::err("numkeys should be greater than 0"));
-    }
-    let numkeys = numkeys as usize;
-    if numkeys.saturating_add(4) > args.len() {
-        return Err(CmdError::Syntax);
-    }
-    let left = side(&args[3 + numkeys])?;
-    let rest = &args[4 + numkeys..];
-    let count = match rest.len() {
-        0 => 1,
-        2 if is(&rest[0], "count") => {
-            let c = arg_i64(&rest[1])?;
-            if c <= 0 {
-                return Err(CmdError::err("count should be greater than 0"));
-            }
-            c as usize
-        }
-        _ => return Err(CmdError::Syntax),
-    };
-    let keys = args[3..3 + numkeys].to_vec();
+    let (keys, left, count) = super::collection::mpop_args(&args[2..], "left", "right")?;
     block_or_serve(
         ctx,
         keys,
@@ -494,7 +463,7 @@ fn bzpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn bzmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let timeout = parse_timeout(&args[1])?;
-    let (keys, lowest, count) = super::zsets::mpop_args(&args[2..])?;
+    let (keys, lowest, count) = super::collection::mpop_args(&args[2..], "min", "max")?;
     let op = Op::ZPop {
         lowest,
         count: Some(count),

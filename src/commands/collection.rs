@@ -2,8 +2,9 @@
 //! WRONGTYPE for other types, creation on first write, and deletion of the key when the
 //! collection ends up empty (as Redis never keeps an empty collection).
 
-use super::{CmdError, Ctx};
+use super::{CmdError, Ctx, arg_i64, is};
 use crate::store::{Entry, StrBytes, Value};
+use bytes::Bytes;
 
 /// A collection type stored in a [`Value`] variant.
 pub trait Collection: Default {
@@ -123,6 +124,32 @@ pub fn replace<C: Collection>(
     }
     Ok(())
 }
+
+/// Declares a family module's `read` and `write`: [`read`] and [`write`] fixed to its
+/// collection type, so handlers' closures need no type annotations.
+macro_rules! typed_access {
+    ($t:ty) => {
+        /// [`super::collection::read`] for this family's type.
+        fn read<R>(
+            ctx: &mut Ctx<'_>,
+            key: &[u8],
+            f: impl FnOnce(Option<&$t>) -> R,
+        ) -> Result<R, CmdError> {
+            super::collection::read(ctx, key, f)
+        }
+
+        /// [`super::collection::write`] for this family's type.
+        fn write<R>(
+            ctx: &mut Ctx<'_>,
+            key: &[u8],
+            create: bool,
+            f: impl FnOnce(&mut $t) -> Result<R, CmdError>,
+        ) -> Result<Option<R>, CmdError> {
+            super::collection::write(ctx, key, create, f)
+        }
+    };
+}
+pub(crate) use typed_access;
 
 /// Runs `f` on the collection at `key` (None when missing); WRONGTYPE for other types.
 pub fn read<C: Collection, R>(
@@ -248,6 +275,44 @@ pub fn scan_step<'a, T>(
         .map(|(_, _, t)| t)
         .collect();
     (kept, next)
+}
+
+/// LMPOP/BLMPOP/ZMPOP/BZMPOP arguments from `numkeys`: `numkeys key... side [COUNT n]`
+/// where the side is `first` or `second` (LEFT/RIGHT, MIN/MAX): (keys, side is `first`,
+/// count), with Redis's errors.
+pub fn mpop_args(
+    args: &[Bytes],
+    first: &str,
+    second: &str,
+) -> Result<(Vec<Bytes>, bool, usize), CmdError> {
+    let numkeys = arg_i64(&args[0])
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or_else(|| CmdError::err("numkeys should be greater than 0"))?
+        as usize;
+    if numkeys + 1 >= args.len() {
+        return Err(CmdError::Syntax);
+    }
+    let is_first = match &args[numkeys + 1] {
+        a if is(a, first) => true,
+        a if is(a, second) => false,
+        _ => return Err(CmdError::Syntax),
+    };
+    let mut count = None;
+    let mut j = numkeys + 2;
+    while j < args.len() {
+        if count.is_none() && is(&args[j], "count") && j + 1 < args.len() {
+            let c = arg_i64(&args[j + 1])
+                .ok()
+                .filter(|c| *c >= 1)
+                .ok_or_else(|| CmdError::err("count should be greater than 0"))?;
+            count = Some(c as usize);
+            j += 2;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    Ok((args[1..=numkeys].to_vec(), is_first, count.unwrap_or(1)))
 }
 
 #[cfg(test)]

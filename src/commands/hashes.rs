@@ -39,22 +39,7 @@ pub fn commands() -> Vec<Command> {
     ]
 }
 
-fn read<R>(
-    ctx: &mut Ctx<'_>,
-    key: &[u8],
-    f: impl FnOnce(Option<&HashValue>) -> R,
-) -> Result<R, CmdError> {
-    super::collection::read(ctx, key, f)
-}
-
-fn write<R>(
-    ctx: &mut Ctx<'_>,
-    key: &[u8],
-    create: bool,
-    f: impl FnOnce(&mut HashValue) -> Result<R, CmdError>,
-) -> Result<Option<R>, CmdError> {
-    super::collection::write(ctx, key, create, f)
-}
+super::collection::typed_access!(HashValue);
 
 fn hset_pairs(ctx: &mut Ctx<'_>, args: &[Bytes], name: &str) -> Result<i64, CmdError> {
     if args.len() % 2 == 1 {

@@ -657,16 +657,21 @@ fn pexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     ttl_generic(ctx, &args[1], true, true)
 }
 
-fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let db = ctx.db();
-    let key = &args[1];
-    let t = ctx.w()?;
+/// Removes `key`'s TTL (PERSIST, GETEX PERSIST): propagated and announced when it had
+/// one. Returns whether it had.
+pub fn persist_key(t: &mut crate::store::WriteTxn<'_>, db: usize, key: &[u8]) -> bool {
     let had = t.get(db, key).is_some_and(|e| e.expire_at != 0);
     if had {
         t.set_expire(db, key, 0);
         t.propagate(db, &[b"PERSIST", key]);
         t.notify(GENERIC, "persist", db, key);
     }
+    had
+}
+
+fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let db = ctx.db();
+    let had = persist_key(ctx.w()?, db, &args[1]);
     ctx.out.int(had as i64);
     Ok(())
 }

@@ -35,22 +35,7 @@ pub fn commands() -> Vec<Command> {
     ]
 }
 
-fn read<R>(
-    ctx: &mut Ctx<'_>,
-    key: &[u8],
-    f: impl FnOnce(Option<&List>) -> R,
-) -> Result<R, CmdError> {
-    super::collection::read(ctx, key, f)
-}
-
-fn write<R>(
-    ctx: &mut Ctx<'_>,
-    key: &[u8],
-    create: bool,
-    f: impl FnOnce(&mut List) -> Result<R, CmdError>,
-) -> Result<Option<R>, CmdError> {
-    super::collection::write(ctx, key, create, f)
-}
+super::collection::typed_access!(List);
 
 fn propagate(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let db = ctx.db();
@@ -416,7 +401,8 @@ fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn side(a: &[u8]) -> Result<bool, CmdError> {
+/// LEFT (true) or RIGHT (false), as LMOVE, BLMOVE and friends take it.
+pub fn side(a: &[u8]) -> Result<bool, CmdError> {
     if is(a, "left") {
         Ok(true)
     } else if is(a, "right") {
@@ -513,30 +499,8 @@ fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let numkeys = arg_i64(&args[1])?;
-    if numkeys <= 0 {
-        return Err(CmdError::err("numkeys should be greater than 0"));
-    }
-    let numkeys = numkeys as usize;
-    // numkeys keys, then the side: anything shorter is a syntax error, as in Redis.
-    if numkeys.saturating_add(3) > args.len() {
-        return Err(CmdError::Syntax);
-    }
-    let left = side(&args[2 + numkeys])?;
-    let mut count = 1usize;
-    let rest = &args[3 + numkeys..];
-    match rest.len() {
-        0 => {}
-        2 if is(&rest[0], "count") => {
-            let c = arg_i64(&rest[1])?;
-            if c <= 0 {
-                return Err(CmdError::err("count should be greater than 0"));
-            }
-            count = c as usize;
-        }
-        _ => return Err(CmdError::Syntax),
-    }
-    for key in &args[2..2 + numkeys] {
+    let (keys, left, count) = super::collection::mpop_args(&args[1..], "left", "right")?;
+    for key in &keys {
         if !read(ctx, key, |l| l.is_some())? {
             continue;
         }

@@ -49,26 +49,11 @@ fn members(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<StrBytes>>, CmdEr
     read(ctx, key, |s| s.map(|s| s.members()))
 }
 
-fn read<R>(
-    ctx: &mut Ctx<'_>,
-    key: &[u8],
-    f: impl FnOnce(Option<&SetValue>) -> R,
-) -> Result<R, CmdError> {
-    super::collection::read(ctx, key, f)
-}
-
-fn write<R>(
-    ctx: &mut Ctx<'_>,
-    key: &[u8],
-    create: bool,
-    f: impl FnOnce(&mut SetValue) -> R,
-) -> Result<Option<R>, CmdError> {
-    super::collection::write(ctx, key, create, |s| Ok(f(s)))
-}
+super::collection::typed_access!(SetValue);
 
 fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let added = write(ctx, &args[1], true, |s| {
-        args[2..].iter().filter(|m| s.add(m)).count()
+        Ok(args[2..].iter().filter(|m| s.add(m)).count())
     })?
     .unwrap_or(0);
     if added > 0 {
@@ -81,7 +66,7 @@ fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let removed = write(ctx, &args[1], false, |s| {
-        args[2..].iter().filter(|m| s.remove(m)).count()
+        Ok(args[2..].iter().filter(|m| s.remove(m)).count())
     })?
     .unwrap_or(0);
     if removed > 0 {
@@ -176,6 +161,7 @@ fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         for m in &picked {
             s.remove(m);
         }
+        Ok(())
     })?;
     // The stream carries what was popped, not the random choice.
     let db = ctx.db();
@@ -242,9 +228,9 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     if src != dst {
-        write(ctx, src, false, |s| s.remove(m))?;
+        write(ctx, src, false, |s| Ok(s.remove(m)))?;
         ctx.notify(SET, "srem", src)?;
-        if write(ctx, dst, true, |s| s.add(m))? == Some(true) {
+        if write(ctx, dst, true, |s| Ok(s.add(m)))? == Some(true) {
             ctx.notify(SET, "sadd", dst)?;
         }
     }

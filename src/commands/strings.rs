@@ -328,13 +328,7 @@ fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             t.notify(GENERIC, "expire", db, key);
         }
         Some(ExpireArg::None) => {
-            let t = ctx.w()?;
-            let had = t.get(db, key).is_some_and(|e| e.expire_at != 0);
-            if had {
-                t.set_expire(db, key, 0);
-                t.propagate(db, &[b"PERSIST", key]);
-                t.notify(GENERIC, "persist", db, key);
-            }
+            super::keys::persist_key(ctx.w()?, db, key);
         }
         _ => {}
     }
@@ -596,6 +590,18 @@ fn check_size(ctx: &Ctx<'_>, len: usize) -> CmdResult {
     Ok(())
 }
 
+/// Stores the edited bytes of a string (APPEND, SETRANGE), keeping its TTL; raw-encoded,
+/// as Redis keeps a string it edited in place.
+fn store_edited_string(ctx: &mut Ctx<'_>, key: &[u8], bytes: Vec<u8>) -> CmdResult {
+    let db = ctx.db();
+    let t = ctx.w()?;
+    let at = t.get(db, key).map_or(0, |e| e.expire_at);
+    let mut entry = Entry::new(Value::Str(StrBytes::from_vec(bytes)), at);
+    entry.raw = true;
+    t.insert(db, key, entry);
+    Ok(())
+}
+
 fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = &args[1];
     let old = ctx.get_str(key)?;
@@ -606,12 +612,9 @@ fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         v.extend_from_slice(o);
     }
     v.extend_from_slice(&args[2]);
+    store_edited_string(ctx, key, v)?;
     let db = ctx.db();
     let t = ctx.w()?;
-    let at = t.get(db, key).map_or(0, |e| e.expire_at);
-    let mut entry = Entry::new(Value::Str(StrBytes::from_vec(v)), at);
-    entry.raw = true;
-    t.insert(db, key, entry);
     t.propagate(db, &[b"APPEND", key, &args[2]]);
     t.notify(STRING, "append", db, key);
     ctx.out.int(total as i64);
@@ -669,12 +672,9 @@ fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     v[offset..offset + val.len()].copy_from_slice(val);
     let n = v.len();
+    store_edited_string(ctx, key, v)?;
     let db = ctx.db();
     let t = ctx.w()?;
-    let at = t.get(db, key).map_or(0, |e| e.expire_at);
-    let mut entry = Entry::new(Value::Str(StrBytes::from_vec(v)), at);
-    entry.raw = true;
-    t.insert(db, key, entry);
     t.propagate(db, &[b"SETRANGE", key, &args[2], val]);
     t.notify(STRING, "setrange", db, key);
     ctx.out.int(n as i64);

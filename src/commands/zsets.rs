@@ -56,22 +56,7 @@ pub fn commands() -> Vec<Command> {
     ]
 }
 
-fn read<R>(
-    ctx: &mut Ctx<'_>,
-    key: &[u8],
-    f: impl FnOnce(Option<&ZSetValue>) -> R,
-) -> Result<R, CmdError> {
-    super::collection::read(ctx, key, f)
-}
-
-fn write<R>(
-    ctx: &mut Ctx<'_>,
-    key: &[u8],
-    create: bool,
-    f: impl FnOnce(&mut ZSetValue) -> Result<R, CmdError>,
-) -> Result<Option<R>, CmdError> {
-    super::collection::write(ctx, key, create, f)
-}
+super::collection::typed_access!(ZSetValue);
 
 /// A score argument (`ERR value is not a valid float`).
 fn arg_score(a: &[u8]) -> Result<f64, CmdError> {
@@ -611,40 +596,8 @@ fn zpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     zpop_generic(ctx, args, false)
 }
 
-/// ZMPOP/BZMPOP arguments from `numkeys`: (keys, lowest, count).
-pub fn mpop_args(args: &[Bytes]) -> Result<(Vec<Bytes>, bool, usize), CmdError> {
-    let numkeys = arg_i64(&args[0])
-        .ok()
-        .filter(|n| *n >= 1)
-        .ok_or_else(|| CmdError::err("numkeys should be greater than 0"))?
-        as usize;
-    if numkeys + 1 >= args.len() {
-        return Err(CmdError::Syntax);
-    }
-    let lowest = match &args[numkeys + 1] {
-        a if is(a, "min") => true,
-        a if is(a, "max") => false,
-        _ => return Err(CmdError::Syntax),
-    };
-    let mut count = None;
-    let mut j = numkeys + 2;
-    while j < args.len() {
-        if count.is_none() && is(&args[j], "count") && j + 1 < args.len() {
-            let c = arg_i64(&args[j + 1])
-                .ok()
-                .filter(|c| *c >= 1)
-                .ok_or_else(|| CmdError::err("count should be greater than 0"))?;
-            count = Some(c as usize);
-            j += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
-    Ok((args[1..=numkeys].to_vec(), lowest, count.unwrap_or(1)))
-}
-
 fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let (keys, lowest, count) = mpop_args(&args[1..])?;
+    let (keys, lowest, count) = super::collection::mpop_args(&args[1..], "min", "max")?;
     for k in &keys {
         if read(ctx, k, |z| z.is_some())? {
             let db = ctx.db();
