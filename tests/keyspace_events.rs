@@ -115,7 +115,7 @@ fn command_mix(r: &mut RawConn, s: &TestServer) {
             &["GETEX", "s2", "PERSIST"],
             // generic
             &["EXPIRE", "m1", "100"],
-            &["PEXPIRE", "m1", "100000", "GT"],
+            &["PEXPIRE", "m1", "200000", "GT"],
             &["EXPIRE", "m1", "100", "NX"],
             &["PERSIST", "m1"],
             &["PERSIST", "m1"],

@@ -160,8 +160,8 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
                 pol = srv.config.get("maxmemory-policy").unwrap_or_default(),
                 lzp = srv.store.lazyfree.pending(),
                 lzf = srv.store.lazyfree.freed(),
-                mm = crate::store::evict::MAXMEMORY.load(Ordering::Relaxed),
-                mmh = human_bytes(crate::store::evict::MAXMEMORY.load(Ordering::Relaxed)),
+                mm = srv.store.evictor.settings.maxmemory(),
+                mmh = human_bytes(srv.store.evictor.settings.maxmemory()),
                 bl = seq.log.backlog.as_ref().map_or(0, |b| b.capacity()),
             );
         }

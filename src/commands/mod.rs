@@ -423,7 +423,7 @@ fn check_and_run(
         // Over maxmemory, a command that may grow memory is refused when queued (and
         // the transaction then aborts), as in Redis.
         if cmd.has(flags::DENYOOM)
-            && crate::store::evict::MAXMEMORY.load(Ordering::Relaxed) > 0
+            && srv.store.evictor.settings.maxmemory() > 0
             && !crate::store::evict::make_room(&mut srv.store.write(now))
         {
             client.flag_transaction();

@@ -582,11 +582,7 @@ impl Config {
             "maxmemory-policy" => {
                 let name = self.get(name).unwrap_or_default();
                 crate::store::value::LFU_MODE.store(name.ends_with("-lfu"), Ordering::Relaxed);
-                if let Some(p) = crate::store::evict::Policy::parse(&name) {
-                    crate::store::evict::POLICY.store(p as u8, Ordering::Relaxed);
-                }
             }
-            "maxmemory" => crate::store::evict::MAXMEMORY.store(v as u64, Ordering::Relaxed),
             "set-max-intset-entries" => {
                 crate::store::set::MAX_INTSET_ENTRIES.store(v as usize, Ordering::Relaxed)
             }
@@ -601,12 +597,6 @@ impl Config {
             }
             "hash-max-listpack-value" => {
                 crate::store::hash::MAX_PACKED_VALUE.store(v as usize, Ordering::Relaxed)
-            }
-            "replica-ignore-maxmemory" => crate::store::evict::REPLICA_IGNORE
-                .store(self.get(name).as_deref() != Some("no"), Ordering::Relaxed),
-            "maxmemory-samples" => crate::store::evict::SAMPLES.store(v as u32, Ordering::Relaxed),
-            "maxmemory-eviction-tenacity" => {
-                crate::store::evict::TENACITY.store(v as u32, Ordering::Relaxed)
             }
             "lfu-log-factor" => {
                 crate::store::value::LFU_LOG_FACTOR.store(v as u32, Ordering::Relaxed)

@@ -261,6 +261,21 @@ impl Server {
                 }
             }
             "oom-score-adj" | "oom-score-adj-values" => process::apply_oom_score(self),
+            "maxmemory"
+            | "maxmemory-policy"
+            | "maxmemory-samples"
+            | "maxmemory-eviction-tenacity"
+            | "replica-ignore-maxmemory" => {
+                let e = &self.store.evictor.settings;
+                let v = self.config.get_i64(name).max(0);
+                match name {
+                    "maxmemory" => e.maxmemory.store(v as u64, Ordering::Relaxed),
+                    "maxmemory-policy" => e.set_policy(&self.config.get(name).unwrap_or_default()),
+                    "maxmemory-samples" => e.samples.store(v as u32, Ordering::Relaxed),
+                    "maxmemory-eviction-tenacity" => e.tenacity.store(v as u32, Ordering::Relaxed),
+                    _ => e.replica_ignore.store(yes(), Ordering::Relaxed),
+                }
+            }
             "notify-keyspace-events" => {
                 let classes = self.config.get(name).unwrap_or_default();
                 let flags = crate::store::notify::parse_classes(&classes).unwrap_or(0);

@@ -6,19 +6,50 @@
 
 use super::{Key, NUM_DBS, Store, WriteTxn};
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
-/// `maxmemory` in bytes (0: no limit).
-pub static MAXMEMORY: AtomicU64 = AtomicU64::new(0);
-/// `maxmemory-policy` as a [`Policy`] discriminant.
-pub static POLICY: AtomicU8 = AtomicU8::new(Policy::NoEviction as u8);
-/// `maxmemory-samples`.
-pub static SAMPLES: AtomicU32 = AtomicU32::new(5);
-/// `maxmemory-eviction-tenacity` (0..=100).
-pub static TENACITY: AtomicU32 = AtomicU32::new(10);
-/// `replica-ignore-maxmemory` (default yes): a follower leaves eviction to its leader,
-/// whose DELs arrive in the stream, so the two cannot diverge.
-pub static REPLICA_IGNORE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+/// The eviction settings, bound to this store (two servers in one process, as in the
+/// fuzz harness, keep their own); `Server::apply_setting` writes them.
+pub struct EvictionSettings {
+    /// `maxmemory` in bytes (0: no limit).
+    pub maxmemory: AtomicU64,
+    /// `maxmemory-policy` as a [`Policy`] discriminant.
+    pub policy: AtomicU8,
+    /// `maxmemory-samples`.
+    pub samples: AtomicU32,
+    /// `maxmemory-eviction-tenacity` (0..=100).
+    pub tenacity: AtomicU32,
+    /// `replica-ignore-maxmemory` (default yes): a follower leaves eviction to its
+    /// leader, whose DELs arrive in the stream, so the two cannot diverge.
+    pub replica_ignore: AtomicBool,
+}
+
+impl Default for EvictionSettings {
+    fn default() -> Self {
+        EvictionSettings {
+            maxmemory: AtomicU64::new(0),
+            policy: AtomicU8::new(Policy::NoEviction as u8),
+            samples: AtomicU32::new(5),
+            tenacity: AtomicU32::new(10),
+            replica_ignore: AtomicBool::new(true),
+        }
+    }
+}
+
+impl EvictionSettings {
+    /// `maxmemory` in bytes (0: no limit).
+    pub fn maxmemory(&self) -> u64 {
+        self.maxmemory.load(Ordering::Relaxed)
+    }
+
+    /// Sets `maxmemory-policy` from its config name (unknown names are left out: the
+    /// config table has already refused them).
+    pub fn set_policy(&self, name: &str) {
+        if let Some(p) = Policy::parse(name) {
+            self.policy.store(p as u8, Ordering::Relaxed);
+        }
+    }
+}
 
 /// Candidates kept between evictions (Redis's EVPOOL_SIZE).
 const POOL_SIZE: usize = 16;
@@ -63,8 +94,8 @@ impl Policy {
         })
     }
 
-    fn current() -> Policy {
-        match POLICY.load(Ordering::Relaxed) {
+    fn current(settings: &EvictionSettings) -> Policy {
+        match settings.policy.load(Ordering::Relaxed) {
             1 => Policy::AllkeysLru,
             2 => Policy::AllkeysLfu,
             3 => Policy::AllkeysRandom,
@@ -153,6 +184,8 @@ struct Candidate {
 /// Eviction state kept in the store: the memory gauge and the candidate pool.
 #[derive(Default)]
 pub struct Evictor {
+    /// maxmemory, policy, samples, tenacity, replica-ignore-maxmemory.
+    pub settings: EvictionSettings,
     /// Used memory.
     pub gauge: MemoryGauge,
     pool: Mutex<Vec<Candidate>>,
@@ -180,23 +213,23 @@ impl Evictor {
 /// Under `maxmemory`, or made so by evicting (false: over the limit and nothing left
 /// to evict, or `noeviction`: the command gets -OOM).
 pub fn make_room(txn: &mut WriteTxn<'_>) -> bool {
-    let max = MAXMEMORY.load(Ordering::Relaxed);
+    let ev = &txn.store.evictor;
+    let max = ev.settings.maxmemory();
     if max == 0
-        || (txn.store.follower_mode() && REPLICA_IGNORE.load(Ordering::Relaxed))
+        || (txn.store.follower_mode() && ev.settings.replica_ignore.load(Ordering::Relaxed))
         || txn.store.changes_held()
     {
         return true;
     }
-    let ev = &txn.store.evictor;
     if ev.gauge.used_for(max, false) <= max {
         return true;
     }
-    let policy = Policy::current();
+    let policy = Policy::current(&ev.settings);
     if policy == Policy::NoEviction {
         return ev.gauge.used(true) <= max;
     }
     // Bounded work per command (tenacity 10 is about 500 us, as Redis scales it).
-    let tenacity = TENACITY.load(Ordering::Relaxed).min(100) as u64;
+    let tenacity = ev.settings.tenacity.load(Ordering::Relaxed).min(100) as u64;
     let budget_us = if tenacity >= 100 {
         u64::MAX
     } else {
@@ -232,7 +265,12 @@ pub fn make_room(txn: &mut WriteTxn<'_>) -> bool {
 
 /// The next key to evict under `policy`.
 fn pick(store: &Store, policy: Policy) -> Option<(usize, Key)> {
-    let samples = SAMPLES.load(Ordering::Relaxed).clamp(1, 64) as usize;
+    let samples = store
+        .evictor
+        .settings
+        .samples
+        .load(Ordering::Relaxed)
+        .clamp(1, 64) as usize;
     let mut rng = rand::rng();
     let dbs = store.evictor.nonempty_dbs(store);
     if dbs.is_empty() {
