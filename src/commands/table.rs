@@ -250,7 +250,8 @@ pub fn find_keys(specs: &[KeySpec], args: &[Bytes]) -> Option<Vec<KeyRef>> {
                 let at = usize::try_from(first + keynumidx as i64).ok()?;
                 let n = crate::protocol::parse_i64(args.get(at)?).filter(|n| *n >= 0)?;
                 first += firstkey as i64;
-                (first + n - 1, keystep as i64)
+                // A count up to i64::MAX comes from the network: checked, never wrapped.
+                (first.checked_add(n)? - 1, keystep as i64)
             }
         };
         if last >= argc || last < first || first >= argc {
@@ -650,5 +651,32 @@ impl CommandTable {
         }
         let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
         self.by_name.get(lower).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<Bytes> {
+        v.iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn counted_keys_are_found_and_bad_counts_refused() {
+        let specs = [key_num(key::RO | key::ACCESS, 1, 0, 1, 1)];
+        let found = find_keys(&specs, &args(&["zunion", "2", "a", "b", "WITHSCORES"])).unwrap();
+        assert_eq!(found.iter().map(|k| k.pos).collect::<Vec<_>>(), [2, 3]);
+        for bad in ["3", "0", "-1", "x", "9223372036854775807"] {
+            assert!(
+                find_keys(&specs, &args(&["zunion", bad, "a", "b"])).is_none_or(|k| k.is_empty()),
+                "{bad}"
+            );
+        }
+        // A count at the end of i64 (found by fuzz_command): refused, not wrapped.
+        let specs = [key_num(key::RW, 2, 0, 1, 1)];
+        assert!(find_keys(&specs, &args(&["blmpop", "0", "9223372036854775807", "a"])).is_none());
     }
 }
