@@ -99,7 +99,7 @@ fn authenticate(ctx: &mut Ctx<'_>, command: &[u8], user: &[u8], pass: &[u8]) -> 
                 String::from_utf8_lossy(command).into_owned(),
                 String::from_utf8_lossy(user).into_owned(),
                 ctx.client.handle.info_line(),
-                srv.config.get_i64("acllog-max-len").max(0) as usize,
+                srv.config.live.acllog_max_len.load(Ordering::Relaxed),
             );
             Err(CmdError::Msg(
                 "WRONGPASS invalid username-password pair or user is disabled.".into(),

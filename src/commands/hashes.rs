@@ -45,10 +45,11 @@ fn hset_pairs(ctx: &mut Ctx<'_>, args: &[Bytes], name: &str) -> Result<i64, CmdE
     if args.len() % 2 == 1 {
         return Err(CmdError::Arity(name.into()));
     }
+    let limits = ctx.limits();
     let added = write(ctx, &args[1], true, |h| {
         let mut added = 0;
         for pair in args[2..].chunks(2) {
-            if h.set(&pair[0], &pair[1]) {
+            if h.set(&pair[0], &pair[1], limits) {
                 added += 1;
             }
         }
@@ -73,11 +74,12 @@ fn hmset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let limits = ctx.limits();
     let set = write(ctx, &args[1], true, |h| {
         if h.get(&args[2]).is_some() {
             Ok(false)
         } else {
-            h.set(&args[2], &args[3]);
+            h.set(&args[2], &args[3], limits);
             Ok(true)
         }
     })?
@@ -194,6 +196,7 @@ fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let delta = arg_i64(&args[3])?;
+    let limits = ctx.limits();
     let new = write(ctx, &args[1], true, |h| {
         let cur = match h.get(&args[2]) {
             None => 0,
@@ -201,7 +204,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 .ok_or_else(|| CmdError::err("hash value is not an integer"))?,
         };
         let new = cur.checked_add(delta).ok_or(CmdError::Overflow)?;
-        h.set(&args[2], itoa::Buffer::new().format(new).as_bytes());
+        h.set(&args[2], itoa::Buffer::new().format(new).as_bytes(), limits);
         Ok(new)
     })?
     .unwrap_or(0);
@@ -213,6 +216,7 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let incr = crate::protocol::parse_f64(&args[3]).ok_or(CmdError::NotFloat)?;
+    let limits = ctx.limits();
     let text = write(ctx, &args[1], true, |h| {
         let cur_text: StrBytes = h
             .get(&args[2])
@@ -226,7 +230,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         // Decimal text as Redis's long double arithmetic gives it (0.1 + 0.2 = 0.3).
         let text = super::strings::decimal_sum_text(&cur_text, &args[3])
             .unwrap_or_else(|| super::strings::human_float(new));
-        h.set(&args[2], text.as_bytes());
+        h.set(&args[2], text.as_bytes(), limits);
         Ok(text)
     })?
     .unwrap_or_default();

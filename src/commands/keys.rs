@@ -418,7 +418,12 @@ fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ctx.help(&lines);
         return Ok(());
     }
-    let lfu = crate::store::value::LFU_MODE.load(std::sync::atomic::Ordering::Relaxed);
+    let settings = &ctx.srv.store.evictor.settings;
+    let mode = settings.access_mode();
+    let lfu = mode != crate::store::value::AccessMode::Lru;
+    let decay_minutes = settings
+        .lfu_decay_time
+        .load(std::sync::atomic::Ordering::Relaxed);
     let Some(e) = ctx.peek(&args[2]) else {
         ctx.out.null();
         return Ok(());
@@ -429,7 +434,7 @@ fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         "idletime" if lfu => return Err(CmdError::Msg(LFU_SELECTED_ERROR.into())),
         "idletime" => ctx.out.int(e.idle_seconds() as i64),
         "refcount" => ctx.out.int(1),
-        "freq" if lfu => ctx.out.int(e.frequency() as i64),
+        "freq" if lfu => ctx.out.int(e.frequency(decay_minutes) as i64),
         _ => return Err(CmdError::Msg(LFU_ERROR.into())),
     }
     Ok(())

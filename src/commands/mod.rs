@@ -231,6 +231,12 @@ impl<'a> Ctx<'a> {
         self.txn.get_or_insert_with(|| store.write(now))
     }
 
+    /// This server's encoding thresholds, borrowed for as long as the context lives (so a
+    /// handler's closure over a value can use them while the context is borrowed too).
+    pub fn limits(&self) -> &'a crate::store::encoding::EncodingLimits {
+        &self.srv.store.encoding
+    }
+
     /// Waits until no write section is in progress (none can be while EXEC holds one):
     /// after CLIENT PAUSE sets the pause, every write either finished or will see it.
     pub fn write_fence(&mut self) {
@@ -507,7 +513,13 @@ fn admit(
             && client.multi_inv_flags & flags::STALE != 0);
     if !client.is_leader_link && srv.store.follower_mode() && deny_stale {
         let link_up = srv.follower.lock().link_up;
-        if !link_up && srv.config.get("replica-serve-stale-data").as_deref() == Some("no") {
+        if !link_up
+            && !srv
+                .config
+                .live
+                .replica_serve_stale_data
+                .load(Ordering::Relaxed)
+        {
             return Err(CmdError::Msg(
                 "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
                     .into(),
@@ -528,7 +540,7 @@ fn admit(
             .min_replicas_to_write
             .load(Ordering::Relaxed) as i64;
         if needed > 0 {
-            let max_lag = srv.config.get_i64("min-replicas-max-lag").max(0) as u64;
+            let max_lag = srv.config.live.min_replicas_max_lag.load(Ordering::Relaxed);
             if (crate::replication::leader::good_followers(srv, max_lag) as i64) < needed {
                 return Err(CmdError::Msg(
                     "NOREPLICAS Not enough good replicas to write.".into(),
@@ -586,7 +598,7 @@ pub fn log_acl_denial(
         object,
         client.user.name.clone(),
         client.handle.info_line(),
-        srv.config.get_i64("acllog-max-len").max(0) as usize,
+        srv.config.live.acllog_max_len.load(Ordering::Relaxed),
     );
 }
 
@@ -742,7 +754,11 @@ pub fn remember_reads(srv: &Server, client: &Client, cmd: &Command, args: &[Byte
         .filter_map(|k| args.get(k.pos))
         .collect();
     if !keys.is_empty() {
-        let max = srv.config.get_i64("tracking-table-max-keys").max(0) as usize;
+        let max = srv
+            .config
+            .live
+            .tracking_table_max_keys
+            .load(Ordering::Relaxed);
         srv.tracking.remember(srv, client.handle.id, &keys, max);
     }
 }

@@ -52,8 +52,9 @@ fn members(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Vec<StrBytes>>, CmdEr
 super::collection::typed_access!(SetValue);
 
 fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let limits = ctx.limits();
     let added = write(ctx, &args[1], true, |s| {
-        Ok(args[2..].iter().filter(|m| s.add(m)).count())
+        Ok(args[2..].iter().filter(|m| s.add(m, limits)).count())
     })?
     .unwrap_or(0);
     if added > 0 {
@@ -230,7 +231,8 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if src != dst {
         write(ctx, src, false, |s| Ok(s.remove(m)))?;
         ctx.notify(SET, "srem", src)?;
-        if write(ctx, dst, true, |s| Ok(s.add(m)))? == Some(true) {
+        let limits = ctx.limits();
+        if write(ctx, dst, true, |s| Ok(s.add(m, limits)))? == Some(true) {
             ctx.notify(SET, "sadd", dst)?;
         }
     }
@@ -252,13 +254,14 @@ fn combine(ctx: &mut Ctx<'_>, keys: &[Bytes], op: Op) -> Result<Vec<StrBytes>, C
     for k in keys {
         sets.push(members(ctx, k)?.unwrap_or_default());
     }
-    let first: SetValue = SetValue::from_members(sets[0].iter());
+    let limits = ctx.limits();
+    let first: SetValue = SetValue::from_members(sets[0].iter(), limits);
     let result: Vec<StrBytes> = match op {
         Op::Union => {
             let mut u = first;
             for s in &sets[1..] {
                 for m in s {
-                    u.add(m);
+                    u.add(m, limits);
                 }
             }
             u.members()
@@ -266,7 +269,7 @@ fn combine(ctx: &mut Ctx<'_>, keys: &[Bytes], op: Op) -> Result<Vec<StrBytes>, C
         Op::Inter => {
             let others: Vec<SetValue> = sets[1..]
                 .iter()
-                .map(|s| SetValue::from_members(s.iter()))
+                .map(|s| SetValue::from_members(s.iter(), limits))
                 .collect();
             sets[0]
                 .iter()
@@ -277,7 +280,7 @@ fn combine(ctx: &mut Ctx<'_>, keys: &[Bytes], op: Op) -> Result<Vec<StrBytes>, C
         Op::Diff => {
             let others: Vec<SetValue> = sets[1..]
                 .iter()
-                .map(|s| SetValue::from_members(s.iter()))
+                .map(|s| SetValue::from_members(s.iter(), limits))
                 .collect();
             sets[0]
                 .iter()
@@ -349,7 +352,8 @@ fn store(ctx: &mut Ctx<'_>, args: &[Bytes], op: Op) -> CmdResult {
         Op::Union => "sunionstore",
         Op::Diff => "sdiffstore",
     };
-    super::collection::replace(ctx, &args[1], SetValue::from_members(r.iter()), SET, event)?;
+    let set = SetValue::from_members(r.iter(), ctx.limits());
+    super::collection::replace(ctx, &args[1], set, SET, event)?;
     ctx.propagate_self(args)?;
     ctx.out.int(r.len() as i64);
     Ok(())

@@ -408,7 +408,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> CmdResult {
             let new = cur.checked_add(delta).ok_or(CmdError::Overflow)?;
             e.value = Value::Str(StrBytes::from_slice(buf.format(new).as_bytes()));
             e.raw = false;
-            e.touch_access();
+            e.touch_access(t.store().evictor.settings.access_mode());
             let at = e.expire_at;
             drop(e);
             t.modified(db, key);

@@ -178,9 +178,10 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], mut f: AddFlags) -> CmdResult
         .collect::<Result<Vec<f64>, _>>()?;
     let (mut added, mut updated, mut processed, mut last) = (0usize, 0usize, 0usize, 0.0);
     let mut nan = false;
+    let limits = ctx.limits();
     write(ctx, &args[1], !f.xx, |z| {
         for (p, &s) in rest.chunks(2).zip(&scores) {
-            match z.add(s, &p[1], f) {
+            match z.add(s, &p[1], f, limits) {
                 AddOutcome::Added(v) => (added, processed, last) = (added + 1, processed + 1, v),
                 AddOutcome::Updated(v) => {
                     (updated, processed, last) = (updated + 1, processed + 1, v)
@@ -445,7 +446,8 @@ fn range_generic(
     .unwrap_or_default();
     match dst {
         Some(dst) => {
-            let n = store_result(ctx, dst, ZSetValue::from_pairs(items), "zrangestore")?;
+            let z = ZSetValue::from_pairs(items, ctx.limits());
+            let n = store_result(ctx, dst, z, "zrangestore")?;
             ctx.propagate_self(args)?;
             ctx.out.int(n as i64);
         }
@@ -842,7 +844,7 @@ fn combine_generic(
         ctx.out.int(result.len() as i64);
         return Ok(());
     }
-    let z = ZSetValue::from_pairs(result);
+    let z = ZSetValue::from_pairs(result, ctx.limits());
     match dst {
         Some(dst) => {
             let event = match op {

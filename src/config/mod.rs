@@ -8,7 +8,7 @@ use params::{Kind, Param};
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize};
 
 /// Why a configuration value or file was refused.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +78,16 @@ pub struct Live {
     pub expire_effort: AtomicU64,
     /// `min-replicas-to-write` (read on every write, so mirrored here).
     pub min_replicas_to_write: AtomicU64,
+    /// `min-replicas-max-lag` in seconds (read with the above).
+    pub min_replicas_max_lag: AtomicU64,
+    /// `replica-serve-stale-data` (read by every command on a follower whose link is down).
+    pub replica_serve_stale_data: AtomicBool,
+    /// `acllog-max-len`.
+    pub acllog_max_len: AtomicUsize,
+    /// `tracking-table-max-keys`.
+    pub tracking_table_max_keys: AtomicUsize,
+    /// `dynamic-hz`.
+    pub dynamic_hz: AtomicBool,
     /// `client-output-buffer-limit` for normal clients.
     pub normal_limit: RwLock<OutputLimit>,
     /// `client-output-buffer-limit` for pub/sub clients.
@@ -182,6 +192,21 @@ pub fn parse_output_limits(s: &str) -> Result<Vec<(String, OutputLimit)>, String
         }
     }
     Ok(out)
+}
+
+/// Merges `client-output-buffer-limit` groups into the current limits (a directive or
+/// CONFIG SET may name one class only); returns the whole setting as CONFIG GET prints it.
+pub fn merge_output_limit(live: &Live, value: &str) -> Result<String, String> {
+    let groups = parse_output_limits(value)?;
+    for (class, lim) in groups {
+        *match class.as_str() {
+            "normal" => &live.normal_limit,
+            "pubsub" => &live.pubsub_limit,
+            _ => &live.replica_limit,
+        }
+        .write() = lim;
+    }
+    Ok(format_output_limits(live))
 }
 
 fn format_output_limits(l: &Live) -> String {
@@ -457,8 +482,7 @@ impl Config {
         let value = args.join(" ");
         let value = if param.name == "client-output-buffer-limit" {
             // A directive names one class; merge it into the current setting.
-            self.merge_output_limit(&value)
-                .map_err(ConfigError::BadValue)?
+            merge_output_limit(&self.live, &value).map_err(ConfigError::BadValue)?
         } else {
             normalize(param, &value).map_err(ConfigError::BadValue)?
         };
@@ -469,19 +493,6 @@ impl Config {
             given.push(param.name);
         }
         Ok(())
-    }
-
-    fn merge_output_limit(&self, value: &str) -> Result<String, String> {
-        let groups = parse_output_limits(value)?;
-        for (class, lim) in groups {
-            *match class.as_str() {
-                "normal" => &self.live.normal_limit,
-                "pubsub" => &self.live.pubsub_limit,
-                _ => &self.live.replica_limit,
-            }
-            .write() = lim;
-        }
-        Ok(format_output_limits(&self.live))
     }
 
     /// Sets a parameter before the server starts (immutable ones included), as if the
@@ -497,8 +508,7 @@ impl Config {
             return Err(ConfigError::Immutable);
         }
         let value = if param.name == "client-output-buffer-limit" {
-            self.merge_output_limit(value)
-                .map_err(ConfigError::BadValue)?
+            merge_output_limit(&self.live, value).map_err(ConfigError::BadValue)?
         } else {
             normalize(param, value).map_err(ConfigError::BadValue)?
         };
@@ -555,64 +565,13 @@ impl Config {
         self.get(name).and_then(|v| v.parse().ok()).unwrap_or(0)
     }
 
-    /// Mirrors one parameter into the hot atomics.
+    /// Runs the parameter's binding (see [`params::Param::live`]): its new value reaches
+    /// the storage the server reads it from.
     fn apply(&self, name: &str) {
-        let v = self.get_i64(name);
-        let l = &self.live;
-        match name {
-            "maxclients" => l.maxclients.store(v as usize, Ordering::Relaxed),
-            "timeout" => l.timeout.store(v as u64, Ordering::Relaxed),
-            "proto-max-bulk-len" => l.proto_max_bulk_len.store(v as usize, Ordering::Relaxed),
-            "proto-max-multibulk-len" => l
-                .proto_max_multibulk_len
-                .store(v as usize, Ordering::Relaxed),
-            "client-query-buffer-limit" => {
-                l.query_buffer_limit.store(v as usize, Ordering::Relaxed)
-            }
-            "dir" => {
-                if let Some(d) = self.get(name).filter(|d| !d.is_empty()) {
-                    let _ = std::env::set_current_dir(d);
-                }
-            }
-            "hz" => l.hz.store(v as u64, Ordering::Relaxed),
-            "slowlog-log-slower-than" => l.slowlog_slower_than.store(v, Ordering::Relaxed),
-            "slowlog-max-len" => l.slowlog_max_len.store(v as usize, Ordering::Relaxed),
-            "active-expire-effort" => l.expire_effort.store(v as u64, Ordering::Relaxed),
-            "min-replicas-to-write" => l.min_replicas_to_write.store(v as u64, Ordering::Relaxed),
-            "maxmemory-policy" => {
-                let name = self.get(name).unwrap_or_default();
-                crate::store::value::LFU_MODE.store(name.ends_with("-lfu"), Ordering::Relaxed);
-            }
-            "set-max-intset-entries" => {
-                crate::store::set::MAX_INTSET_ENTRIES.store(v as usize, Ordering::Relaxed)
-            }
-            "hash-max-listpack-entries" => {
-                crate::store::hash::MAX_PACKED_ENTRIES.store(v as usize, Ordering::Relaxed)
-            }
-            "zset-max-listpack-entries" => {
-                crate::store::zset::MAX_LISTPACK_ENTRIES.store(v as usize, Ordering::Relaxed)
-            }
-            "zset-max-listpack-value" => {
-                crate::store::zset::MAX_LISTPACK_VALUE.store(v as usize, Ordering::Relaxed)
-            }
-            "hash-max-listpack-value" => {
-                crate::store::hash::MAX_PACKED_VALUE.store(v as usize, Ordering::Relaxed)
-            }
-            "lfu-log-factor" => {
-                crate::store::value::LFU_LOG_FACTOR.store(v as u32, Ordering::Relaxed)
-            }
-            "lfu-decay-time" => {
-                crate::store::value::LFU_DECAY_TIME.store(v as u32, Ordering::Relaxed)
-            }
-            "protected-mode" => l
-                .protected_mode
-                .store(self.get(name).as_deref() == Some("yes"), Ordering::Relaxed),
-            "client-output-buffer-limit" => {
-                if let Some(v) = self.get(name) {
-                    let _ = self.merge_output_limit(&v);
-                }
-            }
-            _ => {}
+        if let Some(bind) = params::find(name).and_then(|p| p.live)
+            && let Some(value) = self.get(name)
+        {
+            bind(&self.live, &value);
         }
     }
 
@@ -842,7 +801,10 @@ mod tests {
         let c = Config::load(None, &pairs).unwrap();
         assert_eq!(c.get("port").unwrap(), "7000");
         assert_eq!(c.get("save").unwrap(), "");
-        assert_eq!(c.live.maxclients.load(Ordering::Relaxed), 5);
+        assert_eq!(
+            c.live.maxclients.load(std::sync::atomic::Ordering::Relaxed),
+            5
+        );
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! The table of configuration parameters: names, defaults, value kinds and mutability.
 //! CONFIG GET/SET, the config file and `--name value` overrides all read this one table.
 
+use super::Live;
+use std::sync::atomic::Ordering::Relaxed;
+
 /// How a parameter's value is parsed and validated.
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
@@ -54,6 +57,12 @@ pub struct Param {
     /// CONFIG SET refuses it unless `enable-protected-configs` allows the client: with
     /// `dir` and `dbfilename` a connection could make SAVE write a file of its choosing.
     pub protected: bool,
+    /// Where the value lives for the code that reads it often: called with the new
+    /// (validated, normalized) text at startup and after every change, as Redis binds a
+    /// parameter to its `server.*` field and apply function. Parameters read rarely
+    /// (at a save, at a link's start) are read from the config by name instead, and those
+    /// that act on the store or the process are carried by `Server::apply_setting`.
+    pub live: Option<fn(&Live, &str)>,
 }
 
 const fn p(name: &'static str, default: &'static str, kind: Kind, mutable: bool) -> Param {
@@ -65,6 +74,7 @@ const fn p(name: &'static str, default: &'static str, kind: Kind, mutable: bool)
         mutable,
         inert: false,
         protected: false,
+        live: None,
     }
 }
 
@@ -93,6 +103,22 @@ impl Param {
         self.protected = true;
         self
     }
+
+    /// Bound to a field of [`Live`] (see [`Param::live`]).
+    const fn live(mut self, bind: fn(&Live, &str)) -> Param {
+        self.live = Some(bind);
+        self
+    }
+}
+
+/// An integer value as validated by its kind (0 if it somehow is not one).
+fn num(v: &str) -> i64 {
+    v.parse().unwrap_or(0)
+}
+
+/// A `yes`/`no` value.
+fn yes(v: &str) -> bool {
+    v == "yes"
 }
 
 /// A `yes`/`no` parameter, settable at run time.
@@ -133,7 +159,8 @@ const INT: Kind = Kind::Int {
 pub static PARAMS: &[Param] = &[
     p("port", "6379", Kind::Int { min: 0, max: 65535 }, true),
     p("bind", "* -::*", Kind::Str, true),
-    p("protected-mode", "yes", Kind::Bool, true),
+    p("protected-mode", "yes", Kind::Bool, true)
+        .live(|l, v| l.protected_mode.store(yes(v), Relaxed)),
     p(
         "enable-debug-command",
         "no",
@@ -149,7 +176,8 @@ pub static PARAMS: &[Param] = &[
             max: i32::MAX as u64,
         },
         true,
-    ),
+    )
+    .live(|l, v| l.timeout.store(num(v) as u64, Relaxed)),
     p("databases", "16", Kind::Int { min: 16, max: 16 }, false),
     p(
         "loglevel",
@@ -178,7 +206,8 @@ pub static PARAMS: &[Param] = &[
     p("tls-replication", "no", Kind::Bool, false),
     p("tls-cluster", "no", Kind::Bool, false),
     p("tls-protocols", "", Kind::Str, false),
-    p("acllog-max-len", "128", INT, true),
+    p("acllog-max-len", "128", INT, true)
+        .live(|l, v| l.acllog_max_len.store(num(v).max(0) as usize, Relaxed)),
     p(
         "acl-pubsub-default",
         "resetchannels",
@@ -193,14 +222,17 @@ pub static PARAMS: &[Param] = &[
             max: i32::MAX as i64,
         },
         true,
-    ),
-    p("hz", "10", Kind::Int { min: 1, max: 500 }, true),
+    )
+    .live(|l, v| l.maxclients.store(num(v) as usize, Relaxed)),
+    p("hz", "10", Kind::Int { min: 1, max: 500 }, true)
+        .live(|l, v| l.hz.store(num(v) as u64, Relaxed)),
     p(
         "proto-max-bulk-len",
         "536870912",
         Kind::Memory { min: 1024 * 1024 },
         true,
-    ),
+    )
+    .live(|l, v| l.proto_max_bulk_len.store(num(v) as usize, Relaxed)),
     p(
         "proto-max-multibulk-len",
         "1048576",
@@ -209,19 +241,24 @@ pub static PARAMS: &[Param] = &[
             max: i32::MAX as i64,
         },
         true,
-    ),
+    )
+    .live(|l, v| l.proto_max_multibulk_len.store(num(v) as usize, Relaxed)),
     p(
         "client-query-buffer-limit",
         "1073741824",
         Kind::Memory { min: 1024 * 1024 },
         true,
-    ),
+    )
+    .live(|l, v| l.query_buffer_limit.store(num(v) as usize, Relaxed)),
     p(
         "client-output-buffer-limit",
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
         Kind::OutputBufferLimit,
         true,
-    ),
+    )
+    .live(|l, v| {
+        let _ = super::merge_output_limit(l, v);
+    }),
     p(
         "slowlog-log-slower-than",
         "10000",
@@ -230,8 +267,10 @@ pub static PARAMS: &[Param] = &[
             max: i64::MAX,
         },
         true,
-    ),
-    p("slowlog-max-len", "128", INT, true),
+    )
+    .live(|l, v| l.slowlog_slower_than.store(num(v), Relaxed)),
+    p("slowlog-max-len", "128", INT, true)
+        .live(|l, v| l.slowlog_max_len.store(num(v) as usize, Relaxed)),
     p("save", "3600 1 300 100 60 10000", Kind::SavePoints, true),
     p("dbfilename", "dump.rdb", Kind::Str, true).protected(),
     p("replicaof", "", Kind::Str, false).alias(&["slaveof"]),
@@ -239,9 +278,15 @@ pub static PARAMS: &[Param] = &[
     p("masteruser", "", Kind::Str, true),
     p("replica-priority", "100", INT, true).alias(&["slave-priority"]),
     p("replica-read-only", "yes", Kind::Enum(&["yes"]), true).alias(&["slave-read-only"]),
-    p("replica-serve-stale-data", "yes", Kind::Bool, true).alias(&["slave-serve-stale-data"]),
-    p("min-replicas-to-write", "0", INT, true).alias(&["min-slaves-to-write"]),
-    p("min-replicas-max-lag", "10", INT, true).alias(&["min-slaves-max-lag"]),
+    p("replica-serve-stale-data", "yes", Kind::Bool, true)
+        .alias(&["slave-serve-stale-data"])
+        .live(|l, v| l.replica_serve_stale_data.store(yes(v), Relaxed)),
+    p("min-replicas-to-write", "0", INT, true)
+        .alias(&["min-slaves-to-write"])
+        .live(|l, v| l.min_replicas_to_write.store(num(v) as u64, Relaxed)),
+    p("min-replicas-max-lag", "10", INT, true)
+        .alias(&["min-slaves-max-lag"])
+        .live(|l, v| l.min_replicas_max_lag.store(num(v).max(0) as u64, Relaxed)),
     p("replica-announce-ip", "", Kind::Str, true).alias(&["slave-announce-ip"]),
     p(
         "replica-announce-port",
@@ -294,7 +339,11 @@ pub static PARAMS: &[Param] = &[
         },
         true,
     ),
-    p("dir", "", Kind::Str, true).protected(),
+    p("dir", "", Kind::Str, true).protected().live(|_, v| {
+        if !v.is_empty() {
+            let _ = std::env::set_current_dir(v);
+        }
+    }),
     flag("appendonly", "no"),
     p(
         "shutdown-timeout",
@@ -369,7 +418,11 @@ pub static PARAMS: &[Param] = &[
             max: i64::MAX,
         },
         true,
-    ),
+    )
+    .live(|l, v| {
+        l.tracking_table_max_keys
+            .store(num(v).max(0) as usize, Relaxed)
+    }),
     p(
         "maxmemory-policy",
         "noeviction",
@@ -392,7 +445,8 @@ pub static PARAMS: &[Param] = &[
         "1",
         Kind::Int { min: 1, max: 10 },
         true,
-    ),
+    )
+    .live(|l, v| l.expire_effort.store(num(v) as u64, Relaxed)),
     // Persistence and process.
     p("rdbchecksum", "yes", Kind::Bool, false),
     flag("rdbcompression", "yes"),
@@ -407,7 +461,7 @@ pub static PARAMS: &[Param] = &[
     ),
     flag("disable-thp", "yes").fixed(),
     flag("jemalloc-bg-thread", "yes"),
-    flag("dynamic-hz", "yes"),
+    flag("dynamic-hz", "yes").live(|l, v| l.dynamic_hz.store(yes(v), Relaxed)),
     word(
         "oom-score-adj",
         "no",

@@ -36,7 +36,7 @@ pub fn active_expire_cycle(srv: &Server, budget: Duration) -> usize {
 /// output limits) keeps its pace with many connections.
 fn effective_hz(srv: &Server) -> u64 {
     let mut hz = srv.config.live.hz.load(Ordering::Relaxed).clamp(1, 500);
-    if srv.config.get("dynamic-hz").as_deref() == Some("yes") {
+    if srv.config.live.dynamic_hz.load(Ordering::Relaxed) {
         let clients = srv.clients.lock().len() as u64;
         while clients / hz > 200 && hz < 500 {
             hz = (hz * 2).min(500);
@@ -87,7 +87,11 @@ pub async fn run(srv: Arc<Server>) {
             let _ = tokio::task::spawn_blocking(move || active_expire_cycle(&srv2, budget)).await;
         }
         srv.deliver_invalidations(None);
-        let max_tracked = srv.config.get_i64("tracking-table-max-keys").max(0) as usize;
+        let max_tracked = srv
+            .config
+            .live
+            .tracking_table_max_keys
+            .load(Ordering::Relaxed);
         srv.tracking.enforce_limit(&srv, max_tracked);
         if last_sample.elapsed() >= Duration::from_millis(100) {
             let cmds = srv.stats.commands_processed.load(Ordering::Relaxed);

@@ -265,7 +265,9 @@ impl Server {
             | "maxmemory-policy"
             | "maxmemory-samples"
             | "maxmemory-eviction-tenacity"
-            | "replica-ignore-maxmemory" => {
+            | "replica-ignore-maxmemory"
+            | "lfu-log-factor"
+            | "lfu-decay-time" => {
                 let e = &self.store.evictor.settings;
                 let v = self.config.get_i64(name).max(0);
                 match name {
@@ -273,7 +275,19 @@ impl Server {
                     "maxmemory-policy" => e.set_policy(&self.config.get(name).unwrap_or_default()),
                     "maxmemory-samples" => e.samples.store(v as u32, Ordering::Relaxed),
                     "maxmemory-eviction-tenacity" => e.tenacity.store(v as u32, Ordering::Relaxed),
+                    "lfu-log-factor" => e.lfu_log_factor.store(v as u32, Ordering::Relaxed),
+                    "lfu-decay-time" => e.lfu_decay_time.store(v as u32, Ordering::Relaxed),
                     _ => e.replica_ignore.store(yes(), Ordering::Relaxed),
+                }
+            }
+            "set-max-intset-entries"
+            | "hash-max-listpack-entries"
+            | "hash-max-listpack-value"
+            | "zset-max-listpack-entries"
+            | "zset-max-listpack-value" => {
+                if let Some(limit) = self.store.encoding.by_setting(name) {
+                    let v = self.config.get_i64(name).max(0) as usize;
+                    limit.store(v, Ordering::Relaxed);
                 }
             }
             "notify-keyspace-events" => {

@@ -141,6 +141,7 @@ pub fn load_into(
     skip_expired_at: Option<u64>,
 ) -> Result<(Aux, usize), PersistError> {
     let mut loaded = 0usize;
+    let limits = &txn.store().encoding;
     let aux = rdb::load(reader, |db, key, value, expire_at| {
         if db >= NUM_DBS {
             return Err(rdb::RdbError::Corrupt(format!(
@@ -163,7 +164,7 @@ pub fn load_into(
             }
             RdbValue::Hash(pairs) => {
                 if !pairs.is_empty() {
-                    let h = crate::store::hash::HashValue::from_pairs(pairs);
+                    let h = crate::store::hash::HashValue::from_pairs(pairs, limits);
                     txn.insert(db, &key, Entry::new(Value::Hash(Box::new(h)), expire_at));
                     loaded += 1;
                 }
@@ -171,7 +172,7 @@ pub fn load_into(
             }
             RdbValue::Set(members) => {
                 if !members.is_empty() {
-                    let set = crate::store::set::SetValue::from_members(members);
+                    let set = crate::store::set::SetValue::from_members(members, limits);
                     txn.insert(db, &key, Entry::new(Value::Set(Box::new(set)), expire_at));
                     loaded += 1;
                 }
@@ -188,7 +189,7 @@ pub fn load_into(
             }
             RdbValue::ZSet(pairs) => {
                 if !pairs.is_empty() {
-                    let z = crate::store::zset::ZSetValue::from_pairs(pairs);
+                    let z = crate::store::zset::ZSetValue::from_pairs(pairs, limits);
                     txn.insert(db, &key, Entry::new(Value::ZSet(Box::new(z)), expire_at));
                     loaded += 1;
                 }

@@ -4,6 +4,7 @@
 //! of the best candidates seen so far (approximated LRU/LFU/TTL). Evictions are
 //! propagated as DEL in the replication stream; followers never evict on their own.
 
+use super::value::AccessMode;
 use super::{Key, NUM_DBS, Store, WriteTxn};
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
@@ -22,6 +23,10 @@ pub struct EvictionSettings {
     /// `replica-ignore-maxmemory` (default yes): a follower leaves eviction to its
     /// leader, whose DELs arrive in the stream, so the two cannot diverge.
     pub replica_ignore: AtomicBool,
+    /// `lfu-log-factor`.
+    pub lfu_log_factor: AtomicU32,
+    /// `lfu-decay-time` in minutes.
+    pub lfu_decay_time: AtomicU32,
 }
 
 impl Default for EvictionSettings {
@@ -32,6 +37,8 @@ impl Default for EvictionSettings {
             samples: AtomicU32::new(5),
             tenacity: AtomicU32::new(10),
             replica_ignore: AtomicBool::new(true),
+            lfu_log_factor: AtomicU32::new(10),
+            lfu_decay_time: AtomicU32::new(1),
         }
     }
 }
@@ -40,6 +47,18 @@ impl EvictionSettings {
     /// `maxmemory` in bytes (0: no limit).
     pub fn maxmemory(&self) -> u64 {
         self.maxmemory.load(Ordering::Relaxed)
+    }
+
+    /// What keys' access words hold under the current policy (read on every key access,
+    /// so a policy change applies from the next one, as in Redis).
+    pub fn access_mode(&self) -> AccessMode {
+        match Policy::current(self) {
+            Policy::AllkeysLfu | Policy::VolatileLfu => AccessMode::Lfu {
+                log_factor: self.lfu_log_factor.load(Ordering::Relaxed),
+                decay_minutes: self.lfu_decay_time.load(Ordering::Relaxed),
+            },
+            _ => AccessMode::Lru,
+        }
     }
 
     /// Sets `maxmemory-policy` from its config name (unknown names are left out: the
@@ -298,9 +317,12 @@ fn pick(store: &Store, policy: Policy) -> Option<(usize, Key)> {
         return None;
     }
     let ev = &store.evictor;
+    let decay_minutes = ev.settings.lfu_decay_time.load(Ordering::Relaxed);
     let mut pool = ev.pool.lock();
     let score_of = |e: &super::Entry| match policy {
-        Policy::AllkeysLfu | Policy::VolatileLfu => 255 - e.frequency().min(255) as u64,
+        Policy::AllkeysLfu | Policy::VolatileLfu => {
+            255 - e.frequency(decay_minutes).min(255) as u64
+        }
         Policy::VolatileTtl => u64::MAX - e.expire_at,
         _ => e.idle_ms(),
     };

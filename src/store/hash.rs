@@ -2,15 +2,9 @@
 //! most `hash-max-listpack-entries` fields of at most `hash-max-listpack-value` bytes, a
 //! hash table beyond; OBJECT ENCODING reports which, as Redis does.
 
+use super::encoding::{EncodingLimits, limit};
 use super::value::StrBytes;
 use std::collections::HashMap;
-
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// `hash-max-listpack-entries` (Redis 7.0's compiled-in default: 512).
-pub static MAX_PACKED_ENTRIES: AtomicUsize = AtomicUsize::new(512);
-/// `hash-max-listpack-value` (Redis's default: 64).
-pub static MAX_PACKED_VALUE: AtomicUsize = AtomicUsize::new(64);
 
 /// Small hashes: every field and value in one byte buffer, each string written as its
 /// length (LEB128) followed by its bytes, pairs in insertion order. Like Redis's listpack
@@ -173,11 +167,11 @@ impl HashValue {
     }
 
     /// Sets `field`; returns true when it is new.
-    pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+    pub fn set(&mut self, field: &[u8], value: &[u8], limits: &EncodingLimits) -> bool {
         match self {
             HashValue::Packed(p) => {
                 let new = p.set(field, value);
-                self.convert_if_needed(value.len().max(field.len()));
+                self.convert_if_needed(value.len().max(field.len()), limits);
                 new
             }
             HashValue::Table(m) => match m.entry(StrBytes::from_slice(field)) {
@@ -226,18 +220,21 @@ impl HashValue {
     }
 
     /// Builds a hash from pairs (RDB load), packed when small enough.
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>) -> Self {
+    pub fn from_pairs(
+        pairs: impl IntoIterator<Item = (Vec<u8>, Vec<u8>)>,
+        limits: &EncodingLimits,
+    ) -> Self {
         let mut h = HashValue::default();
         for (f, v) in pairs {
-            h.set(&f, &v);
+            h.set(&f, &v, limits);
         }
         h
     }
 
-    fn convert_if_needed(&mut self, longest: usize) {
+    fn convert_if_needed(&mut self, longest: usize, limits: &EncodingLimits) {
         if let HashValue::Packed(p) = self
-            && (p.pairs > MAX_PACKED_ENTRIES.load(Ordering::Relaxed)
-                || longest > MAX_PACKED_VALUE.load(Ordering::Relaxed))
+            && (p.pairs > limit(&limits.hash_max_listpack_entries)
+                || longest > limit(&limits.hash_max_listpack_value))
         {
             let map = p
                 .iter()

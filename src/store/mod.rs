@@ -11,6 +11,7 @@
 //! - Single-key reads (GET, TTL, ...) take only the dashmap shard lock: a single key is
 //!   always updated atomically under that lock, so they need nothing more and stay parallel.
 
+pub mod encoding;
 pub mod evict;
 pub mod glob;
 pub mod hash;
@@ -223,6 +224,8 @@ pub struct Store {
     pub lazyfree: lazyfree::LazyFree,
     /// Keyspace notifications (`notify-keyspace-events`).
     pub events: notify::KeyspaceEvents,
+    /// When small collections change encoding (`*-max-intset-*`, `*-max-listpack-*`).
+    pub encoding: encoding::EncodingLimits,
 }
 
 /// Keys changed by writes, collected only while some client tracks keys: the store does
@@ -284,6 +287,7 @@ impl Default for Store {
             invalidations: Invalidations::default(),
             lazyfree: Default::default(),
             events: Default::default(),
+            encoding: Default::default(),
         }
     }
 }
@@ -340,7 +344,7 @@ impl Store {
         match (found, live) {
             (Some(r), Some(true)) => {
                 if access == Access::Read {
-                    r.touch_access();
+                    r.touch_access(self.evictor.settings.access_mode());
                 }
                 Lookup::Found(r)
             }
@@ -576,8 +580,9 @@ impl<'a> WriteTxn<'a> {
 
     /// Stores `entry` under `key`, replacing any old value (freed as a server-side
     /// delete); keeps the TTL index in step. Returns whether a live value was replaced.
-    pub fn insert(&mut self, db: usize, key: &[u8], entry: Entry) -> bool {
+    pub fn insert(&mut self, db: usize, key: &[u8], mut entry: Entry) -> bool {
         self.before_modify(db, key);
+        entry.place(self.store.evictor.settings.access_mode());
         let d = self.store.db(db);
         let has_ttl = entry.expire_at != 0;
         // Overwrite in place when the key exists, so the key bytes are allocated only once.

@@ -2,12 +2,9 @@
 //! member is a canonical integer and there are at most `set-max-intset-entries` of them,
 //! a hash set beyond; OBJECT ENCODING reports which.
 
+use super::encoding::{EncodingLimits, limit};
 use super::value::StrBytes;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// `set-max-intset-entries` (Redis's default: 512).
-pub static MAX_INTSET_ENTRIES: AtomicUsize = AtomicUsize::new(512);
 
 /// Members of one set.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,14 +50,14 @@ impl SetValue {
     }
 
     /// Adds a member; true when new.
-    pub fn add(&mut self, m: &[u8]) -> bool {
+    pub fn add(&mut self, m: &[u8], limits: &EncodingLimits) -> bool {
         if let SetValue::Ints(v) = self {
             if let Some(i) = as_int(m) {
                 return match v.binary_search(&i) {
                     Ok(_) => false,
                     Err(pos) => {
                         v.insert(pos, i);
-                        if v.len() > MAX_INTSET_ENTRIES.load(Ordering::Relaxed) {
+                        if v.len() > limit(&limits.set_max_intset_entries) {
                             self.convert_to_table();
                         }
                         true
@@ -117,10 +114,13 @@ impl SetValue {
     }
 
     /// A set from members (RDB load, STORE results).
-    pub fn from_members<M: AsRef<[u8]>>(members: impl IntoIterator<Item = M>) -> Self {
+    pub fn from_members<M: AsRef<[u8]>>(
+        members: impl IntoIterator<Item = M>,
+        limits: &EncodingLimits,
+    ) -> Self {
         let mut s = SetValue::default();
         for m in members {
-            s.add(m.as_ref());
+            s.add(m.as_ref(), limits);
         }
         s
     }

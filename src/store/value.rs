@@ -1,23 +1,31 @@
 //! Values stored in the keyspace and the per-key metadata kept beside them.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
-/// True when `maxmemory-policy` is an LFU policy: `Entry::access` then holds an LFU
-/// counter instead of an LRU clock, as Redis's `lru` field does.
-pub static LFU_MODE: AtomicBool = AtomicBool::new(false);
-/// `lfu-log-factor`.
-pub static LFU_LOG_FACTOR: AtomicU32 = AtomicU32::new(10);
-/// `lfu-decay-time` in minutes.
-pub static LFU_DECAY_TIME: AtomicU32 = AtomicU32::new(1);
 /// Counter given to new keys so they are not evicted before they can be used.
 const LFU_INIT_VAL: u32 = 5;
+
+/// What `Entry::access` holds, as the store's `maxmemory-policy` decides: an LRU clock, or
+/// (LFU policies) Redis's logarithmic counter with the minute it was last decayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessMode {
+    /// Last access time.
+    Lru,
+    /// `minutes << 8 | counter`, tuned by `lfu-log-factor` and `lfu-decay-time`.
+    Lfu {
+        /// `lfu-log-factor`.
+        log_factor: u32,
+        /// `lfu-decay-time` in minutes.
+        decay_minutes: u32,
+    },
+}
 
 fn lfu_minutes() -> u32 {
     ((crate::store::now_ms() / 60_000) & 0xFFFF) as u32
 }
 
 /// The LFU counter of an access word after decay (Redis's `LFUDecrAndReturn`).
-fn lfu_decayed(word: u32) -> u32 {
+fn lfu_decayed(word: u32, decay_minutes: u32) -> u32 {
     let ldt = word >> 8;
     let counter = word & 0xFF;
     let now = lfu_minutes();
@@ -26,19 +34,18 @@ fn lfu_decayed(word: u32) -> u32 {
     } else {
         65535 - ldt + now
     };
-    let decay = LFU_DECAY_TIME.load(Ordering::Relaxed);
-    let periods = elapsed.checked_div(decay).unwrap_or(0);
+    let periods = elapsed.checked_div(decay_minutes).unwrap_or(0);
     counter.saturating_sub(periods)
 }
 
 /// Logarithmic increment (Redis's `LFULogIncr`).
-fn lfu_incr(counter: u32) -> u32 {
+fn lfu_incr(counter: u32, log_factor: u32) -> u32 {
     use rand::RngExt;
     if counter >= 255 {
         return 255;
     }
     let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
-    let p = 1.0 / (base * LFU_LOG_FACTOR.load(Ordering::Relaxed) as f64 + 1.0);
+    let p = 1.0 / (base * log_factor as f64 + 1.0);
     if rand::rng().random::<f64>() < p {
         counter + 1
     } else {
@@ -46,11 +53,10 @@ fn lfu_incr(counter: u32) -> u32 {
     }
 }
 
-fn initial_access() -> u32 {
-    if LFU_MODE.load(Ordering::Relaxed) {
-        (lfu_minutes() << 8) | LFU_INIT_VAL
-    } else {
-        lru_clock()
+fn initial_access(mode: AccessMode) -> u32 {
+    match mode {
+        AccessMode::Lfu { .. } => (lfu_minutes() << 8) | LFU_INIT_VAL,
+        AccessMode::Lru => lru_clock(),
     }
 }
 
@@ -180,13 +186,23 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// A fresh entry accessed now.
+    /// A fresh entry; it counts as accessed when the store takes it
+    /// ([`Entry::place`]), which knows whether the access word is an LRU clock or an LFU
+    /// counter.
     pub fn new(value: Value, expire_at: u64) -> Self {
         Entry {
             value,
             expire_at,
-            access: AtomicU32::new(initial_access()),
+            access: AtomicU32::new(0),
             raw: false,
+        }
+    }
+
+    /// Gives a fresh entry its first access word; an entry moved from another key
+    /// (RENAME, MOVE) keeps its own, as Redis keeps the object's `lru`.
+    pub fn place(&mut self, mode: AccessMode) {
+        if *self.access.get_mut() == 0 {
+            *self.access.get_mut() = initial_access(mode);
         }
     }
 
@@ -196,19 +212,25 @@ impl Entry {
     }
 
     /// Records an access (reads and writes both count, as in Redis).
-    pub fn touch_access(&self) {
-        if LFU_MODE.load(Ordering::Relaxed) {
-            let counter = lfu_incr(lfu_decayed(self.access.load(Ordering::Relaxed)));
-            self.access
-                .store((lfu_minutes() << 8) | counter, Ordering::Relaxed);
-        } else {
-            self.access.store(lru_clock(), Ordering::Relaxed);
+    pub fn touch_access(&self, mode: AccessMode) {
+        match mode {
+            AccessMode::Lfu {
+                log_factor,
+                decay_minutes,
+            } => {
+                let word = self.access.load(Ordering::Relaxed);
+                let counter = lfu_incr(lfu_decayed(word, decay_minutes), log_factor);
+                self.access
+                    .store((lfu_minutes() << 8) | counter, Ordering::Relaxed);
+            }
+            AccessMode::Lru => self.access.store(lru_clock(), Ordering::Relaxed),
         }
     }
 
-    /// The LFU access frequency (OBJECT FREQ); meaningful under LFU policies.
-    pub fn frequency(&self) -> u32 {
-        lfu_decayed(self.access.load(Ordering::Relaxed))
+    /// The LFU access frequency (OBJECT FREQ, eviction rank); meaningful under LFU
+    /// policies, where `decay_minutes` is `lfu-decay-time`.
+    pub fn frequency(&self, decay_minutes: u32) -> u32 {
+        lfu_decayed(self.access.load(Ordering::Relaxed), decay_minutes)
     }
 
     /// Milliseconds since the last access (LRU policies).

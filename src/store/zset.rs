@@ -5,15 +5,10 @@
 //! chosen (`listpack` until `zset-max-listpack-entries` or `-value` is exceeded, then
 //! `skiplist` for good), so OBJECT ENCODING answers as stock.
 
+use super::encoding::{EncodingLimits, limit};
 use super::ordered::OrderedIndex;
 use super::value::StrBytes;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-/// `zset-max-listpack-entries` (Redis's default: 128).
-pub static MAX_LISTPACK_ENTRIES: AtomicUsize = AtomicUsize::new(128);
-/// `zset-max-listpack-value` (Redis's default: 64).
-pub static MAX_LISTPACK_VALUE: AtomicUsize = AtomicUsize::new(64);
 
 /// A score interval as ZRANGEBYSCORE takes it (`(` marks an open end).
 #[derive(Debug, Clone, Copy)]
@@ -164,7 +159,13 @@ impl ZSetValue {
     }
 
     /// Adds or updates one member under ZADD's conditions (Redis's `zsetAdd`).
-    pub fn add(&mut self, score: f64, m: &[u8], f: AddFlags) -> AddOutcome {
+    pub fn add(
+        &mut self,
+        score: f64,
+        m: &[u8],
+        f: AddFlags,
+        limits: &EncodingLimits,
+    ) -> AddOutcome {
         let packed = self.packed;
         match self.scores.get_mut(m) {
             Some(slot) => {
@@ -188,14 +189,14 @@ impl ZSetValue {
                 AddOutcome::Updated(new)
             }
             None if f.xx => AddOutcome::Skipped,
-            None => AddOutcome::Added(self.insert_new(score, m)),
+            None => AddOutcome::Added(self.insert_new(score, m, limits)),
         }
     }
 
-    fn insert_new(&mut self, score: f64, m: &[u8]) -> f64 {
+    fn insert_new(&mut self, score: f64, m: &[u8], limits: &EncodingLimits) -> f64 {
         if self.packed
-            && (self.len() + 1 > MAX_LISTPACK_ENTRIES.load(Ordering::Relaxed)
-                || m.len() > MAX_LISTPACK_VALUE.load(Ordering::Relaxed))
+            && (self.len() + 1 > limit(&limits.zset_max_listpack_entries)
+                || m.len() > limit(&limits.zset_max_listpack_value))
         {
             self.packed = false;
         }
@@ -306,24 +307,26 @@ impl ZSetValue {
 
     /// A sorted set from (member, score) pairs (RDB load, STORE results; a repeated member
     /// keeps its last score), in the encoding Redis would pick for a new set of this size.
-    pub fn from_pairs<M: AsRef<[u8]>>(pairs: impl IntoIterator<Item = (M, f64)>) -> Self {
+    pub fn from_pairs<M: AsRef<[u8]>>(
+        pairs: impl IntoIterator<Item = (M, f64)>,
+        limits: &EncodingLimits,
+    ) -> Self {
         let mut z = ZSetValue {
             packed: false,
             ..Default::default()
         };
         for (m, s) in pairs {
-            z.add(s, m.as_ref(), AddFlags::default());
+            z.add(s, m.as_ref(), AddFlags::default(), limits);
         }
-        let packed = z.len() <= MAX_LISTPACK_ENTRIES.load(Ordering::Relaxed)
-            && z.scores
-                .keys()
-                .all(|m| m.len() <= MAX_LISTPACK_VALUE.load(Ordering::Relaxed));
+        let max_value = limit(&limits.zset_max_listpack_value);
+        let packed = z.len() <= limit(&limits.zset_max_listpack_entries)
+            && z.scores.keys().all(|m| m.len() <= max_value);
         if packed && z.scores.values().any(|s| *s == 0.0 && s.is_sign_negative()) {
             // Rebuilt as stored in a listpack (-0 becomes 0).
             let items: Vec<(StrBytes, f64)> = z.iter().map(|(m, s)| (m.clone(), s)).collect();
             z = ZSetValue::default();
             for (m, s) in items {
-                z.add(s, &m, AddFlags::default());
+                z.add(s, &m, AddFlags::default(), limits);
             }
         }
         z.packed = packed;
