@@ -359,7 +359,7 @@ fn block_or_serve(
             return Ok(());
         }
     }
-    if ctx.client.in_exec {
+    if ctx.client.tx.in_exec {
         empty_reply(&op, ctx.out);
         return Ok(());
     }

@@ -32,7 +32,7 @@ fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() > 2 {
         return Err(CmdError::Arity("ping".into()));
     }
-    if !ctx.out.resp3 && ctx.client.subscriptions() > 0 {
+    if !ctx.out.resp3 && ctx.client.subs.count() > 0 {
         ctx.out.array(2);
         ctx.out.bulk(b"pong");
         ctx.out.bulk(args.get(1).map_or(&b""[..], |a| &a[..]));
@@ -57,8 +57,8 @@ fn quit(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 
 fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     let srv = ctx.srv;
-    ctx.client.multi = None;
-    ctx.client.multi_failed = false;
+    ctx.client.tx.queued = None;
+    ctx.client.tx.failed = false;
     ctx.client.handle.multi.store(-1, Ordering::Relaxed);
     ctx.client.unwatch(srv);
     super::pubsub::unsubscribe_all(srv, ctx.client);
@@ -88,7 +88,7 @@ fn authenticate(ctx: &mut Ctx<'_>, command: &[u8], user: &[u8], pass: &[u8]) -> 
             Ok(())
         }
         None => {
-            let context = if ctx.client.multi.is_some() {
+            let context = if ctx.client.tx.queued.is_some() {
                 crate::acl::LogContext::Multi
             } else {
                 crate::acl::LogContext::Toplevel
@@ -357,7 +357,7 @@ fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ("list", _) => client_list(ctx, args)?,
         ("tracking", 3..) => client_tracking(ctx, args)?,
         ("caching", 3..) => {
-            let Some(mode) = ctx.client.tracking.clone() else {
+            let Some(mode) = ctx.client.tracking.mode.clone() else {
                 return Err(CmdError::err(
                     "CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
                 ));
@@ -377,13 +377,14 @@ fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             } else {
                 return Err(CmdError::Syntax);
             }
-            ctx.client.caching = true;
+            ctx.client.tracking.caching = true;
             ctx.out.ok();
         }
         ("getredir", 2) => {
             let r = ctx
                 .client
                 .tracking
+                .mode
                 .as_ref()
                 .map_or(-1, |m| m.redirect as i64);
             ctx.out.int(r);
@@ -400,13 +401,13 @@ fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                     }
                     if m.optin {
                         flags.push("optin");
-                        if ctx.client.caching {
+                        if ctx.client.tracking.caching {
                             flags.push("caching-yes");
                         }
                     }
                     if m.optout {
                         flags.push("optout");
-                        if ctx.client.caching {
+                        if ctx.client.tracking.caching {
                             flags.push("caching-no");
                         }
                     }
@@ -584,8 +585,8 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     mode.redirect = redirect.unwrap_or(0).max(0) as u64;
     let id = ctx.client.handle.id;
     if is(&args[2], "off") {
-        ctx.client.tracking = None;
-        ctx.client.caching = false;
+        ctx.client.tracking.mode = None;
+        ctx.client.tracking.caching = false;
         ctx.srv.tracking.disable(ctx.srv, id);
         ctx.out.ok();
         return Ok(());
@@ -598,7 +599,7 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "PREFIX option requires BCAST mode to be enabled",
         ));
     }
-    if let Some(old) = &ctx.client.tracking
+    if let Some(old) = &ctx.client.tracking.mode
         && old.bcast != mode.bcast
     {
         return Err(CmdError::err(
@@ -615,7 +616,7 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "You can't specify both OPTIN mode and OPTOUT mode",
         ));
     }
-    if let Some(old) = &ctx.client.tracking
+    if let Some(old) = &ctx.client.tracking.mode
         && ((mode.optin && old.optout) || (mode.optout && old.optin))
     {
         return Err(CmdError::err(
@@ -627,6 +628,7 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let existing: Vec<Bytes> = ctx
         .client
         .tracking
+        .mode
         .as_ref()
         .map(|m| m.prefixes.clone())
         .unwrap_or_default();
@@ -658,7 +660,7 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     ctx.srv
         .tracking
         .enable(ctx.srv, ctx.client.handle.clone(), mode.clone());
-    ctx.client.tracking = Some(mode);
+    ctx.client.tracking.mode = Some(mode);
     ctx.out.ok();
     Ok(())
 }

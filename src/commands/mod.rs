@@ -22,14 +22,13 @@ pub mod zsets;
 
 use crate::protocol::ReplyBuf;
 use crate::server::Server;
-use crate::server::client::ClientHandle;
+pub use crate::server::client::{Client, LeaderLink, PendingWait};
 use crate::store::{Access, EntryRef, Lookup, Sequencer, Value, WriteTxn};
 use bytes::Bytes;
 pub use error::{CmdError, CmdResult};
 use parking_lot::RwLockReadGuard;
-use std::collections::HashSet;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+
+use std::sync::atomic::Ordering;
 pub use table::{Command, CommandTable, flags};
 
 /// Every family's commands, in COMMAND order. Built once per server and leaked: the table
@@ -49,152 +48,6 @@ pub fn all_commands() -> &'static [Command] {
     v.extend(replication::commands());
     v.extend(acl::commands());
     Box::leak(v.into_boxed_slice())
-}
-
-/// State of one connection that only its own task touches.
-pub struct Client {
-    /// The shared part (CLIENT LIST, fan-out).
-    pub handle: Arc<ClientHandle>,
-    /// Selected logical database.
-    pub db: usize,
-    /// Passed AUTH (or the default user needs no password).
-    pub authenticated: bool,
-    /// The ACL user this connection acts as.
-    pub user: Arc<crate::acl::UserRef>,
-    /// Commands queued since MULTI.
-    pub multi: Option<Vec<Vec<Bytes>>>,
-    /// A queueing error happened: EXEC must abort.
-    pub multi_failed: bool,
-    /// The flags of every queued command OR-ed (Redis's `mstate.cmd_flags`): EXEC is
-    /// refused or paused as a write when it holds one.
-    pub multi_flags: u32,
-    /// The flags some queued command lacks, OR-ed (Redis's `mstate.cmd_inv_flags`): EXEC
-    /// is refused on a stale follower when one queued command is not STALE.
-    pub multi_inv_flags: u32,
-    /// Raised by writers when a WATCHed key changes.
-    pub watch_dirty: Arc<AtomicBool>,
-    /// WATCHed keys: logical db, key, and whether it was already expired at WATCH. A
-    /// key that expires after WATCH makes EXEC abort even if nothing deleted it yet, as
-    /// Redis 7.0.
-    pub watched: Vec<(usize, Bytes, bool)>,
-    /// Subscribed channels.
-    pub channels: HashSet<Bytes>,
-    /// Subscribed patterns.
-    pub patterns: HashSet<Bytes>,
-    /// Close after flushing replies (QUIT, protocol error, kill).
-    pub close: bool,
-    /// Replication offset reached by this client's last write (what WAIT waits for).
-    pub last_write_offset: u64,
-    /// A WAIT the connection task must finish asynchronously.
-    pub pending_wait: Option<PendingWait>,
-    /// This is the link to our leader: its writes are applied even though we are read-only.
-    pub is_leader_link: bool,
-    /// On the leader link: the exact stream bytes of the command being applied (buffer
-    /// reused between commands). They are appended to our log inside the same write
-    /// section as its effects, so a snapshot (a sub-follower's full sync, BGSAVE) never
-    /// sees one without the other.
-    pub leader_raw: Vec<u8>,
-    /// `leader_raw` still has to be appended (the command has not run yet).
-    pub leader_raw_pending: bool,
-    /// CLIENT TRACKING on, with its mode (a copy of what the tracking table holds).
-    pub tracking: Option<crate::tracking::Mode>,
-    /// CLIENT CACHING yes/no applies to the next command.
-    pub caching: bool,
-    /// A blocking pop the connection task must wait for (served or timed out).
-    pub pending_block: Option<(Arc<blocking::Waiter>, Option<std::time::Instant>)>,
-    /// Running queued commands in EXEC: blocking commands must not block.
-    pub in_exec: bool,
-    /// CLIENT PAUSE held the command back (nothing ran, nothing was replied).
-    pub postponed: bool,
-}
-
-/// A WAIT in progress: reply with the count of followers at `target` or beyond once
-/// `needed` of them are, or at `deadline`.
-#[derive(Debug, Clone, Copy)]
-pub struct PendingWait {
-    /// Offset the followers must have acknowledged.
-    pub target: u64,
-    /// Followers wanted.
-    pub needed: usize,
-    /// When to give up (None: wait forever).
-    pub deadline: Option<std::time::Instant>,
-}
-
-impl Client {
-    /// A client for a fresh connection acting as `user`: authenticated from the start
-    /// when that user is on and needs no password.
-    pub fn new(handle: Arc<ClientHandle>, user: Arc<crate::acl::UserRef>) -> Self {
-        Client {
-            handle,
-            db: 0,
-            authenticated: user.open_without_auth(),
-            user,
-            multi: None,
-            multi_failed: false,
-            multi_flags: 0,
-            multi_inv_flags: 0,
-            watch_dirty: Arc::new(AtomicBool::new(false)),
-            watched: Vec::new(),
-            channels: HashSet::new(),
-            patterns: HashSet::new(),
-            close: false,
-            last_write_offset: 0,
-            pending_wait: None,
-            is_leader_link: false,
-            leader_raw: Vec::new(),
-            leader_raw_pending: false,
-            tracking: None,
-            caching: false,
-            pending_block: None,
-            in_exec: false,
-            postponed: false,
-        }
-    }
-
-    /// Subscriptions of both kinds.
-    pub fn subscriptions(&self) -> usize {
-        self.channels.len() + self.patterns.len()
-    }
-
-    /// Leaves MULTI (EXEC, DISCARD, an aborted EXEC): returns the queue and drops the
-    /// WATCHes.
-    pub fn end_transaction(&mut self, srv: &Server) -> Option<Vec<Vec<Bytes>>> {
-        let q = self.multi.take();
-        self.multi_failed = false;
-        self.multi_flags = 0;
-        self.multi_inv_flags = 0;
-        self.handle.multi.store(-1, Ordering::Relaxed);
-        self.unwatch(srv);
-        q
-    }
-
-    /// The flags `cmd` runs with: its own (or its subcommand's), plus, for EXEC, those
-    /// of the queued commands.
-    pub fn command_flags(&self, cmd: &Command, args: &[Bytes]) -> u32 {
-        let own = cmd.flags | cmd.effective_flags(args);
-        if cmd.has(flags::WRITE_SECTION) && self.multi.is_some() {
-            own | self.multi_flags
-        } else {
-            own
-        }
-    }
-
-    /// Marks an open transaction as failed after a refused command, so EXEC aborts it
-    /// (Redis's flagTransaction); outside MULTI it does nothing.
-    pub fn flag_transaction(&mut self) {
-        if self.multi.is_some() {
-            self.multi_failed = true;
-        }
-    }
-
-    /// Drops WATCHes (UNWATCH, EXEC, DISCARD, disconnect).
-    pub fn unwatch(&mut self, srv: &Server) {
-        if !self.watched.is_empty() {
-            srv.store.watches.unwatch_all(&self.watch_dirty);
-            self.watched.clear();
-        }
-        self.watch_dirty.store(false, Ordering::Release);
-    }
 }
 
 /// Everything a handler may touch while running one command.
@@ -411,7 +264,7 @@ fn check_and_run(
     if let Err(e) = admit(srv, client, out, cmd, args) {
         cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
         // A refused EXEC discards the transaction, naming why (Redis's execCommandAbort).
-        if cmd.has(flags::WRITE_SECTION) && client.multi.is_some() {
+        if cmd.has(flags::WRITE_SECTION) && client.tx.queued.is_some() {
             client.end_transaction(srv);
             return Err(CmdError::Msg(format!(
                 "EXECABORT Transaction discarded because of: {e}"
@@ -420,7 +273,7 @@ fn check_and_run(
         client.flag_transaction();
         return Err(e);
     }
-    if client.multi.is_some() && !cmd.has(flags::TX_CONTROL) {
+    if client.tx.queued.is_some() && !cmd.has(flags::TX_CONTROL) {
         // A paused write waits before it is queued, as in Redis.
         if held_by_pause(srv, client, cmd, args) {
             client.postponed = true;
@@ -437,9 +290,9 @@ fn check_and_run(
             return Err(CmdError::Oom);
         }
         let queued_flags = cmd.flags | cmd.effective_flags(args);
-        client.multi_flags |= queued_flags;
-        client.multi_inv_flags |= !queued_flags;
-        if let Some(q) = client.multi.as_mut() {
+        client.tx.flags |= queued_flags;
+        client.tx.inv_flags |= !queued_flags;
+        if let Some(q) = client.tx.queued.as_mut() {
             q.push(args.to_vec());
             client.handle.multi.store(q.len() as i64, Ordering::Relaxed);
         }
@@ -451,7 +304,7 @@ fn check_and_run(
 
 /// True when CLIENT PAUSE holds `cmd` back for `client` (never the link to our leader).
 fn held_by_pause(srv: &Server, client: &Client, cmd: &Command, args: &[Bytes]) -> bool {
-    !client.is_leader_link
+    !client.is_leader_link()
         && srv.pause_active.load(Ordering::Acquire)
         && srv.paused_for(client.command_flags(cmd, args)).is_some()
 }
@@ -489,10 +342,10 @@ fn admit(
         return Err(CmdError::NoAuth);
     }
     if !client.user.unrestricted()
-        && !client.is_leader_link
+        && !client.is_leader_link()
         && let Err(denied) = srv.acl.check(&client.user, cmd, args)
     {
-        let context = if client.multi.is_some() {
+        let context = if client.tx.queued.is_some() {
             crate::acl::LogContext::Multi
         } else {
             crate::acl::LogContext::Toplevel
@@ -501,7 +354,7 @@ fn admit(
         log_acl_denial(srv, client, denied, context, &full, args);
         return Err(CmdError::Msg(denied.message(&full)));
     }
-    if !out.resp3 && client.subscriptions() > 0 && !cmd.has(flags::SUBSCRIBED_OK) {
+    if !out.resp3 && client.subs.count() > 0 && !cmd.has(flags::SUBSCRIBED_OK) {
         return Err(CmdError::err(format!(
             "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
             cmd.name
@@ -509,9 +362,9 @@ fn admit(
     }
     let deny_stale = !cmd.has(flags::STALE)
         || (cmd.has(flags::WRITE_SECTION)
-            && client.multi.is_some()
-            && client.multi_inv_flags & flags::STALE != 0);
-    if !client.is_leader_link && srv.store.follower_mode() && deny_stale {
+            && client.tx.queued.is_some()
+            && client.tx.inv_flags & flags::STALE != 0);
+    if !client.is_leader_link() && srv.store.follower_mode() && deny_stale {
         let link_up = srv.follower.lock().link_up;
         if !link_up
             && !srv
@@ -528,12 +381,12 @@ fn admit(
     }
     let writes = client.command_flags(cmd, args) & flags::WRITE != 0;
     if (writes || cmd.name == "ping")
-        && !client.is_leader_link
+        && !client.is_leader_link()
         && crate::server::persistence::writes_denied_by_disk_error(srv)
     {
         return Err(CmdError::Msg(MISCONF.into()));
     }
-    if writes && !client.is_leader_link && !srv.store.follower_mode() {
+    if writes && !client.is_leader_link() && !srv.store.follower_mode() {
         let needed = srv
             .config
             .live
@@ -548,12 +401,12 @@ fn admit(
             }
         }
     }
-    if writes && !client.is_leader_link && srv.store.follower_mode() {
+    if writes && !client.is_leader_link() && srv.store.follower_mode() {
         return Err(CmdError::Msg(
             "READONLY You can't write against a read only replica.".into(),
         ));
     }
-    if client.multi.is_some() && !cmd.has(flags::TX_CONTROL) && cmd.has(flags::NO_MULTI) {
+    if client.tx.queued.is_some() && !cmd.has(flags::TX_CONTROL) && cmd.has(flags::NO_MULTI) {
         return Err(CmdError::err("Command not allowed inside a transaction"));
     }
     Ok(())
@@ -637,7 +490,7 @@ pub fn run(
     // a pause was fenced in (`Ctx::write_fence`) or sees it and waits.
     let txn = cmd.has(flags::WRITE | flags::WRITE_SECTION).then(|| {
         let mut t = srv.store.write(now);
-        if client.is_leader_link {
+        if client.is_leader_link() {
             t.apply_from_leader();
         }
         t
@@ -692,11 +545,13 @@ pub fn run(
         client,
         ..
     } = ctx;
-    if client.leader_raw_pending {
-        client.leader_raw_pending = false;
+    if let Some(link) = client.leader.as_mut()
+        && link.raw_pending
+    {
+        link.raw_pending = false;
         match txn.as_mut() {
-            Some(t) => t.log().append_raw(&client.leader_raw),
-            None => srv.store.write(now).log().append_raw(&client.leader_raw),
+            Some(t) => t.log().append_raw(&link.raw),
+            None => srv.store.write(now).log().append_raw(&link.raw),
         }
     }
     if let Some(t) = txn.as_mut() {
@@ -714,8 +569,8 @@ pub fn run(
     }
     // CLIENT CACHING yes/no holds for the next command, or for a whole transaction when
     // given before MULTI (as Redis keeps it while the client is in MULTI).
-    if cmd.name != "client" && client.multi.is_none() {
-        client.caching = false;
+    if cmd.name != "client" && client.tx.queued.is_none() {
+        client.tracking.caching = false;
     }
     // CLIENT TRACKING: tell trackers what this command changed.
     srv.deliver_invalidations(Some(client.handle.id));
@@ -737,13 +592,13 @@ pub fn run(
 /// commands). Registered after the read instead, a write landing in between would be
 /// looked up too early and the client would keep the old value for good.
 pub fn remember_reads(srv: &Server, client: &Client, cmd: &Command, args: &[Bytes]) {
-    let Some(mode) = &client.tracking else {
+    let Some(mode) = &client.tracking.mode else {
         return;
     };
     if !cmd.has(flags::READONLY)
         || mode.bcast
-        || (mode.optin && !client.caching)
-        || (mode.optout && client.caching)
+        || (mode.optin && !client.tracking.caching)
+        || (mode.optout && client.tracking.caching)
     {
         return;
     }

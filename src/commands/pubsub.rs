@@ -39,26 +39,26 @@ fn sync_counts(client: &Client) {
     client
         .handle
         .sub
-        .store(client.channels.len(), Ordering::Relaxed);
+        .store(client.subs.channels.len(), Ordering::Relaxed);
     client
         .handle
         .psub
-        .store(client.patterns.len(), Ordering::Relaxed);
+        .store(client.subs.patterns.len(), Ordering::Relaxed);
 }
 
 fn subscribe_generic(ctx: &mut Ctx<'_>, args: &[Bytes], pattern: bool) -> CmdResult {
     for ch in &args[1..] {
         let ch = Bytes::copy_from_slice(ch);
         let set = if pattern {
-            &mut ctx.client.patterns
+            &mut ctx.client.subs.patterns
         } else {
-            &mut ctx.client.channels
+            &mut ctx.client.subs.channels
         };
         if set.insert(ch.clone()) {
             ctx.srv.pubsub.subscribe(&ctx.client.handle, &ch, pattern);
         }
         sync_counts(ctx.client);
-        let n = ctx.client.subscriptions();
+        let n = ctx.client.subs.count();
         confirm(
             ctx,
             if pattern { b"psubscribe" } else { b"subscribe" },
@@ -78,20 +78,20 @@ fn unsubscribe_generic(ctx: &mut Ctx<'_>, args: &[Bytes], pattern: bool) -> CmdR
     let targets: Vec<Bytes> = if args.len() > 1 {
         args[1..].to_vec()
     } else if pattern {
-        ctx.client.patterns.iter().cloned().collect()
+        ctx.client.subs.patterns.iter().cloned().collect()
     } else {
-        ctx.client.channels.iter().cloned().collect()
+        ctx.client.subs.channels.iter().cloned().collect()
     };
     if targets.is_empty() {
-        let n = ctx.client.subscriptions();
+        let n = ctx.client.subs.count();
         confirm(ctx, kind, None, n);
         return Ok(());
     }
     for ch in targets {
         let set = if pattern {
-            &mut ctx.client.patterns
+            &mut ctx.client.subs.patterns
         } else {
-            &mut ctx.client.channels
+            &mut ctx.client.subs.channels
         };
         if set.remove(&ch) {
             ctx.srv
@@ -99,7 +99,7 @@ fn unsubscribe_generic(ctx: &mut Ctx<'_>, args: &[Bytes], pattern: bool) -> CmdR
                 .unsubscribe(ctx.client.handle.id, &ch, pattern);
         }
         sync_counts(ctx.client);
-        let n = ctx.client.subscriptions();
+        let n = ctx.client.subs.count();
         confirm(ctx, kind, Some(&ch), n);
     }
     Ok(())
@@ -123,10 +123,10 @@ fn punsubscribe(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// Removes every subscription of a departing or RESET client.
 pub fn unsubscribe_all(srv: &Server, client: &mut Client) {
-    for ch in client.channels.drain() {
+    for ch in client.subs.channels.drain() {
         srv.pubsub.unsubscribe(client.handle.id, &ch, false);
     }
-    for p in client.patterns.drain() {
+    for p in client.subs.patterns.drain() {
         srv.pubsub.unsubscribe(client.handle.id, &p, true);
     }
     sync_counts(client);

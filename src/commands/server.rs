@@ -530,7 +530,7 @@ fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 }
 
 fn monitor(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    if ctx.client.multi.is_some() {
+    if ctx.client.tx.queued.is_some() {
         return Err(CmdError::err("MONITOR isn't allowed inside MULTI"));
     }
     if !ctx.client.handle.monitor.load(Ordering::Relaxed) {

@@ -21,13 +21,13 @@ pub fn commands() -> Vec<Command> {
 }
 
 fn multi(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    if ctx.client.multi.is_some() {
+    if ctx.client.tx.queued.is_some() {
         return Err(CmdError::err("MULTI calls can not be nested"));
     }
-    ctx.client.multi = Some(Vec::new());
-    ctx.client.multi_failed = false;
-    ctx.client.multi_flags = 0;
-    ctx.client.multi_inv_flags = 0;
+    ctx.client.tx.queued = Some(Vec::new());
+    ctx.client.tx.failed = false;
+    ctx.client.tx.flags = 0;
+    ctx.client.tx.inv_flags = 0;
     ctx.client.handle.multi.store(0, Ordering::Relaxed);
     ctx.out.ok();
     Ok(())
@@ -38,7 +38,7 @@ fn end_multi(ctx: &mut Ctx<'_>) -> Option<Vec<Vec<Bytes>>> {
 }
 
 fn discard(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    if ctx.client.multi.is_none() {
+    if ctx.client.tx.queued.is_none() {
         return Err(CmdError::err("DISCARD without MULTI"));
     }
     end_multi(ctx);
@@ -47,10 +47,10 @@ fn discard(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 }
 
 fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    if ctx.client.multi.is_none() {
+    if ctx.client.tx.queued.is_none() {
         return Err(CmdError::err("EXEC without MULTI"));
     }
-    if ctx.client.multi_failed {
+    if ctx.client.tx.failed {
         end_multi(ctx);
         return Err(CmdError::Msg(
             "EXECABORT Transaction discarded because of previous errors.".into(),
@@ -63,7 +63,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     // Read before taking the section, a write committed in between (another client's
     // EXEC) would go unnoticed.
     let now = ctx.now;
-    let expired_since_watch = ctx.client.watched.iter().any(|(db, key, was_expired)| {
+    let expired_since_watch = ctx.client.tx.watched.iter().any(|(db, key, was_expired)| {
         !was_expired
             && srv
                 .store
@@ -71,8 +71,8 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
                 .get(key)
                 .is_some_and(|e| e.is_expired(now))
     });
-    let dirty = ctx.client.watch_dirty.load(Ordering::Acquire) || expired_since_watch;
-    let queued_flags = ctx.client.multi_flags;
+    let dirty = ctx.client.tx.watch_dirty.load(Ordering::Acquire) || expired_since_watch;
+    let queued_flags = ctx.client.tx.flags;
     let queue = end_multi(ctx).unwrap_or_default();
     if dirty {
         ctx.out.null_array();
@@ -88,7 +88,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     }
     txn.log().begin();
     ctx.out.array(queue.len());
-    ctx.client.in_exec = true;
+    ctx.client.tx.in_exec = true;
     for args in queue {
         let Some(cmd) = srv.commands.get(&args[0]) else {
             ctx.out.error("ERR unknown command");
@@ -130,14 +130,14 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         }
         srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
     }
-    ctx.client.in_exec = false;
+    ctx.client.tx.in_exec = false;
     // The dispatcher serves blocked clients and records the offset for WAIT.
     ctx.w()?.log().commit();
     Ok(())
 }
 
 fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    if ctx.client.multi.is_some() {
+    if ctx.client.tx.queued.is_some() {
         return Err(CmdError::err("WATCH inside MULTI is not allowed"));
     }
     let db = ctx.db();
@@ -148,9 +148,9 @@ fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let key = Bytes::copy_from_slice(k);
         store
             .watches
-            .watch(phys, key.clone(), ctx.client.watch_dirty.clone());
+            .watch(phys, key.clone(), ctx.client.tx.watch_dirty.clone());
         let expired = store.db(db).get(k).is_some_and(|e| e.is_expired(ctx.now));
-        ctx.client.watched.push((db, key, expired));
+        ctx.client.tx.watched.push((db, key, expired));
     }
     ctx.out.ok();
     Ok(())

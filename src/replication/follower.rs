@@ -370,7 +370,7 @@ async fn stream_loop(srv: &Arc<Server>, mut c: Conn, generation: u64) -> Result<
     // authenticated, and ACL checks skip the leader link.
     let mut client = Client::new(handle, srv.acl.default_user());
     client.authenticated = true;
-    client.is_leader_link = true;
+    client.leader = Some(commands::LeaderLink::default());
     let mut parser = RequestParser::default();
     let limits = RequestLimits {
         max_bulk_len: srv.config.live.proto_max_bulk_len.load(Ordering::Relaxed),
@@ -395,21 +395,24 @@ async fn stream_loop(srv: &Arc<Server>, mut c: Conn, generation: u64) -> Result<
                         && args[1].eq_ignore_ascii_case(b"GETACK");
                     // The stream is RESP arrays of bulk strings: re-encoding gives the
                     // leader's exact bytes.
-                    client.leader_raw.clear();
-                    encode_command(&mut client.leader_raw, &args);
-                    debug_assert_eq!(client.leader_raw.len(), consumed);
-                    client.leader_raw_pending = true;
+                    let link = client.leader.get_or_insert_default();
+                    link.raw.clear();
+                    encode_command(&mut link.raw, &args);
+                    debug_assert_eq!(link.raw.len(), consumed);
+                    link.raw_pending = true;
                     if is_getack {
                         send_ack(srv, &mut c).await?;
                     } else {
                         out.buf.clear();
                         commands::execute(srv, &mut client, &mut out, args, now);
                     }
-                    if client.leader_raw_pending {
+                    if let Some(link) = client.leader.as_mut()
+                        && link.raw_pending
+                    {
                         // Not run (queued in MULTI, refused, GETACK): still part of the
                         // stream our own followers and offsets follow.
-                        client.leader_raw_pending = false;
-                        srv.store.write(now).log().append_raw(&client.leader_raw);
+                        link.raw_pending = false;
+                        srv.store.write(now).log().append_raw(&link.raw);
                     }
                 }
                 Parsed::Nothing => {}

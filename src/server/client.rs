@@ -1,12 +1,191 @@
-//! Per-client shared state: what CLIENT LIST/KILL and message fan-out need to see of a
-//! connection owned by another task.
+//! Per-client state: [`Client`], what only the connection's own task touches (grouped by
+//! concern: transaction, subscriptions, tracking, the leader link, pending waits), and
+//! [`ClientHandle`], what CLIENT LIST/KILL and message fan-out need to see of a connection
+//! owned by another task.
 
+use crate::commands::table::{Command, flags};
+use crate::server::Server;
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::Notify;
+
+/// State of one connection that only its own task touches.
+pub struct Client {
+    /// The shared part (CLIENT LIST, fan-out).
+    pub handle: Arc<ClientHandle>,
+    /// Selected logical database.
+    pub db: usize,
+    /// Passed AUTH (or the default user needs no password).
+    pub authenticated: bool,
+    /// The ACL user this connection acts as.
+    pub user: Arc<crate::acl::UserRef>,
+    /// MULTI and WATCH.
+    pub tx: Transaction,
+    /// SUBSCRIBE and PSUBSCRIBE.
+    pub subs: Subscriptions,
+    /// CLIENT TRACKING and CLIENT CACHING.
+    pub tracking: TrackingState,
+    /// Set when this connection is the link to our leader: its writes are applied even
+    /// though we are read-only.
+    pub leader: Option<LeaderLink>,
+    /// Close after flushing replies (QUIT, protocol error, kill).
+    pub close: bool,
+    /// Replication offset reached by this client's last write (what WAIT waits for).
+    pub last_write_offset: u64,
+    /// A WAIT the connection task must finish asynchronously.
+    pub pending_wait: Option<PendingWait>,
+    /// A blocking pop the connection task must wait for (served or timed out).
+    pub pending_block: Option<(
+        Arc<crate::commands::blocking::Waiter>,
+        Option<std::time::Instant>,
+    )>,
+    /// CLIENT PAUSE held the command back (nothing ran, nothing was replied).
+    pub postponed: bool,
+}
+
+/// MULTI/EXEC and WATCH state of one connection.
+#[derive(Default)]
+pub struct Transaction {
+    /// Commands queued since MULTI (None outside MULTI).
+    pub queued: Option<Vec<Vec<Bytes>>>,
+    /// A queueing error happened: EXEC must abort.
+    pub failed: bool,
+    /// The flags of every queued command OR-ed (Redis's `mstate.cmd_flags`): EXEC is
+    /// refused or paused as a write when it holds one.
+    pub flags: u32,
+    /// The flags some queued command lacks, OR-ed (Redis's `mstate.cmd_inv_flags`): EXEC
+    /// is refused on a stale follower when one queued command is not STALE.
+    pub inv_flags: u32,
+    /// Raised by writers when a WATCHed key changes.
+    pub watch_dirty: Arc<AtomicBool>,
+    /// WATCHed keys: logical db, key, and whether it was already expired at WATCH. A
+    /// key that expires after WATCH makes EXEC abort even if nothing deleted it yet, as
+    /// Redis 7.0.
+    pub watched: Vec<(usize, Bytes, bool)>,
+    /// Running queued commands in EXEC: blocking commands must not block.
+    pub in_exec: bool,
+}
+
+/// Channels and patterns one connection is subscribed to.
+#[derive(Default)]
+pub struct Subscriptions {
+    /// Subscribed channels.
+    pub channels: HashSet<Bytes>,
+    /// Subscribed patterns.
+    pub patterns: HashSet<Bytes>,
+}
+
+impl Subscriptions {
+    /// Subscriptions of both kinds.
+    pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+}
+
+/// CLIENT TRACKING as this connection set it.
+#[derive(Default)]
+pub struct TrackingState {
+    /// Tracking on, with its mode (a copy of what the tracking table holds).
+    pub mode: Option<crate::tracking::Mode>,
+    /// CLIENT CACHING yes/no applies to the next command.
+    pub caching: bool,
+}
+
+/// What the connection that is our leader's link carries between commands.
+#[derive(Default)]
+pub struct LeaderLink {
+    /// The exact stream bytes of the command being applied (buffer reused between
+    /// commands). They are appended to our log inside the same write section as its
+    /// effects, so a snapshot (a sub-follower's full sync, BGSAVE) never sees one without
+    /// the other.
+    pub raw: Vec<u8>,
+    /// `raw` still has to be appended (the command has not run yet).
+    pub raw_pending: bool,
+}
+
+/// A WAIT in progress: reply with the count of followers at `target` or beyond once
+/// `needed` of them are, or at `deadline`.
+#[derive(Debug, Clone, Copy)]
+pub struct PendingWait {
+    /// Offset the followers must have acknowledged.
+    pub target: u64,
+    /// Followers wanted.
+    pub needed: usize,
+    /// When to give up (None: wait forever).
+    pub deadline: Option<std::time::Instant>,
+}
+
+impl Client {
+    /// A client for a fresh connection acting as `user`: authenticated from the start
+    /// when that user is on and needs no password.
+    pub fn new(handle: Arc<ClientHandle>, user: Arc<crate::acl::UserRef>) -> Self {
+        Client {
+            handle,
+            db: 0,
+            authenticated: user.open_without_auth(),
+            user,
+            tx: Transaction::default(),
+            subs: Subscriptions::default(),
+            tracking: TrackingState::default(),
+            leader: None,
+            close: false,
+            last_write_offset: 0,
+            pending_wait: None,
+            pending_block: None,
+            postponed: false,
+        }
+    }
+
+    /// This connection applies our leader's stream (writes allowed on a follower, no ACL
+    /// checks, nothing replied).
+    pub fn is_leader_link(&self) -> bool {
+        self.leader.is_some()
+    }
+
+    /// Leaves MULTI (EXEC, DISCARD, an aborted EXEC): returns the queue and drops the
+    /// WATCHes.
+    pub fn end_transaction(&mut self, srv: &Server) -> Option<Vec<Vec<Bytes>>> {
+        let q = self.tx.queued.take();
+        self.tx.failed = false;
+        self.tx.flags = 0;
+        self.tx.inv_flags = 0;
+        self.handle.multi.store(-1, Ordering::Relaxed);
+        self.unwatch(srv);
+        q
+    }
+
+    /// The flags `cmd` runs with: its own (or its subcommand's), plus, for EXEC, those
+    /// of the queued commands.
+    pub fn command_flags(&self, cmd: &Command, args: &[Bytes]) -> u32 {
+        let own = cmd.flags | cmd.effective_flags(args);
+        if cmd.has(flags::WRITE_SECTION) && self.tx.queued.is_some() {
+            own | self.tx.flags
+        } else {
+            own
+        }
+    }
+
+    /// Marks an open transaction as failed after a refused command, so EXEC aborts it
+    /// (Redis's flagTransaction); outside MULTI it does nothing.
+    pub fn flag_transaction(&mut self) {
+        if self.tx.queued.is_some() {
+            self.tx.failed = true;
+        }
+    }
+
+    /// Drops WATCHes (UNWATCH, EXEC, DISCARD, disconnect).
+    pub fn unwatch(&mut self, srv: &Server) {
+        if !self.tx.watched.is_empty() {
+            srv.store.watches.unwatch_all(&self.tx.watch_dirty);
+            self.tx.watched.clear();
+        }
+        self.tx.watch_dirty.store(false, Ordering::Release);
+    }
+}
 
 /// Messages pushed to a client by others (pub/sub, MONITOR), bounded by its output limit.
 #[derive(Default, Debug)]

@@ -261,7 +261,7 @@ where
         }
         handle.qbuf.store(inbuf.len(), Ordering::Relaxed);
         let timeout = srv.config.live.timeout.load(Ordering::Relaxed);
-        let idle_exempt = client.subscriptions() > 0
+        let idle_exempt = client.subs.count() > 0
             || handle.monitor.load(Ordering::Relaxed)
             || handle.replica.load(Ordering::Relaxed);
         let idle_deadline =
