@@ -1,16 +1,22 @@
 //! The sentinel's client-facing commands, with stock Sentinel 7.0 reply shapes: SENTINEL
 //! (and its subcommands), PING, INFO, ROLE, HELLO, AUTH, CLIENT, PUBLISH (hello messages
 //! from other sentinels), SHUTDOWN; pub/sub commands are handled by the connection.
+//!
+//! Commands and SENTINEL subcommands are both looked up in a table (name, arity, handler)
+//! and return a [`CmdResult`] like the server's handlers, so arity checks and error
+//! replies are written in one place ([`dispatch`]) rather than by every handler.
 
 use super::Sentinel;
 use super::config::MasterConfig;
 use super::failover;
 use super::state::{FailoverState, Master, Node, Peer, Reconf, Role, now_ms};
+use crate::commands::{CmdError, CmdResult};
 use crate::protocol::ReplyBuf;
 use bytes::Bytes;
 use std::sync::Arc;
 
-/// A command's context: the sentinel, the connection's reply buffer and identity.
+/// What a handler may touch, bundled so that handlers share one signature and the
+/// connection keeps ownership of its identity between commands.
 pub struct Ctx<'a> {
     /// The sentinel.
     pub sh: &'a Arc<Sentinel>,
@@ -26,9 +32,13 @@ pub struct Ctx<'a> {
     pub close: bool,
 }
 
-type Handler = fn(&mut Ctx<'_>, &[Bytes]);
+/// A command or subcommand: writes its reply on success; an error is returned for
+/// [`dispatch`] to write, so no handler can write a reply and an error both.
+type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
 
-/// The command table: name, arity (negative: at least), handler.
+/// The command table: name, arity (Redis convention: negative means at least, counting
+/// the name), handler. A table rather than a match so that arity is checked once, with
+/// stock's error text, and COMMAND COUNT follows it.
 pub const COMMANDS: &[(&str, i32, Handler)] = &[
     ("ping", -1, ping),
     ("sentinel", -2, sentinel),
@@ -42,11 +52,51 @@ pub const COMMANDS: &[(&str, i32, Handler)] = &[
     ("command", -1, command),
 ];
 
+/// SENTINEL's subcommand table, as [`COMMANDS`]: the arity counts `SENTINEL` and the
+/// subcommand. HELP, INFO-CACHE and SIMULATE-FAILURE take any number of arguments.
+const SUBCOMMANDS: &[(&str, i32, Handler)] = &[
+    ("help", -2, sentinel_help),
+    ("masters", 2, sentinel_masters),
+    ("master", 3, sentinel_master),
+    ("replicas", 3, sentinel_replicas),
+    ("slaves", 3, sentinel_replicas),
+    ("sentinels", 3, sentinel_sentinels),
+    ("get-master-addr-by-name", 3, sentinel_master_addr),
+    ("myid", 2, sentinel_myid),
+    ("is-master-down-by-addr", 6, sentinel_is_master_down_by_addr),
+    ("reset", 3, sentinel_reset),
+    ("failover", 3, sentinel_failover),
+    ("monitor", 6, sentinel_monitor),
+    ("remove", 3, sentinel_remove),
+    ("flushconfig", 2, sentinel_flushconfig),
+    ("ckquorum", 3, sentinel_ckquorum),
+    ("set", -5, sentinel_set),
+    ("config", -3, sentinel_config),
+    ("pending-scripts", 2, sentinel_pending_scripts),
+    ("info-cache", -2, sentinel_info_cache),
+    ("simulate-failure", -2, sentinel_simulate_failure),
+];
+
 fn s(a: &[u8]) -> String {
     String::from_utf8_lossy(a).into_owned()
 }
 
-/// Stock "unknown command" error text.
+/// The table entry for `name` (already lowercased: lookups are case-insensitive).
+fn lookup(table: &'static [(&str, i32, Handler)], name: &str) -> Option<(i32, Handler)> {
+    table
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|&(_, arity, handler)| (arity, handler))
+}
+
+/// Redis arity: positive is an exact count, negative a minimum.
+fn arity_ok(arity: i32, argc: usize) -> bool {
+    let n = argc as i32;
+    !((arity > 0 && n != arity) || (arity < 0 && n < -arity))
+}
+
+/// Stock's "unknown command" error text (at most 16 arguments, each cut at 128 bytes),
+/// which clients and tests match on.
 pub fn unknown_command(args: &[Bytes]) -> String {
     let mut tail = String::new();
     for a in args.iter().skip(1).take(16) {
@@ -59,39 +109,40 @@ pub fn unknown_command(args: &[Bytes]) -> String {
     )
 }
 
-/// Runs one command (pub/sub ones excepted).
+/// Runs one command (pub/sub ones excepted) and writes its error, if any: the one place
+/// where a sentinel error reply is written.
 pub fn dispatch(ctx: &mut Ctx<'_>, args: &[Bytes]) {
-    let name = s(&args[0]).to_ascii_lowercase();
-    let Some((_, arity, handler)) = COMMANDS.iter().find(|(n, _, _)| *n == name) else {
-        ctx.out.error(&unknown_command(args));
-        return;
-    };
-    let n = args.len() as i32;
-    if (*arity > 0 && n != *arity) || (*arity < 0 && n < -arity) {
-        ctx.out.error(&format!(
-            "ERR wrong number of arguments for '{}' command",
-            name
-        ));
-        return;
+    if let Err(e) = call(ctx, args) {
+        ctx.out.error(&e.to_string());
     }
-    if !*ctx.authenticated && !matches!(name.as_str(), "auth" | "hello") {
-        ctx.out.error("NOAUTH Authentication required.");
-        return;
-    }
-    handler(ctx, args);
 }
 
-fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) {
+/// Lookup, arity, then authentication (in stock's order: a wrong arity is reported even
+/// before AUTH), then the handler.
+fn call(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let name = s(&args[0]).to_ascii_lowercase();
+    let Some((arity, handler)) = lookup(COMMANDS, &name) else {
+        return Err(CmdError::Msg(unknown_command(args)));
+    };
+    if !arity_ok(arity, args.len()) {
+        return Err(CmdError::Arity(name));
+    }
+    if !*ctx.authenticated && !matches!(name.as_str(), "auth" | "hello") {
+        return Err(CmdError::NoAuth);
+    }
+    handler(ctx, args)
+}
+
+fn ping(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     match args.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(&args[1]),
-        _ => ctx
-            .out
-            .error("ERR wrong number of arguments for 'ping' command"),
+        _ => return Err(CmdError::Arity("ping".into())),
     }
+    Ok(())
 }
 
-fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) {
+fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     let st = ctx.sh.state.lock();
     ctx.out.array(2);
     ctx.out.bulk(b"sentinel");
@@ -99,48 +150,52 @@ fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) {
     for name in st.masters.keys() {
         ctx.out.bulk(name.as_bytes());
     }
+    Ok(())
 }
 
-fn command(ctx: &mut Ctx<'_>, args: &[Bytes]) {
+fn command(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() >= 2 && args[1].eq_ignore_ascii_case(b"count") {
         ctx.out.int(COMMANDS.len() as i64 + 4);
     } else {
         // Clients probe COMMAND DOCS/INFO at connect; an empty answer is valid.
         ctx.out.array(0);
     }
+    Ok(())
 }
 
-fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) {
+fn wrong_pass() -> CmdError {
+    CmdError::Msg("WRONGPASS invalid username-password pair or user is disabled.".into())
+}
+
+fn auth(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let pass = ctx.sh.config.lock().requirepass.clone();
     let given = args.last().map(|a| s(a)).unwrap_or_default();
     match pass {
-        None => ctx.out.error(
-            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
-        ),
-        Some(p) if args.len() <= 3 && crate::base::constant_time_eq(p.as_bytes(), given.as_bytes()) => {
+        None => Err(CmdError::err(
+            "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        )),
+        Some(p)
+            if args.len() <= 3 && crate::base::constant_time_eq(p.as_bytes(), given.as_bytes()) =>
+        {
             *ctx.authenticated = true;
             ctx.out.ok();
+            Ok(())
         }
-        Some(_) => ctx
-            .out
-            .error("WRONGPASS invalid username-password pair or user is disabled."),
+        Some(_) => Err(wrong_pass()),
     }
 }
 
-fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) {
+fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut i = 1;
     let mut proto = if ctx.out.resp3 { 3 } else { 2 };
     if let Some(v) = args.get(1) {
         match crate::protocol::parse_i64(v) {
             Some(p @ (2 | 3)) => proto = p,
-            Some(_) => {
-                ctx.out.error("NOPROTO unsupported protocol version");
-                return;
-            }
+            Some(_) => return Err(CmdError::Msg("NOPROTO unsupported protocol version".into())),
             None => {
-                ctx.out
-                    .error("ERR Protocol version is not an integer or out of range");
-                return;
+                return Err(CmdError::err(
+                    "Protocol version is not an integer or out of range",
+                ));
             }
         }
         i = 2;
@@ -152,27 +207,21 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) {
                 Some(p) if crate::base::constant_time_eq(p.as_bytes(), &args[i + 2]) => {
                     *ctx.authenticated = true
                 }
-                _ => {
-                    ctx.out
-                        .error("WRONGPASS invalid username-password pair or user is disabled.");
-                    return;
-                }
+                _ => return Err(wrong_pass()),
             }
             i += 3;
         } else if args[i].eq_ignore_ascii_case(b"setname") && i + 1 < args.len() {
             *ctx.name = s(&args[i + 1]);
             i += 2;
         } else {
-            ctx.out.error(&format!(
-                "ERR Syntax error in HELLO option '{}'",
+            return Err(CmdError::err(format!(
+                "Syntax error in HELLO option '{}'",
                 s(&args[i])
-            ));
-            return;
+            )));
         }
     }
     if !*ctx.authenticated {
-        ctx.out.error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
-        return;
+        return Err(CmdError::Msg("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into()));
     }
     ctx.out.resp3 = proto == 3;
     ctx.out.map(7);
@@ -190,17 +239,17 @@ fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     ctx.out.bulk(b"master");
     ctx.out.bulk(b"modules");
     ctx.out.array(0);
+    Ok(())
 }
 
-fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) {
+fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let sub = s(&args[1]).to_ascii_lowercase();
     match (sub.as_str(), args.len()) {
         ("setname", 3) => {
             if args[2].iter().any(|&b| b <= b' ' || b > b'~') {
-                ctx.out.error(
-                    "ERR Client names cannot contain spaces, newlines or special characters.",
-                );
-                return;
+                return Err(CmdError::err(
+                    "Client names cannot contain spaces, newlines or special characters.",
+                ));
             }
             *ctx.name = s(&args[2]);
             ctx.out.ok();
@@ -214,31 +263,31 @@ fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) {
         }
         ("id", 2) => ctx.out.int(ctx.client_id as i64),
         ("setinfo", 4) => ctx.out.ok(),
-        _ => ctx.out.error(&format!(
-            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
-            s(&args[1])
-        )),
+        _ => return Err(CmdError::subcommand(args, "CLIENT")),
     }
+    Ok(())
 }
 
-fn publish(ctx: &mut Ctx<'_>, args: &[Bytes]) {
+fn publish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if &args[1][..] != super::monitor::HELLO_CHANNEL.as_bytes() {
-        ctx.out
-            .error("ERR Only HELLO messages are accepted by Sentinel instances.");
-        return;
+        return Err(CmdError::err(
+            "Only HELLO messages are accepted by Sentinel instances.",
+        ));
     }
     super::monitor::process_hello(ctx.sh, &s(&args[2]));
     ctx.out.int(1);
+    Ok(())
 }
 
-fn shutdown(ctx: &mut Ctx<'_>, _args: &[Bytes]) {
+fn shutdown(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     ctx.sh.flush_config();
     tracing::warn!("User requested shutdown...");
     let _ = ctx.sh.shutdown.send(true);
     ctx.close = true;
+    Ok(())
 }
 
-fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) {
+fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let want: Vec<String> = args[1..]
         .iter()
         .map(|a| s(a).to_ascii_lowercase())
@@ -297,17 +346,12 @@ fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) {
         }
     }
     ctx.out.verbatim(text.as_bytes());
+    Ok(())
 }
 
-fn err_no_master(ctx: &mut Ctx<'_>) {
-    ctx.out.error("ERR No such master with that name");
-}
-
-fn arity(ctx: &mut Ctx<'_>, sub: &str) {
-    ctx.out.error(&format!(
-        "ERR wrong number of arguments for 'sentinel|{}' command",
-        sub
-    ));
+/// The error of every subcommand that names a group that is not monitored.
+fn no_master() -> CmdError {
+    CmdError::err("No such master with that name")
 }
 
 /// Writes field/value pairs as a map (RESP3) or flat array (RESP2), values as bulks.
@@ -560,407 +604,404 @@ const SENTINEL_HELP: &[&str] = &[
     "    Print this help.",
 ];
 
-fn sentinel(ctx: &mut Ctx<'_>, args: &[Bytes]) {
+/// SENTINEL: looks the subcommand up in [`SUBCOMMANDS`] and checks its arity, so each
+/// handler below sees only well-formed calls.
+fn sentinel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let sub = s(&args[1]).to_ascii_lowercase();
-    let n = args.len();
-    let arg = |i: usize| s(&args[i]);
-    match sub.as_str() {
-        "help" => {
-            ctx.out.array(SENTINEL_HELP.len());
-            for l in SENTINEL_HELP {
-                ctx.out.simple(l);
-            }
-        }
-        "masters" if n == 2 => {
-            let st = ctx.sh.state.lock();
-            ctx.out.array(st.masters.len());
-            for m in st.masters.values() {
-                reply_fields(ctx.out, &master_fields(m));
-            }
-        }
-        "master" if n == 3 => {
-            let st = ctx.sh.state.lock();
-            match st.masters.get(&arg(2)) {
-                Some(m) => reply_fields(ctx.out, &master_fields(m)),
-                None => {
-                    drop(st);
-                    err_no_master(ctx)
-                }
-            }
-        }
-        "replicas" | "slaves" if n == 3 => {
-            let st = ctx.sh.state.lock();
-            match st.masters.get(&arg(2)) {
-                Some(m) => {
-                    ctx.out.array(m.replicas.len());
-                    for r in m.replicas.values() {
-                        reply_fields(ctx.out, &replica_fields(m, r));
-                    }
-                }
-                None => {
-                    drop(st);
-                    err_no_master(ctx)
-                }
-            }
-        }
-        "sentinels" if n == 3 => {
-            let st = ctx.sh.state.lock();
-            match st.masters.get(&arg(2)) {
-                Some(m) => {
-                    ctx.out.array(m.sentinels.len());
-                    for p in m.sentinels.values() {
-                        reply_fields(ctx.out, &peer_fields(m, p));
-                    }
-                }
-                None => {
-                    drop(st);
-                    err_no_master(ctx)
-                }
-            }
-        }
-        "get-master-addr-by-name" if n == 3 => {
-            let st = ctx.sh.state.lock();
-            match st.masters.get(&arg(2)) {
-                Some(m) => {
-                    let (ip, port) = m.current_address();
-                    ctx.out.array(2);
-                    ctx.out.bulk(ip.as_bytes());
-                    ctx.out.bulk(port.to_string().as_bytes());
-                }
-                None => ctx.out.null_array(),
-            }
-        }
-        "myid" if n == 2 => {
-            let id = ctx.sh.state.lock().myid.clone();
-            ctx.out.bulk(id.as_bytes());
-        }
-        "is-master-down-by-addr" if n == 6 => {
-            let (Some(port), Some(epoch)) = (
-                crate::protocol::parse_i64(&args[3]),
-                crate::protocol::parse_i64(&args[4]),
-            ) else {
-                ctx.out.error("ERR value is not an integer or out of range");
-                return;
-            };
-            let (ip, runid) = (arg(2), arg(5));
-            let mut events = Vec::new();
-            let (down, leader, leader_epoch) = {
-                let mut st = ctx.sh.state.lock();
-                let name = st
-                    .masters
-                    .values()
-                    .find(|m| m.node.ip == ip && i64::from(m.node.port) == port)
-                    .map(|m| m.name().to_string());
-                match name {
-                    None => (false, None, 0),
-                    Some(name) => {
-                        let down = st.masters[&name].node.s_down_since_ms > 0;
-                        if runid != "*" {
-                            let (l, e) = failover::vote(
-                                &mut st,
-                                &name,
-                                epoch.max(0) as u64,
-                                &runid,
-                                &mut events,
-                            );
-                            (down, l, e)
-                        } else {
-                            (down, None, 0)
-                        }
-                    }
-                }
-            };
-            for (k, v) in events {
-                ctx.sh.events.emit(&k, &v);
-            }
-            ctx.out.array(3);
-            ctx.out.int(i64::from(down));
-            ctx.out.bulk(leader.as_deref().unwrap_or("*").as_bytes());
-            ctx.out.int(leader_epoch as i64);
-        }
-        "reset" if n == 3 => {
-            let pattern = arg(2);
-            let mut events = Vec::new();
-            let count = {
-                let mut st = ctx.sh.state.lock();
-                let mut count = 0;
-                for m in st.masters.values_mut() {
-                    if crate::store::glob::glob_match(
-                        pattern.as_bytes(),
-                        m.name().as_bytes(),
-                        false,
-                    ) {
-                        let cfg = m.cfg.clone();
-                        let generation = m.generation + 1;
-                        *m = Master::new(MasterConfig {
-                            known_replicas: Vec::new(),
-                            known_sentinels: Vec::new(),
-                            ..cfg
-                        });
-                        m.generation = generation;
-                        events.push(("+reset-master".to_string(), format!("master {}", m.at())));
-                        count += 1;
-                    }
-                }
-                st.dirty = true;
-                count
-            };
-            for (k, v) in events {
-                ctx.sh.events.emit(&k, &v);
-            }
-            ctx.out.int(count);
-        }
-        "failover" if n == 3 => {
-            let mut st = ctx.sh.state.lock();
-            let Some(m) = st.masters.get_mut(&arg(2)) else {
-                drop(st);
-                return err_no_master(ctx);
-            };
-            if m.failover != FailoverState::None {
-                drop(st);
-                ctx.out.error("-INPROG Failover already in progress");
-                return;
-            }
-            let any = m.replicas.values().any(|r| {
-                r.s_down_since_ms == 0 && r.connected && r.priority != 0 && r.info_refresh_ms > 0
-            });
-            if !any {
-                drop(st);
-                ctx.out.error("-NOGOODSLAVE No suitable replica to promote");
-                return;
-            }
-            tracing::warn!(master = %m.name(), "Executing user requested FAILOVER of '{}'", m.name());
-            m.force_failover = true;
-            m.failover_start_ms = 0;
-            drop(st);
-            failover::step(ctx.sh);
-            ctx.out.ok();
-        }
-        "monitor" if n == 6 => {
-            let Some(quorum) = crate::protocol::parse_i64(&args[5]) else {
-                ctx.out.error("ERR Invalid quorum");
-                return;
-            };
-            let Some(port) = crate::protocol::parse_i64(&args[4]) else {
-                ctx.out.error("ERR Invalid port");
-                return;
-            };
-            if quorum <= 0 {
-                ctx.out.error("ERR Quorum must be 1 or greater.");
-                return;
-            }
-            if arg(3).parse::<std::net::IpAddr>().is_err() {
-                ctx.out
-                    .error("ERR Invalid IP address or hostname specified");
-                return;
-            }
-            if !(1..=65535).contains(&port) {
-                ctx.out.error("ERR Invalid port number");
-                return;
-            }
-            let name = arg(2);
-            let mut st = ctx.sh.state.lock();
-            if st.masters.contains_key(&name) {
-                drop(st);
-                ctx.out.error("ERR Duplicate master name.");
-                return;
-            }
-            let m = Master::new(MasterConfig::new(
-                &name,
-                &arg(3),
-                port as u16,
-                quorum as usize,
-            ));
-            let at = m.at();
-            st.masters.insert(name, m);
-            st.dirty = true;
-            drop(st);
-            ctx.sh.flush_config();
-            ctx.sh
-                .events
-                .emit("+monitor", &format!("master {at} quorum {quorum}"));
-            ctx.out.ok();
-        }
-        "remove" if n == 3 => {
-            let mut st = ctx.sh.state.lock();
-            match st.masters.remove(&arg(2)) {
-                Some(m) => {
-                    st.dirty = true;
-                    drop(st);
-                    ctx.sh
-                        .events
-                        .emit("-monitor", &format!("master {}", m.at()));
-                    ctx.sh.flush_config();
-                    ctx.out.ok();
-                }
-                None => {
-                    drop(st);
-                    err_no_master(ctx)
-                }
-            }
-        }
-        "flushconfig" if n == 2 => {
-            ctx.sh.state.lock().dirty = true;
-            ctx.sh.flush_config();
-            ctx.out.ok();
-        }
-        "ckquorum" if n == 3 => {
-            let st = ctx.sh.state.lock();
-            let Some(m) = st.masters.get(&arg(2)) else {
-                drop(st);
-                return err_no_master(ctx);
-            };
-            let (usable, q, maj) = quorum_check(m);
-            drop(st);
-            if q && maj {
-                ctx.out.simple(&format!(
-                    "OK {usable} usable Sentinels. Quorum and failover authorization can be reached"
-                ));
-            } else {
-                let mut e = format!("NOQUORUM {usable} usable Sentinels. ");
-                if !q {
-                    e.push_str("Not enough available Sentinels to reach the specified quorum for this master");
-                }
-                if !maj {
-                    if !q {
-                        e.push_str(". ");
-                    }
-                    e.push_str("Not enough available Sentinels to reach the majority and authorize a failover");
-                }
-                ctx.out.error(&e);
-            }
-        }
-        "set" if n >= 3 => sentinel_set(ctx, args),
-        "config" if n >= 3 => {
-            let op = arg(2).to_ascii_lowercase();
-            if op == "get" && n == 4 {
-                let pattern = arg(3);
-                let c = ctx.sh.config.lock();
-                let params: Vec<(&str, String)> = vec![
-                    ("resolve-hostnames", "no".into()),
-                    ("announce-hostnames", "no".into()),
-                    ("announce-ip", c.announce_ip.clone().unwrap_or_default()),
-                    ("announce-port", c.announce_port.unwrap_or(0).to_string()),
-                    (
-                        "sentinel-user",
-                        c.sentinel_auth.0.clone().unwrap_or_default(),
-                    ),
-                    (
-                        "sentinel-pass",
-                        c.sentinel_auth.1.clone().unwrap_or_default(),
-                    ),
-                    ("loglevel", c.loglevel.clone()),
-                ];
-                let hits: Vec<&(&str, String)> = params
-                    .iter()
-                    .filter(|(k, _)| {
-                        crate::store::glob::glob_match(pattern.as_bytes(), k.as_bytes(), true)
-                    })
-                    .collect();
-                ctx.out.map(hits.len());
-                for (k, v) in hits {
-                    ctx.out.bulk(k.as_bytes());
-                    ctx.out.bulk(v.as_bytes());
-                }
-            } else if op == "set" && n == 5 {
-                let (k, v) = (arg(3).to_ascii_lowercase(), arg(4));
-                let mut c = ctx.sh.config.lock();
-                match k.as_str() {
-                    "announce-ip" => c.announce_ip = (!v.is_empty()).then_some(v),
-                    "announce-port" => match v.parse::<u16>() {
-                        Ok(p) => c.announce_port = (p != 0).then_some(p),
-                        Err(_) => {
-                            drop(c);
-                            ctx.out.error(&format!(
-                                "ERR Invalid value '{v}' to SENTINEL CONFIG SET 'announce-port'"
-                            ));
-                            return;
-                        }
-                    },
-                    "loglevel" => c.loglevel = v,
-                    "resolve-hostnames" | "announce-hostnames" => {}
-                    _ => {
-                        drop(c);
-                        ctx.out.error(&format!(
-                            "ERR Invalid argument '{k}' to SENTINEL CONFIG SET"
-                        ));
-                        return;
-                    }
-                }
-                drop(c);
-                ctx.sh.state.lock().dirty = true;
-                ctx.sh.flush_config();
-                ctx.out.ok();
-            } else {
-                ctx.out.error(
-                    "ERR Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.",
-                );
-            }
-        }
-        "pending-scripts" if n == 2 => ctx.out.array(0),
-        "info-cache" => ctx.out.array(0),
-        "simulate-failure" => {
-            let mut st = ctx.sh.state.lock();
-            st.simulate_crash_after_election = false;
-            st.simulate_crash_after_promotion = false;
-            for a in &args[2..] {
-                match s(a).to_ascii_lowercase().as_str() {
-                    "crash-after-election" => st.simulate_crash_after_election = true,
-                    "crash-after-promotion" => st.simulate_crash_after_promotion = true,
-                    "help" => {
-                        drop(st);
-                        ctx.out.array(2);
-                        ctx.out.bulk(b"crash-after-election");
-                        ctx.out.bulk(b"crash-after-promotion");
-                        return;
-                    }
-                    _ => {
-                        drop(st);
-                        ctx.out.error("ERR Unknown failure simulation specified");
-                        return;
-                    }
-                }
-            }
-            drop(st);
-            ctx.out.ok();
-        }
-        "masters"
-        | "master"
-        | "replicas"
-        | "slaves"
-        | "sentinels"
-        | "get-master-addr-by-name"
-        | "myid"
-        | "is-master-down-by-addr"
-        | "reset"
-        | "failover"
-        | "monitor"
-        | "remove"
-        | "flushconfig"
-        | "ckquorum"
-        | "set"
-        | "config"
-        | "pending-scripts" => arity(ctx, &sub),
-        _ => ctx.out.error(&format!(
-            "ERR unknown subcommand '{}'. Try SENTINEL HELP.",
+    let Some((arity, handler)) = lookup(SUBCOMMANDS, &sub) else {
+        return Err(CmdError::err(format!(
+            "unknown subcommand '{}'. Try SENTINEL HELP.",
             s(&args[1])
+        )));
+    };
+    if !arity_ok(arity, args.len()) {
+        return Err(CmdError::Arity(format!("sentinel|{sub}")));
+    }
+    handler(ctx, args)
+}
+
+/// SENTINEL HELP
+fn sentinel_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.out.array(SENTINEL_HELP.len());
+    for l in SENTINEL_HELP {
+        ctx.out.simple(l);
+    }
+    Ok(())
+}
+
+/// SENTINEL MASTERS
+fn sentinel_masters(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let st = ctx.sh.state.lock();
+    ctx.out.array(st.masters.len());
+    for m in st.masters.values() {
+        reply_fields(ctx.out, &master_fields(m));
+    }
+    Ok(())
+}
+
+/// SENTINEL MASTER <name>
+fn sentinel_master(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let st = ctx.sh.state.lock();
+    let m = st.masters.get(&s(&args[2])).ok_or_else(no_master)?;
+    reply_fields(ctx.out, &master_fields(m));
+    Ok(())
+}
+
+/// SENTINEL REPLICAS|SLAVES <name>
+fn sentinel_replicas(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let st = ctx.sh.state.lock();
+    let m = st.masters.get(&s(&args[2])).ok_or_else(no_master)?;
+    ctx.out.array(m.replicas.len());
+    for r in m.replicas.values() {
+        reply_fields(ctx.out, &replica_fields(m, r));
+    }
+    Ok(())
+}
+
+/// SENTINEL SENTINELS <name>
+fn sentinel_sentinels(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let st = ctx.sh.state.lock();
+    let m = st.masters.get(&s(&args[2])).ok_or_else(no_master)?;
+    ctx.out.array(m.sentinels.len());
+    for p in m.sentinels.values() {
+        reply_fields(ctx.out, &peer_fields(m, p));
+    }
+    Ok(())
+}
+
+/// SENTINEL GET-MASTER-ADDR-BY-NAME <name>: a null array, not an error, for an unknown
+/// group (as stock).
+fn sentinel_master_addr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let st = ctx.sh.state.lock();
+    match st.masters.get(&s(&args[2])) {
+        Some(m) => {
+            let (ip, port) = m.current_address();
+            ctx.out.array(2);
+            ctx.out.bulk(ip.as_bytes());
+            ctx.out.bulk(port.to_string().as_bytes());
+        }
+        None => ctx.out.null_array(),
+    }
+    Ok(())
+}
+
+/// SENTINEL MYID
+fn sentinel_myid(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let id = ctx.sh.state.lock().myid.clone();
+    ctx.out.bulk(id.as_bytes());
+    Ok(())
+}
+
+/// SENTINEL IS-MASTER-DOWN-BY-ADDR <ip> <port> <current-epoch> <runid>: our opinion of
+/// the leader, and our vote when a run id (not `*`) asks for one.
+fn sentinel_is_master_down_by_addr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (Some(port), Some(epoch)) = (
+        crate::protocol::parse_i64(&args[3]),
+        crate::protocol::parse_i64(&args[4]),
+    ) else {
+        return Err(CmdError::NotInteger);
+    };
+    let (ip, runid) = (s(&args[2]), s(&args[5]));
+    let mut events = Vec::new();
+    let (down, leader, leader_epoch) = {
+        let mut st = ctx.sh.state.lock();
+        let name = st
+            .masters
+            .values()
+            .find(|m| m.node.ip == ip && i64::from(m.node.port) == port)
+            .map(|m| m.name().to_string());
+        match name {
+            None => (false, None, 0),
+            Some(name) => {
+                let down = st.masters[&name].node.s_down_since_ms > 0;
+                if runid != "*" {
+                    let (l, e) =
+                        failover::vote(&mut st, &name, epoch.max(0) as u64, &runid, &mut events);
+                    (down, l, e)
+                } else {
+                    (down, None, 0)
+                }
+            }
+        }
+    };
+    for (k, v) in events {
+        ctx.sh.events.emit(&k, &v);
+    }
+    ctx.out.array(3);
+    ctx.out.int(i64::from(down));
+    ctx.out.bulk(leader.as_deref().unwrap_or("*").as_bytes());
+    ctx.out.int(leader_epoch as i64);
+    Ok(())
+}
+
+/// SENTINEL RESET <pattern>: forgets what was learned about matching groups (followers,
+/// peers, failover state), keeping their configuration.
+fn sentinel_reset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let pattern = s(&args[2]);
+    let mut events = Vec::new();
+    let count = {
+        let mut st = ctx.sh.state.lock();
+        let mut count = 0;
+        for m in st.masters.values_mut() {
+            if crate::store::glob::glob_match(pattern.as_bytes(), m.name().as_bytes(), false) {
+                let cfg = m.cfg.clone();
+                let generation = m.generation + 1;
+                *m = Master::new(MasterConfig {
+                    known_replicas: Vec::new(),
+                    known_sentinels: Vec::new(),
+                    ..cfg
+                });
+                m.generation = generation;
+                events.push(("+reset-master".to_string(), format!("master {}", m.at())));
+                count += 1;
+            }
+        }
+        st.dirty = true;
+        count
+    };
+    for (k, v) in events {
+        ctx.sh.events.emit(&k, &v);
+    }
+    ctx.out.int(count);
+    Ok(())
+}
+
+/// SENTINEL FAILOVER <name>: forces a failover without asking other sentinels, started
+/// here at once rather than at the next timer tick.
+fn sentinel_failover(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    {
+        let mut st = ctx.sh.state.lock();
+        let m = st.masters.get_mut(&s(&args[2])).ok_or_else(no_master)?;
+        // These two texts start with '-', which the reply writer adds again: the wire
+        // has always carried "--INPROG ..." / "--NOGOODSLAVE ...", kept as is here.
+        if m.failover != FailoverState::None {
+            return Err(CmdError::Msg("-INPROG Failover already in progress".into()));
+        }
+        let any = m.replicas.values().any(|r| {
+            r.s_down_since_ms == 0 && r.connected && r.priority != 0 && r.info_refresh_ms > 0
+        });
+        if !any {
+            return Err(CmdError::Msg(
+                "-NOGOODSLAVE No suitable replica to promote".into(),
+            ));
+        }
+        tracing::warn!(master = %m.name(), "Executing user requested FAILOVER of '{}'", m.name());
+        m.force_failover = true;
+        m.failover_start_ms = 0;
+    }
+    failover::step(ctx.sh);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SENTINEL MONITOR <name> <ip> <port> <quorum>; the checks run in stock's order, so
+/// the first bad argument is the one reported.
+fn sentinel_monitor(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let Some(quorum) = crate::protocol::parse_i64(&args[5]) else {
+        return Err(CmdError::err("Invalid quorum"));
+    };
+    let Some(port) = crate::protocol::parse_i64(&args[4]) else {
+        return Err(CmdError::err("Invalid port"));
+    };
+    if quorum <= 0 {
+        return Err(CmdError::err("Quorum must be 1 or greater."));
+    }
+    let ip = s(&args[3]);
+    if ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(CmdError::err("Invalid IP address or hostname specified"));
+    }
+    if !(1..=65535).contains(&port) {
+        return Err(CmdError::err("Invalid port number"));
+    }
+    let name = s(&args[2]);
+    let at = {
+        let mut st = ctx.sh.state.lock();
+        if st.masters.contains_key(&name) {
+            return Err(CmdError::err("Duplicate master name."));
+        }
+        let m = Master::new(MasterConfig::new(&name, &ip, port as u16, quorum as usize));
+        let at = m.at();
+        st.masters.insert(name, m);
+        st.dirty = true;
+        at
+    };
+    ctx.sh.flush_config();
+    ctx.sh
+        .events
+        .emit("+monitor", &format!("master {at} quorum {quorum}"));
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SENTINEL REMOVE <name>
+fn sentinel_remove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let m = {
+        let mut st = ctx.sh.state.lock();
+        let m = st.masters.remove(&s(&args[2])).ok_or_else(no_master)?;
+        st.dirty = true;
+        m
+    };
+    ctx.sh
+        .events
+        .emit("-monitor", &format!("master {}", m.at()));
+    ctx.sh.flush_config();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SENTINEL FLUSHCONFIG: rewrites the file now, even with nothing changed.
+fn sentinel_flushconfig(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.sh.state.lock().dirty = true;
+    ctx.sh.flush_config();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SENTINEL CKQUORUM <name>: whether a failover could be both triggered and authorized
+/// with the sentinels reachable now.
+fn sentinel_ckquorum(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (usable, q, maj) = {
+        let st = ctx.sh.state.lock();
+        let m = st.masters.get(&s(&args[2])).ok_or_else(no_master)?;
+        quorum_check(m)
+    };
+    if q && maj {
+        ctx.out.simple(&format!(
+            "OK {usable} usable Sentinels. Quorum and failover authorization can be reached"
+        ));
+        return Ok(());
+    }
+    let mut e = format!("NOQUORUM {usable} usable Sentinels. ");
+    if !q {
+        e.push_str("Not enough available Sentinels to reach the specified quorum for this master");
+    }
+    if !maj {
+        if !q {
+            e.push_str(". ");
+        }
+        e.push_str("Not enough available Sentinels to reach the majority and authorize a failover");
+    }
+    Err(CmdError::Msg(e))
+}
+
+/// SENTINEL CONFIG GET <pattern> | SET <param> <value>: any other shape gets one error.
+fn sentinel_config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let op = s(&args[2]).to_ascii_lowercase();
+    match (op.as_str(), args.len()) {
+        ("get", 4) => sentinel_config_get(ctx, &s(&args[3])),
+        ("set", 5) => sentinel_config_set(ctx, &s(&args[3]).to_ascii_lowercase(), s(&args[4])),
+        _ => Err(CmdError::err(
+            "Only SENTINEL CONFIG GET <option> / SET <option> <value> are supported.",
         )),
     }
 }
 
-/// SENTINEL SET <name> <option> <value> [...]
-fn sentinel_set(ctx: &mut Ctx<'_>, args: &[Bytes]) {
+/// SENTINEL CONFIG GET: the global parameters stock Sentinel lists, matched by glob.
+fn sentinel_config_get(ctx: &mut Ctx<'_>, pattern: &str) -> CmdResult {
+    let c = ctx.sh.config.lock();
+    let params: Vec<(&str, String)> = vec![
+        ("resolve-hostnames", "no".into()),
+        ("announce-hostnames", "no".into()),
+        ("announce-ip", c.announce_ip.clone().unwrap_or_default()),
+        ("announce-port", c.announce_port.unwrap_or(0).to_string()),
+        (
+            "sentinel-user",
+            c.sentinel_auth.0.clone().unwrap_or_default(),
+        ),
+        (
+            "sentinel-pass",
+            c.sentinel_auth.1.clone().unwrap_or_default(),
+        ),
+        ("loglevel", c.loglevel.clone()),
+    ];
+    let hits: Vec<&(&str, String)> = params
+        .iter()
+        .filter(|(k, _)| crate::store::glob::glob_match(pattern.as_bytes(), k.as_bytes(), true))
+        .collect();
+    ctx.out.map(hits.len());
+    for (k, v) in hits {
+        ctx.out.bulk(k.as_bytes());
+        ctx.out.bulk(v.as_bytes());
+    }
+    Ok(())
+}
+
+/// SENTINEL CONFIG SET: applied, then the file is rewritten so a restart keeps it.
+/// `key` is lowercased.
+fn sentinel_config_set(ctx: &mut Ctx<'_>, key: &str, value: String) -> CmdResult {
+    {
+        let mut c = ctx.sh.config.lock();
+        match key {
+            "announce-ip" => c.announce_ip = (!value.is_empty()).then_some(value),
+            "announce-port" => match value.parse::<u16>() {
+                Ok(p) => c.announce_port = (p != 0).then_some(p),
+                Err(_) => {
+                    return Err(CmdError::err(format!(
+                        "Invalid value '{value}' to SENTINEL CONFIG SET 'announce-port'"
+                    )));
+                }
+            },
+            "loglevel" => c.loglevel = value,
+            "resolve-hostnames" | "announce-hostnames" => {}
+            _ => {
+                return Err(CmdError::err(format!(
+                    "Invalid argument '{key}' to SENTINEL CONFIG SET"
+                )));
+            }
+        }
+    }
+    ctx.sh.state.lock().dirty = true;
+    ctx.sh.flush_config();
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SENTINEL PENDING-SCRIPTS: always empty, as scripts are accepted but never run.
+fn sentinel_pending_scripts(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.out.array(0);
+    Ok(())
+}
+
+/// SENTINEL INFO-CACHE: always empty (no INFO cache is kept).
+fn sentinel_info_cache(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.out.array(0);
+    Ok(())
+}
+
+/// SENTINEL SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION] [HELP]: the
+/// flags are cleared first, so each call states the whole set.
+fn sentinel_simulate_failure(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let mut st = ctx.sh.state.lock();
+    st.simulate_crash_after_election = false;
+    st.simulate_crash_after_promotion = false;
+    for a in &args[2..] {
+        match s(a).to_ascii_lowercase().as_str() {
+            "crash-after-election" => st.simulate_crash_after_election = true,
+            "crash-after-promotion" => st.simulate_crash_after_promotion = true,
+            "help" => {
+                drop(st);
+                ctx.out.array(2);
+                ctx.out.bulk(b"crash-after-election");
+                ctx.out.bulk(b"crash-after-promotion");
+                return Ok(());
+            }
+            _ => return Err(CmdError::err("Unknown failure simulation specified")),
+        }
+    }
+    drop(st);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// SENTINEL SET <name> <option> <value> [...]: options are applied in order, so an
+/// invalid one leaves the earlier ones applied (as stock).
+fn sentinel_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let name = s(&args[2]);
-    if args.len() < 5 || args.len().is_multiple_of(2) {
-        ctx.out
-            .error("ERR wrong number of arguments for 'sentinel|set' command");
-        return;
+    if args.len().is_multiple_of(2) {
+        return Err(CmdError::Arity("sentinel|set".into()));
     }
     let mut st = ctx.sh.state.lock();
-    let Some(m) = st.masters.get_mut(&name) else {
-        drop(st);
-        return err_no_master(ctx);
-    };
+    let m = st.masters.get_mut(&name).ok_or_else(no_master)?;
     let mut changes = Vec::new();
     for pair in args[3..].chunks(2) {
         let (opt, val) = (s(&pair[0]).to_ascii_lowercase(), s(&pair[1]));
@@ -998,19 +1039,15 @@ fn sentinel_set(ctx: &mut Ctx<'_>, args: &[Bytes]) {
             | "rename-command"
             | "master-reboot-down-after-period" => Some(()),
             _ => {
-                drop(st);
-                ctx.out.error(&format!(
-                    "ERR Unknown option or number of arguments for SENTINEL SET '{opt}'"
-                ));
-                return;
+                return Err(CmdError::err(format!(
+                    "Unknown option or number of arguments for SENTINEL SET '{opt}'"
+                )));
             }
         };
         if ok.is_none() {
-            drop(st);
-            ctx.out.error(&format!(
-                "ERR Invalid argument '{val}' for SENTINEL SET '{opt}'"
-            ));
-            return;
+            return Err(CmdError::err(format!(
+                "Invalid argument '{val}' for SENTINEL SET '{opt}'"
+            )));
         }
         changes.push(format!("{opt} {val}"));
     }
@@ -1022,4 +1059,5 @@ fn sentinel_set(ctx: &mut Ctx<'_>, args: &[Bytes]) {
     }
     ctx.sh.flush_config();
     ctx.out.ok();
+    Ok(())
 }

@@ -1,7 +1,8 @@
 //! The sentinel's timer (every 100 ms): subjective and objective down detection, the vote
 //! (one per epoch, as stock Sentinel), and the failover state machine:
 //! wait_start (elected?) -> select_slave -> send_slaveof_noone -> wait_promotion ->
-//! reconf_slaves -> update_config (+switch-master).
+//! reconf_slaves -> update_config (+switch-master), one function per state as stock's
+//! `sentinelFailoverStateMachine`.
 
 use super::Sentinel;
 use super::link::Auth;
@@ -19,7 +20,8 @@ const MAX_START_DELAY_MS: u64 = 500;
 /// A follower sent REPLICAOF that does not report progress in this time is counted done.
 const RECONF_TIMEOUT_MS: u64 = 10_000;
 
-/// Runs the timer until shutdown.
+/// Runs the timer until shutdown: down detection and failovers progress only here (and
+/// in the `step` SENTINEL FAILOVER runs, so a forced failover starts at once).
 pub async fn run(sh: Arc<Sentinel>) {
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut shutdown = sh.shutdown.subscribe();
@@ -87,7 +89,8 @@ pub enum Action {
     },
 }
 
-/// One timer step over every group.
+/// One timer step over every group. State changes are made under the lock; events and
+/// node commands are collected and sent after it is released, so no I/O ever holds it.
 pub fn step(sh: &Arc<Sentinel>) {
     let mut events = Events::new();
     let mut commands = Commands::new();
@@ -397,183 +400,231 @@ fn select_replica(m: &Master, now: u64) -> Option<String> {
     candidates.first().map(|n| n.addr())
 }
 
+/// Stock `sentinelFailoverStateMachine`: one step of `name`'s failover. Each state is its
+/// own function so that what ends it (and what aborts it) reads on its own; `step` calls
+/// this again while the state keeps changing.
 fn run_failover(st: &mut State, name: &str, events: &mut Events, commands: &mut Commands) {
     let now = now_ms();
-    let Some(m) = st.masters.get(name) else {
+    let Some(state) = st.masters.get(name).map(|m| m.failover) else {
         return;
     };
-    let auth = Auth {
+    match state {
+        FailoverState::None => {}
+        FailoverState::WaitStart => failover_wait_start(st, name, now, events),
+        FailoverState::SelectSlave => failover_select_slave(group(st, name), now, events),
+        FailoverState::SendSlaveofNoone => {
+            failover_send_slaveof_noone(group(st, name), now, events, commands)
+        }
+        FailoverState::WaitPromotion => failover_wait_promotion(group(st, name), now, events),
+        FailoverState::ReconfSlaves => {
+            failover_reconf_next_slave(group(st, name), now, events, commands)
+        }
+        FailoverState::UpdateConfig => failover_switch_to_promoted(st, name, events),
+    }
+}
+
+/// The group a failover step runs on, known to exist (`run_failover` checked).
+fn group<'a>(st: &'a mut State, name: &str) -> &'a mut Master {
+    st.masters.get_mut(name).expect("present")
+}
+
+/// The credentials the group's nodes want, for the commands a step sends.
+fn node_auth(m: &Master) -> Auth {
+    Auth {
         user: m.cfg.auth_user.clone(),
         pass: m.cfg.auth_pass.clone(),
+    }
+}
+
+/// Stock `sentinelFailoverWaitStart`: go on only once elected (or at once when forced);
+/// give up when no leader emerged within the election timeout.
+fn failover_wait_start(st: &mut State, name: &str, now: u64, events: &mut Events) {
+    let m = st.masters.get(name).expect("present");
+    let epoch = m.failover_epoch;
+    let force = m.force_failover;
+    let election_timeout = m.cfg.failover_timeout_ms.min(10_000);
+    // Taken before counting votes: voting for another sentinel moves the start time.
+    let started = m.failover_start_ms;
+    let myid = st.myid.clone();
+    let leader = if force {
+        Some(myid.clone())
+    } else {
+        leader_for(st, name, epoch, events)
     };
-    match m.failover {
-        FailoverState::None => {}
-        FailoverState::WaitStart => {
-            let epoch = m.failover_epoch;
-            let force = m.force_failover;
-            let election_timeout = m.cfg.failover_timeout_ms.min(10_000);
-            let started = m.failover_start_ms;
-            let myid = st.myid.clone();
-            let leader = if force {
-                Some(myid.clone())
-            } else {
-                leader_for(st, name, epoch, events)
-            };
-            let m = st.masters.get_mut(name).expect("present");
-            if leader.as_deref() != Some(myid.as_str()) {
-                if now.saturating_sub(started) > election_timeout && now > started {
-                    abort(m, "not-elected", events);
-                    m.failover_start_ms = now;
-                }
-                return;
-            }
-            events.push(("+elected-leader".into(), format!("master {}", m.at())));
-            m.failover = FailoverState::SelectSlave;
+    let m = group(st, name);
+    if leader.as_deref() != Some(myid.as_str()) {
+        if now.saturating_sub(started) > election_timeout && now > started {
+            abort(m, "not-elected", events);
+            m.failover_start_ms = now;
+        }
+        return;
+    }
+    events.push(("+elected-leader".into(), format!("master {}", m.at())));
+    m.failover = FailoverState::SelectSlave;
+    m.failover_state_ms = now;
+    events.push((
+        "+failover-state-select-slave".into(),
+        format!("master {}", m.at()),
+    ));
+}
+
+/// Stock `sentinelFailoverSelectSlave`: pick the follower to promote, or abort when none
+/// qualifies.
+fn failover_select_slave(m: &mut Master, now: u64, events: &mut Events) {
+    match select_replica(m, now) {
+        None => {
+            abort(m, "no-good-slave", events);
+            m.failover_start_ms = now;
+        }
+        Some(addr) => {
+            let n = &m.replicas[&addr];
+            events.push(("+selected-slave".into(), node_event(n, m, "slave")));
+            m.promoted = Some(addr);
+            m.failover = FailoverState::SendSlaveofNoone;
             m.failover_state_ms = now;
             events.push((
-                "+failover-state-select-slave".into(),
+                "+failover-state-send-slaveof-noone".into(),
+                node_event(n, m, "slave"),
+            ));
+        }
+    }
+}
+
+/// Stock `sentinelFailoverSendSlaveOfNoOne`: promote the chosen follower once it is
+/// reachable; a forced failover with the leader still up hands over with `FAILOVER TO`
+/// instead, so no acknowledged write is lost.
+fn failover_send_slaveof_noone(
+    m: &mut Master,
+    now: u64,
+    events: &mut Events,
+    commands: &mut Commands,
+) {
+    let auth = node_auth(m);
+    let Some(addr) = m.promoted.clone() else {
+        abort(m, "no-good-slave", events);
+        return;
+    };
+    let connected = m.replicas.get(&addr).is_some_and(|n| n.connected);
+    if !connected {
+        if now.saturating_sub(m.failover_state_ms) > m.cfg.failover_timeout_ms {
+            abort(m, "slave-timeout", events);
+            m.failover_start_ms = now;
+        }
+        return;
+    }
+    let leader_up = m.node.connected && m.node.s_down_since_ms == 0 && m.node.role == Role::Master;
+    if m.force_failover && leader_up {
+        commands.push(Action::Switchover {
+            leader: m.node.addr(),
+            promoted: addr.clone(),
+            auth,
+            timeout_ms: m.cfg.failover_timeout_ms / 2,
+        });
+    } else {
+        commands.push(Action::Repoint((addr.clone(), auth, None)));
+    }
+    let n = &m.replicas[&addr];
+    events.push((
+        "+failover-state-wait-promotion".into(),
+        node_event(n, m, "slave"),
+    ));
+    m.failover = FailoverState::WaitPromotion;
+    m.failover_state_ms = now;
+}
+
+/// Stock `sentinelFailoverWaitPromotion`: only the timeout is checked here; the promotion
+/// itself is seen in the follower's INFO (`monitor::on_info`), which moves the state on.
+fn failover_wait_promotion(m: &mut Master, now: u64, events: &mut Events) {
+    if now.saturating_sub(m.failover_state_ms) > m.cfg.failover_timeout_ms {
+        abort(m, "slave-timeout", events);
+        m.failover_start_ms = now;
+    }
+}
+
+/// Stock `sentinelFailoverReconfNextSlave` and `sentinelFailoverDetectEnd`: repoint the
+/// other followers at most `parallel-syncs` at a time (all at once after the failover
+/// timeout), and end the failover when every reachable one is done.
+fn failover_reconf_next_slave(
+    m: &mut Master,
+    now: u64,
+    events: &mut Events,
+    commands: &mut Commands,
+) {
+    let auth = node_auth(m);
+    let promoted = m.promoted.clone().unwrap_or_default();
+    let Some((pip, pport)) = promoted
+        .rsplit_once(':')
+        .map(|(i, p)| (i.to_string(), p.parse::<u16>().unwrap_or(0)))
+    else {
+        return;
+    };
+    let timed_out = now.saturating_sub(m.failover_state_ms) > m.cfg.failover_timeout_ms;
+    let at = m.at();
+    let mut in_progress = m
+        .replicas
+        .values()
+        .filter(|n| matches!(n.reconf, Reconf::Sent | Reconf::InProg))
+        .count();
+    for (addr, n) in m.replicas.iter_mut() {
+        if *addr == promoted {
+            continue;
+        }
+        let ev = format!("slave {} {} {} @ {}", n.addr(), n.ip, n.port, at);
+        if n.reconf == Reconf::Sent && now.saturating_sub(n.reconf_sent_ms) > RECONF_TIMEOUT_MS {
+            n.reconf = Reconf::Done;
+            events.push(("-slave-reconf-sent-timeout".into(), ev.clone()));
+            in_progress = in_progress.saturating_sub(1);
+        }
+        if n.reconf == Reconf::None
+            && (in_progress < m.cfg.parallel_syncs.max(1) || timed_out)
+            && n.s_down_since_ms == 0
+            && n.connected
+        {
+            n.reconf = Reconf::Sent;
+            n.reconf_sent_ms = now;
+            in_progress += 1;
+            commands.push(Action::Repoint((
+                addr.clone(),
+                auth.clone(),
+                Some((pip.clone(), pport)),
+            )));
+            events.push(("+slave-reconf-sent".into(), ev));
+        }
+    }
+    let all_done = m
+        .replicas
+        .iter()
+        .filter(|(a, _)| **a != promoted)
+        .all(|(_, n)| n.reconf == Reconf::Done || n.s_down_since_ms > 0);
+    if all_done || timed_out {
+        if timed_out && !all_done {
+            events.push((
+                "+failover-end-for-timeout".into(),
                 format!("master {}", m.at()),
             ));
         }
-        FailoverState::SelectSlave => {
-            let m = st.masters.get_mut(name).expect("present");
-            match select_replica(m, now) {
-                None => {
-                    abort(m, "no-good-slave", events);
-                    m.failover_start_ms = now;
-                }
-                Some(addr) => {
-                    let n = &m.replicas[&addr];
-                    events.push(("+selected-slave".into(), node_event(n, m, "slave")));
-                    m.promoted = Some(addr);
-                    m.failover = FailoverState::SendSlaveofNoone;
-                    m.failover_state_ms = now;
-                    events.push((
-                        "+failover-state-send-slaveof-noone".into(),
-                        node_event(n, m, "slave"),
-                    ));
-                }
-            }
+        events.push(("+failover-end".into(), format!("master {}", m.at())));
+        m.failover = FailoverState::UpdateConfig;
+        m.failover_state_ms = now;
+    }
+}
+
+/// Stock `sentinelFailoverSwitchToPromotedSlave`: the group now names the promoted
+/// follower as its leader (+switch-master), and the file is rewritten.
+fn failover_switch_to_promoted(st: &mut State, name: &str, events: &mut Events) {
+    let m = group(st, name);
+    let promoted = m.promoted.clone().unwrap_or_default();
+    if let Some((ip, port)) = promoted.rsplit_once(':') {
+        let port: u16 = port.parse().unwrap_or(0);
+        let (oip, oport) = (m.node.ip.clone(), m.node.port);
+        events.push((
+            "+switch-master".into(),
+            format!("{} {} {} {} {}", m.cfg.name, oip, oport, ip, port),
+        ));
+        m.switch_to(ip, port);
+        for n in m.replicas.values() {
+            events.push(("+slave".into(), node_event(n, m, "slave")));
         }
-        FailoverState::SendSlaveofNoone => {
-            let m = st.masters.get_mut(name).expect("present");
-            let Some(addr) = m.promoted.clone() else {
-                abort(m, "no-good-slave", events);
-                return;
-            };
-            let connected = m.replicas.get(&addr).is_some_and(|n| n.connected);
-            if !connected {
-                if now.saturating_sub(m.failover_state_ms) > m.cfg.failover_timeout_ms {
-                    abort(m, "slave-timeout", events);
-                    m.failover_start_ms = now;
-                }
-                return;
-            }
-            let leader_up =
-                m.node.connected && m.node.s_down_since_ms == 0 && m.node.role == Role::Master;
-            if m.force_failover && leader_up {
-                commands.push(Action::Switchover {
-                    leader: m.node.addr(),
-                    promoted: addr.clone(),
-                    auth,
-                    timeout_ms: m.cfg.failover_timeout_ms / 2,
-                });
-            } else {
-                commands.push(Action::Repoint((addr.clone(), auth, None)));
-            }
-            let n = &m.replicas[&addr];
-            events.push((
-                "+failover-state-wait-promotion".into(),
-                node_event(n, m, "slave"),
-            ));
-            m.failover = FailoverState::WaitPromotion;
-            m.failover_state_ms = now;
-        }
-        FailoverState::WaitPromotion => {
-            let m = st.masters.get_mut(name).expect("present");
-            if now.saturating_sub(m.failover_state_ms) > m.cfg.failover_timeout_ms {
-                abort(m, "slave-timeout", events);
-                m.failover_start_ms = now;
-            }
-            // Promotion itself is seen in the follower's INFO (monitor::on_info).
-        }
-        FailoverState::ReconfSlaves => {
-            let m = st.masters.get_mut(name).expect("present");
-            let promoted = m.promoted.clone().unwrap_or_default();
-            let Some((pip, pport)) = promoted
-                .rsplit_once(':')
-                .map(|(i, p)| (i.to_string(), p.parse::<u16>().unwrap_or(0)))
-            else {
-                return;
-            };
-            let timed_out = now.saturating_sub(m.failover_state_ms) > m.cfg.failover_timeout_ms;
-            let at = m.at();
-            let mut in_progress = m
-                .replicas
-                .values()
-                .filter(|n| matches!(n.reconf, Reconf::Sent | Reconf::InProg))
-                .count();
-            for (addr, n) in m.replicas.iter_mut() {
-                if *addr == promoted {
-                    continue;
-                }
-                let ev = format!("slave {} {} {} @ {}", n.addr(), n.ip, n.port, at);
-                if n.reconf == Reconf::Sent
-                    && now.saturating_sub(n.reconf_sent_ms) > RECONF_TIMEOUT_MS
-                {
-                    n.reconf = Reconf::Done;
-                    events.push(("-slave-reconf-sent-timeout".into(), ev.clone()));
-                    in_progress = in_progress.saturating_sub(1);
-                }
-                if n.reconf == Reconf::None
-                    && (in_progress < m.cfg.parallel_syncs.max(1) || timed_out)
-                    && n.s_down_since_ms == 0
-                    && n.connected
-                {
-                    n.reconf = Reconf::Sent;
-                    n.reconf_sent_ms = now;
-                    in_progress += 1;
-                    commands.push(Action::Repoint((
-                        addr.clone(),
-                        auth.clone(),
-                        Some((pip.clone(), pport)),
-                    )));
-                    events.push(("+slave-reconf-sent".into(), ev));
-                }
-            }
-            let all_done = m
-                .replicas
-                .iter()
-                .filter(|(a, _)| **a != promoted)
-                .all(|(_, n)| n.reconf == Reconf::Done || n.s_down_since_ms > 0);
-            if all_done || timed_out {
-                if timed_out && !all_done {
-                    events.push((
-                        "+failover-end-for-timeout".into(),
-                        format!("master {}", m.at()),
-                    ));
-                }
-                events.push(("+failover-end".into(), format!("master {}", m.at())));
-                m.failover = FailoverState::UpdateConfig;
-                m.failover_state_ms = now;
-            }
-        }
-        FailoverState::UpdateConfig => {
-            let m = st.masters.get_mut(name).expect("present");
-            let promoted = m.promoted.clone().unwrap_or_default();
-            if let Some((ip, port)) = promoted.rsplit_once(':') {
-                let port: u16 = port.parse().unwrap_or(0);
-                let (oip, oport) = (m.node.ip.clone(), m.node.port);
-                events.push((
-                    "+switch-master".into(),
-                    format!("{} {} {} {} {}", m.cfg.name, oip, oport, ip, port),
-                ));
-                m.switch_to(ip, port);
-                for n in m.replicas.values() {
-                    events.push(("+slave".into(), node_event(n, m, "slave")));
-                }
-                st.dirty = true;
-            }
-        }
+        st.dirty = true;
     }
 }
