@@ -139,7 +139,7 @@ async fn run(cfg: SentinelConfig) -> i32 {
     if tls_links {
         match ferrocache::server::tls::connector(&tls) {
             Ok(c) => {
-                let _ = sentinel::link::TLS.set(c);
+                let _ = sh.tls.set(c);
             }
             Err(e) => {
                 tracing::error!(error = %e, "Failed to configure TLS for links, aborting.");

@@ -118,10 +118,11 @@ pub fn step(sh: &Arc<Sentinel>) {
         sh.events.emit(&k, &v);
     }
     for action in commands {
+        let tls = sh.link_tls();
         tokio::spawn(async move {
             match action {
                 Action::Repoint((addr, auth, to)) => {
-                    if let Err(e) = send_replicaof(&addr, &auth, to).await {
+                    if let Err(e) = send_replicaof(&addr, &auth, &tls, to).await {
                         tracing::warn!(addr, error = %e, "could not send REPLICAOF");
                     }
                 }
@@ -131,9 +132,9 @@ pub fn step(sh: &Arc<Sentinel>) {
                     auth,
                     timeout_ms,
                 } => {
-                    if let Err(e) = switchover(&leader, &promoted, &auth, timeout_ms).await {
+                    if let Err(e) = switchover(&leader, &promoted, &auth, &tls, timeout_ms).await {
                         tracing::warn!(leader, promoted, error = %e, "coordinated FAILOVER refused, promoting directly");
-                        if let Err(e) = send_replicaof(&promoted, &auth, None).await {
+                        if let Err(e) = send_replicaof(&promoted, &auth, &tls, None).await {
                             tracing::warn!(promoted, error = %e, "could not send REPLICAOF NO ONE");
                         }
                     }
@@ -148,11 +149,12 @@ async fn switchover(
     leader: &str,
     promoted: &str,
     auth: &Auth,
+    tls: &super::link::Tls,
     timeout_ms: u64,
 ) -> Result<(), String> {
     let (ip, port) = promoted.rsplit_once(':').ok_or("bad address")?;
     let t = Duration::from_secs(2);
-    let mut link = super::link::Link::open(leader, auth, None, t)
+    let mut link = super::link::Link::open(leader, auth, tls, None, t)
         .await
         .map_err(|e| e.to_string())?;
     let reply = link

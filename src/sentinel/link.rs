@@ -30,8 +30,8 @@ pub enum LinkError {
     Closed,
 }
 
-/// TLS for every outgoing link, set once at startup with `tls-replication yes`.
-pub static TLS: std::sync::OnceLock<tokio_rustls::TlsConnector> = std::sync::OnceLock::new();
+/// TLS for outgoing links (`tls-replication yes`); None: plain TCP.
+pub type Tls = Option<tokio_rustls::TlsConnector>;
 
 /// An established connection to a node or sentinel.
 pub struct Link {
@@ -55,6 +55,7 @@ impl Link {
     pub async fn open(
         addr: &str,
         auth: &Auth,
+        tls: &Tls,
         name: Option<&str>,
         timeout: Duration,
     ) -> Result<Link, LinkError> {
@@ -64,7 +65,7 @@ impl Link {
             .ok_or(LinkError::Closed)?;
         let stream = tokio::time::timeout(
             timeout,
-            crate::server::tls::MaybeTls::connect(host, port, TLS.get()),
+            crate::server::tls::MaybeTls::connect(host, port, tls.as_ref()),
         )
         .await
         .map_err(|_| LinkError::Timeout)??;

@@ -44,9 +44,16 @@ pub struct Sentinel {
     /// rather than at their next 100 ms poll, before the other sentinels' own random
     /// pauses run out and they vote for themselves (a split vote costs a whole retry).
     pub vote_wanted: tokio::sync::Notify,
+    /// TLS for the links this sentinel opens, set once at startup (`tls-replication yes`).
+    pub tls: std::sync::OnceLock<tokio_rustls::TlsConnector>,
 }
 
 impl Sentinel {
+    /// What every outgoing link dials with.
+    pub fn link_tls(&self) -> link::Tls {
+        self.tls.get().cloned()
+    }
+
     /// Builds the sentinel from its configuration; generates and persists a run id if the
     /// file had none.
     pub fn new(mut cfg: config::SentinelConfig) -> Arc<Self> {
@@ -78,6 +85,7 @@ impl Sentinel {
             next_client_id: std::sync::atomic::AtomicU64::new(1),
             shutdown,
             vote_wanted: tokio::sync::Notify::new(),
+            tls: std::sync::OnceLock::new(),
         })
     }
 

@@ -254,6 +254,7 @@ async fn node_task(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Tar
         let mut link = match Link::open(
             &p.addr,
             &p.auth,
+            &sh.link_tls(),
             Some(&format!("sentinel-{id8}-cmd")),
             timeout,
         )
@@ -330,6 +331,7 @@ async fn hello_listener(
         let Ok(mut link) = Link::open(
             &addr,
             &auth,
+            &sh.link_tls(),
             Some(&format!("sentinel-{id8}-pubsub")),
             timeout,
         )
@@ -562,8 +564,9 @@ fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, tex
     }
     emit_all(sh, events);
     for (addr, auth, to) in commands {
+        let tls = sh.link_tls();
         tokio::spawn(async move {
-            let _ = send_replicaof(&addr, &auth, to).await;
+            let _ = send_replicaof(&addr, &auth, &tls, to).await;
         });
     }
 }
@@ -575,10 +578,11 @@ fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, tex
 pub async fn send_replicaof(
     addr: &str,
     auth: &Auth,
+    tls: &super::link::Tls,
     to: Option<(String, u16)>,
 ) -> Result<(), super::link::LinkError> {
     let timeout = Duration::from_secs(2);
-    let mut link = Link::open(addr, auth, None, timeout).await?;
+    let mut link = Link::open(addr, auth, tls, None, timeout).await?;
     let port;
     let slaveof: Vec<&str> = match &to {
         Some((ip, p)) => {
@@ -618,6 +622,7 @@ async fn peer_task(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Tar
         let Ok(mut link) = Link::open(
             &p.addr,
             &auth,
+            &sh.link_tls(),
             Some(&format!("sentinel-{id8}-cmd")),
             timeout,
         )
