@@ -485,6 +485,29 @@ fn sentinel_commands_answer_as_stock_sentinel() {
         ),
         "1234"
     );
+    // A group with no follower to promote: stock's error code, sent once (`-NOGOODSLAVE`).
+    let dead_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    assert_eq!(
+        r.cmd(&[
+            "SENTINEL",
+            "MONITOR",
+            "lonely",
+            "127.0.0.1",
+            &dead_port,
+            "1"
+        ]),
+        Reply::ok()
+    );
+    assert_eq!(
+        r.cmd(&["SENTINEL", "FAILOVER", "lonely"]),
+        Reply::err("NOGOODSLAVE No suitable replica to promote")
+    );
+    assert_eq!(r.cmd(&["SENTINEL", "REMOVE", "lonely"]), Reply::ok());
     assert_eq!(r.cmd(&["SENTINEL", "REMOVE", "other"]), Reply::ok());
     assert_eq!(
         r.cmd(&["SENTINEL", "REMOVE", "other"]),

@@ -772,17 +772,15 @@ fn sentinel_failover(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     {
         let mut st = ctx.sh.state.lock();
         let m = st.masters.get_mut(&s(&args[2])).ok_or_else(no_master)?;
-        // These two texts start with '-', which the reply writer adds again: the wire
-        // has always carried "--INPROG ..." / "--NOGOODSLAVE ...", kept as is here.
         if m.failover != FailoverState::None {
-            return Err(CmdError::Msg("-INPROG Failover already in progress".into()));
+            return Err(CmdError::Msg("INPROG Failover already in progress".into()));
         }
         let any = m.replicas.values().any(|r| {
             r.s_down_since_ms == 0 && r.connected && r.priority != 0 && r.info_refresh_ms > 0
         });
         if !any {
             return Err(CmdError::Msg(
-                "-NOGOODSLAVE No suitable replica to promote".into(),
+                "NOGOODSLAVE No suitable replica to promote".into(),
             ));
         }
         tracing::warn!(master = %m.name(), "Executing user requested FAILOVER of '{}'", m.name());
