@@ -53,28 +53,32 @@ super::collection::typed_access!(SetValue);
 
 fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let limits = ctx.limits();
-    let added = write(ctx, &args[1], true, |s| {
-        Ok(args[2..].iter().filter(|m| s.add(m, limits)).count())
-    })?
-    .unwrap_or(0);
-    if added > 0 {
-        ctx.propagate_self(args)?;
-        ctx.notify(SET, "sadd", &args[1])?;
-    }
-    ctx.out.int(added as i64);
-    Ok(())
+    change_members(ctx, args, true, "sadd", |s, m| s.add(m, limits))
 }
 
 fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let removed = write(ctx, &args[1], false, |s| {
-        Ok(args[2..].iter().filter(|m| s.remove(m)).count())
+    change_members(ctx, args, false, "srem", |s, m| s.remove(m))
+}
+
+/// SADD and SREM: `change` each member (true when it changed the set; `create`: a missing
+/// key starts empty), then propagate and announce `event` only if something changed, and
+/// reply with the count.
+fn change_members(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    create: bool,
+    event: &str,
+    change: impl Fn(&mut SetValue, &[u8]) -> bool,
+) -> CmdResult {
+    let changed = write(ctx, &args[1], create, |s| {
+        Ok(args[2..].iter().filter(|m| change(s, m)).count())
     })?
     .unwrap_or(0);
-    if removed > 0 {
+    if changed > 0 {
         ctx.propagate_self(args)?;
-        ctx.notify(SET, "srem", &args[1])?;
+        ctx.notify(SET, event, &args[1])?;
     }
-    ctx.out.int(removed as i64);
+    ctx.out.int(changed as i64);
     Ok(())
 }
 
@@ -266,27 +270,16 @@ fn combine(ctx: &mut Ctx<'_>, keys: &[Bytes], op: Op) -> Result<Vec<StrBytes>, C
             }
             u.members()
         }
-        Op::Inter => {
+        Op::Inter | Op::Diff => {
             let others: Vec<SetValue> = sets[1..]
                 .iter()
                 .map(|s| SetValue::from_members(s.iter(), limits))
                 .collect();
-            sets[0]
-                .iter()
-                .filter(|m| others.iter().all(|o| o.contains(m)))
-                .cloned()
-                .collect()
-        }
-        Op::Diff => {
-            let others: Vec<SetValue> = sets[1..]
-                .iter()
-                .map(|s| SetValue::from_members(s.iter(), limits))
-                .collect();
-            sets[0]
-                .iter()
-                .filter(|m| !others.iter().any(|o| o.contains(m)))
-                .cloned()
-                .collect()
+            let keep = |m: &StrBytes| match op {
+                Op::Inter => others.iter().all(|o| o.contains(m)),
+                _ => !others.iter().any(|o| o.contains(m)),
+            };
+            sets[0].iter().filter(|m| keep(m)).cloned().collect()
         }
     };
     Ok(result)

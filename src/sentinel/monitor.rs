@@ -213,6 +213,28 @@ async fn ping(
     Ok(())
 }
 
+/// The start of each round of a node's or peer's link task: what is due now (None: the
+/// target left the state and the task stops) and the time it was planned at, with the
+/// PING already sent when one was due.
+async fn begin_round(
+    sh: &Sentinel,
+    name: &str,
+    generation: u64,
+    target: &Target,
+    local_ip: &str,
+    link: &mut Link,
+    timeout: Duration,
+) -> Result<Option<(Plan, u64)>, super::link::LinkError> {
+    let Some(p) = plan(sh, name, generation, target, local_ip) else {
+        return Ok(None);
+    };
+    let now = now_ms();
+    if p.ping_due {
+        ping(sh, name, generation, target, link, now, timeout).await?;
+    }
+    Ok(Some((p, now)))
+}
+
 /// Publishes our hello on a link every HELLO_PERIOD_MS.
 async fn hello_if_due(
     link: &mut Link,
@@ -283,13 +305,11 @@ async fn node_task(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Tar
         ));
         let result: Result<(), super::link::LinkError> = async {
             loop {
-                let Some(p) = plan(sh, name, generation, target, &local_ip) else {
+                let round =
+                    begin_round(sh, name, generation, target, &local_ip, &mut link, timeout);
+                let Some((p, now)) = round.await? else {
                     return Ok(());
                 };
-                let now = now_ms();
-                if p.ping_due {
-                    ping(sh, name, generation, target, &mut link, now, timeout).await?;
-                }
                 if p.info_due {
                     let r = link
                         .call(&["INFO"], timeout.max(Duration::from_millis(1000)))
@@ -636,13 +656,11 @@ async fn peer_task(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Tar
         let local_ip = link.local_ip();
         let result: Result<(), super::link::LinkError> = async {
             loop {
-                let Some(p) = plan(sh, name, generation, target, &local_ip) else {
+                let round =
+                    begin_round(sh, name, generation, target, &local_ip, &mut link, timeout);
+                let Some((p, now)) = round.await? else {
                     return Ok(());
                 };
-                let now = now_ms();
-                if p.ping_due {
-                    ping(sh, name, generation, target, &mut link, now, timeout).await?;
-                }
                 hello_if_due(&mut link, p.hello.as_deref(), now, &mut last_hello, timeout).await?;
                 let (vote_epoch, down_since) = waiting_vote_epoch(sh, name);
                 // Ask at once when the leader just went down for us or a vote is wanted,
