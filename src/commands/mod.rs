@@ -534,7 +534,7 @@ pub fn run(
         None => true,
     };
     let result = if room || !cmd.has(flags::DENYOOM) {
-        (cmd.handler)(&mut ctx, args)
+        (cmd.handler_for(args))(&mut ctx, args)
     } else {
         Err(CmdError::Oom)
     };

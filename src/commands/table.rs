@@ -337,6 +337,10 @@ pub struct SubCommand {
     pub tips: &'static str,
     /// Argument syntax (see [`Command::args`]).
     pub args: &'static str,
+    /// What runs it; the dispatcher calls it once the subcommand and its arity are
+    /// checked, so the container has no match of its own. None: the container's handler
+    /// runs it.
+    pub handler: Option<Handler>,
 }
 
 /// Shorthand for a [`SubCommand`] without flags.
@@ -349,6 +353,7 @@ pub const fn sub(name: &'static str, arity: i32, summary: &'static str) -> SubCo
         keys: &[],
         tips: "",
         args: "",
+        handler: None,
     }
 }
 
@@ -374,6 +379,12 @@ impl SubCommand {
     /// The same subcommand with its keys declared.
     pub const fn with_keys(mut self, keys: &'static [KeySpec]) -> SubCommand {
         self.keys = keys;
+        self
+    }
+
+    /// The same subcommand run by `handler`.
+    pub const fn run(mut self, handler: Handler) -> SubCommand {
+        self.handler = Some(handler);
         self
     }
 
@@ -501,6 +512,13 @@ impl Command {
             return Err(super::CmdError::Arity(format!("{}|{}", self.name, s.name)));
         }
         Ok(())
+    }
+
+    /// What runs a request: its subcommand's handler for a container.
+    pub fn handler_for(&self, args: &[Bytes]) -> Handler {
+        self.subcommand(args)
+            .and_then(|s| s.handler)
+            .unwrap_or(self.handler)
     }
 
     /// The key specs that apply to a request: its subcommand's for a container.

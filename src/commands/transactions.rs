@@ -123,7 +123,7 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         srv.feed_monitors(ctx.client, cmd, &args);
         super::remember_reads(srv, ctx.client, cmd, &args);
         let started = std::time::Instant::now();
-        let result = (cmd.handler)(ctx, &args);
+        let result = (cmd.handler_for(&args))(ctx, &args);
         super::record_call(srv, cmd, Some(started.elapsed()), result.is_err());
         if let Err(e) = result {
             srv.reply_error(ctx.out, &e);
