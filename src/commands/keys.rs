@@ -1,5 +1,6 @@
 //! Keyspace and TTL commands: DEL, EXISTS, RENAME, SCAN, EXPIRE family, databases.
 
+use super::server::subcommand_fallback;
 use super::table::{Command, KeySpec, SubCommand, cmd, container, flags::*, key, key_range, sub};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
 use crate::store::lazyfree::FreeReason;
@@ -46,7 +47,7 @@ pub fn commands() -> Vec<Command> {
         cmd("touch", -2, READONLY | FAST | ATOMIC_READ, const { &[key_range(key::RO, 1, -1, 1, 0)] }, "generic", "3.2.1", "Alters the last access time of a key(s). Returns the number of existing keys specified.", touch)
             .tips("request_policy:multi_shard response_policy:agg_sum")
             .args("key:key..."),
-        container("object", READONLY, "generic", "2.2.3", "A container for object introspection commands", object, OBJECT_SUBCOMMANDS)
+        container("object", READONLY, "generic", "2.2.3", "A container for object introspection commands", subcommand_fallback, OBJECT_SUBCOMMANDS)
             .acl(""),
         cmd("select", 2, LOADING | STALE | FAST, &[], "connection", "1.0.0", "Change the selected database for the current connection", select)
             .args("index:integer")
@@ -395,32 +396,67 @@ const LFU_SELECTED_ERROR: &str = "ERR An LFU maxmemory policy is selected, idle 
 
 const LFU_ERROR: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 
-fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-    if sub == "help" {
-        let lines = [
-            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "ENCODING <key>",
-            "    Return the kind of internal representation used in order to store the value",
-            "    associated with a <key>.",
-            "FREQ <key>",
-            "    Return the access frequency index of the <key>. The returned integer is",
-            "    proportional to the logarithm of the recent access frequency of the key.",
-            "IDLETIME <key>",
-            "    Return the idle time of the <key>, that is the approximated number of",
-            "    seconds elapsed since the last access to the key.",
-            "REFCOUNT <key>",
-            "    Return the number of references of the value associated with the specified",
-            "    <key>.",
-            "HELP",
-            "    Prints this help.",
-        ];
-        ctx.help(&lines);
+fn object_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.help(&[
+        "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "ENCODING <key>",
+        "    Return the kind of internal representation used in order to store the value",
+        "    associated with a <key>.",
+        "FREQ <key>",
+        "    Return the access frequency index of the <key>. The returned integer is",
+        "    proportional to the logarithm of the recent access frequency of the key.",
+        "IDLETIME <key>",
+        "    Return the idle time of the <key>, that is the approximated number of",
+        "    seconds elapsed since the last access to the key.",
+        "REFCOUNT <key>",
+        "    Return the number of references of the value associated with the specified",
+        "    <key>.",
+        "HELP",
+        "    Prints this help.",
+    ]);
+    Ok(())
+}
+
+/// True when an LFU maxmemory policy is selected (keys track frequency, not idle time).
+fn lfu_selected(ctx: &Ctx<'_>) -> bool {
+    ctx.srv.store.evictor.settings.access_mode() != crate::store::value::AccessMode::Lru
+}
+
+fn object_encoding(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let Some(e) = ctx.peek(&args[2]) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    let encoding = if e.raw { "raw" } else { e.value.encoding() };
+    ctx.out.bulk_str(encoding);
+    Ok(())
+}
+
+fn object_idletime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let lfu = lfu_selected(ctx);
+    let Some(e) = ctx.peek(&args[2]) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    if lfu {
+        return Err(CmdError::Msg(LFU_SELECTED_ERROR.into()));
+    }
+    ctx.out.int(e.idle_seconds() as i64);
+    Ok(())
+}
+
+fn object_refcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if ctx.peek(&args[2]).is_none() {
+        ctx.out.null();
         return Ok(());
     }
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn object_freq(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let lfu = lfu_selected(ctx);
     let settings = &ctx.srv.store.evictor.settings;
-    let mode = settings.access_mode();
-    let lfu = mode != crate::store::value::AccessMode::Lru;
     let decay_minutes = settings
         .lfu_decay_time
         .load(std::sync::atomic::Ordering::Relaxed);
@@ -428,15 +464,10 @@ fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
-    match sub.as_str() {
-        "encoding" if e.raw => ctx.out.bulk_str("raw"),
-        "encoding" => ctx.out.bulk_str(e.value.encoding()),
-        "idletime" if lfu => return Err(CmdError::Msg(LFU_SELECTED_ERROR.into())),
-        "idletime" => ctx.out.int(e.idle_seconds() as i64),
-        "refcount" => ctx.out.int(1),
-        "freq" if lfu => ctx.out.int(e.frequency(decay_minutes) as i64),
-        _ => return Err(CmdError::Msg(LFU_ERROR.into())),
+    if !lfu {
+        return Err(CmdError::Msg(LFU_ERROR.into()));
     }
+    ctx.out.int(e.frequency(decay_minutes) as i64);
     Ok(())
 }
 
@@ -681,16 +712,17 @@ fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Subcommands of OBJECT.
 /// The one key of OBJECT's subcommands (`OBJECT ENCODING key`).
 const OBJECT_KEY: &[KeySpec] = &[key_range(key::RO, 2, 0, 1, 0)];
 
+/// Subcommands of OBJECT.
 static OBJECT_SUBCOMMANDS: &[SubCommand] = &[
     sub("encoding", 3, "Report the internal encoding of a value")
         .with_flags(READONLY)
         .with_keys(OBJECT_KEY)
         .with_tips("nondeterministic_output")
-        .with_args("key:key"),
+        .with_args("key:key")
+        .run(object_encoding),
     sub(
         "idletime",
         3,
@@ -699,16 +731,21 @@ static OBJECT_SUBCOMMANDS: &[SubCommand] = &[
     .with_flags(READONLY)
     .with_keys(OBJECT_KEY)
     .with_tips("nondeterministic_output")
-    .with_args("key:key"),
+    .with_args("key:key")
+    .run(object_idletime),
     sub("freq", 3, "Report the access frequency counter of a key")
         .with_flags(READONLY)
         .with_keys(OBJECT_KEY)
         .with_tips("nondeterministic_output")
-        .with_args("key:key"),
+        .with_args("key:key")
+        .run(object_freq),
     sub("refcount", 3, "Report the reference count of a value")
         .with_flags(READONLY)
         .with_keys(OBJECT_KEY)
         .with_tips("nondeterministic_output")
-        .with_args("key:key"),
-    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
+        .with_args("key:key")
+        .run(object_refcount),
+    sub("help", 2, "Show helpful text about the subcommands")
+        .with_flags(LOADING | STALE)
+        .run(object_help),
 ];

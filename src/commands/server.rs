@@ -19,7 +19,7 @@ pub fn commands() -> Vec<Command> {
             .tips("nondeterministic_output request_policy:all_shards response_policy:special")
             .args("[section...]")
             .acl("dangerous"),
-        container("config", ADMIN | NOSCRIPT | LOADING | STALE, "server", "2.0.0", "A container for server configuration commands", config, CONFIG_SUBCOMMANDS),
+        container("config", ADMIN | NOSCRIPT | LOADING | STALE, "server", "2.0.0", "A container for server configuration commands", subcommand_fallback, CONFIG_SUBCOMMANDS),
         cmd("time", 1, LOADING | STALE | FAST, &[], "server", "2.6.0", "Return the current server time", time)
             .tips("nondeterministic_output")
             .acl(""),
@@ -32,8 +32,8 @@ pub fn commands() -> Vec<Command> {
         cmd("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ATOMIC_READ, &[], "server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server", shutdown)
             .args("[nosave_save(NOSAVE|SAVE)] [NOW] [FORCE] [ABORT]"),
         cmd("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | ATOMIC_READ | PROTECTED, &[], "server", "1.0.0", "A container for debugging commands", debug),
-        container("slowlog", ADMIN | LOADING | STALE, "server", "2.2.12", "A container for slow log commands", slowlog, SLOWLOG_SUBCOMMANDS),
-        container("latency", ADMIN | NOSCRIPT | LOADING | STALE, "server", "2.8.13", "A container for latency diagnostics commands", latency, LATENCY_SUBCOMMANDS),
+        container("slowlog", ADMIN | LOADING | STALE, "server", "2.2.12", "A container for slow log commands", subcommand_fallback, SLOWLOG_SUBCOMMANDS),
+        container("latency", ADMIN | NOSCRIPT | LOADING | STALE, "server", "2.8.13", "A container for latency diagnostics commands", subcommand_fallback, LATENCY_SUBCOMMANDS),
         cmd("role", 1, NOSCRIPT | LOADING | STALE | FAST | ATOMIC_READ, &[], "server", "2.8.12", "Return the role of the instance in the context of replication", role)
             .acl("admin dangerous"),
     ]
@@ -217,96 +217,123 @@ fn write_docs_map(
     }
 }
 
-fn command(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let table = &ctx.srv.commands;
-    if args.len() == 1 {
-        ctx.out.array(table.all.len());
-        for c in table.all.iter() {
-            command_info_entry(ctx, c);
-        }
-        return Ok(());
-    }
-    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-    match sub.as_str() {
-        "count" if args.len() == 2 => ctx.out.int(table.all.len() as i64),
-        "list" if args.len() == 2 => {
-            ctx.out.array(table.all.len());
-            for c in table.all.iter() {
-                ctx.out.bulk_str(c.name);
-            }
-        }
-        "info" => {
-            let list: Vec<Option<&'static Command>> = if args.len() == 2 {
-                table.all.iter().map(|c| Some(*c)).collect()
-            } else {
-                args[2..].iter().map(|n| table.get(n)).collect()
-            };
-            ctx.out.array(list.len());
-            for c in list {
-                match c {
-                    Some(c) => command_info_entry(ctx, c),
-                    None => ctx.out.null_array(),
-                }
-            }
-        }
-        "docs" => {
-            let list: Vec<&'static Command> = if args.len() == 2 {
-                table.all.clone()
-            } else {
-                args[2..].iter().filter_map(|n| table.get(n)).collect()
-            };
-            ctx.out.map(list.len());
-            for c in list {
-                command_docs_entry(ctx, c);
-            }
-        }
-        "getkeys" if args.len() >= 3 => {
-            let invalid = || CmdError::err("Invalid command specified");
-            let c = table.get(&args[2]).ok_or_else(invalid)?;
-            let request = &args[2..];
-            // A container is looked up with its subcommand, as Redis does.
-            let (arity, specs) = if c.subcommands.is_empty() || request.len() < 2 {
-                (c.arity, c.keys)
-            } else {
-                let s = c.subcommand(request).ok_or_else(invalid)?;
-                (s.arity, s.keys)
-            };
-            if specs.is_empty() {
-                return Err(CmdError::err("The command has no key arguments"));
-            }
-            if !super::table::arity_allows(arity, request.len()) {
-                return Err(CmdError::err(
-                    "Invalid number of arguments specified for command",
-                ));
-            }
-            let keys = super::table::find_keys(specs, request)
-                .filter(|k| !k.is_empty())
-                .ok_or_else(|| CmdError::err("Invalid arguments specified for command"))?;
-            ctx.out.array(keys.len());
-            for k in keys {
-                ctx.out.bulk(&request[k.pos]);
-            }
-        }
+/// The handler of a container whose subcommands all have their own (`.run`): the
+/// dispatcher checks the subcommand before it picks a handler, so this is never reached.
+pub(super) fn subcommand_fallback(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    Err(CmdError::err("internal: subcommand without a handler"))
+}
 
-        "help" if args.len() == 2 => ctx.help(&[
-            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "(no subcommand)",
-            "    Return details about all Redis commands.",
-            "COUNT",
-            "    Return the total number of commands in this Redis server.",
-            "LIST",
-            "    Return a list of all commands in this Redis server.",
-            "INFO [<command-name> ...]",
-            "    Return details about multiple Redis commands.",
-            "DOCS [<command-name> ...]",
-            "    Return documentation details about multiple Redis commands.",
-            "GETKEYS <full-command>",
-            "    Return the keys from a full Redis command.",
-            "HELP",
-            "    Prints this help.",
-        ]),
-        _ => return Err(CmdError::subcommand(args, "COMMAND")),
+/// COMMAND without a subcommand: details of every command (each subcommand has its own
+/// handler).
+fn command(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() > 1 {
+        return subcommand_fallback(ctx, args);
     }
+    let table = &ctx.srv.commands;
+    ctx.out.array(table.all.len());
+    for c in table.all.iter() {
+        command_info_entry(ctx, c);
+    }
+    Ok(())
+}
+
+fn command_count(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.out.int(ctx.srv.commands.all.len() as i64);
+    Ok(())
+}
+
+/// COMMAND LIST; its FILTERBY is not supported.
+fn command_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() != 2 {
+        return Err(CmdError::subcommand(args, "COMMAND"));
+    }
+    let table = &ctx.srv.commands;
+    ctx.out.array(table.all.len());
+    for c in table.all.iter() {
+        ctx.out.bulk_str(c.name);
+    }
+    Ok(())
+}
+
+fn command_info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let table = &ctx.srv.commands;
+    let list: Vec<Option<&'static Command>> = if args.len() == 2 {
+        table.all.iter().map(|c| Some(*c)).collect()
+    } else {
+        args[2..].iter().map(|n| table.get(n)).collect()
+    };
+    ctx.out.array(list.len());
+    for c in list {
+        match c {
+            Some(c) => command_info_entry(ctx, c),
+            None => ctx.out.null_array(),
+        }
+    }
+    Ok(())
+}
+
+fn command_docs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let table = &ctx.srv.commands;
+    let list: Vec<&'static Command> = if args.len() == 2 {
+        table.all.clone()
+    } else {
+        args[2..].iter().filter_map(|n| table.get(n)).collect()
+    };
+    ctx.out.map(list.len());
+    for c in list {
+        command_docs_entry(ctx, c);
+    }
+    Ok(())
+}
+
+fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let table = &ctx.srv.commands;
+    let invalid = || CmdError::err("Invalid command specified");
+    let c = table.get(&args[2]).ok_or_else(invalid)?;
+    let request = &args[2..];
+    // A container is looked up with its subcommand, as Redis does.
+    let (arity, specs) = if c.subcommands.is_empty() || request.len() < 2 {
+        (c.arity, c.keys)
+    } else {
+        let s = c.subcommand(request).ok_or_else(invalid)?;
+        (s.arity, s.keys)
+    };
+    if specs.is_empty() {
+        return Err(CmdError::err("The command has no key arguments"));
+    }
+    if !super::table::arity_allows(arity, request.len()) {
+        return Err(CmdError::err(
+            "Invalid number of arguments specified for command",
+        ));
+    }
+    let keys = super::table::find_keys(specs, request)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| CmdError::err("Invalid arguments specified for command"))?;
+    ctx.out.array(keys.len());
+    for k in keys {
+        ctx.out.bulk(&request[k.pos]);
+    }
+    Ok(())
+}
+
+fn command_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.help(&[
+        "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "(no subcommand)",
+        "    Return details about all Redis commands.",
+        "COUNT",
+        "    Return the total number of commands in this Redis server.",
+        "LIST",
+        "    Return a list of all commands in this Redis server.",
+        "INFO [<command-name> ...]",
+        "    Return details about multiple Redis commands.",
+        "DOCS [<command-name> ...]",
+        "    Return documentation details about multiple Redis commands.",
+        "GETKEYS <full-command>",
+        "    Return the keys from a full Redis command.",
+        "HELP",
+        "    Prints this help.",
+    ]);
     Ok(())
 }
 
@@ -320,154 +347,161 @@ fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+fn config_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let cfg = &ctx.srv.config;
-    match sub.as_str() {
-        "get" if args.len() >= 3 => {
-            let mut pairs: Vec<(&'static str, String)> = Vec::new();
-            for pat in &args[2..] {
-                for (k, v) in cfg.matching(pat) {
-                    if !pairs.iter().any(|(n, _)| *n == k) {
-                        pairs.push((k, v));
-                    }
-                }
-            }
-            ctx.out.map(pairs.len());
-            for (k, v) in pairs {
-                ctx.out.bulk_str(k);
-                ctx.out.bulk_str(&v);
+    let mut pairs: Vec<(&'static str, String)> = Vec::new();
+    for pat in &args[2..] {
+        for (k, v) in cfg.matching(pat) {
+            if !pairs.iter().any(|(n, _)| *n == k) {
+                pairs.push((k, v));
             }
         }
-        "set" if !args.len().is_multiple_of(2) => return Err(CmdError::Arity("config|set".into())),
-        "set" => {
-            let pairs: Vec<(String, String)> = args[2..]
-                .chunks(2)
-                .map(|p| {
-                    (
-                        String::from_utf8_lossy(&p[0]).into_owned(),
-                        String::from_utf8_lossy(&p[1]).into_owned(),
-                    )
-                })
-                .collect();
-            for (i, (k, _)) in pairs.iter().enumerate() {
-                if pairs[..i].iter().any(|(o, _)| o.eq_ignore_ascii_case(k)) {
-                    return Err(CmdError::err(format!(
-                        "CONFIG SET failed (possibly related to argument '{}') - duplicate parameter",
-                        k
-                    )));
-                }
-            }
-            let protected_ok =
-                super::protected_allowed(ctx.srv, ctx.client, "enable-protected-configs");
-            for (k, v) in &pairs {
-                cfg.validate(k, v, protected_ok).map_err(|e| match e {
-                    crate::config::ConfigError::UnknownDirective => CmdError::err(format!(
-                        "Unknown option or number of arguments for CONFIG SET - '{}'",
-                        k
-                    )),
-                    other => CmdError::err(format!(
-                        "CONFIG SET failed (possibly related to argument '{}') - {}",
-                        k, other
-                    )),
-                })?;
-            }
-            let previous: Vec<Option<String>> = pairs.iter().map(|(k, _)| cfg.get(k)).collect();
-            for (k, v) in &pairs {
-                cfg.set(k, v).map_err(|e| {
-                    CmdError::err(format!(
-                        "CONFIG SET failed (possibly related to argument '{}') - {}",
-                        k, e
-                    ))
-                })?;
-                if k.eq_ignore_ascii_case("requirepass") {
-                    ctx.srv.acl.set_default_password(v);
-                }
-                if let Some(p) = crate::config::params::find(k) {
-                    ctx.srv.apply_setting(p.name);
-                }
-                tracing::info!(param = %k, value = if k.eq_ignore_ascii_case("requirepass") || k.eq_ignore_ascii_case("masterauth") { "(redacted)" } else { v.as_str() }, "CONFIG SET");
-            }
-            let listener = pairs
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("port") || k.eq_ignore_ascii_case("bind"));
-            if let (Some((k, _)), Some(srv)) = (listener, ctx.srv.arc())
-                && let Err(e) = crate::server::listener::rebind(&srv)
-            {
-                // As Redis: the whole CONFIG SET is undone and the old addresses bound again.
-                tracing::warn!(error = %e, "CONFIG SET could not listen on the new addresses");
-                for ((name, _), old) in pairs.iter().zip(previous) {
-                    if let Some(old) = old {
-                        let _ = cfg.set(name, &old);
-                        ctx.srv.apply_setting(name);
-                    }
-                }
-                if let Err(e) = crate::server::listener::rebind(&srv) {
-                    tracing::error!(error = %e, "could not listen on the previous addresses either");
-                }
-                let why = if k.eq_ignore_ascii_case("port") {
-                    "Unable to listen on this port. Check server logs."
-                } else {
-                    "Failed to bind to specified addresses."
-                };
-                return Err(CmdError::err(format!(
-                    "CONFIG SET failed (possibly related to argument '{}') - {}",
-                    k, why
-                )));
-            }
-            ctx.out.ok();
-        }
-        "resetstat" if args.len() == 2 => {
-            let st = &ctx.srv.stats;
-            for a in [
-                &st.connections_received,
-                &st.commands_processed,
-                &st.rejected_connections,
-                &st.net_input_bytes,
-                &st.net_output_bytes,
-                &st.error_replies,
-                &st.qbuf_limit_disconnections,
-                &st.obuf_limit_disconnections,
-            ] {
-                a.store(0, Ordering::Relaxed);
-            }
-            let ks = &ctx.srv.store.stats;
-            for a in [&ks.expired_keys, &ks.hits, &ks.misses] {
-                a.store(0, Ordering::Relaxed);
-            }
-            ctx.srv.slowlog.lock().entries.clear();
-            ctx.srv.errorstats.lock().clear();
-            for c in ctx.srv.commands.all.iter() {
-                c.stats.reset();
-            }
-            ctx.out.ok();
-        }
-        "rewrite" if args.len() == 2 => {
-            // ACL users are part of the file unless an aclfile holds them.
-            let users = if cfg.get("aclfile").unwrap_or_default().is_empty() {
-                ctx.srv.acl.list()
-            } else {
-                Vec::new()
-            };
-            cfg.rewrite(&users).map_err(CmdError::err)?;
-            tracing::info!("CONFIG REWRITE executed with success.");
-            ctx.out.ok();
-        }
-        "help" if args.len() == 2 => ctx.help(&[
-            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "GET <pattern>",
-            "    Return parameters matching the glob-like <pattern> and their values.",
-            "SET <directive> <value>",
-            "    Set the configuration <directive> to <value>.",
-            "RESETSTAT",
-            "    Reset statistics reported by the INFO command.",
-            "REWRITE",
-            "    Rewrite the configuration file.",
-            "HELP",
-            "    Prints this help.",
-        ]),
-        _ => return Err(CmdError::subcommand(args, "CONFIG")),
     }
+    ctx.out.map(pairs.len());
+    for (k, v) in pairs {
+        ctx.out.bulk_str(k);
+        ctx.out.bulk_str(&v);
+    }
+    Ok(())
+}
+
+fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if !args.len().is_multiple_of(2) {
+        return Err(CmdError::Arity("config|set".into()));
+    }
+    let cfg = &ctx.srv.config;
+    let pairs: Vec<(String, String)> = args[2..]
+        .chunks(2)
+        .map(|p| {
+            (
+                String::from_utf8_lossy(&p[0]).into_owned(),
+                String::from_utf8_lossy(&p[1]).into_owned(),
+            )
+        })
+        .collect();
+    for (i, (k, _)) in pairs.iter().enumerate() {
+        if pairs[..i].iter().any(|(o, _)| o.eq_ignore_ascii_case(k)) {
+            return Err(CmdError::err(format!(
+                "CONFIG SET failed (possibly related to argument '{}') - duplicate parameter",
+                k
+            )));
+        }
+    }
+    let protected_ok = super::protected_allowed(ctx.srv, ctx.client, "enable-protected-configs");
+    for (k, v) in &pairs {
+        cfg.validate(k, v, protected_ok).map_err(|e| match e {
+            crate::config::ConfigError::UnknownDirective => CmdError::err(format!(
+                "Unknown option or number of arguments for CONFIG SET - '{}'",
+                k
+            )),
+            other => CmdError::err(format!(
+                "CONFIG SET failed (possibly related to argument '{}') - {}",
+                k, other
+            )),
+        })?;
+    }
+    let previous: Vec<Option<String>> = pairs.iter().map(|(k, _)| cfg.get(k)).collect();
+    for (k, v) in &pairs {
+        cfg.set(k, v).map_err(|e| {
+            CmdError::err(format!(
+                "CONFIG SET failed (possibly related to argument '{}') - {}",
+                k, e
+            ))
+        })?;
+        if k.eq_ignore_ascii_case("requirepass") {
+            ctx.srv.acl.set_default_password(v);
+        }
+        if let Some(p) = crate::config::params::find(k) {
+            ctx.srv.apply_setting(p.name);
+        }
+        tracing::info!(param = %k, value = if k.eq_ignore_ascii_case("requirepass") || k.eq_ignore_ascii_case("masterauth") { "(redacted)" } else { v.as_str() }, "CONFIG SET");
+    }
+    let listener = pairs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("port") || k.eq_ignore_ascii_case("bind"));
+    if let (Some((k, _)), Some(srv)) = (listener, ctx.srv.arc())
+        && let Err(e) = crate::server::listener::rebind(&srv)
+    {
+        // As Redis: the whole CONFIG SET is undone and the old addresses bound again.
+        tracing::warn!(error = %e, "CONFIG SET could not listen on the new addresses");
+        for ((name, _), old) in pairs.iter().zip(previous) {
+            if let Some(old) = old {
+                let _ = cfg.set(name, &old);
+                ctx.srv.apply_setting(name);
+            }
+        }
+        if let Err(e) = crate::server::listener::rebind(&srv) {
+            tracing::error!(error = %e, "could not listen on the previous addresses either");
+        }
+        let why = if k.eq_ignore_ascii_case("port") {
+            "Unable to listen on this port. Check server logs."
+        } else {
+            "Failed to bind to specified addresses."
+        };
+        return Err(CmdError::err(format!(
+            "CONFIG SET failed (possibly related to argument '{}') - {}",
+            k, why
+        )));
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let st = &ctx.srv.stats;
+    for a in [
+        &st.connections_received,
+        &st.commands_processed,
+        &st.rejected_connections,
+        &st.net_input_bytes,
+        &st.net_output_bytes,
+        &st.error_replies,
+        &st.qbuf_limit_disconnections,
+        &st.obuf_limit_disconnections,
+    ] {
+        a.store(0, Ordering::Relaxed);
+    }
+    let ks = &ctx.srv.store.stats;
+    for a in [&ks.expired_keys, &ks.hits, &ks.misses] {
+        a.store(0, Ordering::Relaxed);
+    }
+    ctx.srv.slowlog.lock().entries.clear();
+    ctx.srv.errorstats.lock().clear();
+    for c in ctx.srv.commands.all.iter() {
+        c.stats.reset();
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_rewrite(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let cfg = &ctx.srv.config;
+    // ACL users are part of the file unless an aclfile holds them.
+    let users = if cfg.get("aclfile").unwrap_or_default().is_empty() {
+        ctx.srv.acl.list()
+    } else {
+        Vec::new()
+    };
+    cfg.rewrite(&users).map_err(CmdError::err)?;
+    tracing::info!("CONFIG REWRITE executed with success.");
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.help(&[
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Prints this help.",
+    ]);
     Ok(())
 }
 
@@ -710,95 +744,111 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn slowlog(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-    match (sub.as_str(), args.len()) {
-        ("get", 2 | 3) => {
-            let count = match args.get(2) {
-                None => 10,
-                Some(a) => {
-                    let n = arg_i64(a).map_err(|_| {
-                        CmdError::err("count should be greater than or equal to -1")
-                    })?;
-                    if n < -1 {
-                        return Err(CmdError::err("count should be greater than or equal to -1"));
-                    }
-                    if n == -1 { usize::MAX } else { n as usize }
-                }
-            };
-            let entries: Vec<_> = ctx
-                .srv
-                .slowlog
-                .lock()
-                .entries
-                .iter()
-                .take(count)
-                .cloned()
-                .collect();
-            ctx.out.array(entries.len());
-            for e in entries {
-                ctx.out.array(6);
-                ctx.out.int(e.id as i64);
-                ctx.out.int(e.time as i64);
-                ctx.out.int(e.micros as i64);
-                ctx.out.array(e.args.len());
-                for a in &e.args {
-                    ctx.out.bulk(a);
-                }
-                ctx.out.bulk_str(&e.addr);
-                ctx.out.bulk_str(&e.name);
+/// SLOWLOG GET [count]: more arguments get the old match's error, as stock.
+fn slowlog_get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::subcommand(args, "SLOWLOG"));
+    }
+    let count = match args.get(2) {
+        None => 10,
+        Some(a) => {
+            let n = arg_i64(a)
+                .map_err(|_| CmdError::err("count should be greater than or equal to -1"))?;
+            if n < -1 {
+                return Err(CmdError::err("count should be greater than or equal to -1"));
             }
+            if n == -1 { usize::MAX } else { n as usize }
         }
-        ("len", 2) => ctx.out.int(ctx.srv.slowlog.lock().entries.len() as i64),
-        ("reset", 2) => {
-            ctx.srv.slowlog.lock().entries.clear();
-            ctx.srv.errorstats.lock().clear();
-            for c in ctx.srv.commands.all.iter() {
-                c.stats.reset();
-            }
-            ctx.out.ok();
+    };
+    let entries: Vec<_> = ctx
+        .srv
+        .slowlog
+        .lock()
+        .entries
+        .iter()
+        .take(count)
+        .cloned()
+        .collect();
+    ctx.out.array(entries.len());
+    for e in entries {
+        ctx.out.array(6);
+        ctx.out.int(e.id as i64);
+        ctx.out.int(e.time as i64);
+        ctx.out.int(e.micros as i64);
+        ctx.out.array(e.args.len());
+        for a in &e.args {
+            ctx.out.bulk(a);
         }
-        ("help", 2) => ctx.help(&[
-            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "GET [<count>]",
-            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
-            "    Entries are made of:",
-            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
-            "    client name",
-            "LEN",
-            "    Return the length of the slowlog.",
-            "RESET",
-            "    Reset the slowlog.",
-            "HELP",
-            "    Prints this help.",
-        ]),
-        _ => return Err(CmdError::subcommand(args, "SLOWLOG")),
+        ctx.out.bulk_str(&e.addr);
+        ctx.out.bulk_str(&e.name);
     }
     Ok(())
 }
 
-/// LATENCY: the latency monitor is disabled (Redis's default `latency-monitor-threshold 0`),
-/// so there are no samples; replies have Redis's shapes for that state.
-fn latency(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-    match (sub.as_str(), args.len()) {
-        ("latest", 2) => ctx.out.array(0),
-        ("history", 3) => ctx.out.array(0),
-        ("reset", _) => ctx.out.int(0),
-        ("help", 2) => ctx.help(&[
-            "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "HISTORY <event>",
-            "    Return time-latency samples for the <event> class.",
-            "LATEST",
-            "    Return the latest latency samples for all events.",
-            "RESET [<event> ...]",
-            "    Reset latency data of one or more <event> classes.",
-            "    (default: reset all data for all event classes)",
-            "HELP",
-            "    Prints this help.",
-        ]),
-        _ => return Err(CmdError::subcommand(args, "LATENCY")),
+fn slowlog_len(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.out.int(ctx.srv.slowlog.lock().entries.len() as i64);
+    Ok(())
+}
+
+fn slowlog_reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.srv.slowlog.lock().entries.clear();
+    ctx.srv.errorstats.lock().clear();
+    for c in ctx.srv.commands.all.iter() {
+        c.stats.reset();
     }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn slowlog_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.help(&[
+        "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET [<count>]",
+        "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+        "    Entries are made of:",
+        "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+        "    client name",
+        "LEN",
+        "    Return the length of the slowlog.",
+        "RESET",
+        "    Reset the slowlog.",
+        "HELP",
+        "    Prints this help.",
+    ]);
+    Ok(())
+}
+
+/// LATENCY LATEST. The latency monitor is disabled (Redis's default
+/// `latency-monitor-threshold 0`), so there are no samples: LATENCY's replies have Redis's
+/// shapes for that state.
+fn latency_latest(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.out.array(0);
+    Ok(())
+}
+
+fn latency_history(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.out.array(0);
+    Ok(())
+}
+
+fn latency_reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.out.int(0);
+    Ok(())
+}
+
+fn latency_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.help(&[
+        "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "HISTORY <event>",
+        "    Return time-latency samples for the <event> class.",
+        "LATEST",
+        "    Return the latest latency samples for all events.",
+        "RESET [<event> ...]",
+        "    Reset latency data of one or more <event> classes.",
+        "    (default: reset all data for all event classes)",
+        "HELP",
+        "    Prints this help.",
+    ]);
     Ok(())
 }
 
@@ -837,35 +887,51 @@ fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 
 /// Subcommands of COMMAND.
 static COMMAND_SUBCOMMANDS: &[SubCommand] = &[
-    sub("count", 2, "Count the commands").with_flags(LOADING | STALE),
+    sub("count", 2, "Count the commands")
+        .with_flags(LOADING | STALE)
+        .run(command_count),
     sub("list", -2, "List command names")
         .with_flags(LOADING | STALE)
-        .with_tips("nondeterministic_output_order"),
+        .with_tips("nondeterministic_output_order")
+        .run(command_list),
     sub("info", -2, "Describe commands")
         .with_flags(LOADING | STALE)
         .with_tips("nondeterministic_output_order")
-        .with_args("[command-name...]"),
+        .with_args("[command-name...]")
+        .run(command_info),
     sub("docs", -2, "Document commands")
         .with_flags(LOADING | STALE)
         .with_tips("nondeterministic_output_order")
-        .with_args("[command-name...]"),
-    sub("getkeys", -4, "Extract the keys of a full command").with_flags(LOADING | STALE),
-    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
+        .with_args("[command-name...]")
+        .run(command_docs),
+    sub("getkeys", -4, "Extract the keys of a full command")
+        .with_flags(LOADING | STALE)
+        .run(command_getkeys),
+    sub("help", 2, "Show helpful text about the subcommands")
+        .with_flags(LOADING | STALE)
+        .run(command_help),
 ];
 
 /// Subcommands of CONFIG.
 static CONFIG_SUBCOMMANDS: &[SubCommand] = &[
     sub("get", -3, "Read configuration parameters")
         .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
-        .with_args("parameter{parameter}..."),
+        .with_args("parameter{parameter}...")
+        .run(config_get),
     sub("set", -4, "Set configuration parameters")
         .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
         .with_tips("request_policy:all_nodes response_policy:all_succeeded")
-        .with_args("parameter_value{parameter value}..."),
-    sub("resetstat", 2, "Reset INFO statistics").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+        .with_args("parameter_value{parameter value}...")
+        .run(config_set),
+    sub("resetstat", 2, "Reset INFO statistics")
+        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .run(config_resetstat),
     sub("rewrite", 2, "Rewrite the configuration file")
-        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
-    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
+        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .run(config_rewrite),
+    sub("help", 2, "Show helpful text about the subcommands")
+        .with_flags(LOADING | STALE)
+        .run(config_help),
 ];
 
 /// Subcommands of SLOWLOG.
@@ -873,28 +939,38 @@ static SLOWLOG_SUBCOMMANDS: &[SubCommand] = &[
     sub("get", -2, "Read slow log entries")
         .with_flags(ADMIN | LOADING | STALE)
         .with_tips("request_policy:all_nodes nondeterministic_output")
-        .with_args("[count:integer]"),
+        .with_args("[count:integer]")
+        .run(slowlog_get),
     sub("len", 2, "Count slow log entries")
         .with_flags(ADMIN | LOADING | STALE)
-        .with_tips("request_policy:all_nodes response_policy:agg_sum nondeterministic_output"),
+        .with_tips("request_policy:all_nodes response_policy:agg_sum nondeterministic_output")
+        .run(slowlog_len),
     sub("reset", 2, "Clear the slow log")
         .with_flags(ADMIN | LOADING | STALE)
-        .with_tips("request_policy:all_nodes response_policy:all_succeeded"),
-    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
+        .with_tips("request_policy:all_nodes response_policy:all_succeeded")
+        .run(slowlog_reset),
+    sub("help", 2, "Show helpful text about the subcommands")
+        .with_flags(LOADING | STALE)
+        .run(slowlog_help),
 ];
 
 /// Subcommands of LATENCY.
 static LATENCY_SUBCOMMANDS: &[SubCommand] = &[
     sub("latest", 2, "Report the latest latency samples")
         .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
-        .with_tips("nondeterministic_output request_policy:all_nodes response_policy:special"),
+        .with_tips("nondeterministic_output request_policy:all_nodes response_policy:special")
+        .run(latency_latest),
     sub("history", 3, "Report latency samples of an event")
         .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
         .with_tips("nondeterministic_output request_policy:all_nodes response_policy:special")
-        .with_args("event"),
+        .with_args("event")
+        .run(latency_history),
     sub("reset", -2, "Reset latency data")
         .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
         .with_tips("request_policy:all_nodes response_policy:all_succeeded")
-        .with_args("[event...]"),
-    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
+        .with_args("[event...]")
+        .run(latency_reset),
+    sub("help", 2, "Show helpful text about the subcommands")
+        .with_flags(LOADING | STALE)
+        .run(latency_help),
 ];
