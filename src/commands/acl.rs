@@ -10,7 +10,7 @@ use bytes::Bytes;
 #[rustfmt::skip]
 pub fn commands() -> Vec<Command> {
     vec![
-        container("acl", 0, "server", "6.0.0", "A container for Access List Control commands", acl, ACL_SUBCOMMANDS),
+        container("acl", 0, "server", "6.0.0", "A container for Access List Control commands", super::connection::no_subcommand_handler, ACL_SUBCOMMANDS),
     ]
 }
 
@@ -23,55 +23,72 @@ static ACL_SUBCOMMANDS: &[SubCommand] = &[
         -2,
         "List the ACL categories or the commands inside a category",
     )
-    .with_flags(NOSCRIPT | LOADING | STALE),
-    sub("deluser", -3, "Remove the specified ACL users").with_flags(ADMIN_SUB),
-    sub("dryrun", -4, "Check whether a user could run a command").with_flags(ADMIN_SUB),
+    .with_flags(NOSCRIPT | LOADING | STALE)
+    .run(acl_cat),
+    sub("deluser", -3, "Remove the specified ACL users")
+        .with_flags(ADMIN_SUB)
+        .run(acl_deluser),
+    sub("dryrun", -4, "Check whether a user could run a command")
+        .with_flags(ADMIN_SUB)
+        .run(acl_dryrun),
     sub("genpass", -2, "Generate a pseudorandom secure password")
-        .with_flags(NOSCRIPT | LOADING | STALE),
-    sub("getuser", 3, "Get the rules for a specific ACL user").with_flags(ADMIN_SUB),
+        .with_flags(NOSCRIPT | LOADING | STALE)
+        .run(acl_genpass),
+    sub("getuser", 3, "Get the rules for a specific ACL user")
+        .with_flags(ADMIN_SUB)
+        .run(acl_getuser),
     sub(
         "list",
         2,
         "List the current ACL rules in ACL config file format",
     )
-    .with_flags(ADMIN_SUB),
-    sub("load", 2, "Reload the ACLs from the configured ACL file").with_flags(ADMIN_SUB),
+    .with_flags(ADMIN_SUB)
+    .run(acl_list),
+    sub("load", 2, "Reload the ACLs from the configured ACL file")
+        .with_flags(ADMIN_SUB)
+        .run(acl_load),
     sub(
         "log",
         -2,
         "List latest events denied because of ACLs in place",
     )
-    .with_flags(ADMIN_SUB),
+    .with_flags(ADMIN_SUB)
+    .run(acl_log),
     sub(
         "save",
         2,
         "Save the current ACL rules in the configured ACL file",
     )
-    .with_flags(ADMIN_SUB),
+    .with_flags(ADMIN_SUB)
+    .run(acl_save),
     sub(
         "setuser",
         -3,
         "Modify or create the rules for a specific ACL user",
     )
-    .with_flags(ADMIN_SUB),
+    .with_flags(ADMIN_SUB)
+    .run(acl_setuser),
     sub(
         "users",
         2,
         "List the username of all the configured ACL rules",
     )
-    .with_flags(ADMIN_SUB),
+    .with_flags(ADMIN_SUB)
+    .run(acl_users),
     sub(
         "whoami",
         2,
         "Return the name of the user associated to the current connection",
     )
-    .with_flags(NOSCRIPT | LOADING | STALE),
+    .with_flags(NOSCRIPT | LOADING | STALE)
+    .run(acl_whoami),
     sub(
         "help",
         2,
         "Show helpful text about the different subcommands",
     )
-    .with_flags(LOADING | STALE),
+    .with_flags(LOADING | STALE)
+    .run(acl_help),
 ];
 
 const HELP: &[&str] = &[
@@ -106,65 +123,70 @@ const HELP: &[&str] = &[
     "    Print this help.",
 ];
 
-fn acl(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
+/// The configured ACL file, or the error LOAD and SAVE give without one.
+fn acl_file(ctx: &Ctx<'_>) -> Result<String, CmdError> {
     let file = ctx.srv.config.get("aclfile").unwrap_or_default();
-    match sub.as_str() {
-        "setuser" => setuser(ctx, args),
-        "deluser" => deluser(ctx, args),
-        "getuser" => getuser(ctx, args),
-        "list" | "users" => {
-            let lines = if sub == "list" {
-                ctx.srv.acl.list()
-            } else {
-                ctx.srv.acl.names()
-            };
-            ctx.out.array(lines.len());
-            for l in lines {
-                ctx.out.bulk_str(&l);
-            }
-            Ok(())
-        }
-        "whoami" => {
-            let name = ctx.client.user.name.clone();
-            ctx.out.bulk_str(&name);
-            Ok(())
-        }
-        "load" | "save" if file.is_empty() => Err(CmdError::err(
+    if file.is_empty() {
+        return Err(CmdError::err(
             "This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.",
-        )),
-        "load" => {
-            crate::acl::load_file(&ctx.srv.acl, &file).map_err(CmdError::err)?;
-            // Every user was replaced: connections of users other than the default one are
-            // closed, as Redis frees (and disconnects) the old user objects.
-            kill_clients_of(ctx, |name| name != "default");
-            tracing::info!(file = %file, "ACL LOAD");
-            ctx.out.ok();
-            Ok(())
-        }
-        "save" => {
-            if let Err(e) = crate::acl::save_file(&ctx.srv.acl, &file) {
-                tracing::warn!(file = %file, error = %e, "ACL SAVE failed");
-                return Err(CmdError::err(
-                    "There was an error trying to save the ACLs. Please check the server logs for more information",
-                ));
-            }
-            ctx.out.ok();
-            Ok(())
-        }
-        "cat" => cat(ctx, args),
-        "genpass" => genpass(ctx, args),
-        "log" => log(ctx, args),
-        "dryrun" => dryrun(ctx, args),
-        "help" => {
-            ctx.help(HELP);
-            Ok(())
-        }
-        _ => Err(CmdError::subcommand(args, "ACL")),
+        ));
     }
+    Ok(file)
 }
 
-fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn acl_list(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let lines = ctx.srv.acl.list();
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.bulk_str(&l);
+    }
+    Ok(())
+}
+
+fn acl_users(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let names = ctx.srv.acl.names();
+    ctx.out.array(names.len());
+    for n in names {
+        ctx.out.bulk_str(&n);
+    }
+    Ok(())
+}
+
+fn acl_whoami(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let name = ctx.client.user.name.clone();
+    ctx.out.bulk_str(&name);
+    Ok(())
+}
+
+fn acl_load(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let file = acl_file(ctx)?;
+    crate::acl::load_file(&ctx.srv.acl, &file).map_err(CmdError::err)?;
+    // Every user was replaced: connections of users other than the default one are
+    // closed, as Redis frees (and disconnects) the old user objects.
+    kill_clients_of(ctx, |name| name != "default");
+    tracing::info!(file = %file, "ACL LOAD");
+    ctx.out.ok();
+    Ok(())
+}
+
+fn acl_save(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let file = acl_file(ctx)?;
+    if let Err(e) = crate::acl::save_file(&ctx.srv.acl, &file) {
+        tracing::warn!(file = %file, error = %e, "ACL SAVE failed");
+        return Err(CmdError::err(
+            "There was an error trying to save the ACLs. Please check the server logs for more information",
+        ));
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn acl_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.help(HELP);
+    Ok(())
+}
+
+fn acl_setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let name = &args[2];
     if name.iter().any(|c| c.is_ascii_whitespace() || *c == 0) {
         return Err(CmdError::err(
@@ -192,7 +214,7 @@ fn setuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn deluser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn acl_deluser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let names: Vec<String> = args[2..]
         .iter()
         .map(|a| String::from_utf8_lossy(a).into_owned())
@@ -227,7 +249,7 @@ fn disconnect(ctx: &mut Ctx<'_>, h: &crate::server::client::ClientHandle) {
     }
 }
 
-fn getuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn acl_getuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let Some(u) = ctx.srv.acl.get(&String::from_utf8_lossy(&args[2])) else {
         ctx.out.null();
         return Ok(());
@@ -268,7 +290,7 @@ fn getuser(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn cat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn acl_cat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() > 3 {
         return Err(CmdError::subcommand(args, "ACL"));
     }
@@ -300,7 +322,7 @@ fn cat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn genpass(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn acl_genpass(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() > 3 {
         return Err(CmdError::subcommand(args, "ACL"));
     }
@@ -323,7 +345,7 @@ fn genpass(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn log(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn acl_log(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() > 3 {
         return Err(CmdError::subcommand(args, "ACL"));
     }
@@ -360,7 +382,7 @@ fn log(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+fn acl_dryrun(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let srv = ctx.srv;
     let Some(user) = srv.acl.get(&String::from_utf8_lossy(&args[2])) else {
         return Err(CmdError::err(format!(

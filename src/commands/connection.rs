@@ -23,7 +23,7 @@ pub fn commands() -> Vec<Command> {
             .args("[username] password"),
         cmd("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, &[], "connection", "6.0.0", "Handshake with Redis", hello)
             .args("[arguments{protover:integer [AUTH=username_password{username password}] [SETNAME=clientname]}]"),
-        container("client", ADMIN | NOSCRIPT | LOADING | STALE, "connection", "2.4.0", "A container for client connection commands", client, CLIENT_SUBCOMMANDS)
+        container("client", ADMIN | NOSCRIPT | LOADING | STALE, "connection", "2.4.0", "A container for client connection commands", no_subcommand_handler, CLIENT_SUBCOMMANDS)
             .acl(""),
     ]
 }
@@ -336,207 +336,227 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-    let handle = ctx.client.handle.clone();
-    let n = args.len();
-    match (sub.as_str(), n) {
-        ("id", 2) => ctx.out.int(handle.id as i64),
-        ("setname", 3) => {
-            set_name(&handle, &args[2])?;
-            ctx.out.ok();
+/// The container's own handler: never reached, as every subcommand has its handler.
+pub(super) fn no_subcommand_handler(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    Err(CmdError::err("internal: subcommand without a handler"))
+}
+
+fn client_id(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.out.int(ctx.client.handle.id as i64);
+    Ok(())
+}
+
+fn client_setname(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    set_name(&ctx.client.handle, &args[2])?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_getname(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let name = ctx.client.handle.name.lock().clone();
+    if name.is_empty() {
+        ctx.out.null();
+    } else {
+        ctx.out.bulk(name.as_bytes());
+    }
+    Ok(())
+}
+
+fn client_caching(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let Some(mode) = ctx.client.tracking.mode.clone() else {
+        return Err(CmdError::err(
+            "CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+        ));
+    };
+    if is(&args[2], "yes") {
+        if !mode.optin {
+            return Err(CmdError::err(
+                "CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            ));
         }
-        ("getname", 2) => {
-            let name = handle.name.lock().clone();
-            if name.is_empty() {
-                ctx.out.null();
-            } else {
-                ctx.out.bulk(name.as_bytes());
+    } else if is(&args[2], "no") {
+        if !mode.optout {
+            return Err(CmdError::err(
+                "CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            ));
+        }
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    ctx.client.tracking.caching = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_getredir(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let r = ctx
+        .client
+        .tracking
+        .mode
+        .as_ref()
+        .map_or(-1, |m| m.redirect as i64);
+    ctx.out.int(r);
+    Ok(())
+}
+
+fn client_trackinginfo(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let state = ctx.srv.tracking.mode(ctx.client.handle.id);
+    let mut flags: Vec<&str> = Vec::new();
+    match &state {
+        None => flags.push("off"),
+        Some((m, broken)) => {
+            flags.push("on");
+            if m.bcast {
+                flags.push("bcast");
             }
-        }
-        ("list", _) => client_list(ctx, args)?,
-        ("tracking", 3..) => client_tracking(ctx, args)?,
-        ("caching", 3..) => {
-            let Some(mode) = ctx.client.tracking.mode.clone() else {
-                return Err(CmdError::err(
-                    "CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
-                ));
-            };
-            if is(&args[2], "yes") {
-                if !mode.optin {
-                    return Err(CmdError::err(
-                        "CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
-                    ));
-                }
-            } else if is(&args[2], "no") {
-                if !mode.optout {
-                    return Err(CmdError::err(
-                        "CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
-                    ));
-                }
-            } else {
-                return Err(CmdError::Syntax);
-            }
-            ctx.client.tracking.caching = true;
-            ctx.out.ok();
-        }
-        ("getredir", 2) => {
-            let r = ctx
-                .client
-                .tracking
-                .mode
-                .as_ref()
-                .map_or(-1, |m| m.redirect as i64);
-            ctx.out.int(r);
-        }
-        ("trackinginfo", 2) => {
-            let state = ctx.srv.tracking.mode(handle.id);
-            let mut flags: Vec<&str> = Vec::new();
-            match &state {
-                None => flags.push("off"),
-                Some((m, broken)) => {
-                    flags.push("on");
-                    if m.bcast {
-                        flags.push("bcast");
-                    }
-                    if m.optin {
-                        flags.push("optin");
-                        if ctx.client.tracking.caching {
-                            flags.push("caching-yes");
-                        }
-                    }
-                    if m.optout {
-                        flags.push("optout");
-                        if ctx.client.tracking.caching {
-                            flags.push("caching-no");
-                        }
-                    }
-                    if m.noloop {
-                        flags.push("noloop");
-                    }
-                    if *broken {
-                        flags.push("broken_redirect");
-                    }
+            if m.optin {
+                flags.push("optin");
+                if ctx.client.tracking.caching {
+                    flags.push("caching-yes");
                 }
             }
-            ctx.out.map(3);
-            ctx.out.bulk(b"flags");
-            ctx.out.set(flags.len());
-            for f in flags {
-                ctx.out.bulk(f.as_bytes());
+            if m.optout {
+                flags.push("optout");
+                if ctx.client.tracking.caching {
+                    flags.push("caching-no");
+                }
             }
-            ctx.out.bulk(b"redirect");
-            ctx.out
-                .int(state.as_ref().map_or(-1, |(m, _)| m.redirect as i64));
-            ctx.out.bulk(b"prefixes");
-            let prefixes = state.map(|(m, _)| m.prefixes).unwrap_or_default();
-            // BCAST without PREFIX tracks the empty prefix, listed as "" as Redis does.
-            ctx.out.array(prefixes.len());
-            for p in &prefixes {
-                ctx.out.bulk(p);
+            if m.noloop {
+                flags.push("noloop");
             }
-        }
-        ("info", 2) => {
-            let line = handle.info_line() + "\n";
-            ctx.out.verbatim(line.as_bytes());
-        }
-        ("kill", 3..) => client_kill(ctx, args)?,
-        ("pause", 3 | 4) => {
-            let ms = arg_i64(&args[2])
-                .map_err(|_| CmdError::err("timeout is not an integer or out of range"))?;
-            if ms < 0 {
-                return Err(CmdError::err("timeout is negative"));
+            if *broken {
+                flags.push("broken_redirect");
             }
-            let all = match args.get(3) {
-                None => true,
-                Some(a) if is(a, "all") => true,
-                Some(a) if is(a, "write") => false,
-                Some(_) => return Err(CmdError::err("CLIENT PAUSE mode must be WRITE or ALL")),
-            };
-            let until_ms = crate::store::now_ms() + ms as u64;
-            let current = *ctx.srv.pause.lock();
-            // A new pause never shortens a longer one, and ALL wins over WRITE, as in Redis.
-            let merged = match current {
-                Some(old) => Pause {
-                    until_ms: old.until_ms.max(until_ms),
-                    all: old.all || all,
-                },
-                None => Pause { until_ms, all },
-            };
-            ctx.srv.set_pause(Some(merged));
-            ctx.write_fence();
-            ctx.out.ok();
-        }
-        ("unpause", 2) => {
-            ctx.srv.set_pause(None);
-            ctx.out.ok();
-        }
-        ("no-evict", 3) => {
-            let on = if is(&args[2], "on") {
-                true
-            } else if is(&args[2], "off") {
-                false
-            } else {
-                return Err(CmdError::Syntax);
-            };
-            handle.no_evict.store(on, Ordering::Relaxed);
-            ctx.out.ok();
-        }
-        ("setinfo", 4) => {
-            let val = &args[3];
-            if !valid_client_name(val) {
-                return Err(CmdError::err(format!(
-                    "{} cannot contain spaces, newlines or special characters.",
-                    String::from_utf8_lossy(&args[2]).to_ascii_lowercase()
-                )));
-            }
-            let v = String::from_utf8_lossy(val).into_owned();
-            if is(&args[2], "lib-name") {
-                handle.lib.lock().0 = v;
-            } else if is(&args[2], "lib-ver") {
-                handle.lib.lock().1 = v;
-            } else {
-                return Err(CmdError::err(format!(
-                    "Unrecognized option '{}'",
-                    String::from_utf8_lossy(&args[2])
-                )));
-            }
-            ctx.out.ok();
-        }
-        ("help", 2) => {
-            let lines = [
-                "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "GETNAME",
-                "    Return the name of the current connection.",
-                "ID",
-                "    Return the ID of the current connection.",
-                "INFO",
-                "    Return information about the current client connection.",
-                "KILL <ip:port>",
-                "    Kill connection made from <ip:port>.",
-                "KILL <option> <value> [<option> <value> [...]]",
-                "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME, MAXAGE.",
-                "LIST [options ...]",
-                "    Return information about client connections. Options: TYPE, ID.",
-                "UNPAUSE",
-                "    Stop the current client pause, resuming traffic.",
-                "PAUSE <timeout> [WRITE|ALL]",
-                "    Suspend all, or just write, clients for <timeout> milliseconds.",
-                "SETNAME <name>",
-                "    Assign the name <name> to the current connection.",
-                "SETINFO <LIB-NAME|LIB-VER> <value>",
-                "    Set client meta attributes.",
-                "NO-EVICT (ON|OFF)",
-                "    Protect current client connection from eviction.",
-                "HELP",
-                "    Prints this help.",
-            ];
-            ctx.help(&lines);
-        }
-        _ => {
-            return Err(CmdError::subcommand(args, "CLIENT"));
         }
     }
+    ctx.out.map(3);
+    ctx.out.bulk(b"flags");
+    ctx.out.set(flags.len());
+    for f in flags {
+        ctx.out.bulk(f.as_bytes());
+    }
+    ctx.out.bulk(b"redirect");
+    ctx.out
+        .int(state.as_ref().map_or(-1, |(m, _)| m.redirect as i64));
+    ctx.out.bulk(b"prefixes");
+    let prefixes = state.map(|(m, _)| m.prefixes).unwrap_or_default();
+    // BCAST without PREFIX tracks the empty prefix, listed as "" as Redis does.
+    ctx.out.array(prefixes.len());
+    for p in &prefixes {
+        ctx.out.bulk(p);
+    }
+    Ok(())
+}
+
+fn client_info(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let line = ctx.client.handle.info_line() + "\n";
+    ctx.out.verbatim(line.as_bytes());
+    Ok(())
+}
+
+/// CLIENT PAUSE timeout [WRITE|ALL]; more arguments get Redis's subcommand syntax error.
+fn client_pause(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() > 4 {
+        return Err(CmdError::subcommand(args, "CLIENT"));
+    }
+    let ms = arg_i64(&args[2])
+        .map_err(|_| CmdError::err("timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(CmdError::err("timeout is negative"));
+    }
+    let all = match args.get(3) {
+        None => true,
+        Some(a) if is(a, "all") => true,
+        Some(a) if is(a, "write") => false,
+        Some(_) => return Err(CmdError::err("CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    let until_ms = crate::store::now_ms() + ms as u64;
+    let current = *ctx.srv.pause.lock();
+    // A new pause never shortens a longer one, and ALL wins over WRITE, as in Redis.
+    let merged = match current {
+        Some(old) => Pause {
+            until_ms: old.until_ms.max(until_ms),
+            all: old.all || all,
+        },
+        None => Pause { until_ms, all },
+    };
+    ctx.srv.set_pause(Some(merged));
+    ctx.write_fence();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_unpause(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.srv.set_pause(None);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_no_evict(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let on = if is(&args[2], "on") {
+        true
+    } else if is(&args[2], "off") {
+        false
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    ctx.client.handle.no_evict.store(on, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_setinfo(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let val = &args[3];
+    if !valid_client_name(val) {
+        return Err(CmdError::err(format!(
+            "{} cannot contain spaces, newlines or special characters.",
+            String::from_utf8_lossy(&args[2]).to_ascii_lowercase()
+        )));
+    }
+    let v = String::from_utf8_lossy(val).into_owned();
+    if is(&args[2], "lib-name") {
+        ctx.client.handle.lib.lock().0 = v;
+    } else if is(&args[2], "lib-ver") {
+        ctx.client.handle.lib.lock().1 = v;
+    } else {
+        return Err(CmdError::err(format!(
+            "Unrecognized option '{}'",
+            String::from_utf8_lossy(&args[2])
+        )));
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let lines = [
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME, MAXAGE.",
+        "LIST [options ...]",
+        "    Return information about client connections. Options: TYPE, ID.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "SETINFO <LIB-NAME|LIB-VER> <value>",
+        "    Set client meta attributes.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect current client connection from eviction.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    ctx.help(&lines);
     Ok(())
 }
 
@@ -667,52 +687,52 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// Subcommands of CLIENT.
 static CLIENT_SUBCOMMANDS: &[SubCommand] = &[
-    sub("id", 2, "Return the ID of the current connection").with_flags(NOSCRIPT | LOADING | STALE),
+    sub("id", 2, "Return the ID of the current connection").with_flags(NOSCRIPT | LOADING | STALE).run(client_id),
     sub("setname", 3, "Set the name of the current connection")
-        .with_flags(NOSCRIPT | LOADING | STALE).with_args("connection-name"),
+        .with_flags(NOSCRIPT | LOADING | STALE).with_args("connection-name").run(client_setname),
     sub("getname", 2, "Return the name of the current connection")
-        .with_flags(NOSCRIPT | LOADING | STALE),
+        .with_flags(NOSCRIPT | LOADING | STALE).run(client_getname),
     sub("list", -2, "List the client connections")
         .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
-        .with_tips("nondeterministic_output").with_args("[TYPE=normal_master_replica_pubsub(NORMAL|MASTER|REPLICA|PUBSUB)] [ID=id{client-id:integer...}]"),
+        .with_tips("nondeterministic_output").with_args("[TYPE=normal_master_replica_pubsub(NORMAL|MASTER|REPLICA|PUBSUB)] [ID=id{client-id:integer...}]").run(client_list),
     sub("info", 2, "Describe the current connection")
         .with_flags(NOSCRIPT | LOADING | STALE)
-        .with_tips("nondeterministic_output"),
-    sub("kill", -3, "Close client connections").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_args("filter(ip:port|new-format([ID=client-id:integer]|[TYPE=normal_master_slave_pubsub(NORMAL|MASTER|SLAVE|REPLICA|PUBSUB)]|[USER=username]|[ADDR=ip:port]|[LADDR=ip:port]|[SKIPME=yes/no])...)"),
+        .with_tips("nondeterministic_output").run(client_info),
+    sub("kill", -3, "Close client connections").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_args("filter(ip:port|new-format([ID=client-id:integer]|[TYPE=normal_master_slave_pubsub(NORMAL|MASTER|SLAVE|REPLICA|PUBSUB)]|[USER=username]|[ADDR=ip:port]|[LADDR=ip:port]|[SKIPME=yes/no])...)").run(client_kill),
     sub("pause", -3, "Suspend commands from clients for a time")
-        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_args("timeout:integer [mode(WRITE|ALL)]"),
-    sub("unpause", 2, "End a client pause").with_flags(ADMIN | NOSCRIPT | LOADING | STALE),
+        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_args("timeout:integer [mode(WRITE|ALL)]").run(client_pause),
+    sub("unpause", 2, "End a client pause").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).run(client_unpause),
     sub(
         "no-evict",
         3,
         "Protect the current connection from client eviction",
     )
-    .with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_args("enabled(ON|OFF)"),
+    .with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_args("enabled(ON|OFF)").run(client_no_evict),
     sub("setinfo", 4, "Record the client library name and version")
-        .with_flags(NOSCRIPT | LOADING | STALE).with_args("attr(LIB-NAME=libname|LIB-VER=libver)"),
+        .with_flags(NOSCRIPT | LOADING | STALE).with_args("attr(LIB-NAME=libname|LIB-VER=libver)").run(client_setinfo),
     sub(
         "tracking",
         -3,
         "Enable or disable server assisted client side caching",
     )
-    .with_flags(NOSCRIPT | LOADING | STALE),
+    .with_flags(NOSCRIPT | LOADING | STALE).run(client_tracking),
     sub(
         "caching",
         3,
         "Instruct the server about tracking or not keys in the next request",
     )
-    .with_flags(NOSCRIPT | LOADING | STALE),
+    .with_flags(NOSCRIPT | LOADING | STALE).run(client_caching),
     sub(
         "getredir",
         2,
         "Return the client ID invalidations are redirected to",
     )
-    .with_flags(NOSCRIPT | LOADING | STALE),
+    .with_flags(NOSCRIPT | LOADING | STALE).run(client_getredir),
     sub(
         "trackinginfo",
         2,
         "Return information about server assisted client side caching",
     )
-    .with_flags(NOSCRIPT | LOADING | STALE),
-    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
+    .with_flags(NOSCRIPT | LOADING | STALE).run(client_trackinginfo),
+    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE).run(client_help),
 ];

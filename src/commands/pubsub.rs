@@ -21,7 +21,7 @@ pub fn commands() -> Vec<Command> {
             .args("[pattern:pattern...]"),
         cmd("publish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, &[], "pubsub", "2.0.0", "Post a message to a channel", publish)
             .args("channel message"),
-        container("pubsub", PUBSUB | LOADING | STALE, "pubsub", "2.8.0", "A container for Pub/Sub commands", pubsub, PUBSUB_SUBCOMMANDS),
+        container("pubsub", PUBSUB | LOADING | STALE, "pubsub", "2.8.0", "A container for Pub/Sub commands", super::connection::no_subcommand_handler, PUBSUB_SUBCOMMANDS),
     ]
 }
 
@@ -160,43 +160,47 @@ fn publish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn pubsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
-    match (sub.as_str(), args.len()) {
-        ("channels", 2 | 3) => {
-            let list = ctx.srv.pubsub.channels(args.get(2).map(|b| &b[..]));
-            ctx.out.array(list.len());
-            for c in list {
-                ctx.out.bulk(&c);
-            }
-        }
-        ("numsub", _) => {
-            ctx.out.map(args.len() - 2);
-            for c in &args[2..] {
-                ctx.out.bulk(c);
-                ctx.out.int(ctx.srv.pubsub.numsub(c) as i64);
-            }
-        }
-        ("numpat", 2) => ctx.out.int(ctx.srv.pubsub.numpat() as i64),
-        ("help", 2) => {
-            let lines = [
-                "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-                "CHANNELS [<pattern>]",
-                "    Return the currently active channels matching a <pattern> (default: '*').",
-                "NUMPAT",
-                "    Return number of subscriptions to patterns.",
-                "NUMSUB [<channel> ...]",
-                "    Return the number of subscribers for the specified channels, excluding",
-                "    pattern subscriptions(default: no channels).",
-                "HELP",
-                "    Prints this help.",
-            ];
-            ctx.help(&lines);
-        }
-        _ => {
-            return Err(CmdError::subcommand(args, "PUBSUB"));
-        }
+/// PUBSUB CHANNELS [pattern]; more arguments get Redis's subcommand syntax error.
+fn pubsub_channels(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() > 3 {
+        return Err(CmdError::subcommand(args, "PUBSUB"));
     }
+    let list = ctx.srv.pubsub.channels(args.get(2).map(|b| &b[..]));
+    ctx.out.array(list.len());
+    for c in list {
+        ctx.out.bulk(&c);
+    }
+    Ok(())
+}
+
+fn pubsub_numsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    ctx.out.map(args.len() - 2);
+    for c in &args[2..] {
+        ctx.out.bulk(c);
+        ctx.out.int(ctx.srv.pubsub.numsub(c) as i64);
+    }
+    Ok(())
+}
+
+fn pubsub_numpat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    ctx.out.int(ctx.srv.pubsub.numpat() as i64);
+    Ok(())
+}
+
+fn pubsub_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let lines = [
+        "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CHANNELS [<pattern>]",
+        "    Return the currently active channels matching a <pattern> (default: '*').",
+        "NUMPAT",
+        "    Return number of subscriptions to patterns.",
+        "NUMSUB [<channel> ...]",
+        "    Return the number of subscribers for the specified channels, excluding",
+        "    pattern subscriptions(default: no channels).",
+        "HELP",
+        "    Prints this help.",
+    ];
+    ctx.help(&lines);
     Ok(())
 }
 
@@ -204,10 +208,16 @@ fn pubsub(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 static PUBSUB_SUBCOMMANDS: &[SubCommand] = &[
     sub("channels", -2, "List channels with subscribers")
         .with_flags(PUBSUB | LOADING | STALE)
-        .with_args("[pattern:pattern]"),
+        .with_args("[pattern:pattern]")
+        .run(pubsub_channels),
     sub("numsub", -2, "Count subscribers per channel")
         .with_flags(PUBSUB | LOADING | STALE)
-        .with_args("[channel...]"),
-    sub("numpat", 2, "Count pattern subscriptions").with_flags(PUBSUB | LOADING | STALE),
-    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE),
+        .with_args("[channel...]")
+        .run(pubsub_numsub),
+    sub("numpat", 2, "Count pattern subscriptions")
+        .with_flags(PUBSUB | LOADING | STALE)
+        .run(pubsub_numpat),
+    sub("help", 2, "Show helpful text about the subcommands")
+        .with_flags(LOADING | STALE)
+        .run(pubsub_help),
 ];
