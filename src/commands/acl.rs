@@ -10,85 +10,28 @@ use bytes::Bytes;
 #[rustfmt::skip]
 pub fn commands() -> Vec<Command> {
     vec![
-        container("acl", 0, "server", "6.0.0", "A container for Access List Control commands", super::connection::no_subcommand_handler, ACL_SUBCOMMANDS),
+        container("acl", 0, "server", "6.0.0", "A container for Access List Control commands", ACL_SUBCOMMANDS),
     ]
 }
 
 const ADMIN_SUB: u32 = ADMIN | NOSCRIPT | LOADING | STALE;
 
 /// Subcommands of ACL.
+#[rustfmt::skip]
 static ACL_SUBCOMMANDS: &[SubCommand] = &[
-    sub(
-        "cat",
-        -2,
-        "List the ACL categories or the commands inside a category",
-    )
-    .with_flags(NOSCRIPT | LOADING | STALE)
-    .run(acl_cat),
-    sub("deluser", -3, "Remove the specified ACL users")
-        .with_flags(ADMIN_SUB)
-        .run(acl_deluser),
-    sub("dryrun", -4, "Check whether a user could run a command")
-        .with_flags(ADMIN_SUB)
-        .run(acl_dryrun),
-    sub("genpass", -2, "Generate a pseudorandom secure password")
-        .with_flags(NOSCRIPT | LOADING | STALE)
-        .run(acl_genpass),
-    sub("getuser", 3, "Get the rules for a specific ACL user")
-        .with_flags(ADMIN_SUB)
-        .run(acl_getuser),
-    sub(
-        "list",
-        2,
-        "List the current ACL rules in ACL config file format",
-    )
-    .with_flags(ADMIN_SUB)
-    .run(acl_list),
-    sub("load", 2, "Reload the ACLs from the configured ACL file")
-        .with_flags(ADMIN_SUB)
-        .run(acl_load),
-    sub(
-        "log",
-        -2,
-        "List latest events denied because of ACLs in place",
-    )
-    .with_flags(ADMIN_SUB)
-    .run(acl_log),
-    sub(
-        "save",
-        2,
-        "Save the current ACL rules in the configured ACL file",
-    )
-    .with_flags(ADMIN_SUB)
-    .run(acl_save),
-    sub(
-        "setuser",
-        -3,
-        "Modify or create the rules for a specific ACL user",
-    )
-    .with_flags(ADMIN_SUB)
-    .run(acl_setuser),
-    sub(
-        "users",
-        2,
-        "List the username of all the configured ACL rules",
-    )
-    .with_flags(ADMIN_SUB)
-    .run(acl_users),
-    sub(
-        "whoami",
-        2,
-        "Return the name of the user associated to the current connection",
-    )
-    .with_flags(NOSCRIPT | LOADING | STALE)
-    .run(acl_whoami),
-    sub(
-        "help",
-        2,
-        "Show helpful text about the different subcommands",
-    )
-    .with_flags(LOADING | STALE)
-    .run(acl_help),
+    sub("cat", -2, "List the ACL categories or the commands inside a category").with_flags(NOSCRIPT | LOADING | STALE).run(acl_cat),
+    sub("deluser", -3, "Remove the specified ACL users").with_flags(ADMIN_SUB).run(acl_deluser),
+    sub("dryrun", -4, "Check whether a user could run a command").with_flags(ADMIN_SUB).run(acl_dryrun),
+    sub("genpass", -2, "Generate a pseudorandom secure password").with_flags(NOSCRIPT | LOADING | STALE).run(acl_genpass),
+    sub("getuser", 3, "Get the rules for a specific ACL user").with_flags(ADMIN_SUB).run(acl_getuser),
+    sub("list", 2, "List the current ACL rules in ACL config file format").with_flags(ADMIN_SUB).run(acl_list),
+    sub("load", 2, "Reload the ACLs from the configured ACL file").with_flags(ADMIN_SUB).run(acl_load),
+    sub("log", -2, "List latest events denied because of ACLs in place").with_flags(ADMIN_SUB).run(acl_log),
+    sub("save", 2, "Save the current ACL rules in the configured ACL file").with_flags(ADMIN_SUB).run(acl_save),
+    sub("setuser", -3, "Modify or create the rules for a specific ACL user").with_flags(ADMIN_SUB).run(acl_setuser),
+    sub("users", 2, "List the username of all the configured ACL rules").with_flags(ADMIN_SUB).run(acl_users),
+    sub("whoami", 2, "Return the name of the user associated to the current connection").with_flags(NOSCRIPT | LOADING | STALE).run(acl_whoami),
+    sub("help", 2, "Show helpful text about the different subcommands").with_flags(LOADING | STALE).run(acl_help),
 ];
 
 const HELP: &[&str] = &[

@@ -23,7 +23,7 @@ pub fn commands() -> Vec<Command> {
             .args("[username] password"),
         cmd("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, &[], "connection", "6.0.0", "Handshake with Redis", hello)
             .args("[arguments{protover:integer [AUTH=username_password{username password}] [SETNAME=clientname]}]"),
-        container("client", ADMIN | NOSCRIPT | LOADING | STALE, "connection", "2.4.0", "A container for client connection commands", no_subcommand_handler, CLIENT_SUBCOMMANDS)
+        container("client", ADMIN | NOSCRIPT | LOADING | STALE, "connection", "2.4.0", "A container for client connection commands", CLIENT_SUBCOMMANDS)
             .acl(""),
     ]
 }
@@ -334,11 +334,6 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     ctx.out.int(killed);
     Ok(())
-}
-
-/// The container's own handler: never reached, as every subcommand has its handler.
-pub(super) fn no_subcommand_handler(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    Err(CmdError::err("internal: subcommand without a handler"))
 }
 
 fn client_id(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
@@ -686,53 +681,21 @@ fn client_tracking(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// Subcommands of CLIENT.
+#[rustfmt::skip]
 static CLIENT_SUBCOMMANDS: &[SubCommand] = &[
     sub("id", 2, "Return the ID of the current connection").with_flags(NOSCRIPT | LOADING | STALE).run(client_id),
-    sub("setname", 3, "Set the name of the current connection")
-        .with_flags(NOSCRIPT | LOADING | STALE).with_args("connection-name").run(client_setname),
-    sub("getname", 2, "Return the name of the current connection")
-        .with_flags(NOSCRIPT | LOADING | STALE).run(client_getname),
-    sub("list", -2, "List the client connections")
-        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
-        .with_tips("nondeterministic_output").with_args("[TYPE=normal_master_replica_pubsub(NORMAL|MASTER|REPLICA|PUBSUB)] [ID=id{client-id:integer...}]").run(client_list),
-    sub("info", 2, "Describe the current connection")
-        .with_flags(NOSCRIPT | LOADING | STALE)
-        .with_tips("nondeterministic_output").run(client_info),
+    sub("setname", 3, "Set the name of the current connection").with_flags(NOSCRIPT | LOADING | STALE).with_args("connection-name").run(client_setname),
+    sub("getname", 2, "Return the name of the current connection").with_flags(NOSCRIPT | LOADING | STALE).run(client_getname),
+    sub("list", -2, "List the client connections").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_tips("nondeterministic_output").with_args("[TYPE=normal_master_replica_pubsub(NORMAL|MASTER|REPLICA|PUBSUB)] [ID=id{client-id:integer...}]").run(client_list),
+    sub("info", 2, "Describe the current connection").with_flags(NOSCRIPT | LOADING | STALE).with_tips("nondeterministic_output").run(client_info),
     sub("kill", -3, "Close client connections").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_args("filter(ip:port|new-format([ID=client-id:integer]|[TYPE=normal_master_slave_pubsub(NORMAL|MASTER|SLAVE|REPLICA|PUBSUB)]|[USER=username]|[ADDR=ip:port]|[LADDR=ip:port]|[SKIPME=yes/no])...)").run(client_kill),
-    sub("pause", -3, "Suspend commands from clients for a time")
-        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_args("timeout:integer [mode(WRITE|ALL)]").run(client_pause),
+    sub("pause", -3, "Suspend commands from clients for a time").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_args("timeout:integer [mode(WRITE|ALL)]").run(client_pause),
     sub("unpause", 2, "End a client pause").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).run(client_unpause),
-    sub(
-        "no-evict",
-        3,
-        "Protect the current connection from client eviction",
-    )
-    .with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_args("enabled(ON|OFF)").run(client_no_evict),
-    sub("setinfo", 4, "Record the client library name and version")
-        .with_flags(NOSCRIPT | LOADING | STALE).with_args("attr(LIB-NAME=libname|LIB-VER=libver)").run(client_setinfo),
-    sub(
-        "tracking",
-        -3,
-        "Enable or disable server assisted client side caching",
-    )
-    .with_flags(NOSCRIPT | LOADING | STALE).run(client_tracking),
-    sub(
-        "caching",
-        3,
-        "Instruct the server about tracking or not keys in the next request",
-    )
-    .with_flags(NOSCRIPT | LOADING | STALE).run(client_caching),
-    sub(
-        "getredir",
-        2,
-        "Return the client ID invalidations are redirected to",
-    )
-    .with_flags(NOSCRIPT | LOADING | STALE).run(client_getredir),
-    sub(
-        "trackinginfo",
-        2,
-        "Return information about server assisted client side caching",
-    )
-    .with_flags(NOSCRIPT | LOADING | STALE).run(client_trackinginfo),
+    sub("no-evict", 3, "Protect the current connection from client eviction").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_args("enabled(ON|OFF)").run(client_no_evict),
+    sub("setinfo", 4, "Record the client library name and version").with_flags(NOSCRIPT | LOADING | STALE).with_args("attr(LIB-NAME=libname|LIB-VER=libver)").run(client_setinfo),
+    sub("tracking", -3, "Enable or disable server assisted client side caching").with_flags(NOSCRIPT | LOADING | STALE).run(client_tracking),
+    sub("caching", 3, "Instruct the server about tracking or not keys in the next request").with_flags(NOSCRIPT | LOADING | STALE).run(client_caching),
+    sub("getredir", 2, "Return the client ID invalidations are redirected to").with_flags(NOSCRIPT | LOADING | STALE).run(client_getredir),
+    sub("trackinginfo", 2, "Return information about server assisted client side caching").with_flags(NOSCRIPT | LOADING | STALE).run(client_trackinginfo),
     sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE).run(client_help),
 ];

@@ -1,6 +1,5 @@
 //! Keyspace and TTL commands: DEL, EXISTS, RENAME, SCAN, EXPIRE family, databases.
 
-use super::server::subcommand_fallback;
 use super::table::{Command, KeySpec, SubCommand, cmd, container, flags::*, key, key_range, sub};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
 use crate::store::lazyfree::FreeReason;
@@ -47,7 +46,7 @@ pub fn commands() -> Vec<Command> {
         cmd("touch", -2, READONLY | FAST | ATOMIC_READ, const { &[key_range(key::RO, 1, -1, 1, 0)] }, "generic", "3.2.1", "Alters the last access time of a key(s). Returns the number of existing keys specified.", touch)
             .tips("request_policy:multi_shard response_policy:agg_sum")
             .args("key:key..."),
-        container("object", READONLY, "generic", "2.2.3", "A container for object introspection commands", subcommand_fallback, OBJECT_SUBCOMMANDS)
+        container("object", READONLY, "generic", "2.2.3", "A container for object introspection commands", OBJECT_SUBCOMMANDS)
             .acl(""),
         cmd("select", 2, LOADING | STALE | FAST, &[], "connection", "1.0.0", "Change the selected database for the current connection", select)
             .args("index:integer")
@@ -716,36 +715,11 @@ fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 const OBJECT_KEY: &[KeySpec] = &[key_range(key::RO, 2, 0, 1, 0)];
 
 /// Subcommands of OBJECT.
+#[rustfmt::skip]
 static OBJECT_SUBCOMMANDS: &[SubCommand] = &[
-    sub("encoding", 3, "Report the internal encoding of a value")
-        .with_flags(READONLY)
-        .with_keys(OBJECT_KEY)
-        .with_tips("nondeterministic_output")
-        .with_args("key:key")
-        .run(object_encoding),
-    sub(
-        "idletime",
-        3,
-        "Report seconds since a key was last accessed",
-    )
-    .with_flags(READONLY)
-    .with_keys(OBJECT_KEY)
-    .with_tips("nondeterministic_output")
-    .with_args("key:key")
-    .run(object_idletime),
-    sub("freq", 3, "Report the access frequency counter of a key")
-        .with_flags(READONLY)
-        .with_keys(OBJECT_KEY)
-        .with_tips("nondeterministic_output")
-        .with_args("key:key")
-        .run(object_freq),
-    sub("refcount", 3, "Report the reference count of a value")
-        .with_flags(READONLY)
-        .with_keys(OBJECT_KEY)
-        .with_tips("nondeterministic_output")
-        .with_args("key:key")
-        .run(object_refcount),
-    sub("help", 2, "Show helpful text about the subcommands")
-        .with_flags(LOADING | STALE)
-        .run(object_help),
+    sub("encoding", 3, "Report the internal encoding of a value").with_flags(READONLY).with_keys(OBJECT_KEY).with_tips("nondeterministic_output").with_args("key:key").run(object_encoding),
+    sub("idletime", 3, "Report seconds since a key was last accessed").with_flags(READONLY).with_keys(OBJECT_KEY).with_tips("nondeterministic_output").with_args("key:key").run(object_idletime),
+    sub("freq", 3, "Report the access frequency counter of a key").with_flags(READONLY).with_keys(OBJECT_KEY).with_tips("nondeterministic_output").with_args("key:key").run(object_freq),
+    sub("refcount", 3, "Report the reference count of a value").with_flags(READONLY).with_keys(OBJECT_KEY).with_tips("nondeterministic_output").with_args("key:key").run(object_refcount),
+    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE).run(object_help),
 ];

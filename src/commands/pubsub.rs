@@ -21,7 +21,7 @@ pub fn commands() -> Vec<Command> {
             .args("[pattern:pattern...]"),
         cmd("publish", 3, PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE, &[], "pubsub", "2.0.0", "Post a message to a channel", publish)
             .args("channel message"),
-        container("pubsub", PUBSUB | LOADING | STALE, "pubsub", "2.8.0", "A container for Pub/Sub commands", super::connection::no_subcommand_handler, PUBSUB_SUBCOMMANDS),
+        container("pubsub", PUBSUB | LOADING | STALE, "pubsub", "2.8.0", "A container for Pub/Sub commands", PUBSUB_SUBCOMMANDS),
     ]
 }
 
@@ -205,19 +205,10 @@ fn pubsub_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 }
 
 /// Subcommands of PUBSUB.
+#[rustfmt::skip]
 static PUBSUB_SUBCOMMANDS: &[SubCommand] = &[
-    sub("channels", -2, "List channels with subscribers")
-        .with_flags(PUBSUB | LOADING | STALE)
-        .with_args("[pattern:pattern]")
-        .run(pubsub_channels),
-    sub("numsub", -2, "Count subscribers per channel")
-        .with_flags(PUBSUB | LOADING | STALE)
-        .with_args("[channel...]")
-        .run(pubsub_numsub),
-    sub("numpat", 2, "Count pattern subscriptions")
-        .with_flags(PUBSUB | LOADING | STALE)
-        .run(pubsub_numpat),
-    sub("help", 2, "Show helpful text about the subcommands")
-        .with_flags(LOADING | STALE)
-        .run(pubsub_help),
+    sub("channels", -2, "List channels with subscribers").with_flags(PUBSUB | LOADING | STALE).with_args("[pattern:pattern]").run(pubsub_channels),
+    sub("numsub", -2, "Count subscribers per channel").with_flags(PUBSUB | LOADING | STALE).with_args("[channel...]").run(pubsub_numsub),
+    sub("numpat", 2, "Count pattern subscriptions").with_flags(PUBSUB | LOADING | STALE).run(pubsub_numpat),
+    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE).run(pubsub_help),
 ];

@@ -13,13 +13,13 @@ use std::sync::atomic::Ordering;
 #[rustfmt::skip]
 pub fn commands() -> Vec<Command> {
     vec![
-        Command { arity: -1, ..container("command", LOADING | STALE, "server", "2.8.13", "Get array of Redis command details", command, COMMAND_SUBCOMMANDS).acl("connection") }
+        Command { arity: -1, handler: command, ..container("command", LOADING | STALE, "server", "2.8.13", "Get array of Redis command details", COMMAND_SUBCOMMANDS).acl("connection") }
             .tips("nondeterministic_output_order"),
         cmd("info", -1, LOADING | STALE | ATOMIC_READ, &[], "server", "1.0.0", "Get information and statistics about the server", info)
             .tips("nondeterministic_output request_policy:all_shards response_policy:special")
             .args("[section...]")
             .acl("dangerous"),
-        container("config", ADMIN | NOSCRIPT | LOADING | STALE, "server", "2.0.0", "A container for server configuration commands", subcommand_fallback, CONFIG_SUBCOMMANDS),
+        container("config", ADMIN | NOSCRIPT | LOADING | STALE, "server", "2.0.0", "A container for server configuration commands", CONFIG_SUBCOMMANDS),
         cmd("time", 1, LOADING | STALE | FAST, &[], "server", "2.6.0", "Return the current server time", time)
             .tips("nondeterministic_output")
             .acl(""),
@@ -32,8 +32,8 @@ pub fn commands() -> Vec<Command> {
         cmd("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ATOMIC_READ, &[], "server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server", shutdown)
             .args("[nosave_save(NOSAVE|SAVE)] [NOW] [FORCE] [ABORT]"),
         cmd("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | ATOMIC_READ | PROTECTED, &[], "server", "1.0.0", "A container for debugging commands", debug),
-        container("slowlog", ADMIN | LOADING | STALE, "server", "2.2.12", "A container for slow log commands", subcommand_fallback, SLOWLOG_SUBCOMMANDS),
-        container("latency", ADMIN | NOSCRIPT | LOADING | STALE, "server", "2.8.13", "A container for latency diagnostics commands", subcommand_fallback, LATENCY_SUBCOMMANDS),
+        container("slowlog", ADMIN | LOADING | STALE, "server", "2.2.12", "A container for slow log commands", SLOWLOG_SUBCOMMANDS),
+        container("latency", ADMIN | NOSCRIPT | LOADING | STALE, "server", "2.8.13", "A container for latency diagnostics commands", LATENCY_SUBCOMMANDS),
         cmd("role", 1, NOSCRIPT | LOADING | STALE | FAST | ATOMIC_READ, &[], "server", "2.8.12", "Return the role of the instance in the context of replication", role)
             .acl("admin dangerous"),
     ]
@@ -217,18 +217,9 @@ fn write_docs_map(
     }
 }
 
-/// The handler of a container whose subcommands all have their own (`.run`): the
-/// dispatcher checks the subcommand before it picks a handler, so this is never reached.
-pub(super) fn subcommand_fallback(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    Err(CmdError::err("internal: subcommand without a handler"))
-}
-
 /// COMMAND without a subcommand: details of every command (each subcommand has its own
 /// handler).
-fn command(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    if args.len() > 1 {
-        return subcommand_fallback(ctx, args);
-    }
+fn command(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     let table = &ctx.srv.commands;
     ctx.out.array(table.all.len());
     for c in table.all.iter() {
@@ -886,91 +877,40 @@ fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 }
 
 /// Subcommands of COMMAND.
+#[rustfmt::skip]
 static COMMAND_SUBCOMMANDS: &[SubCommand] = &[
-    sub("count", 2, "Count the commands")
-        .with_flags(LOADING | STALE)
-        .run(command_count),
-    sub("list", -2, "List command names")
-        .with_flags(LOADING | STALE)
-        .with_tips("nondeterministic_output_order")
-        .run(command_list),
-    sub("info", -2, "Describe commands")
-        .with_flags(LOADING | STALE)
-        .with_tips("nondeterministic_output_order")
-        .with_args("[command-name...]")
-        .run(command_info),
-    sub("docs", -2, "Document commands")
-        .with_flags(LOADING | STALE)
-        .with_tips("nondeterministic_output_order")
-        .with_args("[command-name...]")
-        .run(command_docs),
-    sub("getkeys", -4, "Extract the keys of a full command")
-        .with_flags(LOADING | STALE)
-        .run(command_getkeys),
-    sub("help", 2, "Show helpful text about the subcommands")
-        .with_flags(LOADING | STALE)
-        .run(command_help),
+    sub("count", 2, "Count the commands").with_flags(LOADING | STALE).run(command_count),
+    sub("list", -2, "List command names").with_flags(LOADING | STALE).with_tips("nondeterministic_output_order").run(command_list),
+    sub("info", -2, "Describe commands").with_flags(LOADING | STALE).with_tips("nondeterministic_output_order").with_args("[command-name...]").run(command_info),
+    sub("docs", -2, "Document commands").with_flags(LOADING | STALE).with_tips("nondeterministic_output_order").with_args("[command-name...]").run(command_docs),
+    sub("getkeys", -4, "Extract the keys of a full command").with_flags(LOADING | STALE).run(command_getkeys),
+    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE).run(command_help),
 ];
 
 /// Subcommands of CONFIG.
+#[rustfmt::skip]
 static CONFIG_SUBCOMMANDS: &[SubCommand] = &[
-    sub("get", -3, "Read configuration parameters")
-        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
-        .with_args("parameter{parameter}...")
-        .run(config_get),
-    sub("set", -4, "Set configuration parameters")
-        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
-        .with_tips("request_policy:all_nodes response_policy:all_succeeded")
-        .with_args("parameter_value{parameter value}...")
-        .run(config_set),
-    sub("resetstat", 2, "Reset INFO statistics")
-        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
-        .run(config_resetstat),
-    sub("rewrite", 2, "Rewrite the configuration file")
-        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
-        .run(config_rewrite),
-    sub("help", 2, "Show helpful text about the subcommands")
-        .with_flags(LOADING | STALE)
-        .run(config_help),
+    sub("get", -3, "Read configuration parameters").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_args("parameter{parameter}...").run(config_get),
+    sub("set", -4, "Set configuration parameters").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_tips("request_policy:all_nodes response_policy:all_succeeded").with_args("parameter_value{parameter value}...").run(config_set),
+    sub("resetstat", 2, "Reset INFO statistics").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).run(config_resetstat),
+    sub("rewrite", 2, "Rewrite the configuration file").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).run(config_rewrite),
+    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE).run(config_help),
 ];
 
 /// Subcommands of SLOWLOG.
+#[rustfmt::skip]
 static SLOWLOG_SUBCOMMANDS: &[SubCommand] = &[
-    sub("get", -2, "Read slow log entries")
-        .with_flags(ADMIN | LOADING | STALE)
-        .with_tips("request_policy:all_nodes nondeterministic_output")
-        .with_args("[count:integer]")
-        .run(slowlog_get),
-    sub("len", 2, "Count slow log entries")
-        .with_flags(ADMIN | LOADING | STALE)
-        .with_tips("request_policy:all_nodes response_policy:agg_sum nondeterministic_output")
-        .run(slowlog_len),
-    sub("reset", 2, "Clear the slow log")
-        .with_flags(ADMIN | LOADING | STALE)
-        .with_tips("request_policy:all_nodes response_policy:all_succeeded")
-        .run(slowlog_reset),
-    sub("help", 2, "Show helpful text about the subcommands")
-        .with_flags(LOADING | STALE)
-        .run(slowlog_help),
+    sub("get", -2, "Read slow log entries").with_flags(ADMIN | LOADING | STALE).with_tips("request_policy:all_nodes nondeterministic_output").with_args("[count:integer]").run(slowlog_get),
+    sub("len", 2, "Count slow log entries").with_flags(ADMIN | LOADING | STALE).with_tips("request_policy:all_nodes response_policy:agg_sum nondeterministic_output").run(slowlog_len),
+    sub("reset", 2, "Clear the slow log").with_flags(ADMIN | LOADING | STALE).with_tips("request_policy:all_nodes response_policy:all_succeeded").run(slowlog_reset),
+    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE).run(slowlog_help),
 ];
 
 /// Subcommands of LATENCY.
+#[rustfmt::skip]
 static LATENCY_SUBCOMMANDS: &[SubCommand] = &[
-    sub("latest", 2, "Report the latest latency samples")
-        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
-        .with_tips("nondeterministic_output request_policy:all_nodes response_policy:special")
-        .run(latency_latest),
-    sub("history", 3, "Report latency samples of an event")
-        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
-        .with_tips("nondeterministic_output request_policy:all_nodes response_policy:special")
-        .with_args("event")
-        .run(latency_history),
-    sub("reset", -2, "Reset latency data")
-        .with_flags(ADMIN | NOSCRIPT | LOADING | STALE)
-        .with_tips("request_policy:all_nodes response_policy:all_succeeded")
-        .with_args("[event...]")
-        .run(latency_reset),
-    sub("help", 2, "Show helpful text about the subcommands")
-        .with_flags(LOADING | STALE)
-        .run(latency_help),
+    sub("latest", 2, "Report the latest latency samples").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_tips("nondeterministic_output request_policy:all_nodes response_policy:special").run(latency_latest),
+    sub("history", 3, "Report latency samples of an event").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_tips("nondeterministic_output request_policy:all_nodes response_policy:special").with_args("event").run(latency_history),
+    sub("reset", -2, "Reset latency data").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_tips("request_policy:all_nodes response_policy:all_succeeded").with_args("[event...]").run(latency_reset),
+    sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE).run(latency_help),
 ];

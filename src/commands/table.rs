@@ -337,9 +337,9 @@ pub struct SubCommand {
     pub tips: &'static str,
     /// Argument syntax (see [`Command::args`]).
     pub args: &'static str,
-    /// What runs it; the dispatcher calls it once the subcommand and its arity are
-    /// checked, so the container has no match of its own. None: the container's handler
-    /// runs it.
+    /// What runs it (`.run(f)`, required: a unit test checks every entry has one); the
+    /// dispatcher calls it once the subcommand and its arity are checked, so a container
+    /// has no match of its own.
     pub handler: Option<Handler>,
 }
 
@@ -514,11 +514,13 @@ impl Command {
         Ok(())
     }
 
-    /// What runs a request: its subcommand's handler for a container.
+    /// What runs a request: its subcommand's handler for a container (the command's own
+    /// only when it has no subcommand, as bare COMMAND).
     pub fn handler_for(&self, args: &[Bytes]) -> Handler {
-        self.subcommand(args)
-            .and_then(|s| s.handler)
-            .unwrap_or(self.handler)
+        match self.subcommand(args) {
+            Some(s) => s.handler.unwrap_or(missing_handler),
+            None => self.handler,
+        }
     }
 
     /// The key specs that apply to a request: its subcommand's for a container.
@@ -591,13 +593,21 @@ pub const fn cmd(
 
 /// A container command (CONFIG, CLIENT...) with its subcommand table.
 #[allow(clippy::too_many_arguments)]
+/// What runs a container reached with no subcommand (only COMMAND takes none, and it
+/// declares its own handler) or a subcommand declared without one (the unit test
+/// `every_subcommand_has_a_handler` rules that out).
+fn missing_handler(_ctx: &mut super::Ctx<'_>, _args: &[Bytes]) -> super::CmdResult {
+    Err(super::CmdError::err(
+        "internal: subcommand without a handler",
+    ))
+}
+
 pub const fn container(
     name: &'static str,
     flags: u32,
     group: &'static str,
     since: &'static str,
     summary: &'static str,
-    handler: Handler,
     subcommands: &'static [SubCommand],
 ) -> Command {
     Command {
@@ -611,7 +621,7 @@ pub const fn container(
         group,
         summary,
         since,
-        handler,
+        handler: missing_handler,
         subcommands,
         stats: CommandStats::new(),
     }
@@ -675,6 +685,20 @@ impl CommandTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_subcommand_has_a_handler() {
+        let missing: Vec<String> = crate::commands::all_commands()
+            .iter()
+            .flat_map(|c| c.subcommands.iter().map(move |s| (c.name, s)))
+            .filter(|(_, s)| s.handler.is_none())
+            .map(|(c, s)| format!("{c}|{}", s.name))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "declared without .run(...): {missing:?}"
+        );
+    }
 
     fn args(v: &[&str]) -> Vec<Bytes> {
         v.iter()
