@@ -187,7 +187,7 @@ fn run_one(srv: &Arc<Server>, c: &mut Conn, args: Vec<Bytes>) {
     {
         seen().lock().unwrap().insert(cmd.name);
     }
-    let now = ferrocache::store::now_ms();
+    let now = ferrocache::base::now_ms();
     ferrocache::store::value::set_lru_clock(now);
     commands::execute(srv, &mut c.client, &mut c.out, args, now);
     if let Some(w) = c.client.pending_wait.take() {
@@ -356,7 +356,7 @@ impl Harness {
                 .iter()
                 .map(|a| Bytes::copy_from_slice(a.as_bytes()))
                 .collect();
-            let now = ferrocache::store::now_ms();
+            let now = ferrocache::base::now_ms();
             commands::execute(srv, &mut admin.client, &mut admin.out, args, now);
             admin.out.buf.clear();
         };

@@ -283,7 +283,7 @@ impl Acl {
         client_info: String,
         max_len: usize,
     ) {
-        let now = crate::store::now_ms();
+        let now = crate::base::now_ms();
         let context = match context {
             LogContext::Toplevel => "toplevel",
             LogContext::Multi => "multi",
@@ -452,7 +452,7 @@ pub fn save_file(acl: &Acl, path: &str) -> std::io::Result<()> {
     let tmp = format!(
         "{path}.tmp-{}-{}",
         std::process::id(),
-        crate::store::now_ms()
+        crate::base::now_ms()
     );
     let r = std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path));
     if r.is_err() {

@@ -279,7 +279,7 @@ impl Selector {
         self.keys.iter().any(|p| {
             (!access.read || p.read)
                 && (!access.write || p.write)
-                && crate::store::glob::glob_match(&p.pattern, key, false)
+                && crate::base::glob::glob_match(&p.pattern, key, false)
         })
     }
 
@@ -292,7 +292,7 @@ impl Selector {
             if is_pattern {
                 p == channel
             } else {
-                crate::store::glob::glob_match(p, channel, false)
+                crate::base::glob::glob_match(p, channel, false)
             }
         })
     }

@@ -302,7 +302,7 @@ fn acl_log(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         count = arg_i64(a)?.max(0);
     }
     let entries = ctx.srv.acl.log_entries(count as usize);
-    let now = crate::store::now_ms();
+    let now = crate::base::now_ms();
     let o = &mut *ctx.out;
     o.array(entries.len());
     for e in entries {

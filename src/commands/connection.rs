@@ -308,7 +308,7 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         filters.push((k, v));
     }
-    let now = crate::store::now_ms();
+    let now = crate::base::now_ms();
     let mut killed = 0;
     for c in &all {
         let matches = filters.iter().all(|(k, v)| match k.as_str() {
@@ -465,7 +465,7 @@ fn client_pause(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Some(a) if is(a, "write") => false,
         Some(_) => return Err(CmdError::err("CLIENT PAUSE mode must be WRITE or ALL")),
     };
-    let until_ms = crate::store::now_ms() + ms as u64;
+    let until_ms = crate::base::now_ms() + ms as u64;
     let current = *ctx.srv.pause.lock();
     // A new pause never shortens a longer one, and ALL wins over WRITE, as in Redis.
     let merged = match current {

@@ -221,7 +221,7 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
             match &me.leader {
                 None => out.push_str("# Replication\r\nrole:master\r\n"),
                 Some((host, port)) => {
-                    let now = crate::store::now_ms();
+                    let now = crate::base::now_ms();
                     let last_io = if me.last_io_ms == 0 {
                         -1
                     } else {
@@ -322,7 +322,7 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
         "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "keyspace" => {
             out.push_str("# Keyspace\r\n");
-            let now = crate::store::now_ms();
+            let now = crate::base::now_ms();
             for db in 0..NUM_DBS {
                 let (keys, expires) = srv.store.db_sizes(db);
                 if keys == 0 {

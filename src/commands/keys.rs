@@ -259,7 +259,7 @@ fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .db(ctx.db())
         .entries()
         .filter(|e| {
-            !e.is_expired(now) && (all || crate::store::glob::glob_match(pat, e.key(), false))
+            !e.is_expired(now) && (all || crate::base::glob::glob_match(pat, e.key(), false))
         })
         .map(|e| Bytes::copy_from_slice(e.key()))
         .collect();
@@ -286,7 +286,7 @@ impl ScanOptions {
     pub fn matches(&self, name: &[u8]) -> bool {
         self.pattern
             .as_ref()
-            .is_none_or(|p| crate::store::glob::glob_match(p, name, false))
+            .is_none_or(|p| crate::base::glob::glob_match(p, name, false))
     }
 }
 

@@ -43,7 +43,7 @@ fn replconf(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 h.repl_ack_offset
                     .store(off.max(0) as u64, Ordering::Relaxed);
                 h.repl_ack_ms
-                    .store(crate::store::now_ms(), Ordering::Relaxed);
+                    .store(crate::base::now_ms(), Ordering::Relaxed);
             }
             let id = h.id;
             let follower = ctx
@@ -236,7 +236,7 @@ fn failover(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     } else {
         tracing::info!("FAILOVER requested to any replica.");
     }
-    let now = crate::store::now_ms();
+    let now = crate::base::now_ms();
     // Writes wait (they are not refused) until the switchover ends either way. The pause
     // is set before the offset is read, and the offset under the write section, so no
     // write can land after it.

@@ -554,7 +554,7 @@ impl Config {
             .flat_map(|p| {
                 std::iter::once(p.name)
                     .chain(p.aliases.iter().copied())
-                    .filter(|n| crate::store::glob::glob_match(pattern, n.as_bytes(), true))
+                    .filter(|n| crate::base::glob::glob_match(pattern, n.as_bytes(), true))
                     .map(|n| (n, values.get(p.name).cloned().unwrap_or_default()))
             })
             .collect()

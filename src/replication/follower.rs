@@ -54,7 +54,7 @@ fn encode(args: &[&[u8]]) -> Vec<u8> {
 
 /// Makes this node follow `leader` (REPLICAOF host port), or a leader again (None).
 pub fn set_leader(srv: &Arc<Server>, leader: Option<(String, u16)>) {
-    let mut txn = srv.store.write(crate::store::now_ms());
+    let mut txn = srv.store.write(crate::base::now_ms());
     set_leader_in(srv, &mut txn, leader);
 }
 
@@ -72,7 +72,7 @@ pub fn set_leader_in(
     st.leader = leader.clone();
     st.link_up = false;
     st.sync_in_progress = false;
-    st.down_since_ms = crate::store::now_ms();
+    st.down_since_ms = crate::base::now_ms();
     drop(st);
     if !was_follower && leader.is_some() && txn.log().active() {
         // A leader turning follower offers its own history (PSYNC <its replid> <offset>):
@@ -110,7 +110,7 @@ async fn link_loop(srv: Arc<Server>, host: String, port: u16, generation: u64) {
             Err(e) => {
                 let mut st = srv.follower.lock();
                 if st.link_up {
-                    st.down_since_ms = crate::store::now_ms();
+                    st.down_since_ms = crate::base::now_ms();
                 }
                 st.link_up = false;
                 st.sync_in_progress = false;
@@ -266,7 +266,7 @@ async fn run_link(
         let new_id = rest.trim();
         if !new_id.is_empty() && new_id != replid {
             srv.store
-                .write(crate::store::now_ms())
+                .write(crate::base::now_ms())
                 .log()
                 .shift_replid(Some(new_id));
         }
@@ -282,7 +282,7 @@ async fn run_link(
         st.link_up = true;
         st.has_history = true;
         st.sync_in_progress = false;
-        st.last_io_ms = crate::store::now_ms();
+        st.last_io_ms = crate::base::now_ms();
     }
     stream_loop(srv, c, generation).await
 }
@@ -324,7 +324,7 @@ fn load_snapshot(
     replid: &str,
     offset: u64,
 ) -> Result<(), LinkError> {
-    let now = crate::store::now_ms();
+    let now = crate::base::now_ms();
     let mut txn = srv.store.write(now);
     let lazy = srv
         .store
@@ -381,7 +381,7 @@ async fn stream_loop(srv: &Arc<Server>, mut c: Conn, generation: u64) -> Result<
     loop {
         // Apply every complete command already buffered, with one clock reading per
         // batch as for any client.
-        let now = crate::store::now_ms();
+        let now = crate::base::now_ms();
         loop {
             let before = c.buf.len();
             let parsed = parser
@@ -426,13 +426,13 @@ async fn stream_loop(srv: &Arc<Server>, mut c: Conn, generation: u64) -> Result<
             r = c.stream.read_buf(&mut c.buf) => {
                 match r {
                     Ok(0) => return Err(LinkError::Protocol("connection closed by the leader".into())),
-                    Ok(_) => srv.follower.lock().last_io_ms = crate::store::now_ms(),
+                    Ok(_) => srv.follower.lock().last_io_ms = crate::base::now_ms(),
                     Err(e) => return Err(e.into()),
                 }
             }
             _ = tick.tick() => {
                 send_ack(srv, &mut c).await?;
-                let quiet = crate::store::now_ms().saturating_sub(srv.follower.lock().last_io_ms);
+                let quiet = crate::base::now_ms().saturating_sub(srv.follower.lock().last_io_ms);
                 if quiet > 60_000 {
                     return Err(LinkError::Protocol("no data from the leader for 60 s".into()));
                 }

@@ -252,7 +252,7 @@ pub fn psync(srv: &Server, handle: &Arc<ClientHandle>, replid: &str, offset: i64
     // Partial resync: same history (current id, or the previous one up to where it
     // ended) and the offset still in the backlog.
     {
-        let mut txn = srv.store.write(crate::store::now_ms());
+        let mut txn = srv.store.write(crate::base::now_ms());
         let seq = txn.sequencer_mut();
         seq.log.activate(backlog_size);
         let log = &seq.log;
@@ -336,7 +336,7 @@ fn sync_thread(srv: &Arc<Server>) {
 /// Takes one snapshot at a point in the stream, registers every follower of the batch
 /// there, and streams the snapshot to all of them; each goes online when it is complete.
 fn full_sync(srv: &Arc<Server>, batch: Vec<(Arc<Follower>, std::time::Instant)>) {
-    let mut txn = srv.store.write(crate::store::now_ms());
+    let mut txn = srv.store.write(crate::base::now_ms());
     if srv.store.snapshot_in_progress() {
         // A BGSAVE started meanwhile: wait for the next turn.
         drop(txn);
@@ -429,7 +429,7 @@ pub struct FollowerLine {
 
 /// The attached followers, in attach order.
 pub fn follower_lines(srv: &Server) -> Vec<FollowerLine> {
-    let now = crate::store::now_ms();
+    let now = crate::base::now_ms();
     srv.followers
         .lock()
         .iter()
@@ -460,7 +460,7 @@ pub fn ping_followers(srv: &Server) {
     {
         return;
     }
-    let now = crate::store::now_ms();
+    let now = crate::base::now_ms();
     let period = srv.config.get_i64("repl-ping-replica-period").max(1) as u64 * 1000;
     if now.saturating_sub(srv.last_repl_ping_ms.load(Ordering::Relaxed)) < period {
         return;
@@ -485,14 +485,14 @@ pub fn request_acks(srv: &Server) {
     if srv.followers.lock().is_empty() {
         return;
     }
-    let mut txn = srv.store.write(crate::store::now_ms());
+    let mut txn = srv.store.write(crate::base::now_ms());
     txn.log().append_global(&[b"REPLCONF", b"GETACK", b"*"]);
 }
 
 /// Online followers whose last ACK is at most `max_lag` seconds old
 /// (`min-replicas-to-write` counts these).
 pub fn good_followers(srv: &Server, max_lag: u64) -> usize {
-    let now = crate::store::now_ms();
+    let now = crate::base::now_ms();
     srv.followers
         .lock()
         .iter()

@@ -76,7 +76,7 @@ pub fn tick(srv: &Arc<Server>) {
         }
         (s.target.clone(), s.end_ms, s.force, s.wait_offset)
     };
-    let now = crate::store::now_ms();
+    let now = crate::base::now_ms();
     if end_ms.is_some_and(|e| e <= now) {
         if force && let Some(t) = target {
             tracing::info!(target = %format!("{}:{}", t.0, t.1), "FAILOVER time out exceeded, failing over.");

@@ -9,7 +9,8 @@
 use super::Sentinel;
 use super::config::MasterConfig;
 use super::failover;
-use super::state::{FailoverState, Master, Node, Peer, Reconf, Role, now_ms};
+use super::state::{FailoverState, Master, Node, Peer, Reconf, Role};
+use crate::base::now_ms;
 use crate::commands::{CmdError, CmdResult};
 use crate::protocol::ReplyBuf;
 use bytes::Bytes;
@@ -743,7 +744,7 @@ fn sentinel_reset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let mut st = ctx.sh.state.lock();
         let mut count = 0;
         for m in st.masters.values_mut() {
-            if crate::store::glob::glob_match(pattern.as_bytes(), m.name().as_bytes(), false) {
+            if crate::base::glob::glob_match(pattern.as_bytes(), m.name().as_bytes(), false) {
                 let cfg = m.cfg.clone();
                 let generation = m.generation + 1;
                 *m = Master::new(MasterConfig {
@@ -914,7 +915,7 @@ fn sentinel_config_get(ctx: &mut Ctx<'_>, pattern: &str) -> CmdResult {
     ];
     let hits: Vec<&(&str, String)> = params
         .iter()
-        .filter(|(k, _)| crate::store::glob::glob_match(pattern.as_bytes(), k.as_bytes(), true))
+        .filter(|(k, _)| crate::base::glob::glob_match(pattern.as_bytes(), k.as_bytes(), true))
         .collect();
     ctx.out.map(hits.len());
     for (k, v) in hits {

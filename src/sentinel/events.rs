@@ -2,7 +2,7 @@
 //! the event ("+sdown", "+switch-master", ...) with stock payloads, and logged as one
 //! structured tracing line each.
 
-use crate::store::glob::glob_match;
+use crate::base::glob::glob_match;
 use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -7,7 +7,8 @@
 use super::Sentinel;
 use super::link::Auth;
 use super::monitor::send_replicaof;
-use super::state::{FailoverState, Master, Node, PING_PERIOD_MS, Reconf, Role, State, now_ms};
+use super::state::{FailoverState, Master, Node, PING_PERIOD_MS, Reconf, Role, State};
+use crate::base::now_ms;
 use rand::RngExt;
 use std::sync::Arc;
 use std::time::Duration;

@@ -81,7 +81,7 @@ impl Sentinel {
             config: Mutex::new(cfg),
             events: events::Events::default(),
             tasks: Mutex::new(HashSet::new()),
-            started_ms: state::now_ms(),
+            started_ms: crate::base::now_ms(),
             next_client_id: std::sync::atomic::AtomicU64::new(1),
             shutdown,
             vote_wanted: tokio::sync::Notify::new(),

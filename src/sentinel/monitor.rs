@@ -12,8 +12,9 @@ use super::Sentinel;
 use super::link::{Auth, Frame, Link, frame_text};
 use super::state::{
     ASK_PERIOD_MS, FailoverState, HELLO_PERIOD_MS, INFO_PERIOD_MS, Master, Node, PING_PERIOD_MS,
-    Peer, Reconf, Role, now_ms,
+    Peer, Reconf, Role,
 };
+use crate::base::now_ms;
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -3,6 +3,7 @@
 //! all; link tasks update it after each reply and the timer acts on it every 100 ms.
 
 use super::config::MasterConfig;
+use crate::base::now_ms;
 use std::collections::BTreeMap;
 
 /// The PING period toward every instance (stock: 1 s).
@@ -13,11 +14,6 @@ pub const INFO_PERIOD_MS: u64 = 10_000;
 pub const HELLO_PERIOD_MS: u64 = 2000;
 /// How long another sentinel's "the leader is down" answer stays valid (stock: 5 s).
 pub const ASK_PERIOD_MS: u64 = 1000;
-
-/// Current Unix time in ms.
-pub fn now_ms() -> u64 {
-    crate::store::now_ms()
-}
 
 /// Role an instance reports in INFO.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

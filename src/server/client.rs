@@ -316,7 +316,7 @@ pub struct ClientHandle {
 impl ClientHandle {
     /// A fresh handle for a new connection.
     pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, fd: i32) -> Self {
-        let now = crate::store::now_ms();
+        let now = crate::base::now_ms();
         ClientHandle {
             id,
             addr,
@@ -362,7 +362,7 @@ impl ClientHandle {
 
     /// One CLIENT LIST / CLIENT INFO line.
     pub fn info_line(&self) -> String {
-        let now = crate::store::now_ms();
+        let now = crate::base::now_ms();
         let mut flags = String::new();
         if self.monitor.load(Ordering::Relaxed) {
             flags.push('O');

@@ -166,7 +166,7 @@ where
         let lim = limits(&srv);
         // One clock reading per batch: pipelined commands share it, as Redis shares its
         // cached time within an event-loop iteration.
-        let mut now = crate::store::now_ms();
+        let mut now = crate::base::now_ms();
         crate::store::value::set_lru_clock(now);
         loop {
             match parser.parse(&mut inbuf, &lim) {
@@ -182,7 +182,7 @@ where
                         {
                             break 'conn;
                         }
-                        now = crate::store::now_ms();
+                        now = crate::base::now_ms();
                         request = held;
                     }
                     if let Some((w, deadline)) = client.pending_block.take() {
@@ -205,7 +205,7 @@ where
                         for msg in handle.outbox.drain() {
                             out.raw(&msg);
                         }
-                        now = crate::store::now_ms();
+                        now = crate::base::now_ms();
                     }
                     if let Some(w) = client.pending_wait.take() {
                         // WAIT: hold this client's replies until enough followers ack.
@@ -216,7 +216,7 @@ where
                             Some(count) => out.int(count as i64),
                             None => break 'conn,
                         }
-                        now = crate::store::now_ms();
+                        now = crate::base::now_ms();
                     }
                     if client.close {
                         break;
@@ -273,7 +273,7 @@ where
                 Ok(n) => {
                     srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     last_activity = Instant::now();
-                    handle.last_cmd_ms.store(crate::store::now_ms(), Ordering::Relaxed);
+                    handle.last_cmd_ms.store(crate::base::now_ms(), Ordering::Relaxed);
                 }
             },
             _ = handle.outbox.notify.notified() => {

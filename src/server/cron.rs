@@ -17,7 +17,7 @@ pub fn active_expire_cycle(srv: &Server, budget: Duration) -> usize {
     let mut total = 0;
     for db in 0..NUM_DBS {
         loop {
-            let now = crate::store::now_ms();
+            let now = crate::base::now_ms();
             let (sampled, expired) = srv.store.write(now).expire_sample(db, SAMPLES_PER_STEP);
             total += expired;
             if sampled == 0 || expired * 10 <= sampled || start.elapsed() >= budget {
@@ -70,7 +70,7 @@ pub async fn run(srv: Arc<Server>) {
                 tracing::warn!(error = %e, "Can't start a background save for a save point");
                 srv.last_bgsave_ok.store(false, Ordering::Relaxed);
                 srv.last_bgsave_try
-                    .store(crate::store::now_ms() / 1000, Ordering::Relaxed);
+                    .store(crate::base::now_ms() / 1000, Ordering::Relaxed);
             }
         }
         let effort = srv

@@ -218,7 +218,7 @@ impl Server {
             started: Instant::now(),
             port: AtomicU16::new(0),
             plain_accept_loops: Mutex::new(Vec::new()),
-            lastsave: AtomicU64::new(crate::store::now_ms() / 1000),
+            lastsave: AtomicU64::new(crate::base::now_ms() / 1000),
             dirty: AtomicU64::new(0),
             rdb_saves: AtomicU64::new(0),
             last_bgsave_ok: std::sync::atomic::AtomicBool::new(true),
@@ -367,7 +367,7 @@ impl Server {
         let mut over = limit.hard > 0 && pending > limit.hard;
         if limit.soft > 0 && pending > limit.soft {
             // The clock is read only over the soft limit: this runs on every fan-out.
-            let now = crate::store::now_ms();
+            let now = crate::base::now_ms();
             let since = target.soft_since_ms.load(Ordering::Relaxed);
             if since == 0 {
                 target.soft_since_ms.store(now, Ordering::Relaxed);
@@ -500,7 +500,7 @@ impl Server {
         log.next_id += 1;
         log.entries.push_front(SlowEntry {
             id,
-            time: crate::store::now_ms() / 1000,
+            time: crate::base::now_ms() / 1000,
             micros,
             args: kept,
             addr: client.handle.addr.to_string(),
@@ -529,7 +529,7 @@ impl Server {
             return None;
         }
         let p = (*self.pause.lock())?;
-        let now = crate::store::now_ms();
+        let now = crate::base::now_ms();
         if p.until_ms <= now {
             self.set_pause(None);
             return None;

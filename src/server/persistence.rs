@@ -74,7 +74,7 @@ pub fn save(srv: &Server, seq: &Sequencer) -> Result<usize, PersistError> {
     match &result {
         Ok(keys) => {
             srv.lastsave
-                .store(crate::store::now_ms() / 1000, Ordering::Relaxed);
+                .store(crate::base::now_ms() / 1000, Ordering::Relaxed);
             srv.dirty.store(0, Ordering::Relaxed);
             srv.rdb_saves.fetch_add(1, Ordering::Relaxed);
             // A successful save clears a background save's error, as in Redis.
@@ -94,7 +94,7 @@ pub fn snapshot_aux(seq: &Sequencer) -> Aux {
     Aux {
         redis_ver: crate::base::REDIS_COMPAT_VERSION.into(),
         redis_bits: 64,
-        ctime: crate::store::now_ms() / 1000,
+        ctime: crate::base::now_ms() / 1000,
         used_mem: crate::base::memory_stats().allocated,
         repl_id: Some(seq.log.replid.clone()),
         repl_offset: Some(seq.log.offset as i64),
@@ -105,7 +105,7 @@ pub fn snapshot_aux(seq: &Sequencer) -> Aux {
 }
 
 fn write_snapshot(srv: &Server, seq: &Sequencer, tmp: &PathBuf) -> Result<usize, PersistError> {
-    let now = crate::store::now_ms();
+    let now = crate::base::now_ms();
     let aux = snapshot_aux(seq);
     let file = std::fs::File::create(tmp)?;
     let mut w = rdb_writer(srv, file, &aux)?;
@@ -211,7 +211,7 @@ pub fn load_at_startup(srv: &Server) -> Result<Option<usize>, PersistError> {
         Err(e) => return Err(e.into()),
     };
     let started = std::time::Instant::now();
-    let now = crate::store::now_ms();
+    let now = crate::base::now_ms();
     let mut txn = srv.store.write(now);
     let (aux, loaded) = load_into(&mut txn, std::io::BufReader::new(file), Some(now))?;
     // A follower restarting from its snapshot resumes its leader's history at the saved
@@ -324,7 +324,7 @@ pub fn bgsave(srv: &Server, seq: &Sequencer) -> Result<bool, PersistError> {
         .spawn(move || {
             let result = snap.run(&owner.store);
             owner.store.end_snapshot();
-            let now_s = crate::store::now_ms() / 1000;
+            let now_s = crate::base::now_ms() / 1000;
             owner.last_bgsave_try.store(now_s, Ordering::Relaxed);
             match result {
                 Ok(keys) => {
@@ -370,7 +370,7 @@ pub fn save_point_due(srv: &Server) -> bool {
     if dirty == 0 || srv.store.snapshot_in_progress() {
         return false;
     }
-    let now_s = crate::store::now_ms() / 1000;
+    let now_s = crate::base::now_ms() / 1000;
     // After a failed background save, wait before retrying (Redis waits 5 seconds).
     if !srv.last_bgsave_ok.load(Ordering::Relaxed)
         && now_s.saturating_sub(srv.last_bgsave_try.load(Ordering::Relaxed)) < 5

@@ -1,8 +1,8 @@
 //! The pub/sub registry: channel and pattern subscriptions and message fan-out.
 
+use crate::base::glob::glob_match;
 use crate::protocol::ReplyBuf;
 use crate::server::client::ClientHandle;
-use crate::store::glob::glob_match;
 use bytes::Bytes;
 use parking_lot::RwLock;
 use std::collections::HashMap;

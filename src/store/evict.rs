@@ -217,7 +217,7 @@ pub struct Evictor {
 
 impl Evictor {
     fn nonempty_dbs(&self, store: &Store) -> Vec<usize> {
-        let now = super::now_ms();
+        let now = crate::base::now_ms();
         let mut cached = self.nonempty.lock();
         if now.saturating_sub(cached.0) >= 100 || cached.1.is_empty() {
             cached.1 = (0..NUM_DBS)

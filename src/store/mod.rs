@@ -13,7 +13,6 @@
 
 pub mod encoding;
 pub mod evict;
-pub mod glob;
 pub mod hash;
 pub mod lazyfree;
 pub mod node;
@@ -40,14 +39,6 @@ pub const NUM_DBS: usize = 16;
 
 /// Shards per database map; a power of two, enough to keep SCAN's per-call work small.
 pub const SHARDS: usize = 64;
-
-/// Unix time in milliseconds.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 /// The map type of one database: each key is one [`node::Node`] (entry and key bytes in a
 /// single allocation), so a table slot is a pointer; the map's value is empty.

@@ -21,7 +21,7 @@ pub enum AccessMode {
 }
 
 fn lfu_minutes() -> u32 {
-    ((crate::store::now_ms() / 60_000) & 0xFFFF) as u32
+    ((crate::base::now_ms() / 60_000) & 0xFFFF) as u32
 }
 
 /// The LFU counter of an access word after decay (Redis's `LFUDecrAndReturn`).
@@ -155,7 +155,7 @@ static LRU_CLOCK: AtomicU32 = AtomicU32::new(0);
 
 /// Re-reads the system time into the cached clock; returns it.
 pub fn refresh_lru_clock() -> u32 {
-    set_lru_clock(crate::store::now_ms())
+    set_lru_clock(crate::base::now_ms())
 }
 
 /// Sets the cached clock from a time already read (Unix ms); returns it.
@@ -167,7 +167,7 @@ pub fn set_lru_clock(now_ms: u64) -> u32 {
 
 /// The clock in seconds, 24 bits, as INFO's `lru_clock` shows Redis's.
 pub fn lru_clock_seconds() -> u32 {
-    ((crate::store::now_ms() / 1000) & 0xFF_FFFF) as u32
+    ((crate::base::now_ms() / 1000) & 0xFF_FFFF) as u32
 }
 
 /// One key's value plus its expiry and access metadata.

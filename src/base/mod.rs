@@ -4,6 +4,16 @@
 
 use bytes::BufMut;
 
+pub mod glob;
+
+/// Unix time in milliseconds: the one clock expiry, the LRU clock, sentinels and stats read.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// The Redis version we answer as: client libraries gate features on it.
 pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
 
