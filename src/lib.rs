@@ -22,6 +22,7 @@ pub mod config;
 pub mod protocol;
 pub mod rdb;
 pub mod replication;
+pub mod scripting;
 pub mod sentinel;
 pub mod server;
 pub mod store;

@@ -9,16 +9,10 @@ use std::collections::BTreeSet;
 
 /// Flags stock prints that describe machinery we do not have; they are left out on
 /// purpose and ignored here.
-const FLAGS_WE_DO_NOT_PRINT: &[(&str, &str)] = &[
-    (
-        "allow_busy",
-        "no scripts or modules can keep the server busy, so nothing is allowed during it",
-    ),
-    (
-        "no_async_loading",
-        "no asynchronous RDB loading (repl-diskless-load swapdb), so nothing is refused during it",
-    ),
-];
+const FLAGS_WE_DO_NOT_PRINT: &[(&str, &str)] = &[(
+    "no_async_loading",
+    "no asynchronous RDB loading (repl-diskless-load swapdb), so nothing is refused during it",
+)];
 
 /// Subcommands we have and stock 7.0.15 does not, on purpose.
 const EXTRA_SUBCOMMANDS: &[(&str, &str)] = &[(

@@ -97,7 +97,13 @@ fn implicit(f: u32) -> u32 {
 pub fn command_categories(c: &Command) -> u32 {
     let flags_bits = if c.subcommands.is_empty() { c.flags } else { 0 };
     let family = c.acl.map_or_else(|| group_category(c.group), names_to_bits);
-    implicit(flags_bits) | family
+    let mut own = implicit(flags_bits);
+    // Read-only scripting commands are not @read (the script may read anything), as Redis
+    // leaves them.
+    if family & bit("scripting") != 0 {
+        own &= !bit("read");
+    }
+    own | family
 }
 
 /// The categories of a subcommand: its own flags, the family of its container.

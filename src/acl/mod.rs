@@ -81,6 +81,15 @@ impl Denied {
         }
     }
 
+    /// Why, as a script's `redis.call` reports it (Redis's getAclErrorMessage).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Denied::Command => "can't run this command or subcommand",
+            Denied::Key(_) => "can't access at least one of the keys mentioned in the command",
+            Denied::Channel(_) => "can't publish to the channel mentioned in the command",
+        }
+    }
+
     /// The error a client gets (Redis's processCommand texts).
     pub fn message(&self, full_name: &str) -> String {
         match self {
@@ -103,6 +112,8 @@ pub enum LogContext {
     Toplevel,
     /// Inside MULTI / at EXEC.
     Multi,
+    /// Called from a Lua script.
+    Lua,
 }
 
 /// One ACL LOG entry; similar denials within a minute are counted in one entry.
@@ -287,6 +298,7 @@ impl Acl {
         let context = match context {
             LogContext::Toplevel => "toplevel",
             LogContext::Multi => "multi",
+            LogContext::Lua => "lua",
         };
         let mut log = self.log.lock();
         let found = log.iter().take(10).position(|e| {

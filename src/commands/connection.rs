@@ -17,11 +17,11 @@ pub fn commands() -> Vec<Command> {
             .args("[message]"),
         cmd("echo", 2, FAST | LOADING | STALE, &[], "connection", "1.0.0", "Echo the given string", echo)
             .args("message"),
-        cmd("quit", -1, NO_AUTH | NOSCRIPT | LOADING | STALE | FAST | SUBSCRIBED_OK | TX_CONTROL, &[], "connection", "1.0.0", "Close the connection", quit),
-        cmd("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_OK | TX_CONTROL, &[], "connection", "6.2.0", "Reset the connection", reset),
-        cmd("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, &[], "connection", "1.0.0", "Authenticate to the server", auth)
+        cmd("quit", -1, NO_AUTH | NOSCRIPT | LOADING | STALE | FAST | SUBSCRIBED_OK | TX_CONTROL | ALLOW_BUSY, &[], "connection", "1.0.0", "Close the connection", quit),
+        cmd("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | SUBSCRIBED_OK | TX_CONTROL | ALLOW_BUSY, &[], "connection", "6.2.0", "Reset the connection", reset),
+        cmd("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, &[], "connection", "1.0.0", "Authenticate to the server", auth)
             .args("[username] password"),
-        cmd("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, &[], "connection", "6.0.0", "Handshake with Redis", hello)
+        cmd("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, &[], "connection", "6.0.0", "Handshake with Redis", hello)
             .args("[arguments{protover:integer [AUTH=username_password{username password}] [SETNAME=clientname]}]"),
         container("client", ADMIN | NOSCRIPT | LOADING | STALE, "connection", "2.4.0", "A container for client connection commands", CLIENT_SUBCOMMANDS)
             .acl(""),

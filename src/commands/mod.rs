@@ -13,6 +13,7 @@ pub mod keys;
 pub mod lists;
 pub mod pubsub;
 pub mod replication;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod strings;
@@ -47,6 +48,7 @@ pub fn all_commands() -> &'static [Command] {
     v.extend(server::commands());
     v.extend(replication::commands());
     v.extend(acl::commands());
+    v.extend(scripting::commands());
     Box::leak(v.into_boxed_slice())
 }
 
@@ -247,10 +249,35 @@ pub fn execute(
         srv.reply_error(out, &unknown_command_error(&args));
         return None;
     };
+    if srv.scripts.run.is_running() && client.command_flags(cmd, &args) & flags::ALLOW_BUSY == 0 {
+        // A script runs: wait for it (the connection task holds the request), or past
+        // busy-reply-threshold refuse, as Redis answers while a script keeps it busy.
+        match busy_error(srv, client) {
+            Some(e) => {
+                client.flag_transaction();
+                srv.reply_error(out, &e);
+                return None;
+            }
+            None => return Some(args),
+        }
+    }
     if let Err(e) = check_and_run(srv, client, out, cmd, &args, now) {
         srv.reply_error(out, &e);
     }
     std::mem::take(&mut client.postponed).then_some(args)
+}
+
+/// `-BUSY` once the running script has gone past `busy-reply-threshold` (never for the
+/// link to our leader, which waits); None while the client should wait instead.
+pub fn busy_error(srv: &Server, client: &Client) -> Option<CmdError> {
+    let threshold = srv.config.live.busy_reply_threshold.load(Ordering::Relaxed);
+    let elapsed = srv.scripts.run.elapsed_ms()?;
+    (threshold > 0 && elapsed >= threshold as u64 && !client.is_leader_link()).then(|| {
+        CmdError::Msg(
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+                .into(),
+        )
+    })
 }
 
 fn check_and_run(
@@ -264,7 +291,7 @@ fn check_and_run(
     if let Err(e) = admit(srv, client, out, cmd, args) {
         cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
         // A refused EXEC discards the transaction, naming why (Redis's execCommandAbort).
-        if cmd.has(flags::WRITE_SECTION) && client.tx.queued.is_some() {
+        if cmd.runs_queue() && client.tx.queued.is_some() {
             client.end_transaction(srv);
             return Err(CmdError::Msg(format!(
                 "EXECABORT Transaction discarded because of: {e}"
@@ -361,7 +388,7 @@ fn admit(
         )));
     }
     let deny_stale = !cmd.has(flags::STALE)
-        || (cmd.has(flags::WRITE_SECTION)
+        || (cmd.runs_queue()
             && client.tx.queued.is_some()
             && client.tx.inv_flags & flags::STALE != 0);
     if !client.is_leader_link() && srv.store.follower_mode() && deny_stale {
@@ -386,20 +413,14 @@ fn admit(
     {
         return Err(CmdError::Msg(MISCONF.into()));
     }
-    if writes && !client.is_leader_link() && !srv.store.follower_mode() {
-        let needed = srv
-            .config
-            .live
-            .min_replicas_to_write
-            .load(Ordering::Relaxed) as i64;
-        if needed > 0 {
-            let max_lag = srv.config.live.min_replicas_max_lag.load(Ordering::Relaxed);
-            if (crate::replication::leader::good_followers(srv, max_lag) as i64) < needed {
-                return Err(CmdError::Msg(
-                    "NOREPLICAS Not enough good replicas to write.".into(),
-                ));
-            }
-        }
+    if writes
+        && !client.is_leader_link()
+        && !srv.store.follower_mode()
+        && !enough_good_replicas(srv)
+    {
+        return Err(CmdError::Msg(
+            "NOREPLICAS Not enough good replicas to write.".into(),
+        ));
     }
     if writes && !client.is_leader_link() && srv.store.follower_mode() {
         return Err(CmdError::Msg(
@@ -412,8 +433,23 @@ fn admit(
     Ok(())
 }
 
+/// False while `min-replicas-to-write` is set and fewer followers than that are within
+/// `min-replicas-max-lag` (writes are then refused with NOREPLICAS).
+pub fn enough_good_replicas(srv: &Server) -> bool {
+    let needed = srv
+        .config
+        .live
+        .min_replicas_to_write
+        .load(Ordering::Relaxed) as i64;
+    if needed == 0 {
+        return true;
+    }
+    let max_lag = srv.config.live.min_replicas_max_lag.load(Ordering::Relaxed);
+    crate::replication::leader::good_followers(srv, max_lag) as i64 >= needed
+}
+
 /// Redis's reply while `stop-writes-on-bgsave-error` holds writes back.
-const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 /// `name` or `container|sub` of a request, as ACL errors and the ACL LOG name it.
 pub fn full_name(cmd: &Command, args: &[Bytes]) -> String {
@@ -488,14 +524,30 @@ pub fn run(
 ) -> CmdResult {
     // Locks first: CLIENT PAUSE is checked under them, so a write either finished before
     // a pause was fenced in (`Ctx::write_fence`) or sees it and waits.
-    let txn = cmd.has(flags::WRITE | flags::WRITE_SECTION).then(|| {
-        let mut t = srv.store.write(now);
+    // A script holds the write section for as long as it runs: a command that needs it
+    // is handed back to wait asynchronously rather than block a worker thread (which
+    // could leave none to serve SCRIPT KILL). Commands allowed while busy run unlocked.
+    let busy = || srv.scripts.run.is_running();
+    let allowed_busy = client.command_flags(cmd, args) & flags::ALLOW_BUSY != 0;
+    let mut txn = None;
+    if cmd.has(flags::WRITE | flags::WRITE_SECTION) {
+        let Some(mut t) = srv.store.write_unless(now, busy) else {
+            client.postponed = true;
+            return Ok(());
+        };
         if client.is_leader_link() {
             t.apply_from_leader();
         }
-        t
-    });
-    let read_guard = (txn.is_none() && cmd.has(flags::ATOMIC_READ)).then(|| srv.store.read_lock());
+        txn = Some(t);
+    }
+    let mut read_guard = None;
+    if txn.is_none() && cmd.has(flags::ATOMIC_READ) && !(allowed_busy && busy()) {
+        let Some(g) = srv.store.read_lock_unless(busy) else {
+            client.postponed = true;
+            return Ok(());
+        };
+        read_guard = Some(g);
+    }
     if held_by_pause(srv, client, cmd, args) {
         client.postponed = true;
         return Ok(());
@@ -561,8 +613,10 @@ pub fn run(
     }
     drop(txn);
     drop(read_guard);
-    if !expired_seen.is_empty() {
-        let mut t = srv.store.write(now);
+    // (Skipped while a script runs: the keys stay hidden and expire later.)
+    if !expired_seen.is_empty()
+        && let Some(mut t) = srv.store.write_unless(now, || srv.scripts.run.is_running())
+    {
         for (db, key) in expired_seen {
             t.expire_if_needed(db, &key);
         }

@@ -11,7 +11,7 @@ use std::sync::atomic::Ordering;
 #[rustfmt::skip]
 pub fn commands() -> Vec<Command> {
     vec![
-        cmd("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE, &[], "server", "3.0.0", "An internal command for configuring the replication stream", replconf),
+        cmd("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, &[], "server", "3.0.0", "An internal command for configuring the replication stream", replconf),
         cmd("replicaof", 3, ADMIN | NOSCRIPT | STALE, &[], "server", "5.0.0", "Make the server a replica of another instance, or promote it as master", replicaof),
         cmd("slaveof", 3, ADMIN | NOSCRIPT | STALE, &[], "server", "1.0.0", "Make the server a replica of another instance, or promote it as master", replicaof),
         cmd("wait", 3, NOSCRIPT, &[], "generic", "3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", wait)

@@ -29,7 +29,7 @@ pub fn commands() -> Vec<Command> {
             .tips("nondeterministic_output")
             .acl("admin dangerous"),
         cmd("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, &[], "server", "1.0.0", "Listen for all requests received by the server in real time", monitor),
-        cmd("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ATOMIC_READ, &[], "server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server", shutdown)
+        cmd("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ATOMIC_READ | ALLOW_BUSY, &[], "server", "1.0.0", "Synchronously save the dataset to disk and then shut down the server", shutdown)
             .args("[nosave_save(NOSAVE|SAVE)] [NOW] [FORCE] [ABORT]"),
         cmd("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | ATOMIC_READ | PROTECTED, &[], "server", "1.0.0", "A container for debugging commands", debug),
         container("slowlog", ADMIN | LOADING | STALE, "server", "2.2.12", "A container for slow log commands", SLOWLOG_SUBCOMMANDS),
@@ -81,6 +81,9 @@ fn write_info(
         .collect();
     if movable {
         names.push("movablekeys");
+    }
+    if flag_bits & flags::ALLOW_BUSY != 0 {
+        names.push("allow_busy");
     }
     o.set(names.len());
     for n in names {
@@ -297,9 +300,14 @@ fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "Invalid number of arguments specified for command",
         ));
     }
-    let keys = super::table::find_keys(specs, request)
-        .filter(|k| !k.is_empty())
-        .ok_or_else(|| CmdError::err("Invalid arguments specified for command"))?;
+    // A command whose keys are optional (EVAL with numkeys 0) answers with no keys
+    // rather than an error, as Redis does.
+    let no_mandatory = c.has(super::table::flags::NO_MANDATORY_KEYS);
+    let keys = match super::table::find_keys(specs, request).filter(|k| !k.is_empty()) {
+        Some(k) => k,
+        None if no_mandatory => Vec::new(),
+        None => return Err(CmdError::err("Invalid arguments specified for command")),
+    };
     ctx.out.array(keys.len());
     for k in keys {
         ctx.out.bulk(&request[k.pos]);
@@ -584,6 +592,12 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     if save && nosave {
         return Err(CmdError::Syntax);
+    }
+    // While a script keeps the server busy only a shutdown that saves nothing may run.
+    if !nosave && ctx.read_guard.is_none() && ctx.txn.is_none() {
+        return Err(super::busy_error(ctx.srv, ctx.client).unwrap_or_else(|| {
+            CmdError::Msg("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.".into())
+        }));
     }
     tracing::warn!(client = ctx.client.handle.id, "User requested shutdown...");
     // As Redis: save when asked, or when save points are configured unless NOSAVE; a

@@ -56,6 +56,11 @@ pub mod flags {
     /// Refused unless `enable-debug-command` allows it (DEBUG); not shown by COMMAND
     /// INFO, as in Redis.
     pub const PROTECTED: u32 = 1 << 18;
+    /// Arguments may name no key at all (EVAL with numkeys 0).
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 20;
+    /// Runs while a script keeps the server busy (SCRIPT KILL, SHUTDOWN, AUTH...); every
+    /// other command waits, then gets `-BUSY` past `busy-reply-threshold`.
+    pub const ALLOW_BUSY: u32 = 1 << 21;
 
     /// Names COMMAND INFO prints, in order (MAY_REPLICATE and PROTECTED are not shown,
     /// as in Redis).
@@ -73,6 +78,7 @@ pub mod flags {
         (SKIP_SLOWLOG, "skip_slowlog"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
         (NO_MULTI, "no_multi"),
     ];
 }
@@ -475,6 +481,12 @@ impl Command {
             return self.flags;
         }
         self.subcommand(args).map_or(0, |s| s.flags)
+    }
+
+    /// True for EXEC: the command that runs a MULTI queue, whose checks cover what it
+    /// queued.
+    pub fn runs_queue(&self) -> bool {
+        self.has(flags::TX_CONTROL) && self.has(flags::WRITE_SECTION)
     }
 
     /// True when `argc` (including the name) satisfies the arity.

@@ -11,12 +11,12 @@ use std::sync::atomic::Ordering;
 #[rustfmt::skip]
 pub fn commands() -> Vec<Command> {
     vec![
-        cmd("multi", 1, NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL, &[], "transactions", "1.2.0", "Mark the start of a transaction block", multi),
+        cmd("multi", 1, NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL | ALLOW_BUSY, &[], "transactions", "1.2.0", "Mark the start of a transaction block", multi),
         cmd("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | TX_CONTROL | WRITE_SECTION, &[], "transactions", "1.2.0", "Execute all commands issued after MULTI", exec),
-        cmd("discard", 1, NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL, &[], "transactions", "2.0.0", "Discard all commands issued after MULTI", discard),
-        cmd("watch", -2, NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL | ATOMIC_READ, const { &[key_range(key::RO, 1, -1, 1, 0)] }, "transactions", "2.2.0", "Watch the given keys to determine execution of the MULTI/EXEC block", watch)
+        cmd("discard", 1, NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL | ALLOW_BUSY, &[], "transactions", "2.0.0", "Discard all commands issued after MULTI", discard),
+        cmd("watch", -2, NOSCRIPT | LOADING | STALE | FAST | TX_CONTROL | ATOMIC_READ | ALLOW_BUSY, const { &[key_range(key::RO, 1, -1, 1, 0)] }, "transactions", "2.2.0", "Watch the given keys to determine execution of the MULTI/EXEC block", watch)
             .args("key:key..."),
-        cmd("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST, &[], "transactions", "2.2.0", "Forget about all watched keys", unwatch),
+        cmd("unwatch", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY, &[], "transactions", "2.2.0", "Forget about all watched keys", unwatch),
     ]
 }
 

@@ -88,6 +88,8 @@ pub struct Live {
     pub tracking_table_max_keys: AtomicUsize,
     /// `dynamic-hz`.
     pub dynamic_hz: AtomicBool,
+    /// `busy-reply-threshold` (ms a script runs before other clients get `-BUSY`).
+    pub busy_reply_threshold: AtomicI64,
     /// `client-output-buffer-limit` for normal clients.
     pub normal_limit: RwLock<OutputLimit>,
     /// `client-output-buffer-limit` for pub/sub clients.

@@ -596,7 +596,7 @@ pub static PARAMS: &[Param] = &[
     word("sanitize-dump-payload", "no", &["no", "yes", "clients"]).inert(),
     int("busy-reply-threshold", "5000", 0, I64)
         .alias(&["lua-time-limit"])
-        .inert(),
+        .live(|l, v| l.busy_reply_threshold.store(num(v), Relaxed)),
     // No effect here: replication tuning for mechanisms Ferrocache does differently.
     int("repl-timeout", "60", 1, I32),
     int("repl-backlog-ttl", "3600", 0, I64).inert(),

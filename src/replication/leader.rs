@@ -465,8 +465,11 @@ pub fn ping_followers(srv: &Server) {
     if now.saturating_sub(srv.last_repl_ping_ms.load(Ordering::Relaxed)) < period {
         return;
     }
+    // Skipped while a script holds the keyspace (the next tick pings).
+    let Some(mut txn) = srv.store.write_unless(now, || srv.scripts.run.is_running()) else {
+        return;
+    };
     srv.last_repl_ping_ms.store(now, Ordering::Relaxed);
-    let mut txn = srv.store.write(now);
     txn.log().append_global(&[b"PING"]);
 }
 

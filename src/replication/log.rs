@@ -174,6 +174,12 @@ impl ReplicationLog {
         }
     }
 
+    /// True between [`ReplicationLog::begin`] and [`ReplicationLog::commit`] (a script
+    /// inside EXEC joins the transaction's wrapping instead of starting its own).
+    pub fn in_transaction(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// Ends a transaction, wrapping its effects in MULTI/EXEC when there are several.
     pub fn commit(&mut self) {
         let Some(effects) = self.pending.take() else {

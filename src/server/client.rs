@@ -3,7 +3,7 @@
 //! [`ClientHandle`], what CLIENT LIST/KILL and message fan-out need to see of a connection
 //! owned by another task.
 
-use crate::commands::table::{Command, flags};
+use crate::commands::table::Command;
 use crate::server::Server;
 use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
@@ -162,7 +162,7 @@ impl Client {
     /// of the queued commands.
     pub fn command_flags(&self, cmd: &Command, args: &[Bytes]) -> u32 {
         let own = cmd.flags | cmd.effective_flags(args);
-        if cmd.has(flags::WRITE_SECTION) && self.tx.queued.is_some() {
+        if cmd.runs_queue() && self.tx.queued.is_some() {
             own | self.tx.flags
         } else {
             own

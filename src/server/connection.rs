@@ -94,6 +94,32 @@ async fn wait_out_pause(srv: &Server, shutdown: &mut tokio::sync::watch::Receive
     flow
 }
 
+/// Waits while a script runs, until it ends or reaches `busy-reply-threshold` (the held
+/// request then runs again and gets `-BUSY`), rechecking now and then past it.
+async fn wait_out_script(srv: &Server, shutdown: &mut tokio::sync::watch::Receiver<bool>) -> Flow {
+    // Created before the check, so a script ending in between still wakes us.
+    let done = srv.scripts.run.done.notified();
+    let Some(elapsed) = srv.scripts.run.elapsed_ms() else {
+        return Flow::Continue;
+    };
+    let threshold = srv
+        .config
+        .live
+        .busy_reply_threshold
+        .load(Ordering::Relaxed)
+        .max(0) as u64;
+    let wait = if elapsed < threshold {
+        threshold - elapsed
+    } else {
+        10
+    };
+    tokio::select! {
+        _ = tokio::time::sleep(Duration::from_millis(wait)) => Flow::Continue,
+        _ = done => Flow::Continue,
+        _ = shutdown.changed() => Flow::Close,
+    }
+}
+
 /// Waits for a blocking pop to be served (its reply lands in the outbox) or to time out
 /// (the timeout reply is written to `out`). Input arriving meanwhile is buffered and runs
 /// after; a closed connection or a shutdown returns `Close`, and the caller withdraws
@@ -175,11 +201,17 @@ where
                     while let Some(held) =
                         commands::execute(&srv, &mut client, &mut out, request, now)
                     {
-                        // CLIENT PAUSE held the command: flush, wait for the pause to
-                        // end, then run it again (it checks the pause again).
-                        if flush(&mut wr, &mut out, &handle, &srv).await.is_err()
-                            || wait_out_pause(&srv, &mut shutdown).await == Flow::Close
-                        {
+                        // CLIENT PAUSE or a running script held the command: flush,
+                        // wait for it to end, then run it again (it checks again).
+                        if flush(&mut wr, &mut out, &handle, &srv).await.is_err() {
+                            break 'conn;
+                        }
+                        let waited = if srv.scripts.run.is_running() {
+                            wait_out_script(&srv, &mut shutdown).await
+                        } else {
+                            wait_out_pause(&srv, &mut shutdown).await
+                        };
+                        if waited == Flow::Close {
                             break 'conn;
                         }
                         now = crate::base::now_ms();

@@ -18,7 +18,12 @@ pub fn active_expire_cycle(srv: &Server, budget: Duration) -> usize {
     for db in 0..NUM_DBS {
         loop {
             let now = crate::base::now_ms();
-            let (sampled, expired) = srv.store.write(now).expire_sample(db, SAMPLES_PER_STEP);
+            // Not while a script runs (it holds the keyspace; Redis's cron waits too).
+            let Some(mut txn) = srv.store.write_unless(now, || srv.scripts.run.is_running()) else {
+                return total;
+            };
+            let (sampled, expired) = txn.expire_sample(db, SAMPLES_PER_STEP);
+            drop(txn);
             total += expired;
             if sampled == 0 || expired * 10 <= sampled || start.elapsed() >= budget {
                 break;
@@ -64,8 +69,11 @@ pub async fn run(srv: Arc<Server>) {
         let scheduled =
             srv.bgsave_scheduled.load(Ordering::Relaxed) && !srv.store.snapshot_in_progress();
         if scheduled || crate::server::persistence::save_point_due(&srv) {
+            let Some(seq) = srv.store.read_lock_unless(|| srv.scripts.run.is_running()) else {
+                // A script runs: the save is tried again on the next tick.
+                continue;
+            };
             srv.bgsave_scheduled.store(false, Ordering::Relaxed);
-            let seq = srv.store.read_lock();
             if let Err(e) = crate::server::persistence::bgsave(&srv, &seq) {
                 tracing::warn!(error = %e, "Can't start a background save for a save point");
                 srv.last_bgsave_ok.store(false, Ordering::Relaxed);

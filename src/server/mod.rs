@@ -128,6 +128,8 @@ pub struct Server {
     pub tracking: crate::tracking::Tracking,
     /// Clients blocked in BLPOP and friends.
     pub blocking: crate::commands::blocking::Blocking,
+    /// Lua scripts: the cache and the run in progress.
+    pub scripts: crate::scripting::Scripts,
     /// The leader this node follows, if any (REPLICAOF), and the link state.
     pub follower: crate::replication::follower::SharedFollowerState,
     /// Woken whenever a follower acknowledges (WAIT).
@@ -210,6 +212,7 @@ impl Server {
             switchover: Mutex::new(Default::default()),
             tracking: Default::default(),
             blocking: Default::default(),
+            scripts: Default::default(),
             last_repl_ping_ms: AtomicU64::new(0),
             ack_notify: Notify::new(),
             follower: Mutex::new(Default::default()),

@@ -39,6 +39,8 @@ pub const NUM_DBS: usize = 16;
 
 /// Shards per database map; a power of two, enough to keep SCAN's per-call work small.
 pub const SHARDS: usize = 64;
+/// How long a lock attempt waits before checking whether to give up (a script running).
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// The map type of one database: each key is one [`node::Node`] (entry and key bytes in a
 /// single allocation), so a table slot is a pointer; the map's value is empty.
@@ -347,6 +349,41 @@ impl Store {
     /// Takes the shared side of the sequencer: no write can be half-applied while held.
     pub fn read_lock(&self) -> RwLockReadGuard<'_, Sequencer> {
         self.seq.read()
+    }
+
+    /// Takes the exclusive side unless `stop()` turns true while waiting (a script holds
+    /// the section for as long as it runs: the caller then waits without blocking its
+    /// thread).
+    pub fn write_unless(&self, now: u64, stop: impl Fn() -> bool) -> Option<WriteTxn<'_>> {
+        loop {
+            if let Some(seq) = self.seq.try_write_for(LOCK_POLL) {
+                return Some(WriteTxn {
+                    store: self,
+                    seq,
+                    now,
+                    deferred_del: Vec::new(),
+                });
+            }
+            if stop() {
+                return None;
+            }
+        }
+    }
+
+    /// The shared side, unless `stop()` turns true while waiting (see
+    /// [`Store::write_unless`]).
+    pub fn read_lock_unless(
+        &self,
+        stop: impl Fn() -> bool,
+    ) -> Option<RwLockReadGuard<'_, Sequencer>> {
+        loop {
+            if let Some(g) = self.seq.try_read_for(LOCK_POLL) {
+                return Some(g);
+            }
+            if stop() {
+                return None;
+            }
+        }
     }
 
     /// Starts a write: takes the exclusive side of the sequencer.

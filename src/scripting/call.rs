@@ -1,0 +1,152 @@
+//! `redis.call` / `redis.pcall`: runs one command for a script, inside the write section
+//! the script holds, with the checks Redis applies to commands called from scripts
+//! (script.c's scriptCall), and returns the raw RESP reply.
+
+use crate::commands::{self, CmdError, Ctx, flags};
+use crate::protocol::ReplyBuf;
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+
+/// What a script run carries between the commands it calls.
+#[derive(Debug)]
+pub struct RunCtx {
+    /// The database the script's commands use (SELECT inside a script changes it, not
+    /// the caller's).
+    pub db: usize,
+    /// `redis.setresp(3)` was called.
+    pub resp3: bool,
+    /// EVAL_RO, or a `no-writes` script: writes are refused.
+    pub read_only: bool,
+    /// `allow-oom`: writes are not refused over maxmemory.
+    pub allow_oom: bool,
+    /// Over maxmemory when the script started (Redis decides OOM once per script).
+    pub oom_at_start: bool,
+    /// A write already ran: later writes are never refused on server state, so a script
+    /// is never left half applied.
+    pub wrote: bool,
+    /// `redis.set_repl` flags (REPL_AOF | REPL_REPLICA by default).
+    pub repl: u8,
+}
+
+/// `redis.REPL_SLAVE` / `REPL_REPLICA`.
+pub const REPL_REPLICA: u8 = 2;
+/// `redis.REPL_AOF`.
+pub const REPL_AOF: u8 = 1;
+
+/// Why a command called from a script did not run: Redis's texts, without a code (the
+/// caller adds `ERR`) unless they carry their own (`-READONLY ...`).
+fn refuse(msg: &str) -> Result<Vec<u8>, String> {
+    Err(msg.to_string())
+}
+
+/// Runs `args` for the script: Ok with the command's RESP reply (which may be an error
+/// reply), or Err with the text of a refusal.
+pub fn call(ctx: &mut Ctx<'_>, run: &mut RunCtx, args: Vec<Bytes>) -> Result<Vec<u8>, String> {
+    let srv = ctx.srv;
+    if args.is_empty() {
+        return refuse("Please specify at least one argument for this redis lib call");
+    }
+    let Some(cmd) = srv.commands.get(&args[0]) else {
+        return refuse("Unknown Redis command called from script");
+    };
+    if !cmd.subcommands.is_empty() && args.len() >= 2 && cmd.subcommand(&args).is_none() {
+        return refuse("Unknown Redis command called from script");
+    }
+    if !cmd.arity_ok(args.len()) || cmd.check_subcommand(&args).is_err() {
+        return refuse("Wrong number of args calling Redis command from script");
+    }
+    let cmd_flags = cmd.flags | cmd.effective_flags(&args);
+    if cmd_flags & flags::NOSCRIPT != 0 {
+        return refuse("This Redis command is not allowed from script");
+    }
+    let follower = srv.store.follower_mode();
+    if follower
+        && cmd_flags & flags::STALE == 0
+        && !srv.follower.lock().link_up
+        && !srv
+            .config
+            .live
+            .replica_serve_stale_data
+            .load(Ordering::Relaxed)
+    {
+        return refuse("Can not execute the command on a stale replica");
+    }
+    if !ctx.client.user.unrestricted()
+        && let Err(denied) = srv.acl.check(&ctx.client.user, cmd, &args)
+    {
+        let full = commands::full_name(cmd, &args);
+        commands::log_acl_denial(
+            srv,
+            ctx.client,
+            denied,
+            crate::acl::LogContext::Lua,
+            &full,
+            &args,
+        );
+        return Err(format!("The user executing the script {}", denied.reason()));
+    }
+    if run.read_only && cmd_flags & (flags::WRITE | flags::MAY_REPLICATE) != 0 {
+        return refuse("Write commands are not allowed from read-only scripts.");
+    }
+    let writes = cmd_flags & flags::WRITE != 0;
+    if writes && !run.wrote {
+        if follower && !ctx.client.is_leader_link() {
+            return refuse("-READONLY You can't write against a read only replica.");
+        }
+        if crate::server::persistence::writes_denied_by_disk_error(srv) {
+            return Err(format!("-{}", commands::MISCONF));
+        }
+        if !commands::enough_good_replicas(srv) {
+            return refuse("-NOREPLICAS Not enough good replicas to write.");
+        }
+    }
+    if !run.allow_oom && run.oom_at_start && !run.wrote && cmd_flags & flags::DENYOOM != 0 {
+        return refuse("-OOM command not allowed when used memory > 'maxmemory'.");
+    }
+    if writes {
+        run.wrote = true;
+        srv.scripts.run.wrote.store(true, Ordering::Relaxed);
+    }
+    Ok(execute(ctx, run, cmd, &args))
+}
+
+/// Runs an admitted command with the script's database and protocol, capturing its reply.
+fn execute(
+    ctx: &mut Ctx<'_>,
+    run: &mut RunCtx,
+    cmd: &'static commands::Command,
+    args: &[Bytes],
+) -> Vec<u8> {
+    let srv = ctx.srv;
+    let caller_db = std::mem::replace(&mut ctx.client.db, run.db);
+    let mut reply = ReplyBuf {
+        buf: Default::default(),
+        resp3: run.resp3,
+    };
+    std::mem::swap(ctx.out, &mut reply);
+    srv.feed_monitors(ctx.client, cmd, args);
+    commands::remember_reads(srv, ctx.client, cmd, args);
+    let started = std::time::Instant::now();
+    let result = (cmd.handler_for(args))(ctx, args);
+    if let Err(e) = &result {
+        srv.reply_error(ctx.out, e);
+    }
+    commands::record_call(srv, cmd, Some(started.elapsed()), result.is_err());
+    srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
+    std::mem::swap(ctx.out, &mut reply);
+    run.db = std::mem::replace(&mut ctx.client.db, caller_db);
+    reply.buf.to_vec()
+}
+
+/// Converts one Lua argument of `redis.call` into a command argument: strings as they
+/// are, numbers as `%.17g` (Redis's conversion), anything else refused.
+pub fn lua_arg(v: &mlua::Value) -> Result<Bytes, CmdError> {
+    match v {
+        mlua::Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+        mlua::Value::Integer(i) => Ok(Bytes::from(i.to_string())),
+        mlua::Value::Number(n) => Ok(Bytes::from(crate::protocol::reply::format_double(*n))),
+        _ => Err(CmdError::err(
+            "Lua redis lib command arguments must be strings or integers",
+        )),
+    }
+}

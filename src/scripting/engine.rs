@@ -1,0 +1,635 @@
+//! The Lua 5.1 state scripts run in: one per worker thread, built once with Redis's
+//! libraries and sandbox (prelude.lua), and the run of one script inside a command.
+
+use super::call::{self, RunCtx};
+use super::convert;
+use super::{Script, ScriptFlags};
+use crate::commands::{CmdError, CmdResult, Ctx};
+use bytes::Bytes;
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// Instructions between two checks for SCRIPT KILL (Redis checks every 100,000; a
+/// check here is one atomic load, and a killed script is stopped sooner).
+const KILL_CHECK_EVERY: u32 = 1000;
+/// Scripts between two incremental garbage collection steps (Redis's LUA_GC_CYCLE_PERIOD).
+const GC_EVERY: u32 = 50;
+
+/// Redis's redisLrand48: the 48-bit linear congruential generator `math.random` uses, so
+/// scripts see the sequence stock Redis gives them.
+#[derive(Debug, Clone, Copy)]
+pub struct Rand48(u64);
+
+impl Default for Rand48 {
+    fn default() -> Self {
+        Rand48(0x1234_ABCD_330E)
+    }
+}
+
+impl Rand48 {
+    const MASK: u64 = (1 << 48) - 1;
+
+    /// Reseeds as srand48: the seed's 32 bits above 0x330E.
+    pub fn seed(&mut self, seed: i32) {
+        self.0 = ((seed as u32 as u64) << 16) | 0x330E;
+    }
+
+    /// The next value in [0, 2^31).
+    pub fn next_i31(&mut self) -> i32 {
+        self.0 = (self.0.wrapping_mul(0x5_DEEC_E66D).wrapping_add(0xB)) & Self::MASK;
+        (self.0 >> 17) as i32
+    }
+
+    /// A double in [0, 1) as Redis's math.random computes it.
+    pub fn next_f64(&mut self) -> f64 {
+        const MAX: i64 = 0x7fff_ffff;
+        (self.next_i31() as i64 % MAX) as f64 / MAX as f64
+    }
+}
+
+/// Settings a script changes while it runs (`redis.setresp`, `redis.set_repl`).
+#[derive(Debug, Clone, Copy)]
+struct RunSettings {
+    resp3: bool,
+    repl: u8,
+}
+
+/// An error `redis.call` raises (and the kill hook): carried through Lua as an error
+/// value and turned back into Redis's `{err=...}` table by the prelude's handler, so a
+/// Rust function can raise what Redis raises from C.
+#[derive(Debug)]
+struct RaisedReply {
+    err: String,
+}
+
+impl std::fmt::Display for RaisedReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.err)
+    }
+}
+
+impl std::error::Error for RaisedReply {}
+
+/// An error raised as Redis raises it from C: `{err=msg}` once the handler sees it.
+fn raise(msg: &str) -> mlua::Error {
+    mlua::Error::external(RaisedReply { err: msg.into() })
+}
+
+/// `source:line: ` of the Lua code calling the current native, as luaL_argerror prefixes
+/// its message.
+fn caller_position(lua: &Lua) -> String {
+    lua.inspect_stack(1, |d| {
+        let line = d.current_line()?;
+        let src = d.source().short_src?.into_owned();
+        Some(format!("{src}:{line}: "))
+    })
+    .flatten()
+    .unwrap_or_default()
+}
+
+/// A Lua number or numeric string, as lua_tonumber reads it.
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Number(n) => Some(*n),
+        Value::String(s) => s.to_str().ok()?.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A Lua string or number as text (what lua_tolstring accepts).
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
+        Value::Integer(i) => Some(i.to_string()),
+        Value::Number(n) => Some(crate::protocol::reply::format_double(*n)),
+        _ => None,
+    }
+}
+
+/// What an error raised from Rust means to a script: the `{err=...}` table of a
+/// [`RaisedReply`], or the message of any other error (as a C function's `luaL_error`
+/// text), or nil for a value that is no such error.
+fn unwrap_raised(lua: &Lua, v: Value) -> mlua::Result<Value> {
+    let Value::Error(e) = v else {
+        return Ok(Value::Nil);
+    };
+    if let Some(raised) = e.chain().find_map(|c| c.downcast_ref::<RaisedReply>()) {
+        let t = lua.create_table()?;
+        t.raw_set("err", raised.err.as_str())?;
+        t.raw_set("ignore_error_stats_update", true)?;
+        return Ok(Value::Table(t));
+    }
+    let mut root: &mlua::Error = &e;
+    while let mlua::Error::CallbackError { cause, .. } = root {
+        root = cause;
+    }
+    let msg = match root {
+        mlua::Error::RuntimeError(m) => m.clone(),
+        other => other.to_string(),
+    };
+    Ok(Value::String(lua.create_string(msg)?))
+}
+
+/// One thread's Lua state with its compiled scripts.
+struct Engine {
+    lua: Lua,
+    globals: Table,
+    /// The real `redis` table (scripts see a read-only view of it).
+    redis: Table,
+    runner: Function,
+    compiled: HashMap<String, Function>,
+    generation: u64,
+    settings: Rc<Cell<RunSettings>>,
+    runs: u32,
+}
+
+thread_local! {
+    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+}
+
+impl Engine {
+    fn new() -> mlua::Result<Engine> {
+        // SAFETY: the debug library is needed by the error handler only; the prelude keeps
+        // a private reference and removes it from the globals before any script runs.
+        let lua = unsafe {
+            Lua::unsafe_new_with(
+                StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG,
+                LuaOptions::default(),
+            )
+        };
+        super::libs::register_all(&lua)?;
+        let settings = Rc::new(Cell::new(RunSettings {
+            resp3: false,
+            repl: call::REPL_AOF | call::REPL_REPLICA,
+        }));
+        let natives = lua.create_table()?;
+        natives.raw_set(
+            "sha1hex",
+            lua.create_function(|_, args: MultiValue| {
+                if args.len() != 1 {
+                    return Err(raise("ERR wrong number of arguments"));
+                }
+                let bytes = match &args[0] {
+                    Value::String(s) => s.as_bytes().to_vec(),
+                    Value::Integer(i) => i.to_string().into_bytes(),
+                    Value::Number(n) => crate::protocol::reply::format_double(*n).into_bytes(),
+                    _ => Vec::new(),
+                };
+                Ok(super::sha1_hex(&bytes))
+            })?,
+        )?;
+        natives.raw_set(
+            "error_table",
+            lua.create_function(|lua, msg: mlua::LuaString| {
+                let msg = msg.as_bytes();
+                convert::error_table(lua, msg.strip_prefix(b"-").unwrap_or(&msg))
+            })?,
+        )?;
+        natives.raw_set(
+            "log",
+            lua.create_function(|_, args: MultiValue| {
+                if args.len() < 2 {
+                    return Err(raise("ERR redis.log() requires two arguments or more."));
+                }
+                let Some(level) = number(&args[0]) else {
+                    return Err(raise("ERR First argument must be a number (log level)."));
+                };
+                if !(0.0..=3.0).contains(&level) {
+                    return Err(raise("ERR Invalid debug level."));
+                }
+                let parts: Vec<String> = args.iter().skip(1).filter_map(text).collect();
+                let msg = parts.join(" ");
+                match level as u8 {
+                    0 => tracing::debug!(target: "script", "{msg}"),
+                    1 | 2 => tracing::info!(target: "script", "{msg}"),
+                    _ => tracing::warn!(target: "script", "{msg}"),
+                }
+                Ok(())
+            })?,
+        )?;
+        let s = settings.clone();
+        natives.raw_set(
+            "setresp",
+            lua.create_function(move |_, args: MultiValue| {
+                if args.len() != 1 {
+                    return Err(raise("ERR redis.setresp() requires one argument."));
+                }
+                let v = number(&args[0]).unwrap_or(0.0) as i64;
+                if v != 2 && v != 3 {
+                    return Err(raise("ERR RESP version must be 2 or 3."));
+                }
+                s.set(RunSettings {
+                    resp3: v == 3,
+                    ..s.get()
+                });
+                Ok(())
+            })?,
+        )?;
+        let s = settings.clone();
+        natives.raw_set(
+            "set_repl",
+            lua.create_function(move |_, args: MultiValue| {
+                if args.len() != 1 {
+                    return Err(raise("ERR redis.set_repl() requires two arguments."));
+                }
+                let v = number(&args[0]).unwrap_or(0.0) as i64;
+                if v & !3 != 0 {
+                    return Err(raise(
+                        "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                    ));
+                }
+                s.set(RunSettings {
+                    repl: v as u8,
+                    ..s.get()
+                });
+                Ok(())
+            })?,
+        )?;
+        let rand = Rc::new(Cell::new(Rand48::default()));
+        let r = rand.clone();
+        natives.raw_set(
+            "random",
+            lua.create_function(move |lua, args: MultiValue| {
+                let mut g = r.get();
+                let x = g.next_f64();
+                r.set(g);
+                let arg_error = |n: usize, why: &str| {
+                    mlua::Error::runtime(format!(
+                        "{}bad argument #{n} to 'random' ({why})",
+                        caller_position(lua)
+                    ))
+                };
+                let int_arg = |i: usize| -> mlua::Result<f64> {
+                    number(&args[i]).map(f64::floor).ok_or_else(|| {
+                        arg_error(
+                            i + 1,
+                            &format!("number expected, got {}", args[i].type_name()),
+                        )
+                    })
+                };
+                match args.len() {
+                    0 => Ok(x),
+                    1 => {
+                        let u = int_arg(0)?;
+                        if u < 1.0 {
+                            return Err(arg_error(1, "interval is empty"));
+                        }
+                        Ok((x * u).floor() + 1.0)
+                    }
+                    2 => {
+                        let (l, u) = (int_arg(0)?, int_arg(1)?);
+                        if l > u {
+                            return Err(arg_error(2, "interval is empty"));
+                        }
+                        Ok((x * (u - l + 1.0)).floor() + l)
+                    }
+                    _ => Err(mlua::Error::runtime("wrong number of arguments")),
+                }
+            })?,
+        )?;
+        natives.raw_set(
+            "randomseed",
+            lua.create_function(move |_, seed: f64| {
+                let mut g = rand.get();
+                g.seed(seed as i64 as i32);
+                rand.set(g);
+                Ok(())
+            })?,
+        )?;
+        natives.raw_set(
+            "unwrap",
+            lua.create_function(|lua, v: Value| unwrap_raised(lua, v))?,
+        )?;
+        natives.raw_set("version", crate::base::REDIS_COMPAT_VERSION)?;
+        natives.raw_set(
+            "version_num",
+            version_num(crate::base::REDIS_COMPAT_VERSION),
+        )?;
+        let globals = lua.globals();
+        let (runner, redis): (Function, Table) = lua
+            .load(include_str!("prelude.lua"))
+            .set_name("=ferrocache")
+            .call((globals.clone(), natives))?;
+        Ok(Engine {
+            lua,
+            globals,
+            redis,
+            runner,
+            compiled: HashMap::new(),
+            generation: 0,
+            settings,
+            runs: 0,
+        })
+    }
+
+    /// The compiled function of a cached script, compiling it on first use here.
+    fn function(&mut self, sha: &str, script: &Script) -> Result<Function, String> {
+        if let Some(f) = self.compiled.get(sha) {
+            return Ok(f.clone());
+        }
+        let f = compile(&self.lua, script)?;
+        self.compiled.insert(sha.to_string(), f.clone());
+        Ok(f)
+    }
+}
+
+/// Compiles a body (its shebang line skipped, its newline kept) as `@user_script`.
+fn compile(lua: &Lua, script: &Script) -> Result<Function, String> {
+    lua.load(&script.body[script.shebang_len..])
+        .set_name("@user_script")
+        .into_function()
+        .map_err(|e| match e {
+            mlua::Error::SyntaxError { message, .. } => message,
+            other => other.to_string(),
+        })
+}
+
+/// `7.0.15` as Redis's REDIS_VERSION_NUM (0x00MMmmpp).
+fn version_num(v: &str) -> i64 {
+    let mut n = 0i64;
+    for part in v.split('.').take(3) {
+        n = (n << 8) | part.parse::<i64>().unwrap_or(0);
+    }
+    n
+}
+
+/// Runs `f` with this thread's engine, building it on first use and dropping compiled
+/// scripts after a SCRIPT FLUSH.
+fn with_engine<R>(generation: u64, f: impl FnOnce(&mut Engine) -> R) -> Result<R, CmdError> {
+    ENGINE.with(|cell| {
+        let mut slot = cell
+            .try_borrow_mut()
+            .map_err(|_| CmdError::err("internal: script engine re-entered"))?;
+        if slot.is_none() {
+            let engine = Engine::new()
+                .map_err(|e| CmdError::err(format!("internal: Lua initialisation failed: {e}")))?;
+            *slot = Some(engine);
+        }
+        let engine = slot.as_mut().expect("engine just built");
+        if engine.generation != generation {
+            engine.compiled.clear();
+            engine.generation = generation;
+        }
+        Ok(f(engine))
+    })
+}
+
+/// Checks that `script` compiles (SCRIPT LOAD and EVAL cache only scripts that do).
+pub fn check_compiles(generation: u64, sha: &str, script: &Script) -> Result<(), CmdError> {
+    with_engine(generation, |e| e.function(sha, script).map(|_| ()))?
+        .map_err(|m| CmdError::err(format!("Error compiling script (new function): {m}")))
+}
+
+/// What a script run needs besides the command context.
+pub struct Invocation<'s> {
+    /// The script's name in replies (its SHA1).
+    pub sha: &'s str,
+    /// The cached script.
+    pub script: &'s Arc<Script>,
+    /// KEYS.
+    pub keys: &'s [Bytes],
+    /// ARGV.
+    pub argv: &'s [Bytes],
+    /// EVAL_RO / EVALSHA_RO.
+    pub read_only: bool,
+}
+
+/// Runs a script for EVAL/EVALSHA and writes its reply. The caller holds the write section
+/// and has done the checks that depend on the script's flags.
+pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdResult {
+    let srv = ctx.srv;
+    let generation = srv.scripts.generation.load(Ordering::Acquire);
+    let flags: ScriptFlags = inv.script.flags;
+    let mut run = RunCtx {
+        db: ctx.client.db,
+        resp3: false,
+        read_only: inv.read_only || (!flags.compat && flags.no_writes),
+        allow_oom: !flags.compat && flags.allow_oom,
+        oom_at_start,
+        wrote: false,
+        repl: call::REPL_AOF | call::REPL_REPLICA,
+    };
+    with_engine(generation, |engine| -> Result<(), CmdError> {
+        let f = engine
+            .function(inv.sha, inv.script)
+            .map_err(|m| CmdError::err(format!("Error compiling script (new function): {m}")))?;
+        let lua = engine.lua.clone();
+        let lua_err = |e: mlua::Error| CmdError::err(format!("internal: {e}"));
+        engine
+            .globals
+            .raw_set("KEYS", string_array(&lua, inv.keys).map_err(lua_err)?)
+            .map_err(lua_err)?;
+        engine
+            .globals
+            .raw_set("ARGV", string_array(&lua, inv.argv).map_err(lua_err)?)
+            .map_err(lua_err)?;
+        engine.settings.set(RunSettings {
+            resp3: false,
+            repl: run.repl,
+        });
+        let threshold = srv.config.live.busy_reply_threshold.load(Ordering::Relaxed);
+        if threshold > 0 {
+            let srv_arc = srv.arc();
+            lua.set_hook(
+                HookTriggers::new().every_nth_instruction(KILL_CHECK_EVERY),
+                move |_, _| {
+                    let kill = srv_arc
+                        .as_ref()
+                        .is_some_and(|s| s.scripts.run.kill.load(Ordering::Relaxed));
+                    if kill {
+                        return Err(mlua::Error::external(RaisedReply {
+                            err: "ERR Script killed by user with SCRIPT KILL...".into(),
+                        }));
+                    }
+                    Ok(VmState::Continue)
+                },
+            )
+            .map_err(lua_err)?;
+        }
+        let settings = engine.settings.clone();
+        let state = RefCell::new((&mut *ctx, &mut run));
+        let command = |lua: &Lua, args: MultiValue, raise: bool| -> mlua::Result<Value> {
+            let mut guard = state.borrow_mut();
+            let (ctx, run) = &mut *guard;
+            let s = settings.get();
+            run.resp3 = s.resp3;
+            run.repl = s.repl;
+            let (ok, value) = redis_call(lua, ctx, run, args)?;
+            if ok || !raise {
+                return Ok(value);
+            }
+            let err = match &value {
+                Value::Table(t) => t.raw_get::<String>("err")?,
+                _ => "ERR command failed".into(),
+            };
+            Err(mlua::Error::external(RaisedReply { err }))
+        };
+        let result = lua.scope(|scope| {
+            let call = scope.create_function(|lua, args: MultiValue| command(lua, args, true))?;
+            let pcall = scope.create_function(|lua, args: MultiValue| command(lua, args, false))?;
+            let acl = scope.create_function(|lua, args: MultiValue| {
+                let mut guard = state.borrow_mut();
+                let (ctx, _) = &mut *guard;
+                acl_check(lua, ctx, args)
+            })?;
+            engine.redis.raw_set("call", call)?;
+            engine.redis.raw_set("pcall", pcall)?;
+            engine.redis.raw_set("acl_check_cmd", acl)?;
+            engine.runner.call::<MultiValue>(f)
+        });
+        lua.remove_hook();
+        engine.runs += 1;
+        if engine.runs % GC_EVERY == 0 {
+            let _ = lua.gc_step();
+        }
+        let script_resp3 = engine.settings.get().resp3;
+        let mut values = result.map_err(lua_err)?.into_iter();
+        let ok = matches!(values.next(), Some(Value::Boolean(true)));
+        let value = values.next().unwrap_or(Value::Nil);
+        let (ctx, _) = state.into_inner();
+        if ok {
+            convert::lua_to_reply(&value, ctx.out, script_resp3, 0);
+            return Ok(());
+        }
+        Err(script_error(&value, inv.sha))
+    })?
+}
+
+/// The error EVAL replies with when the script raised one: the error's own text, then
+/// where it was raised, as Redis formats it.
+fn script_error(value: &Value, sha: &str) -> CmdError {
+    let Value::Table(t) = value else {
+        let msg = match value {
+            Value::String(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+            _ => "execution failure".into(),
+        };
+        let msg: String = msg.chars().take(100).collect();
+        return CmdError::err(format!("Error running script {sha}, {msg}"));
+    };
+    let mut msg = match t.raw_get::<Value>("err") {
+        Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+        Ok(Value::Integer(i)) => i.to_string(),
+        Ok(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let source = t.raw_get::<Option<String>>("source").ok().flatten();
+    let line = t.raw_get::<Option<i64>>("line").ok().flatten();
+    if let (Some(source), Some(line)) = (source, line) {
+        msg = format!("{msg} script: {sha}, on {source}:{line}.");
+    }
+    CmdError::Msg(msg)
+}
+
+fn string_array(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, item) in items.iter().enumerate() {
+        t.raw_set(i + 1, lua.create_string(item)?)?;
+    }
+    Ok(t)
+}
+
+/// `redis.call` / `redis.pcall` for the prelude: (true, reply) or (false, error table).
+fn redis_call(
+    lua: &Lua,
+    ctx: &mut Ctx<'_>,
+    run: &mut RunCtx,
+    args: MultiValue,
+) -> mlua::Result<(bool, Value)> {
+    let mut argv = Vec::with_capacity(args.len());
+    for v in args.iter() {
+        match call::lua_arg(v) {
+            Ok(a) => argv.push(a),
+            Err(_) => {
+                let t = convert::script_error(
+                    lua,
+                    "Lua redis lib command arguments must be strings or integers",
+                )?;
+                return Ok((false, Value::Table(t)));
+            }
+        }
+    }
+    match call::call(ctx, run, argv) {
+        Ok(reply) => {
+            let is_error = reply.first() == Some(&b'-');
+            let mut pos = 0;
+            let v = convert::reply_to_lua(lua, &reply, &mut pos, 0)?;
+            if is_error && let Value::Table(t) = &v {
+                // Counted when the command failed; not again when the script does.
+                t.raw_set("ignore_error_stats_update", true)?;
+            }
+            Ok((!is_error, v))
+        }
+        Err(msg) => {
+            let t = convert::script_error(lua, &msg)?;
+            t.raw_set("ignore_error_stats_update", true)?;
+            Ok((false, Value::Table(t)))
+        }
+    }
+}
+
+/// `redis.acl_check_cmd`: whether the script's user may run the command.
+fn acl_check(lua: &Lua, ctx: &mut Ctx<'_>, args: MultiValue) -> mlua::Result<Value> {
+    let (ok, v) = acl_verdict(lua, ctx, args)?;
+    if ok {
+        return Ok(v);
+    }
+    let err = match &v {
+        Value::Table(t) => t.raw_get::<String>("err")?,
+        _ => "ERR invalid arguments".into(),
+    };
+    Err(mlua::Error::external(RaisedReply { err }))
+}
+
+fn acl_verdict(lua: &Lua, ctx: &mut Ctx<'_>, args: MultiValue) -> mlua::Result<(bool, Value)> {
+    let mut argv = Vec::with_capacity(args.len());
+    for v in args.iter() {
+        match call::lua_arg(v) {
+            Ok(a) => argv.push(a),
+            Err(_) => {
+                let t = convert::script_error(
+                    lua,
+                    "Lua redis lib command arguments must be strings or integers",
+                )?;
+                return Ok((false, Value::Table(t)));
+            }
+        }
+    }
+    if argv.is_empty() {
+        let t = convert::script_error(
+            lua,
+            "Please specify at least one argument for this redis lib call",
+        )?;
+        return Ok((false, Value::Table(t)));
+    }
+    let srv = ctx.srv;
+    let Some(cmd) = srv.commands.get(&argv[0]) else {
+        let t = convert::script_error(lua, "Invalid command passed to redis.acl_check_cmd()")?;
+        return Ok((false, Value::Table(t)));
+    };
+    let allowed =
+        ctx.client.user.unrestricted() || srv.acl.check(&ctx.client.user, cmd, &argv).is_ok();
+    Ok((true, Value::Boolean(allowed)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rand48_matches_redis_sequence() {
+        // The first two math.random() values a fresh stock 7.0 server gives.
+        let mut r = Rand48::default();
+        assert_eq!(format!("{:.14}", r.next_f64()), "0.39646477363839");
+        assert_eq!(format!("{:.14}", r.next_f64()), "0.84048536971234");
+    }
+
+    #[test]
+    fn version_num_as_redis() {
+        assert_eq!(version_num("7.0.15"), 458767);
+    }
+}

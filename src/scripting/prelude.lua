@@ -1,0 +1,154 @@
+-- Builds the script environment once per Lua state: the redis API around the natives
+-- the server passes in, Redis's error handler, and read-only globals and libraries.
+-- Returns the runner that calls a compiled script under that handler, and the writable
+-- redis table (the server sets redis.call and redis.pcall in it for each run).
+local G, native = ...
+local dbg = G.debug
+local error, type, tostring, select, rawget, rawset = error, type, tostring, select, rawget, rawset
+local raw_setmetatable, raw_pcall, unpack = setmetatable, pcall, unpack
+
+local function readonly()
+  error('Attempt to modify a readonly table', 2)
+end
+local protected = raw_setmetatable({}, { __mode = 'k' })
+
+local function pack(...)
+  return { n = select('#', ...), ... }
+end
+
+-- redis.*
+local redis = {}
+-- redis.call, redis.pcall and redis.acl_check_cmd are set by the server for each run.
+-- Functions that raise errors are natives: a Lua function would lose the caller's
+-- line when tail-called (`return redis.setresp(4)`), which Redis's C functions keep.
+redis.sha1hex, redis.log, redis.setresp, redis.set_repl = native.sha1hex, native.log, native.setresp, native.set_repl
+local function single_field(field, ...)
+  if select('#', ...) ~= 1 or type((...)) ~= 'string' then
+    return { err = 'ERR wrong number or type of arguments' }
+  end
+  return { [field] = (...) }
+end
+function redis.status_reply(...)
+  return single_field('ok', ...)
+end
+function redis.error_reply(...)
+  if select('#', ...) ~= 1 or type((...)) ~= 'string' then
+    return { err = 'ERR wrong number or type of arguments' }
+  end
+  return native.error_table((...))
+end
+function redis.replicate_commands()
+  return true
+end
+function redis.breakpoint()
+  return false
+end
+function redis.debug() end
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA, redis.REPL_ALL = 0, 1, 2, 2, 3
+redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = native.version, native.version_num
+G.redis = redis
+
+-- math.random from Redis's redisLrand48 sequence.
+G.math.random, G.math.randomseed = native.random, native.randomseed
+
+-- pcall hands back the message of an error table, as Redis's does.
+G.pcall = function(...)
+  local res = pack(raw_pcall(...))
+  if not res[1] then
+    local e = res[2]
+    if type(e) == 'userdata' then
+      e = native.unwrap(e) or e
+    end
+    if type(e) == 'table' then
+      local m = e.err
+      if type(m) == 'string' or type(m) == 'number' then
+        e = m
+      end
+    end
+    return false, e
+  end
+  return unpack(res, 1, res.n)
+end
+
+-- Binary chunks can break the VM's invariants: refused, as Redis refuses them.
+local raw_loadstring = G.loadstring
+G.loadstring = function(s, name)
+  if type(s) == 'string' and s:byte(1) == 27 then
+    return nil, 'bytecode loading is not allowed'
+  end
+  return raw_loadstring(s, name)
+end
+G.load = nil
+
+-- Redis's error handler: an error becomes {err=..., source=..., line=...} naming the
+-- script line that raised it (not a C function or this prelude).
+local function handler(err)
+  local level, info = 2, nil
+  repeat
+    info = dbg.getinfo(level, 'Sl')
+    level = level + 1
+  until not info or (info.what ~= 'C' and info.source ~= '=ferrocache')
+  if type(err) == 'userdata' then
+    err = native.unwrap(err) or err
+  end
+  if type(err) ~= 'table' then
+    err = { err = 'ERR ' .. tostring(err) }
+  end
+  if info then
+    err.source = info.source
+    err.line = info.currentline
+  end
+  return err
+end
+
+-- Only what Redis offers stays global.
+local allowed = {
+  string = 1, cjson = 1, bit = 1, cmsgpack = 1, math = 1, table = 1, struct = 1, redis = 1,
+  xpcall = 1, tostring = 1, getfenv = 1, setmetatable = 1, next = 1, assert = 1, tonumber = 1,
+  rawequal = 1, collectgarbage = 1, getmetatable = 1, rawset = 1, pcall = 1, coroutine = 1,
+  type = 1, _G = 1, select = 1, unpack = 1, gcinfo = 1, pairs = 1, rawget = 1, loadstring = 1,
+  ipairs = 1, _VERSION = 1, setfenv = 1, error = 1, newproxy = 1,
+}
+for name in pairs(G) do
+  if not allowed[name] then
+    G[name] = nil
+  end
+end
+
+-- Libraries are read-only views; the global table refuses new names and reports
+-- unknown ones.
+local function protect(t)
+  local view = raw_setmetatable({}, { __index = t, __newindex = readonly, __metatable = false })
+  protected[view] = true
+  return view
+end
+for _, name in ipairs({ 'string', 'cjson', 'bit', 'cmsgpack', 'math', 'table', 'struct', 'redis', 'coroutine' }) do
+  if rawget(G, name) then
+    rawset(G, name, protect(rawget(G, name)))
+  end
+end
+G.setmetatable = function(t, mt)
+  if t == G or protected[t] then
+    error('Attempt to modify a readonly table', 0)
+  end
+  return raw_setmetatable(t, mt)
+end
+G.rawset = function(t, k, v)
+  if t == G or protected[t] then
+    error('Attempt to modify a readonly table', 0)
+  end
+  return rawset(t, k, v)
+end
+protected[G] = true
+raw_setmetatable(G, {
+  __index = function(_, name)
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+  end,
+  __newindex = readonly,
+  __metatable = false,
+})
+
+return function(f)
+  return xpcall(f, handler)
+end, redis

@@ -1,0 +1,343 @@
+//! Lua scripting (EVAL, EVALSHA, EVAL_RO, SCRIPT): replies compared with stock Redis,
+//! effects on followers and a stock replica, BUSY and SCRIPT KILL, MULTI, tracking.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+/// Requests whose replies must equal stock's byte for byte (errors included).
+const CASES: &[&[&str]] = &[
+    &["SET", "s", "foo"],
+    &["EVAL", "return redis.call('incr','x')", "0"],
+    &["EVAL", "return redis.call('incr','s')", "0"],
+    &["EVAL", "return redis.pcall('incr','s')", "0"],
+    &["EVAL", "return redis.call('nosuch')", "0"],
+    &["EVAL", "return redis.call('get')", "0"],
+    &["EVAL", "return redis.call('config')", "0"],
+    &["EVAL", "return redis.call('config', 'nosuch')", "0"],
+    &["EVAL", "return redis.call()", "0"],
+    &["EVAL", "return redis.call('set','a',{})", "0"],
+    &["EVAL", "return redis.call('eval','return 1','0')", "0"],
+    &["EVAL", "return redis.call('blpop','l','0')", "0"],
+    &["EVAL", "return {1,2,3.5,'a',false,true,{err='x'}}", "0"],
+    &["EVAL", "return {1,2,nil,4}", "0"],
+    &["EVAL", "return {ok='fine'}", "0"],
+    &["EVAL", "return {err='bad thing'}", "0"],
+    &["EVAL", "return redis.error_reply('My Error')", "0"],
+    &["EVAL", "return redis.error_reply('x')", "0"],
+    &["EVAL", "return redis.status_reply('FINE')", "0"],
+    &["EVAL", "return {double=3.14}", "0"],
+    &["EVAL", "return 3.99", "0"],
+    &["EVAL", "return -3.7", "0"],
+    &["EVAL", "return 1e20", "0"],
+    &["EVAL", "return nil", "0"],
+    &["EVAL", "return redis.call('get','nokey')", "0"],
+    &["EVAL", "return redis.sha1hex('abc')", "0"],
+    &["EVAL", "return redis.REDIS_VERSION_NUM", "0"],
+    &["EVAL", "syntax error here", "0"],
+    &["EVAL", "error('boom')", "0"],
+    &["EVAL", "error({err='TABLEERR x'})", "0"],
+    &["EVAL", "\nlocal a = 1\nerror('on line three')", "0"],
+    &["EVAL", "return a_global", "0"],
+    &["EVAL", "x = 5", "0"],
+    &["EVAL", "string.x = 1", "0"],
+    &["EVAL", "redis.call = 1", "0"],
+    &["EVAL", "setmetatable(_G, {})", "0"],
+    &["EVAL", "return type(print)", "0"],
+    &["EVAL", "return type(os)", "0"],
+    &["EVAL", "return loadstring('return 5')()", "0"],
+    &[
+        "EVAL",
+        "local ok, e = pcall(redis.call, 'incr', 's') return {tostring(ok), e}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return {KEYS[1], ARGV[1], #KEYS, #ARGV}",
+        "2",
+        "k1",
+        "k2",
+        "a1",
+    ],
+    &["EVAL", "return redis.call('get', KEYS[1])", "3", "a", "b"],
+    &["EVAL", "return redis.call('get', KEYS[1])", "-1"],
+    &["EVAL", "return 1", "x"],
+    &[
+        "EVAL",
+        "redis.call('select', 5) return redis.call('set','indb5','x')",
+        "0",
+    ],
+    &["GET", "indb5"],
+    &["EVAL", "return redis.call('hset','h','a','1','b','2')", "0"],
+    &[
+        "EVAL",
+        "redis.setresp(3) return redis.call('hgetall','h')",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "redis.setresp(3) return redis.call('hgetall','nokey')",
+        "0",
+    ],
+    &["EVAL", "redis.setresp(4)", "0"],
+    &["EVAL", "return redis.set_repl(9)", "0"],
+    &["EVAL", "return math.random(10)", "0"],
+    &["EVAL", "return math.random(0)", "0"],
+    &["EVAL", "return math.random(5, 1)", "0"],
+    &["EVAL", "return redis.sha1hex()", "0"],
+    &["EVAL", "return redis.log(redis.LOG_WARNING)", "0"],
+    &["EVAL", "return redis.log('x', 'y')", "0"],
+    &["EVAL", "return redis.log(9, 'y')", "0"],
+    &[
+        "EVAL",
+        "return redis.log(redis.LOG_NOTICE, 'hello from a test script')",
+        "0",
+    ],
+    &["EVAL", "return redis.setresp()", "0"],
+    &["EVAL", "return redis.status_reply(1)", "0"],
+    &["EVAL", "return redis.error_reply()", "0"],
+    &[
+        "EVAL",
+        "#!lua flags=no-writes\nreturn redis.call('set','x','1')",
+        "0",
+    ],
+    &["EVAL", "#!lua flags=bogus\nreturn 1", "0"],
+    &["EVAL", "#!lua\nreturn redis.call('set','x','2')", "0"],
+    &["EVAL_RO", "return redis.call('set','x','1')", "0"],
+    &["EVAL_RO", "return redis.call('get','s')", "0"],
+    &["EVAL_RO", "#!lua\nreturn 1", "0"],
+    &["SCRIPT", "LOAD", "return 'loaded'"],
+    &["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"],
+    &["EVALSHA", "B534286061D4B9E4026607613B95C06C06015AE8", "0"],
+    &[
+        "SCRIPT",
+        "EXISTS",
+        "b534286061d4b9e4026607613b95c06c06015ae8",
+        "ffff",
+    ],
+    &["SCRIPT", "KILL"],
+    &["SCRIPT", "FLUSH", "BOGUS"],
+    &["SCRIPT", "FLUSH", "ASYNC"],
+    &[
+        "SCRIPT",
+        "EXISTS",
+        "b534286061d4b9e4026607613b95c06c06015ae8",
+    ],
+    &["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"],
+    &["SCRIPT", "LOAD", "return"],
+];
+
+#[test]
+fn replies_match_stock() {
+    ensure_stock_redis();
+    let ours = TestServer::start(&[]);
+    let stock = TestServer::start_stock(&[]);
+    let (mut o, mut s) = (ours.raw(), stock.raw());
+    let mut diffs = Vec::new();
+    for case in CASES {
+        let (a, b) = (o.cmd(case), s.cmd(case));
+        if a != b {
+            diffs.push(format!("{case:?}\n  stock: {b:?}\n   ours: {a:?}"));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "{} differ:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}
+
+#[test]
+fn script_effects_reach_followers_and_a_stock_replica() {
+    ensure_stock_redis();
+    assert_followers_converge(|l| {
+        for i in 0..50 {
+            let n = i.to_string();
+            l.cmd(&[
+                "EVAL",
+                "redis.call('incrbyfloat', KEYS[1], ARGV[1]) redis.call('sadd', KEYS[2], ARGV[1]) \
+                 redis.call('spop', KEYS[2]) redis.call('expire', KEYS[1], 100) \
+                 return redis.call('rpush', KEYS[3], ARGV[1])",
+                "3",
+                "f",
+                "set",
+                "list",
+                &n,
+            ]);
+        }
+        l.cmd(&[
+            "EVAL",
+            "redis.call('select', 3) redis.call('set', 'in3', 'v')",
+            "0",
+        ]);
+        l.cmd(&["MULTI"]);
+        l.cmd(&["EVAL", "return redis.call('incr', 'm')", "0"]);
+        l.cmd(&["INCR", "m"]);
+        l.cmd(&["EXEC"]);
+    });
+}
+
+#[test]
+fn busy_script_is_killed_and_others_get_busy() {
+    let server = TestServer::start(&["--busy-reply-threshold", "100"]);
+    let mut a = server.raw();
+    let mut b = server.raw();
+    a.send_cmd(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
+    // Other clients wait, then get BUSY once the threshold has passed.
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || { b.cmd(&["PING"]).is_error() }
+    ));
+    expect(
+        &mut b,
+        &["GET", "x"],
+        Reply::err(
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+        ),
+    );
+    expect(&mut b, &["SCRIPT", "KILL"], Reply::ok());
+    let killed = a.read_reply();
+    assert!(
+        killed
+            .err_text()
+            .starts_with("ERR Script killed by user with SCRIPT KILL..."),
+        "{killed:?}"
+    );
+    expect(&mut b, &["PING"], Reply::simple("PONG"));
+    expect(
+        &mut b,
+        &["SCRIPT", "KILL"],
+        Reply::err("NOTBUSY No scripts in execution right now."),
+    );
+}
+
+#[test]
+fn a_script_that_wrote_cannot_be_killed_but_shutdown_nosave_works() {
+    let mut server = TestServer::start(&["--busy-reply-threshold", "100"]);
+    let mut a = server.raw();
+    let mut b = server.raw();
+    a.send_cmd(&["EVAL", "redis.call('set','x','1') while true do end", "0"]);
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || { b.cmd(&["PING"]).is_error() }
+    ));
+    let r = b.cmd(&["SCRIPT", "KILL"]);
+    assert!(r.err_text().starts_with("UNKILLABLE"), "{r:?}");
+    b.send_cmd(&["SHUTDOWN", "NOSAVE"]);
+    assert!(server.wait_exit(Duration::from_secs(10)).is_some());
+}
+
+#[test]
+fn clients_wait_for_a_short_script() {
+    let server = TestServer::start(&[]);
+    let mut a = server.raw();
+    let mut b = server.raw();
+    // The script holds the keyspace for ~300 ms; a GET sent meanwhile sees its end state.
+    a.send_cmd(&[
+        "EVAL",
+        "redis.call('set','k','before') local t = redis.call('time') \
+         while true do local n = redis.call('time') \
+         if (n[1]-t[1])*1000000 + (n[2]-t[2]) > 300000 then break end end \
+         return redis.call('set','k','after')",
+        "0",
+    ]);
+    std::thread::sleep(Duration::from_millis(50));
+    expect(&mut b, &["GET", "k"], Reply::bulk("after"));
+    assert_eq!(a.read_reply(), Reply::ok());
+}
+
+#[test]
+fn followers_run_read_only_scripts_and_refuse_writes() {
+    let leader = TestServer::start(&[]);
+    let follower = TestServer::start(&["--replicaof", "127.0.0.1", &leader.port.to_string()]);
+    let mut l = leader.raw();
+    let mut f = follower.raw();
+    l.cmd(&["SET", "k", "v"]);
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || { f.cmd(&["GET", "k"]) == Reply::bulk("v") }
+    ));
+    expect(
+        &mut f,
+        &["EVAL_RO", "return redis.call('get', KEYS[1])", "1", "k"],
+        Reply::bulk("v"),
+    );
+    expect(
+        &mut f,
+        &["EVAL", "return redis.call('get', KEYS[1])", "1", "k"],
+        Reply::bulk("v"),
+    );
+    let w = f.cmd(&["EVAL", "return redis.call('set', 'k', 'x')", "0"]);
+    assert!(
+        w.err_text()
+            .starts_with("READONLY You can't write against a read only replica."),
+        "{w:?}"
+    );
+    expect(
+        &mut f,
+        &["EVAL", "#!lua\nreturn 1", "0"],
+        Reply::err("READONLY Can not run script with write flag on readonly replica"),
+    );
+    expect(
+        &mut f,
+        &["EVAL", "#!lua flags=no-writes\nreturn 1", "0"],
+        Reply::int(1),
+    );
+}
+
+#[test]
+fn keys_a_script_reads_are_tracked_for_the_caller() {
+    let server = TestServer::start(&[]);
+    let mut reader = server.raw();
+    let mut writer = server.raw();
+    reader.cmd(&["HELLO", "3"]);
+    expect(&mut reader, &["CLIENT", "TRACKING", "on"], Reply::ok());
+    writer.cmd(&["SET", "tk", "1"]);
+    expect(
+        &mut reader,
+        &["EVAL", "return redis.call('get', 'tk')", "0"],
+        Reply::bulk("1"),
+    );
+    writer.cmd(&["SET", "tk", "2"]);
+    let push = reader.read_reply();
+    assert!(format!("{push:?}").contains("tk"), "{push:?}");
+}
+
+#[test]
+fn acl_applies_to_every_call() {
+    let server = TestServer::start(&[]);
+    let mut admin = server.raw();
+    expect(
+        &mut admin,
+        &["ACL", "SETUSER", "u", "on", "nopass", "+eval", "+get", "~*"],
+        Reply::ok(),
+    );
+    let mut u = server.raw();
+    expect(&mut u, &["AUTH", "u", "x"], Reply::ok());
+    expect(
+        &mut u,
+        &["EVAL", "return redis.call('get', 'k')", "0"],
+        Reply::Nil,
+    );
+    let r = u.cmd(&["EVAL", "return redis.call('set', 'k', 'v')", "0"]);
+    assert!(
+        r.err_text()
+            .starts_with("ERR The user executing the script can't run this command or subcommand"),
+        "{r:?}"
+    );
+    expect(
+        &mut u,
+        &["EVAL", "return redis.acl_check_cmd('set', 'k', 'v')", "0"],
+        Reply::Nil,
+    );
+    expect(
+        &mut u,
+        &["EVAL", "return redis.acl_check_cmd('get', 'k')", "0"],
+        Reply::int(1),
+    );
+}
