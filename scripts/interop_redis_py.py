@@ -11,6 +11,7 @@ Set FC_VERBOSE=1 for full tracebacks.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import time
@@ -18,6 +19,8 @@ import traceback
 import uuid
 
 import redis
+import redis.asyncio
+from redis.exceptions import LockError, LockNotOwnedError
 
 SOCKET_TIMEOUT = 5.0
 
@@ -67,6 +70,8 @@ class Suite:
             ("transactions", self.test_transactions),
             ("pubsub", self.test_pubsub),
             ("resp3", self.test_resp3),
+            ("lock", self.test_lock),
+            ("lock-asyncio", self.test_lock_asyncio),
         ]
         for name, fn in sections:
             start = time.monotonic()
@@ -301,6 +306,144 @@ class Suite:
 
         # The same data must be visible from a RESP2 client.
         eq(self.client().get(k("r3")), "three", "RESP2 client sees RESP3 write")
+
+
+    # --------------------------------------------------------------------- lock
+    # redis-py's Lock: SET NX PX to acquire, then Lua scripts (register_script: EVALSHA,
+    # SCRIPT LOAD and EVALSHA again on NOSCRIPT) to release, extend and reacquire.
+    def test_lock(self):
+        r = self.client()
+        other = self.client()
+        name = self.k("lock")
+
+        lock = r.lock(name, timeout=5, sleep=0.05, blocking_timeout=1)
+        eq(lock.acquire(), True, "acquire")
+        eq((lock.locked(), lock.owned()), (True, True), "locked()/owned() after acquire")
+        pttl = r.pttl(name)
+        assert 4000 < pttl <= 5000, f"PTTL after acquire with timeout=5: {pttl}"
+        rival = other.lock(name, timeout=5, sleep=0.05)
+        eq(rival.acquire(blocking=False), False, "second client, non-blocking acquire of a held lock")
+        t0 = time.monotonic()
+        eq(rival.acquire(blocking_timeout=0.2), False, "second client, acquire with blocking_timeout=0.2")
+        assert time.monotonic() - t0 < 2, "blocking_timeout=0.2 took over 2 s"
+        eq(rival.owned(), False, "owned() of the client that lost")
+
+        eq(lock.extend(10), True, "extend(10)")
+        pttl = r.pttl(name)
+        assert 14000 < pttl <= 15000, f"PTTL after extend(10) of a 5 s lock: {pttl}"
+        eq(lock.extend(2, replace_ttl=True), True, "extend(2, replace_ttl=True)")
+        pttl = r.pttl(name)
+        assert 1000 < pttl <= 2000, f"PTTL after extend(2, replace_ttl=True): {pttl}"
+        eq(lock.reacquire(), True, "reacquire()")
+        pttl = r.pttl(name)
+        assert 4000 < pttl <= 5000, f"PTTL after reacquire() (timeout=5): {pttl}"
+
+        # register_script reloads a script the server has forgotten.
+        eq(r.script_flush(), True, "SCRIPT FLUSH")
+        eq(lock.extend(1), True, "extend(1) after SCRIPT FLUSH (NOSCRIPT, then SCRIPT LOAD + EVALSHA)")
+        lock.release()
+        eq(r.exists(name), 0, "key gone after release()")
+        eq((lock.locked(), lock.owned()), (False, False), "locked()/owned() after release")
+
+        # As a context manager; blocking acquire of a lock that is released meanwhile.
+        with r.lock(name, timeout=5, blocking_timeout=1):
+            eq(other.lock(name, timeout=1).acquire(blocking=False), False, "acquire inside `with`")
+        eq(r.exists(name), 0, "key gone after the with block")
+
+        # Expiry: a 300 ms lock expires and another client takes it (blocking, bounded).
+        short = r.lock(name, timeout=0.3, sleep=0.05)
+        eq(short.acquire(blocking=False), True, "acquire a 300 ms lock")
+        t0 = time.monotonic()
+        taker = other.lock(name, timeout=5, sleep=0.05, blocking_timeout=3)
+        eq(taker.acquire(), True, "second client acquires once the 300 ms lock expired")
+        waited = time.monotonic() - t0
+        assert 0.15 <= waited < 3, f"second client got the lock after {waited:.2f}s (expected ~0.3 s)"
+        eq(short.owned(), False, "owned() of the expired lock")
+        # (release() forgets the token even when it raises, so it goes last.)
+        for what, call in [
+            ("extend(1)", lambda: short.extend(1)),
+            ("reacquire()", short.reacquire),
+            ("release()", short.release),
+        ]:
+            try:
+                call()
+            except LockNotOwnedError:
+                pass
+            else:
+                raise AssertionError(f"{what} of a lock taken by another client did not raise LockNotOwnedError")
+        eq(taker.owned(), True, "the new holder still owns it")
+        taker.release()
+        eq(r.exists(name), 0, "key gone after the new holder's release()")
+
+        # A lock that expired with nobody taking it: release() raises LockNotOwnedError too.
+        gone = r.lock(name, timeout=0.1)
+        eq(gone.acquire(blocking=False), True, "acquire a 100 ms lock")
+        wait_until(lambda: not r.exists(name), timeout=3.0, what="100 ms lock to expire")
+        try:
+            gone.release()
+        except LockNotOwnedError:
+            pass
+        else:
+            raise AssertionError("release() of an expired lock did not raise LockNotOwnedError")
+        try:
+            r.lock(name).release()
+        except LockError:
+            pass
+        else:
+            raise AssertionError("release() of a never-acquired lock did not raise LockError")
+
+    def test_lock_asyncio(self):
+        asyncio.run(asyncio.wait_for(self._lock_asyncio(), timeout=30))
+
+    async def _lock_asyncio(self):
+        def aclient():
+            return redis.asyncio.Redis(
+                host=self.host,
+                port=self.port,
+                socket_timeout=SOCKET_TIMEOUT,
+                socket_connect_timeout=SOCKET_TIMEOUT,
+                decode_responses=True,
+                protocol=2,
+            )
+
+        r, other = aclient(), aclient()
+        name = self.k("alock")
+        try:
+            lock = r.lock(name, timeout=5, sleep=0.05, blocking_timeout=1)
+            eq(await lock.acquire(), True, "async acquire")
+            eq((await lock.locked(), await lock.owned()), (True, True), "async locked()/owned()")
+            eq(await other.lock(name, timeout=5).acquire(blocking=False), False, "async rival acquire")
+            eq(await lock.extend(10), True, "async extend(10)")
+            pttl = await r.pttl(name)
+            assert 14000 < pttl <= 15000, f"PTTL after async extend(10): {pttl}"
+            eq(await lock.reacquire(), True, "async reacquire()")
+            pttl = await r.pttl(name)
+            assert 4000 < pttl <= 5000, f"PTTL after async reacquire(): {pttl}"
+            eq(await r.script_flush(), True, "SCRIPT FLUSH")
+            eq(await lock.extend(1), True, "async extend(1) after SCRIPT FLUSH")
+            await lock.release()
+            eq(await r.exists(name), 0, "key gone after async release()")
+
+            async with r.lock(name, timeout=5, blocking_timeout=1):
+                eq(await r.exists(name), 1, "key exists inside `async with`")
+            eq(await r.exists(name), 0, "key gone after `async with`")
+
+            short = r.lock(name, timeout=0.3, sleep=0.05)
+            eq(await short.acquire(blocking=False), True, "async acquire a 300 ms lock")
+            taker = other.lock(name, timeout=5, sleep=0.05, blocking_timeout=3)
+            eq(await taker.acquire(), True, "second async client acquires once it expired")
+            for what, call in [("extend(1)", lambda: short.extend(1)), ("release()", short.release)]:
+                try:
+                    await call()
+                except LockNotOwnedError:
+                    pass
+                else:
+                    raise AssertionError(f"async {what} of a lost lock did not raise LockNotOwnedError")
+            await taker.release()
+            eq(await r.exists(name), 0, "key gone after the new holder's release()")
+        finally:
+            await r.aclose()
+            await other.aclose()
 
 
 def main() -> int:
