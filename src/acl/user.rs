@@ -416,8 +416,7 @@ fn has_spaces(s: &[u8]) -> bool {
 
 /// The SHA-256 of a password, as the 64 lowercase hex digits Redis stores.
 pub fn hash_password(pass: &[u8]) -> String {
-    let d = Sha256::digest(pass);
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    crate::base::hex(&Sha256::digest(pass))
 }
 
 fn valid_hash(h: &[u8]) -> bool {

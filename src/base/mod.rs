@@ -14,6 +14,16 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Lower-case hex of a digest (SHA1 script names, SHA-256 passwords, DEBUG DIGEST).
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+        s.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+    }
+    s
+}
+
 /// The Redis version we answer as: client libraries gate features on it.
 pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
 

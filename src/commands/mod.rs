@@ -272,12 +272,8 @@ pub fn execute(
 pub fn busy_error(srv: &Server, client: &Client) -> Option<CmdError> {
     let threshold = srv.config.live.busy_reply_threshold.load(Ordering::Relaxed);
     let elapsed = srv.scripts.run.elapsed_ms()?;
-    (threshold > 0 && elapsed >= threshold as u64 && !client.is_leader_link()).then(|| {
-        CmdError::Msg(
-            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
-                .into(),
-        )
-    })
+    (threshold > 0 && elapsed >= threshold as u64 && !client.is_leader_link())
+        .then(|| CmdError::Msg(BUSY_SCRIPT.into()))
 }
 
 fn check_and_run(
@@ -391,20 +387,8 @@ fn admit(
         || (cmd.runs_queue()
             && client.tx.queued.is_some()
             && client.tx.inv_flags & flags::STALE != 0);
-    if !client.is_leader_link() && srv.store.follower_mode() && deny_stale {
-        let link_up = srv.follower.lock().link_up;
-        if !link_up
-            && !srv
-                .config
-                .live
-                .replica_serve_stale_data
-                .load(Ordering::Relaxed)
-        {
-            return Err(CmdError::Msg(
-                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
-                    .into(),
-            ));
-        }
+    if !client.is_leader_link() && deny_stale && stale_data_refused(srv) {
+        return Err(CmdError::Msg(MASTERDOWN.into()));
     }
     let writes = client.command_flags(cmd, args) & flags::WRITE != 0;
     if (writes || cmd.name == "ping")
@@ -432,6 +416,26 @@ fn admit(
     }
     Ok(())
 }
+
+/// True on a follower whose link is down while `replica-serve-stale-data` is `no`:
+/// then only commands flagged `stale` run.
+pub fn stale_data_refused(srv: &Server) -> bool {
+    srv.store.follower_mode()
+        && !srv.follower.lock().link_up
+        && !srv
+            .config
+            .live
+            .replica_serve_stale_data
+            .load(Ordering::Relaxed)
+}
+
+/// Redis's reply to a command refused by [`stale_data_refused`].
+pub const MASTERDOWN: &str =
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+
+/// Redis's reply to a command other than the `allow_busy` ones while a script is busy.
+pub const BUSY_SCRIPT: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 
 /// False while `min-replicas-to-write` is set and fewer followers than that are within
 /// `min-replicas-max-lag` (writes are then refused with NOREPLICAS).

@@ -107,21 +107,12 @@ fn run_script(
     let flags = script.flags;
     let leader_link = ctx.client.is_leader_link();
     let follower = srv.store.follower_mode();
-    let stale = follower
-        && !srv.follower.lock().link_up
-        && !srv
-            .config
-            .live
-            .replica_serve_stale_data
-            .load(Ordering::Relaxed);
+    let stale = super::stale_data_refused(srv);
     let maxmemory = srv.store.evictor.settings.maxmemory() > 0;
     let oom_at_start = maxmemory && !crate::store::evict::make_room(ctx.w()?);
     if flags.compat {
         if stale {
-            return Err(CmdError::Msg(
-                "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
-                    .into(),
-            ));
+            return Err(CmdError::Msg(super::MASTERDOWN.into()));
         }
     } else {
         if flags.no_cluster && srv.config.get("cluster-enabled").as_deref() == Some("yes") {

@@ -595,9 +595,7 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     // While a script keeps the server busy only a shutdown that saves nothing may run.
     if !nosave && ctx.read_guard.is_none() && ctx.txn.is_none() {
-        return Err(super::busy_error(ctx.srv, ctx.client).unwrap_or_else(|| {
-            CmdError::Msg("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.".into())
-        }));
+        return Err(CmdError::Msg(super::BUSY_SCRIPT.into()));
     }
     tracing::warn!(client = ctx.client.handle.id, "User requested shutdown...");
     // As Redis: save when asked, or when save points are configured unless NOSAVE; a
@@ -697,10 +695,6 @@ pub fn dataset_digest(ctx: &Ctx<'_>) -> [u8; 20] {
     fin
 }
 
-fn hex(d: &[u8]) -> String {
-    d.iter().map(|b| format!("{:02x}", b)).collect()
-}
-
 fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
     match sub.as_str() {
@@ -721,7 +715,7 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         "digest" if args.len() == 2 => {
             let d = dataset_digest(ctx);
-            ctx.out.simple(&hex(&d));
+            ctx.out.simple(&crate::base::hex(&d));
         }
         "digest-value" => {
             ctx.out.array(args.len() - 2);
@@ -730,7 +724,7 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 if let Some(e) = ctx.peek(k) {
                     value_digest(&mut dg, &e.value, e.expire_at);
                 }
-                ctx.out.simple(&hex(&dg));
+                ctx.out.simple(&crate::base::hex(&dg));
             }
         }
         "help" if args.len() == 2 => ctx.help(&[

@@ -2,7 +2,7 @@
 //! the script holds, with the checks Redis applies to commands called from scripts
 //! (script.c's scriptCall), and returns the raw RESP reply.
 
-use crate::commands::{self, CmdError, Ctx, flags};
+use crate::commands::{self, Ctx, flags};
 use crate::protocol::ReplyBuf;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
@@ -24,14 +24,7 @@ pub struct RunCtx {
     /// A write already ran: later writes are never refused on server state, so a script
     /// is never left half applied.
     pub wrote: bool,
-    /// `redis.set_repl` flags (REPL_AOF | REPL_REPLICA by default).
-    pub repl: u8,
 }
-
-/// `redis.REPL_SLAVE` / `REPL_REPLICA`.
-pub const REPL_REPLICA: u8 = 2;
-/// `redis.REPL_AOF`.
-pub const REPL_AOF: u8 = 1;
 
 /// Why a command called from a script did not run: Redis's texts, without a code (the
 /// caller adds `ERR`) unless they carry their own (`-READONLY ...`).
@@ -60,15 +53,7 @@ pub fn call(ctx: &mut Ctx<'_>, run: &mut RunCtx, args: Vec<Bytes>) -> Result<Vec
         return refuse("This Redis command is not allowed from script");
     }
     let follower = srv.store.follower_mode();
-    if follower
-        && cmd_flags & flags::STALE == 0
-        && !srv.follower.lock().link_up
-        && !srv
-            .config
-            .live
-            .replica_serve_stale_data
-            .load(Ordering::Relaxed)
-    {
+    if cmd_flags & flags::STALE == 0 && commands::stale_data_refused(srv) {
         return refuse("Can not execute the command on a stale replica");
     }
     if !ctx.client.user.unrestricted()
@@ -138,15 +123,16 @@ fn execute(
     reply.buf.to_vec()
 }
 
-/// Converts one Lua argument of `redis.call` into a command argument: strings as they
-/// are, numbers as `%.17g` (Redis's conversion), anything else refused.
-pub fn lua_arg(v: &mlua::Value) -> Result<Bytes, CmdError> {
-    match v {
-        mlua::Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
-        mlua::Value::Integer(i) => Ok(Bytes::from(i.to_string())),
-        mlua::Value::Number(n) => Ok(Bytes::from(crate::protocol::reply::format_double(*n))),
-        _ => Err(CmdError::err(
-            "Lua redis lib command arguments must be strings or integers",
-        )),
-    }
+/// Converts the Lua arguments of `redis.call` (and `redis.acl_check_cmd`) into a
+/// command: strings as they are, numbers as `%.17g` (Redis's conversion); anything else
+/// is refused with Redis's text.
+pub fn lua_args(args: &mlua::MultiValue) -> Result<Vec<Bytes>, &'static str> {
+    args.iter()
+        .map(|v| match v {
+            mlua::Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+            mlua::Value::Integer(i) => Ok(Bytes::from(i.to_string())),
+            mlua::Value::Number(n) => Ok(Bytes::from(crate::protocol::reply::format_double(*n))),
+            _ => Err("Lua redis lib command arguments must be strings or integers"),
+        })
+        .collect()
 }

@@ -51,13 +51,6 @@ impl Rand48 {
     }
 }
 
-/// Settings a script changes while it runs (`redis.setresp`, `redis.set_repl`).
-#[derive(Debug, Clone, Copy)]
-struct RunSettings {
-    resp3: bool,
-    repl: u8,
-}
-
 /// An error `redis.call` raises (and the kill hook): carried through Lua as an error
 /// value and turned back into Redis's `{err=...}` table by the prelude's handler, so a
 /// Rust function can raise what Redis raises from C.
@@ -144,7 +137,8 @@ struct Engine {
     runner: Function,
     compiled: HashMap<String, Function>,
     generation: u64,
-    settings: Rc<Cell<RunSettings>>,
+    /// `redis.setresp(3)` was called by the running script.
+    resp3: Rc<Cell<bool>>,
     runs: u32,
 }
 
@@ -163,10 +157,7 @@ impl Engine {
             )
         };
         super::libs::register_all(&lua)?;
-        let settings = Rc::new(Cell::new(RunSettings {
-            resp3: false,
-            repl: call::REPL_AOF | call::REPL_REPLICA,
-        }));
+        let resp3 = Rc::new(Cell::new(false));
         let natives = lua.create_table()?;
         natives.raw_set(
             "sha1hex",
@@ -212,7 +203,7 @@ impl Engine {
                 Ok(())
             })?,
         )?;
-        let s = settings.clone();
+        let s = resp3.clone();
         natives.raw_set(
             "setresp",
             lua.create_function(move |_, args: MultiValue| {
@@ -223,17 +214,15 @@ impl Engine {
                 if v != 2 && v != 3 {
                     return Err(raise("ERR RESP version must be 2 or 3."));
                 }
-                s.set(RunSettings {
-                    resp3: v == 3,
-                    ..s.get()
-                });
+                s.set(v == 3);
                 Ok(())
             })?,
         )?;
-        let s = settings.clone();
+        // Checked as Redis checks it; what it would leave out of replication is not
+        // honoured yet: every effect is replicated.
         natives.raw_set(
             "set_repl",
-            lua.create_function(move |_, args: MultiValue| {
+            lua.create_function(|_, args: MultiValue| {
                 if args.len() != 1 {
                     return Err(raise("ERR redis.set_repl() requires two arguments."));
                 }
@@ -243,10 +232,6 @@ impl Engine {
                         "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
                     ));
                 }
-                s.set(RunSettings {
-                    repl: v as u8,
-                    ..s.get()
-                });
                 Ok(())
             })?,
         )?;
@@ -322,7 +307,7 @@ impl Engine {
             runner,
             compiled: HashMap::new(),
             generation: 0,
-            settings,
+            resp3,
             runs: 0,
         })
     }
@@ -412,7 +397,6 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
         allow_oom: !flags.compat && flags.allow_oom,
         oom_at_start,
         wrote: false,
-        repl: call::REPL_AOF | call::REPL_REPLICA,
     };
     with_engine(generation, |engine| -> Result<(), CmdError> {
         let f = engine
@@ -428,10 +412,7 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
             .globals
             .raw_set("ARGV", string_array(&lua, inv.argv).map_err(lua_err)?)
             .map_err(lua_err)?;
-        engine.settings.set(RunSettings {
-            resp3: false,
-            repl: run.repl,
-        });
+        engine.resp3.set(false);
         let threshold = srv.config.live.busy_reply_threshold.load(Ordering::Relaxed);
         if threshold > 0 {
             let srv_arc = srv.arc();
@@ -451,14 +432,12 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
             )
             .map_err(lua_err)?;
         }
-        let settings = engine.settings.clone();
+        let resp3 = engine.resp3.clone();
         let state = RefCell::new((&mut *ctx, &mut run));
         let command = |lua: &Lua, args: MultiValue, raise: bool| -> mlua::Result<Value> {
             let mut guard = state.borrow_mut();
             let (ctx, run) = &mut *guard;
-            let s = settings.get();
-            run.resp3 = s.resp3;
-            run.repl = s.repl;
+            run.resp3 = resp3.get();
             let (ok, value) = redis_call(lua, ctx, run, args)?;
             if ok || !raise {
                 return Ok(value);
@@ -472,10 +451,10 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
         let result = lua.scope(|scope| {
             let call = scope.create_function(|lua, args: MultiValue| command(lua, args, true))?;
             let pcall = scope.create_function(|lua, args: MultiValue| command(lua, args, false))?;
-            let acl = scope.create_function(|lua, args: MultiValue| {
+            let acl = scope.create_function(|_, args: MultiValue| {
                 let mut guard = state.borrow_mut();
                 let (ctx, _) = &mut *guard;
-                acl_check(lua, ctx, args)
+                acl_check(ctx, args)
             })?;
             engine.redis.raw_set("call", call)?;
             engine.redis.raw_set("pcall", pcall)?;
@@ -487,7 +466,7 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
         if engine.runs % GC_EVERY == 0 {
             let _ = lua.gc_step();
         }
-        let script_resp3 = engine.settings.get().resp3;
+        let script_resp3 = engine.resp3.get();
         let mut values = result.map_err(lua_err)?.into_iter();
         let ok = matches!(values.next(), Some(Value::Boolean(true)));
         let value = values.next().unwrap_or(Value::Nil);
@@ -540,19 +519,10 @@ fn redis_call(
     run: &mut RunCtx,
     args: MultiValue,
 ) -> mlua::Result<(bool, Value)> {
-    let mut argv = Vec::with_capacity(args.len());
-    for v in args.iter() {
-        match call::lua_arg(v) {
-            Ok(a) => argv.push(a),
-            Err(_) => {
-                let t = convert::script_error(
-                    lua,
-                    "Lua redis lib command arguments must be strings or integers",
-                )?;
-                return Ok((false, Value::Table(t)));
-            }
-        }
-    }
+    let argv = match call::lua_args(&args) {
+        Ok(argv) => argv,
+        Err(msg) => return Ok((false, Value::Table(convert::script_error(lua, msg)?))),
+    };
     match call::call(ctx, run, argv) {
         Ok(reply) => {
             let is_error = reply.first() == Some(&b'-');
@@ -573,47 +543,19 @@ fn redis_call(
 }
 
 /// `redis.acl_check_cmd`: whether the script's user may run the command.
-fn acl_check(lua: &Lua, ctx: &mut Ctx<'_>, args: MultiValue) -> mlua::Result<Value> {
-    let (ok, v) = acl_verdict(lua, ctx, args)?;
-    if ok {
-        return Ok(v);
-    }
-    let err = match &v {
-        Value::Table(t) => t.raw_get::<String>("err")?,
-        _ => "ERR invalid arguments".into(),
-    };
-    Err(mlua::Error::external(RaisedReply { err }))
-}
-
-fn acl_verdict(lua: &Lua, ctx: &mut Ctx<'_>, args: MultiValue) -> mlua::Result<(bool, Value)> {
-    let mut argv = Vec::with_capacity(args.len());
-    for v in args.iter() {
-        match call::lua_arg(v) {
-            Ok(a) => argv.push(a),
-            Err(_) => {
-                let t = convert::script_error(
-                    lua,
-                    "Lua redis lib command arguments must be strings or integers",
-                )?;
-                return Ok((false, Value::Table(t)));
-            }
-        }
-    }
+fn acl_check(ctx: &mut Ctx<'_>, args: MultiValue) -> mlua::Result<bool> {
+    let argv = call::lua_args(&args).map_err(|m| raise(&format!("ERR {m}")))?;
     if argv.is_empty() {
-        let t = convert::script_error(
-            lua,
-            "Please specify at least one argument for this redis lib call",
-        )?;
-        return Ok((false, Value::Table(t)));
+        return Err(raise(
+            "ERR Please specify at least one argument for this redis lib call",
+        ));
     }
     let srv = ctx.srv;
-    let Some(cmd) = srv.commands.get(&argv[0]) else {
-        let t = convert::script_error(lua, "Invalid command passed to redis.acl_check_cmd()")?;
-        return Ok((false, Value::Table(t)));
-    };
-    let allowed =
-        ctx.client.user.unrestricted() || srv.acl.check(&ctx.client.user, cmd, &argv).is_ok();
-    Ok((true, Value::Boolean(allowed)))
+    let cmd = srv
+        .commands
+        .get(&argv[0])
+        .ok_or_else(|| raise("ERR Invalid command passed to redis.acl_check_cmd()"))?;
+    Ok(ctx.client.user.unrestricted() || srv.acl.check(&ctx.client.user, cmd, &argv).is_ok())
 }
 
 #[cfg(test)]

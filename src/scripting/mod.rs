@@ -93,12 +93,7 @@ impl RunState {
 /// Lower-case hex SHA1 of a body: a script's name in the cache.
 pub fn sha1_hex(body: &[u8]) -> String {
     use sha1::{Digest, Sha1};
-    let digest = Sha1::digest(body);
-    let mut s = String::with_capacity(40);
-    for b in digest.iter() {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    crate::base::hex(&Sha1::digest(body))
 }
 
 impl Scripts {

@@ -111,14 +111,7 @@ fn tohex(lua: &Lua, args: MultiValue) -> mlua::Result<Ret> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{eval, lua};
-
-    fn check(cases: &[(&str, &str)]) {
-        let lua = lua();
-        for (code, want) in cases {
-            assert_eq!(eval(&lua, code), *want, "{code}");
-        }
-    }
+    use super::super::test_support::check;
 
     #[test]
     fn redis_suite_minimal_bitop() {

@@ -1110,15 +1110,8 @@ impl Parser<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{eval, lua};
+    use super::super::test_support::{check, eval, lua};
     use super::format_g;
-
-    fn check(cases: &[(&str, &str)]) {
-        let lua = lua();
-        for (code, want) in cases {
-            assert_eq!(eval(&lua, code), *want, "{code}");
-        }
-    }
 
     fn perr(call: &str) -> String {
         format!("return select(2, pcall({call}))")

@@ -509,14 +509,7 @@ fn unpack_full(lua: &Lua, args: &Args, limit: i64, offset: i64, base: usize) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{HEX, eval, lua};
-
-    fn check(cases: &[(&str, &str)]) {
-        let lua = lua();
-        for (code, want) in cases {
-            assert_eq!(eval(&lua, &format!("{HEX}{code}")), *want, "{code}");
-        }
-    }
+    use super::super::test_support::{check_hex as check, eval, lua};
 
     fn all(expr: &str) -> String {
         format!(

@@ -364,14 +364,7 @@ fn size(lua: &Lua, args: MultiValue) -> mlua::Result<Ret> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{HEX, eval, lua};
-
-    fn check(cases: &[(&str, &str)]) {
-        let lua = lua();
-        for (code, want) in cases {
-            assert_eq!(eval(&lua, &format!("{HEX}{code}")), *want, "{code}");
-        }
-    }
+    use super::super::test_support::check_hex as check;
 
     /// Joins all results of an expression with spaces via tostring.
     fn all(expr: &str) -> String {

@@ -395,6 +395,22 @@ pub(crate) mod test_support {
             .unwrap_or_else(|e| panic!("{code}: {e}"))
     }
 
+    /// Asserts each `(code, expected tostring of its result)` pair.
+    pub(crate) fn check(cases: &[(&str, &str)]) {
+        let lua = lua();
+        for (code, want) in cases {
+            assert_eq!(eval(&lua, code), *want, "{code}");
+        }
+    }
+
+    /// [`check`] with the [`HEX`] helper defined before each chunk.
+    pub(crate) fn check_hex(cases: &[(&str, &str)]) {
+        let lua = lua();
+        for (code, want) in cases {
+            assert_eq!(eval(&lua, &format!("{HEX}{code}")), *want, "{code}");
+        }
+    }
+
     /// Hex helper installed for tests that compare exact bytes.
     pub(crate) const HEX: &str = "local function hex(s) return (s:gsub('.', function(c) \
                                   return string.format('%02x', c:byte()) end)) end ";
