@@ -16,6 +16,8 @@ use std::sync::atomic::Ordering;
 /// Instructions between two checks for SCRIPT KILL (Redis checks every 100,000; a
 /// check here is one atomic load, and a killed script is stopped sooner).
 const KILL_CHECK_EVERY: u32 = 1000;
+/// How long a script runs before its worker's other tasks move to another thread.
+const HAND_OFF_AFTER: std::time::Duration = std::time::Duration::from_millis(10);
 /// Scripts between two incremental garbage collection steps (Redis's LUA_GC_CYCLE_PERIOD).
 const GC_EVERY: u32 = 50;
 
@@ -416,9 +418,27 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
         let threshold = srv.config.live.busy_reply_threshold.load(Ordering::Relaxed);
         if threshold > 0 {
             let srv_arc = srv.arc();
+            let started = std::time::Instant::now();
+            let handed_off = Cell::new(false);
             lua.set_hook(
                 HookTriggers::new().every_nth_instruction(KILL_CHECK_EVERY),
                 move |_, _| {
+                    // A long script gives its worker's queued tasks (the LIFO slot
+                    // included, which other workers cannot steal) to another thread,
+                    // so a client parked on this worker still gets its BUSY reply and
+                    // SCRIPT KILL still arrives.
+                    if !handed_off.get() && started.elapsed() >= HAND_OFF_AFTER {
+                        handed_off.set(true);
+                        if tokio::runtime::Handle::try_current().is_ok_and(|h| {
+                            h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+                        }) {
+                            // The handed-off core is picked up by a new thread while
+                            // this one waits; once taken, it is not reclaimed here.
+                            tokio::task::block_in_place(|| {
+                                std::thread::sleep(std::time::Duration::from_millis(5))
+                            });
+                        }
+                    }
                     let kill = srv_arc
                         .as_ref()
                         .is_some_and(|s| s.scripts.run.kill.load(Ordering::Relaxed));
