@@ -190,6 +190,9 @@ fn test_aux() -> Aux {
         repl_stream_db: Some(0),
         aof_base: false,
         extra: vec![("ferrocache-note".into(), "hello".into())],
+        functions: vec![b(
+            "#!lua name=lib\nredis.register_function('f', function() return 1 end)",
+        )],
     }
 }
 
@@ -759,7 +762,7 @@ fn we_load_stock_redis_file() {
     }
     assert!(started.elapsed() < Duration::from_secs(120));
 
-    // Function libraries (7.0 FUNCTION2 opcode) are refused clearly.
+    // Function libraries (7.0 FUNCTION2 opcode) are read back whole.
     let lib = "#!lua name=mylib\nredis.register_function('f', function() return 1 end)";
     let _: String = redis::cmd("FUNCTION")
         .arg("LOAD")
@@ -768,9 +771,8 @@ fn we_load_stock_redis_file() {
         .unwrap();
     let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
     let with_fn = std::fs::read(dir.0.join("dump.rdb")).unwrap();
-    let e = load_all(&with_fn).unwrap_err();
-    assert!(matches!(e, RdbError::UnsupportedType(245)), "{e}");
-    assert!(e.to_string().contains("function"), "{e}");
+    let (aux, _) = load_all(&with_fn).unwrap();
+    assert_eq!(aux.functions, vec![lib.as_bytes().to_vec()]);
 }
 
 #[test]

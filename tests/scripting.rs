@@ -278,10 +278,11 @@ fn followers_run_read_only_scripts_and_refuse_writes() {
             .starts_with("READONLY You can't write against a read only replica."),
         "{w:?}"
     );
+    // A script that declares flags is refused up front, as a write command (stock's text).
     expect(
         &mut f,
         &["EVAL", "#!lua\nreturn 1", "0"],
-        Reply::err("READONLY Can not run script with write flag on readonly replica"),
+        Reply::err("READONLY You can't write against a read only replica."),
     );
     expect(
         &mut f,

@@ -273,7 +273,7 @@ pub fn busy_error(srv: &Server, client: &Client) -> Option<CmdError> {
     let threshold = srv.config.live.busy_reply_threshold.load(Ordering::Relaxed);
     let elapsed = srv.scripts.run.elapsed_ms()?;
     (threshold > 0 && elapsed >= threshold as u64 && !client.is_leader_link())
-        .then(|| CmdError::Msg(BUSY_SCRIPT.into()))
+        .then(|| CmdError::Msg(srv.scripts.run.busy_text().into()))
 }
 
 fn check_and_run(
@@ -304,7 +304,7 @@ fn check_and_run(
         }
         // Over maxmemory, a command that may grow memory is refused when queued (and
         // the transaction then aborts), as in Redis.
-        if cmd.has(flags::DENYOOM)
+        if request_flags(srv, client, cmd, args) & flags::DENYOOM != 0
             && srv.store.evictor.settings.maxmemory() > 0
             && !crate::store::evict::make_room(&mut srv.store.write(now))
         {
@@ -312,7 +312,7 @@ fn check_and_run(
             cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
             return Err(CmdError::Oom);
         }
-        let queued_flags = cmd.flags | cmd.effective_flags(args);
+        let queued_flags = request_flags(srv, client, cmd, args);
         client.tx.flags |= queued_flags;
         client.tx.inv_flags |= !queued_flags;
         if let Some(q) = client.tx.queued.as_mut() {
@@ -325,11 +325,25 @@ fn check_and_run(
     run(srv, client, out, cmd, args, now)
 }
 
+/// A request's flags: its command's and subcommand's, with a script's declared flags in
+/// place of EVAL's and FCALL's defaults, so the checks made before running (READONLY on
+/// a replica, OOM, stale data, CLIENT PAUSE, MULTI) see what the script declared.
+pub fn request_flags(srv: &Server, client: &Client, cmd: &Command, args: &[Bytes]) -> u32 {
+    let own = client.command_flags(cmd, args);
+    if cmd.has(flags::SCRIPT_DECLARED) {
+        scripting::declared_flags(srv, cmd, args, own)
+    } else {
+        own
+    }
+}
+
 /// True when CLIENT PAUSE holds `cmd` back for `client` (never the link to our leader).
 fn held_by_pause(srv: &Server, client: &Client, cmd: &Command, args: &[Bytes]) -> bool {
     !client.is_leader_link()
         && srv.pause_active.load(Ordering::Acquire)
-        && srv.paused_for(client.command_flags(cmd, args)).is_some()
+        && srv
+            .paused_for(request_flags(srv, client, cmd, args))
+            .is_some()
 }
 
 /// A protected action (`enable-debug-command`, `enable-protected-configs`): allowed when
@@ -383,14 +397,15 @@ fn admit(
             cmd.name
         )));
     }
-    let deny_stale = !cmd.has(flags::STALE)
+    let req_flags = request_flags(srv, client, cmd, args);
+    let deny_stale = req_flags & flags::STALE == 0
         || (cmd.runs_queue()
             && client.tx.queued.is_some()
             && client.tx.inv_flags & flags::STALE != 0);
     if !client.is_leader_link() && deny_stale && stale_data_refused(srv) {
         return Err(CmdError::Msg(MASTERDOWN.into()));
     }
-    let writes = client.command_flags(cmd, args) & flags::WRITE != 0;
+    let writes = req_flags & flags::WRITE != 0;
     if (writes || cmd.name == "ping")
         && !client.is_leader_link()
         && crate::server::persistence::writes_denied_by_disk_error(srv)
@@ -432,10 +447,6 @@ pub fn stale_data_refused(srv: &Server) -> bool {
 /// Redis's reply to a command refused by [`stale_data_refused`].
 pub const MASTERDOWN: &str =
     "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
-
-/// Redis's reply to a command other than the `allow_busy` ones while a script is busy.
-pub const BUSY_SCRIPT: &str =
-    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 
 /// False while `min-replicas-to-write` is set and fewer followers than that are within
 /// `min-replicas-max-lag` (writes are then refused with NOREPLICAS).
@@ -532,9 +543,11 @@ pub fn run(
     // is handed back to wait asynchronously rather than block a worker thread (which
     // could leave none to serve SCRIPT KILL). Commands allowed while busy run unlocked.
     let busy = || srv.scripts.run.is_running();
-    let allowed_busy = client.command_flags(cmd, args) & flags::ALLOW_BUSY != 0;
+    // A container's subcommand brings its own flags (FUNCTION LOAD writes).
+    let cmd_flags = request_flags(srv, client, cmd, args);
+    let allowed_busy = cmd_flags & flags::ALLOW_BUSY != 0;
     let mut txn = None;
-    if cmd.has(flags::WRITE | flags::WRITE_SECTION) {
+    if cmd_flags & (flags::WRITE | flags::WRITE_SECTION) != 0 {
         let Some(mut t) = srv.store.write_unless(now, busy) else {
             client.postponed = true;
             return Ok(());
@@ -589,7 +602,7 @@ pub fn run(
         Some(t) => crate::store::evict::make_room(t),
         None => true,
     };
-    let result = if room || !cmd.has(flags::DENYOOM) {
+    let result = if room || cmd_flags & flags::DENYOOM == 0 {
         (cmd.handler_for(args))(&mut ctx, args)
     } else {
         Err(CmdError::Oom)

@@ -19,6 +19,7 @@ pub fn commands() -> Vec<Command> {
             .acl("connection"),
         cmd("failover", -1, ADMIN | NOSCRIPT | STALE, &[], "server", "6.2.0", "Start a coordinated failover between this server and one of its replicas.", failover),
         cmd("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, &[], "server", "2.8.0", "Internal command used for replication", psync),
+        cmd("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, &[], "server", "1.0.0", "Internal command used for replication", sync),
     ]
 }
 
@@ -107,10 +108,21 @@ fn psync(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::err("-NOMASTERLINK Can't SYNC while failing over"));
     }
     let handle = ctx.client.handle.clone();
-    match crate::replication::leader::psync(ctx.srv, &handle, &replid, offset) {
+    match crate::replication::leader::psync(ctx.srv, &handle, &replid, offset, false) {
         crate::replication::leader::Psync::Continue(bytes) => ctx.out.raw(&bytes),
         crate::replication::leader::Psync::Full => {}
     }
+    Ok(())
+}
+
+/// SYNC: the replication handshake before PSYNC (old replicas, and tools that read the
+/// stream, such as Redis's test suite): a snapshot, then the stream.
+fn sync(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    if ctx.client.handle.replica.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let handle = ctx.client.handle.clone();
+    crate::replication::leader::psync(ctx.srv, &handle, "?", -1, true);
     Ok(())
 }
 

@@ -595,7 +595,7 @@ fn shutdown(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     // While a script keeps the server busy only a shutdown that saves nothing may run.
     if !nosave && ctx.read_guard.is_none() && ctx.txn.is_none() {
-        return Err(CmdError::Msg(super::BUSY_SCRIPT.into()));
+        return Err(CmdError::Msg(ctx.srv.scripts.run.busy_text().into()));
     }
     tracing::warn!(client = ctx.client.handle.id, "User requested shutdown...");
     // As Redis: save when asked, or when save points are configured unless NOSAVE; a
@@ -717,6 +717,44 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             let d = dataset_digest(ctx);
             ctx.out.simple(&crate::base::hex(&d));
         }
+        "reload" => {
+            let (mut save, mut flush, mut merge) = (true, true, false);
+            for opt in &args[2..] {
+                match String::from_utf8_lossy(opt).to_ascii_lowercase().as_str() {
+                    "merge" => merge = true,
+                    "noflush" => flush = false,
+                    "nosave" => save = false,
+                    _ => {
+                        return Err(CmdError::err(
+                            "DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+                        ));
+                    }
+                }
+            }
+            // The exclusive section replaces the shared one DEBUG runs under.
+            drop(ctx.read_guard.take());
+            let srv = ctx.srv;
+            if let Err(e) =
+                crate::server::persistence::reload(srv, ctx.w_taken(), save, flush, merge)
+            {
+                tracing::warn!(error = %e, "DEBUG RELOAD failed");
+                return Err(CmdError::err(
+                    "Error trying to load the RDB dump, check server logs.",
+                ));
+            }
+            ctx.out.ok();
+        }
+        "protocol" if args.len() == 3 => debug_protocol(ctx, &args[2])?,
+        "set-active-expire" if args.len() == 3 => {
+            let on = arg_i64(&args[2]).unwrap_or(0) != 0;
+            ctx.srv.active_expire.store(on, Ordering::Relaxed);
+            ctx.out.ok();
+        }
+        "set-disable-deny-scripts" if args.len() == 3 => {
+            let on = arg_i64(&args[2]).unwrap_or(0) != 0;
+            ctx.srv.scripts.allow_noscript.store(on, Ordering::Relaxed);
+            ctx.out.ok();
+        }
         "digest-value" => {
             ctx.out.array(args.len() - 2);
             for k in &args[2..] {
@@ -733,12 +771,106 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "    Output a hex signature representing the current DB content.",
             "DIGEST-VALUE <key> [<key> ...]",
             "    Output a hex signature of the values of all the specified keys.",
+            "PROTOCOL <type>",
+            "    Reply with a test value of the specified type. <type> can be: string,",
+            "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
+            "    true, false.",
+            "SET-ACTIVE-EXPIRE <0|1>",
+            "    Setting it to 0 disables expiring keys in background when they are not",
+            "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+            "    default.",
+            "SET-DISABLE-DENY-SCRIPTS <0|1>",
+            "    Enable/disable the no-script flag check: 1 lets scripts run commands flagged",
+            "    noscript, for testing.",
+            "RELOAD [option ...]",
+            "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+            "    * MERGE: conflicting keys will be loaded from RDB.",
+            "    * NOFLUSH: the existing database will not be removed before load, but",
+            "      conflicting keys will generate an exception and kill the server.",
+            "    * NOSAVE: the database will be loaded from an existing RDB file.",
+            "    Examples:",
+            "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+            "      the database.",
+            "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+            "      existing RDB file.",
+            "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+            "      file to the database.",
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
             "HELP",
             "    Prints this help.",
         ]),
         _ => return Err(CmdError::subcommand(args, "DEBUG")),
+    }
+    Ok(())
+}
+
+/// DEBUG PROTOCOL <type>: one reply of each RESP type, as Redis sends them, for
+/// clients (and scripts) to test their parsing against.
+fn debug_protocol(ctx: &mut Ctx<'_>, name: &[u8]) -> CmdResult {
+    let out = &mut *ctx.out;
+    let resp3 = out.resp3;
+    match String::from_utf8_lossy(name).to_ascii_lowercase().as_str() {
+        "string" => out.bulk(b"Hello World"),
+        "integer" => out.int(12345),
+        // Stock's test value, not an approximation of pi.
+        #[allow(clippy::approx_constant)]
+        "double" => out.double(3.141),
+        "bignum" => {
+            const BIG: &[u8] = b"1234567999999999999999999999999999999";
+            if resp3 {
+                out.raw(b"(");
+                out.raw(BIG);
+                out.raw(b"\r\n");
+            } else {
+                out.bulk(BIG);
+            }
+        }
+        "null" => out.null(),
+        "array" | "set" => {
+            if name.eq_ignore_ascii_case(b"set") {
+                out.set(3);
+            } else {
+                out.array(3);
+            }
+            for j in 0..3 {
+                out.int(j);
+            }
+        }
+        "map" => {
+            out.map(3);
+            for j in 0..3 {
+                out.int(j);
+                out.boolean(j == 1);
+            }
+        }
+        "attrib" => {
+            if resp3 {
+                out.raw(b"|1\r\n");
+                out.bulk(b"key-popularity");
+                out.array(2);
+                out.bulk(b"key:123");
+                out.int(90);
+            }
+            out.bulk(b"Some real reply following the attribute");
+        }
+        "push" => {
+            if !resp3 {
+                return Err(CmdError::err("RESP2 is not supported by this command"));
+            }
+            out.push(2);
+            out.bulk(b"server-cpu-usage");
+            out.int(42);
+            out.bulk(b"Some real reply following the push reply");
+        }
+        "true" => out.boolean(true),
+        "false" => out.boolean(false),
+        "verbatim" => out.verbatim(b"This is a verbatim\nstring"),
+        _ => {
+            return Err(CmdError::err(
+                "Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false",
+            ));
+        }
     }
     Ok(())
 }

@@ -178,6 +178,9 @@ pub fn store_string(ctx: &mut Ctx<'_>, key: &[u8], val: Bytes, expire: ExpireArg
     if at != 0 {
         let ts = at.to_string();
         t.propagate(db, &[b"SET", key, &val, b"PXAT", ts.as_bytes()]);
+    } else if matches!(expire, ExpireArg::Keep) {
+        // As stock writes it (the key had no TTL to keep: same effect as a plain SET).
+        t.propagate(db, &[b"SET", key, &val, b"KEEPTTL"]);
     } else {
         t.propagate(db, &[b"SET", key, &val]);
     }

@@ -61,6 +61,9 @@ pub mod flags {
     /// Runs while a script keeps the server busy (SCRIPT KILL, SHUTDOWN, AUTH...); every
     /// other command waits, then gets `-BUSY` past `busy-reply-threshold`.
     pub const ALLOW_BUSY: u32 = 1 << 21;
+    /// EVAL, FCALL and their kin: a script's declared flags replace the command's WRITE,
+    /// DENYOOM and STALE before the checks (Redis's getCommandFlags hook).
+    pub const SCRIPT_DECLARED: u32 = 1 << 22;
 
     /// Names COMMAND INFO prints, in order (MAY_REPLICATE and PROTECTED are not shown,
     /// as in Redis).

@@ -1,6 +1,6 @@
 //! Reading snapshots.
 
-use std::io::{BufReader, ErrorKind, Read};
+use std::io::{BufRead, BufReader, ErrorKind, Read};
 
 use super::listpack::{intset_entries, listpack_entries, pairs, ziplist_entries, zipmap_pairs};
 use super::*;
@@ -87,9 +87,8 @@ pub fn load<R: Read>(
                 let v = src.string()?;
                 set_aux(&mut aux, &k, &v)?;
             }
-            OP_MODULE_AUX | OP_FUNCTION2 | OP_FUNCTION_PRE_GA => {
-                return Err(RdbError::UnsupportedType(t));
-            }
+            OP_FUNCTION2 | OP_FUNCTION_PRE_GA => aux.functions.push(src.function(t)?),
+            OP_MODULE_AUX => return Err(RdbError::UnsupportedType(t)),
             _ => {
                 let key = src.string()?;
                 let value = src.object(t)?;
@@ -110,6 +109,37 @@ pub fn load<R: Read>(
         }
     }
     Ok(aux)
+}
+
+/// The library sources in a FUNCTION DUMP payload, after checking its RDB version and
+/// CRC64 trailer; Redis's error texts for FUNCTION RESTORE.
+pub fn function_restore(payload: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    const BAD: &str = "DUMP payload version or checksum are wrong";
+    let Some(body_len) = payload.len().checked_sub(10) else {
+        return Err(BAD.into());
+    };
+    let (body, footer) = payload.split_at(body_len);
+    let version = u16::from_le_bytes([footer[0], footer[1]]);
+    let crc = u64::from_le_bytes(footer[2..].try_into().expect("8 bytes"));
+    if u32::from(version) > RDB_VERSION || crc64(0, &payload[..body_len + 2]) != crc {
+        return Err(BAD.into());
+    }
+    let mut src = Src {
+        r: BufReader::new(body),
+        crc: 0,
+    };
+    let mut codes = Vec::new();
+    while !src.r.fill_buf().map_err(|e| e.to_string())?.is_empty() {
+        let t = src.u8().map_err(|_| "can not read data type")?;
+        if t != OP_FUNCTION2 && t != OP_FUNCTION_PRE_GA {
+            return Err("given type is not a function".into());
+        }
+        codes.push(
+            src.function(t)
+                .map_err(|_| "failed loading the given functions payload")?,
+        );
+    }
+    Ok(codes)
 }
 
 fn expiry_ms(ms: i64) -> u64 {
@@ -251,6 +281,28 @@ impl<R: Read> Src<R> {
                 Ok(itoa::Buffer::new().format(v).as_bytes().to_vec())
             }
         }
+    }
+
+    /// A function library record's source; the format of Redis 7.0's release
+    /// candidates (name, engine, optional description, code) is turned into the
+    /// shebang form, as Redis does.
+    fn function(&mut self, t: u8) -> Result<Vec<u8>, RdbError> {
+        if t == OP_FUNCTION2 {
+            return self.string();
+        }
+        let name = self.string()?;
+        let engine = self.string()?;
+        if self.plain_len()? != 0 {
+            self.string()?;
+        }
+        let code = self.string()?;
+        let mut out = b"#!".to_vec();
+        out.extend_from_slice(&engine);
+        out.extend_from_slice(b" name=");
+        out.extend_from_slice(&name);
+        out.push(b'\n');
+        out.extend_from_slice(&code);
+        Ok(out)
     }
 
     fn strings(&mut self) -> Result<Vec<Vec<u8>>, RdbError> {

@@ -13,6 +13,27 @@ const PLAIN_THRESHOLD: usize = 1 << 30;
 /// Bytes gathered before handing them to the underlying writer.
 const FLUSH_AT: usize = 64 * 1024;
 
+/// FUNCTION DUMP's payload: the libraries as RDB function records, then the RDB version
+/// (2 bytes) and a CRC64 of all that (8 bytes), little endian, as Redis frames DUMP
+/// payloads (stock FUNCTION RESTORE accepts it).
+pub fn function_dump(codes: &[Vec<u8>]) -> Vec<u8> {
+    let mut w = RdbWriter {
+        w: Vec::new(),
+        buf: Vec::new(),
+        crc: 0,
+        compress: true,
+        checksum: true,
+    };
+    for code in codes {
+        w.function(code);
+    }
+    let mut out = w.buf;
+    out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
+    let crc = crc64(0, &out);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out
+}
+
 /// Streams one RDB v10 snapshot into `W`: header and aux fields on creation, then
 /// databases and keys as they are given, then [`RdbWriter::finish`] for the trailer.
 /// Output is buffered internally, and the CRC64 is computed as it goes, so `W` may be a
@@ -54,8 +75,17 @@ impl<W: Write> RdbWriter<W> {
         for (k, v) in &aux.extra {
             me.aux(k.as_bytes(), v.as_bytes());
         }
+        for code in &aux.functions {
+            me.function(code);
+        }
         me.maybe_flush()?;
         Ok(me)
+    }
+
+    /// One function library record (opcode FUNCTION2 and the library's source).
+    fn function(&mut self, code: &[u8]) {
+        self.buf.push(OP_FUNCTION2);
+        self.string_no_flush(code);
     }
 
     /// Turns LZF compression of long strings on or off (`rdbcompression`); on by default.

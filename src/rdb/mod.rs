@@ -17,8 +17,8 @@ mod encode;
 mod listpack;
 pub mod lzf;
 
-pub use decode::load;
-pub use encode::RdbWriter;
+pub use decode::{function_restore, load};
+pub use encode::{RdbWriter, function_dump};
 
 /// The RDB version this module writes, and the newest one it reads.
 pub const RDB_VERSION: u32 = 10;
@@ -145,6 +145,9 @@ pub struct Aux {
     pub aof_base: bool,
     /// Aux fields not listed above (e.g. `lua` from old versions), kept in file order.
     pub extra: Vec<(String, String)>,
+    /// Function libraries, each its whole source (`#!lua name=...` first), written
+    /// after the aux fields and before the databases, as Redis 7.0 does.
+    pub functions: Vec<Vec<u8>>,
 }
 
 /// A decoded value, whatever encoding the file used for it.

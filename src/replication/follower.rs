@@ -332,7 +332,7 @@ fn load_snapshot(
         .enabled(crate::store::lazyfree::FreeReason::ReplicaFlush);
     txn.flush_all(lazy);
     let backlog = srv.config.get_i64("repl-backlog-size").max(16 * 1024) as usize;
-    if let Err(e) = crate::server::persistence::load_into(&mut txn, payload, None) {
+    if let Err(e) = crate::server::persistence::load_into(srv, &mut txn, payload, None) {
         // Never keep part of a snapshot, nor a history a partial resync could continue
         // on top of it: empty, under a new replication id, so the next sync is full.
         txn.flush_all(lazy);

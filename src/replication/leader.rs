@@ -46,6 +46,9 @@ struct LinkInner {
 pub struct Follower {
     /// The follower's connection.
     pub handle: Arc<ClientHandle>,
+    /// Attached by SYNC (the pre-PSYNC protocol): the snapshot comes without a
+    /// `+FULLRESYNC` line.
+    legacy: bool,
     inner: Mutex<LinkInner>,
     srv: std::sync::Weak<Server>,
 }
@@ -237,11 +240,19 @@ pub enum Psync {
 
 /// Handles `PSYNC replid offset` for the follower on `handle`. Registers the follower and
 /// either continues from the backlog or starts a full sync on a background thread.
-pub fn psync(srv: &Server, handle: &Arc<ClientHandle>, replid: &str, offset: i64) -> Psync {
+/// `legacy` is SYNC: always a full resync, announced by nothing but the snapshot.
+pub fn psync(
+    srv: &Server,
+    handle: &Arc<ClientHandle>,
+    replid: &str,
+    offset: i64,
+    legacy: bool,
+) -> Psync {
     let backlog_size = srv.config.get_i64("repl-backlog-size").max(16 * 1024) as usize;
     handle.replica.store(true, Ordering::Relaxed);
     let follower = Arc::new(Follower {
         handle: handle.clone(),
+        legacy,
         inner: Mutex::new(LinkInner {
             state: LinkState::WaitBgsave,
             pending: BytesMut::new(),
@@ -257,7 +268,7 @@ pub fn psync(srv: &Server, handle: &Arc<ClientHandle>, replid: &str, offset: i64
         seq.log.activate(backlog_size);
         let log = &seq.log;
         // `offset` is the first byte the follower wants (its offset + 1), as in Redis.
-        let same_history = replid == log.replid
+        let same_history = !legacy && replid == log.replid
             || (replid == log.replid2 && offset >= 0 && offset <= log.second_offset);
         if same_history && offset > 0 {
             let since = log.backlog.as_ref().and_then(|b| b.since(offset as u64));
@@ -349,17 +360,19 @@ fn full_sync(srv: &Arc<Server>, batch: Vec<(Arc<Follower>, std::time::Instant)>)
     let seq = txn.sequencer_mut();
     seq.log.reset_selected_db();
     let offset = seq.log.offset;
-    let aux = crate::server::persistence::snapshot_aux(seq);
+    let aux = crate::server::persistence::snapshot_aux(srv, seq);
     let mut targets = Vec::new();
     for (follower, _) in batch {
         if follower.closed() {
             continue;
         }
         let out = &follower.handle.outbox;
-        out.push(Bytes::from(format!(
-            "+FULLRESYNC {} {}\r\n",
-            seq.log.replid, offset
-        )));
+        if !follower.legacy {
+            out.push(Bytes::from(format!(
+                "+FULLRESYNC {} {}\r\n",
+                seq.log.replid, offset
+            )));
+        }
         let eof = diskless && follower.handle.repl_capa_eof.load(Ordering::Relaxed);
         let mark = eof.then(random_mark);
         if let Some(m) = &mark {

@@ -49,7 +49,7 @@ pub fn call(ctx: &mut Ctx<'_>, run: &mut RunCtx, args: Vec<Bytes>) -> Result<Vec
         return refuse("Wrong number of args calling Redis command from script");
     }
     let cmd_flags = cmd.flags | cmd.effective_flags(&args);
-    if cmd_flags & flags::NOSCRIPT != 0 {
+    if cmd_flags & flags::NOSCRIPT != 0 && !srv.scripts.allow_noscript.load(Ordering::Relaxed) {
         return refuse("This Redis command is not allowed from script");
     }
     let follower = srv.store.follower_mode();

@@ -3,10 +3,14 @@
 
 use super::call::{self, RunCtx};
 use super::convert;
+use super::functions::{self, FunctionInfo, Functions};
 use super::{Script, ScriptFlags};
 use crate::commands::{CmdError, CmdResult, Ctx};
 use bytes::Bytes;
-use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use mlua::{
+    Function, HookTriggers, IntoLuaMulti, Lua, LuaOptions, MultiValue, StdLib, Table, Value,
+    VmState,
+};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -130,26 +134,49 @@ fn unwrap_raised(lua: &Lua, v: Value) -> mlua::Result<Value> {
     Ok(Value::String(lua.create_string(msg)?))
 }
 
-/// One thread's Lua state with its compiled scripts.
+/// Which of a thread's two Lua states: EVAL's, or the one function libraries live in
+/// (separate, as in Redis, so neither sees the other's code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Eval,
+    Functions,
+}
+
+/// What `redis.register_function` collected while a library's code ran.
+type Registrations = Vec<(FunctionInfo, Function)>;
+
+/// One thread's Lua state with its compiled scripts (EVAL) or loaded functions.
 struct Engine {
     lua: Lua,
     globals: Table,
     /// The real `redis` table (scripts see a read-only view of it).
     redis: Table,
+    /// Calls a script (`runner(f)`) or a function (`runner(f, keys, args)`) under
+    /// Redis's error handler.
     runner: Function,
+    /// EVAL: SHA1 → compiled body. Functions: lower-cased name → registered callback.
     compiled: HashMap<String, Function>,
+    /// The script cache's or the libraries' generation `compiled` reflects.
     generation: u64,
     /// `redis.setresp(3)` was called by the running script.
     resp3: Rc<Cell<bool>>,
     runs: u32,
+    /// Functions mode: `Some` while a library's code runs (FUNCTION LOAD).
+    registering: Rc<RefCell<Option<Registrations>>>,
+    /// The read-only environment scripts and libraries are compiled in.
+    env: Table,
+    /// Functions mode: the loader, which runs a library chunk with only the registration
+    /// API visible.
+    loader: Option<Function>,
 }
 
 thread_local! {
-    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+    static EVAL_ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+    static FUNCTION_ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
 }
 
 impl Engine {
-    fn new() -> mlua::Result<Engine> {
+    fn new(mode: Mode) -> mlua::Result<Engine> {
         // SAFETY: the debug library is needed by the error handler only; the prelude keeps
         // a private reference and removes it from the globals before any script runs.
         let lua = unsafe {
@@ -297,11 +324,44 @@ impl Engine {
             "version_num",
             version_num(crate::base::REDIS_COMPAT_VERSION),
         )?;
+        let registering: Rc<RefCell<Option<Registrations>>> = Rc::new(RefCell::new(None));
+        let reg = registering.clone();
+        natives.raw_set(
+            "register_function",
+            lua.create_function(move |_, args: MultiValue| {
+                let fail = |m: &str| raise(&format!("ERR {m}"));
+                let mut slot = reg.borrow_mut();
+                let Some(list) = slot.as_mut() else {
+                    return Err(fail(
+                        "redis.register_function can only be called on FUNCTION LOAD command",
+                    ));
+                };
+                let (info, callback) = register_args(&args).map_err(fail)?;
+                if !functions::valid_name(&info.name) {
+                    return Err(fail(functions::BAD_NAME));
+                }
+                if list.iter().any(|(f, _)| f.name == info.name) {
+                    return Err(fail("Function already exists in the library"));
+                }
+                list.push((info, callback));
+                Ok(())
+            })?,
+        )?;
         let globals = lua.globals();
-        let (runner, redis): (Function, Table) = lua
+        let mut prelude: MultiValue = lua
             .load(include_str!("prelude.lua"))
             .set_name("=ferrocache")
-            .call((globals.clone(), natives))?;
+            .call((globals.clone(), natives, mode == Mode::Functions))?;
+        let mut next = || prelude.pop_front().unwrap_or(Value::Nil);
+        let (Value::Function(runner), Value::Table(redis), Value::Table(env)) =
+            (next(), next(), next())
+        else {
+            return Err(mlua::Error::runtime("prelude returned no runner"));
+        };
+        let loader = match next() {
+            Value::Function(loader) => Some(loader),
+            _ => None,
+        };
         Ok(Engine {
             lua,
             globals,
@@ -311,7 +371,80 @@ impl Engine {
             generation: 0,
             resp3,
             runs: 0,
+            registering,
+            env,
+            loader,
         })
+    }
+
+    /// Runs a library's code (after its shebang line) so it registers its functions;
+    /// the callbacks are not kept here: the caller decides (FUNCTION LOAD only checks,
+    /// a reload keeps them).
+    fn load(
+        &mut self,
+        body: &[u8],
+        timeout: Option<std::time::Duration>,
+    ) -> Result<Registrations, String> {
+        let Some(loader) = self.loader.clone() else {
+            return Err("internal: not a functions engine".into());
+        };
+        let chunk = self
+            .lua
+            .load(body)
+            .set_name("@user_function")
+            .set_environment(self.env.clone())
+            .into_function()
+            .map_err(|e| format!("Error compiling function: {}", syntax_message(e)))?;
+        if let Some(limit) = timeout {
+            let started = std::time::Instant::now();
+            self.lua
+                .set_hook(
+                    HookTriggers::new().every_nth_instruction(KILL_CHECK_EVERY),
+                    move |_, _| {
+                        if started.elapsed() > limit {
+                            return Err(raise("ERR FUNCTION LOAD timeout"));
+                        }
+                        Ok(VmState::Continue)
+                    },
+                )
+                .map_err(|e| e.to_string())?;
+        }
+        *self.registering.borrow_mut() = Some(Vec::new());
+        let result = loader.call::<(bool, Value)>(chunk);
+        self.lua.remove_hook();
+        let registered = self.registering.borrow_mut().take().unwrap_or_default();
+        match result {
+            Ok((true, _)) => Ok(registered),
+            Ok((false, err)) => Err(format!(
+                "Error registering functions: {}",
+                error_text(&self.lua, err)
+            )),
+            Err(e) => Err(format!("Error registering functions: {e}")),
+        }
+    }
+
+    /// Brings a functions engine up to the server's libraries: a fresh Lua state (what
+    /// removed libraries left behind goes with the old one) with every library loaded.
+    fn sync_libraries(&mut self, functions: &Functions) -> Result<(), CmdError> {
+        let generation = functions.generation.load(Ordering::Acquire);
+        if self.generation == generation {
+            return Ok(());
+        }
+        let libs = functions.current();
+        *self = Engine::new(Mode::Functions).map_err(init_error)?;
+        for lib in libs.iter() {
+            let registered = self.load(lib.body(), None).map_err(|m| {
+                CmdError::err(format!(
+                    "internal: library {} failed to reload: {m}",
+                    lib.name
+                ))
+            })?;
+            for (info, f) in registered {
+                self.compiled.insert(info.name.to_ascii_lowercase(), f);
+            }
+        }
+        self.generation = generation;
+        Ok(())
     }
 
     /// The compiled function of a cached script, compiling it on first use here.
@@ -319,21 +452,140 @@ impl Engine {
         if let Some(f) = self.compiled.get(sha) {
             return Ok(f.clone());
         }
-        let f = compile(&self.lua, script)?;
+        let f = compile(&self.lua, &self.env, script)?;
         self.compiled.insert(sha.to_string(), f.clone());
         Ok(f)
     }
 }
 
-/// Compiles a body (its shebang line skipped, its newline kept) as `@user_script`.
-fn compile(lua: &Lua, script: &Script) -> Result<Function, String> {
+/// Compiles a body (its shebang line skipped, its newline kept) as `@user_script`, in
+/// the read-only environment.
+fn compile(lua: &Lua, env: &Table, script: &Script) -> Result<Function, String> {
     lua.load(&script.body[script.shebang_len..])
         .set_name("@user_script")
+        .set_environment(env.clone())
         .into_function()
-        .map_err(|e| match e {
-            mlua::Error::SyntaxError { message, .. } => message,
-            other => other.to_string(),
-        })
+        .map_err(syntax_message)
+}
+
+/// The message of a compile error, as Lua gives it (`user_script:1: ...`).
+fn syntax_message(e: mlua::Error) -> String {
+    match e {
+        mlua::Error::SyntaxError { message, .. } => message,
+        other => other.to_string(),
+    }
+}
+
+/// What an error value caught in Lua says, as Redis's luaExtractErrorInformation reads
+/// it: a string becomes `ERR <string>`, an error table gives its `err`.
+fn error_text(lua: &Lua, err: Value) -> String {
+    let err = match err {
+        e @ Value::Error(_) => unwrap_raised(lua, e).unwrap_or(Value::Nil),
+        other => other,
+    };
+    match &err {
+        Value::String(s) => format!("ERR {}", String::from_utf8_lossy(&s.as_bytes())),
+        Value::Table(t) => t
+            .raw_get::<Option<String>>("err")
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
+        other => text(other).map(|t| format!("ERR {t}")).unwrap_or_default(),
+    }
+}
+
+fn init_error(e: mlua::Error) -> CmdError {
+    CmdError::err(format!("internal: Lua initialisation failed: {e}"))
+}
+
+/// `redis.register_function`'s arguments, positional (name, callback) or named
+/// ({function_name=..., callback=..., description=..., flags={...}}), with Redis's
+/// texts for what is wrong.
+fn register_args(args: &MultiValue) -> Result<(FunctionInfo, Function), &'static str> {
+    let info = |name: String, description: Option<Bytes>, flags: ScriptFlags| FunctionInfo {
+        name,
+        description,
+        flags,
+    };
+    match args.len() {
+        2 => {
+            let name = text(&args[0])
+                .ok_or("first argument to redis.register_function must be a string")?;
+            let Value::Function(f) = &args[1] else {
+                return Err("second argument to redis.register_function must be a function");
+            };
+            Ok((info(name, None, ScriptFlags::default()), f.clone()))
+        }
+        1 => {
+            let Value::Table(t) = &args[0] else {
+                return Err(
+                    "calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).",
+                );
+            };
+            let (mut name, mut description, mut callback) = (None, None, None);
+            let mut flags = ScriptFlags::default();
+            for pair in t.pairs::<Value, Value>() {
+                let (k, v) =
+                    pair.map_err(|_| "unknown argument given to redis.register_function")?;
+                let key = match &k {
+                    Value::String(_) | Value::Integer(_) | Value::Number(_) => {
+                        text(&k).unwrap_or_default()
+                    }
+                    _ => {
+                        return Err(
+                            "named argument key given to redis.register_function is not a string",
+                        );
+                    }
+                };
+                match key.to_ascii_lowercase().as_str() {
+                    "function_name" => name = Some(text(&v).ok_or(
+                        "function_name argument given to redis.register_function must be a string",
+                    )?),
+                    "description" => {
+                        let d = match &v {
+                            Value::String(s) => Bytes::copy_from_slice(&s.as_bytes()),
+                            other => Bytes::from(text(other).ok_or(
+                                "description argument given to redis.register_function must be a string",
+                            )?),
+                        };
+                        description = Some(d);
+                    }
+                    "callback" => {
+                        let Value::Function(f) = v else {
+                            return Err(
+                                "callback argument given to redis.register_function must be a function",
+                            );
+                        };
+                        callback = Some(f);
+                    }
+                    "flags" => {
+                        let Value::Table(list) = v else {
+                            return Err(
+                                "flags argument to redis.register_function must be a table representing function flags",
+                            );
+                        };
+                        for i in 1.. {
+                            match list.raw_get::<Value>(i).unwrap_or(Value::Nil) {
+                                Value::Nil => break,
+                                flag => {
+                                    let name = text(&flag).unwrap_or_default().to_ascii_lowercase();
+                                    if !flags.set(name.as_bytes()) {
+                                        return Err("unknown flag given");
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    _ => return Err("unknown argument given to redis.register_function"),
+                }
+            }
+            let name = name.ok_or("redis.register_function must get a function name argument")?;
+            let callback =
+                callback.ok_or("redis.register_function must get a callback argument")?;
+            Ok((info(name, description, flags), callback))
+        }
+        _ => Err("wrong number of arguments to redis.register_function"),
+    }
 }
 
 /// `7.0.15` as Redis's REDIS_VERSION_NUM (0x00MMmmpp).
@@ -345,44 +597,82 @@ fn version_num(v: &str) -> i64 {
     n
 }
 
-/// Runs `f` with this thread's engine, building it on first use and dropping compiled
-/// scripts after a SCRIPT FLUSH.
-fn with_engine<R>(generation: u64, f: impl FnOnce(&mut Engine) -> R) -> Result<R, CmdError> {
-    ENGINE.with(|cell| {
+/// Runs `f` with this thread's engine of `mode`, building it on first use.
+fn with_engine<R>(mode: Mode, f: impl FnOnce(&mut Engine) -> R) -> Result<R, CmdError> {
+    let key = match mode {
+        Mode::Eval => &EVAL_ENGINE,
+        Mode::Functions => &FUNCTION_ENGINE,
+    };
+    key.with(|cell| {
         let mut slot = cell
             .try_borrow_mut()
             .map_err(|_| CmdError::err("internal: script engine re-entered"))?;
         if slot.is_none() {
-            let engine = Engine::new()
-                .map_err(|e| CmdError::err(format!("internal: Lua initialisation failed: {e}")))?;
-            *slot = Some(engine);
+            *slot = Some(Engine::new(mode).map_err(init_error)?);
         }
-        let engine = slot.as_mut().expect("engine just built");
-        if engine.generation != generation {
-            engine.compiled.clear();
-            engine.generation = generation;
-        }
-        Ok(f(engine))
+        Ok(f(slot.as_mut().expect("engine just built")))
     })
+}
+
+impl Engine {
+    /// Drops compiled scripts after a SCRIPT FLUSH.
+    fn sync_scripts(&mut self, generation: u64) {
+        if self.generation != generation {
+            self.compiled.clear();
+            self.generation = generation;
+        }
+    }
 }
 
 /// Checks that `script` compiles (SCRIPT LOAD and EVAL cache only scripts that do).
 pub fn check_compiles(generation: u64, sha: &str, script: &Script) -> Result<(), CmdError> {
-    with_engine(generation, |e| e.function(sha, script).map(|_| ()))?
-        .map_err(|m| CmdError::err(format!("Error compiling script (new function): {m}")))
+    with_engine(Mode::Eval, |e| {
+        e.sync_scripts(generation);
+        e.function(sha, script).map(|_| ())
+    })?
+    .map_err(|m| CmdError::err(format!("Error compiling script (new function): {m}")))
+}
+
+/// Runs a library's code to learn the functions it registers (FUNCTION LOAD, RESTORE
+/// and snapshots check every library so): Redis's error text when it does not compile,
+/// raises an error, or runs past `timeout`.
+pub fn load_library(
+    body: &[u8],
+    timeout: Option<std::time::Duration>,
+) -> Result<Vec<FunctionInfo>, String> {
+    with_engine(Mode::Functions, |e| e.load(body, timeout))
+        .map_err(|e| e.to_string())?
+        .map(|registered| registered.into_iter().map(|(info, _)| info).collect())
+}
+
+/// What runs: a cached script or a library function.
+#[derive(Clone, Copy)]
+pub enum Target<'s> {
+    /// EVAL / EVALSHA: the script and its SHA1 (its name in errors).
+    Script {
+        /// The script's SHA1.
+        sha: &'s str,
+        /// The cached script.
+        script: &'s Arc<Script>,
+    },
+    /// FCALL: a function by name.
+    Function {
+        /// The function's name as registered (its name in errors).
+        name: &'s str,
+    },
 }
 
 /// What a script run needs besides the command context.
 pub struct Invocation<'s> {
-    /// The script's name in replies (its SHA1).
-    pub sha: &'s str,
-    /// The cached script.
-    pub script: &'s Arc<Script>,
+    /// The script or function.
+    pub target: Target<'s>,
+    /// Its declared flags.
+    pub flags: ScriptFlags,
     /// KEYS.
     pub keys: &'s [Bytes],
     /// ARGV.
     pub argv: &'s [Bytes],
-    /// EVAL_RO / EVALSHA_RO.
+    /// EVAL_RO / EVALSHA_RO / FCALL_RO.
     pub read_only: bool,
 }
 
@@ -390,8 +680,7 @@ pub struct Invocation<'s> {
 /// and has done the checks that depend on the script's flags.
 pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdResult {
     let srv = ctx.srv;
-    let generation = srv.scripts.generation.load(Ordering::Acquire);
-    let flags: ScriptFlags = inv.script.flags;
+    let flags: ScriptFlags = inv.flags;
     let mut run = RunCtx {
         db: ctx.client.db,
         resp3: false,
@@ -400,20 +689,41 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
         oom_at_start,
         wrote: false,
     };
-    with_engine(generation, |engine| -> Result<(), CmdError> {
-        let f = engine
-            .function(inv.sha, inv.script)
-            .map_err(|m| CmdError::err(format!("Error compiling script (new function): {m}")))?;
+    let (mode, name) = match inv.target {
+        Target::Script { sha, .. } => (Mode::Eval, sha),
+        Target::Function { name } => (Mode::Functions, name),
+    };
+    with_engine(mode, |engine| -> Result<(), CmdError> {
+        let f = match inv.target {
+            Target::Script { sha, script } => {
+                engine.sync_scripts(srv.scripts.generation.load(Ordering::Acquire));
+                engine.function(sha, script).map_err(|m| {
+                    CmdError::err(format!("Error compiling script (new function): {m}"))
+                })?
+            }
+            Target::Function { name } => {
+                engine.sync_libraries(&srv.functions)?;
+                engine
+                    .compiled
+                    .get(&name.to_ascii_lowercase())
+                    .cloned()
+                    .ok_or_else(|| CmdError::err("Function not found"))?
+            }
+        };
         let lua = engine.lua.clone();
         let lua_err = |e: mlua::Error| CmdError::err(format!("internal: {e}"));
-        engine
-            .globals
-            .raw_set("KEYS", string_array(&lua, inv.keys).map_err(lua_err)?)
-            .map_err(lua_err)?;
-        engine
-            .globals
-            .raw_set("ARGV", string_array(&lua, inv.argv).map_err(lua_err)?)
-            .map_err(lua_err)?;
+        let keys = string_array(&lua, inv.keys).map_err(lua_err)?;
+        let argv = string_array(&lua, inv.argv).map_err(lua_err)?;
+        // Scripts see KEYS and ARGV as globals; functions get them as arguments.
+        let call_args = match mode {
+            Mode::Eval => {
+                engine.globals.raw_set("KEYS", keys).map_err(lua_err)?;
+                engine.globals.raw_set("ARGV", argv).map_err(lua_err)?;
+                f.into_lua_multi(&lua)
+            }
+            Mode::Functions => (f, keys, argv).into_lua_multi(&lua),
+        }
+        .map_err(lua_err)?;
         engine.resp3.set(false);
         let threshold = srv.config.live.busy_reply_threshold.load(Ordering::Relaxed);
         if threshold > 0 {
@@ -422,7 +732,7 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
             let handed_off = Cell::new(false);
             lua.set_hook(
                 HookTriggers::new().every_nth_instruction(KILL_CHECK_EVERY),
-                move |_, _| {
+                move |lua, _| {
                     // A long script gives its worker's queued tasks (the LIFO slot
                     // included, which other workers cannot steal) to another thread,
                     // so a client parked on this worker still gets its BUSY reply and
@@ -443,9 +753,11 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
                         .as_ref()
                         .is_some_and(|s| s.scripts.run.kill.load(Ordering::Relaxed));
                     if kill {
-                        return Err(mlua::Error::external(RaisedReply {
-                            err: "ERR Script killed by user with SCRIPT KILL...".into(),
-                        }));
+                        // From now on every line raises, as in Redis: a script looping
+                        // around pcall cannot swallow the error for ever.
+                        let killed = || raise("ERR Script killed by user with SCRIPT KILL...");
+                        lua.set_hook(HookTriggers::EVERY_LINE, move |_, _| Err(killed()))?;
+                        return Err(killed());
                     }
                     Ok(VmState::Continue)
                 },
@@ -479,7 +791,7 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
             engine.redis.raw_set("call", call)?;
             engine.redis.raw_set("pcall", pcall)?;
             engine.redis.raw_set("acl_check_cmd", acl)?;
-            engine.runner.call::<MultiValue>(f)
+            engine.runner.call::<MultiValue>(call_args)
         });
         lua.remove_hook();
         engine.runs += 1;
@@ -495,7 +807,7 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
             convert::lua_to_reply(&value, ctx.out, script_resp3, 0);
             return Ok(());
         }
-        Err(script_error(&value, inv.sha))
+        Err(script_error(&value, name))
     })?
 }
 

@@ -10,6 +10,7 @@
 pub mod call;
 pub mod convert;
 pub mod engine;
+pub mod functions;
 pub mod libs;
 pub mod shebang;
 
@@ -45,6 +46,9 @@ pub struct Scripts {
     pub generation: AtomicU64,
     /// The script running now, if any.
     pub run: RunState,
+    /// DEBUG SET-DISABLE-DENY-SCRIPTS: scripts may call commands flagged `noscript`
+    /// (Redis's test suite uses it to run CLIENT LIST from a script).
+    pub allow_noscript: AtomicBool,
 }
 
 /// What other connections need to know about the script running now.
@@ -58,7 +62,19 @@ pub struct RunState {
     pub wrote: AtomicBool,
     /// Woken when a script ends, for the clients held while it ran.
     pub done: tokio::sync::Notify,
+    /// The running code is a function (FCALL), not an EVAL script: BUSY texts and which
+    /// KILL stops it differ.
+    function: AtomicBool,
+    /// For FUNCTION STATS: the running function's name and the command that called it.
+    current: Mutex<Option<(String, Vec<Bytes>)>>,
 }
+
+/// The BUSY reply while an EVAL script runs.
+pub const BUSY_EVAL: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+/// The BUSY reply while a function runs.
+pub const BUSY_FUNCTION: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
 
 impl RunState {
     /// True while a script runs; a relaxed load, cheap enough for every command.
@@ -74,8 +90,30 @@ impl RunState {
         self.started.lock().map(|s| s.elapsed().as_millis() as u64)
     }
 
-    /// Marks a script started (the caller holds the write section).
-    pub fn begin(&self) {
+    /// True while the running code is a function.
+    pub fn is_function(&self) -> bool {
+        self.function.load(Ordering::Acquire)
+    }
+
+    /// The BUSY text for what runs now.
+    pub fn busy_text(&self) -> &'static str {
+        if self.is_function() {
+            BUSY_FUNCTION
+        } else {
+            BUSY_EVAL
+        }
+    }
+
+    /// The running function's name and calling command (FUNCTION STATS).
+    pub fn current(&self) -> Option<(String, Vec<Bytes>)> {
+        self.current.lock().clone()
+    }
+
+    /// Marks a script started (the caller holds the write section); `function` names
+    /// a function and the command that called it.
+    pub fn begin(&self, function: Option<(String, Vec<Bytes>)>) {
+        self.function.store(function.is_some(), Ordering::Release);
+        *self.current.lock() = function;
         *self.started.lock() = Some(Instant::now());
         self.kill.store(false, Ordering::Relaxed);
         self.wrote.store(false, Ordering::Relaxed);
@@ -86,6 +124,7 @@ impl RunState {
     pub fn end(&self) {
         self.running.store(false, Ordering::Release);
         *self.started.lock() = None;
+        *self.current.lock() = None;
         self.done.notify_waiters();
     }
 }

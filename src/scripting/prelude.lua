@@ -1,16 +1,23 @@
 -- Builds the script environment once per Lua state: the redis API around the natives
 -- the server passes in, Redis's error handler, and read-only globals and libraries.
 -- Returns the runner that calls a compiled script under that handler, and the writable
--- redis table (the server sets redis.call and redis.pcall in it for each run).
-local G, native = ...
+-- redis table (the server sets redis.call and redis.pcall in it for each run); for a
+-- functions state also the library loader and the environment library code runs in.
+local G, native, functions_mode = ...
 local dbg = G.debug
 local error, type, tostring, select, rawget, rawset = error, type, tostring, select, rawget, rawset
-local raw_setmetatable, raw_pcall, unpack = setmetatable, pcall, unpack
+local raw_setmetatable, raw_pcall, raw_setfenv, unpack = setmetatable, pcall, setfenv, unpack
 
 local function readonly()
   error('Attempt to modify a readonly table', 2)
 end
 local protected = raw_setmetatable({}, { __mode = 'k' })
+-- A protected table's metatable, as getmetatable shows it: a read-only view, so code
+-- that reaches it (getmetatable(_G).__index = ...) gets Redis's readonly error.
+local function sealed(mt)
+  mt.__metatable = raw_setmetatable({}, { __index = mt, __newindex = readonly, __metatable = false })
+  return mt
+end
 
 local function pack(...)
   return { n = select('#', ...), ... }
@@ -119,7 +126,7 @@ end
 -- Libraries are read-only views; the global table refuses new names and reports
 -- unknown ones.
 local function protect(t)
-  local view = raw_setmetatable({}, { __index = t, __newindex = readonly, __metatable = false })
+  local view = raw_setmetatable({}, sealed({ __index = t, __newindex = readonly }))
   protected[view] = true
   return view
 end
@@ -141,14 +148,60 @@ G.rawset = function(t, k, v)
   return rawset(t, k, v)
 end
 protected[G] = true
-raw_setmetatable(G, {
+raw_setmetatable(G, sealed({
   __index = function(_, name)
     error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
   end,
   __newindex = readonly,
-  __metatable = false,
-})
+}))
 
-return function(f)
-  return xpcall(f, handler)
-end, redis
+-- Scripts and libraries run in an empty read-only table whose lookups go to the
+-- globals, so no global can be replaced either (`redis = nil` fails as a new name
+-- does), as with Redis's read-only global table. `_G` and loadstring'ed chunks see it.
+local env_mt = sealed({ __index = G, __newindex = readonly })
+local env = raw_setmetatable({}, env_mt)
+protected[env] = true
+rawset(G, '_G', env)
+local checked_loadstring = G.loadstring
+rawset(G, 'loadstring', function(s, name)
+  local f, e = checked_loadstring(s, name)
+  if f then
+    raw_setfenv(f, env)
+  end
+  return f, e
+end)
+
+if not functions_mode then
+  return function(f)
+    return xpcall(f, handler)
+  end, redis, env
+end
+
+-- Function libraries: while a library's code runs, lookups go to the registration
+-- API alone (redis.register_function, redis.log, the constants), as in Redis.
+local function missing(_, name)
+  error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+end
+local lib_redis = {
+  register_function = native.register_function,
+  log = native.log,
+  LOG_DEBUG = redis.LOG_DEBUG, LOG_VERBOSE = redis.LOG_VERBOSE,
+  LOG_NOTICE = redis.LOG_NOTICE, LOG_WARNING = redis.LOG_WARNING,
+  REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM,
+}
+raw_setmetatable(lib_redis, sealed({ __index = missing, __newindex = readonly }))
+local lib_api = raw_setmetatable({ redis = lib_redis }, sealed({ __index = missing, __newindex = readonly }))
+protected[lib_redis] = true
+
+local function call(f, keys, args)
+  return xpcall(function()
+    return f(keys, args)
+  end, handler)
+end
+local function load(chunk)
+  env_mt.__index = lib_api
+  local ok, err = raw_pcall(chunk)
+  env_mt.__index = G
+  return ok, err
+end
+return call, redis, env, load

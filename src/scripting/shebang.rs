@@ -19,6 +19,47 @@ pub struct ScriptFlags {
     pub allow_cross_slot: bool,
 }
 
+impl ScriptFlags {
+    /// Flag names in Redis's order (FUNCTION LIST prints them so).
+    pub const NAMES: [&'static str; 5] = [
+        "no-writes",
+        "allow-oom",
+        "allow-stale",
+        "no-cluster",
+        "allow-cross-slot-keys",
+    ];
+
+    /// Sets the flag called `name` (as spelled in a shebang); false for an unknown name.
+    pub fn set(&mut self, name: &[u8]) -> bool {
+        let slot = match name {
+            b"no-writes" => &mut self.no_writes,
+            b"allow-oom" => &mut self.allow_oom,
+            b"allow-stale" => &mut self.allow_stale,
+            b"no-cluster" => &mut self.no_cluster,
+            b"allow-cross-slot-keys" => &mut self.allow_cross_slot,
+            _ => return false,
+        };
+        *slot = true;
+        true
+    }
+
+    /// The names of the flags set, in [`Self::NAMES`] order.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> {
+        let on = [
+            self.no_writes,
+            self.allow_oom,
+            self.allow_stale,
+            self.no_cluster,
+            self.allow_cross_slot,
+        ];
+        Self::NAMES
+            .into_iter()
+            .zip(on)
+            .filter(|(_, on)| *on)
+            .map(|(n, _)| n)
+    }
+}
+
 /// Parses the shebang of `body`: the flags and the length of the line to skip, or
 /// Redis's error text.
 pub fn parse(body: &[u8]) -> Result<(ScriptFlags, usize), String> {
@@ -56,18 +97,11 @@ pub fn parse(body: &[u8]) -> Result<(ScriptFlags, usize), String> {
             continue;
         }
         for name in list.split(|&b| b == b',') {
-            match name {
-                b"no-writes" => flags.no_writes = true,
-                b"allow-oom" => flags.allow_oom = true,
-                b"allow-stale" => flags.allow_stale = true,
-                b"no-cluster" => flags.no_cluster = true,
-                b"allow-cross-slot-keys" => flags.allow_cross_slot = true,
-                other => {
-                    return Err(format!(
-                        "Unexpected flag in script shebang: {}",
-                        String::from_utf8_lossy(other)
-                    ));
-                }
+            if !flags.set(name) {
+                return Err(format!(
+                    "Unexpected flag in script shebang: {}",
+                    String::from_utf8_lossy(name)
+                ));
             }
         }
     }

@@ -91,7 +91,7 @@ pub async fn run(srv: Arc<Server>) {
         let srv2 = srv.clone();
         // The cycle takes locks and may run for its whole budget: keep it off the reactor.
         // CLIENT PAUSE keeps the dataset static (and ends here once its time is up).
-        if srv.pause_remaining_ms().is_none() {
+        if srv.pause_remaining_ms().is_none() && srv.active_expire.load(Ordering::Relaxed) {
             let _ = tokio::task::spawn_blocking(move || active_expire_cycle(&srv2, budget)).await;
         }
         srv.deliver_invalidations(None);

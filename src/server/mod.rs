@@ -130,6 +130,8 @@ pub struct Server {
     pub blocking: crate::commands::blocking::Blocking,
     /// Lua scripts: the cache and the run in progress.
     pub scripts: crate::scripting::Scripts,
+    /// Function libraries (FUNCTION LOAD, FCALL).
+    pub functions: crate::scripting::functions::Functions,
     /// The leader this node follows, if any (REPLICAOF), and the link state.
     pub follower: crate::replication::follower::SharedFollowerState,
     /// Woken whenever a follower acknowledges (WAIT).
@@ -152,6 +154,9 @@ pub struct Server {
     pub lastsave: AtomicU64,
     /// Write commands since the last save (`rdb_changes_since_last_save`).
     pub dirty: AtomicU64,
+    /// The active expire cycle runs (DEBUG SET-ACTIVE-EXPIRE 0 stops it, so tests can
+    /// watch keys expire on access only).
+    pub active_expire: std::sync::atomic::AtomicBool,
     /// Successful saves (`rdb_saves`).
     pub rdb_saves: AtomicU64,
     /// Outcome of the last background save (`rdb_last_bgsave_status`).
@@ -213,6 +218,7 @@ impl Server {
             tracking: Default::default(),
             blocking: Default::default(),
             scripts: Default::default(),
+            functions: Default::default(),
             last_repl_ping_ms: AtomicU64::new(0),
             ack_notify: Notify::new(),
             follower: Mutex::new(Default::default()),
@@ -223,6 +229,7 @@ impl Server {
             plain_accept_loops: Mutex::new(Vec::new()),
             lastsave: AtomicU64::new(crate::base::now_ms() / 1000),
             dirty: AtomicU64::new(0),
+            active_expire: std::sync::atomic::AtomicBool::new(true),
             rdb_saves: AtomicU64::new(0),
             last_bgsave_ok: std::sync::atomic::AtomicBool::new(true),
             last_bgsave_try: AtomicU64::new(0),

@@ -19,6 +19,9 @@ pub enum PersistError {
     /// The file on disk is not a snapshot we can load.
     #[error("{0}")]
     Rdb(#[from] rdb::RdbError),
+    /// A function library in the snapshot does not load.
+    #[error("Failed loading library, {0}")]
+    Library(String),
 }
 
 /// Where `dbfilename` lives: relative names resolve against `dir`, the working directory.
@@ -89,8 +92,10 @@ pub fn save(srv: &Server, seq: &Sequencer) -> Result<usize, PersistError> {
     result
 }
 
-/// The aux fields of a snapshot taken at `seq`'s current offset.
-pub fn snapshot_aux(seq: &Sequencer) -> Aux {
+/// The aux fields of a snapshot taken at `seq`'s current offset, with the function
+/// libraries (changed only inside the write section the caller holds, so they match
+/// the data).
+pub fn snapshot_aux(srv: &Server, seq: &Sequencer) -> Aux {
     Aux {
         redis_ver: crate::base::REDIS_COMPAT_VERSION.into(),
         redis_bits: 64,
@@ -101,12 +106,13 @@ pub fn snapshot_aux(seq: &Sequencer) -> Aux {
         repl_stream_db: Some(0),
         aof_base: false,
         extra: Vec::new(),
+        functions: srv.functions.current().codes(),
     }
 }
 
 fn write_snapshot(srv: &Server, seq: &Sequencer, tmp: &PathBuf) -> Result<usize, PersistError> {
     let now = crate::base::now_ms();
-    let aux = snapshot_aux(seq);
+    let aux = snapshot_aux(srv, seq);
     let file = std::fs::File::create(tmp)?;
     let mut w = rdb_writer(srv, file, &aux)?;
     let mut keys = 0;
@@ -131,11 +137,58 @@ fn write_snapshot(srv: &Server, seq: &Sequencer, tmp: &PathBuf) -> Result<usize,
     Ok(keys)
 }
 
-/// Decodes an RDB stream into the keyspace through `txn`. With `skip_expired_at`, keys
-/// whose TTL has passed by then are left out (a leader loading its file); a follower
-/// loading its leader's snapshot keeps them, for the leader's DEL to remove. Returns the
-/// snapshot's aux fields and the number of keys loaded.
+/// Decodes an RDB stream into the keyspace through `txn`, and its function libraries
+/// in place of the server's. With `skip_expired_at`, keys whose TTL has passed by then
+/// are left out (a leader loading its file); a follower loading its leader's snapshot
+/// keeps them, for the leader's DEL to remove. Returns the snapshot's aux fields and the
+/// number of keys loaded.
 pub fn load_into(
+    srv: &Server,
+    txn: &mut crate::store::WriteTxn<'_>,
+    reader: impl std::io::Read,
+    skip_expired_at: Option<u64>,
+) -> Result<(Aux, usize), PersistError> {
+    let (aux, loaded) = load_keys_into(txn, reader, skip_expired_at)?;
+    let libs = crate::scripting::functions::Libraries::from_codes(&aux.functions, true)
+        .map_err(PersistError::Library)?;
+    srv.functions.set(libs);
+    Ok((aux, loaded))
+}
+
+/// DEBUG RELOAD: saves (unless `!save`), empties the dataset and the libraries (unless
+/// `!flush`) and loads the file back; libraries already loaded make the load fail
+/// unless `merge`, which replaces them, as in Redis.
+pub fn reload(
+    srv: &Server,
+    txn: &mut crate::store::WriteTxn<'_>,
+    save_first: bool,
+    flush: bool,
+    merge: bool,
+) -> Result<usize, PersistError> {
+    if save_first {
+        save(srv, txn.sequencer())?;
+    }
+    if flush {
+        txn.flush_all(false);
+        srv.functions.set(Default::default());
+    }
+    let file = std::fs::File::open(rdb_path(srv))?;
+    let now = crate::base::now_ms();
+    let (aux, loaded) = load_keys_into(txn, std::io::BufReader::new(file), Some(now))?;
+    srv.functions
+        .update(|libs| {
+            for code in &aux.functions {
+                libs.create(bytes::Bytes::copy_from_slice(code), merge, None)?;
+            }
+            Ok(())
+        })
+        .map_err(PersistError::Library)?;
+    tracing::warn!(keys = loaded, "DB reloaded by DEBUG RELOAD");
+    Ok(loaded)
+}
+
+/// The keys of an RDB stream (see [`load_into`]); the libraries are left to the caller.
+fn load_keys_into(
     txn: &mut crate::store::WriteTxn<'_>,
     reader: impl std::io::Read,
     skip_expired_at: Option<u64>,
@@ -213,7 +266,7 @@ pub fn load_at_startup(srv: &Server) -> Result<Option<usize>, PersistError> {
     let started = std::time::Instant::now();
     let now = crate::base::now_ms();
     let mut txn = srv.store.write(now);
-    let (aux, loaded) = load_into(&mut txn, std::io::BufReader::new(file), Some(now))?;
+    let (aux, loaded) = load_into(srv, &mut txn, std::io::BufReader::new(file), Some(now))?;
     // A follower restarting from its snapshot resumes its leader's history at the saved
     // offset, so it can continue with a partial resync (as Redis does).
     let replicaof = !srv
@@ -301,7 +354,7 @@ pub fn bgsave(srv: &Server, seq: &Sequencer) -> Result<bool, PersistError> {
     let sink = Box::new(RdbSink::new(
         srv,
         file,
-        &snapshot_aux(seq),
+        &snapshot_aux(srv, seq),
         Box::new(move |mut w: std::io::BufWriter<std::fs::File>| {
             w.flush()?;
             w.get_ref().sync_all()?;
