@@ -1,5 +1,6 @@
-//! Lua scripting (EVAL, EVALSHA, EVAL_RO, SCRIPT): replies compared with stock Redis,
-//! effects on followers and a stock replica, BUSY and SCRIPT KILL, MULTI, tracking.
+//! Lua scripting (EVAL, EVALSHA, EVAL_RO, SCRIPT) and functions (FUNCTION, FCALL):
+//! replies compared with stock Redis, effects and libraries on followers and a stock
+//! replica, snapshots, BUSY and SCRIPT/FUNCTION KILL, MULTI, tracking.
 
 mod common;
 
@@ -341,4 +342,333 @@ fn acl_applies_to_every_call() {
         &["EVAL", "return redis.acl_check_cmd('get', 'k')", "0"],
         Reply::int(1),
     );
+}
+
+/// A library with a write function, a read-only one and one that fails.
+const LIB: &str = "#!lua name=mylib
+redis.register_function('setter', function(keys, args) return redis.call('set', keys[1], args[1]) end)
+redis.register_function{function_name='getter', callback=function(keys) return redis.call('get', keys[1]) end, flags={'no-writes'}, description='reads a key'}
+redis.register_function('failer', function() return nosuch end)";
+
+/// FUNCTION and FCALL requests whose replies must equal stock's byte for byte.
+const FUNCTION_CASES: &[&[&str]] = &[
+    &["FUNCTION", "LOAD", LIB],
+    &["FCALL", "setter", "1", "k", "v"],
+    &["FCALL", "GETTER", "1", "k"],
+    &["FCALL_RO", "getter", "1", "k"],
+    &["FCALL_RO", "setter", "1", "k", "v"],
+    &["FCALL", "failer", "0"],
+    &["FCALL", "nosuch", "0"],
+    &["FCALL", "setter", "x"],
+    &["FCALL", "setter", "3", "a"],
+    &["FCALL", "setter", "-1"],
+    &["FUNCTION", "LIST"],
+    &["FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "my*"],
+    &["FUNCTION", "LIST", "LIBRARYNAME"],
+    &["FUNCTION", "LIST", "bogus"],
+    &["FUNCTION", "STATS"],
+    &["FUNCTION", "LOAD", LIB],
+    &["FUNCTION", "LOAD", "BOGUS", LIB],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=other\nredis.register_function('setter', function() return 1 end)",
+    ],
+    &["FUNCTION", "LOAD", "return 1"],
+    &["FUNCTION", "LOAD", "#!lua"],
+    &["FUNCTION", "LOAD", "#!lua\n"],
+    &["FUNCTION", "LOAD", "#!lua name=a name=b\n"],
+    &["FUNCTION", "LOAD", "#!lua foo=bar\n"],
+    &["FUNCTION", "LOAD", "#!py name=x\n"],
+    &["FUNCTION", "LOAD", "#!lua name=a-b\n"],
+    &["FUNCTION", "LOAD", "#!lua name=empty\nreturn 1"],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=bad\nredis.register_function('f', function() end",
+    ],
+    &["FUNCTION", "LOAD", "#!lua name=bad\nerror('boom')"],
+    &["FUNCTION", "LOAD", "#!lua name=bad\nredis.call('ping')"],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=bad\nlocal x = string.len('a')",
+    ],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=bad\nredis.register_function('f')",
+    ],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=bad\nredis.register_function('f', 1)",
+    ],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=bad\nredis.register_function({})",
+    ],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=bad\nredis.register_function{function_name='f', callback=function() end, flags={'bogus'}}",
+    ],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=bad\nredis.register_function('a-b', function() end)",
+    ],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=bad\nredis.register_function('f', function() end)\nredis.register_function('f', function() end)",
+    ],
+    &["FUNCTION", "LOAD", "#!lua name=bad\nwhile true do end"],
+    &["FUNCTION", "RESTORE", "bogus"],
+    &["FUNCTION", "RESTORE", "x", "bogus"],
+    &["FUNCTION", "FLUSH", "bogus"],
+    &["FUNCTION", "KILL"],
+    &["FUNCTION", "DELETE", "nosuch"],
+    &["FUNCTION", "DELETE", "mylib"],
+    &["FCALL", "setter", "1", "k", "v"],
+    &["FUNCTION", "HELP"],
+    &["FUNCTION", "NOSUCH"],
+];
+
+#[test]
+fn function_replies_match_stock() {
+    ensure_stock_redis();
+    let ours = TestServer::start(&[]);
+    let stock = TestServer::start_stock(&[]);
+    let (mut o, mut s) = (ours.raw(), stock.raw());
+    let mut diffs = Vec::new();
+    for case in FUNCTION_CASES {
+        let (mut a, mut b) = (o.cmd(case), s.cmd(case));
+        if case[1] == "LIST" {
+            // A library's functions come in no set order (stock's hash order).
+            (a, b) = (functions_sorted(a), functions_sorted(b));
+        }
+        if a != b {
+            diffs.push(format!("{case:?}\n  stock: {b:?}\n   ours: {a:?}"));
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "{} differ:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}
+
+/// FUNCTION LIST with each library's functions in name order.
+fn functions_sorted(list: Reply) -> Reply {
+    let Reply::Array(libs) = list else {
+        return list;
+    };
+    Reply::Array(
+        libs.into_iter()
+            .map(|lib| match lib {
+                Reply::Array(mut fields) => {
+                    for i in (1..fields.len()).step_by(2) {
+                        if fields[i - 1] == Reply::bulk("functions")
+                            && let Reply::Array(fs) = &mut fields[i]
+                        {
+                            fs.sort_by_key(|f| format!("{f:?}"));
+                        }
+                    }
+                    Reply::Array(fields)
+                }
+                other => other,
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn function_dump_restores_both_ways_with_stock() {
+    ensure_stock_redis();
+    let ours = TestServer::start(&[]);
+    let stock = TestServer::start_stock(&[]);
+    let (mut o, mut s) = (ours.raw(), stock.raw());
+    expect(&mut o, &["FUNCTION", "LOAD", LIB], Reply::bulk("mylib"));
+    let other =
+        "#!lua name=stocklib\nredis.register_function('from_stock', function() return 'stock' end)";
+    expect(
+        &mut s,
+        &["FUNCTION", "LOAD", other],
+        Reply::bulk("stocklib"),
+    );
+    let ours_dump = o.cmd(&["FUNCTION", "DUMP"]).as_bytes();
+    let stock_dump = s.cmd(&["FUNCTION", "DUMP"]).as_bytes();
+    let restore = |c: &mut RawConn, payload: &[u8], policy: &str| {
+        c.cmd(&[
+            b"FUNCTION".as_slice(),
+            b"RESTORE",
+            payload,
+            policy.as_bytes(),
+        ])
+    };
+    assert_eq!(restore(&mut s, &ours_dump, "APPEND"), Reply::ok());
+    assert_eq!(restore(&mut o, &stock_dump, "APPEND"), Reply::ok());
+    expect(&mut s, &["FCALL", "setter", "1", "k", "v"], Reply::ok());
+    expect(&mut o, &["FCALL", "from_stock", "0"], Reply::bulk("stock"));
+    // Collisions and a corrupt payload are refused as stock refuses them.
+    for policy in ["APPEND", "REPLACE"] {
+        assert_eq!(
+            restore(&mut o, &ours_dump, policy),
+            restore(&mut s, &ours_dump, policy),
+            "{policy}"
+        );
+    }
+    let mut bad = ours_dump.clone();
+    let n = bad.len();
+    bad[n - 1] ^= 0xff;
+    assert_eq!(
+        restore(&mut o, &bad, "FLUSH"),
+        restore(&mut s, &bad, "FLUSH")
+    );
+    assert_eq!(restore(&mut o, &stock_dump, "FLUSH"), Reply::ok());
+    let libs = o.cmd(&["FUNCTION", "STATS"]);
+    assert!(format!("{libs:?}").contains("libraries_count"), "{libs:?}");
+    expect(
+        &mut o,
+        &["FCALL", "setter", "1", "k", "v"],
+        Reply::err("ERR Function not found"),
+    );
+}
+
+#[test]
+fn functions_reach_followers_and_a_stock_replica() {
+    ensure_stock_redis();
+    assert_followers_converge(|l| {
+        expect(l, &["FUNCTION", "LOAD", LIB], Reply::bulk("mylib"));
+        let counter = "#!lua name=counter\nredis.register_function('bump', function(keys, args) \
+                       redis.call('incrby', keys[1], args[1]) redis.call('rpush', keys[2], args[1]) \
+                       return redis.call('get', keys[1]) end)";
+        expect(l, &["FUNCTION", "LOAD", counter], Reply::bulk("counter"));
+        // Several clients at once: functions, scripts and plain writes interleave.
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let addr = l.stream.peer_addr().unwrap().to_string();
+                scope.spawn(move || {
+                    let mut c = RawConn::connect(&addr);
+                    for i in 0..100 {
+                        let n = (t * 1000 + i).to_string();
+                        c.cmd(&["FCALL", "bump", "2", "total", "log", &n]);
+                        c.cmd(&["FCALL", "setter", "1", &format!("k{t}"), &n]);
+                        c.cmd(&[
+                            "EVAL",
+                            "return redis.call('sadd', KEYS[1], ARGV[1])",
+                            "1",
+                            "s",
+                            &n,
+                        ]);
+                        c.cmd(&["INCR", "plain"]);
+                    }
+                });
+            }
+        });
+        expect(l, &["FUNCTION", "DELETE", "mylib"], Reply::ok());
+        expect(l, &["FUNCTION", "LOAD", LIB], Reply::bulk("mylib"));
+    });
+}
+
+#[test]
+fn followers_get_the_libraries_by_full_sync_and_stream() {
+    ensure_stock_redis();
+    let leader = TestServer::start(&[]);
+    let mut l = leader.raw();
+    expect(&mut l, &["FUNCTION", "LOAD", LIB], Reply::bulk("mylib"));
+    let lp = leader.port.to_string();
+    let follower = TestServer::start(&["--replicaof", "127.0.0.1", &lp]);
+    let stock = TestServer::start_stock(&["--replicaof", "127.0.0.1", &lp]);
+    let later = "#!lua name=later\nredis.register_function{function_name='later', \
+                 callback=function() return 'later' end, flags={'no-writes'}}";
+    expect(&mut l, &["FUNCTION", "LOAD", later], Reply::bulk("later"));
+    expect(&mut l, &["FCALL", "setter", "1", "k", "v"], Reply::ok());
+    for s in [&follower, &stock] {
+        let mut f = s.raw();
+        assert!(
+            poll_until(Duration::from_secs(20), Duration::from_millis(50), || {
+                f.cmd(&["FCALL_RO", "getter", "1", "k"]) == Reply::bulk("v")
+                    && f.cmd(&["FCALL", "later", "0"]) == Reply::bulk("later")
+            }),
+            "libraries missing on {}",
+            s.port
+        );
+        let w = f.cmd(&["FCALL", "setter", "1", "k", "x"]);
+        assert_eq!(
+            w,
+            Reply::err("READONLY You can't write against a read only replica."),
+            "on {}",
+            s.port
+        );
+    }
+    expect(&mut l, &["FUNCTION", "FLUSH"], Reply::ok());
+    for s in [&follower, &stock] {
+        let mut f = s.raw();
+        assert!(poll_until(
+            Duration::from_secs(20),
+            Duration::from_millis(50),
+            || f.cmd(&["FUNCTION", "LIST"]) == Reply::Array(vec![])
+        ));
+    }
+}
+
+#[test]
+fn libraries_survive_a_restart_and_stock_tools_accept_the_file() {
+    ensure_stock_redis();
+    assert_rdb_round_trip(
+        |r| {
+            expect(r, &["FUNCTION", "LOAD", LIB], Reply::bulk("mylib"));
+            r.cmd(&["SET", "k", "v"]);
+        },
+        |st| expect(st, &["FCALL_RO", "getter", "1", "k"], Reply::bulk("v")),
+        |b| {
+            expect(b, &["FCALL", "setter", "1", "k", "w"], Reply::ok());
+            let list = b.cmd(&["FUNCTION", "LIST", "WITHCODE"]);
+            assert!(format!("{list:?}").contains("reads a key"), "{list:?}");
+        },
+    );
+}
+
+#[test]
+fn a_busy_function_is_killed_by_function_kill_only() {
+    let server = TestServer::start(&["--busy-reply-threshold", "100"]);
+    let mut a = server.raw();
+    let mut b = server.raw();
+    let spin = "#!lua name=spin\nredis.register_function{function_name='spin', flags={'no-writes'}, \
+                callback=function() local f = function() while true do end end while true do pcall(f) end end}";
+    expect(&mut b, &["FUNCTION", "LOAD", spin], Reply::bulk("spin"));
+    a.send_cmd(&["FCALL", "spin", "0"]);
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || { b.cmd(&["PING"]).is_error() }
+    ));
+    expect(
+        &mut b,
+        &["GET", "x"],
+        Reply::err(
+            "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
+        ),
+    );
+    let stats = b.cmd(&["FUNCTION", "STATS"]);
+    assert!(format!("{stats:?}").contains("spin"), "{stats:?}");
+    expect(
+        &mut b,
+        &["SCRIPT", "KILL"],
+        Reply::err(
+            "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
+        ),
+    );
+    // pcall cannot swallow the kill.
+    expect(&mut b, &["FUNCTION", "KILL"], Reply::ok());
+    let killed = a.read_reply();
+    assert!(
+        killed.err_text().contains("Script killed by user"),
+        "{killed:?}"
+    );
+    expect(&mut b, &["PING"], Reply::simple("PONG"));
 }

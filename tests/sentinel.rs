@@ -173,6 +173,8 @@ fn leader_killed_is_replaced_and_rejoins_as_a_follower() {
     wait_discovery(&ss, 2);
     let mut l = leader.raw();
     l.cmd(&["SET", "acked", "by-wait"]);
+    let lib = "#!lua name=lib\nredis.register_function('bump', function(keys) return redis.call('incr', keys[1]) end)";
+    assert_eq!(l.cmd(&["FUNCTION", "LOAD", lib]), Reply::bulk("lib"));
     assert_eq!(l.cmd(&["WAIT", "2", "2000"]), Reply::int(2));
     kill9(&mut leader);
     let new_port = wait_master_port(&ss, old_port, Duration::from_secs(40));
@@ -185,6 +187,8 @@ fn leader_killed_is_replaced_and_rejoins_as_a_follower() {
     let mut n = new_leader.raw();
     assert_eq!(n.cmd(&["ROLE"]).as_array()[0], Reply::bulk("master"));
     assert_eq!(n.cmd(&["GET", "acked"]), Reply::bulk("by-wait"));
+    // The promoted follower keeps the libraries and runs them as a leader.
+    assert_eq!(n.cmd(&["FCALL", "bump", "1", "n"]), Reply::int(1));
     // The other follower is repointed and continues from the promoted one's history.
     assert!(poll_until(
         Duration::from_secs(20),
