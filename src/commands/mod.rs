@@ -249,7 +249,10 @@ pub fn execute(
         srv.reply_error(out, &unknown_command_error(&args));
         return None;
     };
-    if srv.scripts.run.is_running() && client.command_flags(cmd, &args) & flags::ALLOW_BUSY == 0 {
+    if srv.scripts.run.is_running()
+        && client.command_flags(cmd, &args) & flags::ALLOW_BUSY == 0
+        && !srv.scripts.run.wait_briefly()
+    {
         // A script runs: wait for it (the connection task holds the request), or past
         // busy-reply-threshold refuse, as Redis answers while a script keeps it busy.
         match busy_error(srv, client) {

@@ -64,26 +64,26 @@ static SCRIPT_SUBCOMMANDS: &[SubCommand] = &[
 
 fn eval(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let numkeys = eval_numkeys(args)?;
-    let (sha, script) = cache_body(ctx, &args[1])?;
-    run_eval(ctx, args, numkeys, &sha, &script, false)
+    let script = cache_body(ctx, &args[1])?;
+    run_eval(ctx, args, numkeys, &script, false)
 }
 
 fn eval_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let numkeys = eval_numkeys(args)?;
-    let (sha, script) = cache_body(ctx, &args[1])?;
-    run_eval(ctx, args, numkeys, &sha, &script, true)
+    let script = cache_body(ctx, &args[1])?;
+    run_eval(ctx, args, numkeys, &script, true)
 }
 
 fn evalsha(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let numkeys = eval_numkeys(args)?;
-    let (sha, script) = cached(ctx, &args[1])?;
-    run_eval(ctx, args, numkeys, &sha, &script, false)
+    let script = cached(ctx, &args[1])?;
+    run_eval(ctx, args, numkeys, &script, false)
 }
 
 fn evalsha_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let numkeys = eval_numkeys(args)?;
-    let (sha, script) = cached(ctx, &args[1])?;
-    run_eval(ctx, args, numkeys, &sha, &script, true)
+    let script = cached(ctx, &args[1])?;
+    run_eval(ctx, args, numkeys, &script, true)
 }
 
 /// EVAL's key count, checked before the script is looked up (as Redis does).
@@ -108,11 +108,13 @@ fn run_eval(
     ctx: &mut Ctx<'_>,
     args: &[Bytes],
     numkeys: usize,
-    sha: &str,
     script: &Arc<Script>,
     read_only: bool,
 ) -> CmdResult {
-    let target = Target::Script { sha, script };
+    let target = Target::Script {
+        sha: &script.sha,
+        script,
+    };
     run_script(ctx, args, numkeys, target, script.flags, read_only)
 }
 
@@ -151,7 +153,7 @@ pub fn declared_flags(
     let declared = if cmd.name.starts_with("fcall") {
         srv.functions.current().function(name).map(|(_, f)| f.flags)
     } else if cmd.name.starts_with("evalsha") {
-        srv.scripts.get(name).map(|(_, s)| s.flags)
+        srv.scripts.get(name).map(|s| s.flags)
     } else if name.starts_with(b"#!") {
         scripting::shebang::parse(name).ok().map(|(f, _)| f)
     } else {
@@ -173,7 +175,7 @@ pub fn declared_flags(
     out
 }
 
-fn cached(ctx: &Ctx<'_>, sha: &[u8]) -> Result<(String, Arc<Script>), CmdError> {
+fn cached(ctx: &Ctx<'_>, sha: &[u8]) -> Result<Arc<Script>, CmdError> {
     ctx.srv
         .scripts
         .get(sha)
@@ -181,7 +183,7 @@ fn cached(ctx: &Ctx<'_>, sha: &[u8]) -> Result<(String, Arc<Script>), CmdError> 
 }
 
 /// Adds a body to the cache once it parses and compiles (EVAL and SCRIPT LOAD).
-fn cache_body(ctx: &Ctx<'_>, body: &Bytes) -> Result<(String, Arc<Script>), CmdError> {
+fn cache_body(ctx: &Ctx<'_>, body: &Bytes) -> Result<Arc<Script>, CmdError> {
     let scripts = &ctx.srv.scripts;
     let sha = scripting::sha1_hex(body);
     if let Some(found) = scripts.get(sha.as_bytes()) {
@@ -189,13 +191,13 @@ fn cache_body(ctx: &Ctx<'_>, body: &Bytes) -> Result<(String, Arc<Script>), CmdE
     }
     let parsed = scripting::shebang::parse(body).map_err(CmdError::err)?;
     let candidate = Script {
+        sha: sha.clone(),
         body: body.clone(),
         flags: parsed.0,
         shebang_len: parsed.1,
     };
     engine::check_compiles(scripts.generation.load(Ordering::Acquire), &sha, &candidate)?;
-    let script = scripts.insert(&sha, body.clone(), parsed);
-    Ok((sha, script))
+    Ok(scripts.insert(&sha, body.clone(), parsed))
 }
 
 /// The checks Redis makes from the script's declared flags before it runs
@@ -299,8 +301,8 @@ fn script_flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn script_load(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let (sha, _) = cache_body(ctx, &args[2])?;
-    ctx.out.bulk(sha.as_bytes());
+    let script = cache_body(ctx, &args[2])?;
+    ctx.out.bulk(script.sha.as_bytes());
     Ok(())
 }
 

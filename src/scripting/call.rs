@@ -111,12 +111,14 @@ fn execute(
     std::mem::swap(ctx.out, &mut reply);
     srv.feed_monitors(ctx.client, cmd, args);
     commands::remember_reads(srv, ctx.client, cmd, args);
-    let started = std::time::Instant::now();
+    // Timed for commandstats as the dispatcher times commands (and as rarely).
+    let timed = srv.config.live.slowlog_slower_than.load(Ordering::Relaxed) >= 0;
+    let started = timed.then(quanta::Instant::now);
     let result = (cmd.handler_for(args))(ctx, args);
     if let Err(e) = &result {
         srv.reply_error(ctx.out, e);
     }
-    commands::record_call(srv, cmd, Some(started.elapsed()), result.is_err());
+    commands::record_call(srv, cmd, started.map(|s| s.elapsed()), result.is_err());
     srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
     std::mem::swap(ctx.out, &mut reply);
     run.db = std::mem::replace(&mut ctx.client.db, caller_db);

@@ -7,10 +7,7 @@ use super::functions::{self, FunctionInfo, Functions};
 use super::{Script, ScriptFlags};
 use crate::commands::{CmdError, CmdResult, Ctx};
 use bytes::Bytes;
-use mlua::{
-    Function, HookTriggers, IntoLuaMulti, Lua, LuaOptions, MultiValue, StdLib, Table, Value,
-    VmState,
-};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -20,8 +17,8 @@ use std::sync::atomic::Ordering;
 /// Instructions between two checks for SCRIPT KILL (Redis checks every 100,000; a
 /// check here is one atomic load, and a killed script is stopped sooner).
 const KILL_CHECK_EVERY: u32 = 1000;
-/// How long a script runs before its worker's other tasks move to another thread.
-const HAND_OFF_AFTER: std::time::Duration = std::time::Duration::from_millis(10);
+/// Milliseconds a script runs before its worker's other tasks move to another thread.
+const HAND_OFF_AFTER_MS: u64 = 10;
 /// Scripts between two incremental garbage collection steps (Redis's LUA_GC_CYCLE_PERIOD).
 const GC_EVERY: u32 = 50;
 
@@ -142,6 +139,93 @@ enum Mode {
     Functions,
 }
 
+/// The command side of a script run, reached by the `redis.call` natives (made once
+/// per Lua state) through a [`CallerSlot`].
+trait Caller {
+    /// `redis.call` (`raise`) or `redis.pcall`.
+    fn call(&self, lua: &Lua, args: MultiValue, raise: bool) -> mlua::Result<Value>;
+    /// `redis.acl_check_cmd`.
+    fn acl_check(&self, args: MultiValue) -> mlua::Result<bool>;
+}
+
+/// Where the natives find the [`Caller`] of the run in progress: set by [`install`] for
+/// the length of one run, empty otherwise.
+type CallerSlot = Rc<Cell<Option<*const (dyn Caller + 'static)>>>;
+
+/// Clears a [`CallerSlot`] when the run ends, however it ends.
+struct Installed<'s>(&'s Cell<Option<*const (dyn Caller + 'static)>>);
+
+impl Drop for Installed<'_> {
+    fn drop(&mut self) {
+        self.0.set(None);
+    }
+}
+
+/// Points `slot` at `caller` until the returned guard drops; the guard must drop before
+/// `caller` does (declare it after).
+fn install<'s>(
+    slot: &'s Cell<Option<*const (dyn Caller + 'static)>>,
+    caller: &(dyn Caller + '_),
+) -> Installed<'s> {
+    let p: *const (dyn Caller + '_) = caller;
+    // SAFETY: only the lifetime bound is erased. The pointer is dereferenced by the
+    // natives of this thread's Lua state, which run only inside the run the guard spans,
+    // and the guard clears it before `caller` goes away.
+    let p: *const (dyn Caller + 'static) = unsafe { std::mem::transmute(p) };
+    slot.set(Some(p));
+    Installed(slot)
+}
+
+/// Runs `f` with the caller of the run in progress (a `redis.call` kept and called after
+/// its run gets an error, never a dangling context).
+fn with_caller<R>(
+    slot: &Cell<Option<*const (dyn Caller + 'static)>>,
+    f: impl FnOnce(&dyn Caller) -> mlua::Result<R>,
+) -> mlua::Result<R> {
+    let Some(p) = slot.get() else {
+        return Err(raise("ERR redis.call can only be used while a script runs"));
+    };
+    // SAFETY: set by `install` only while the caller it points to lives (see there).
+    f(unsafe { &*p })
+}
+
+/// The command context of one run, as the natives see it.
+struct RunCaller<'c, 'a> {
+    state: RefCell<(&'c mut Ctx<'a>, &'c mut RunCtx)>,
+    resp3: Rc<Cell<bool>>,
+}
+
+impl Caller for RunCaller<'_, '_> {
+    fn call(&self, lua: &Lua, args: MultiValue, raise: bool) -> mlua::Result<Value> {
+        let mut guard = self.state.borrow_mut();
+        let (ctx, run) = &mut *guard;
+        run.resp3 = self.resp3.get();
+        let (ok, value) = redis_call(lua, ctx, run, args)?;
+        if ok || !raise {
+            return Ok(value);
+        }
+        let err = match &value {
+            Value::Table(t) => t.raw_get::<String>("err")?,
+            _ => "ERR command failed".into(),
+        };
+        Err(mlua::Error::external(RaisedReply { err }))
+    }
+
+    fn acl_check(&self, args: MultiValue) -> mlua::Result<bool> {
+        let mut guard = self.state.borrow_mut();
+        acl_check(guard.0, args)
+    }
+}
+
+/// The instruction hook's view of a run: when it started, whether its worker's queue
+/// was handed off, and the server (for SCRIPT KILL).
+struct HookRun {
+    handed_off: bool,
+    srv: Arc<crate::server::Server>,
+    /// SCRIPT KILL was seen: the hook now fires on every line.
+    killed: bool,
+}
+
 /// What `redis.register_function` collected while a library's code ran.
 type Registrations = Vec<(FunctionInfo, Function)>;
 
@@ -149,8 +233,6 @@ type Registrations = Vec<(FunctionInfo, Function)>;
 struct Engine {
     lua: Lua,
     globals: Table,
-    /// The real `redis` table (scripts see a read-only view of it).
-    redis: Table,
     /// Calls a script (`runner(f)`) or a function (`runner(f, keys, args)`) under
     /// Redis's error handler.
     runner: Function,
@@ -165,6 +247,11 @@ struct Engine {
     registering: Rc<RefCell<Option<Registrations>>>,
     /// The read-only environment scripts and libraries are compiled in.
     env: Table,
+    /// The command side of the run in progress, for the `redis.call` natives.
+    caller: CallerSlot,
+    /// What the instruction hook needs of the run in progress (None between runs and
+    /// while `busy-reply-threshold` is 0).
+    hook: Rc<RefCell<Option<HookRun>>>,
     /// Functions mode: the loader, which runs a library chunk with only the registration
     /// API visible.
     loader: Option<Function>,
@@ -347,13 +434,30 @@ impl Engine {
                 Ok(())
             })?,
         )?;
+        let caller: CallerSlot = Rc::new(Cell::new(None));
+        for (name, raise) in [("call", true), ("pcall", false)] {
+            let slot = caller.clone();
+            natives.raw_set(
+                name,
+                lua.create_function(move |lua, args: MultiValue| {
+                    with_caller(&slot, |c| c.call(lua, args, raise))
+                })?,
+            )?;
+        }
+        let slot = caller.clone();
+        natives.raw_set(
+            "acl_check_cmd",
+            lua.create_function(move |_, args: MultiValue| {
+                with_caller(&slot, |c| c.acl_check(args))
+            })?,
+        )?;
         let globals = lua.globals();
         let mut prelude: MultiValue = lua
             .load(include_str!("prelude.lua"))
             .set_name("=ferrocache")
             .call((globals.clone(), natives, mode == Mode::Functions))?;
         let mut next = || prelude.pop_front().unwrap_or(Value::Nil);
-        let (Value::Function(runner), Value::Table(redis), Value::Table(env)) =
+        let (Value::Function(runner), Value::Table(_redis), Value::Table(env)) =
             (next(), next(), next())
         else {
             return Err(mlua::Error::runtime("prelude returned no runner"));
@@ -362,10 +466,9 @@ impl Engine {
             Value::Function(loader) => Some(loader),
             _ => None,
         };
-        Ok(Engine {
+        let engine = Engine {
             lua,
             globals,
-            redis,
             runner,
             compiled: HashMap::new(),
             generation: 0,
@@ -373,8 +476,55 @@ impl Engine {
             runs: 0,
             registering,
             env,
+            caller,
+            hook: Rc::new(RefCell::new(None)),
             loader,
-        })
+        };
+        engine.install_hook()?;
+        Ok(engine)
+    }
+
+    /// The instruction hook, set once per state: every `KILL_CHECK_EVERY` instructions
+    /// of a run past `busy-reply-threshold` it hands the worker's queue off once and
+    /// checks for SCRIPT KILL; after a kill it fires on every line until the run ends.
+    fn install_hook(&self) -> mlua::Result<()> {
+        let hook = self.hook.clone();
+        self.lua.set_hook(
+            HookTriggers::new().every_nth_instruction(KILL_CHECK_EVERY),
+            move |lua, _| {
+                let mut guard = hook.borrow_mut();
+                let Some(run) = guard.as_mut() else {
+                    return Ok(VmState::Continue);
+                };
+                // A long script gives its worker's queued tasks (the LIFO slot included,
+                // which other workers cannot steal) to another thread, so a client
+                // parked on this worker still gets its BUSY reply and SCRIPT KILL still
+                // arrives.
+                if !run.handed_off
+                    && run.srv.scripts.run.elapsed_ms().unwrap_or(0) >= HAND_OFF_AFTER_MS
+                {
+                    run.handed_off = true;
+                    if tokio::runtime::Handle::try_current().is_ok_and(|h| {
+                        h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+                    }) {
+                        // The handed-off core is picked up by a new thread while this
+                        // one waits; once taken, it is not reclaimed here.
+                        tokio::task::block_in_place(|| {
+                            std::thread::sleep(std::time::Duration::from_millis(5))
+                        });
+                    }
+                }
+                if run.srv.scripts.run.kill.load(Ordering::Relaxed) {
+                    // From now on every line raises, as in Redis: a script looping
+                    // around pcall cannot swallow the error for ever.
+                    run.killed = true;
+                    let killed = || raise("ERR Script killed by user with SCRIPT KILL...");
+                    lua.set_hook(HookTriggers::EVERY_LINE, move |_, _| Err(killed()))?;
+                    return Err(killed());
+                }
+                Ok(VmState::Continue)
+            },
+        )
     }
 
     /// Runs a library's code (after its shebang line) so it registers its functions;
@@ -411,7 +561,9 @@ impl Engine {
         }
         *self.registering.borrow_mut() = Some(Vec::new());
         let result = loader.call::<(bool, Value)>(chunk);
-        self.lua.remove_hook();
+        if timeout.is_some() {
+            self.install_hook().map_err(|e| e.to_string())?;
+        }
         let registered = self.registering.borrow_mut().take().unwrap_or_default();
         match result {
             Ok((true, _)) => Ok(registered),
@@ -715,94 +867,39 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
         let keys = string_array(&lua, inv.keys).map_err(lua_err)?;
         let argv = string_array(&lua, inv.argv).map_err(lua_err)?;
         // Scripts see KEYS and ARGV as globals; functions get them as arguments.
-        let call_args = match mode {
-            Mode::Eval => {
-                engine.globals.raw_set("KEYS", keys).map_err(lua_err)?;
-                engine.globals.raw_set("ARGV", argv).map_err(lua_err)?;
-                f.into_lua_multi(&lua)
-            }
-            Mode::Functions => (f, keys, argv).into_lua_multi(&lua),
+        if mode == Mode::Eval {
+            engine.globals.raw_set("KEYS", &keys).map_err(lua_err)?;
+            engine.globals.raw_set("ARGV", &argv).map_err(lua_err)?;
         }
-        .map_err(lua_err)?;
         engine.resp3.set(false);
         let threshold = srv.config.live.busy_reply_threshold.load(Ordering::Relaxed);
         if threshold > 0 {
-            let srv_arc = srv.arc();
-            let started = std::time::Instant::now();
-            let handed_off = Cell::new(false);
-            lua.set_hook(
-                HookTriggers::new().every_nth_instruction(KILL_CHECK_EVERY),
-                move |lua, _| {
-                    // A long script gives its worker's queued tasks (the LIFO slot
-                    // included, which other workers cannot steal) to another thread,
-                    // so a client parked on this worker still gets its BUSY reply and
-                    // SCRIPT KILL still arrives.
-                    if !handed_off.get() && started.elapsed() >= HAND_OFF_AFTER {
-                        handed_off.set(true);
-                        if tokio::runtime::Handle::try_current().is_ok_and(|h| {
-                            h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
-                        }) {
-                            // The handed-off core is picked up by a new thread while
-                            // this one waits; once taken, it is not reclaimed here.
-                            tokio::task::block_in_place(|| {
-                                std::thread::sleep(std::time::Duration::from_millis(5))
-                            });
-                        }
-                    }
-                    let kill = srv_arc
-                        .as_ref()
-                        .is_some_and(|s| s.scripts.run.kill.load(Ordering::Relaxed));
-                    if kill {
-                        // From now on every line raises, as in Redis: a script looping
-                        // around pcall cannot swallow the error for ever.
-                        let killed = || raise("ERR Script killed by user with SCRIPT KILL...");
-                        lua.set_hook(HookTriggers::EVERY_LINE, move |_, _| Err(killed()))?;
-                        return Err(killed());
-                    }
-                    Ok(VmState::Continue)
-                },
-            )
-            .map_err(lua_err)?;
+            *engine.hook.borrow_mut() = srv.arc().map(|srv| HookRun {
+                handed_off: false,
+                srv,
+                killed: false,
+            });
         }
-        let resp3 = engine.resp3.clone();
-        let state = RefCell::new((&mut *ctx, &mut run));
-        let command = |lua: &Lua, args: MultiValue, raise: bool| -> mlua::Result<Value> {
-            let mut guard = state.borrow_mut();
-            let (ctx, run) = &mut *guard;
-            run.resp3 = resp3.get();
-            let (ok, value) = redis_call(lua, ctx, run, args)?;
-            if ok || !raise {
-                return Ok(value);
-            }
-            let err = match &value {
-                Value::Table(t) => t.raw_get::<String>("err")?,
-                _ => "ERR command failed".into(),
-            };
-            Err(mlua::Error::external(RaisedReply { err }))
+        let caller = RunCaller {
+            state: RefCell::new((&mut *ctx, &mut run)),
+            resp3: engine.resp3.clone(),
         };
-        let result = lua.scope(|scope| {
-            let call = scope.create_function(|lua, args: MultiValue| command(lua, args, true))?;
-            let pcall = scope.create_function(|lua, args: MultiValue| command(lua, args, false))?;
-            let acl = scope.create_function(|_, args: MultiValue| {
-                let mut guard = state.borrow_mut();
-                let (ctx, _) = &mut *guard;
-                acl_check(ctx, args)
-            })?;
-            engine.redis.raw_set("call", call)?;
-            engine.redis.raw_set("pcall", pcall)?;
-            engine.redis.raw_set("acl_check_cmd", acl)?;
-            engine.runner.call::<MultiValue>(call_args)
-        });
-        lua.remove_hook();
+        let installed = install(&engine.caller, &caller);
+        let result = match mode {
+            Mode::Eval => engine.runner.call::<(bool, Value)>(f),
+            Mode::Functions => engine.runner.call::<(bool, Value)>((f, keys, argv)),
+        };
+        drop(installed);
+        if engine.hook.take().is_some_and(|h| h.killed) {
+            engine.install_hook().map_err(lua_err)?;
+        }
         engine.runs += 1;
         if engine.runs % GC_EVERY == 0 {
             let _ = lua.gc_step();
         }
         let script_resp3 = engine.resp3.get();
-        let mut values = result.map_err(lua_err)?.into_iter();
-        let ok = matches!(values.next(), Some(Value::Boolean(true)));
-        let value = values.next().unwrap_or(Value::Nil);
-        let (ctx, _) = state.into_inner();
+        let (ok, value) = result.map_err(lua_err)?;
+        let (ctx, _) = caller.state.into_inner();
         if ok {
             convert::lua_to_reply(&value, ctx.out, script_resp3, 0);
             return Ok(());

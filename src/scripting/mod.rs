@@ -26,6 +26,8 @@ pub use shebang::ScriptFlags;
 /// A cached script body and the flags its shebang declared.
 #[derive(Debug)]
 pub struct Script {
+    /// Its lower-case hex SHA1: its name in the cache and in errors.
+    pub sha: String,
     /// The source, as sent to EVAL or SCRIPT LOAD.
     pub body: Bytes,
     /// Declared flags (or compatibility mode without a shebang).
@@ -38,7 +40,8 @@ pub struct Script {
 /// The server's scripts: the cache by SHA1, the run in progress and the PRNG scripts share.
 #[derive(Default)]
 pub struct Scripts {
-    cache: RwLock<HashMap<String, Arc<Script>, ahash::RandomState>>,
+    /// Lower-case hex SHA1 → script.
+    cache: RwLock<HashMap<[u8; 40], Arc<Script>, ahash::RandomState>>,
     /// Bytes of cached bodies (INFO `used_memory_scripts_eval`).
     cache_bytes: AtomicUsize,
     /// Raised by SCRIPT FLUSH: each thread's engine drops what it compiled when it sees a
@@ -55,7 +58,11 @@ pub struct Scripts {
 #[derive(Default)]
 pub struct RunState {
     running: AtomicBool,
-    started: Mutex<Option<Instant>>,
+    /// When the running script started, in nanoseconds since [`clock_base`].
+    started_ns: AtomicU64,
+    /// Clients parked in [`RunState::done`]'s wait: a script ending with none skips the
+    /// wake-up (most scripts end before anyone waits).
+    pub parked: AtomicUsize,
     /// Set by SCRIPT KILL; the engine's hook stops the script when it sees it.
     pub kill: AtomicBool,
     /// The script has run a write (then it can no longer be killed).
@@ -69,6 +76,9 @@ pub struct RunState {
     current: Mutex<Option<(String, Vec<Bytes>)>>,
 }
 
+/// How long a command waits on its thread for a script to end before it is parked.
+const BRIEF_WAIT: std::time::Duration = std::time::Duration::from_micros(200);
+
 /// The BUSY reply while an EVAL script runs.
 pub const BUSY_EVAL: &str =
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
@@ -79,7 +89,21 @@ pub const BUSY_FUNCTION: &str =
 impl RunState {
     /// True while a script runs; a relaxed load, cheap enough for every command.
     pub fn is_running(&self) -> bool {
-        self.running.load(Ordering::Acquire)
+        self.running.load(Ordering::SeqCst)
+    }
+
+    /// Waits on this thread, up to `BRIEF_WAIT`, for the running script to end: most
+    /// scripts take microseconds, far less than parking a connection and waking it
+    /// again. False when one is still running.
+    pub fn wait_briefly(&self) -> bool {
+        let deadline = Instant::now() + BRIEF_WAIT;
+        while self.is_running() {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::yield_now();
+        }
+        true
     }
 
     /// Milliseconds since the running script started, or None when none runs.
@@ -87,7 +111,8 @@ impl RunState {
         if !self.is_running() {
             return None;
         }
-        self.started.lock().map(|s| s.elapsed().as_millis() as u64)
+        let started = self.started_ns.load(Ordering::Acquire);
+        Some(since_base_ns().saturating_sub(started) / 1_000_000)
     }
 
     /// True while the running code is a function.
@@ -113,20 +138,43 @@ impl RunState {
     /// a function and the command that called it.
     pub fn begin(&self, function: Option<(String, Vec<Bytes>)>) {
         self.function.store(function.is_some(), Ordering::Release);
-        *self.current.lock() = function;
-        *self.started.lock() = Some(Instant::now());
+        if function.is_some() {
+            *self.current.lock() = function;
+        }
+        self.started_ns.store(since_base_ns(), Ordering::Release);
         self.kill.store(false, Ordering::Relaxed);
         self.wrote.store(false, Ordering::Relaxed);
-        self.running.store(true, Ordering::Release);
+        self.running.store(true, Ordering::SeqCst);
     }
 
     /// Marks the script ended and wakes the clients held meanwhile.
     pub fn end(&self) {
-        self.running.store(false, Ordering::Release);
-        *self.started.lock() = None;
-        *self.current.lock() = None;
-        self.done.notify_waiters();
+        self.running.store(false, Ordering::SeqCst);
+        if self.function.load(Ordering::Relaxed) {
+            *self.current.lock() = None;
+        }
+        // A client parking now sees the script ended (it checks after counting itself).
+        if self.parked.load(Ordering::SeqCst) > 0 {
+            self.done.notify_waiters();
+        }
     }
+}
+
+/// The instant script start times count from.
+fn clock_base() -> Instant {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *BASE.get_or_init(Instant::now)
+}
+
+fn since_base_ns() -> u64 {
+    clock_base().elapsed().as_nanos() as u64
+}
+
+/// A SHA1 as the cache keys it (lower case); None when it is not 40 bytes long.
+fn cache_key(sha: &[u8]) -> Option<[u8; 40]> {
+    let mut key: [u8; 40] = sha.try_into().ok()?;
+    key.make_ascii_lowercase();
+    Some(key)
 }
 
 /// Lower-case hex SHA1 of a body: a script's name in the cache.
@@ -136,31 +184,30 @@ pub fn sha1_hex(body: &[u8]) -> String {
 }
 
 impl Scripts {
-    /// The cached script named by `sha` (any case).
-    pub fn get(&self, sha: &[u8]) -> Option<(String, Arc<Script>)> {
-        if sha.len() != 40 {
-            return None;
-        }
-        let key = String::from_utf8_lossy(sha).to_ascii_lowercase();
-        let script = self.cache.read().get(&key).cloned()?;
-        Some((key, script))
+    /// The cached script named by `sha` (any case); looked up on every EVALSHA, so
+    /// without allocating.
+    pub fn get(&self, sha: &[u8]) -> Option<Arc<Script>> {
+        let key = cache_key(sha)?;
+        self.cache.read().get(&key).cloned()
     }
 
     /// Adds `body` to the cache (a no-op when already there) after checking its shebang;
     /// compiling is the engine's job, which the caller asks for first.
     pub fn insert(&self, sha: &str, body: Bytes, parsed: (ScriptFlags, usize)) -> Arc<Script> {
+        let key = cache_key(sha.as_bytes()).expect("a SHA1 is 40 hex digits");
         let mut cache = self.cache.write();
-        if let Some(s) = cache.get(sha) {
+        if let Some(s) = cache.get(&key) {
             return s.clone();
         }
         self.cache_bytes
             .fetch_add(body.len() + 40, Ordering::Relaxed);
         let script = Arc::new(Script {
+            sha: sha.to_string(),
             body,
             flags: parsed.0,
             shebang_len: parsed.1,
         });
-        cache.insert(sha.to_string(), script.clone());
+        cache.insert(key, script.clone());
         script
     }
 

@@ -1,8 +1,8 @@
 -- Builds the script environment once per Lua state: the redis API around the natives
 -- the server passes in, Redis's error handler, and read-only globals and libraries.
 -- Returns the runner that calls a compiled script under that handler, and the writable
--- redis table (the server sets redis.call and redis.pcall in it for each run); for a
--- functions state also the library loader and the environment library code runs in.
+-- redis table; for a functions state also the library loader and the environment
+-- library code runs in.
 local G, native, functions_mode = ...
 local dbg = G.debug
 local error, type, tostring, select, rawget, rawset = error, type, tostring, select, rawget, rawset
@@ -25,7 +25,7 @@ end
 
 -- redis.*
 local redis = {}
--- redis.call, redis.pcall and redis.acl_check_cmd are set by the server for each run.
+redis.call, redis.pcall, redis.acl_check_cmd = native.call, native.pcall, native.acl_check_cmd
 -- Functions that raise errors are natives: a Lua function would lose the caller's
 -- line when tail-called (`return redis.setresp(4)`), which Redis's C functions keep.
 redis.sha1hex, redis.log, redis.setresp, redis.set_repl = native.sha1hex, native.log, native.setresp, native.set_repl

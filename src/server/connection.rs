@@ -97,9 +97,19 @@ async fn wait_out_pause(srv: &Server, shutdown: &mut tokio::sync::watch::Receive
 /// Waits while a script runs, until it ends or reaches `busy-reply-threshold` (the held
 /// request then runs again and gets `-BUSY`), rechecking now and then past it.
 async fn wait_out_script(srv: &Server, shutdown: &mut tokio::sync::watch::Receiver<bool>) -> Flow {
-    // Created before the check, so a script ending in between still wakes us.
-    let done = srv.scripts.run.done.notified();
-    let Some(elapsed) = srv.scripts.run.elapsed_ms() else {
+    // Counted and created before the check, so a script ending in between still wakes
+    // us (or we see it ended).
+    let run = &srv.scripts.run;
+    run.parked.fetch_add(1, Ordering::SeqCst);
+    struct Unpark<'r>(&'r std::sync::atomic::AtomicUsize);
+    impl Drop for Unpark<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let _unpark = Unpark(&run.parked);
+    let done = run.done.notified();
+    let Some(elapsed) = run.elapsed_ms() else {
         return Flow::Continue;
     };
     let threshold = srv
