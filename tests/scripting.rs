@@ -672,3 +672,50 @@ fn a_busy_function_is_killed_by_function_kill_only() {
     );
     expect(&mut b, &["PING"], Reply::simple("PONG"));
 }
+
+#[test]
+fn set_repl_keeps_chosen_effects_off_followers() {
+    ensure_stock_redis();
+    let leader = TestServer::start(&[]);
+    let lp = leader.port.to_string();
+    let follower = TestServer::start(&["--replicaof", "127.0.0.1", &lp]);
+    let stock = TestServer::start_stock(&["--replicaof", "127.0.0.1", &lp]);
+    let mut l = leader.raw();
+    // Both in sync first: a later full sync would carry the unreplicated keys along.
+    l.cmd(&["SET", "ready", "1"]);
+    for s in [&follower, &stock] {
+        let mut f = s.raw();
+        assert!(poll_until(
+            Duration::from_secs(20),
+            Duration::from_millis(50),
+            || f.cmd(&["GET", "ready"]) == Reply::bulk("1")
+        ));
+    }
+    expect(
+        &mut l,
+        &[
+            "EVAL",
+            "redis.set_repl(redis.REPL_NONE) redis.call('set', 'local', '1') \
+             redis.set_repl(redis.REPL_AOF) redis.call('set', 'aof', '1') \
+             redis.set_repl(redis.REPL_ALL) return redis.call('set', 'both', '1')",
+            "0",
+        ],
+        Reply::ok(),
+    );
+    expect(&mut l, &["GET", "local"], Reply::bulk("1"));
+    let err = l.cmd(&["EVAL", "redis.set_repl(8)", "0"]);
+    assert!(
+        err.err_text().contains("Invalid replication flags"),
+        "{err:?}"
+    );
+    for s in [&follower, &stock] {
+        let mut f = s.raw();
+        assert!(poll_until(
+            Duration::from_secs(20),
+            Duration::from_millis(50),
+            || f.cmd(&["GET", "both"]) == Reply::bulk("1")
+        ));
+        assert_eq!(f.cmd(&["GET", "local"]), Reply::Nil, "on {}", s.port);
+        assert_eq!(f.cmd(&["GET", "aof"]), Reply::Nil, "on {}", s.port);
+    }
+}

@@ -37,6 +37,10 @@ pub enum CmdError {
     /// Any other error, with its full text including the code.
     #[error("{0}")]
     Msg(String),
+    /// An error already counted in the error statistics (a script's error raised by a
+    /// command it called, which counted it then), with its full text.
+    #[error("{0}")]
+    Counted(String),
 }
 
 impl CmdError {

@@ -133,6 +133,9 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
         }
         "memory" => {
             let m = crate::base::memory_stats();
+            let (vme, vmf) = crate::scripting::engine::vm_memory();
+            let libs = srv.functions.current();
+            let (se, fm) = (srv.scripts.cache_bytes(), libs.code_bytes());
             let total = total_system_memory();
             let frag = if m.allocated > 0 {
                 m.rss as f64 / m.allocated as f64
@@ -141,7 +144,7 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
             };
             let _ = write!(
                 out,
-                "# Memory\r\nused_memory:{a}\r\nused_memory_human:{ah}\r\nused_memory_rss:{r}\r\nused_memory_rss_human:{rh}\r\nused_memory_peak:{a}\r\nused_memory_peak_human:{ah}\r\nallocator_allocated:{a}\r\nallocator_active:{act}\r\nallocator_resident:{res}\r\ntotal_system_memory:{t}\r\ntotal_system_memory_human:{th}\r\nmaxmemory:{mm}\r\nmaxmemory_human:{mmh}\r\nmaxmemory_policy:{pol}\r\nallocator_frag_ratio:{afr:.2}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{fb}\r\nmem_replication_backlog:{bl}\r\nmem_allocator:jemalloc-5.3.0\r\nlazyfree_pending_objects:{lzp}\r\nlazyfreed_objects:{lzf}\r\n",
+                "# Memory\r\nused_memory:{a}\r\nused_memory_human:{ah}\r\nused_memory_rss:{r}\r\nused_memory_rss_human:{rh}\r\nused_memory_peak:{a}\r\nused_memory_peak_human:{ah}\r\nallocator_allocated:{a}\r\nallocator_active:{act}\r\nallocator_resident:{res}\r\ntotal_system_memory:{t}\r\ntotal_system_memory_human:{th}\r\nused_memory_lua:{vme}\r\nused_memory_vm_eval:{vme}\r\nused_memory_lua_human:{vmeh}\r\nused_memory_scripts_eval:{se}\r\nnumber_of_cached_scripts:{ns}\r\nnumber_of_functions:{nf}\r\nnumber_of_libraries:{nl}\r\nused_memory_vm_functions:{vmf}\r\nused_memory_vm_total:{vmt}\r\nused_memory_vm_total_human:{vmth}\r\nused_memory_functions:{fm}\r\nused_memory_scripts:{sm}\r\nused_memory_scripts_human:{smh}\r\nmaxmemory:{mm}\r\nmaxmemory_human:{mmh}\r\nmaxmemory_policy:{pol}\r\nallocator_frag_ratio:{afr:.2}\r\nmem_fragmentation_ratio:{frag:.2}\r\nmem_fragmentation_bytes:{fb}\r\nmem_replication_backlog:{bl}\r\nmem_allocator:jemalloc-5.3.0\r\nlazyfree_pending_objects:{lzp}\r\nlazyfreed_objects:{lzf}\r\n",
                 a = m.allocated,
                 ah = human_bytes(m.allocated),
                 r = m.rss,
@@ -163,6 +166,18 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
                 mm = srv.store.evictor.settings.maxmemory(),
                 mmh = human_bytes(srv.store.evictor.settings.maxmemory()),
                 bl = seq.log.backlog.as_ref().map_or(0, |b| b.capacity()),
+                vme = vme,
+                vmeh = human_bytes(vme as u64),
+                se = se,
+                ns = srv.scripts.count(),
+                nf = libs.function_count(),
+                nl = libs.len(),
+                vmf = vmf,
+                vmt = vme + vmf,
+                vmth = human_bytes((vme + vmf) as u64),
+                fm = fm,
+                sm = se + fm,
+                smh = human_bytes((se + fm) as u64),
             );
         }
         "persistence" => {

@@ -745,6 +745,25 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ctx.out.ok();
         }
         "protocol" if args.len() == 3 => debug_protocol(ctx, &args[2])?,
+        "object" if args.len() == 3 => {
+            // Expired or not, as Redis finds it (the test suite checks an expired key is
+            // still there before a script reads it).
+            let db = ctx.db();
+            let line = {
+                let Some(e) = ctx.srv.store.db(db).get(&args[2]) else {
+                    return Err(CmdError::NoSuchKey);
+                };
+                let encoding = if e.raw { "raw" } else { e.value.encoding() };
+                format!(
+                    "Value at:{:p} refcount:1 encoding:{encoding} serializedlength:{} lru:{} lru_seconds_idle:{}",
+                    &*e,
+                    crate::server::persistence::serialized_length(&e.value),
+                    (crate::base::now_ms() / 1000 - e.idle_seconds()) & ((1 << 24) - 1),
+                    e.idle_seconds()
+                )
+            };
+            ctx.out.simple(&line);
+        }
         "set-active-expire" if args.len() == 3 => {
             let on = arg_i64(&args[2]).unwrap_or(0) != 0;
             ctx.srv.active_expire.store(on, Ordering::Relaxed);
@@ -771,6 +790,8 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "    Output a hex signature representing the current DB content.",
             "DIGEST-VALUE <key> [<key> ...]",
             "    Output a hex signature of the values of all the specified keys.",
+            "OBJECT <key>",
+            "    Show low level info about the `key` and associated value.",
             "PROTOCOL <type>",
             "    Reply with a test value of the specified type. <type> can be: string,",
             "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",

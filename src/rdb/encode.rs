@@ -13,6 +13,32 @@ const PLAIN_THRESHOLD: usize = 1 << 30;
 /// Bytes gathered before handing them to the underlying writer.
 const FLUSH_AT: usize = 64 * 1024;
 
+/// Bytes a value takes in a snapshot, without its type byte and key (DEBUG OBJECT's
+/// `serializedlength`).
+pub fn serialized_length(value: &RdbValueRef<'_>) -> usize {
+    /// Counts what a large value flushes before it is whole.
+    struct Count(usize);
+    impl Write for Count {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut w = RdbWriter {
+        w: Count(0),
+        buf: Vec::new(),
+        crc: 0,
+        compress: true,
+        checksum: false,
+    };
+    let _ = w.write_entry(b"", value, 0);
+    // Less the type byte and the empty key's length byte.
+    (w.w.0 + w.buf.len()).saturating_sub(2)
+}
+
 /// FUNCTION DUMP's payload: the libraries as RDB function records, then the RDB version
 /// (2 bytes) and a CRC64 of all that (8 bytes), little endian, as Redis frames DUMP
 /// payloads (stock FUNCTION RESTORE accepts it).

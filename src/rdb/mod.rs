@@ -18,7 +18,7 @@ mod listpack;
 pub mod lzf;
 
 pub use decode::{function_restore, load};
-pub use encode::{RdbWriter, function_dump};
+pub use encode::{RdbWriter, function_dump, serialized_length};
 
 /// The RDB version this module writes, and the newest one it reads.
 pub const RDB_VERSION: u32 = 10;

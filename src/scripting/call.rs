@@ -24,7 +24,15 @@ pub struct RunCtx {
     /// A write already ran: later writes are never refused on server state, so a script
     /// is never left half applied.
     pub wrote: bool,
+    /// `redis.set_repl`: effects go to followers only while `REPL_REPLICA` is set (there
+    /// is no AOF for `REPL_AOF` to choose).
+    pub repl: u8,
 }
+
+/// `redis.REPL_REPLICA`: effects are replicated to followers.
+pub const REPL_REPLICA: u8 = 2;
+/// `redis.REPL_ALL`, the default.
+pub const REPL_ALL: u8 = 3;
 
 /// Why a command called from a script did not run: Redis's texts, without a code (the
 /// caller adds `ERR`) unless they carry their own (`-READONLY ...`).
@@ -35,6 +43,28 @@ fn refuse(msg: &str) -> Result<Vec<u8>, String> {
 /// Runs `args` for the script: Ok with the command's RESP reply (which may be an error
 /// reply), or Err with the text of a refusal.
 pub fn call(ctx: &mut Ctx<'_>, run: &mut RunCtx, args: Vec<Bytes>) -> Result<Vec<u8>, String> {
+    let name = args.first().cloned();
+    let result = check_and_execute(ctx, run, args);
+    if let Err(msg) = &result {
+        // As Redis: a refused command counts as rejected, and its error counts once,
+        // here (the script's error carries a flag so it is not counted again).
+        let srv = ctx.srv;
+        match msg.strip_prefix('-') {
+            Some(text) => srv.count_error(text),
+            None => srv.count_error(&format!("ERR {msg}")),
+        }
+        if let Some(cmd) = name.and_then(|n| srv.commands.get(&n)) {
+            cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    result
+}
+
+fn check_and_execute(
+    ctx: &mut Ctx<'_>,
+    run: &mut RunCtx,
+    args: Vec<Bytes>,
+) -> Result<Vec<u8>, String> {
     let srv = ctx.srv;
     if args.is_empty() {
         return refuse("Please specify at least one argument for this redis lib call");
@@ -114,7 +144,17 @@ fn execute(
     // Timed for commandstats as the dispatcher times commands (and as rarely).
     let timed = srv.config.live.slowlog_slower_than.load(Ordering::Relaxed) >= 0;
     let started = timed.then(quanta::Instant::now);
+    // redis.set_repl without REPL_REPLICA: this call's effects stay on this node.
+    let unreplicated = run.repl & REPL_REPLICA == 0;
+    let suppressed = ctx
+        .txn
+        .as_mut()
+        .filter(|_| unreplicated)
+        .map(|t| std::mem::replace(&mut t.log().suppress_effects, true));
     let result = (cmd.handler_for(args))(ctx, args);
+    if let (Some(before), Some(t)) = (suppressed, ctx.txn.as_mut()) {
+        t.log().suppress_effects = before;
+    }
     if let Err(e) = &result {
         srv.reply_error(ctx.out, e);
     }

@@ -60,6 +60,9 @@ impl Rand48 {
 #[derive(Debug)]
 struct RaisedReply {
     err: String,
+    /// Raised by `redis.call` for a command's error, already counted in the error
+    /// statistics.
+    counted: bool,
 }
 
 impl std::fmt::Display for RaisedReply {
@@ -72,7 +75,10 @@ impl std::error::Error for RaisedReply {}
 
 /// An error raised as Redis raises it from C: `{err=msg}` once the handler sees it.
 fn raise(msg: &str) -> mlua::Error {
-    mlua::Error::external(RaisedReply { err: msg.into() })
+    mlua::Error::external(RaisedReply {
+        err: msg.into(),
+        counted: false,
+    })
 }
 
 /// `source:line: ` of the Lua code calling the current native, as luaL_argerror prefixes
@@ -117,7 +123,9 @@ fn unwrap_raised(lua: &Lua, v: Value) -> mlua::Result<Value> {
     if let Some(raised) = e.chain().find_map(|c| c.downcast_ref::<RaisedReply>()) {
         let t = lua.create_table()?;
         t.raw_set("err", raised.err.as_str())?;
-        t.raw_set("ignore_error_stats_update", true)?;
+        if raised.counted {
+            t.raw_set("ignore_error_stats_update", true)?;
+        }
         return Ok(Value::Table(t));
     }
     let mut root: &mlua::Error = &e;
@@ -146,6 +154,8 @@ trait Caller {
     fn call(&self, lua: &Lua, args: MultiValue, raise: bool) -> mlua::Result<Value>;
     /// `redis.acl_check_cmd`.
     fn acl_check(&self, args: MultiValue) -> mlua::Result<bool>;
+    /// `redis.set_repl`: where the effects of later calls go (`REPL_*` bits).
+    fn set_repl(&self, flags: u8);
 }
 
 /// Where the natives find the [`Caller`] of the run in progress: set by [`install`] for
@@ -208,12 +218,16 @@ impl Caller for RunCaller<'_, '_> {
             Value::Table(t) => t.raw_get::<String>("err")?,
             _ => "ERR command failed".into(),
         };
-        Err(mlua::Error::external(RaisedReply { err }))
+        Err(mlua::Error::external(RaisedReply { err, counted: true }))
     }
 
     fn acl_check(&self, args: MultiValue) -> mlua::Result<bool> {
         let mut guard = self.state.borrow_mut();
         acl_check(guard.0, args)
+    }
+
+    fn set_repl(&self, flags: u8) {
+        self.state.borrow_mut().1.repl = flags;
     }
 }
 
@@ -255,6 +269,46 @@ struct Engine {
     /// Functions mode: the loader, which runs a library chunk with only the registration
     /// API visible.
     loader: Option<Function>,
+    /// Which of the thread's two states this is (INFO counts their memory apart).
+    mode: Mode,
+    /// Bytes of this state last added to [`VM_MEMORY`].
+    reported: usize,
+}
+
+/// Memory of every thread's Lua states, EVAL's and functions' (INFO
+/// `used_memory_vm_eval`, `used_memory_vm_functions`), kept up to date every
+/// `GC_EVERY` runs and when a state is made or dropped.
+static VM_MEMORY: [std::sync::atomic::AtomicUsize; 2] = [
+    std::sync::atomic::AtomicUsize::new(0),
+    std::sync::atomic::AtomicUsize::new(0),
+];
+
+/// Bytes used by the Lua states of every thread: (EVAL's, functions').
+pub fn vm_memory() -> (usize, usize) {
+    (
+        VM_MEMORY[0].load(Ordering::Relaxed),
+        VM_MEMORY[1].load(Ordering::Relaxed),
+    )
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        VM_MEMORY[self.mode as usize].fetch_sub(self.reported, Ordering::Relaxed);
+    }
+}
+
+impl Engine {
+    /// Brings this state's share of [`VM_MEMORY`] up to date.
+    fn report_memory(&mut self) {
+        let now = self.lua.used_memory();
+        let slot = &VM_MEMORY[self.mode as usize];
+        if now >= self.reported {
+            slot.fetch_add(now - self.reported, Ordering::Relaxed);
+        } else {
+            slot.fetch_sub(self.reported - now, Ordering::Relaxed);
+        }
+        self.reported = now;
+    }
 }
 
 thread_local! {
@@ -331,23 +385,6 @@ impl Engine {
                     return Err(raise("ERR RESP version must be 2 or 3."));
                 }
                 s.set(v == 3);
-                Ok(())
-            })?,
-        )?;
-        // Checked as Redis checks it; what it would leave out of replication is not
-        // honoured yet: every effect is replicated.
-        natives.raw_set(
-            "set_repl",
-            lua.create_function(|_, args: MultiValue| {
-                if args.len() != 1 {
-                    return Err(raise("ERR redis.set_repl() requires two arguments."));
-                }
-                let v = number(&args[0]).unwrap_or(0.0) as i64;
-                if v & !3 != 0 {
-                    return Err(raise(
-                        "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
-                    ));
-                }
                 Ok(())
             })?,
         )?;
@@ -446,6 +483,25 @@ impl Engine {
         }
         let slot = caller.clone();
         natives.raw_set(
+            "set_repl",
+            lua.create_function(move |_, args: MultiValue| {
+                if args.len() != 1 {
+                    return Err(raise("ERR redis.set_repl() requires two arguments."));
+                }
+                let v = number(&args[0]).unwrap_or(0.0) as i64;
+                if v & !3 != 0 {
+                    return Err(raise(
+                        "ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                    ));
+                }
+                with_caller(&slot, |c| {
+                    c.set_repl(v as u8);
+                    Ok(())
+                })
+            })?,
+        )?;
+        let slot = caller.clone();
+        natives.raw_set(
             "acl_check_cmd",
             lua.create_function(move |_, args: MultiValue| {
                 with_caller(&slot, |c| c.acl_check(args))
@@ -479,8 +535,12 @@ impl Engine {
             caller,
             hook: Rc::new(RefCell::new(None)),
             loader,
+            mode,
+            reported: 0,
         };
         engine.install_hook()?;
+        let mut engine = engine;
+        engine.report_memory();
         Ok(engine)
     }
 
@@ -767,19 +827,21 @@ fn with_engine<R>(mode: Mode, f: impl FnOnce(&mut Engine) -> R) -> Result<R, Cmd
 }
 
 impl Engine {
-    /// Drops compiled scripts after a SCRIPT FLUSH.
-    fn sync_scripts(&mut self, generation: u64) {
+    /// After a SCRIPT FLUSH, starts over with a fresh Lua state, as Redis does (what
+    /// the flushed scripts left behind goes with the old one).
+    fn sync_scripts(&mut self, generation: u64) -> Result<(), CmdError> {
         if self.generation != generation {
-            self.compiled.clear();
+            *self = Engine::new(Mode::Eval).map_err(init_error)?;
             self.generation = generation;
         }
+        Ok(())
     }
 }
 
 /// Checks that `script` compiles (SCRIPT LOAD and EVAL cache only scripts that do).
 pub fn check_compiles(generation: u64, sha: &str, script: &Script) -> Result<(), CmdError> {
     with_engine(Mode::Eval, |e| {
-        e.sync_scripts(generation);
+        e.sync_scripts(generation).map_err(|e| e.to_string())?;
         e.function(sha, script).map(|_| ())
     })?
     .map_err(|m| CmdError::err(format!("Error compiling script (new function): {m}")))
@@ -840,6 +902,7 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
         allow_oom: !flags.compat && flags.allow_oom,
         oom_at_start,
         wrote: false,
+        repl: call::REPL_ALL,
     };
     let (mode, name) = match inv.target {
         Target::Script { sha, .. } => (Mode::Eval, sha),
@@ -848,7 +911,7 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
     with_engine(mode, |engine| -> Result<(), CmdError> {
         let f = match inv.target {
             Target::Script { sha, script } => {
-                engine.sync_scripts(srv.scripts.generation.load(Ordering::Acquire));
+                engine.sync_scripts(srv.scripts.generation.load(Ordering::Acquire))?;
                 engine.function(sha, script).map_err(|m| {
                     CmdError::err(format!("Error compiling script (new function): {m}"))
                 })?
@@ -896,15 +959,28 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
         engine.runs += 1;
         if engine.runs % GC_EVERY == 0 {
             let _ = lua.gc_step();
+            engine.report_memory();
         }
         let script_resp3 = engine.resp3.get();
         let (ok, value) = result.map_err(lua_err)?;
         let (ctx, _) = caller.state.into_inner();
-        if ok {
-            convert::lua_to_reply(&value, ctx.out, script_resp3, 0);
-            return Ok(());
+        if !ok {
+            return Err(script_error(&value, name));
         }
-        Err(script_error(&value, name))
+        // An error table returned as the reply: the script failed (for commandstats),
+        // and its error counts unless a command the script called counted it already.
+        if let Value::Table(t) = &value
+            && let Ok(Value::String(e)) = t.raw_get::<Value>("err")
+        {
+            let text = String::from_utf8_lossy(&e.as_bytes()).into_owned();
+            return Err(if already_counted(t) {
+                CmdError::Counted(text)
+            } else {
+                CmdError::Msg(text)
+            });
+        }
+        convert::lua_to_reply(&value, ctx.out, script_resp3, 0);
+        Ok(())
     })?
 }
 
@@ -930,7 +1006,19 @@ fn script_error(value: &Value, sha: &str) -> CmdError {
     if let (Some(source), Some(line)) = (source, line) {
         msg = format!("{msg} script: {sha}, on {source}:{line}.");
     }
-    CmdError::Msg(msg)
+    if already_counted(t) {
+        CmdError::Counted(msg)
+    } else {
+        CmdError::Msg(msg)
+    }
+}
+
+/// An error table from a command the script called: its error was counted then.
+fn already_counted(t: &Table) -> bool {
+    matches!(
+        t.raw_get::<Value>("ignore_error_stats_update"),
+        Ok(Value::Boolean(true))
+    )
 }
 
 fn string_array(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {

@@ -242,6 +242,11 @@ impl Libraries {
         Ok(libs)
     }
 
+    /// Bytes of library sources (INFO `used_memory_functions`).
+    pub fn code_bytes(&self) -> usize {
+        self.libs.values().map(|l| l.code.len()).sum()
+    }
+
     /// Every library's source, for a snapshot or FUNCTION DUMP.
     pub fn codes(&self) -> Vec<Vec<u8>> {
         self.libs.values().map(|l| l.code.to_vec()).collect()

@@ -316,6 +316,14 @@ impl Server {
         err: &crate::commands::CmdError,
     ) {
         let text = err.to_string();
+        if !matches!(err, crate::commands::CmdError::Counted(_)) {
+            self.count_error(&text);
+        }
+        out.error(&text);
+    }
+
+    /// Counts an error reply (`total_error_replies` and INFO errorstats) by its code.
+    pub fn count_error(&self, text: &str) {
         self.stats.error_replies.fetch_add(1, Ordering::Relaxed);
         let code = text.split_whitespace().next().unwrap_or("ERR");
         let mut stats = self.errorstats.lock();
@@ -323,8 +331,6 @@ impl Server {
         if stats.contains_key(code) || stats.len() < 128 {
             *stats.entry(code.to_string()).or_insert(0) += 1;
         }
-        drop(stats);
-        out.error(&text);
     }
 
     /// An owning handle to this server (it always exists while a method runs).

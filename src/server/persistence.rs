@@ -40,6 +40,11 @@ pub fn save_points_configured(srv: &Server) -> bool {
 
 /// Runs `f` on the RDB form of a stored value (borrowed: a snapshot copies no bytes,
 /// collections only gather references).
+/// Bytes `value` takes in a snapshot (DEBUG OBJECT's `serializedlength`).
+pub fn serialized_length(value: &Value) -> usize {
+    with_rdb_value(value, rdb::serialized_length)
+}
+
 fn with_rdb_value<R>(value: &Value, f: impl FnOnce(&RdbValueRef<'_>) -> R) -> R {
     match value {
         Value::Str(s) => f(&RdbValueRef::Str(s)),
