@@ -28,6 +28,7 @@ const SKIP: &[&str] = &[
     "hello",
     "auth",
     "psync",
+    "sync",
     "replicaof",
     "slaveof",
     "wait",
