@@ -121,6 +121,20 @@ fn harness() -> &'static Mutex<Harness> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("tokio runtime");
+        // A script that never ends (a loop, endless tail calls) is valid Lua and runs
+        // until killed, as in Redis: stop it after a second, as an operator's SCRIPT
+        // KILL would, so one input cannot hang the fuzzer.
+        let watched = Arc::downgrade(&srv);
+        std::thread::spawn(move || {
+            while let Some(srv) = watched.upgrade() {
+                let run = &srv.scripts.run;
+                if run.elapsed_ms().is_some_and(|ms| ms > 1000) {
+                    run.kill.store(true, Ordering::Relaxed);
+                }
+                drop(srv);
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        });
         Mutex::new(Harness {
             srv,
             defaults,
@@ -227,6 +241,59 @@ pub fn run_commands(data: &[u8]) {
             );
         }
     });
+}
+
+/// A Lua body from arbitrary bytes, run every way a client can run one: the input is
+/// `body [\0 key-or-arg ...]`; the body runs through EVAL and EVAL_RO (first two extra
+/// parts as KEYS), then as a library (`#!lua name=fz` prepended) through FUNCTION LOAD,
+/// with FCALL and FCALL_RO of a function `f`, FUNCTION LIST and a DUMP/RESTORE round
+/// trip. Panics and malformed replies are failures, as in `run_commands`.
+pub fn run_script(data: &[u8]) {
+    let mut parts = data.split(|&b| b == 0);
+    let body = parts.next().unwrap_or_default();
+    let extra: Vec<&[u8]> = parts.take(8).collect();
+    let numkeys = extra.len().min(2).to_string();
+    let mut library = b"#!lua name=fz\n".to_vec();
+    library.extend_from_slice(body);
+    let with_extra = |head: &[&[u8]]| -> Vec<u8> {
+        let mut args: Vec<&[u8]> = head.to_vec();
+        args.extend_from_slice(&extra);
+        resp_request(&args)
+    };
+    let mut stream = Vec::new();
+    stream.extend(with_extra(&[b"EVAL", body, numkeys.as_bytes()]));
+    stream.extend(with_extra(&[b"EVAL_RO", body, numkeys.as_bytes()]));
+    stream.extend(resp_request(&[b"FUNCTION", b"LOAD", b"REPLACE", &library]));
+    stream.extend(with_extra(&[b"FCALL", b"f", numkeys.as_bytes()]));
+    stream.extend(with_extra(&[b"FCALL_RO", b"f", numkeys.as_bytes()]));
+    stream.extend(resp_request(&[b"FUNCTION", b"LIST", b"WITHCODE"]));
+    with_harness(|h| {
+        h.run(&stream);
+        // DUMP then RESTORE what it gave, as a client would copy libraries over.
+        let mut admin = new_conn(&h.srv);
+        let now = ferrocache::base::now_ms();
+        let dump = vec![Bytes::from_static(b"FUNCTION"), Bytes::from_static(b"DUMP")];
+        commands::execute(&h.srv, &mut admin.client, &mut admin.out, dump, now);
+        let reply = admin.out.buf.split().freeze();
+        if let Some(payload) = resp::bulk_payload(&reply) {
+            let restore = [&b"FUNCTION"[..], b"RESTORE", &payload, b"FLUSH"];
+            let args = restore.iter().map(|a| Bytes::copy_from_slice(a)).collect();
+            commands::execute(&h.srv, &mut admin.client, &mut admin.out, args, now);
+            flush(&mut admin, b"FUNCTION RESTORE");
+        }
+        drop_conn(&h.srv, admin);
+    });
+}
+
+/// One request as a client sends it (a RESP multibulk).
+fn resp_request(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
 }
 
 /// `FUZZ_COMMAND_REPORT=1`: after each input, list the table commands no input has run
@@ -382,6 +449,13 @@ impl Harness {
         }
         if (0..16).any(|db| !srv.store.db(db).map.is_empty()) {
             run(&mut admin, &["flushall"]);
+        }
+        // Scripts and libraries from this input must not serve the next one.
+        if srv.scripts.count() > 0 {
+            srv.scripts.flush();
+        }
+        if !srv.functions.current().is_empty() {
+            srv.functions.set(Default::default());
         }
         srv.set_pause(None);
         drop_conn(srv, admin);

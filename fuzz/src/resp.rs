@@ -162,3 +162,11 @@ mod tests {
         assert!(check_frames(b"=5\r\ntxt:\r\n").is_err());
     }
 }
+
+/// The payload of a reply that is one bulk string (`$n\r\n...\r\n`), if it is one.
+pub fn bulk_payload(reply: &[u8]) -> Option<Vec<u8>> {
+    let rest = reply.strip_prefix(b"$")?;
+    let eol = rest.iter().position(|&b| b == b'\r')?;
+    let n: usize = std::str::from_utf8(&rest[..eol]).ok()?.parse().ok()?;
+    rest.get(eol + 2..eol + 2 + n).map(<[u8]>::to_vec)
+}

@@ -4,7 +4,7 @@
 
 use crate::commands::{self, Ctx, flags};
 use crate::protocol::ReplyBuf;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::sync::atomic::Ordering;
 
 /// What a script run carries between the commands it calls.
@@ -36,13 +36,13 @@ pub const REPL_ALL: u8 = 3;
 
 /// Why a command called from a script did not run: Redis's texts, without a code (the
 /// caller adds `ERR`) unless they carry their own (`-READONLY ...`).
-fn refuse(msg: &str) -> Result<Vec<u8>, String> {
+fn refuse(msg: &str) -> Result<BytesMut, String> {
     Err(msg.to_string())
 }
 
 /// Runs `args` for the script: Ok with the command's RESP reply (which may be an error
 /// reply), or Err with the text of a refusal.
-pub fn call(ctx: &mut Ctx<'_>, run: &mut RunCtx, args: Vec<Bytes>) -> Result<Vec<u8>, String> {
+pub fn call(ctx: &mut Ctx<'_>, run: &mut RunCtx, args: Vec<Bytes>) -> Result<BytesMut, String> {
     let name = args.first().cloned();
     let result = check_and_execute(ctx, run, args);
     if let Err(msg) = &result {
@@ -64,7 +64,7 @@ fn check_and_execute(
     ctx: &mut Ctx<'_>,
     run: &mut RunCtx,
     args: Vec<Bytes>,
-) -> Result<Vec<u8>, String> {
+) -> Result<BytesMut, String> {
     let srv = ctx.srv;
     if args.is_empty() {
         return refuse("Please specify at least one argument for this redis lib call");
@@ -131,7 +131,7 @@ fn execute(
     run: &mut RunCtx,
     cmd: &'static commands::Command,
     args: &[Bytes],
-) -> Vec<u8> {
+) -> BytesMut {
     let srv = ctx.srv;
     let caller_db = std::mem::replace(&mut ctx.client.db, run.db);
     let mut reply = ReplyBuf {
@@ -162,7 +162,7 @@ fn execute(
     srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
     std::mem::swap(ctx.out, &mut reply);
     run.db = std::mem::replace(&mut ctx.client.db, caller_db);
-    reply.buf.to_vec()
+    reply.buf
 }
 
 /// Converts the Lua arguments of `redis.call` (and `redis.acl_check_cmd`) into a
