@@ -19,6 +19,17 @@ use std::sync::atomic::Ordering;
 const KILL_CHECK_EVERY: u32 = 1000;
 /// Milliseconds a script runs before its worker's other tasks move to another thread.
 const HAND_OFF_AFTER_MS: u64 = 10;
+/// How a run's KEYS and ARGV reach the runner.
+enum RunArgs<'a> {
+    /// As strings on the Lua stack (keys first).
+    Stack(Vec<&'a str>),
+    /// As the two tables.
+    Tables(Table, Table),
+}
+
+/// Keys and arguments passed to the runner on the Lua stack (more go as tables: the C
+/// stack of a Lua 5.1 call is limited).
+const STACK_ARGS: usize = 64;
 /// Scripts between two incremental garbage collection steps (Redis's LUA_GC_CYCLE_PERIOD).
 const GC_EVERY: u32 = 50;
 
@@ -246,7 +257,6 @@ type Registrations = Vec<(FunctionInfo, Function)>;
 /// One thread's Lua state with its compiled scripts (EVAL) or loaded functions.
 struct Engine {
     lua: Lua,
-    globals: Table,
     /// Calls a script (`runner(f)`) or a function (`runner(f, keys, args)`) under
     /// Redis's error handler.
     runner: Function,
@@ -524,7 +534,6 @@ impl Engine {
         };
         let engine = Engine {
             lua,
-            globals,
             runner,
             compiled: HashMap::new(),
             generation: 0,
@@ -927,13 +936,26 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
         };
         let lua = engine.lua.clone();
         let lua_err = |e: mlua::Error| CmdError::err(format!("internal: {e}"));
-        let keys = string_array(&lua, inv.keys).map_err(lua_err)?;
-        let argv = string_array(&lua, inv.argv).map_err(lua_err)?;
-        // Scripts see KEYS and ARGV as globals; functions get them as arguments.
-        if mode == Mode::Eval {
-            engine.globals.raw_set("KEYS", &keys).map_err(lua_err)?;
-            engine.globals.raw_set("ARGV", &argv).map_err(lua_err)?;
-        }
+        // KEYS and ARGV (globals for scripts, arguments for functions) are built by the
+        // runner: few text arguments go over the Lua stack as they are, the cheapest way
+        // in; many, or binary ones, as two tables made here.
+        let count = inv.keys.len() + inv.argv.len();
+        let texts: Option<Vec<&str>> = (count <= STACK_ARGS)
+            .then(|| {
+                inv.keys
+                    .iter()
+                    .chain(inv.argv)
+                    .map(|a| std::str::from_utf8(a).ok())
+                    .collect()
+            })
+            .flatten();
+        let run_args = match texts {
+            Some(texts) => RunArgs::Stack(texts),
+            None => RunArgs::Tables(
+                string_array(&lua, inv.keys).map_err(lua_err)?,
+                string_array(&lua, inv.argv).map_err(lua_err)?,
+            ),
+        };
         engine.resp3.set(false);
         let threshold = srv.config.live.busy_reply_threshold.load(Ordering::Relaxed);
         if threshold > 0 {
@@ -948,9 +970,15 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
             resp3: engine.resp3.clone(),
         };
         let installed = install(&engine.caller, &caller);
-        let result = match mode {
-            Mode::Eval => engine.runner.call::<(bool, Value)>(f),
-            Mode::Functions => engine.runner.call::<(bool, Value)>((f, keys, argv)),
+        let result = match run_args {
+            RunArgs::Stack(texts) => engine.runner.call::<(bool, Value)>((
+                f,
+                inv.keys.len() as i64,
+                mlua::Variadic::from(texts),
+            )),
+            RunArgs::Tables(keys, argv) => {
+                engine.runner.call::<(bool, Value)>((f, -1i64, keys, argv))
+            }
         };
         drop(installed);
         if engine.hook.take().is_some_and(|h| h.killed) {

@@ -171,8 +171,24 @@ rawset(G, 'loadstring', function(s, name)
   return f, e
 end)
 
+-- KEYS and ARGV from a run's arguments: `nkeys` then the keys and arguments as strings,
+-- or -1 then the two tables already built (for runs with many of them).
+local function split(nkeys, ...)
+  if nkeys < 0 then
+    return ...
+  end
+  local keys, argv = { ... }, {}
+  for i = nkeys + 1, select('#', ...) do
+    argv[i - nkeys], keys[i] = keys[i], nil
+  end
+  return keys, argv
+end
+
 if not functions_mode then
-  return function(f)
+  return function(f, nkeys, ...)
+    local keys, argv = split(nkeys, ...)
+    rawset(G, 'KEYS', keys)
+    rawset(G, 'ARGV', argv)
     return xpcall(f, handler)
   end, redis, env
 end
@@ -193,9 +209,10 @@ raw_setmetatable(lib_redis, sealed({ __index = missing, __newindex = readonly })
 local lib_api = raw_setmetatable({ redis = lib_redis }, sealed({ __index = missing, __newindex = readonly }))
 protected[lib_redis] = true
 
-local function call(f, keys, args)
+local function call(f, nkeys, ...)
+  local keys, argv = split(nkeys, ...)
   return xpcall(function()
-    return f(keys, args)
+    return f(keys, argv)
   end, handler)
 end
 local function load(chunk)
