@@ -296,6 +296,7 @@ fn script_flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::err("SCRIPT FLUSH only support SYNC|ASYNC option"));
     }
     ctx.srv.scripts.flush();
+    engine::drop_eval_engine();
     ctx.out.ok();
     Ok(())
 }

@@ -847,6 +847,16 @@ impl Engine {
     }
 }
 
+/// Drops this thread's EVAL state now (SCRIPT FLUSH: its memory goes at once, as in
+/// Redis; other threads start over when they next run a script).
+pub fn drop_eval_engine() {
+    EVAL_ENGINE.with(|cell| {
+        if let Ok(mut slot) = cell.try_borrow_mut() {
+            *slot = None;
+        }
+    });
+}
+
 /// Checks that `script` compiles (SCRIPT LOAD and EVAL cache only scripts that do).
 pub fn check_compiles(generation: u64, sha: &str, script: &Script) -> Result<(), CmdError> {
     with_engine(Mode::Eval, |e| {
