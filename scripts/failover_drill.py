@@ -353,14 +353,65 @@ def switch_watcher(sentinels, events):
         threading.Thread(target=watch, args=(p,), daemon=True).start()
 
 
-def info_field(port, section, field):
+def info_fields(port, section):
+    """The fields of one INFO section as a dict (None when the node does not answer)."""
     r = try_call(port, "INFO", section)
     if not isinstance(r, bytes):
         return None
-    for line in r.decode().split("\r\n"):
-        if line.startswith(field + ":"):
-            return line.split(":", 1)[1]
-    return None
+    return dict(line.split(":", 1) for line in r.decode().split("\r\n") if ":" in line)
+
+
+def info_field(port, section, field):
+    return (info_fields(port, section) or {}).get(field)
+
+
+# How long the old leader may take to rejoin as a follower of the new leader once it is
+# back. A stock redis-sentinel converts a returned old master only from an INFO reply
+# (every 10 s for a replica entry) at least 8 s after that entry first reported
+# role:master and 8 s after it last went +sdown: about 10-11 s after the restart.
+# Sentinels in TILT (entered when their timer stalls for over 2 s: a loaded CI machine,
+# a slow fsync of the config they rewrite on +switch-master) take no action for 30 s,
+# so one stall before that first conversion delays it to up to 11 + 30 + 10 = 51 s.
+# 60 s covers that plus the resync; a rejoin past it is reported with the sentinels'
+# view of the old leader (rejoin_diagnostics).
+REJOIN_TIMEOUT = 60
+
+
+def rejoin_diagnostics(sps, lp, alias, new_port, tmp):
+    """Why the old leader at `lp` (known to the sentinels as `alias`: a proxy's port in
+    partition mode) has not rejoined: its replication state, each sentinel's entry for it
+    and TILT state, and the sentinels' events about it."""
+    out = ["old leader INFO replication: %s" % {
+        k: v for k, v in (info_fields(lp, "replication") or {}).items()
+        if k in ("role", "master_host", "master_port", "master_link_status",
+                 "master_sync_in_progress", "master_link_down_since_seconds")}]
+    for i, sp in enumerate(sps):
+        tilt = {k: v for k, v in (info_fields(sp, "sentinel") or {}).items() if "tilt" in k}
+        entry = None
+        r = try_call(sp, "SENTINEL", "REPLICAS", NAME)
+        for rep in r if isinstance(r, list) else []:
+            if isinstance(rep, list):
+                d = {rep[j].decode(): rep[j + 1].decode(errors="replace")
+                     for j in range(0, len(rep) - 1, 2)
+                     if isinstance(rep[j], bytes) and isinstance(rep[j + 1], bytes)}
+                if d.get("port") == str(alias):
+                    entry = {k: d.get(k) for k in (
+                        "flags", "role-reported", "role-reported-time", "info-refresh",
+                        "last-ok-ping-reply", "s-down-time", "master-port",
+                        "master-link-status")}
+        master = try_call(sp, "SENTINEL", "GET-MASTER-ADDR-BY-NAME", NAME)
+        master = master[1].decode() if isinstance(master, list) and len(master) == 2 else master
+        out.append("s%d: master port %s (new leader %d), %s, entry for the old leader: %s"
+                   % (i, master, new_port, tilt, entry))
+        try:
+            with open(os.path.join(tmp, "s%d.log" % i), "rb") as f:
+                lines = f.read().decode(errors="replace").splitlines()
+        except OSError:
+            lines = []
+        for line in lines:
+            if ":%d " % alias in line or "switch-master" in line or "tilt" in line.lower():
+                out.append("  s%d.log: %s" % (i, line))
+    return out
 
 
 def run(args):
@@ -369,8 +420,8 @@ def run(args):
     timeline = []
     t0 = None
 
-    def mark(what):
-        timeline.append((now(), what))
+    def mark(what, t=None):
+        timeline.append((now() if t is None else t, what))
 
     result = {"mode": args.mode, "wait": args.wait}
     try:
@@ -435,15 +486,33 @@ def run(args):
             proxy.heal()
             mark("partition healed")
         # The old leader must rejoin as a follower of the new one with equal data.
+        t_back = now()
+        repointed = {}
+
         def rejoined():
-            return (info_field(lp, "replication", "master_port") == str(new_port)
-                    and info_field(lp, "replication", "master_link_status") == "up")
+            f = info_fields(lp, "replication") or {}
+            if f.get("master_port") != str(new_port):
+                return False
+            repointed.setdefault("t", now())
+            return f.get("master_link_status") == "up"
         rejoined_ok = True
+        rejoin_ms = None
         try:
-            wait_for(rejoined, 40, "old leader rejoining")
-            mark("old leader is a follower of the new leader")
+            wait_for(rejoined, REJOIN_TIMEOUT, "old leader rejoining")
+            rejoin_ms = round((now() - t_back) * 1000)
+            mark("old leader repointed to the new leader", repointed["t"])
+            mark("old leader is a follower of the new leader (link up)")
         except SystemExit:
             rejoined_ok = False
+            mark("old leader has not rejoined within %d s" % REJOIN_TIMEOUT)
+            sys.stderr.write("drill: the old leader did not rejoin within %d s of coming back\n"
+                             % REJOIN_TIMEOUT)
+            for line in rejoin_diagnostics(sps, lp, target, new_port, tmp):
+                sys.stderr.write("  %s\n" % line)
+            sys.stderr.flush()
+        # The leader the sentinels name now: another one than new_port means a second
+        # failover after the one this drill caused (the old leader then follows that one).
+        leader_at_end = writer.leader()
         time.sleep(1.0)
         writer.stop = True
         writer.join(5)
@@ -480,6 +549,9 @@ def run(args):
             "split_brain_ms": round((max(old_after) - t0) * 1000) if old_after else 0,
             "split_brain_writes": len(old_after),
             "rejoined": rejoined_ok,
+            "rejoin_ms": rejoin_ms,
+            "new_leader": new_port,
+            "leader_at_end": leader_at_end,
             "digest_equal": digest_equal,
             "timeline": [(round((t - t0) * 1000), w) for t, w in timeline],
         })
@@ -571,9 +643,11 @@ def main():
     for t, w in r["timeline"]:
         print("  %+7d ms  %s" % (t, w))
     print("  switch %d ms, first write on new leader %d ms, acked %d, lost %d, "
-          "WAIT-acked lost %s, split-brain writes %d (last at %d ms), rejoined %s, digest equal %s"
+          "WAIT-acked lost %s, split-brain writes %d (last at %d ms), rejoined %s (%s ms after "
+          "coming back), digest equal %s"
           % (r["switch_ms"], r["first_write_ms"], r["acked"], r["lost"], r["wait_lost"],
-             r["split_brain_writes"], r["split_brain_ms"], r["rejoined"], r["digest_equal"]))
+             r["split_brain_writes"], r["split_brain_ms"], r["rejoined"], r["rejoin_ms"],
+             r["digest_equal"]))
 
 
 if __name__ == "__main__":
