@@ -83,7 +83,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     // Into the keyspace, as a follower loads its leader's snapshot.
     ferrocache_fuzz::with_harness(|h| {
         let mut txn = h.srv.store.write(ferrocache::base::now_ms());
-        let loaded = ferrocache::server::persistence::load_into(&mut txn, data, None);
+        let loaded = ferrocache::server::persistence::load_into(&h.srv, &mut txn, data, None);
         drop(txn);
         if loaded.is_ok() {
             h.run(&read_back(&entries));
