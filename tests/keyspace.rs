@@ -522,3 +522,304 @@ fn scan_returns_every_stable_key_while_others_churn() {
     churn.join().unwrap();
     assert_eq!(seen.len(), 20_000);
 }
+
+/// One key of every type, in both the compact and the large encodings.
+fn fill_every_type(r: &mut common::RawConn) {
+    r.cmd(&["SET", "str", "hello"]);
+    r.cmd(&["SET", "int", "12345"]);
+    r.cmd(&["SET", "long", &"x".repeat(500)]);
+    r.cmd(&["RPUSH", "list", "a", "b", "1", "2"]);
+    r.cmd(&["SADD", "ints", "1", "2", "3"]);
+    r.cmd(&["SADD", "set", "a", "b", "c"]);
+    r.cmd(&["ZADD", "zset", "1", "a", "2.5", "b", "-inf", "c"]);
+    r.cmd(&["HSET", "hash", "f", "v", "g", "w"]);
+    r.cmd(&["PFADD", "hll", "a", "b", "c"]);
+    r.cmd(&["SETBIT", "bits", "100", "1"]);
+    let many: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+    for (k, cmd) in [("biglist", "RPUSH"), ("bigset", "SADD")] {
+        let mut a = vec![cmd.to_string(), k.to_string()];
+        a.extend(many.iter().cloned());
+        r.cmd(&a);
+    }
+    for (i, m) in many.iter().enumerate() {
+        r.cmd(&["HSET", "bighash", m, &i.to_string()]);
+        r.cmd(&["ZADD", "bigzset", &i.to_string(), m]);
+    }
+}
+
+const EVERY_TYPE: &[&str] = &[
+    "str", "int", "long", "list", "ints", "set", "zset", "hash", "hll", "bits", "biglist",
+    "bigset", "bighash", "bigzset",
+];
+
+#[test]
+fn dump_restores_both_ways_with_stock() {
+    common::ensure_stock_redis();
+    let ours = TestServer::start(&[]);
+    let stock = TestServer::start_stock(&["--enable-debug-command", "yes"]);
+    for (from, to) in [(&ours, &stock), (&stock, &ours)] {
+        let (mut f, mut t) = (from.raw(), to.raw());
+        fill_every_type(&mut f);
+        for k in EVERY_TYPE {
+            let payload = f.cmd(&["DUMP", k]).as_bytes();
+            let copy = format!("copy:{k}");
+            t.cmd(&["DEL", &copy]);
+            let restored = t.cmd(&[b"RESTORE".as_slice(), copy.as_bytes(), b"0", &payload]);
+            assert_eq!(restored, Reply::ok(), "{k} from {}", from.port);
+            assert_eq!(
+                t.cmd(&["DEBUG", "DIGEST-VALUE", &copy]),
+                f.cmd(&["DEBUG", "DIGEST-VALUE", k]),
+                "{k} from {}",
+                from.port
+            );
+        }
+        f.cmd(&["FLUSHALL"]);
+        t.cmd(&["FLUSHALL"]);
+    }
+}
+
+#[test]
+fn restore_errors_match_stock() {
+    common::ensure_stock_redis();
+    let ours = TestServer::start(&[]);
+    let stock = TestServer::start_stock(&[]);
+    let (mut o, mut s) = (ours.raw(), stock.raw());
+    s.cmd(&["SET", "k", "v"]);
+    let good = s.cmd(&["DUMP", "k"]).as_bytes();
+    let mut bad_crc = good.clone();
+    *bad_crc.last_mut().unwrap() ^= 1;
+    let mut bad_version = good.clone();
+    let n = bad_version.len();
+    bad_version[n - 10] = 99;
+    let cases: Vec<Vec<Vec<u8>>> = vec![
+        vec![
+            b"RESTORE".to_vec(),
+            b"k".to_vec(),
+            b"0".to_vec(),
+            good.clone(),
+        ],
+        vec![
+            b"RESTORE".to_vec(),
+            b"n".to_vec(),
+            b"-1".to_vec(),
+            good.clone(),
+        ],
+        vec![
+            b"RESTORE".to_vec(),
+            b"n".to_vec(),
+            b"x".to_vec(),
+            good.clone(),
+        ],
+        vec![b"RESTORE".to_vec(), b"n".to_vec(), b"0".to_vec(), bad_crc],
+        vec![
+            b"RESTORE".to_vec(),
+            b"n".to_vec(),
+            b"0".to_vec(),
+            bad_version,
+        ],
+        vec![
+            b"RESTORE".to_vec(),
+            b"n".to_vec(),
+            b"0".to_vec(),
+            b"short".to_vec(),
+        ],
+        vec![
+            b"RESTORE".to_vec(),
+            b"n".to_vec(),
+            b"0".to_vec(),
+            good.clone(),
+            b"IDLETIME".to_vec(),
+            b"-1".to_vec(),
+        ],
+        vec![
+            b"RESTORE".to_vec(),
+            b"n".to_vec(),
+            b"0".to_vec(),
+            good.clone(),
+            b"FREQ".to_vec(),
+            b"256".to_vec(),
+        ],
+        vec![
+            b"RESTORE".to_vec(),
+            b"n".to_vec(),
+            b"0".to_vec(),
+            good.clone(),
+            b"FREQ".to_vec(),
+            b"1".to_vec(),
+            b"IDLETIME".to_vec(),
+            b"1".to_vec(),
+        ],
+        vec![
+            b"RESTORE".to_vec(),
+            b"n".to_vec(),
+            b"0".to_vec(),
+            good.clone(),
+            b"NOPE".to_vec(),
+        ],
+        vec![
+            b"RESTORE".to_vec(),
+            b"n".to_vec(),
+            b"1".to_vec(),
+            good.clone(),
+            b"ABSTTL".to_vec(),
+        ],
+        vec![b"EXISTS".to_vec(), b"n".to_vec()],
+        vec![
+            b"RESTORE".to_vec(),
+            b"n".to_vec(),
+            b"0".to_vec(),
+            good.clone(),
+            b"REPLACE".to_vec(),
+            b"IDLETIME".to_vec(),
+            b"100".to_vec(),
+        ],
+        vec![b"OBJECT".to_vec(), b"IDLETIME".to_vec(), b"n".to_vec()],
+        vec![b"GET".to_vec(), b"n".to_vec()],
+        vec![b"DUMP".to_vec(), b"nokey".to_vec()],
+    ];
+    o.cmd(&["SET", "k", "v"]);
+    for c in &cases {
+        assert_eq!(
+            o.cmd(c),
+            s.cmd(c),
+            "{:?}",
+            String::from_utf8_lossy(&c.concat())
+        );
+    }
+}
+
+#[test]
+fn restore_ttls_reach_followers_as_absolute_times() {
+    common::ensure_stock_redis();
+    common::assert_followers_converge(|r| {
+        r.cmd(&["SET", "src", "v"]);
+        r.cmd(&["RPUSH", "srclist", "a", "b"]);
+        let p = r.cmd(&["DUMP", "src"]).as_bytes();
+        let pl = r.cmd(&["DUMP", "srclist"]).as_bytes();
+        r.cmd(&[b"RESTORE".as_slice(), b"a", b"100000", &p]);
+        r.cmd(&[b"RESTORE".as_slice(), b"b", b"0", &pl]);
+        r.cmd(&[b"RESTORE".as_slice(), b"b", b"0", &p, b"REPLACE"]);
+        r.cmd(&[b"RESTORE".as_slice(), b"gone", b"1", &p, b"ABSTTL"]);
+    });
+}
+
+fn sort_fill(r: &mut common::RawConn) {
+    r.cmd(&["RPUSH", "l", "3", "1", "2", "10", "-5", "2.5"]);
+    r.cmd(&["RPUSH", "words", "pear", "apple", "fig", "banana"]);
+    r.cmd(&["SADD", "s", "5", "3", "9", "1"]);
+    r.cmd(&["SADD", "ws", "b", "a", "c"]);
+    r.cmd(&["ZADD", "z", "1", "c", "2", "a", "3", "b"]);
+    r.cmd(&[
+        "MSET", "w_3", "30", "w_1", "10", "w_2", "20", "w_10", "5", "w_-5", "7", "w_2.5", "1",
+    ]);
+    r.cmd(&["MSET", "o_1", "one", "o_2", "two", "o_3", "three"]);
+    r.cmd(&["HSET", "h_1", "name", "n1", "rank", "3"]);
+    r.cmd(&["HSET", "h_2", "name", "n2", "rank", "1"]);
+    r.cmd(&["HSET", "h_3", "name", "n3", "rank", "2"]);
+    r.cmd(&["RPUSH", "bad", "1", "x"]);
+}
+
+const SORT_CASES: &[&str] = &[
+    "SORT l",
+    "SORT l DESC",
+    "SORT l LIMIT 1 3",
+    "SORT l LIMIT -5 2",
+    "SORT l LIMIT 4 100 DESC",
+    "SORT l LIMIT 10 1",
+    "SORT l LIMIT 0 0",
+    "SORT l BY w_*",
+    "SORT l BY w_* DESC GET # GET o_*",
+    "SORT l BY nosort",
+    "SORT l BY nosort DESC LIMIT 1 2",
+    "SORT l BY h_*->rank GET h_*->name GET #",
+    "SORT l BY h_*-> ",
+    "SORT words",
+    "SORT words ALPHA",
+    "SORT words ALPHA DESC LIMIT 1 2",
+    "SORT words BY o_* ALPHA",
+    "SORT s",
+    "SORT s DESC",
+    "SORT ws ALPHA",
+    "SORT z",
+    "SORT z ALPHA",
+    "SORT z BY nosort",
+    "SORT z BY nosort DESC",
+    "SORT z BY nosort LIMIT 1 1",
+    "SORT z BY nosort DESC LIMIT 1 5",
+    "SORT nokey",
+    "SORT nokey BY nosort GET #",
+    "SORT bad",
+    "SORT bad ALPHA",
+    "SORT l LIMIT 1",
+    "SORT l LIMIT a b",
+    "SORT l NOPE",
+    "SORT w_1",
+    "SORT_RO l BY w_* GET o_*",
+    "SORT_RO l STORE dst",
+    "SORT l BY w_* STORE dst",
+    "LRANGE dst 0 -1",
+    "SORT l GET o_* STORE dst2",
+    "LRANGE dst2 0 -1",
+    "SORT nokey STORE dst",
+    "EXISTS dst",
+    "SORT s BY nosort STORE dst3",
+    "LRANGE dst3 0 -1",
+    "TYPE dst3",
+];
+
+#[test]
+fn sort_matches_stock() {
+    common::ensure_stock_redis();
+    let ours = TestServer::start(&[]);
+    let stock = TestServer::start_stock(&[]);
+    let (mut o, mut s) = (ours.raw(), stock.raw());
+    sort_fill(&mut o);
+    sort_fill(&mut s);
+    for line in SORT_CASES {
+        let c: Vec<&str> = line.split(' ').filter(|w| !w.is_empty()).collect();
+        assert_eq!(o.cmd(&c), s.cmd(&c), "{line}");
+    }
+    // A set under BY nosort comes out sorted when a script asks, as on stock.
+    let script = [
+        "EVAL",
+        "return redis.call('sort', KEYS[1], 'by', 'nosort')",
+        "1",
+        "ws",
+    ];
+    assert_eq!(o.cmd(&script), s.cmd(&script));
+}
+
+#[test]
+fn sort_patterns_need_access_to_every_key() {
+    let (_s, mut r) = setup();
+    r.cmd(&["ACL", "SETUSER", "limited", "on", "nopass", "+@all", "~l*"]);
+    r.cmd(&["RPUSH", "l", "2", "1"]);
+    r.cmd(&["AUTH", "limited", "x"]);
+    assert_eq!(r.cmd(&["SORT", "l"]), Reply::bulks(&["1", "2"]));
+    assert_eq!(
+        r.cmd(&["SORT", "l", "BY", "w_*"]),
+        Reply::err("ERR BY option of SORT denied due to insufficient ACL permissions.")
+    );
+    assert_eq!(
+        r.cmd(&["SORT", "l", "GET", "#"]),
+        Reply::err("ERR GET option of SORT denied due to insufficient ACL permissions.")
+    );
+    assert_eq!(
+        r.cmd(&["SORT", "l", "BY", "nosort"]),
+        Reply::bulks(&["2", "1"])
+    );
+}
+
+#[test]
+fn sort_store_reaches_followers_alike() {
+    common::ensure_stock_redis();
+    common::assert_followers_converge(|r| {
+        sort_fill(r);
+        r.cmd(&["SADD", "tied", "a", "b", "c", "d", "e"]);
+        r.cmd(&["SORT", "tied", "BY", "missing_*", "ALPHA", "STORE", "t1"]);
+        r.cmd(&["SORT", "s", "BY", "w_*", "STORE", "t2"]);
+        r.cmd(&["SET", "t3", "old"]);
+        r.cmd(&["SORT", "nokey", "STORE", "t3"]);
+        r.cmd(&["SORT", "l", "GET", "o_*", "STORE", "t4"]);
+    });
+}

@@ -554,3 +554,48 @@ fn keyspace_hits_and_misses_follow_redis_for_writes() {
     r.cmd(&["GETDEL", "k"]);
     assert_eq!(counts(&mut r), ("4".into(), "2".into()));
 }
+
+#[test]
+fn lcs_matches_stock() {
+    common::ensure_stock_redis();
+    let ours = TestServer::start(&[]);
+    let stock = TestServer::start_stock(&[]);
+    let (mut o, mut s) = (ours.raw(), stock.raw());
+    let cases: &[&[&str]] = &[
+        &[
+            "MSET",
+            "a",
+            "ohmytext",
+            "b",
+            "mynewtext",
+            "c",
+            "abcXdefYghi",
+            "d",
+            "abcdefghi",
+        ],
+        &["LCS", "a", "b"],
+        &["LCS", "a", "b", "LEN"],
+        &["LCS", "a", "b", "IDX"],
+        &["LCS", "a", "b", "IDX", "MINMATCHLEN", "4"],
+        &["LCS", "a", "b", "IDX", "MINMATCHLEN", "-3", "WITHMATCHLEN"],
+        &["LCS", "c", "d", "IDX", "WITHMATCHLEN"],
+        &["LCS", "d", "c", "IDX"],
+        &["LCS", "a", "nokey"],
+        &["LCS", "nokey", "other", "IDX"],
+        &["LCS", "a", "b", "LEN", "IDX"],
+        &["LCS", "a", "b", "MINMATCHLEN"],
+        &["LCS", "a", "b", "MINMATCHLEN", "x"],
+        &["LCS", "a", "b", "NOPE"],
+        &["RPUSH", "l", "x"],
+        &["LCS", "a", "l"],
+        &["LCS", "a"],
+    ];
+    for c in cases {
+        assert_eq!(o.cmd(c), s.cmd(c), "{c:?}");
+    }
+    // IDX replies a map: under RESP3 too.
+    o.cmd(&["HELLO", "3"]);
+    s.cmd(&["HELLO", "3"]);
+    let c = ["LCS", "c", "d", "IDX"];
+    assert_eq!(o.cmd(&c), s.cmd(&c));
+}

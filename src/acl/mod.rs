@@ -273,6 +273,45 @@ impl Acl {
         Err(worst.unwrap_or(Denied::Command))
     }
 
+    /// True when one selector allows the request and reads every key (Redis's
+    /// ACLUserCheckCmdWithUnrestrictedKeyAccess): SORT's BY and GET patterns name keys
+    /// no key spec can declare, so only such a user may use them.
+    pub fn full_key_access(&self, user: &UserRef, cmd: &Command, args: &[Bytes]) -> bool {
+        self.any_selector(user, cmd, args, |s| {
+            s.all_keys || s.keys.iter().any(|p| p.read && p.pattern == b"*")
+        })
+    }
+
+    /// True when one selector allows the request and `key` with `access`: for a key
+    /// only the command can find (SORT's STORE destination).
+    pub fn allows_key_for(
+        &self,
+        user: &UserRef,
+        cmd: &Command,
+        args: &[Bytes],
+        key: &[u8],
+        access: catalog::Access,
+    ) -> bool {
+        self.any_selector(user, cmd, args, |s| s.allows_key(key, access))
+    }
+
+    fn any_selector(
+        &self,
+        user: &UserRef,
+        cmd: &Command,
+        args: &[Bytes],
+        keys_ok: impl Fn(&user::Selector) -> bool,
+    ) -> bool {
+        if user.unrestricted() {
+            return true;
+        }
+        let id = self.catalog.id_of_request(cmd, args);
+        let u = user.user.read();
+        u.selectors.iter().any(|s| {
+            id.is_some_and(|id| s.allows_command(id, args.get(1).map(|a| &a[..]))) && keys_ok(s)
+        })
+    }
+
     /// True when one of the user's selectors allows the channel (or, for a pattern
     /// subscription, that exact pattern).
     pub fn allows_channel(&self, user: &UserRef, channel: &[u8], is_pattern: bool) -> bool {

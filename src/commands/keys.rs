@@ -28,6 +28,12 @@ pub fn commands() -> Vec<Command> {
             .args("key:key newkey:key"),
         cmd("copy", -3, WRITE | DENYOOM, const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0), key_range(key::OW | key::UPDATE, 2, 0, 1, 0)] }, "generic", "6.2.0", "Copy a key", copy)
             .args("source:key destination:key [DB=destination-db:integer] [REPLACE]"),
+        cmd("dump", 2, READONLY, const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0)] }, "generic", "2.6.0", "Return a serialized version of the value stored at the specified key.", dump)
+            .tips("nondeterministic_output")
+            .args("key:key"),
+        cmd("restore", -4, WRITE | DENYOOM, const { &[key_range(key::OW | key::UPDATE, 1, 0, 1, 0)] }, "generic", "2.6.0", "Create a key using the provided serialized value, previously obtained using DUMP.", restore)
+            .args("key:key ttl:integer serialized-value:string [REPLACE] [ABSTTL] [IDLETIME=seconds:integer] [FREQ=frequency:integer]")
+            .acl("keyspace dangerous"),
         cmd("move", 3, WRITE | FAST, const { &[key_range(key::RW | key::ACCESS | key::UPDATE, 1, 0, 1, 0)] }, "generic", "1.0.0", "Move a key to another database", move_)
             .args("key:key db:integer"),
         cmd("keys", 2, READONLY | ATOMIC_READ, &[], "generic", "1.0.0", "Find all keys matching the given pattern", keys)
@@ -723,3 +729,93 @@ static OBJECT_SUBCOMMANDS: &[SubCommand] = &[
     sub("refcount", 3, "Report the reference count of a value").with_flags(READONLY).with_keys(OBJECT_KEY).with_tips("nondeterministic_output").with_args("key:key").run(object_refcount),
     sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE).run(object_help),
 ];
+
+fn dump(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let payload = ctx
+        .lookup(&args[1])
+        .map(|e| crate::server::persistence::dump(&e.value));
+    match payload {
+        Some(p) => ctx.out.bulk(&p),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq) = (None, None);
+    let mut j = 4;
+    while j < args.len() {
+        let (a, more) = (&args[j], j + 1 < args.len());
+        if is(a, "replace") {
+            replace = true;
+        } else if is(a, "absttl") {
+            absttl = true;
+        } else if is(a, "idletime") && more && freq.is_none() {
+            let v = arg_i64(&args[j + 1])?;
+            if v < 0 {
+                return Err(CmdError::err("Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = Some(v as u64);
+            j += 1;
+        } else if is(a, "freq") && more && idle.is_none() {
+            let v = arg_i64(&args[j + 1])?;
+            if !(0..=255).contains(&v) {
+                return Err(CmdError::err("Invalid FREQ value, must be >= 0 and <= 255"));
+            }
+            freq = Some(v as u8);
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    let key = &args[1];
+    let db = ctx.db();
+    if !replace && ctx.w()?.exists(db, key) {
+        return Err(CmdError::Msg(
+            "BUSYKEY Target key name already exists.".into(),
+        ));
+    }
+    let ttl = arg_i64(&args[2])?;
+    if ttl < 0 {
+        return Err(CmdError::err("Invalid TTL value, must be >= 0"));
+    }
+    let value =
+        crate::server::persistence::restore(&args[3], ctx.limits()).map_err(CmdError::err)?;
+    let at = match ttl {
+        0 => 0,
+        t if absttl => t as u64,
+        t => ctx.now.saturating_add(t as u64),
+    };
+    let expired = at != 0 && at <= ctx.now && !ctx.srv.store.follower_mode();
+    let mode = ctx.srv.store.evictor.settings.access_mode();
+    let t = ctx.w()?;
+    let deleted = replace && t.remove(db, key).is_some();
+    // Already expired: nothing is created (a follower keeps what its leader sends).
+    if expired {
+        if deleted {
+            t.propagate(db, &[b"DEL", key]);
+            t.notify(GENERIC, "del", db, key);
+        }
+        ctx.out.ok();
+        return Ok(());
+    }
+    let mut entry = Entry::new(value, at);
+    entry.set_access_hint(mode, idle, freq);
+    t.insert(db, key, entry);
+    // A relative TTL reaches followers as the absolute time it gave here.
+    if ttl != 0 && !absttl {
+        let at = at.to_string();
+        let mut refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+        refs[2] = at.as_bytes();
+        refs.push(b"ABSTTL");
+        t.propagate(db, &refs);
+    } else {
+        let refs: Vec<&[u8]> = args.iter().map(|a| &a[..]).collect();
+        t.propagate(db, &refs);
+    }
+    t.notify(GENERIC, "restore", db, key);
+    ctx.out.ok();
+    Ok(())
+}

@@ -2,12 +2,14 @@
 //! locking by flags, then the family handler.
 
 pub mod acl;
+pub mod bitmaps;
 pub mod blocking;
 pub mod collection;
 pub mod connection;
 pub mod docs;
 pub mod error;
 pub mod hashes;
+pub mod hyperloglog;
 pub mod info;
 pub mod keys;
 pub mod lists;
@@ -16,6 +18,7 @@ pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod strings;
 pub mod table;
 pub mod transactions;
@@ -36,10 +39,13 @@ pub use table::{Command, CommandTable, flags};
 /// lives as long as the process and its entries carry their own counters.
 pub fn all_commands() -> &'static [Command] {
     let mut v = strings::commands();
+    v.extend(bitmaps::commands());
     v.extend(hashes::commands());
+    v.extend(hyperloglog::commands());
     v.extend(lists::commands());
     v.extend(blocking::commands());
     v.extend(sets::commands());
+    v.extend(sort::commands());
     v.extend(zsets::commands());
     v.extend(keys::commands());
     v.extend(transactions::commands());
@@ -176,6 +182,23 @@ impl<'a> Ctx<'a> {
                 self.expired_seen.push((db, Bytes::copy_from_slice(key)));
                 None
             }
+        }
+    }
+
+    /// Runs `f` on the bytes of the string at `key` where they lie (None when missing),
+    /// WRONGTYPE for other types: the bit and HyperLogLog commands read large strings
+    /// without copying them.
+    pub fn with_str<R>(
+        &mut self,
+        key: &[u8],
+        f: impl FnOnce(Option<&[u8]>) -> R,
+    ) -> Result<R, CmdError> {
+        match self.lookup(key) {
+            None => Ok(f(None)),
+            Some(r) => match &r.value {
+                Value::Str(s) => Ok(f(Some(s))),
+                _ => Err(CmdError::WrongType),
+            },
         }
     }
 

@@ -128,15 +128,26 @@ fn write_key_spec(o: &mut crate::protocol::ReplyBuf, k: &KeySpec) {
     o.bulk_str("begin_search");
     o.map(2);
     o.bulk_str("type");
-    o.bulk_str("index");
-    o.bulk_str("spec");
-    o.map(1);
-    o.bulk_str("index");
-    o.int(k.index as i64);
+    if k.find == FindKeys::Unknown {
+        o.bulk_str("unknown");
+        o.bulk_str("spec");
+        o.map(0);
+    } else {
+        o.bulk_str("index");
+        o.bulk_str("spec");
+        o.map(1);
+        o.bulk_str("index");
+        o.int(k.index as i64);
+    }
     o.bulk_str("find_keys");
     o.map(2);
     o.bulk_str("type");
     match k.find {
+        FindKeys::Unknown => {
+            o.bulk_str("unknown");
+            o.bulk_str("spec");
+            o.map(0);
+        }
         FindKeys::Range {
             lastkey,
             keystep,

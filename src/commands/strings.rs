@@ -56,6 +56,8 @@ pub fn commands() -> Vec<Command> {
             .args("key:key start:integer end:integer"),
         cmd("setrange", 4, WRITE | DENYOOM, const { &[key_range(key::RW | key::UPDATE, 1, 0, 1, 0)] }, "string", "2.2.0", "Overwrite part of a string at key starting at the specified offset", setrange)
             .args("key:key offset:integer value"),
+        cmd("lcs", -3, READONLY, const { &[key_range(key::RO | key::ACCESS, 1, 1, 1, 0)] }, "string", "7.0.0", "Find longest common substring", lcs)
+            .args("key1:key key2:key [LEN] [IDX] [MINMATCHLEN=min-match-len:integer] [WITHMATCHLEN]"),
     ]
 }
 
@@ -578,7 +580,8 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn check_size(ctx: &Ctx<'_>, len: usize) -> CmdResult {
+/// `proto-max-bulk-len`'s limit on a string a command would make.
+pub fn check_size(ctx: &Ctx<'_>, len: usize) -> CmdResult {
     let max = ctx
         .srv
         .config
@@ -603,6 +606,39 @@ fn store_edited_string(ctx: &mut Ctx<'_>, key: &[u8], bytes: Vec<u8>) -> CmdResu
     entry.raw = true;
     t.insert(db, key, entry);
     Ok(())
+}
+
+/// Edits the string at `key` where it lies, creating it when missing and padding it with
+/// zero bytes to at least `min_len` first (Redis's lookupStringForBitCommand): the bit
+/// and HyperLogLog commands change a few bytes of strings that may be large. WRONGTYPE
+/// for other types. `f` learns whether the string was created or grew, and so does the
+/// caller, which signals the key as modified when it changed it.
+pub fn edit_string<R>(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    min_len: usize,
+    f: impl FnOnce(&mut [u8], bool) -> R,
+) -> Result<(R, bool), CmdError> {
+    let db = ctx.db();
+    let t = ctx.w()?;
+    if let Some(mut e) = t.get_mut(db, key) {
+        let e = &mut *e;
+        let Value::Str(s) = &mut e.value else {
+            return Err(CmdError::WrongType);
+        };
+        let grown = s.len() < min_len;
+        if grown {
+            s.resize(min_len, 0);
+        }
+        e.raw = true;
+        return Ok((f(&mut s[..], grown), grown));
+    }
+    let mut bytes = StrBytes::from_elem(0, min_len);
+    let r = f(&mut bytes[..], true);
+    let mut entry = Entry::new(Value::Str(bytes), 0);
+    entry.raw = true;
+    t.insert(db, key, entry);
+    Ok((r, true))
 }
 
 fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -731,4 +767,141 @@ mod tests {
         assert_eq!(human_float(5000.0), "5000");
         assert_eq!(human_float(-0.0), "0");
     }
+}
+
+/// LCS's options.
+#[derive(Default)]
+struct LcsOptions {
+    len: bool,
+    idx: bool,
+    with_match_len: bool,
+    min_match_len: u64,
+}
+
+fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let not_strings = || CmdError::err("The specified keys must contain string values");
+    let a = ctx.get_str(&args[1]).map_err(|_| not_strings())?;
+    let b = ctx.get_str(&args[2]).map_err(|_| not_strings())?;
+    let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
+    let mut o = LcsOptions::default();
+    let mut j = 3;
+    while j < args.len() {
+        let opt = &args[j];
+        if is(opt, "idx") {
+            o.idx = true;
+        } else if is(opt, "len") {
+            o.len = true;
+        } else if is(opt, "withmatchlen") {
+            o.with_match_len = true;
+        } else if is(opt, "minmatchlen") && j + 1 < args.len() {
+            o.min_match_len = arg_i64(&args[j + 1])?.max(0) as u64;
+            j += 1;
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        j += 1;
+    }
+    if o.len && o.idx {
+        return Err(CmdError::err(
+            "If you want both the length and indexes, please just use IDX.",
+        ));
+    }
+    // The table is (|a|+1)(|b|+1) counters: bounded as stock bounds it.
+    let cells = (a.len() as u64 + 1).saturating_mul(b.len() as u64 + 1);
+    let max = ctx
+        .srv
+        .config
+        .live
+        .proto_max_bulk_len
+        .load(std::sync::atomic::Ordering::Relaxed) as u64;
+    if cells.saturating_mul(4) > max {
+        return Err(CmdError::err(
+            "Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
+    }
+    lcs_reply(ctx, &a, &b, &o);
+    Ok(())
+}
+
+/// Redis's dynamic-programming LCS and its walk back through the table, whose ranges
+/// (and their quirks) IDX reports exactly as stock does.
+fn lcs_reply(ctx: &mut Ctx<'_>, a: &[u8], b: &[u8], o: &LcsOptions) {
+    let (alen, blen) = (a.len(), b.len());
+    let w = blen + 1;
+    let mut t = vec![0u32; (alen + 1) * w];
+    for i in 1..=alen {
+        for j in 1..=blen {
+            t[i * w + j] = if a[i - 1] == b[j - 1] {
+                t[(i - 1) * w + j - 1] + 1
+            } else {
+                t[(i - 1) * w + j].max(t[i * w + j - 1])
+            };
+        }
+    }
+    let total = t[alen * w + blen] as usize;
+    if o.len && !o.idx {
+        ctx.out.int(total as i64);
+        return;
+    }
+    let mut result = vec![0u8; total];
+    let mut ranges: Vec<[usize; 5]> = Vec::new();
+    let (mut astart, mut aend, mut bstart, mut bend) = (alen, 0, 0, 0);
+    let (mut i, mut j, mut idx) = (alen, blen, total);
+    while i > 0 && j > 0 {
+        let mut emit = false;
+        if a[i - 1] == b[j - 1] {
+            result[idx - 1] = a[i - 1];
+            if astart == alen {
+                (astart, aend, bstart, bend) = (i - 1, i - 1, j - 1, j - 1);
+            } else if astart == i && bstart == j {
+                astart -= 1;
+                bstart -= 1;
+            } else {
+                emit = true;
+            }
+            if astart == 0 || bstart == 0 {
+                emit = true;
+            }
+            idx -= 1;
+            i -= 1;
+            j -= 1;
+        } else {
+            if t[(i - 1) * w + j] > t[i * w + j - 1] {
+                i -= 1;
+            } else {
+                j -= 1;
+            }
+            if astart != alen {
+                emit = true;
+            }
+        }
+        if emit {
+            let match_len = aend.wrapping_sub(astart).wrapping_add(1);
+            if o.min_match_len == 0 || match_len as u64 >= o.min_match_len {
+                ranges.push([astart, aend, bstart, bend, match_len]);
+            }
+            astart = alen;
+        }
+    }
+    if !o.idx {
+        ctx.out.bulk(&result);
+        return;
+    }
+    ctx.out.map(2);
+    ctx.out.bulk(b"matches");
+    ctx.out.array(ranges.len());
+    for r in &ranges {
+        ctx.out.array(2 + usize::from(o.with_match_len));
+        ctx.out.array(2);
+        ctx.out.int(r[0] as i64);
+        ctx.out.int(r[1] as i64);
+        ctx.out.array(2);
+        ctx.out.int(r[2] as i64);
+        ctx.out.int(r[3] as i64);
+        if o.with_match_len {
+            ctx.out.int(r[4] as i64);
+        }
+    }
+    ctx.out.bulk(b"len");
+    ctx.out.int(total as i64);
 }

@@ -146,6 +146,9 @@ pub enum FindKeys {
         firstkey: i32,
         keystep: i32,
     },
+    /// Keys no spec can locate (SORT's BY/GET patterns and STORE destination): the
+    /// command checks them itself; COMMAND INFO shows the spec as `unknown`.
+    Unknown,
 }
 
 /// One group of keys of a command, as a Redis key spec: its flags, the argument where
@@ -176,6 +179,17 @@ pub const fn key_range(flags: u32, index: i32, lastkey: i32, keystep: i32, limit
             keystep,
             limit,
         },
+        notes: "",
+        flags_by: None,
+    }
+}
+
+/// Keys only the command itself can find (see [`FindKeys::Unknown`]).
+pub const fn key_unknown(flags: u32) -> KeySpec {
+    KeySpec {
+        flags,
+        index: 0,
+        find: FindKeys::Unknown,
         notes: "",
         flags_by: None,
     }
@@ -262,6 +276,7 @@ pub fn find_keys(specs: &[KeySpec], args: &[Bytes]) -> Option<Vec<KeyRef>> {
                 // A count up to i64::MAX comes from the network: checked, never wrapped.
                 (first.checked_add(n)? - 1, keystep as i64)
             }
+            FindKeys::Unknown => continue,
         };
         if last >= argc || last < first || first >= argc {
             return None;

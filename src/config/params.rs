@@ -565,7 +565,7 @@ pub static PARAMS: &[Param] = &[
         .alias(&["list-max-ziplist-size"])
         .inert(),
     int("list-compress-depth", "0", 0, I32).inert(),
-    mem("hll-sparse-max-bytes", "3000", 0).inert(),
+    mem("hll-sparse-max-bytes", "3000", 0),
     mem("stream-node-max-bytes", "4096", 0).inert(),
     int("stream-node-max-entries", "100", 0, I64).inert(),
     flag("activedefrag", "no").inert(),

@@ -111,19 +111,37 @@ pub fn load<R: Read>(
     Ok(aux)
 }
 
-/// The library sources in a FUNCTION DUMP payload, after checking its RDB version and
-/// CRC64 trailer; Redis's error texts for FUNCTION RESTORE.
-pub fn function_restore(payload: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+/// The body of a DUMP payload once its RDB version and CRC64 trailer check out.
+fn payload_body(payload: &[u8]) -> Result<&[u8], &'static str> {
     const BAD: &str = "DUMP payload version or checksum are wrong";
     let Some(body_len) = payload.len().checked_sub(10) else {
-        return Err(BAD.into());
+        return Err(BAD);
     };
     let (body, footer) = payload.split_at(body_len);
     let version = u16::from_le_bytes([footer[0], footer[1]]);
     let crc = u64::from_le_bytes(footer[2..].try_into().expect("8 bytes"));
     if u32::from(version) > RDB_VERSION || crc64(0, &payload[..body_len + 2]) != crc {
-        return Err(BAD.into());
+        return Err(BAD);
     }
+    Ok(body)
+}
+
+/// The value in a DUMP payload (RESTORE), with Redis's error texts.
+pub fn restore_payload(payload: &[u8]) -> Result<RdbValue, &'static str> {
+    const BAD_DATA: &str = "Bad data format";
+    let body = payload_body(payload)?;
+    let mut src = Src {
+        r: BufReader::new(body),
+        crc: 0,
+    };
+    let t = src.u8().map_err(|_| BAD_DATA)?;
+    src.object(t).map_err(|_| BAD_DATA)
+}
+
+/// The library sources in a FUNCTION DUMP payload, after checking its RDB version and
+/// CRC64 trailer; Redis's error texts for FUNCTION RESTORE.
+pub fn function_restore(payload: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+    let body = payload_body(payload)?;
     let mut src = Src {
         r: BufReader::new(body),
         crc: 0,
@@ -423,4 +441,39 @@ fn parse_score(b: &[u8]) -> Result<f64, RdbError> {
         return Err(RdbError::corrupt("zset with NaN score"));
     }
     Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framed(body: &[u8]) -> Vec<u8> {
+        let mut p = body.to_vec();
+        p.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
+        let crc = crc64(0, &p);
+        p.extend_from_slice(&crc.to_le_bytes());
+        p
+    }
+
+    #[test]
+    fn restore_payloads_are_checked_then_decoded() {
+        let ok = framed(&[TYPE_STRING, 1, b'v']);
+        assert!(matches!(restore_payload(&ok), Ok(RdbValue::Str(s)) if s == b"v"));
+        assert_eq!(
+            restore_payload(&framed(&[200, 1, b'v'])).unwrap_err(),
+            "Bad data format"
+        );
+        assert_eq!(
+            restore_payload(&framed(&[TYPE_STRING, 9, b'v'])).unwrap_err(),
+            "Bad data format"
+        );
+        let mut bad = ok.clone();
+        bad[1] = 2;
+        assert_eq!(
+            restore_payload(&bad).unwrap_err(),
+            "DUMP payload version or checksum are wrong"
+        );
+        let round = super::super::dump_payload(&RdbValueRef::Str(b"hello"));
+        assert!(matches!(restore_payload(&round), Ok(RdbValue::Str(s)) if s == b"hello"));
+    }
 }

@@ -53,7 +53,33 @@ pub fn function_dump(codes: &[Vec<u8>]) -> Vec<u8> {
     for code in codes {
         w.function(code);
     }
-    let mut out = w.buf;
+    frame_payload(w.buf)
+}
+
+/// DUMP's payload: the value as an RDB object (type byte, then the value), the RDB
+/// version and a CRC64, framed as [`function_dump`] frames libraries.
+pub fn dump_payload(value: &RdbValueRef<'_>) -> Vec<u8> {
+    let mut w = RdbWriter {
+        w: Vec::new(),
+        buf: Vec::new(),
+        crc: 0,
+        compress: true,
+        checksum: false,
+    };
+    // Written as an entry under the empty key, whose one length byte (after the type
+    // byte) is then taken out: an object in a payload has no key.
+    w.write_entry(b"", value, 0)
+        .expect("writing to memory cannot fail");
+    let mut out = w.w;
+    out.extend_from_slice(&w.buf);
+    if out.len() > 1 {
+        out.remove(1);
+    }
+    frame_payload(out)
+}
+
+/// Appends the RDB version and the CRC64 of everything, as DUMP payloads end.
+fn frame_payload(mut out: Vec<u8>) -> Vec<u8> {
     out.extend_from_slice(&(RDB_VERSION as u16).to_le_bytes());
     let crc = crc64(0, &out);
     out.extend_from_slice(&crc.to_le_bytes());

@@ -17,8 +17,8 @@ mod encode;
 mod listpack;
 pub mod lzf;
 
-pub use decode::{function_restore, load};
-pub use encode::{RdbWriter, function_dump, serialized_length};
+pub use decode::{function_restore, load, restore_payload};
+pub use encode::{RdbWriter, dump_payload, function_dump, serialized_length};
 
 /// The RDB version this module writes, and the newest one it reads.
 pub const RDB_VERSION: u32 = 10;

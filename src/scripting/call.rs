@@ -151,7 +151,9 @@ fn execute(
         .as_mut()
         .filter(|_| unreplicated)
         .map(|t| std::mem::replace(&mut t.log().suppress_effects, true));
+    let in_script = std::mem::replace(&mut ctx.client.in_script, true);
     let result = (cmd.handler_for(args))(ctx, args);
+    ctx.client.in_script = in_script;
     if let (Some(before), Some(t)) = (suppressed, ctx.txn.as_mut()) {
         t.log().suppress_effects = before;
     }

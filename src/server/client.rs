@@ -45,6 +45,9 @@ pub struct Client {
     )>,
     /// CLIENT PAUSE held the command back (nothing ran, nothing was replied).
     pub postponed: bool,
+    /// True while a script's `redis.call` runs a command for this client: SORT then
+    /// orders a set even under `BY nosort`, as stock does for scripts.
+    pub in_script: bool,
 }
 
 /// MULTI/EXEC and WATCH state of one connection.
@@ -137,6 +140,7 @@ impl Client {
             pending_wait: None,
             pending_block: None,
             postponed: false,
+            in_script: false,
         }
     }
 

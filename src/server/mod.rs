@@ -294,7 +294,8 @@ impl Server {
             | "hash-max-listpack-entries"
             | "hash-max-listpack-value"
             | "zset-max-listpack-entries"
-            | "zset-max-listpack-value" => {
+            | "zset-max-listpack-value"
+            | "hll-sparse-max-bytes" => {
                 if let Some(limit) = self.store.encoding.by_setting(name) {
                     let v = self.config.get_i64(name).max(0) as usize;
                     limit.store(v, Ordering::Relaxed);

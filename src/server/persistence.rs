@@ -45,6 +45,43 @@ pub fn serialized_length(value: &Value) -> usize {
     with_rdb_value(value, rdb::serialized_length)
 }
 
+/// DUMP's payload for a stored value (stock RESTORE accepts it).
+pub fn dump(value: &Value) -> Vec<u8> {
+    with_rdb_value(value, rdb::dump_payload)
+}
+
+/// The value in a DUMP payload (ours or stock's), with RESTORE's error texts.
+pub fn restore(
+    payload: &[u8],
+    limits: &crate::store::encoding::EncodingLimits,
+) -> Result<Value, &'static str> {
+    let value = rdb::restore_payload(payload)?;
+    stored_value(value, limits).ok_or("Bad data format")
+}
+
+/// A loaded value as the store keeps it, with the encodings our limits choose; None
+/// for an empty collection (Redis never keeps one).
+fn stored_value(value: RdbValue, limits: &crate::store::encoding::EncodingLimits) -> Option<Value> {
+    if value.is_empty() {
+        return None;
+    }
+    Some(match value {
+        RdbValue::Str(s) => Value::Str(StrBytes::from_vec(s)),
+        RdbValue::Hash(pairs) => Value::Hash(Box::new(crate::store::hash::HashValue::from_pairs(
+            pairs, limits,
+        ))),
+        RdbValue::Set(members) => Value::Set(Box::new(crate::store::set::SetValue::from_members(
+            members, limits,
+        ))),
+        RdbValue::List(items) => Value::List(Box::new(
+            items.into_iter().map(StrBytes::from_vec).collect(),
+        )),
+        RdbValue::ZSet(pairs) => Value::ZSet(Box::new(crate::store::zset::ZSetValue::from_pairs(
+            pairs, limits,
+        ))),
+    })
+}
+
 fn with_rdb_value<R>(value: &Value, f: impl FnOnce(&RdbValueRef<'_>) -> R) -> R {
     match value {
         Value::Str(s) => f(&RdbValueRef::Str(s)),
@@ -210,50 +247,11 @@ fn load_keys_into(
         if skip_expired_at.is_some_and(|now| expire_at != 0 && expire_at <= now) {
             return Ok(());
         }
-        match value {
-            RdbValue::Str(s) => {
-                txn.insert(
-                    db,
-                    &key,
-                    Entry::new(Value::Str(StrBytes::from_vec(s)), expire_at),
-                );
-                loaded += 1;
-                Ok(())
-            }
-            RdbValue::Hash(pairs) => {
-                if !pairs.is_empty() {
-                    let h = crate::store::hash::HashValue::from_pairs(pairs, limits);
-                    txn.insert(db, &key, Entry::new(Value::Hash(Box::new(h)), expire_at));
-                    loaded += 1;
-                }
-                Ok(())
-            }
-            RdbValue::Set(members) => {
-                if !members.is_empty() {
-                    let set = crate::store::set::SetValue::from_members(members, limits);
-                    txn.insert(db, &key, Entry::new(Value::Set(Box::new(set)), expire_at));
-                    loaded += 1;
-                }
-                Ok(())
-            }
-            RdbValue::List(items) => {
-                if !items.is_empty() {
-                    let l: std::collections::VecDeque<StrBytes> =
-                        items.into_iter().map(StrBytes::from_vec).collect();
-                    txn.insert(db, &key, Entry::new(Value::List(Box::new(l)), expire_at));
-                    loaded += 1;
-                }
-                Ok(())
-            }
-            RdbValue::ZSet(pairs) => {
-                if !pairs.is_empty() {
-                    let z = crate::store::zset::ZSetValue::from_pairs(pairs, limits);
-                    txn.insert(db, &key, Entry::new(Value::ZSet(Box::new(z)), expire_at));
-                    loaded += 1;
-                }
-                Ok(())
-            }
+        if let Some(v) = stored_value(value, limits) {
+            txn.insert(db, &key, Entry::new(v, expire_at));
+            loaded += 1;
         }
+        Ok(())
     });
     Ok((aux?, loaded))
 }

@@ -1,5 +1,6 @@
 //! The size limits that decide which encoding Redis would give a small collection
-//! (`set-max-intset-entries`, `hash-max-listpack-*`, `zset-max-listpack-*`). They belong to
+//! (`set-max-intset-entries`, `hash-max-listpack-*`, `zset-max-listpack-*`) or a
+//! HyperLogLog (`hll-sparse-max-bytes`). They belong to
 //! one store, not to the process: two servers in one process (tests, the fuzz harness)
 //! keep their own, and `Server::apply_setting` writes them.
 
@@ -18,6 +19,8 @@ pub struct EncodingLimits {
     pub zset_max_listpack_entries: AtomicUsize,
     /// `zset-max-listpack-value`.
     pub zset_max_listpack_value: AtomicUsize,
+    /// `hll-sparse-max-bytes`: a sparse HyperLogLog that would grow past it turns dense.
+    pub hll_sparse_max_bytes: AtomicUsize,
 }
 
 impl Default for EncodingLimits {
@@ -28,6 +31,7 @@ impl Default for EncodingLimits {
             hash_max_listpack_value: AtomicUsize::new(64),
             zset_max_listpack_entries: AtomicUsize::new(128),
             zset_max_listpack_value: AtomicUsize::new(64),
+            hll_sparse_max_bytes: AtomicUsize::new(3000),
         }
     }
 }
@@ -46,6 +50,7 @@ impl EncodingLimits {
             "hash-max-listpack-value" => &self.hash_max_listpack_value,
             "zset-max-listpack-entries" => &self.zset_max_listpack_entries,
             "zset-max-listpack-value" => &self.zset_max_listpack_value,
+            "hll-sparse-max-bytes" => &self.hll_sparse_max_bytes,
             _ => return None,
         })
     }

@@ -14,6 +14,7 @@
 pub mod encoding;
 pub mod evict;
 pub mod hash;
+pub mod hll;
 pub mod lazyfree;
 pub mod node;
 pub mod notify;

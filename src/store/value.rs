@@ -227,6 +227,27 @@ impl Entry {
         }
     }
 
+    /// Gives a restored entry the idle time or frequency its source reported (RESTORE
+    /// IDLETIME / FREQ) when the policy keeps that kind of access word; otherwise it
+    /// counts as accessed when stored.
+    pub fn set_access_hint(
+        &mut self,
+        mode: AccessMode,
+        idle_seconds: Option<u64>,
+        freq: Option<u8>,
+    ) {
+        let word = match mode {
+            AccessMode::Lru => idle_seconds.map(|s| {
+                let idle_ms = s.saturating_mul(1000).min(u32::MAX as u64) as u32;
+                lru_clock().wrapping_sub(idle_ms).max(1)
+            }),
+            AccessMode::Lfu { .. } => freq.map(|f| (lfu_minutes() << 8) | f as u32),
+        };
+        if let Some(w) = word {
+            *self.access.get_mut() = w;
+        }
+    }
+
     /// The LFU access frequency (OBJECT FREQ, eviction rank); meaningful under LFU
     /// policies, where `decay_minutes` is `lfu-decay-time`.
     pub fn frequency(&self, decay_minutes: u32) -> u32 {
