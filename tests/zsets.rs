@@ -2157,3 +2157,188 @@ fn rdb_with_zsets_loads_in_stock_redis_and_back() {
     };
     assert_rdb_round_trip(fill_zsets, check, check);
 }
+
+fn geo_fill(r: &mut common::RawConn) {
+    r.cmd(&[
+        "GEOADD",
+        "Sicily",
+        "13.361389",
+        "38.115556",
+        "Palermo",
+        "15.087269",
+        "37.502669",
+        "Catania",
+        "12.758489",
+        "38.788135",
+        "edge1",
+        "17.241510",
+        "38.788135",
+        "edge2",
+    ]);
+    r.cmd(&[
+        "GEOADD",
+        "world",
+        "-122.27652",
+        "37.805186",
+        "oakland",
+        "-122.2469854",
+        "37.8104049",
+        "emeryville",
+        "-0.1278",
+        "51.5074",
+        "london",
+        "139.6917",
+        "35.6895",
+        "tokyo",
+        "0",
+        "0",
+        "null",
+        "-179.9",
+        "-85",
+        "corner",
+        "179.9",
+        "85",
+        "other",
+    ]);
+}
+
+const GEO_CASES: &[&str] = &[
+    "GEOADD Sicily NX 13.361389 38.115556 Palermo",
+    "GEOADD Sicily XX CH 13.361389 38.2 Palermo",
+    "GEOADD Sicily NX XX 1 1 x",
+    "GEOADD Sicily 1 1",
+    "GEOADD Sicily 181 1 x",
+    "GEOADD Sicily 1 86 x",
+    "GEOADD Sicily a 1 x",
+    "ZRANGE Sicily 0 -1 WITHSCORES",
+    "GEOPOS Sicily Palermo Catania nomember",
+    "GEOPOS nokey a",
+    "GEOHASH Sicily Palermo Catania nomember",
+    "GEODIST Sicily Palermo Catania",
+    "GEODIST Sicily Palermo Catania km",
+    "GEODIST Sicily Palermo Catania mi",
+    "GEODIST Sicily Palermo Catania ft",
+    "GEODIST Sicily Palermo Catania yards",
+    "GEODIST Sicily Palermo nomember",
+    "GEODIST Sicily Palermo Catania km x",
+    "GEODIST nokey a b",
+    "GEORADIUS Sicily 15 37 200 km",
+    "GEORADIUS Sicily 15 37 200 km WITHDIST WITHCOORD WITHHASH",
+    "GEORADIUS Sicily 15 37 200 km ASC",
+    "GEORADIUS Sicily 15 37 200 km DESC COUNT 2",
+    "GEORADIUS Sicily 15 37 200 km COUNT 1 ANY",
+    "GEORADIUS Sicily 15 37 200 km ANY",
+    "GEORADIUS Sicily 15 37 200 km COUNT 0",
+    "GEORADIUS Sicily 15 37 -1 km",
+    "GEORADIUS Sicily 15 37 x km",
+    "GEORADIUS Sicily 15 37 200 parsecs",
+    "GEORADIUS Sicily 15 37 200 km WITHDIST STORE dst",
+    "GEORADIUS Sicily 15 37 200 km STORE dst",
+    "ZRANGE dst 0 -1 WITHSCORES",
+    "GEORADIUS Sicily 15 37 200 km STOREDIST dst2",
+    "ZRANGE dst2 0 -1 WITHSCORES",
+    "GEORADIUS nokey 15 37 200 km STORE dst2",
+    "EXISTS dst2",
+    "GEORADIUS_RO Sicily 15 37 200 km STORE dst",
+    "GEORADIUSBYMEMBER Sicily Palermo 300 km WITHDIST",
+    "GEORADIUSBYMEMBER Sicily nomember 300 km",
+    "GEORADIUSBYMEMBER nokey nomember 300 km",
+    "GEORADIUSBYMEMBER_RO Sicily Catania 100 mi ASC WITHCOORD",
+    "GEOSEARCH Sicily FROMLONLAT 15 37 BYRADIUS 200 km ASC WITHDIST",
+    "GEOSEARCH Sicily FROMMEMBER Palermo BYBOX 400 400 km DESC WITHCOORD",
+    "GEOSEARCH Sicily FROMMEMBER Palermo BYBOX 400 400 km COUNT 2 WITHHASH",
+    "GEOSEARCH Sicily FROMLONLAT 15 37 BYBOX -1 5 km",
+    "GEOSEARCH Sicily FROMLONLAT 15 37",
+    "GEOSEARCH Sicily BYRADIUS 10 km",
+    "GEOSEARCH Sicily FROMMEMBER Palermo FROMLONLAT 1 1 BYRADIUS 10 km",
+    "GEOSEARCH Sicily FROMMEMBER Palermo BYRADIUS 10 km BYBOX 1 1 km",
+    "GEOSEARCH Sicily FROMMEMBER Palermo BYRADIUS 10 km STORE x",
+    "GEOSEARCH nokey FROMMEMBER Palermo BYRADIUS 10 km",
+    "GEOSEARCHSTORE dst3 Sicily FROMLONLAT 15 37 BYRADIUS 200 km STOREDIST",
+    "ZRANGE dst3 0 -1 WITHSCORES",
+    "GEOSEARCHSTORE dst3 Sicily FROMLONLAT 15 37 BYRADIUS 200 km WITHDIST",
+    "GEOSEARCH world FROMLONLAT -122.26 37.80 BYRADIUS 5 km ASC WITHDIST",
+    "GEOSEARCH world FROMLONLAT 0 0 BYRADIUS 20000 km ASC",
+    "GEOSEARCH world FROMLONLAT 0 0 BYBOX 40000 20000 km DESC WITHCOORD",
+    "GEORADIUS world 179 84 500 km WITHDIST",
+    "GEORADIUS world -179 -84.9 500 km WITHDIST",
+    "GEOPOS world corner other null",
+    "GEOHASH world corner other null tokyo",
+    "SET str x",
+    "GEOPOS str a",
+    "GEOSEARCH str FROMLONLAT 1 1 BYRADIUS 1 km",
+];
+
+#[test]
+fn geo_replies_match_stock() {
+    common::ensure_stock_redis();
+    let ours = TestServer::start(&[]);
+    let stock = TestServer::start_stock(&[]);
+    let (mut o, mut s) = (ours.raw(), stock.raw());
+    geo_fill(&mut o);
+    geo_fill(&mut s);
+    let mut diffs = Vec::new();
+    for line in GEO_CASES {
+        let c: Vec<&str> = line.split(' ').collect();
+        let (a, b) = (o.cmd(&c), s.cmd(&c));
+        if a != b {
+            diffs.push(format!("{line}\n  stock: {b:?}\n   ours: {a:?}"));
+        }
+    }
+    // RESP3 coordinates are doubles.
+    o.cmd(&["HELLO", "3"]);
+    s.cmd(&["HELLO", "3"]);
+    let c = ["GEOPOS", "Sicily", "Palermo"];
+    if o.cmd(&c) != s.cmd(&c) {
+        diffs.push("RESP3 GEOPOS".into());
+    }
+    assert!(
+        diffs.is_empty(),
+        "{} differ:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
+}
+
+#[test]
+fn geo_keys_reach_followers_alike() {
+    common::ensure_stock_redis();
+    common::assert_followers_converge(|r| {
+        geo_fill(r);
+        r.cmd(&[
+            "GEOSEARCHSTORE",
+            "near",
+            "Sicily",
+            "FROMLONLAT",
+            "15",
+            "37",
+            "BYRADIUS",
+            "200",
+            "km",
+            "STOREDIST",
+        ]);
+        r.cmd(&[
+            "GEORADIUS",
+            "Sicily",
+            "15",
+            "37",
+            "200",
+            "km",
+            "COUNT",
+            "1",
+            "STORE",
+            "one",
+        ]);
+        r.cmd(&["SET", "gone", "x"]);
+        r.cmd(&[
+            "GEORADIUS",
+            "nokey",
+            "15",
+            "37",
+            "200",
+            "km",
+            "STORE",
+            "gone",
+        ]);
+    });
+}

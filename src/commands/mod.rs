@@ -8,6 +8,7 @@ pub mod collection;
 pub mod connection;
 pub mod docs;
 pub mod error;
+pub mod geo;
 pub mod hashes;
 pub mod hyperloglog;
 pub mod info;
@@ -40,6 +41,7 @@ pub use table::{Command, CommandTable, flags};
 pub fn all_commands() -> &'static [Command] {
     let mut v = strings::commands();
     v.extend(bitmaps::commands());
+    v.extend(geo::commands());
     v.extend(hashes::commands());
     v.extend(hyperloglog::commands());
     v.extend(lists::commands());
@@ -532,15 +534,17 @@ pub fn log_acl_denial(
     );
 }
 
-/// Counts one execution for INFO commandstats (and, for writes, the changes since the
-/// last save).
+/// Counts one execution for INFO commandstats, and for the changes since the last save
+/// when it `changed` the dataset (wrote an effect: a SETBIT that leaves the bit as it
+/// was changes nothing, as Redis counts it).
 pub fn record_call(
     srv: &Server,
     cmd: &Command,
     elapsed: Option<std::time::Duration>,
     failed: bool,
+    changed: bool,
 ) {
-    if cmd.has(flags::WRITE) && !failed {
+    if changed {
         srv.dirty.fetch_add(1, Ordering::Relaxed);
     }
     let st = &cmd.stats;
@@ -628,11 +632,15 @@ pub fn run(
         Some(t) => crate::store::evict::make_room(t),
         None => true,
     };
+    let changes_before = srv.store.changes();
     let result = if room || cmd_flags & flags::DENYOOM == 0 {
         (cmd.handler_for(args))(&mut ctx, args)
     } else {
         Err(CmdError::Oom)
     };
+    // Read while the command still holds its write section (if any): no other write
+    // can have moved the count.
+    let changed = ctx.txn.is_some() && srv.store.changes() != changes_before;
     let Ctx {
         mut txn,
         read_guard,
@@ -673,7 +681,7 @@ pub fn run(
     srv.deliver_invalidations(Some(client.handle.id));
     srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
     let elapsed = started.map(|s| s.elapsed());
-    record_call(srv, cmd, elapsed, result.is_err());
+    record_call(srv, cmd, elapsed, result.is_err(), changed);
     if let Some(d) = elapsed
         && !cmd.has(flags::SKIP_SLOWLOG)
     {

@@ -132,6 +132,14 @@ fn write_key_spec(o: &mut crate::protocol::ReplyBuf, k: &KeySpec) {
         o.bulk_str("unknown");
         o.bulk_str("spec");
         o.map(0);
+    } else if let Some((word, startfrom)) = k.keyword {
+        o.bulk_str("keyword");
+        o.bulk_str("spec");
+        o.map(2);
+        o.bulk_str("keyword");
+        o.bulk_str(word);
+        o.bulk_str("startfrom");
+        o.int(startfrom as i64);
     } else {
         o.bulk_str("index");
         o.bulk_str("spec");

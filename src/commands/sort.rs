@@ -18,7 +18,7 @@ const STORE_NOTES: &str = "For the optional STORE keyword. It is marked 'unknown
 #[rustfmt::skip]
 pub fn commands() -> Vec<Command> {
     vec![
-        cmd("sort", -2, WRITE | DENYOOM, const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0), key_unknown(key::RO | key::ACCESS).notes(BY_GET_NOTES), key_unknown(key::OW | key::UPDATE).notes(STORE_NOTES)] }, "generic", "1.0.0", "Sort the elements in a list, set or sorted set", sort)
+        cmd("sort", -2, WRITE | DENYOOM, const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0), key_unknown(key::RO | key::ACCESS).notes(BY_GET_NOTES), key_unknown(key::OW | key::UPDATE).notes(STORE_NOTES).located_by(store_key)] }, "generic", "1.0.0", "Sort the elements in a list, set or sorted set", sort)
             .args("key:key [BY=pattern:pattern] [LIMIT=limit{offset:integer count:integer}] [GET=pattern:pattern...*] [order(ASC|DESC)] [ALPHA] [STORE=destination:key]")
             .acl("set sortedset list dangerous"),
         cmd("sort_ro", -2, READONLY | ATOMIC_READ, const { &[key_range(key::RO | key::ACCESS, 1, 0, 1, 0), key_unknown(key::RO | key::ACCESS).notes(BY_GET_NOTES)] }, "generic", "7.0.0", "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", sort_ro)
@@ -33,6 +33,26 @@ fn sort(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn sort_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     sort_generic(ctx, args, true)
+}
+
+/// Where SORT's STORE destination is (Redis's sortGetKeys: the last STORE wins, and
+/// the arguments of LIMIT, GET and BY are skipped), so ACLs, COMMAND GETKEYS and
+/// tracking see it.
+fn store_key(args: &[Bytes]) -> Option<usize> {
+    let mut found = None;
+    let mut i = 2;
+    while i < args.len() {
+        let a = &args[i];
+        if is(a, "limit") {
+            i += 2;
+        } else if is(a, "get") || is(a, "by") {
+            i += 1;
+        } else if is(a, "store") && i + 1 < args.len() {
+            found = Some(i + 1);
+        }
+        i += 1;
+    }
+    found
 }
 
 /// SORT's options.
@@ -151,20 +171,6 @@ struct Item {
 
 fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult {
     let mut o = parse_options(ctx, args, read_only)?;
-    if let Some(dest) = &o.store {
-        let cmd = ctx.srv.commands.get(&args[0]);
-        let write = crate::acl::catalog::Access {
-            read: false,
-            write: true,
-        };
-        if cmd.is_some_and(|c| {
-            !ctx.srv
-                .acl
-                .allows_key_for(&ctx.client.user, c, args, dest, write)
-        }) {
-            return Err(CmdError::Msg(crate::acl::Denied::Key(0).message("")));
-        }
-    }
     let (kind, elems) = match ctx.lookup(&args[1]) {
         None => (Kind::List, Vec::new()),
         Some(e) => match &e.value {

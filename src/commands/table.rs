@@ -151,6 +151,9 @@ pub enum FindKeys {
     Unknown,
 }
 
+/// Finds the one key of an `unknown` key spec in a request (its position).
+pub type KeyLocator = fn(&[Bytes]) -> Option<usize>;
+
 /// One group of keys of a command, as a Redis key spec: its flags, the argument where
 /// the search begins, and how the keys are found from there. GETKEYS, ACL key checks,
 /// tracking and COMMAND INFO all read these, so a command states its keys once.
@@ -166,6 +169,12 @@ pub struct KeySpec {
     pub notes: &'static str,
     /// For `key::VARIABLE_FLAGS`: the flags a given request really uses.
     pub flags_by: Option<fn(&[Bytes]) -> u32>,
+    /// The search begins after this keyword, looked for from argument `startfrom`
+    /// (GEORADIUS ... STORE key); `index` is then unused.
+    pub keyword: Option<(&'static str, i32)>,
+    /// For a [`FindKeys::Unknown`] spec: the command's own way to find its key, as
+    /// Redis's getkeys procedures (SORT's STORE destination).
+    pub locate: Option<KeyLocator>,
 }
 
 /// Keys from argument `index` to `index + lastkey` (or `argc + lastkey` when negative)
@@ -181,6 +190,8 @@ pub const fn key_range(flags: u32, index: i32, lastkey: i32, keystep: i32, limit
         },
         notes: "",
         flags_by: None,
+        keyword: None,
+        locate: None,
     }
 }
 
@@ -192,6 +203,8 @@ pub const fn key_unknown(flags: u32) -> KeySpec {
         find: FindKeys::Unknown,
         notes: "",
         flags_by: None,
+        keyword: None,
+        locate: None,
     }
 }
 
@@ -213,6 +226,8 @@ pub const fn key_num(
         },
         notes: "",
         flags_by: None,
+        keyword: None,
+        locate: None,
     }
 }
 
@@ -220,6 +235,18 @@ impl KeySpec {
     /// The same spec with its COMMAND INFO notes.
     pub const fn notes(mut self, notes: &'static str) -> KeySpec {
         self.notes = notes;
+        self
+    }
+
+    /// The same spec, beginning after `keyword` found from argument `startfrom` on.
+    pub const fn after_keyword(mut self, keyword: &'static str, startfrom: i32) -> KeySpec {
+        self.keyword = Some((keyword, startfrom));
+        self
+    }
+
+    /// The same spec, its key found by `f` (for [`FindKeys::Unknown`] specs).
+    pub const fn located_by(mut self, f: KeyLocator) -> KeySpec {
+        self.locate = Some(f);
         self
     }
 
@@ -250,6 +277,19 @@ pub fn find_keys(specs: &[KeySpec], args: &[Bytes]) -> Option<Vec<KeyRef>> {
             continue;
         }
         let mut first = spec.index as i64;
+        if let Some((word, from)) = spec.keyword {
+            let from = if from < 0 {
+                argc + from as i64
+            } else {
+                from as i64
+            };
+            let found = (from.max(0)..argc)
+                .find(|&i| args[i as usize].eq_ignore_ascii_case(word.as_bytes()));
+            match found {
+                Some(i) => first = i + 1,
+                None => continue,
+            }
+        }
         let (last, step) = match spec.find {
             FindKeys::Range {
                 lastkey,
@@ -276,7 +316,15 @@ pub fn find_keys(specs: &[KeySpec], args: &[Bytes]) -> Option<Vec<KeyRef>> {
                 // A count up to i64::MAX comes from the network: checked, never wrapped.
                 (first.checked_add(n)? - 1, keystep as i64)
             }
-            FindKeys::Unknown => continue,
+            FindKeys::Unknown => {
+                if let Some(pos) = spec.locate.and_then(|f| f(args)) {
+                    out.push(KeyRef {
+                        pos,
+                        flags: spec.flags,
+                    });
+                }
+                continue;
+            }
         };
         if last >= argc || last < first || first >= argc {
             return None;
@@ -298,6 +346,7 @@ pub fn find_keys(specs: &[KeySpec], args: &[Bytes]) -> Option<Vec<KeyRef>> {
 /// Redis derives it, and whether some keys lie outside it (`movablekeys`).
 pub fn legacy_range(specs: &[KeySpec]) -> ((i32, i32, i32), bool) {
     if let [spec] = specs
+        && spec.keyword.is_none()
         && let FindKeys::Range {
             lastkey, keystep, ..
         } = spec.find
@@ -321,6 +370,10 @@ pub fn legacy_range(specs: &[KeySpec]) -> ((i32, i32, i32), bool) {
             movable = true;
             continue;
         };
+        if spec.keyword.is_some() {
+            movable = true;
+            continue;
+        }
         if keystep != 1 || (prev_last != 0 && prev_last != spec.index - 1) {
             movable = true;
             continue;

@@ -123,8 +123,10 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         srv.feed_monitors(ctx.client, cmd, &args);
         super::remember_reads(srv, ctx.client, cmd, &args);
         let started = std::time::Instant::now();
+        let changes_before = srv.store.changes();
         let result = (cmd.handler_for(&args))(ctx, &args);
-        super::record_call(srv, cmd, Some(started.elapsed()), result.is_err());
+        let changed = srv.store.changes() != changes_before;
+        super::record_call(srv, cmd, Some(started.elapsed()), result.is_err(), changed);
         if let Err(e) = result {
             srv.reply_error(ctx.out, &e);
         }

@@ -216,7 +216,8 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: &[Bytes], mut f: AddFlags) -> CmdResult
     Ok(())
 }
 
-fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+/// ZADD itself (GEOADD runs as the ZADD of its scores, and replicates as one).
+pub fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     zadd_generic(ctx, args, AddFlags::default())
 }
 

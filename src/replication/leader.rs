@@ -467,13 +467,16 @@ pub fn follower_lines(srv: &Server) -> Vec<FollowerLine> {
 pub fn ping_followers(srv: &Server) {
     // A follower relays its leader's PINGs; it sends none of its own.
     // Nor while a FAILOVER waits for a follower to acknowledge the paused stream.
-    if srv.followers.lock().is_empty()
-        || srv.store.follower_mode()
-        || crate::replication::switchover::in_wait(srv)
-    {
+    let now = crate::base::now_ms();
+    if srv.followers.lock().is_empty() {
+        // The period runs from the first follower's arrival, as stock's (which pings
+        // every tenth cron tick), not at once.
+        srv.last_repl_ping_ms.store(now, Ordering::Relaxed);
         return;
     }
-    let now = crate::base::now_ms();
+    if srv.store.follower_mode() || crate::replication::switchover::in_wait(srv) {
+        return;
+    }
     let period = srv.config.get_i64("repl-ping-replica-period").max(1) as u64 * 1000;
     if now.saturating_sub(srv.last_repl_ping_ms.load(Ordering::Relaxed)) < period {
         return;

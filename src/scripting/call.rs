@@ -152,7 +152,9 @@ fn execute(
         .filter(|_| unreplicated)
         .map(|t| std::mem::replace(&mut t.log().suppress_effects, true));
     let in_script = std::mem::replace(&mut ctx.client.in_script, true);
+    let changes_before = srv.store.changes();
     let result = (cmd.handler_for(args))(ctx, args);
+    let changed = srv.store.changes() != changes_before;
     ctx.client.in_script = in_script;
     if let (Some(before), Some(t)) = (suppressed, ctx.txn.as_mut()) {
         t.log().suppress_effects = before;
@@ -160,7 +162,13 @@ fn execute(
     if let Err(e) = &result {
         srv.reply_error(ctx.out, e);
     }
-    commands::record_call(srv, cmd, started.map(|s| s.elapsed()), result.is_err());
+    commands::record_call(
+        srv,
+        cmd,
+        started.map(|s| s.elapsed()),
+        result.is_err(),
+        changed,
+    );
     srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
     std::mem::swap(ctx.out, &mut reply);
     run.db = std::mem::replace(&mut ctx.client.db, caller_db);

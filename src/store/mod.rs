@@ -13,6 +13,7 @@
 
 pub mod encoding;
 pub mod evict;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod lazyfree;
@@ -193,6 +194,9 @@ fn raise(flags: Vec<Arc<AtomicBool>>) {
 /// All databases plus the sequencer.
 pub struct Store {
     dbs: Vec<Db>,
+    /// Effects written so far (every [`WriteTxn::propagate`]): a command changed the
+    /// dataset when it moved this, which is what `rdb_changes_since_last_save` counts.
+    changes: AtomicU64,
     /// Logical database index -> physical index; SWAPDB swaps two slots.
     slots: Vec<AtomicUsize>,
     seq: RwLock<Sequencer>,
@@ -268,6 +272,7 @@ impl Invalidations {
 impl Default for Store {
     fn default() -> Self {
         Store {
+            changes: AtomicU64::new(0),
             dbs: (0..NUM_DBS).map(|_| Db::new()).collect(),
             slots: (0..NUM_DBS).map(AtomicUsize::new).collect(),
             seq: RwLock::new(Sequencer::default()),
@@ -309,6 +314,12 @@ pub enum Lookup<'a> {
 }
 
 impl Store {
+    /// Effects written so far; compare two readings taken inside one write section to
+    /// learn whether a command changed anything.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
+    }
+
     /// The physical index behind logical database `db`.
     pub fn physical(&self, db: usize) -> usize {
         self.slots[db].load(Ordering::Acquire)
@@ -541,6 +552,7 @@ impl<'a> WriteTxn<'a> {
 
     /// Appends one effect to the replication stream.
     pub fn propagate(&mut self, db: usize, args: &[&[u8]]) {
+        self.store.changes.fetch_add(1, Ordering::Relaxed);
         self.seq.log.append(db, args);
     }
 
