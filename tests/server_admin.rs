@@ -860,3 +860,47 @@ fn client_pause_holds_expiry_and_counts_held_clients() {
         && stat(&mut admin, "expired_keys") == "1"));
     assert_eq!(stat(&mut admin, "blocked_clients"), "0");
 }
+
+#[test]
+fn memory_reports_what_keys_cost() {
+    common::ensure_stock_redis();
+    let (_s, mut r) = setup();
+    assert_eq!(r.cmd(&["MEMORY", "USAGE", "nokey"]), Reply::Nil);
+    r.cmd(&["SET", "small", "v"]);
+    r.cmd(&["SET", "big", &"x".repeat(100_000)]);
+    let small = r.cmd(&["MEMORY", "USAGE", "small"]).as_int();
+    let big = r.cmd(&["MEMORY", "USAGE", "big", "SAMPLES", "0"]).as_int();
+    assert!(small > 0 && small < 200, "{small}");
+    assert!((100_000..110_000).contains(&big), "{big}");
+    let stock = TestServer::start_stock(&[]);
+    let mut s = stock.raw();
+    s.cmd(&["SET", "small", "v"]);
+    for c in [
+        vec!["MEMORY", "USAGE", "small", "SAMPLES"],
+        vec!["MEMORY", "USAGE", "small", "SAMPLES", "x"],
+        vec!["MEMORY", "USAGE", "small", "SAMPLES", "-1"],
+        vec!["MEMORY", "USAGE", "small", "NOPE", "1"],
+        vec!["MEMORY", "USAGE"],
+        vec!["MEMORY", "NOPE"],
+        vec!["MEMORY", "PURGE"],
+    ] {
+        assert_eq!(r.cmd(&c), s.cmd(&c), "{c:?}");
+    }
+    let stats = r.cmd(&["MEMORY", "STATS"]);
+    let keys = stats.get("keys.count").expect("keys.count").as_int();
+    assert_eq!(keys, 2);
+    assert!(
+        stats
+            .get("allocator.allocated")
+            .expect("allocated")
+            .as_int()
+            > 0
+    );
+    assert!(
+        r.cmd(&["MEMORY", "MALLOC-STATS"])
+            .as_string()
+            .contains("jemalloc")
+    );
+    assert!(!r.cmd(&["MEMORY", "DOCTOR"]).as_string().is_empty());
+    assert!(r.cmd(&["MEMORY", "HELP"]).strings()[0].starts_with("MEMORY <subcommand>"));
+}

@@ -14,6 +14,7 @@ pub mod hyperloglog;
 pub mod info;
 pub mod keys;
 pub mod lists;
+pub mod memory;
 pub mod pubsub;
 pub mod replication;
 pub mod scripting;
@@ -54,6 +55,7 @@ pub fn all_commands() -> &'static [Command] {
     v.extend(pubsub::commands());
     v.extend(connection::commands());
     v.extend(server::commands());
+    v.extend(memory::commands());
     v.extend(replication::commands());
     v.extend(acl::commands());
     v.extend(scripting::commands());

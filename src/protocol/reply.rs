@@ -44,18 +44,23 @@ pub fn format_g17(d: f64) -> String {
             "0".into()
         };
     }
-    let exp = d.abs().log10().floor() as i32;
-    if !(-5..17).contains(&exp) {
-        let s = format!("{:.16e}", d);
-        // Trim trailing zeros in mantissa, format exponent as C does (e+XX).
-        let (mant, e) = s.split_once('e').unwrap_or((&s, "0"));
+    // C's %g: the exponent after rounding to 17 significant digits decides between
+    // the exponent form (below -4 or from 17 on) and the fixed form.
+    let s = format!("{:.16e}", d);
+    let (mant, e) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = e.parse().unwrap_or(0);
+    if !(-4..17).contains(&exp) {
         let mant = if mant.contains('.') {
             mant.trim_end_matches('0').trim_end_matches('.')
         } else {
             mant
         };
-        let ev: i32 = e.parse().unwrap_or(0);
-        return format!("{}e{}{:02}", mant, if ev < 0 { '-' } else { '+' }, ev.abs());
+        return format!(
+            "{}e{}{:02}",
+            mant,
+            if exp < 0 { '-' } else { '+' },
+            exp.abs()
+        );
     }
     let decimals = (16 - exp).max(0) as usize;
     let s = format!("{:.*}", decimals, d);
@@ -232,5 +237,23 @@ mod tests {
         r.null();
         r.map(1);
         assert_eq!(&r.buf[..], b"_\r\n%1\r\n");
+    }
+}
+
+#[cfg(test)]
+mod g17_tests {
+    use super::format_g17;
+
+    #[test]
+    fn matches_c_percent_g() {
+        // printf("%.17g") outputs.
+        assert_eq!(format_g17(7.949_909_199_005_882e-5), "7.9499091990058819e-05");
+        assert_eq!(format_g17(0.0001), "0.0001");
+        assert_eq!(format_g17(0.00012345), "0.00012344999999999999");
+        assert_eq!(format_g17(1.5), "1.5");
+        assert_eq!(format_g17(1e17), "1e+17");
+        assert_eq!(format_g17(12345678901234567.0), "12345678901234568");
+        assert_eq!(format_g17(-2.5e-10), "-2.5000000000000002e-10");
+        assert_eq!(format_g17(3471579339700058.0), "3471579339700058");
     }
 }
