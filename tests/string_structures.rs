@@ -383,3 +383,67 @@ fn bitmaps_and_hyperloglogs_reach_followers_alike() {
         r.cmd(&["BITOP", "AND", "a", "nokey"]);
     });
 }
+
+#[test]
+fn a_follower_of_a_stock_primary_holds_its_bitmaps_hyperloglogs_and_geo_sets() {
+    ensure_stock_redis();
+    let primary = TestServer::start_stock(&[
+        "--repl-diskless-sync-delay",
+        "0",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut p = primary.raw();
+    // Some keys reach the follower by the full sync, the rest by the stream.
+    hll_fill(&mut p);
+    let port = primary.port.to_string();
+    let follower = TestServer::start(&["--replicaof", "127.0.0.1", &port]);
+    let mut f = follower.raw();
+    p.cmd(&["PFCOUNT", "small"]);
+    p.cmd(&["PFADD", "small", "late1", "late2"]);
+    p.cmd(&["SETBIT", "bits", "777", "1"]);
+    p.cmd(&["BITFIELD", "bits", "INCRBY", "i16", "#4", "-300"]);
+    p.cmd(&[
+        "GEOADD",
+        "geo",
+        "13.361389",
+        "38.115556",
+        "Palermo",
+        "15.087269",
+        "37.502669",
+        "Catania",
+    ]);
+    p.cmd(&[
+        "GEOSEARCHSTORE",
+        "near",
+        "geo",
+        "FROMLONLAT",
+        "15",
+        "37",
+        "BYRADIUS",
+        "200",
+        "km",
+        "STOREDIST",
+    ]);
+    p.cmd(&["SORT", "geo", "BY", "nosort", "ALPHA", "STORE", "sorted"]);
+    let digest = p.cmd(&["DEBUG", "DIGEST"]);
+    assert!(
+        common::poll_until(
+            std::time::Duration::from_secs(20),
+            std::time::Duration::from_millis(50),
+            || f.cmd(&["DEBUG", "DIGEST"]) == digest
+        ),
+        "the follower of a stock primary diverged"
+    );
+    for k in ["small", "mid", "big", "bits", "merged"] {
+        assert_eq!(f.cmd(&["GET", k]), p.cmd(&["GET", k]), "{k}");
+    }
+    assert_eq!(
+        f.cmd(&["PFCOUNT", "small", "big"]),
+        p.cmd(&["PFCOUNT", "small", "big"])
+    );
+    assert_eq!(
+        f.cmd(&["GEODIST", "geo", "Palermo", "Catania"]),
+        p.cmd(&["GEODIST", "geo", "Palermo", "Catania"])
+    );
+}

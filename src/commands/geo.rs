@@ -516,10 +516,10 @@ fn collect(z: &ZSetValue, shape: &Shape, limit: usize) -> Vec<Found> {
             min_ex: false,
             max_ex: true,
         });
-        for (member, score) in z.range(from, to, false, usize::MAX) {
+        for (member, score) in z.range_iter(from, to) {
             if let Some((lon, lat, dist)) = shape.contains(score) {
                 found.push(Found {
-                    member: Bytes::copy_from_slice(&member),
+                    member: Bytes::copy_from_slice(member),
                     score,
                     lon,
                     lat,

@@ -337,11 +337,13 @@ pub fn parse_scan_options(args: &[Bytes], allow_type: bool) -> Result<ScanOption
 fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&args[1])?;
     let o = parse_scan_options(&args[2..], true)?;
+    let mut expired = Vec::new();
     let (found, next) = scan_step(
         ctx.srv.store.db(ctx.db()),
         cursor,
         o.count,
         ctx.now,
+        &mut expired,
         |k, e| {
             o.matches(k)
                 && o.type_name
@@ -349,6 +351,9 @@ fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                     .is_none_or(|t| e.value.type_name() == t)
         },
     );
+    let db = ctx.db();
+    ctx.expired_seen
+        .extend(expired.into_iter().map(|k| (db, k)));
     ctx.out.array(2);
     ctx.out.bulk(next.to_string().as_bytes());
     ctx.out.array(found.len());
@@ -372,13 +377,19 @@ fn randomkey(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             continue;
         }
         let idx = rng.random_range(0..s.len());
-        let picked = crate::store::shard_entries(&s)
+        let Some((k, expired)) = crate::store::shard_entries(&s)
             .nth(idx)
-            .and_then(|(k, v)| (!v.is_expired(now)).then(|| Bytes::copy_from_slice(k)));
-        if let Some(k) = picked {
+            .map(|(k, v)| (Bytes::copy_from_slice(k), v.is_expired(now)))
+        else {
+            continue;
+        };
+        if !expired {
             ctx.out.bulk(&k);
             return Ok(());
         }
+        // An expired key drawn is deleted after the command, as Redis's RANDOMKEY does.
+        let db = ctx.db();
+        ctx.expired_seen.push((db, k));
     }
     let any = db
         .entries()
@@ -545,8 +556,10 @@ pub enum ExpireCond {
     Xx,
     /// Only if the new TTL is greater.
     Gt,
-    /// Only if the new TTL is smaller.
+    /// Only if the new TTL is smaller (no TTL counts as infinite).
     Lt,
+    /// XX LT: only with a TTL, and only if the new one is smaller.
+    XxLt,
 }
 
 /// Parses EXPIRE's trailing flags with Redis's compatibility errors.
@@ -583,7 +596,7 @@ pub fn parse_expire_cond(args: &[Bytes]) -> Result<ExpireCond, CmdError> {
     } else if xx && gt {
         ExpireCond::Gt
     } else if xx && lt {
-        ExpireCond::Lt
+        ExpireCond::XxLt
     } else if xx {
         ExpireCond::Xx
     } else if gt {
@@ -624,6 +637,7 @@ fn expire_generic(
         ExpireCond::Xx => cur != 0,
         ExpireCond::Gt => cur != 0 && at > cur as i64,
         ExpireCond::Lt => cur == 0 || at < cur as i64,
+        ExpireCond::XxLt => cur != 0 && at < cur as i64,
     };
     if !allowed {
         ctx.out.int(0);

@@ -247,7 +247,10 @@ mod g17_tests {
     #[test]
     fn matches_c_percent_g() {
         // printf("%.17g") outputs.
-        assert_eq!(format_g17(7.949_909_199_005_882e-5), "7.9499091990058819e-05");
+        assert_eq!(
+            format_g17(7.949_909_199_005_882e-5),
+            "7.9499091990058819e-05"
+        );
         assert_eq!(format_g17(0.0001), "0.0001");
         assert_eq!(format_g17(0.00012345), "0.00012344999999999999");
         assert_eq!(format_g17(1.5), "1.5");

@@ -966,6 +966,7 @@ pub fn scan_step(
     cursor: u64,
     count: usize,
     now: u64,
+    expired: &mut Vec<Bytes>,
     mut accept: impl FnMut(&[u8], &Entry) -> bool,
 ) -> (Vec<Bytes>, u64) {
     let shards = db.map.shards();
@@ -995,7 +996,11 @@ pub fn scan_step(
             }
         }
         for (_, k, e) in &cands {
-            if !e.is_expired(now) && accept(k, e) {
+            if e.is_expired(now) {
+                // Met on the way: the caller deletes it, as Redis's SCAN expires the keys
+                // it visits.
+                expired.push(Bytes::copy_from_slice(k));
+            } else if accept(k, e) {
                 out.push(Bytes::copy_from_slice(k));
             }
         }
@@ -1029,7 +1034,8 @@ mod tests {
         let mut cursor = start;
         let size = store.db(0).map.len() as u64;
         for _ in 0..100_000 {
-            let (keys, next) = scan_step(store.db(0), cursor, count, 0, |_, _| true);
+            let (keys, next) =
+                scan_step(store.db(0), cursor, count, 0, &mut Vec::new(), |_, _| true);
             assert!(
                 next < 1 << 63,
                 "cursor {next} does not fit a signed 64-bit integer"
@@ -1085,7 +1091,7 @@ mod tests {
         let mut cursor = 0;
         let mut step = 0;
         loop {
-            let (keys, next) = scan_step(store.db(0), cursor, 10, 0, |_, _| true);
+            let (keys, next) = scan_step(store.db(0), cursor, 10, 0, &mut Vec::new(), |_, _| true);
             seen.extend(keys);
             // Grow fast (bucket counts double), then shrink below the start.
             let mut t = store.write(0);

@@ -262,6 +262,17 @@ impl ZSetValue {
             .collect()
     }
 
+    /// The members with ranks in `[from, to)`, lowest first, borrowed (GEOSEARCH keeps
+    /// few of the members it looks at).
+    pub fn range_iter(
+        &self,
+        from: usize,
+        to: usize,
+    ) -> impl Iterator<Item = (&StrBytes, f64)> + '_ {
+        let n = to.saturating_sub(from);
+        self.order.walk(from.min(self.len()), false, n)
+    }
+
     /// Removes the members with ranks in `[from, to)`; returns how many.
     pub fn remove_range(&mut self, from: usize, to: usize) -> usize {
         let doomed = self.range(from, to, false, usize::MAX);
