@@ -95,9 +95,10 @@ fn info_of(r: &Reply) -> Info {
     }
 }
 
-/// Our command names (COMMAND LIST).
+/// Our top-level command names (COMMAND LIST, without the `container|sub` entries).
 fn our_commands(ours: &mut RawConn) -> Vec<String> {
     let mut names = ours.cmd(&["COMMAND", "LIST"]).strings();
+    names.retain(|n| !n.contains('|'));
     names.sort();
     names
 }
@@ -215,5 +216,38 @@ fn numkeys_commands_report_their_keys() {
     assert_eq!(
         r.cmd(&["COMMAND", "GETKEYS", "ZUNION", "x", "a"]),
         Reply::err("ERR Invalid arguments specified for command")
+    );
+}
+
+#[test]
+fn command_list_names_subcommands_as_stock() {
+    let stock = TestServer::start_stock(&[]);
+    let ours = TestServer::start(&[]);
+    let (mut s, mut o) = (stock.raw(), ours.raw());
+    let stock_names: std::collections::BTreeSet<String> =
+        s.cmd(&["COMMAND", "LIST"]).strings().into_iter().collect();
+    let our_names: std::collections::BTreeSet<String> =
+        o.cmd(&["COMMAND", "LIST"]).strings().into_iter().collect();
+    for sub in [
+        "config|get",
+        "acl|cat",
+        "client|list",
+        "function|load",
+        "memory|usage",
+    ] {
+        assert!(
+            our_names.contains(sub) && stock_names.contains(sub),
+            "{sub}"
+        );
+    }
+    // Every subcommand we list is one stock lists, but CLIENT SETINFO (Redis 7.2's,
+    // which client libraries send on connect; README lists it).
+    let extra: Vec<&String> = our_names
+        .iter()
+        .filter(|n| n.contains('|') && !stock_names.contains(*n) && *n != "client|setinfo")
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "subcommands stock does not have: {extra:?}"
     );
 }

@@ -103,7 +103,8 @@ fn random_arguments_never_break_the_server() {
     }
     let s = TestServer::start(&[]);
     let mut admin = s.raw();
-    let names = admin.cmd(&["COMMAND", "LIST"]).strings();
+    let mut names = admin.cmd(&["COMMAND", "LIST"]).strings();
+    names.retain(|n| !n.contains('|'));
     assert!(names.len() > 50);
     let blocking = blocking_commands(&mut admin);
     assert!(blocking.len() >= 8, "blocking commands found: {blocking:?}");

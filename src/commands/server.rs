@@ -260,10 +260,16 @@ fn command_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() != 2 {
         return Err(CmdError::subcommand(args, "COMMAND"));
     }
+    // Every command, and every subcommand of a container as `container|sub`, as stock
+    // lists them.
     let table = &ctx.srv.commands;
-    ctx.out.array(table.all.len());
+    let subs: usize = table.all.iter().map(|c| c.subcommands.len()).sum();
+    ctx.out.array(table.all.len() + subs);
     for c in table.all.iter() {
         ctx.out.bulk_str(c.name);
+        for s in c.subcommands {
+            ctx.out.bulk_str(&format!("{}|{}", c.name, s.name));
+        }
     }
     Ok(())
 }
