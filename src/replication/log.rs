@@ -192,6 +192,13 @@ impl ReplicationLog {
                 self.write_effect(*db, args);
             }
             _ => {
+                // SELECT goes before MULTI, as stock writes it.
+                let first_db = effects[0].0;
+                if self.selected_db != Some(first_db) {
+                    let d = itoa::Buffer::new().format(first_db).as_bytes().to_vec();
+                    self.push_command(&[&b"SELECT"[..], &d]);
+                    self.selected_db = Some(first_db);
+                }
                 self.push_command(&[b"MULTI"]);
                 for (db, args) in &effects {
                     let refs: Vec<&[u8]> = args.iter().map(|a| a.as_slice()).collect();
@@ -291,7 +298,9 @@ mod tests {
         log.append(1, &[b"DEL", b"b"]);
         log.commit();
         let text = String::from_utf8_lossy(log.fresh()).into_owned();
-        assert!(text.starts_with("*1\r\n$5\r\nMULTI"));
+        // The database is selected before the transaction opens, as stock does.
+        assert!(text.starts_with("*2\r\n$6\r\nSELECT\r\n$1\r\n1\r\n*1\r\n$5\r\nMULTI"));
+        assert_eq!(text.matches("SELECT").count(), 1);
         assert!(text.ends_with("*1\r\n$4\r\nEXEC\r\n"));
     }
 }
