@@ -375,6 +375,20 @@ fn chained_followers_forward_the_leaders_stream_unchanged() {
     assert_eq!(m.cmd(&["DEBUG", "DIGEST"]), digest);
     assert_eq!(t.cmd(&["DEBUG", "DIGEST"]), digest);
     assert_eq!(t.cmd(&["GET", "n"]), Reply::bulk("200"));
+    // WAIT on the middle follower is refused as stock refuses it: asking its own
+    // follower for acknowledgements would put bytes into the relayed stream.
+    assert!(
+        m.cmd(&["WAIT", "1", "100"])
+            .err_text()
+            .starts_with("ERR WAIT cannot be used with replica instances.")
+    );
+    l.cmd(&["SET", "after", "wait"]);
+    wait_caught_up(&mut l, &mut t);
+    assert_eq!(
+        repl_field(&mut t, "master_repl_offset"),
+        repl_field(&mut l, "master_repl_offset")
+    );
+    assert_eq!(t.cmd(&["DEBUG", "DIGEST"]), l.cmd(&["DEBUG", "DIGEST"]));
 }
 
 #[test]

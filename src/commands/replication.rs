@@ -129,6 +129,13 @@ fn sync(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 /// WAIT numreplicas timeout: how many followers have acknowledged this client's last
 /// write; blocks (in the connection task) until enough have or the timeout passes.
 fn wait(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    // A follower has no writes of its own to wait for, and asking its sub-followers for
+    // acknowledgements would put bytes into the stream it relays from its leader.
+    if ctx.srv.store.follower_mode() {
+        return Err(CmdError::err(
+            "WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.",
+        ));
+    }
     let needed = arg_i64(&args[1])?;
     let timeout = arg_i64(&args[2])
         .map_err(|_| CmdError::err("timeout is not an integer or out of range"))?;

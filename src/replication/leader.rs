@@ -501,7 +501,9 @@ pub fn acked_at_least(srv: &Server, offset: u64) -> usize {
 /// Asks every follower to acknowledge now (`REPLCONF GETACK *` in the stream), so WAIT
 /// does not have to sit out the followers' one-second ACK period.
 pub fn request_acks(srv: &Server) {
-    if srv.followers.lock().is_empty() {
+    // Only a leader writes into the stream; a follower relays its leader's bytes as
+    // they came.
+    if srv.followers.lock().is_empty() || srv.store.follower_mode() {
         return;
     }
     let mut txn = srv.store.write(crate::base::now_ms());
