@@ -125,6 +125,47 @@ pub fn replace<C: Collection>(
     Ok(())
 }
 
+/// Replaces `dest` with `value` (deletes it when None) and propagates the outcome rather
+/// than the command that computed it: DEL, then `rebuild` (the one command that recreates
+/// the value), as one transaction. SORT ... STORE and the geo STORE searches take this
+/// path, since the members they find come out of hash tables in an order each server has
+/// its own way. DEL goes first even for a missing key: a follower may still hold a
+/// destination whose TTL ran out here (the expiry is propagated inside the same
+/// transaction).
+pub fn replace_propagating_result(
+    ctx: &mut Ctx<'_>,
+    dest: &[u8],
+    value: Option<(Value, &[&[u8]])>,
+    class: u32,
+    event: &str,
+) -> Result<(), CmdError> {
+    let db = ctx.db();
+    let t = ctx.w()?;
+    let own = !t.log().in_transaction();
+    if own {
+        t.log().begin();
+    }
+    let existed = t.remove(db, dest).is_some();
+    match value {
+        None => {
+            if existed {
+                t.propagate(db, &[b"DEL", dest]);
+                t.notify(crate::store::notify::GENERIC, "del", db, dest);
+            }
+        }
+        Some((value, rebuild)) => {
+            t.propagate(db, &[b"DEL", dest]);
+            t.propagate(db, rebuild);
+            t.insert(db, dest, Entry::new(value, 0));
+            t.notify(class, event, db, dest);
+        }
+    }
+    if own {
+        t.log().commit();
+    }
+    Ok(())
+}
+
 /// Declares a family module's `read` and `write`: [`read`] and [`write`] fixed to its
 /// collection type, so handlers' closures need no type annotations.
 macro_rules! typed_access {

@@ -5,10 +5,10 @@
 
 use super::table::{Command, cmd, flags::*, key, key_range};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
+use crate::store::Value;
 use crate::store::geo::{self, Extent, Shape};
-use crate::store::notify::{GENERIC, ZSET};
+use crate::store::notify::ZSET;
 use crate::store::zset::{ScoreRange, ZSetValue};
-use crate::store::{Entry, Value};
 use bytes::Bytes;
 
 const STORE_SPEC_6: &[super::table::KeySpec] = &[
@@ -180,13 +180,18 @@ fn geodist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn geohash(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let scores: Vec<Option<f64>> = with_zset(ctx, &args[1], |z| {
+/// The scores of the members named from argument 2 on (None for a missing one).
+fn member_scores(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Vec<Option<f64>>, CmdError> {
+    with_zset(ctx, &args[1], |z| {
         args[2..]
             .iter()
             .map(|m| z.and_then(|z| z.score(m)))
             .collect()
-    })?;
+    })
+}
+
+fn geohash(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let scores = member_scores(ctx, args)?;
     ctx.out.array(scores.len());
     for s in scores {
         let text = s.and_then(|s| {
@@ -202,12 +207,7 @@ fn geohash(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn geopos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let scores: Vec<Option<f64>> = with_zset(ctx, &args[1], |z| {
-        args[2..]
-            .iter()
-            .map(|m| z.and_then(|z| z.score(m)))
-            .collect()
-    })?;
+    let scores = member_scores(ctx, args)?;
     ctx.out.array(scores.len());
     for s in scores {
         match s {
@@ -534,53 +534,39 @@ fn collect(z: &ZSetValue, shape: &Shape, limit: usize) -> Vec<Found> {
     found
 }
 
-/// Replaces `dest` with the members found (deleted when none) and propagates that
-/// result, as one transaction: DEL, then ZADD of the stored scores.
+/// Replaces `dest` with the members found (deleted when none); the result reaches
+/// followers as DEL + ZADD of the stored scores.
 fn store_found(
     ctx: &mut Ctx<'_>,
     dest: &[u8],
     pairs: Vec<(Bytes, f64)>,
     geosearch: bool,
 ) -> CmdResult {
-    let limits = ctx.limits();
-    let db = ctx.db();
-    let t = ctx.w()?;
-    let own = !t.log().in_transaction();
-    if own {
-        t.log().begin();
-    }
-    let existed = t.remove(db, dest).is_some();
-    if pairs.is_empty() {
-        if existed {
-            t.propagate(db, &[b"DEL", dest]);
-            t.notify(GENERIC, "del", db, dest);
-        }
+    let event = if geosearch {
+        "geosearchstore"
     } else {
-        let scores: Vec<String> = pairs
-            .iter()
-            .map(|(_, s)| crate::protocol::reply::format_double(*s))
-            .collect();
-        let mut zadd: Vec<&[u8]> = vec![b"ZADD", dest];
-        for ((m, _), s) in pairs.iter().zip(&scores) {
-            zadd.push(s.as_bytes());
-            zadd.push(m);
-        }
-        t.propagate(db, &[b"DEL", dest]);
-        t.propagate(db, &zadd);
-        drop(zadd);
-        let z = ZSetValue::from_pairs(pairs, limits);
-        t.insert(db, dest, Entry::new(Value::ZSet(Box::new(z)), 0));
-        let event = if geosearch {
-            "geosearchstore"
-        } else {
-            "georadiusstore"
-        };
-        t.notify(ZSET, event, db, dest);
+        "georadiusstore"
+    };
+    if pairs.is_empty() {
+        return super::collection::replace_propagating_result(ctx, dest, None, ZSET, event);
     }
-    if own {
-        t.log().commit();
+    let scores: Vec<String> = pairs
+        .iter()
+        .map(|(_, s)| crate::protocol::reply::format_double(*s))
+        .collect();
+    let mut zadd: Vec<&[u8]> = vec![b"ZADD", dest];
+    for ((m, _), s) in pairs.iter().zip(&scores) {
+        zadd.push(s.as_bytes());
+        zadd.push(m);
     }
-    Ok(())
+    let z = ZSetValue::from_pairs(pairs.iter().map(|(m, s)| (&m[..], *s)), ctx.limits());
+    super::collection::replace_propagating_result(
+        ctx,
+        dest,
+        Some((Value::ZSet(Box::new(z)), &zadd)),
+        ZSET,
+        event,
+    )
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 use super::table::{Command, cmd, flags::*, key, key_range, key_unknown};
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
 use crate::store::Value;
-use crate::store::notify::{GENERIC, LIST};
+use crate::store::notify::LIST;
 use bytes::Bytes;
 use std::cmp::Ordering;
 
@@ -319,53 +319,29 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult
             }
         }
         Some(dest) => {
-            let list: std::collections::VecDeque<crate::store::StrBytes> = out
+            // What each element gives, as stored: a missing GET value is stored empty.
+            let items: Vec<&[u8]> = out
                 .iter()
-                .map(|v| crate::store::StrBytes::from_slice(v.as_deref().unwrap_or_default()))
+                .map(|v| v.as_deref().unwrap_or_default())
                 .collect();
-            store_result(ctx, &dest, list)?;
+            let value = (!items.is_empty()).then(|| {
+                let list: std::collections::VecDeque<crate::store::StrBytes> = items
+                    .iter()
+                    .map(|e| crate::store::StrBytes::from_slice(e))
+                    .collect();
+                Value::List(Box::new(list))
+            });
+            let mut rpush: Vec<&[u8]> = vec![b"RPUSH", &dest];
+            rpush.extend(&items);
+            super::collection::replace_propagating_result(
+                ctx,
+                &dest,
+                value.map(|v| (v, &rpush[..])),
+                LIST,
+                "sortstore",
+            )?;
             ctx.out.int(out.len() as i64);
         }
-    }
-    Ok(())
-}
-
-/// Replaces `dest` with the sorted list (or deletes it for an empty result) and
-/// propagates that outcome, as one transaction when it takes two commands.
-fn store_result(
-    ctx: &mut Ctx<'_>,
-    dest: &[u8],
-    list: std::collections::VecDeque<crate::store::StrBytes>,
-) -> CmdResult {
-    let db = ctx.db();
-    let t = ctx.w()?;
-    let own = !t.log().in_transaction();
-    if own {
-        t.log().begin();
-    }
-    // An expired destination is propagated as deleted here, inside the transaction.
-    let existed = t.remove(db, dest).is_some();
-    if list.is_empty() {
-        if existed {
-            t.propagate(db, &[b"DEL", dest]);
-            t.notify(GENERIC, "del", db, dest);
-        }
-    } else {
-        let mut rpush: Vec<&[u8]> = vec![b"RPUSH", dest];
-        rpush.extend(list.iter().map(|e| &e[..]));
-        // DEL first: a follower may still hold a destination whose TTL ran out here.
-        t.propagate(db, &[b"DEL", dest]);
-        t.propagate(db, &rpush);
-        drop(rpush);
-        t.insert(
-            db,
-            dest,
-            crate::store::Entry::new(Value::List(Box::new(list)), 0),
-        );
-        t.notify(LIST, "sortstore", db, dest);
-    }
-    if own {
-        t.log().commit();
     }
     Ok(())
 }
