@@ -3,6 +3,8 @@
 
     python scripts/interop_apps.py --port 7000 limits     # the `limits` rate-limiting library
     python scripts/interop_apps.py --port 7000 sidekiq    # a Sidekiq-style scheduled-set poller
+    python scripts/interop_apps.py --port 7000 rq         # RQ: enqueue, `rq worker --burst`, results
+    python scripts/interop_apps.py --port 7000 pottery    # pottery's HyperLogLog
 
 Prints one line per step and exits non-zero on the first failure (with the step and the
 exception). All waits are bounded. Set FC_VERBOSE=1 for full tracebacks.
@@ -209,13 +211,73 @@ def check_sidekiq(host: str, port: int):
     r.delete(schedule, queues, qprefix + "default", qprefix + "critical")
 
 
+# ------------------------------------------------------------------------ RQ
+# RQ keeps jobs in hashes and lists, registries in sorted sets, and (since 1.12) every
+# job's results in a stream (`rq:results:<id>`, XADD with MAXLEN, read with XREVRANGE).
+# The worker is the real `rq worker --burst` process, importing interop_rq_jobs.
+def check_rq(host: str, port: int):
+    import subprocess
+
+    from rq import Queue
+    from rq.job import JobStatus
+
+    r = redis.Redis(host=host, port=port, socket_timeout=SOCKET_TIMEOUT)
+    name = f"interop-{uuid.uuid4().hex[:8]}"
+    q = Queue(name, connection=r)
+    good = q.enqueue("interop_rq_jobs.add", 20, 22)
+    bad = q.enqueue("interop_rq_jobs.fail", "boom")
+    eq(q.count, 2, "jobs queued")
+    ok(f"enqueued 2 jobs on queue {name}")
+    here = os.path.dirname(os.path.abspath(__file__))
+    rq_bin = os.path.join(os.path.dirname(sys.executable), "rq")
+    proc = subprocess.run([rq_bin, "worker", "--burst", "--url", f"redis://{host}:{port}/0", name],
+                          cwd=here, capture_output=True, text=True, timeout=60)
+    eq(proc.returncode, 0, f"rq worker --burst exit status (output: {proc.stdout[-800:]}{proc.stderr[-800:]})")
+    ok("rq worker --burst processed the queue and exited")
+    good.refresh()
+    bad.refresh()
+    eq(good.get_status(), JobStatus.FINISHED, "good job status")
+    eq(good.return_value(), 42, "good job return value (read from its results stream)")
+    eq(bad.get_status(), JobStatus.FAILED, "failing job status")
+    assert "boom" in (bad.latest_result().exc_string or ""), "failing job's exception in its result"
+    results_key = f"rq:results:{good.id}"
+    eq(r.type(results_key), b"stream", "results are kept in a stream")
+    eq(r.xlen(results_key), 1, "one result entry")
+    ok("results read back through the results streams: 42, and the ValueError of the failing job")
+
+
+# ------------------------------------------------------------------------ pottery
+# pottery's HyperLogLog is a Python set-like over PFADD/PFCOUNT/PFMERGE.
+def check_pottery(host: str, port: int):
+    from pottery import HyperLogLog
+
+    r = redis.Redis(host=host, port=port, socket_timeout=SOCKET_TIMEOUT)
+    key = f"interop:pottery:{uuid.uuid4().hex[:8]}"
+    visitors = HyperLogLog({"alice", "bob"}, redis=r, key=key + ":a")
+    visitors.add("carol")
+    visitors.update({"alice", "dave"})
+    eq(len(visitors), 4, "cardinality after add/update")
+    eq("bob" in visitors, True, "membership (PFADD probe)")
+    eq("zoe" in visitors, False, "non-membership")
+    others = HyperLogLog({f"user{i}" for i in range(1000)}, redis=r, key=key + ":b")
+    n = len(others)
+    assert 980 <= n <= 1020, f"1000 distinct elements counted as {n}"
+    union = visitors.union(others, redis=r)
+    m = len(union)
+    assert n + 3 <= m <= n + 5, f"union counted {m}"
+    eq(r.pfcount(key + ":a"), 4, "PFCOUNT of pottery's key")
+    eq(r.get(key + ":a")[:4], b"HYLL", "the key is a Redis HyperLogLog string")
+    ok(f"pottery HyperLogLog: add/update/contains, 1000 elements -> {n}, union -> {m}")
+    r.delete(key + ":a", key + ":b")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("check", choices=["limits", "sidekiq"])
+    ap.add_argument("check", choices=["limits", "sidekiq", "rq", "pottery"])
     args = ap.parse_args()
-    fn = {"limits": check_limits, "sidekiq": check_sidekiq}[args.check]
+    fn = {"limits": check_limits, "sidekiq": check_sidekiq, "rq": check_rq, "pottery": check_pottery}[args.check]
     try:
         fn(args.host, args.port)
     except Exception as e:  # noqa: BLE001 - report and fail

@@ -866,6 +866,43 @@ def compare_digests(soak, leader):
     return False, last
 
 
+def digest_differences(soak, limit=10):
+    """The first keys whose DEBUG DIGEST-VALUE differs between the nodes (or that exist on
+    only some), each with its type and TTL per node: what a digest mismatch is made of."""
+    per_node = {}
+    for n in soak.nodes:
+        c = Conn(n.port, timeout=10)
+        try:
+            keys, cursor = set(), b"0"
+            while True:
+                r = c.call("SCAN", cursor, "COUNT", "1000")
+                cursor, batch = r[0], r[1]
+                keys.update(batch)
+                if cursor == b"0":
+                    break
+            digests = {}
+            keys = sorted(keys)
+            for i in range(0, len(keys), 500):
+                chunk = keys[i:i + 500]
+                for k, d in zip(chunk, c.call("DEBUG", "DIGEST-VALUE", *chunk)):
+                    digests[k] = d
+            per_node[n.name] = digests
+        finally:
+            c.close()
+    names = [n.name for n in soak.nodes]
+    every = sorted(set().union(*(d.keys() for d in per_node.values())))
+    diffs = [k for k in every if len({per_node[nm].get(k) for nm in names}) != 1]
+    lines = ["%d keys differ" % len(diffs)]
+    for k in diffs[:limit]:
+        parts = []
+        for n in soak.nodes:
+            t = try_call(n.port, "TYPE", k, timeout=5)
+            ttl = try_call(n.port, "PTTL", k, timeout=5)
+            parts.append("%s %s ttl=%s" % (n.name, t.decode() if isinstance(t, bytes) else t, ttl))
+        lines.append("  %s: %s" % (k.decode(errors="replace"), "; ".join(parts)))
+    return lines
+
+
 def fmt_mb(kb):
     return "%.1f" % (kb / 1024.0)
 
@@ -993,6 +1030,11 @@ def run(args, tmp):
             final.update(digest_equal=eq, digests=digests)
             if not eq:
                 soak.fail("DEBUG DIGEST differs after 20 s: %s" % digests)
+                try:
+                    for line in digest_differences(soak):
+                        out(line)
+                except (OSError, ConnectionError, ValueError, TypeError, IndexError) as e:
+                    out("could not list the differing keys: %r" % (e,))
             final["dbsize"] = {n.name: try_call(n.port, "DBSIZE", timeout=5) for n in soak.nodes}
         else:
             final.update(entries=[e for c in clients for e in c.acked], missing=None, wrong=None,

@@ -7,13 +7,6 @@ mod common;
 use common::*;
 use std::collections::BTreeSet;
 
-/// Flags stock prints that describe machinery we do not have; they are left out on
-/// purpose and ignored here.
-const FLAGS_WE_DO_NOT_PRINT: &[(&str, &str)] = &[(
-    "no_async_loading",
-    "no asynchronous RDB loading (repl-diskless-load swapdb), so nothing is refused during it",
-)];
-
 /// Subcommands we have and stock 7.0.15 does not, on purpose.
 const EXTRA_SUBCOMMANDS: &[(&str, &str)] = &[(
     "client|setinfo",
@@ -83,10 +76,7 @@ fn info_of(r: &Reply) -> Info {
     Info {
         name: a[0].as_string(),
         arity: a[1].as_int(),
-        flags: strings_of(&a[2])
-            .into_iter()
-            .filter(|f| !FLAGS_WE_DO_NOT_PRINT.iter().any(|(n, _)| n == f))
-            .collect(),
+        flags: strings_of(&a[2]),
         range: (a[3].as_int(), a[4].as_int(), a[5].as_int()),
         categories: strings_of(&a[6]),
         tips: strings_of(&a[7]),

@@ -237,3 +237,30 @@ fn followers_do_not_evict_and_stay_equal_to_the_leader() {
     assert_eq!(stat(&mut f, "evicted_keys"), 0);
     assert_eq!(f.cmd(&["DBSIZE"]), l.cmd(&["DBSIZE"]));
 }
+
+/// Lowering `maxmemory` below what is used evicts at once, as stock does, not at the next
+/// write: subscribers see the `evicted` event right after CONFIG SET.
+#[test]
+fn lowering_maxmemory_evicts_at_once() {
+    let (s, mut r) = setup();
+    r.cmd(&["CONFIG", "SET", "notify-keyspace-events", "Ee"]);
+    r.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"]);
+    let mut sub = s.raw();
+    sub.cmd(&["PSUBSCRIBE", "*"]);
+    r.cmd(&["SET", "foo", "bar"]);
+    assert_eq!(r.cmd(&["CONFIG", "SET", "maxmemory", "1"]), Reply::ok());
+    let event = sub
+        .try_read_reply(std::time::Duration::from_secs(5))
+        .expect("an evicted event");
+    assert_eq!(
+        event,
+        Reply::arr(vec![
+            Reply::bulk("pmessage"),
+            Reply::bulk("*"),
+            Reply::bulk("__keyevent@0__:evicted"),
+            Reply::bulk("foo"),
+        ])
+    );
+    r.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+    assert_eq!(r.cmd(&["DBSIZE"]), Reply::int(0));
+}

@@ -2,8 +2,9 @@
 
 mod common;
 
-use common::{Reply, TestServer, setup};
+use common::{RawConn, Reply, TestServer, setup};
 use std::collections::HashSet;
+use std::time::Duration;
 
 const DB_RANGE: &str = "ERR DB index is out of range";
 const NOT_INT: &str = "ERR value is not an integer or out of range";
@@ -822,4 +823,244 @@ fn sort_store_reaches_followers_alike() {
         r.cmd(&["SORT", "nokey", "STORE", "t3"]);
         r.cmd(&["SORT", "l", "GET", "o_*", "STORE", "t4"]);
     });
+}
+
+#[test]
+fn debug_test_helpers_match_stock() {
+    common::ensure_stock_redis();
+    let ours = TestServer::start(&[]);
+    let stock = TestServer::start_stock(&["--enable-debug-command", "yes"]);
+    let cases: &[&[&str]] = &[
+        &["DEBUG", "CHANGE-REPL-ID"],
+        &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "0"],
+        &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1mb"],
+        &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "5gb"],
+        &["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "abc"],
+        &["DEBUG", "STRINGMATCH-TEST"],
+        &["DEBUG", "LISTPACK", "list"],
+        &["DEBUG", "LISTPACK", "str"],
+        &["DEBUG", "LISTPACK", "hash"],
+        &["DEBUG", "LISTPACK", "nokey"],
+        &["PING"],
+    ];
+    for server in [&ours, &stock] {
+        let mut c = server.raw();
+        c.cmd(&["RPUSH", "list", "a", "b"]);
+        c.cmd(&["SET", "str", "x"]);
+        c.cmd(&["HSET", "hash", "f", "v"]);
+    }
+    let (mut o, mut s) = (ours.raw(), stock.raw());
+    let replid = |c: &mut common::RawConn| {
+        let info = c.cmd(&["INFO", "replication"]).as_string();
+        info.lines()
+            .find(|l| l.starts_with("master_replid:"))
+            .map(str::to_string)
+    };
+    let before = replid(&mut o);
+    for case in cases {
+        assert_eq!(o.cmd(case), s.cmd(case), "{case:?}");
+    }
+    assert_ne!(
+        replid(&mut o),
+        before,
+        "DEBUG CHANGE-REPL-ID must change the id"
+    );
+}
+
+/// One MIGRATE scenario run from `source` to a fresh `target`, returning every reply and
+/// what each side holds afterwards, so ours and stock can be compared as sources.
+fn migrate_script(source: &TestServer, target: &TestServer) -> Vec<Reply> {
+    let (mut s, mut t) = (source.raw(), target.raw());
+    let (host, port) = ("127.0.0.1", target.port.to_string());
+    let m = |s: &mut RawConn, rest: &[&str]| {
+        let mut args = vec!["MIGRATE", host, &port];
+        args.extend_from_slice(rest);
+        s.cmd(&args)
+    };
+    let mut out = Vec::new();
+    s.cmd(&["SET", "str", "v"]);
+    s.cmd(&["PEXPIRE", "str", "100000"]);
+    s.cmd(&["RPUSH", "list", "a", "b", "c"]);
+    s.cmd(&["HSET", "hash", "f1", "1", "f2", "2"]);
+    out.push(m(&mut s, &["str", "3", "5000"]));
+    out.push(s.cmd(&["EXISTS", "str"]));
+    out.push(t.cmd(&["SELECT", "3"]));
+    out.push(t.cmd(&["GET", "str"]));
+    let ttl = t.cmd(&["PTTL", "str"]).as_int();
+    out.push(Reply::int((90_000..=100_000).contains(&ttl) as i64));
+    // COPY keeps the source; without REPLACE an existing key is an error from the target.
+    out.push(m(&mut s, &["list", "3", "5000", "COPY"]));
+    out.push(s.cmd(&["LRANGE", "list", "0", "-1"]));
+    out.push(m(&mut s, &["list", "3", "5000"]));
+    out.push(m(&mut s, &["list", "3", "5000", "REPLACE"]));
+    out.push(s.cmd(&["EXISTS", "list"]));
+    out.push(t.cmd(&["LRANGE", "list", "0", "-1"]));
+    // KEYS: missing keys are skipped; a busy key stays here, the others move.
+    s.cmd(&["MSET", "k1", "1", "k2", "2", "k3", "3"]);
+    t.cmd(&["SET", "k2", "busy"]);
+    out.push(m(
+        &mut s,
+        &["", "3", "5000", "KEYS", "nokey", "k1", "k2", "k3"],
+    ));
+    out.push(s.cmd(&["EXISTS", "k1", "k2", "k3"]));
+    out.push(t.cmd(&["MGET", "k1", "k2", "k3"]));
+    out.push(m(&mut s, &["", "3", "5000", "KEYS", "nokey1", "nokey2"]));
+    out.push(m(&mut s, &["nokey", "3", "5000"]));
+    out.push(m(&mut s, &["hash", "3", "5000", "KEYS", "hash"]));
+    out.push(m(&mut s, &["hash", "3", "5000", "BOGUS"]));
+    out.push(m(&mut s, &["hash", "3", "5000", "AUTH"]));
+    out.push(m(&mut s, &["hash", "x", "5000"]));
+    out.push(m(&mut s, &["hash", "3", "y"]));
+    // AUTH with a wrong password: the target's error, the key stays.
+    t.cmd(&["CONFIG", "SET", "requirepass", "secret"]);
+    out.push(m(&mut s, &["hash", "0", "5000", "AUTH", "wrong"]));
+    out.push(s.cmd(&["EXISTS", "hash"]));
+    out.push(m(
+        &mut s,
+        &["hash", "0", "5000", "AUTH2", "default", "secret"],
+    ));
+    out.push(s.cmd(&["EXISTS", "hash"]));
+    out.push(t.cmd(&["AUTH", "secret"]));
+    out.push(t.cmd(&["SELECT", "0"]));
+    out.push(t.cmd(&["HGETALL", "hash"]));
+    let info = s.cmd(&["INFO", "stats"]).as_string();
+    out.push(Reply::bulk(
+        common::info_field(&info, "migrate_cached_sockets").unwrap_or_default(),
+    ));
+    // Nobody listening: the connect error.
+    s.cmd(&["SET", "lonely", "1"]);
+    let closed = common::free_port().to_string();
+    out.push(s.cmd(&["MIGRATE", host, &closed, "lonely", "0", "300"]));
+    out
+}
+
+#[test]
+fn migrate_matches_stock_both_ways() {
+    common::ensure_stock_redis();
+    let stock_run = {
+        let (source, target) = (TestServer::start_stock(&[]), TestServer::start_stock(&[]));
+        migrate_script(&source, &target)
+    };
+    let ours_to_stock = {
+        let (source, target) = (TestServer::start(&[]), TestServer::start_stock(&[]));
+        migrate_script(&source, &target)
+    };
+    let stock_to_ours = {
+        let (source, target) = (TestServer::start_stock(&[]), TestServer::start(&[]));
+        migrate_script(&source, &target)
+    };
+    assert_eq!(ours_to_stock, stock_run, "ours -> stock");
+    assert_eq!(stock_to_ours, stock_run, "stock -> ours");
+}
+
+/// The keys MIGRATE moved leave the source's followers too (replicated as DEL), a slow
+/// target is an IOERR within the timeout, and the source keeps serving meanwhile.
+#[test]
+fn migrate_replicates_deletes_and_times_out() {
+    common::ensure_stock_redis();
+    let source = TestServer::start(&[]);
+    let follower = TestServer::start(&["--replicaof", "127.0.0.1", &source.port.to_string()]);
+    let target = TestServer::start_stock(&["--enable-debug-command", "yes"]);
+    let (mut s, mut f) = (source.raw(), follower.raw());
+    s.cmd(&["MSET", "a", "1", "b", "2", "keep", "3"]);
+    let port = target.port.to_string();
+    let migrate = [
+        "MIGRATE",
+        "127.0.0.1",
+        &port,
+        "",
+        "0",
+        "5000",
+        "KEYS",
+        "a",
+        "b",
+    ];
+    assert_eq!(s.cmd(&migrate), Reply::ok());
+    assert!(
+        common::poll_until(Duration::from_secs(10), Duration::from_millis(20), || {
+            f.cmd(&["DBSIZE"]) == Reply::int(1) && f.cmd(&["GET", "keep"]) == Reply::bulk("3")
+        }),
+        "follower still has the migrated keys"
+    );
+    let mut sleeper = target.raw();
+    sleeper.send_cmd(&["DEBUG", "SLEEP", "1.5"]);
+    std::thread::sleep(Duration::from_millis(100));
+    let started = std::time::Instant::now();
+    let reply = s.cmd(&["MIGRATE", "127.0.0.1", &port, "keep", "0", "300"]);
+    assert!(reply.err_text().starts_with("IOERR"), "{reply:?}");
+    assert!(started.elapsed() < Duration::from_millis(1400));
+    assert_eq!(s.cmd(&["GET", "keep"]), Reply::bulk("3"));
+}
+
+/// BGREWRITEAOF writes an AOF base and manifest that stock Redis loads with
+/// `appendonly yes`, numbering bases on from the existing manifest.
+#[test]
+fn bgrewriteaof_writes_a_base_stock_loads() {
+    common::ensure_stock_redis();
+    let ours = TestServer::start(&[]);
+    let mut o = ours.raw();
+    fill_every_type(&mut o);
+    let digest = o.cmd(&["DEBUG", "DIGEST"]);
+    let aof_dir = ours.dir.join("appendonlydir");
+    let manifest = aof_dir.join("appendonly.aof.manifest");
+    for seq in 1..=2 {
+        assert_eq!(
+            o.cmd(&["BGREWRITEAOF"]),
+            Reply::simple("Background append only file rewriting started")
+        );
+        assert!(
+            common::poll_until(Duration::from_secs(20), Duration::from_millis(20), || {
+                let info = o.cmd(&["INFO", "persistence"]).as_string();
+                common::info_field(&info, "aof_rewrite_in_progress").as_deref() == Some("0")
+                    && common::info_field(&info, "aof_rewrites") == Some(seq.to_string())
+            }),
+            "rewrite {seq} did not finish"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&manifest).unwrap(),
+            format!("file appendonly.aof.{seq}.base.rdb seq {seq} type b\n")
+        );
+    }
+    let info = o.cmd(&["INFO", "persistence"]).as_string();
+    assert_eq!(
+        common::info_field(&info, "aof_last_bgrewrite_status").as_deref(),
+        Some("ok")
+    );
+    // Only the current base is left.
+    let mut files: Vec<_> = std::fs::read_dir(&aof_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["appendonly.aof.2.base.rdb", "appendonly.aof.manifest"]
+    );
+    let stock = TestServer::start_stock(&[
+        "--dir",
+        ours.dir.to_str().unwrap(),
+        "--appendonly",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    assert_eq!(stock.raw().cmd(&["DEBUG", "DIGEST"]), digest);
+    // Inside MULTI it is scheduled, then runs.
+    o.cmd(&["MULTI"]);
+    o.cmd(&["BGREWRITEAOF"]);
+    assert_eq!(
+        o.cmd(&["EXEC"]),
+        Reply::arr(vec![Reply::simple(
+            "Background append only file rewriting scheduled"
+        )])
+    );
+    assert!(common::poll_until(
+        Duration::from_secs(20),
+        Duration::from_millis(20),
+        || {
+            let info = o.cmd(&["INFO", "persistence"]).as_string();
+            common::info_field(&info, "aof_rewrites").as_deref() == Some("3")
+                && common::info_field(&info, "aof_rewrite_in_progress").as_deref() == Some("0")
+        }
+    ));
 }

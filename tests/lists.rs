@@ -432,3 +432,85 @@ fn mpop_argument_errors_are_stock_texts() {
         assert_eq!(r.cmd(req), Reply::err(err), "{req:?}");
     }
 }
+
+/// BLMOVE/BRPOPLPUSH from an empty source block whatever the destination holds (CLIENT
+/// LIST shows the `b` flag); served later into a non-list destination, the client gets
+/// WRONGTYPE and the element stays, as stock does (FC_SERVER_BIN=redis-server runs it
+/// there too).
+#[test]
+fn blocked_move_checks_the_destination_when_served() {
+    let (s, mut r) = setup();
+    r.cmd(&["SET", "target", "nolist"]);
+    let mut blocked = s.raw();
+    let id = blocked.cmd(&["CLIENT", "ID"]).as_int().to_string();
+    blocked.send_cmd(&["BRPOPLPUSH", "src", "target", "0"]);
+    let flags = |r: &mut common::RawConn| {
+        let line = r.cmd(&["CLIENT", "LIST", "ID", &id]).as_string();
+        line.split(' ')
+            .find_map(|f| f.strip_prefix("flags=").map(str::to_string))
+            .unwrap_or_default()
+    };
+    assert!(common::poll_until(
+        std::time::Duration::from_secs(5),
+        std::time::Duration::from_millis(10),
+        || flags(&mut r) == "b"
+    ));
+    r.cmd(&["RPUSH", "src", "foo"]);
+    assert_eq!(
+        blocked.read_reply().err_text(),
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
+    assert_eq!(r.cmd(&["LRANGE", "src", "0", "-1"]), Reply::bulks(&["foo"]));
+    assert_eq!(flags(&mut r), "N");
+    // With elements to move, the destination is checked at once.
+    assert_eq!(
+        blocked
+            .cmd(&["BRPOPLPUSH", "src", "target", "0"])
+            .err_text(),
+        "WRONGTYPE Operation against a key holding the wrong kind of value"
+    );
+}
+
+/// Keys written by one command are served in the order they were written, as Redis's
+/// ready-keys list: four clients blocked on two keys, a transaction fills the first key
+/// then the second; the first key's clients drain it before the second key is served.
+#[test]
+fn blocked_clients_are_served_in_the_order_their_keys_were_written() {
+    let (s, mut r) = setup();
+    let pops: [(&str, &str); 4] = [
+        ("LEFT", "1"),
+        ("RIGHT", "10"),
+        ("LEFT", "10"),
+        ("RIGHT", "1"),
+    ];
+    let mut clients = Vec::new();
+    for (i, (side, count)) in pops.iter().enumerate() {
+        let mut c = s.raw();
+        c.send_cmd(&["BLMPOP", "0", "2", "first", "second", side, "COUNT", count]);
+        let want = (i + 1).to_string();
+        assert!(common::poll_until(
+            std::time::Duration::from_secs(5),
+            std::time::Duration::from_millis(10),
+            || blocked_count(&mut r) == want
+        ));
+        clients.push(c);
+    }
+    r.cmd(&["MULTI"]);
+    r.cmd(&["LPUSH", "first", "a", "b", "c", "d", "e"]);
+    r.cmd(&["LPUSH", "second", "1", "2", "3", "4", "5"]);
+    r.cmd(&["EXEC"]);
+    let served =
+        |key: &str, items: &[&str]| Reply::Array(vec![Reply::bulk(key), Reply::bulks(items)]);
+    assert_eq!(clients[0].read_reply(), served("first", &["e"]));
+    assert_eq!(
+        clients[1].read_reply(),
+        served("first", &["a", "b", "c", "d"])
+    );
+    assert_eq!(
+        clients[2].read_reply(),
+        served("second", &["5", "4", "3", "2", "1"])
+    );
+    assert_eq!(blocked_count(&mut r), "1");
+    r.cmd(&["LPUSH", "second", "1", "2", "3"]);
+    assert_eq!(clients[3].read_reply(), served("second", &["1"]));
+}

@@ -414,3 +414,188 @@ fn pubsub_via_redis_client() {
     let body: String = m.get_payload().unwrap();
     assert_eq!(body, "payload");
 }
+
+fn smsg(channel: &str, payload: &str) -> Reply {
+    Reply::bulks(&["smessage", channel, payload])
+}
+
+#[test]
+fn shard_channels_are_their_own_namespace() {
+    let s = TestServer::start(&[]);
+    let mut sub = s.raw();
+    let mut p = s.raw();
+    sub.send_cmd(&["SSUBSCRIBE", "a", "b"]);
+    assert_eq!(sub.read_reply(), ack("ssubscribe", Some("a"), 1));
+    assert_eq!(sub.read_reply(), ack("ssubscribe", Some("b"), 2));
+    // Channels and patterns count apart from shard channels, as stock counts them.
+    sub.send_cmd(&["SUBSCRIBE", "c"]);
+    assert_eq!(sub.read_reply(), ack("subscribe", Some("c"), 1));
+    sub.send_cmd(&["PSUBSCRIBE", "*"]);
+    assert_eq!(sub.read_reply(), ack("psubscribe", Some("*"), 2));
+    sub.send_cmd(&["SSUBSCRIBE", "a"]);
+    assert_eq!(sub.read_reply(), ack("ssubscribe", Some("a"), 2));
+
+    // SPUBLISH reaches shard subscribers only; patterns never see it.
+    assert_eq!(p.cmd(&["SPUBLISH", "a", "hi"]), Reply::int(1));
+    assert_eq!(sub.read_reply(), smsg("a", "hi"));
+    assert_eq!(p.cmd(&["SPUBLISH", "c", "x"]), Reply::int(0));
+    // PUBLISH to a shard channel's name reaches the pattern only.
+    assert_eq!(p.cmd(&["PUBLISH", "a", "y"]), Reply::int(1));
+    assert_eq!(sub.read_reply(), pmsg("*", "a", "y"));
+    assert_eq!(p.cmd(&["PUBLISH", "c", "z"]), Reply::int(2));
+    assert_eq!(sub.read_reply(), msg("c", "z"));
+    assert_eq!(sub.read_reply(), pmsg("*", "c", "z"));
+
+    let mut shard = p.cmd(&["PUBSUB", "SHARDCHANNELS"]).strings();
+    shard.sort();
+    assert_eq!(shard, ["a", "b"]);
+    assert_eq!(
+        p.cmd(&["PUBSUB", "SHARDCHANNELS", "a*"]),
+        Reply::bulks(&["a"])
+    );
+    assert_eq!(
+        p.cmd(&["PUBSUB", "SHARDNUMSUB", "a", "z"]),
+        Reply::arr(vec![
+            Reply::bulk("a"),
+            Reply::int(1),
+            Reply::bulk("z"),
+            Reply::int(0)
+        ])
+    );
+    assert_eq!(p.cmd(&["PUBSUB", "SHARDNUMSUB"]), Reply::arr(vec![]));
+    assert_eq!(p.cmd(&["PUBSUB", "CHANNELS"]), Reply::bulks(&["c"]));
+    assert_eq!(
+        p.cmd(&["PUBSUB", "NUMSUB", "a"]),
+        Reply::arr(vec![Reply::bulk("a"), Reply::int(0)])
+    );
+    assert_eq!(
+        p.cmd(&["PUBSUB", "SHARDCHANNELS", "a", "b"]).err_text(),
+        "ERR unknown subcommand or wrong number of arguments for 'SHARDCHANNELS'. Try PUBSUB HELP."
+    );
+    let info = p.cmd(&["INFO", "stats"]).as_string();
+    assert!(info.contains("pubsubshard_channels:2\r\n"), "{info}");
+    let list = p.cmd(&["CLIENT", "LIST"]).as_string();
+    assert!(
+        list.lines().any(|l| l.contains(" sub=1 psub=1 ssub=2 ")),
+        "{list}"
+    );
+
+    sub.send_cmd(&["SUNSUBSCRIBE", "a"]);
+    assert_eq!(sub.read_reply(), ack("sunsubscribe", Some("a"), 1));
+    sub.send_cmd(&["SUNSUBSCRIBE"]);
+    assert_eq!(sub.read_reply(), ack("sunsubscribe", Some("b"), 0));
+    sub.send_cmd(&["SUNSUBSCRIBE"]);
+    assert_eq!(sub.read_reply(), ack("sunsubscribe", None, 0));
+    assert_eq!(p.cmd(&["PUBSUB", "SHARDCHANNELS"]), Reply::arr(vec![]));
+    // Still subscribed to a channel and a pattern.
+    sub.send_cmd(&["UNSUBSCRIBE"]);
+    assert_eq!(sub.read_reply(), ack("unsubscribe", Some("c"), 1));
+    sub.send_cmd(&["PUNSUBSCRIBE"]);
+    assert_eq!(sub.read_reply(), ack("punsubscribe", Some("*"), 0));
+    assert_eq!(sub.cmd(&["GET", "k"]), Reply::Nil);
+}
+
+#[test]
+fn shard_subscription_alone_enters_resp2_subscribed_mode() {
+    let s = TestServer::start(&[]);
+    let mut sub = s.raw();
+    sub.send_cmd(&["SSUBSCRIBE", "x"]);
+    assert_eq!(sub.read_reply(), ack("ssubscribe", Some("x"), 1));
+    assert_eq!(
+        sub.cmd(&["GET", "k"]).err_text(),
+        "ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+    );
+    assert_eq!(sub.cmd(&["PING"]), Reply::bulks(&["pong", ""]));
+    // Unsubscribing from plain channels leaves the shard subscription (count 0 is the
+    // count of channels and patterns).
+    sub.send_cmd(&["UNSUBSCRIBE"]);
+    assert_eq!(sub.read_reply(), ack("unsubscribe", None, 0));
+    assert!(sub.cmd(&["GET", "k"]).is_error());
+    sub.send_cmd(&["SUNSUBSCRIBE", "x"]);
+    assert_eq!(sub.read_reply(), ack("sunsubscribe", Some("x"), 0));
+    assert_eq!(sub.cmd(&["GET", "k"]), Reply::Nil);
+    // RESET drops shard subscriptions too.
+    sub.send_cmd(&["SSUBSCRIBE", "y"]);
+    assert_eq!(sub.read_reply(), ack("ssubscribe", Some("y"), 1));
+    assert_eq!(sub.cmd(&["RESET"]), Reply::simple("RESET"));
+    let mut p = s.raw();
+    assert_eq!(p.cmd(&["SPUBLISH", "y", "m"]), Reply::int(0));
+    assert_eq!(
+        sub.cmd(&["SSUBSCRIBE"]).err_text(),
+        "ERR wrong number of arguments for 'ssubscribe' command"
+    );
+    assert_eq!(
+        sub.cmd(&["SPUBLISH", "y"]).err_text(),
+        "ERR wrong number of arguments for 'spublish' command"
+    );
+}
+
+#[test]
+fn resp3_smessage_push_and_ssubscribe_refused_in_exec() {
+    let s = TestServer::start(&[]);
+    let mut sub = s.raw();
+    let mut p = s.raw();
+    sub.cmd(&["HELLO", "3"]);
+    sub.send_cmd(&["SSUBSCRIBE", "c1"]);
+    let confirm = b">3\r\n$10\r\nssubscribe\r\n$2\r\nc1\r\n:1\r\n";
+    assert_eq!(sub.read_bytes(confirm.len(), T).unwrap(), confirm);
+    assert_eq!(p.cmd(&["SPUBLISH", "c1", "hi"]), Reply::int(1));
+    let expected = b">3\r\n$8\r\nsmessage\r\n$2\r\nc1\r\n$2\r\nhi\r\n";
+    assert_eq!(sub.read_bytes(expected.len(), T).unwrap(), expected);
+    // Publishing to its own shard channel: the push comes before the count.
+    sub.send_cmd(&["SPUBLISH", "c1", "me"]);
+    let expected = b">3\r\n$8\r\nsmessage\r\n$2\r\nc1\r\n$2\r\nme\r\n:1\r\n";
+    assert_eq!(sub.read_bytes(expected.len(), T).unwrap(), expected);
+
+    // Inside EXEC stock marks the client DENY_BLOCKING: SSUBSCRIBE is refused there.
+    assert_eq!(p.cmd(&["MULTI"]), Reply::ok());
+    assert_eq!(p.cmd(&["SSUBSCRIBE", "c2"]), Reply::simple("QUEUED"));
+    assert_eq!(
+        p.cmd(&["EXEC"]),
+        Reply::arr(vec![Reply::err(
+            "ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client"
+        )])
+    );
+    assert_eq!(p.cmd(&["GET", "k"]), Reply::Nil);
+}
+
+#[test]
+fn shard_channels_obey_acl_channel_rules() {
+    let s = TestServer::start(&[]);
+    let mut admin = s.raw();
+    assert_eq!(
+        admin.cmd(&[
+            "ACL",
+            "SETUSER",
+            "app",
+            "on",
+            "nopass",
+            "+@all",
+            "~*",
+            "resetchannels",
+            "&news.*"
+        ]),
+        Reply::ok()
+    );
+    let mut app = s.raw();
+    assert_eq!(app.cmd(&["AUTH", "app", "x"]), Reply::ok());
+    assert_eq!(app.cmd(&["SPUBLISH", "news.eu", "x"]), Reply::int(0));
+    let denied =
+        "NOPERM this user has no permissions to access one of the channels used as arguments";
+    assert_eq!(app.cmd(&["SPUBLISH", "sport", "x"]).err_text(), denied);
+    assert_eq!(
+        app.cmd(&["SSUBSCRIBE", "news.eu", "sport"]).err_text(),
+        denied
+    );
+    // SUNSUBSCRIBE needs no channel permission, as stock.
+    app.send_cmd(&["SUNSUBSCRIBE", "sport"]);
+    assert_eq!(app.read_reply(), ack("sunsubscribe", Some("sport"), 0));
+    // A shard subscriber whose channel a rule change revokes is disconnected.
+    app.send_cmd(&["SSUBSCRIBE", "news.eu"]);
+    assert_eq!(app.read_reply(), ack("ssubscribe", Some("news.eu"), 1));
+    assert_eq!(
+        admin.cmd(&["ACL", "SETUSER", "app", "resetchannels", "&other"]),
+        Reply::ok()
+    );
+    assert!(app.wait_closed(T));
+}

@@ -931,3 +931,99 @@ fn a_truncated_snapshot_from_the_leader_is_refused_whole() {
     assert_ne!(repl_field(&mut f, "master_link_status"), "up");
     fake.join().unwrap();
 }
+
+#[test]
+fn spublish_reaches_shard_subscribers_of_a_stock_replica() {
+    // Without cluster mode stock propagates SPUBLISH to its replicas as it does PUBLISH;
+    // a stock replica of ours delivers it to its own shard subscribers.
+    let leader = TestServer::start(&[]);
+    let mut l = leader.raw();
+    let port = leader.port.to_string();
+    let replica = TestServer::start_stock(&["--replicaof", "127.0.0.1", &port]);
+    let mut r = replica.raw();
+    wait_caught_up(&mut l, &mut r);
+    let mut sub = replica.raw();
+    sub.send_cmd(&["SSUBSCRIBE", "orders"]);
+    assert_eq!(
+        sub.read_reply(),
+        Reply::arr(vec![
+            Reply::bulk("ssubscribe"),
+            Reply::bulk("orders"),
+            Reply::int(1)
+        ])
+    );
+    let before: i64 = repl_field(&mut l, "master_repl_offset").parse().unwrap();
+    assert_eq!(l.cmd(&["SPUBLISH", "orders", "o-1"]), Reply::int(0));
+    assert_eq!(
+        sub.read_reply(),
+        Reply::bulks(&["smessage", "orders", "o-1"])
+    );
+    let after: i64 = repl_field(&mut l, "master_repl_offset").parse().unwrap();
+    assert!(after > before);
+    wait_caught_up(&mut l, &mut r);
+}
+
+/// Commands still arriving from a leader this node no longer follows (it was promoted
+/// or repointed while the old leader kept sending) are neither applied nor counted: the
+/// old link closes on the first one. Otherwise the node diverges from its new history.
+#[test]
+fn a_replaced_leader_link_applies_nothing_more() {
+    if is_stock_redis() {
+        return;
+    }
+    let empty = TestServer::start(&[]);
+    assert_eq!(empty.raw().cmd(&["SAVE"]), Reply::ok());
+    let rdb = std::fs::read(empty.dir().join("dump.rdb")).expect("dump.rdb");
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let fake = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let (mut s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = s.read(&mut buf).unwrap_or(0);
+            assert!(n > 0, "the follower left during the handshake");
+            let text = String::from_utf8_lossy(&buf[..n]).to_ascii_uppercase();
+            if text.contains("$5\r\nPSYNC\r\n") {
+                let id = "b".repeat(40);
+                let _ = s.write_all(format!("+FULLRESYNC {id} 0\r\n${}\r\n", rdb.len()).as_bytes());
+                let _ = s.write_all(&rdb);
+                let _ = s.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n");
+                break;
+            } else if text.contains("PING") {
+                let _ = s.write_all(b"+PONG\r\n");
+            } else {
+                let _ = s.write_all(b"+OK\r\n");
+            }
+        }
+        go_rx.recv().unwrap();
+        let _ = s.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n");
+        // The follower drops the old link once it has read (and refused) that command.
+        while s.read(&mut buf).map(|n| n > 0).unwrap_or(false) {}
+    });
+    let follower = TestServer::start(&["--replicaof", "127.0.0.1", &port.to_string()]);
+    let mut f = follower.raw();
+    assert!(
+        poll_until(Duration::from_secs(10), Duration::from_millis(20), || {
+            f.cmd(&["GET", "a"]) == Reply::bulk("1")
+        }),
+        "the stream before the switch was not applied"
+    );
+    assert_eq!(f.cmd(&["REPLICAOF", "NO", "ONE"]), Reply::ok());
+    let offset = repl_field(&mut f, "master_repl_offset");
+    go_tx.send(()).unwrap();
+    fake.join().unwrap();
+    assert_eq!(
+        f.cmd(&["EXISTS", "b"]),
+        Reply::int(0),
+        "applied a command from the old leader"
+    );
+    assert_eq!(
+        repl_field(&mut f, "master_repl_offset"),
+        offset,
+        "counted the old leader's bytes"
+    );
+}

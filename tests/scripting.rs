@@ -294,6 +294,8 @@ fn followers_run_read_only_scripts_and_refuse_writes() {
 
 #[test]
 fn keys_a_script_reads_are_tracked_for_the_caller() {
+    // As in Redis 7.0: a script that calls a read command tracks its declared KEYS (the
+    // caller's command), whatever it read; one that reads nothing tracks nothing.
     let server = TestServer::start(&[]);
     let mut reader = server.raw();
     let mut writer = server.raw();
@@ -302,12 +304,25 @@ fn keys_a_script_reads_are_tracked_for_the_caller() {
     writer.cmd(&["SET", "tk", "1"]);
     expect(
         &mut reader,
-        &["EVAL", "return redis.call('get', 'tk')", "0"],
-        Reply::bulk("1"),
+        &["EVAL", "return redis.call('get', 'undeclared')", "1", "tk"],
+        Reply::Nil,
     );
+    expect(
+        &mut reader,
+        &["EVAL", "return redis.call('set', 'w', '1')", "1", "notread"],
+        Reply::ok(),
+    );
+    writer.cmd(&["SET", "undeclared", "2"]);
+    writer.cmd(&["SET", "notread", "2"]);
     writer.cmd(&["SET", "tk", "2"]);
     let push = reader.read_reply();
     assert!(format!("{push:?}").contains("tk"), "{push:?}");
+    assert!(
+        reader
+            .try_read_reply(std::time::Duration::from_millis(100))
+            .is_err(),
+        "only the declared key of the reading script is tracked"
+    );
 }
 
 #[test]

@@ -904,3 +904,442 @@ fn memory_reports_what_keys_cost() {
     assert!(!r.cmd(&["MEMORY", "DOCTOR"]).as_string().is_empty());
     assert!(r.cmd(&["MEMORY", "HELP"]).strings()[0].starts_with("MEMORY <subcommand>"));
 }
+
+#[test]
+fn client_reply_off_skip_on() {
+    let (s, mut r) = setup();
+    // OFF: nothing comes back, not even errors, until ON answers +OK.
+    r.send_cmd(&["CLIENT", "REPLY", "OFF"]);
+    r.send_cmd(&["SET", "a", "1"]);
+    r.send_cmd(&["GET", "a"]);
+    r.send_cmd(&["NOSUCHCOMMAND"]);
+    r.send_cmd(&["CLIENT", "REPLY", "SKIP"]);
+    assert_eq!(r.cmd(&["CLIENT", "REPLY", "ON"]), Reply::ok());
+    assert_eq!(r.cmd(&["GET", "a"]), Reply::bulk("1"));
+    // SKIP: only the next command's reply is dropped (SKIP itself answers nothing).
+    r.send_cmd(&["CLIENT", "REPLY", "SKIP"]);
+    r.send_cmd(&["INCR", "n"]);
+    assert_eq!(r.cmd(&["INCR", "n"]), Reply::int(2));
+    assert_eq!(
+        r.cmd(&["CLIENT", "REPLY", "MAYBE"]).err_text(),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        r.cmd(&["CLIENT", "REPLY"]).err_text(),
+        "ERR wrong number of arguments for 'client|reply' command"
+    );
+    // Pub/sub messages are pushes: they arrive even with replies off.
+    let mut sub = s.raw();
+    sub.cmd(&["HELLO", "3"]);
+    sub.send_cmd(&["CLIENT", "REPLY", "OFF"]);
+    sub.send_cmd(&["SUBSCRIBE", "ch"]);
+    assert_eq!(
+        sub.read_reply(),
+        Reply::Push(vec![
+            Reply::bulk("subscribe"),
+            Reply::bulk("ch"),
+            Reply::int(1)
+        ])
+    );
+    assert_eq!(r.cmd(&["PUBLISH", "ch", "m"]), Reply::int(1));
+    assert_eq!(
+        sub.read_reply(),
+        Reply::Push(vec![
+            Reply::bulk("message"),
+            Reply::bulk("ch"),
+            Reply::bulk("m")
+        ])
+    );
+    sub.send_cmd(&["GET", "a"]);
+    assert_eq!(
+        sub.try_read_reply(Duration::from_millis(200)),
+        Err(ReadErr::Timeout)
+    );
+    assert_eq!(sub.cmd(&["CLIENT", "REPLY", "ON"]), Reply::ok());
+}
+
+#[test]
+fn client_unblock_ends_a_blocking_pop() {
+    let (s, mut r) = setup();
+    let mut blocked = s.raw();
+    let id = blocked.cmd(&["CLIENT", "ID"]).as_int().to_string();
+    let blocked_clients = |r: &mut RawConn| {
+        info_field(&r.cmd(&["INFO", "clients"]).as_string(), "blocked_clients").unwrap()
+    };
+    // TIMEOUT (the default): the client gets its timeout reply.
+    blocked.send_cmd(&["BLPOP", "list", "0"]);
+    assert!(poll_until(
+        T,
+        Duration::from_millis(10),
+        || blocked_clients(&mut r) == "1"
+    ));
+    assert_eq!(r.cmd(&["CLIENT", "UNBLOCK", &id]), Reply::int(1));
+    assert_eq!(blocked.read_reply(), Reply::Nil);
+    assert_eq!(blocked_clients(&mut r), "0");
+    // ERROR: the client gets -UNBLOCKED.
+    blocked.send_cmd(&["BLMOVE", "list", "dst", "LEFT", "RIGHT", "0"]);
+    assert!(poll_until(
+        T,
+        Duration::from_millis(10),
+        || blocked_clients(&mut r) == "1"
+    ));
+    assert_eq!(r.cmd(&["CLIENT", "UNBLOCK", &id, "error"]), Reply::int(1));
+    assert_eq!(
+        blocked.read_reply().err_text(),
+        "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+    );
+    blocked.send_cmd(&["BZPOPMIN", "z", "0"]);
+    assert!(poll_until(
+        T,
+        Duration::from_millis(10),
+        || blocked_clients(&mut r) == "1"
+    ));
+    assert_eq!(r.cmd(&["CLIENT", "UNBLOCK", &id, "TIMEOUT"]), Reply::int(1));
+    assert_eq!(blocked.read_reply(), Reply::Nil);
+    // The connection goes on normally; a second unblock finds nothing blocked.
+    assert_eq!(blocked.cmd(&["PING"]), Reply::simple("PONG"));
+    assert_eq!(r.cmd(&["CLIENT", "UNBLOCK", &id]), Reply::int(0));
+    assert_eq!(r.cmd(&["CLIENT", "UNBLOCK", "999999"]), Reply::int(0));
+    // The list served later goes to nobody that was unblocked.
+    assert_eq!(r.cmd(&["RPUSH", "list", "x"]), Reply::int(1));
+    assert_eq!(
+        r.cmd(&["CLIENT", "UNBLOCK", &id, "nope"]).err_text(),
+        "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"
+    );
+    assert_eq!(
+        r.cmd(&["CLIENT", "UNBLOCK", "x"]).err_text(),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        r.cmd(&["CLIENT", "UNBLOCK", "1", "timeout", "more"])
+            .err_text(),
+        "ERR unknown subcommand or wrong number of arguments for 'UNBLOCK'. Try CLIENT HELP."
+    );
+    let errs = r.cmd(&["INFO", "errorstats"]).as_string();
+    assert!(errs.contains("errorstat_UNBLOCKED:count=1"), "{errs}");
+}
+
+#[test]
+fn readonly_readwrite_lolwut_as_stock() {
+    let (_s, mut r) = setup();
+    for c in ["READONLY", "READWRITE"] {
+        assert_eq!(
+            r.cmd(&[c]).err_text(),
+            "ERR This instance has cluster support disabled"
+        );
+    }
+    // 7.0's own LOLWUT is the version line; VERSION 5 and 6 draw their art.
+    assert_eq!(r.cmd(&["LOLWUT"]), Reply::bulk("Redis ver. 7.0.15\n"));
+    assert_eq!(
+        r.cmd(&["LOLWUT", "VERSION", "7"]),
+        Reply::bulk("Redis ver. 7.0.15\n")
+    );
+    assert_eq!(
+        r.cmd(&["LOLWUT", "foo", "bar"]),
+        Reply::bulk("Redis ver. 7.0.15\n")
+    );
+    // One column, one square: a single braille cell, its blank line, the caption.
+    assert_eq!(
+        r.cmd(&["LOLWUT", "VERSION", "5", "1", "1", "1"]),
+        Reply::bulk(
+            "\u{280b}\n\nGeorg Nees - schotter, plotter on paper, 1968. Redis ver. 7.0.15\n"
+        )
+    );
+    let art = r.cmd(&["LOLWUT", "VERSION", "5"]).as_string();
+    let lines: Vec<&str> = art.lines().collect();
+    // 66 columns; 8 x 12 squares of 16 pixels and 2 of padding: 196 pixel rows in 49
+    // rows of cells, each ended by a newline, then a blank line and the caption.
+    assert_eq!(lines.len(), 49 + 2, "{art}");
+    assert!(lines[..49].iter().all(|l| l.chars().count() == 66), "{art}");
+    assert_eq!(lines[49], "");
+    assert_eq!(
+        lines[50],
+        "Georg Nees - schotter, plotter on paper, 1968. Redis ver. 7.0.15"
+    );
+    let sky = r.cmd(&["LOLWUT", "VERSION", "6", "10", "3"]).as_string();
+    let rows: Vec<&str> = sky.lines().collect();
+    assert_eq!(rows.len(), 3 + 2);
+    assert_eq!(rows[0].matches("\x1b[0m").count(), 10);
+    assert!(rows[4].ends_with("Redis ver. 7.0.15"));
+    assert_eq!(
+        r.cmd(&["LOLWUT", "VERSION", "x"]).err_text(),
+        "ERR value is not an integer or out of range"
+    );
+    assert_eq!(
+        r.cmd(&["LOLWUT", "VERSION", "5", "z"]).err_text(),
+        "ERR value is not an integer or out of range"
+    );
+}
+
+#[test]
+fn command_getkeysandflags_as_stock() {
+    common::ensure_stock_redis();
+    let (_s, mut r) = setup();
+    let stock = TestServer::start_stock(&[]);
+    let mut s = stock.raw();
+    for c in [
+        vec!["SET", "a", "b"],
+        vec!["SET", "a", "b", "GET"],
+        vec!["LMOVE", "a", "b", "LEFT", "RIGHT"],
+        vec!["ZUNIONSTORE", "d", "2", "a", "b"],
+        vec!["MSET", "a", "1", "b", "2"],
+        vec!["EVAL", "return 1", "0"],
+        vec!["SORT", "k", "STORE", "d"],
+        vec!["SPUBLISH", "ch", "m"],
+        vec!["PING"],
+        vec!["NOPE"],
+        vec!["GET"],
+        vec!["ZUNION", "x", "a"],
+        vec!["OBJECT", "ENCODING", "k"],
+        vec!["CONFIG", "NOPE", "k"],
+        vec!["XREAD", "STREAMS", "s", "0"],
+    ] {
+        let mut req = vec!["COMMAND", "GETKEYSANDFLAGS"];
+        req.extend(&c);
+        assert_eq!(r.cmd(&req), s.cmd(&req), "{c:?}");
+    }
+    assert_eq!(
+        r.cmd(&[
+            "COMMAND",
+            "GETKEYSANDFLAGS",
+            "LMOVE",
+            "a",
+            "b",
+            "LEFT",
+            "RIGHT"
+        ]),
+        Reply::arr(vec![
+            Reply::arr(vec![
+                Reply::bulk("a"),
+                Reply::arr(vec![
+                    Reply::simple("RW"),
+                    Reply::simple("access"),
+                    Reply::simple("delete")
+                ])
+            ]),
+            Reply::arr(vec![
+                Reply::bulk("b"),
+                Reply::arr(vec![Reply::simple("RW"), Reply::simple("insert")])
+            ]),
+        ])
+    );
+}
+
+#[test]
+fn latency_histogram_doctor_graph() {
+    let (_s, mut r) = setup();
+    assert_eq!(r.cmd(&["CONFIG", "RESETSTAT"]), Reply::ok());
+    for _ in 0..5 {
+        r.cmd(&["SET", "k", "v"]);
+    }
+    r.cmd(&["CONFIG", "GET", "maxmemory"]);
+    // A subcommand by its full name; unknown names are left out.
+    let h = r.cmd(&["LATENCY", "HISTOGRAM", "set", "config|get", "nosuch"]);
+    let pairs = h.as_pairs();
+    let names: Vec<String> = pairs.iter().map(|(k, _)| k.as_string()).collect();
+    assert_eq!(names, ["set", "config|get"]);
+    let set = &pairs[0].1;
+    assert_eq!(set.get("calls"), Some(Reply::int(5)));
+    let buckets = set.get("histogram_usec").unwrap().as_pairs();
+    // Buckets are stock's: 1, 2, 4, 8, 16, 33, 66, ... microseconds, cumulative.
+    let stock_buckets = [
+        1, 2, 4, 8, 16, 33, 66, 132, 264, 528, 1056, 2113, 4227, 8454,
+    ];
+    let mut last = 0;
+    for (usec, count) in &buckets {
+        assert!(
+            stock_buckets.contains(&usec.as_int()) || usec.as_int() > 8454,
+            "{buckets:?}"
+        );
+        assert!(count.as_int() > last);
+        last = count.as_int();
+    }
+    assert_eq!(last, 5);
+    // Without arguments: every command with data; a reset forgets them.
+    // A container stands for its subcommands (CONFIG RESETSTAT itself was counted).
+    let config = r.cmd(&["LATENCY", "HISTOGRAM", "config"]).as_pairs();
+    let mut names: Vec<String> = config.iter().map(|(k, _)| k.as_string()).collect();
+    names.sort();
+    assert_eq!(names, ["config|get", "config|resetstat"]);
+    let all = r.cmd(&["LATENCY", "HISTOGRAM"]);
+    assert!(all.as_pairs().len() >= 4, "{all:?}");
+    let info = r.cmd(&["INFO", "latencystats"]).as_string();
+    assert!(info.starts_with("# Latencystats\r\n"), "{info}");
+    let line = info_field(&info, "latency_percentiles_usec_set").unwrap();
+    assert!(
+        line.starts_with("p50=") && line.contains(",p99=") && line.contains(",p99.9="),
+        "{line}"
+    );
+    assert!(!r.cmd(&["INFO"]).as_string().contains("# Latencystats"));
+    assert!(
+        r.cmd(&["INFO", "everything"])
+            .as_string()
+            .contains("# Latencystats\r\n")
+    );
+    assert_eq!(
+        r.cmd(&[
+            "CONFIG",
+            "SET",
+            "latency-tracking-info-percentiles",
+            "50 99.99"
+        ]),
+        Reply::ok()
+    );
+    let line = info_field(
+        &r.cmd(&["INFO", "latencystats"]).as_string(),
+        "latency_percentiles_usec_set",
+    )
+    .unwrap();
+    assert!(
+        line.starts_with("p50=") && line.contains(",p99.99="),
+        "{line}"
+    );
+    assert!(!line.contains(",p99="), "{line}");
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "latency-tracking", "no"]),
+        Reply::ok()
+    );
+    r.cmd(&["GET", "k"]);
+    assert_eq!(r.cmd(&["LATENCY", "HISTOGRAM", "get"]).as_pairs().len(), 0);
+    assert_eq!(
+        r.cmd(&["INFO", "latencystats"]).as_string(),
+        "# Latencystats\r\n"
+    );
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "latency-tracking", "yes"]),
+        Reply::ok()
+    );
+    assert_eq!(r.cmd(&["CONFIG", "RESETSTAT"]), Reply::ok());
+    assert_eq!(r.cmd(&["LATENCY", "HISTOGRAM", "set"]).as_pairs().len(), 0);
+
+    assert_eq!(
+        r.cmd(&["LATENCY", "DOCTOR"]).as_string(),
+        "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n"
+    );
+    assert_eq!(
+        r.cmd(&["LATENCY", "GRAPH", "command"]).err_text(),
+        "ERR No samples available for event 'command'"
+    );
+    assert_eq!(
+        r.cmd(&["LATENCY", "GRAPH"]).err_text(),
+        "ERR wrong number of arguments for 'latency|graph' command"
+    );
+}
+
+/// CLIENT UNBLOCK ends a WAIT as stock does: with the count of acknowledging replicas
+/// (TIMEOUT) or `-UNBLOCKED` (ERROR).
+#[test]
+fn client_unblock_ends_a_wait() {
+    let (s, mut r) = setup();
+    let mut waiting = s.raw();
+    let id = waiting.cmd(&["CLIENT", "ID"]).as_int().to_string();
+    waiting.cmd(&["SET", "k", "v"]);
+    let in_wait = |r: &mut RawConn| r.cmd(&["CLIENT", "LIST"]).as_string().contains("cmd=wait");
+    for (reason, want) in [
+        ("TIMEOUT", Reply::int(0)),
+        (
+            "ERROR",
+            Reply::err("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+        ),
+    ] {
+        waiting.send_cmd(&["WAIT", "1", "0"]);
+        assert!(poll_until(T, Duration::from_millis(10), || in_wait(&mut r)));
+        assert_eq!(r.cmd(&["CLIENT", "UNBLOCK", &id, reason]), Reply::int(1));
+        assert_eq!(waiting.read_reply(), want, "{reason}");
+        assert_eq!(r.cmd(&["CLIENT", "UNBLOCK", &id, reason]), Reply::int(0));
+        assert_eq!(waiting.cmd(&["PING"]), Reply::simple("PONG"));
+    }
+    // CLIENT KILL ends a WAIT without a timeout too.
+    waiting.send_cmd(&["WAIT", "1", "0"]);
+    assert!(poll_until(T, Duration::from_millis(10), || in_wait(&mut r)));
+    assert_eq!(r.cmd(&["CLIENT", "KILL", "ID", &id]), Reply::int(1));
+    assert!(waiting.wait_closed(T));
+}
+
+/// COMMAND LIST FILTERBY lists what stock lists (our table has no CLUSTER, MODULE or
+/// SCRIPT DEBUG, so those are left out of stock's answer), and MONITOR shows a script
+/// before its commands (from `lua`), EXEC after the commands it ran, and MIGRATE's
+/// credentials redacted, as stock; CLIENT KILL USER names an unknown user.
+#[test]
+fn command_list_filters_and_monitor_order_match_stock() {
+    common::ensure_stock_redis();
+    let ours = TestServer::start(&[]);
+    let stock = TestServer::start_stock(&[]);
+    let absent =
+        |n: &String| n.starts_with("cluster") || n.starts_with("module") || n == "script|debug";
+    let sorted = |r: Reply| {
+        let mut v = r.strings();
+        v.sort();
+        v
+    };
+    let (mut o, mut s) = (ours.raw(), stock.raw());
+    for filter in [
+        &["aclcat", "scripting"][..],
+        &["aclcat", "slow"],
+        &["aclcat", "nonexistent"],
+        &["pattern", "config*"],
+        &["pattern", "x*"],
+        &["module", "any"],
+    ] {
+        let mut args = vec!["COMMAND", "LIST", "FILTERBY"];
+        args.extend_from_slice(filter);
+        let want: Vec<String> = sorted(s.cmd(&args))
+            .into_iter()
+            .filter(|n| !absent(n) && n != "client|setinfo")
+            .collect();
+        let got: Vec<String> = sorted(o.cmd(&args))
+            .into_iter()
+            .filter(|n| n != "client|setinfo")
+            .collect();
+        assert_eq!(got, want, "{filter:?}");
+    }
+    for bad in [
+        &["x"][..],
+        &["FILTERBY", "bad", "x"],
+        &["FILTERBY", "aclcat"],
+    ] {
+        let mut args = vec!["COMMAND", "LIST"];
+        args.extend_from_slice(bad);
+        assert_eq!(o.cmd(&args), s.cmd(&args), "{bad:?}");
+    }
+    assert_eq!(
+        o.cmd(&["CLIENT", "KILL", "USER", "nobody"]),
+        s.cmd(&["CLIENT", "KILL", "USER", "nobody"])
+    );
+    // MONITOR: the lines without their timestamp and client address.
+    let monitored = |server: &TestServer| {
+        let mut m = server.raw();
+        assert_eq!(m.cmd(&["MONITOR"]), Reply::ok());
+        let mut c = server.raw();
+        c.cmd(&["MULTI"]);
+        c.cmd(&["SET", "foo", "bar"]);
+        c.cmd(&["EXEC"]);
+        c.cmd(&[
+            "EVAL",
+            "return redis.call('set', KEYS[1], ARGV[1])",
+            "1",
+            "k",
+            "v",
+        ]);
+        c.cmd(&[
+            "MIGRATE",
+            "127.0.0.1",
+            "1",
+            "nokey",
+            "0",
+            "10",
+            "AUTH2",
+            "u",
+            "p",
+        ]);
+        (0..6)
+            .map(|_| {
+                let line = m.read_reply().as_string();
+                let (_, rest) = line.split_once("] ").expect("monitor line");
+                let origin = if line.contains(" lua]") { "lua " } else { "" };
+                format!("{origin}{rest}")
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(monitored(&ours), monitored(&stock));
+}

@@ -582,3 +582,85 @@ fn exec_rechecks_write_conditions_changed_since_queueing() {
     assert_eq!(r.cmd(&["GET", "xx"]), queued());
     assert_eq!(r.cmd(&["EXEC"]), Reply::arr(vec![Reply::bulk("1")]));
 }
+
+/// A state change between queueing and EXEC aborts the whole transaction with EXECABORT
+/// naming why (OOM for queued writes over maxmemory, NOREPLICAS under
+/// min-replicas-to-write, BUSY while a script runs) and leaves MULTI, as stock does; a
+/// WATCHed key that was already expired does not fail EXEC when it is deleted. Run
+/// against stock too (FC_SERVER_BIN=redis-server).
+#[test]
+fn exec_aborts_on_state_change_and_stale_watches_do_not_fail() {
+    let (s, mut r) = setup();
+    let mut admin = s.raw();
+    let abort = |why: &str| {
+        Reply::err(&format!(
+            "EXECABORT Transaction discarded because of: {why}"
+        ))
+    };
+    for (set, reset, why) in [
+        (
+            ["CONFIG", "SET", "maxmemory", "1"],
+            ["CONFIG", "SET", "maxmemory", "0"],
+            "OOM command not allowed when used memory > 'maxmemory'.",
+        ),
+        (
+            ["CONFIG", "SET", "min-replicas-to-write", "2"],
+            ["CONFIG", "SET", "min-replicas-to-write", "0"],
+            "NOREPLICAS Not enough good replicas to write.",
+        ),
+    ] {
+        r.cmd(&["SET", "x", "1"]);
+        r.cmd(&["MULTI"]);
+        assert_eq!(r.cmd(&["INCR", "x"]), queued());
+        admin.cmd(&set);
+        assert_eq!(r.cmd(&["EXEC"]), abort(why));
+        admin.cmd(&reset);
+        assert_eq!(r.cmd(&["GET", "x"]), Reply::bulk("1"), "{why}");
+    }
+    // EXEC arriving while a script keeps the server busy.
+    admin.cmd(&["CONFIG", "SET", "busy-reply-threshold", "10"]);
+    r.cmd(&["MULTI"]);
+    assert_eq!(r.cmd(&["INCR", "x"]), queued());
+    let mut looping = s.raw();
+    looping.send_cmd(&["EVAL", "while true do end", "0"]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let reply = r.cmd(&["EXEC"]);
+    assert!(
+        reply
+            .err_text()
+            .starts_with("EXECABORT Transaction discarded because of: BUSY"),
+        "{reply:?}"
+    );
+    assert_eq!(admin.cmd(&["SCRIPT", "KILL"]), Reply::ok());
+    assert!(looping.read_reply().is_error());
+    assert_eq!(
+        r.cmd(&["PING"]),
+        Reply::simple("PONG"),
+        "MULTI must have ended"
+    );
+    assert_eq!(r.cmd(&["GET", "x"]), Reply::bulk("1"));
+    // Stale watches: deleting a key that had already expired when watched is no change.
+    admin.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    for delete in [&["EXISTS", "stale"][..], &["FLUSHDB"][..]] {
+        r.cmd(&["SET", "stale", "v", "PX", "1"]);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        r.cmd(&["WATCH", "stale"]);
+        admin.cmd(delete);
+        r.cmd(&["MULTI"]);
+        r.cmd(&["PING"]);
+        assert_eq!(
+            r.cmd(&["EXEC"]),
+            Reply::arr(vec![Reply::simple("PONG")]),
+            "{delete:?}"
+        );
+    }
+    // ...but recreating it is.
+    r.cmd(&["SET", "stale", "v", "PX", "1"]);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    r.cmd(&["WATCH", "stale"]);
+    admin.cmd(&["SET", "stale", "new"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["PING"]);
+    assert_eq!(r.cmd(&["EXEC"]), Reply::Nil);
+    admin.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
+}

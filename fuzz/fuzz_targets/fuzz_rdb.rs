@@ -60,6 +60,10 @@ fn read_back(entries: &[Entry]) -> Vec<u8> {
             RdbValue::Set(_) => push(&[b"SMEMBERS", key]),
             RdbValue::ZSet(_) => push(&[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"]),
             RdbValue::Hash(_) => push(&[b"HGETALL", key]),
+            RdbValue::Stream(_) => {
+                push(&[b"XRANGE", key, b"-", b"+"]);
+                push(&[b"XINFO", b"STREAM", key, b"FULL"]);
+            }
         }
         push(&[b"DEBUG", b"DIGEST-VALUE", key]);
     }

@@ -34,8 +34,11 @@ pub fn refused(args: &[Bytes]) -> bool {
         b"bgsave" | b"bgrewriteaof" => true,
         // REPLICAOF host port connects out to the network; REPLICAOF NO ONE stays.
         b"replicaof" | b"slaveof" => arg(1) != b"no",
-        // Sleeps the thread by design.
-        b"debug" => arg(1) == b"sleep",
+        // Sleeps the thread by design; or runs a self-test of 10^5 rounds, which takes
+        // seconds under ASan and tests nothing the input chose.
+        b"debug" => matches!(arg(1).as_slice(), b"sleep" | b"stringmatch-test"),
+        // Ten million PFADDs by design (Redis's own HyperLogLog self-test).
+        b"pfselftest" => true,
         // A negative count asks for that many picks with repetition: up to 2^24
         // (MAX_RANDOM_PICKS) elements in one reply, valid and handled, but seconds per
         // input under ASan, which starves the fuzzer.

@@ -559,12 +559,16 @@ fn check_selector(
     }
     if !s.all_channels {
         let (from, is_pattern) = match cmd.name {
-            "subscribe" => (1, false),
+            "subscribe" | "ssubscribe" => (1, false),
             "psubscribe" => (1, true),
-            "publish" => (1, false),
+            "publish" | "spublish" => (1, false),
             _ => return Ok(()),
         };
-        let to = if cmd.name == "publish" { 2 } else { args.len() };
+        let to = if matches!(cmd.name, "publish" | "spublish") {
+            2
+        } else {
+            args.len()
+        };
         for (pos, ch) in args.iter().enumerate().take(to).skip(from) {
             if !s.allows_channel(ch, is_pattern) {
                 return Err(Denied::Channel(pos));

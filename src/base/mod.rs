@@ -14,6 +14,18 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Runs blocking work (DEBUG SLEEP, MIGRATE's network I/O) on this worker the way Redis
+/// blocks its event loop, letting a multi-threaded runtime move the worker's other
+/// connections to another thread meanwhile.
+pub fn block_in_place<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 /// Lower-case hex of a digest (SHA1 script names, SHA-256 passwords, DEBUG DIGEST).
 pub fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);

@@ -11,12 +11,12 @@ use super::{CmdError, CmdResult, Ctx};
 use crate::protocol::ReplyBuf;
 use crate::server::client::ClientHandle;
 use crate::store::notify::LIST;
-use crate::store::{StrBytes, Value, WriteTxn};
+use crate::store::{Store, StrBytes, Value, WriteTxn};
 use bytes::Bytes;
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Blocking family table.
 #[rustfmt::skip]
@@ -48,6 +48,8 @@ enum Op {
     /// BZPOPMIN/BZPOPMAX (reply [key, member, score]) or BZMPOP (reply
     /// [key, [[member, score], ...]]).
     ZPop { lowest: bool, count: Option<usize> },
+    /// XREAD/XREADGROUP (reply: the one key served and its entries).
+    XRead(super::streams::BlockedRead),
 }
 
 impl Op {
@@ -55,6 +57,7 @@ impl Op {
     fn wants(&self, v: &Value) -> bool {
         match self {
             Op::ZPop { .. } => matches!(v, Value::ZSet(_)),
+            Op::XRead(_) => matches!(v, Value::Stream(_)),
             _ => matches!(v, Value::List(_)),
         }
     }
@@ -83,25 +86,24 @@ impl Waiter {
 /// Blocked clients of one key, first blocked first.
 type Queue = VecDeque<Arc<Waiter>>;
 
-/// Clients blocked per (db, key), in arrival order.
+/// Clients blocked per (db, key), in arrival order. Their number is the store's
+/// [`crate::store::ReadyKeys`] count, which records written keys only while it is not 0.
 #[derive(Default)]
 pub struct Blocking {
     queues: Mutex<HashMap<(usize, Bytes), Queue>>,
-    /// Clients blocked (INFO blocked_clients); also the fast check after writes.
-    pub count: AtomicUsize,
 }
 
 impl Blocking {
-    fn add(&self, w: &Arc<Waiter>) {
+    fn add(&self, store: &Store, w: &Arc<Waiter>) {
         let mut q = self.queues.lock();
         for k in &w.keys {
             q.entry((w.db, k.clone())).or_default().push_back(w.clone());
         }
-        self.count.fetch_add(1, Ordering::Relaxed);
+        store.ready_keys.waiter_added();
     }
 
     /// Forgets a waiter on all its keys (served, timed out, or its client left).
-    pub fn remove(&self, w: &Arc<Waiter>) {
+    pub fn remove(&self, store: &Store, w: &Arc<Waiter>) {
         let mut q = self.queues.lock();
         let mut found = false;
         for k in &w.keys {
@@ -115,24 +117,73 @@ impl Blocking {
             }
         }
         if found {
-            self.count.fetch_sub(1, Ordering::Relaxed);
+            store.ready_keys.waiter_removed();
         }
     }
 
+    /// CLIENT UNBLOCK: ends the blocking command of client `id`, if it is blocked, with
+    /// its timeout reply or (`as_error`) `-UNBLOCKED`, as Redis's
+    /// replyToBlockedClientTimedOut; its connection task wakes and goes on. True if it
+    /// was blocked.
+    pub fn unblock(&self, srv: &crate::server::Server, id: u64, as_error: bool) -> bool {
+        let found = self
+            .queues
+            .lock()
+            .values()
+            .flat_map(|q| q.iter())
+            .find(|w| w.handle.id == id)
+            .cloned();
+        let Some(w) = found else {
+            return false;
+        };
+        self.remove(&srv.store, &w);
+        if !w.claim() {
+            // Served or timed out in the meantime: nothing left to unblock.
+            return false;
+        }
+        let mut out = ReplyBuf {
+            resp3: w.resp3,
+            ..Default::default()
+        };
+        if as_error {
+            srv.reply_error(
+                &mut out,
+                &CmdError::Msg("UNBLOCKED client unblocked via CLIENT UNBLOCK".into()),
+            );
+        } else {
+            timed_out_reply(&w, &mut out);
+        }
+        srv.deliver(&w.handle, out.buf.freeze());
+        w.notify.notify_one();
+        true
+    }
+
     /// After a write, inside its write section: serves blocked clients of keys that now
-    /// hold list elements, first blocked first.
+    /// hold what they wait for: keys in the order they were written, then any other
+    /// ready key (a SWAPDB or a load brings keys without writing them); on each key,
+    /// first blocked first.
     pub fn serve(&self, srv: &crate::server::Server, txn: &mut WriteTxn<'_>) {
-        if self.count.load(Ordering::Relaxed) == 0 {
+        if txn.store().ready_keys.waiters() == 0 {
             return;
         }
         loop {
-            let ready: Vec<(usize, Bytes)> = self
-                .queues
-                .lock()
-                .keys()
-                .filter(|(db, k)| has_elements(txn, *db, k))
-                .cloned()
-                .collect();
+            let mut ready = txn.store().ready_keys.take();
+            {
+                let queues = self.queues.lock();
+                ready.retain(|k| queues.contains_key(k));
+                let mut rest: Vec<(usize, Bytes)> = queues
+                    .iter()
+                    .filter(|(k, q)| {
+                        !ready.contains(k)
+                            && (has_elements(txn, k.0, &k.1)
+                                || q.iter().any(|w| {
+                                    matches!(w.op, Op::XRead(_)) && w.ready_for(txn, &k.1)
+                                }))
+                    })
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                ready.append(&mut rest);
+            }
             if ready.is_empty() {
                 return;
             }
@@ -146,10 +197,10 @@ impl Blocking {
                     .map(|q| q.iter().cloned().collect())
                     .unwrap_or_default();
                 for w in waiters {
-                    if !ready_for(txn, db, &key, &w.op) {
+                    if !w.ready_for(txn, &key) {
                         continue;
                     }
-                    self.remove(&w);
+                    self.remove(txn.store(), &w);
                     if !w.claim() {
                         continue;
                     }
@@ -157,7 +208,7 @@ impl Blocking {
                         resp3: w.resp3,
                         ..Default::default()
                     };
-                    perform(txn, db, &key, &w.op, &mut out);
+                    w.perform(srv, txn, &key, &mut out);
                     srv.deliver(&w.handle, out.buf.freeze());
                     w.notify.notify_one();
                     served_any = true;
@@ -167,6 +218,53 @@ impl Blocking {
             if !served_any {
                 return;
             }
+        }
+    }
+}
+
+impl Waiter {
+    /// The ID an XREAD waits to see passed on `key`.
+    fn stream_id(&self, key: &[u8]) -> crate::store::stream::StreamId {
+        match &self.op {
+            Op::XRead(r) => self
+                .keys
+                .iter()
+                .position(|k| &k[..] == key)
+                .and_then(|i| r.ids.get(i).copied())
+                .unwrap_or_default(),
+            _ => Default::default(),
+        }
+    }
+
+    /// True when this waiter can be served from `key` now.
+    fn ready_for(&self, txn: &mut WriteTxn<'_>, key: &[u8]) -> bool {
+        match &self.op {
+            Op::XRead(r) => {
+                super::streams::blocked_read_ready(txn, self.db, key, self.stream_id(key), r)
+            }
+            op => ready_for(txn, self.db, key, op),
+        }
+    }
+
+    /// Serves this waiter from `key`.
+    fn perform(
+        &self,
+        srv: &crate::server::Server,
+        txn: &mut WriteTxn<'_>,
+        key: &Bytes,
+        out: &mut ReplyBuf,
+    ) {
+        match &self.op {
+            Op::XRead(r) => super::streams::serve_blocked_read(
+                srv,
+                txn,
+                self.db,
+                key,
+                self.stream_id(key),
+                r,
+                out,
+            ),
+            op => perform(txn, self.db, key, op, out),
         }
     }
 }
@@ -260,6 +358,12 @@ fn perform(txn: &mut WriteTxn<'_>, db: usize, key: &Bytes, op: &Op, out: &mut Re
             from_left,
             to_left,
         } => {
+            // A destination that became another type by the time a blocked client is
+            // served: it gets WRONGTYPE and the element stays (Redis undoes the pop).
+            if !dst_accepts_list(txn, db, dst) {
+                out.error(&CmdError::WrongType.to_string());
+                return;
+            }
             // The element is pushed before the source's emptied key is deleted, so a
             // rotation (source = destination) keeps its key, as in Redis.
             let el = {
@@ -293,6 +397,7 @@ fn perform(txn: &mut WriteTxn<'_>, db: usize, key: &Bytes, op: &Op, out: &mut Re
             txn.notify(LIST, super::lists::pop_event(*from_left), db, key);
             out.bulk(&el);
         }
+        Op::XRead(_) => {}
         Op::ZPop { lowest, count } => {
             let popped = super::zsets::pop_and_propagate(txn, db, key, *lowest, count.unwrap_or(1));
             match count {
@@ -310,6 +415,12 @@ fn perform(txn: &mut WriteTxn<'_>, db: usize, key: &Bytes, op: &Op, out: &mut Re
             }
         }
     }
+}
+
+/// True when `dst` is missing or a list (where LMOVE may push).
+fn dst_accepts_list(t: &mut WriteTxn<'_>, db: usize, dst: &[u8]) -> bool {
+    t.get(db, dst)
+        .is_none_or(|e| matches!(e.value, Value::List(_)))
 }
 
 fn parse_timeout(a: &[u8]) -> Result<Option<std::time::Duration>, CmdError> {
@@ -340,17 +451,16 @@ fn block_or_serve(
             return Err(CmdError::WrongType);
         }
     }
-    if let Op::Move { dst, .. } = &op {
-        let t = ctx.w()?;
-        if let Some(e) = t.get(db, dst)
-            && !matches!(e.value, Value::List(_))
-        {
-            return Err(CmdError::WrongType);
-        }
-    }
     for k in &keys {
         let t = ctx.w()?;
         if ready_for(t, db, k, &op) {
+            // The destination is checked only when there is something to move: an empty
+            // source blocks whatever the destination holds, as in Redis.
+            if let Op::Move { dst, .. } = &op
+                && !dst_accepts_list(t, db, dst)
+            {
+                return Err(CmdError::WrongType);
+            }
             let t = ctx
                 .txn
                 .as_mut()
@@ -363,6 +473,25 @@ fn block_or_serve(
         empty_reply(&op, ctx.out);
         return Ok(());
     }
+    register(ctx, keys, op, timeout);
+    Ok(())
+}
+
+/// Blocks an XREAD/XREADGROUP that found nothing to serve (the caller checked, inside the
+/// write section it holds, and that it is not inside MULTI/EXEC).
+pub fn block_on_streams(
+    ctx: &mut Ctx<'_>,
+    keys: Vec<Bytes>,
+    read: super::streams::BlockedRead,
+    timeout: Option<std::time::Duration>,
+) -> CmdResult {
+    register(ctx, keys, Op::XRead(read), timeout);
+    Ok(())
+}
+
+/// Queues the client on its keys; its connection waits for the reply or the timeout.
+fn register(ctx: &mut Ctx<'_>, keys: Vec<Bytes>, op: Op, timeout: Option<std::time::Duration>) {
+    let db = ctx.db();
     let w = Arc::new(Waiter {
         handle: ctx.client.handle.clone(),
         db,
@@ -372,9 +501,13 @@ fn block_or_serve(
         done: AtomicBool::new(false),
         notify: tokio::sync::Notify::new(),
     });
-    ctx.srv.blocking.add(&w);
+    ctx.srv.blocking.add(&ctx.srv.store, &w);
     ctx.client.pending_block = Some((w, timeout.map(|t| std::time::Instant::now() + t)));
-    Ok(())
+    // CLIENT LIST shows `b` from now on (the connection task clears it once served).
+    ctx.client
+        .handle
+        .blocked
+        .store(true, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// The reply a blocked client gets at its timeout.
@@ -386,7 +519,7 @@ pub fn timed_out_reply(w: &Waiter, out: &mut ReplyBuf) {
 fn empty_reply(op: &Op, out: &mut ReplyBuf) {
     match op {
         Op::Move { .. } => out.null(),
-        Op::Pop { .. } | Op::ZPop { .. } => out.null_array(),
+        Op::Pop { .. } | Op::ZPop { .. } | Op::XRead(_) => out.null_array(),
     }
 }
 

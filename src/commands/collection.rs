@@ -60,6 +60,28 @@ impl Collection for crate::store::set::SetValue {
     }
 }
 
+impl Collection for crate::store::stream::StreamValue {
+    fn of(v: &Value) -> Option<&Self> {
+        match v {
+            Value::Stream(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn of_mut(v: &mut Value) -> Option<&mut Self> {
+        match v {
+            Value::Stream(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn into_value(self) -> Value {
+        Value::Stream(Box::new(self))
+    }
+    /// A stream is kept when it has no entries (Redis deletes streams only on request).
+    fn is_empty(&self) -> bool {
+        false
+    }
+}
+
 impl Collection for std::collections::VecDeque<StrBytes> {
     fn of(v: &Value) -> Option<&Self> {
         match v {

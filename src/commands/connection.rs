@@ -23,6 +23,10 @@ pub fn commands() -> Vec<Command> {
             .args("[username] password"),
         cmd("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, &[], "connection", "6.0.0", "Handshake with Redis", hello)
             .args("[arguments{protover:integer [AUTH=username_password{username password}] [SETNAME=clientname]}]"),
+        cmd("readonly", 1, FAST | LOADING | STALE, &[], "cluster", "3.0.0", "Enables read queries for a connection to a cluster replica node", readonly)
+            .acl("connection"),
+        cmd("readwrite", 1, FAST | LOADING | STALE, &[], "cluster", "3.0.0", "Disables read queries for a connection to a cluster replica node", readwrite)
+            .acl("connection"),
         container("client", ADMIN | NOSCRIPT | LOADING | STALE, "connection", "2.4.0", "A container for client connection commands", CLIENT_SUBCOMMANDS)
             .acl(""),
     ]
@@ -68,6 +72,10 @@ fn reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     ctx.client.handle.resp.store(2, Ordering::Relaxed);
     ctx.client.handle.name.lock().clear();
     ctx.client.handle.no_evict.store(false, Ordering::Relaxed);
+    // CLIENT REPLY OFF and a pending SKIP end, as in Redis's clearClientConnectionState
+    // (which leaves a SKIP already applying to this very command in place).
+    ctx.client.reply.off = false;
+    ctx.client.reply.skip_next = false;
     let default = srv.acl.default_user();
     ctx.client.authenticated = default.open_without_auth();
     *ctx.client.handle.user.lock() = default.name.clone();
@@ -292,7 +300,12 @@ fn client_kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "type" => {
                 parse_type(&pair[1])?;
             }
-            "addr" | "laddr" | "user" => {}
+            "user" => {
+                if ctx.srv.acl.get(&v).is_none() {
+                    return Err(CmdError::err(format!("No such user '{v}'")));
+                }
+            }
+            "addr" | "laddr" => {}
             "skipme" => {
                 skipme = match v.to_ascii_lowercase().as_str() {
                     "yes" => true,
@@ -548,10 +561,77 @@ fn client_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         "    Set client meta attributes.",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
         "HELP",
         "    Prints this help.",
     ];
     ctx.help(&lines);
+    Ok(())
+}
+
+/// READONLY: cluster replicas only; without cluster mode stock refuses it so.
+fn readonly(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    Err(CmdError::err("This instance has cluster support disabled"))
+}
+
+/// READWRITE: as READONLY, refused without cluster mode.
+fn readwrite(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    Err(CmdError::err("This instance has cluster support disabled"))
+}
+
+/// CLIENT REPLY ON|OFF|SKIP: OFF silences every reply until ON, SKIP the next
+/// command's (ignored while OFF). Only ON is answered; the silencing itself is applied by
+/// `commands::execute` once each command has run.
+fn client_reply(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let mode = &mut ctx.client.reply;
+    if is(&args[2], "on") {
+        mode.off = false;
+        mode.skip = false;
+        mode.skip_next = false;
+        ctx.out.ok();
+    } else if is(&args[2], "off") {
+        mode.off = true;
+    } else if is(&args[2], "skip") {
+        if !mode.off {
+            mode.skip_next = true;
+        }
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    Ok(())
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends another client's blocking command as its
+/// timeout would (TIMEOUT, the default) or with `-UNBLOCKED`; 1 when it was blocked.
+fn client_unblock(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() > 4 {
+        return Err(CmdError::subcommand(args, "CLIENT"));
+    }
+    let as_error = match args.get(3) {
+        None => false,
+        Some(a) if is(a, "timeout") => false,
+        Some(a) if is(a, "error") => true,
+        Some(_) => {
+            return Err(CmdError::err(
+                "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ));
+        }
+    };
+    let id = arg_i64(&args[2])?;
+    // A blocked pop or XREAD, else a WAIT.
+    let unblocked = u64::try_from(id).ok().is_some_and(|id| {
+        ctx.srv.blocking.unblock(ctx.srv, id, as_error)
+            || ctx
+                .srv
+                .clients
+                .lock()
+                .get(&id)
+                .is_some_and(|c| c.unblock_wait(as_error))
+    });
+    ctx.out.int(unblocked as i64);
     Ok(())
 }
 
@@ -697,5 +777,7 @@ static CLIENT_SUBCOMMANDS: &[SubCommand] = &[
     sub("caching", 3, "Instruct the server about tracking or not keys in the next request").with_flags(NOSCRIPT | LOADING | STALE).run(client_caching),
     sub("getredir", 2, "Return the client ID invalidations are redirected to").with_flags(NOSCRIPT | LOADING | STALE).run(client_getredir),
     sub("trackinginfo", 2, "Return information about server assisted client side caching").with_flags(NOSCRIPT | LOADING | STALE).run(client_trackinginfo),
+    sub("reply", 3, "Instruct the server whether to reply to commands").with_flags(NOSCRIPT | LOADING | STALE).with_args("on_off_skip(ON|OFF|SKIP)").run(client_reply),
+    sub("unblock", -3, "Unblock a client blocked in a blocking command from a different connection").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_args("client-id:integer [timeout_error(TIMEOUT|ERROR)]").run(client_unblock),
     sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE).run(client_help),
 ];

@@ -19,6 +19,7 @@ const SECTIONS: &[(&str, bool)] = &[
     ("modules", true),
     ("commandstats", false),
     ("errorstats", true),
+    ("latencystats", false),
     ("cluster", true),
     ("keyspace", true),
 ];
@@ -126,8 +127,7 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
                 srv.config.live.maxclients.load(Ordering::Relaxed),
                 max_in,
                 max_out,
-                srv.blocking.count.load(Ordering::Relaxed)
-                    + srv.paused_clients.load(Ordering::Relaxed),
+                srv.store.ready_keys.waiters() + srv.paused_clients.load(Ordering::Relaxed),
                 srv.tracking.clients.load(Ordering::Relaxed)
             );
         }
@@ -181,27 +181,40 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
             );
         }
         "persistence" => {
+            let aof = &srv.aof_rewrite;
             let _ = write!(
                 out,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\naof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\naof_last_write_status:ok\r\n",
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:ok\r\n",
                 srv.dirty.load(Ordering::Relaxed),
-                srv.store.snapshot_in_progress() as u8,
+                (srv.store.snapshot_in_progress() && !aof.in_progress.load(Ordering::Relaxed))
+                    as u8,
                 srv.lastsave.load(Ordering::Relaxed),
                 if srv.last_bgsave_ok.load(Ordering::Relaxed) {
                     "ok"
                 } else {
                     "err"
                 },
-                srv.rdb_saves.load(Ordering::Relaxed)
+                srv.rdb_saves.load(Ordering::Relaxed),
+                aof.in_progress.load(Ordering::Relaxed) as u8,
+                aof.scheduled.load(Ordering::Relaxed) as u8,
+                aof.last_time_sec.load(Ordering::Relaxed),
+                aof.current_time_sec(),
+                if aof.last_failed.load(Ordering::Relaxed) {
+                    "err"
+                } else {
+                    "ok"
+                },
+                aof.rewrites.load(Ordering::Relaxed),
+                aof.consecutive_failures.load(Ordering::Relaxed),
             );
         }
         "stats" => {
             let ks = &srv.store.stats;
-            let (chans, pats) = srv.pubsub.counts();
+            let (chans, pats, shard_chans) = srv.pubsub.counts();
             let tr = srv.tracking.stats();
             let _ = write!(
                 out,
-                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:0\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
+                "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\ntotal_net_repl_input_bytes:0\r\ntotal_net_repl_output_bytes:0\r\nrejected_connections:{}\r\nsync_full:{}\r\nsync_partial_ok:{}\r\nsync_partial_err:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nevicted_clients:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\npubsubshard_channels:{}\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\nmigrate_cached_sockets:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nunexpected_error_replies:0\r\ntotal_error_replies:{}\r\nclient_query_buffer_limit_disconnections:{}\r\nclient_output_buffer_limit_disconnections:{}\r\n",
                 ld(&st.connections_received),
                 ld(&st.commands_processed),
                 ld(&st.instantaneous_ops),
@@ -217,6 +230,8 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
                 ld(&ks.misses),
                 chans,
                 pats,
+                shard_chans,
+                srv.migrate_sockets.len(),
                 tr.keys,
                 tr.items,
                 tr.prefixes,
@@ -333,6 +348,10 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
             for (code, n) in codes {
                 let _ = write!(out, "errorstat_{}:count={}\r\n", code, n);
             }
+        }
+        "latencystats" => {
+            out.push_str("# Latencystats\r\n");
+            super::latency::info_lines(srv, out);
         }
         "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
         "keyspace" => {

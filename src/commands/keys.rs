@@ -755,7 +755,8 @@ fn dump(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+/// RESTORE (and RESTORE-ASKING, its cluster-migration twin).
+pub(super) fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (mut replace, mut absttl) = (false, false);
     let (mut idle, mut freq) = (None, None);
     let mut j = 4;

@@ -13,14 +13,18 @@ pub mod hashes;
 pub mod hyperloglog;
 pub mod info;
 pub mod keys;
+pub mod latency;
 pub mod lists;
+pub mod lolwut;
 pub mod memory;
+pub mod migrate;
 pub mod pubsub;
 pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod sort;
+pub mod streams;
 pub mod strings;
 pub mod table;
 pub mod transactions;
@@ -50,7 +54,9 @@ pub fn all_commands() -> &'static [Command] {
     v.extend(sets::commands());
     v.extend(sort::commands());
     v.extend(zsets::commands());
+    v.extend(streams::commands());
     v.extend(keys::commands());
+    v.extend(migrate::commands());
     v.extend(transactions::commands());
     v.extend(pubsub::commands());
     v.extend(connection::commands());
@@ -271,6 +277,33 @@ pub fn execute(
     args: Vec<Bytes>,
     now: u64,
 ) -> Option<Vec<Bytes>> {
+    let mark = out.buf.len();
+    let held = execute_request(srv, client, out, args, now);
+    // A command that is held or now blocks is not done: its reply comes later, and the
+    // connection task applies CLIENT REPLY to it then.
+    if held.is_none() && client.pending_block.is_none() && client.pending_wait.is_none() {
+        finish_reply(client, out, mark);
+    }
+    held
+}
+
+/// Applies CLIENT REPLY OFF/SKIP to the reply a command wrote into `out` from `mark`
+/// on (discarding it when silenced), then moves a SKIP on, as Redis's resetClient does
+/// once a command is done.
+pub fn finish_reply(client: &mut Client, out: &mut ReplyBuf, mark: usize) {
+    if client.reply.silenced() {
+        out.buf.truncate(mark);
+    }
+    client.reply.command_done();
+}
+
+fn execute_request(
+    srv: &Server,
+    client: &mut Client,
+    out: &mut ReplyBuf,
+    args: Vec<Bytes>,
+    now: u64,
+) -> Option<Vec<Bytes>> {
     let Some(cmd) = srv.commands.get(&args[0]) else {
         client.flag_transaction();
         srv.reply_error(out, &unknown_command_error(&args));
@@ -283,6 +316,16 @@ pub fn execute(
         // A script runs: wait for it (the connection task holds the request), or past
         // busy-reply-threshold refuse, as Redis answers while a script keeps it busy.
         match busy_error(srv, client) {
+            // EXEC refused while busy discards the transaction, as Redis's rejectCommand
+            // aborts it, so no half of it runs later.
+            Some(e) if cmd.runs_queue() && client.tx.queued.is_some() => {
+                client.end_transaction(srv);
+                srv.reply_error(
+                    out,
+                    &CmdError::Msg(format!("EXECABORT Transaction discarded because of: {e}")),
+                );
+                return None;
+            }
             Some(e) => {
                 client.flag_transaction();
                 srv.reply_error(out, &e);
@@ -427,7 +470,11 @@ fn admit(
             cmd.name
         )));
     }
-    let req_flags = request_flags(srv, client, cmd, args);
+    let mut req_flags = request_flags(srv, client, cmd, args);
+    if cmd.runs_queue() && client.tx.queued.is_some() {
+        // EXEC writes when what it queued writes (Redis checks mstate's flags here).
+        req_flags |= client.tx.flags & flags::WRITE;
+    }
     let deny_stale = req_flags & flags::STALE == 0
         || (cmd.runs_queue()
             && client.tx.queued.is_some()
@@ -539,9 +586,13 @@ pub fn log_acl_denial(
 /// Counts one execution for INFO commandstats, and for the changes since the last save
 /// when it `changed` the dataset (wrote an effect: a SETBIT that leaves the bit as it
 /// was changes nothing, as Redis counts it).
+///
+/// With `latency-tracking` on, the duration also goes to the latency histogram of the
+/// request's command (its subcommand's for a container).
 pub fn record_call(
     srv: &Server,
     cmd: &Command,
+    args: &[Bytes],
     elapsed: Option<std::time::Duration>,
     failed: bool,
     changed: bool,
@@ -552,7 +603,11 @@ pub fn record_call(
     let st = &cmd.stats;
     st.calls.fetch_add(1, Ordering::Relaxed);
     if let Some(d) = elapsed {
-        st.nanos.fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+        let ns = d.as_nanos() as u64;
+        st.nanos.fetch_add(ns, Ordering::Relaxed);
+        if srv.config.live.latency_tracking.load(Ordering::Relaxed) {
+            latency::histogram_for(cmd, args).record(ns);
+        }
     }
     if failed {
         st.failed.fetch_add(1, Ordering::Relaxed);
@@ -584,7 +639,13 @@ pub fn run(
             client.postponed = true;
             return Ok(());
         };
-        if client.is_leader_link() {
+        if let Some(link) = client.leader.as_mut() {
+            if !crate::replication::follower::link_current(srv, link.generation) {
+                // Read from a leader this node no longer follows: not applied, not counted.
+                link.stale = true;
+                link.raw_pending = false;
+                return Ok(());
+            }
             t.apply_from_leader();
         }
         txn = Some(t);
@@ -601,7 +662,13 @@ pub fn run(
         client.postponed = true;
         return Ok(());
     }
-    srv.feed_monitors(client, cmd, args);
+    // MONITOR sees a script before the commands it runs, and EXEC after its queued
+    // commands (Redis feeds monitors once a command ran; scripts feed themselves first).
+    if cmd.has(flags::SCRIPT_DECLARED) {
+        srv.feed_monitors_line(client, args);
+    } else if !cmd.runs_queue() {
+        srv.feed_monitors(client, cmd, args);
+    }
     let sub_name = args
         .get(1)
         .and_then(|a| {
@@ -615,7 +682,8 @@ pub fn run(
     // quanta reads the TSC directly (falling back to the OS clock where the TSC is not
     // invariant): two clock reads per command were 6-7% of the server's time at -P 16
     // through clock_gettime.
-    let timed = srv.config.live.slowlog_slower_than.load(Ordering::Relaxed) >= 0;
+    let timed = srv.config.live.slowlog_slower_than.load(Ordering::Relaxed) >= 0
+        || srv.config.live.latency_tracking.load(Ordering::Relaxed);
     let started = timed.then(quanta::Instant::now);
     remember_reads(srv, client, cmd, args);
     let mut ctx = Ctx {
@@ -635,11 +703,15 @@ pub fn run(
         None => true,
     };
     let changes_before = srv.store.changes();
-    let result = if room || cmd_flags & flags::DENYOOM == 0 {
+    // EXEC checks its queued commands itself, answering EXECABORT.
+    let result = if room || cmd_flags & flags::DENYOOM == 0 || cmd.runs_queue() {
         (cmd.handler_for(args))(&mut ctx, args)
     } else {
         Err(CmdError::Oom)
     };
+    if cmd.runs_queue() {
+        srv.feed_monitors(ctx.client, cmd, args);
+    }
     // Read while the command still holds its write section (if any): no other write
     // can have moved the count.
     let changed = ctx.txn.is_some() && srv.store.changes() != changes_before;
@@ -656,7 +728,14 @@ pub fn run(
         link.raw_pending = false;
         match txn.as_mut() {
             Some(t) => t.log().append_raw(&link.raw),
-            None => srv.store.write(now).log().append_raw(&link.raw),
+            None => {
+                let mut t = srv.store.write(now);
+                if crate::replication::follower::link_current(srv, link.generation) {
+                    t.log().append_raw(&link.raw);
+                } else {
+                    link.stale = true;
+                }
+            }
         }
     }
     if let Some(t) = txn.as_mut() {
@@ -683,7 +762,7 @@ pub fn run(
     srv.deliver_invalidations(Some(client.handle.id));
     srv.stats.commands_processed.fetch_add(1, Ordering::Relaxed);
     let elapsed = started.map(|s| s.elapsed());
-    record_call(srv, cmd, elapsed, result.is_err(), changed);
+    record_call(srv, cmd, args, elapsed, result.is_err(), changed);
     if let Some(d) = elapsed
         && !cmd.has(flags::SKIP_SLOWLOG)
     {
@@ -699,14 +778,8 @@ pub fn run(
 /// commands). Registered after the read instead, a write landing in between would be
 /// looked up too early and the client would keep the old value for good.
 pub fn remember_reads(srv: &Server, client: &Client, cmd: &Command, args: &[Bytes]) {
-    let Some(mode) = &client.tracking.mode else {
-        return;
-    };
-    if !cmd.has(flags::READONLY)
-        || mode.bcast
-        || (mode.optin && !client.tracking.caching)
-        || (mode.optout && client.tracking.caching)
-    {
+    // A script is tracked by what it calls (see [`remember_keys`]), not by itself.
+    if !cmd.has(flags::READONLY) || cmd.has(flags::SCRIPT_DECLARED) {
         return;
     }
     let keys: Vec<&Bytes> = cmd
@@ -715,13 +788,29 @@ pub fn remember_reads(srv: &Server, client: &Client, cmd: &Command, args: &[Byte
         .into_iter()
         .filter_map(|k| args.get(k.pos))
         .collect();
+    remember_keys(srv, client, &keys);
+}
+
+/// Records `keys` as read by `client` for CLIENT TRACKING (unless BCAST, or OPTIN/OPTOUT
+/// say otherwise). A read inside a script records the script's declared keys, as Redis
+/// does (it tracks the caller's command).
+pub fn remember_keys(srv: &Server, client: &Client, keys: &[&Bytes]) {
+    let Some(mode) = &client.tracking.mode else {
+        return;
+    };
+    if mode.bcast
+        || (mode.optin && !client.tracking.caching)
+        || (mode.optout && client.tracking.caching)
+    {
+        return;
+    }
     if !keys.is_empty() {
         let max = srv
             .config
             .live
             .tracking_table_max_keys
             .load(Ordering::Relaxed);
-        srv.tracking.remember(srv, client.handle.id, &keys, max);
+        srv.tracking.remember(srv, client.handle.id, keys, max);
     }
 }
 

@@ -12,14 +12,14 @@ use std::sync::atomic::Ordering;
 pub fn commands() -> Vec<Command> {
     vec![
         cmd("replconf", -1, ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY, &[], "server", "3.0.0", "An internal command for configuring the replication stream", replconf),
-        cmd("replicaof", 3, ADMIN | NOSCRIPT | STALE, &[], "server", "5.0.0", "Make the server a replica of another instance, or promote it as master", replicaof),
-        cmd("slaveof", 3, ADMIN | NOSCRIPT | STALE, &[], "server", "1.0.0", "Make the server a replica of another instance, or promote it as master", replicaof),
+        cmd("replicaof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, &[], "server", "5.0.0", "Make the server a replica of another instance, or promote it as master", replicaof),
+        cmd("slaveof", 3, ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING, &[], "server", "1.0.0", "Make the server a replica of another instance, or promote it as master", replicaof),
         cmd("wait", 3, NOSCRIPT, &[], "generic", "3.0.0", "Wait for the synchronous replication of all the write commands sent in the context of the current connection", wait)
             .tips("request_policy:all_shards response_policy:agg_min")
             .acl("connection"),
         cmd("failover", -1, ADMIN | NOSCRIPT | STALE, &[], "server", "6.2.0", "Start a coordinated failover between this server and one of its replicas.", failover),
-        cmd("psync", -3, ADMIN | NOSCRIPT | NO_MULTI, &[], "server", "2.8.0", "Internal command used for replication", psync),
-        cmd("sync", 1, ADMIN | NOSCRIPT | NO_MULTI, &[], "server", "1.0.0", "Internal command used for replication", sync),
+        cmd("psync", -3, ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING, &[], "server", "2.8.0", "Internal command used for replication", psync),
+        cmd("sync", 1, ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING, &[], "server", "1.0.0", "Internal command used for replication", sync),
     ]
 }
 

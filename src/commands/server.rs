@@ -4,6 +4,7 @@ use super::table::{
     Command, FindKeys, KeySpec, SubCommand, cmd, container, flags, flags::*, key, sub,
 };
 use super::{CmdError, CmdResult, Ctx, arg_i64, is};
+use crate::store::stream::StreamId;
 use crate::store::{NUM_DBS, Value};
 use bytes::Bytes;
 use sha1::{Digest, Sha1};
@@ -23,8 +24,9 @@ pub fn commands() -> Vec<Command> {
         cmd("time", 1, LOADING | STALE | FAST, &[], "server", "2.6.0", "Return the current server time", time)
             .tips("nondeterministic_output")
             .acl(""),
-        cmd("save", 1, ADMIN | NOSCRIPT | NO_MULTI | ATOMIC_READ, &[], "server", "1.0.0", "Synchronously save the dataset to disk", save),
-        cmd("bgsave", -1, ADMIN | NOSCRIPT | ATOMIC_READ, &[], "server", "1.0.0", "Asynchronously save the dataset to disk", bgsave),
+        cmd("save", 1, ADMIN | NOSCRIPT | NO_MULTI | NO_ASYNC_LOADING | ATOMIC_READ, &[], "server", "1.0.0", "Synchronously save the dataset to disk", save),
+        cmd("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | ATOMIC_READ, &[], "server", "1.0.0", "Asynchronously save the dataset to disk", bgsave),
+        cmd("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | ATOMIC_READ, &[], "server", "1.0.0", "Asynchronously rewrite the append-only file", bgrewriteaof),
         cmd("lastsave", 1, LOADING | STALE | FAST, &[], "server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk", lastsave)
             .tips("nondeterministic_output")
             .acl("admin dangerous"),
@@ -34,20 +36,27 @@ pub fn commands() -> Vec<Command> {
         cmd("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | ATOMIC_READ | PROTECTED, &[], "server", "1.0.0", "A container for debugging commands", debug),
         container("slowlog", ADMIN | LOADING | STALE, "server", "2.2.12", "A container for slow log commands", SLOWLOG_SUBCOMMANDS),
         container("latency", ADMIN | NOSCRIPT | LOADING | STALE, "server", "2.8.13", "A container for latency diagnostics commands", LATENCY_SUBCOMMANDS),
+        cmd("lolwut", -1, READONLY | FAST, &[], "server", "5.0.0", "Display some computer art and the Redis version", super::lolwut::lolwut)
+            .args("[VERSION=version:integer]"),
         cmd("role", 1, NOSCRIPT | LOADING | STALE | FAST | ATOMIC_READ, &[], "server", "2.8.12", "Return the role of the instance in the context of replication", role)
             .acl("admin dangerous"),
     ]
 }
 
-fn command_info_entry(ctx: &mut Ctx<'_>, c: &Command) {
+/// The flags and ACL categories a command shows (COMMAND INFO, COMMAND LIST FILTERBY
+/// ACLCAT): a pure container (CONFIG, CLIENT...) describes itself as Redis does, no flags
+/// and @slow; what it does is described by its subcommands.
+fn shown_flags_and_categories(c: &Command) -> (u32, u32) {
     use crate::acl::catalog;
-    // A pure container (CONFIG, CLIENT...) describes itself as Redis does: no flags, @slow;
-    // what it does is described by its subcommands.
-    let (flag_bits, cats) = if c.subcommands.is_empty() || c.arity != -2 {
+    if c.subcommands.is_empty() || c.arity != -2 {
         (c.flags, catalog::command_categories(c))
     } else {
         (0, catalog::category_bit("slow").unwrap_or(0))
-    };
+    }
+}
+
+fn command_info_entry(ctx: &mut Ctx<'_>, c: &Command) {
+    let (flag_bits, cats) = shown_flags_and_categories(c);
     let o = &mut *ctx.out;
     write_info(o, c.name, c.arity, flag_bits, cats, c.tips, c.keys);
     o.array(c.subcommands.len());
@@ -256,20 +265,54 @@ fn command_count(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 }
 
 /// COMMAND LIST; its FILTERBY is not supported.
+/// COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern]: every command,
+/// and every subcommand of a container as `container|sub`, as stock lists them.
 fn command_list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    if args.len() != 2 {
-        return Err(CmdError::subcommand(args, "COMMAND"));
+    enum Filter<'a> {
+        All,
+        Module,
+        AclCat(Option<u32>),
+        Pattern(&'a [u8]),
     }
-    // Every command, and every subcommand of a container as `container|sub`, as stock
-    // lists them.
-    let table = &ctx.srv.commands;
-    let subs: usize = table.all.iter().map(|c| c.subcommands.len()).sum();
-    ctx.out.array(table.all.len() + subs);
-    for c in table.all.iter() {
-        ctx.out.bulk_str(c.name);
-        for s in c.subcommands {
-            ctx.out.bulk_str(&format!("{}|{}", c.name, s.name));
+    let filter = match &args[2..] {
+        [] => Filter::All,
+        [by, kind, arg] if is(by, "filterby") => {
+            if is(kind, "module") {
+                // No modules here: no command comes from one.
+                Filter::Module
+            } else if is(kind, "aclcat") {
+                Filter::AclCat(crate::acl::catalog::category_bit(
+                    &String::from_utf8_lossy(arg).to_ascii_lowercase(),
+                ))
+            } else if is(kind, "pattern") {
+                Filter::Pattern(arg)
+            } else {
+                return Err(CmdError::Syntax);
+            }
         }
+        _ => return Err(CmdError::Syntax),
+    };
+    let keep = |name: &str, cats: u32| match &filter {
+        Filter::All => true,
+        Filter::Module => false,
+        Filter::AclCat(cat) => cat.is_some_and(|b| cats & b != 0),
+        Filter::Pattern(p) => crate::base::glob::glob_match(p, name.as_bytes(), true),
+    };
+    let mut names = Vec::new();
+    for c in ctx.srv.commands.all.iter() {
+        if keep(c.name, shown_flags_and_categories(c).1) {
+            names.push(c.name.to_string());
+        }
+        for s in c.subcommands {
+            let full = format!("{}|{}", c.name, s.name);
+            if keep(&full, crate::acl::catalog::subcommand_categories(c, s)) {
+                names.push(full);
+            }
+        }
+    }
+    ctx.out.array(names.len());
+    for n in names {
+        ctx.out.bulk_str(&n);
     }
     Ok(())
 }
@@ -306,6 +349,17 @@ fn command_docs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    getkeys(ctx, args, false)
+}
+
+/// COMMAND GETKEYSANDFLAGS: GETKEYS with each key's flags (as COMMAND INFO names them).
+fn command_getkeysandflags(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    getkeys(ctx, args, true)
+}
+
+/// COMMAND GETKEYS / GETKEYSANDFLAGS, with the checks and errors of Redis's
+/// getKeysSubcommandImpl.
+fn getkeys(ctx: &mut Ctx<'_>, args: &[Bytes], with_flags: bool) -> CmdResult {
     let table = &ctx.srv.commands;
     let invalid = || CmdError::err("Invalid command specified");
     let c = table.get(&args[2]).ok_or_else(invalid)?;
@@ -317,7 +371,8 @@ fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let s = c.subcommand(request).ok_or_else(invalid)?;
         (s.arity, s.keys)
     };
-    if specs.is_empty() {
+    // Only specs that are not NOT_KEY (SPUBLISH's channel) make a command have keys.
+    if specs.iter().all(|s| s.flags & key::NOT_KEY != 0) {
         return Err(CmdError::err("The command has no key arguments"));
     }
     if !super::table::arity_allows(arity, request.len()) {
@@ -328,14 +383,32 @@ fn command_getkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     // A command whose keys are optional (EVAL with numkeys 0) answers with no keys
     // rather than an error, as Redis does.
     let no_mandatory = c.has(super::table::flags::NO_MANDATORY_KEYS);
-    let keys = match super::table::find_keys(specs, request).filter(|k| !k.is_empty()) {
+    let found = match c.getkeys {
+        Some(f) => f(request),
+        None => super::table::find_keys(specs, request),
+    };
+    let keys = match found.filter(|k| !k.is_empty()) {
         Some(k) => k,
         None if no_mandatory => Vec::new(),
         None => return Err(CmdError::err("Invalid arguments specified for command")),
     };
     ctx.out.array(keys.len());
     for k in keys {
+        if with_flags {
+            ctx.out.array(2);
+        }
         ctx.out.bulk(&request[k.pos]);
+        if with_flags {
+            let names: Vec<&str> = key::NAMES
+                .iter()
+                .filter(|(f, _)| k.flags & *f != 0)
+                .map(|(_, n)| *n)
+                .collect();
+            ctx.out.set(names.len());
+            for n in names {
+                ctx.out.simple(n);
+            }
+        }
     }
     Ok(())
 }
@@ -355,6 +428,8 @@ fn command_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         "    Return documentation details about multiple Redis commands.",
         "GETKEYS <full-command>",
         "    Return the keys from a full Redis command.",
+        "GETKEYSANDFLAGS <full-command>",
+        "    Return the keys and the access flags from a full Redis command.",
         "HELP",
         "    Prints this help.",
     ]);
@@ -467,6 +542,14 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             k, why
         )));
     }
+    if pairs
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("maxmemory"))
+    {
+        // As Redis: a limit lowered below what is used evicts now, not at the next write.
+        drop(ctx.read_guard.take());
+        crate::store::evict::make_room(ctx.w_taken());
+    }
     ctx.out.ok();
     Ok(())
 }
@@ -569,6 +652,11 @@ fn bgsave(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ctx.out.simple("Background saving scheduled");
             return Ok(());
         }
+        if srv.aof_rewrite.in_progress.load(Ordering::Relaxed) {
+            return Err(CmdError::err(
+                "Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.",
+            ));
+        }
         return Err(CmdError::err("Background save already in progress"));
     }
     match crate::server::persistence::bgsave(srv, ctx.seq()?) {
@@ -577,6 +665,46 @@ fn bgsave(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Err(e) => {
             tracing::warn!(error = %e, "Can't save in background");
             return Err(CmdError::err(format!("Background save failed: {}", e)));
+        }
+    }
+    Ok(())
+}
+
+/// BGREWRITEAOF: a new AOF base snapshot and manifest in `appenddirname` (see
+/// persistence::bgrewriteaof); waits for a running snapshot, as Redis waits for its child.
+fn bgrewriteaof(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let srv = ctx.srv;
+    if srv.aof_rewrite.in_progress.load(Ordering::Relaxed) {
+        return Err(CmdError::err(
+            "Background append only file rewriting already in progress",
+        ));
+    }
+    let schedule = || {
+        srv.aof_rewrite.scheduled.store(true, Ordering::Relaxed);
+        srv.aof_rewrite
+            .consecutive_failures
+            .store(0, Ordering::Relaxed);
+    };
+    if srv.store.snapshot_in_progress() || ctx.client.tx.in_exec {
+        schedule();
+        ctx.out
+            .simple("Background append only file rewriting scheduled");
+        return Ok(());
+    }
+    match crate::server::persistence::bgrewriteaof(srv, ctx.seq()?) {
+        Ok(true) => ctx
+            .out
+            .simple("Background append only file rewriting started"),
+        Ok(false) => {
+            schedule();
+            ctx.out
+                .simple("Background append only file rewriting scheduled");
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "Can't rewrite append only file in background");
+            return Err(CmdError::err(
+                "Can't execute an AOF background rewriting. Please check the server logs for more information.",
+            ));
         }
     }
     Ok(())
@@ -689,6 +817,17 @@ fn value_digest(digest: &mut [u8; 20], value: &Value, expire_at: u64) {
                 xor_digest(digest, &ele);
             }
         }
+        // Entries in order: the ID as `ms.seq`, then each field and value. Consumer
+        // groups are not part of the digest, as in Redis.
+        Value::Stream(st) => {
+            for (id, fields) in st.range(StreamId::MIN, StreamId::MAX, false) {
+                mix_digest(digest, format!("{}.{}", id.ms, id.seq).as_bytes());
+                for (f, v) in fields.iter() {
+                    mix_digest(digest, f);
+                    mix_digest(digest, v);
+                }
+            }
+        }
     }
     if expire_at != 0 {
         xor_digest(digest, b"!!expire!!");
@@ -727,14 +866,7 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             let secs = crate::protocol::parse_f64(&args[2]).ok_or(CmdError::NotFloat)?;
             if secs > 0.0 {
                 let d = std::time::Duration::from_secs_f64(secs.min(3600.0));
-                // Block this worker like Redis blocks its event loop, but let the runtime
-                // move other connections off it meanwhile.
-                match tokio::runtime::Handle::try_current() {
-                    Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                        tokio::task::block_in_place(|| std::thread::sleep(d))
-                    }
-                    _ => std::thread::sleep(d),
-                }
+                crate::base::block_in_place(|| std::thread::sleep(d));
             }
             ctx.out.ok();
         }
@@ -809,18 +941,70 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 ctx.out.simple(&crate::base::hex(&dg));
             }
         }
+        "change-repl-id" if args.len() == 2 => {
+            // A new id with no history (Redis clears replid2 too): followers must full-sync.
+            tracing::warn!("Changing replication IDs after receiving DEBUG change-repl-id");
+            drop(ctx.read_guard.take());
+            let log = ctx.w_taken().log();
+            log.replid = crate::replication::log::new_replid();
+            log.replid2 = "0".repeat(40);
+            log.second_offset = -1;
+            ctx.out.ok();
+        }
+        "listpack" if args.len() == 3 => {
+            let e = ctx.lookup_notouch(&args[2]).ok_or(CmdError::NoSuchKey)?;
+            if e.value.encoding() != "listpack" {
+                return Err(CmdError::err("Not a listpack encoded object."));
+            }
+            // Our compact encodings are not listpack bytes: log the elements instead.
+            tracing::info!(key = %String::from_utf8_lossy(&args[2]), value = ?e.value, "DEBUG LISTPACK");
+            ctx.out.simple("Listpack structure printed on stdout");
+        }
+        "quicklist-packed-threshold" if args.len() == 3 => {
+            // Lists are not quicklists here: the threshold is checked as stock checks it (0
+            // restores the default, at most 4 GB less 1 MB) and has nothing to apply to.
+            let v = crate::config::parse_memory(&String::from_utf8_lossy(&args[2]))
+                .filter(|v| *v <= (1u64 << 32) - (1 << 20));
+            if v.is_none() {
+                return Err(CmdError::err(
+                    "argument must be a memory value bigger than 1 and smaller than 4gb",
+                ));
+            }
+            ctx.out.ok();
+        }
+        "stringmatch-test" if args.len() == 2 => {
+            // Random patterns and strings through the glob matcher (KEYS, SCAN MATCH,
+            // PSUBSCRIBE): it must return, whatever it is given.
+            use rand::RngExt;
+            let mut rng = rand::rng();
+            for _ in 0..100_000 {
+                let p: Vec<u8> = (0..rng.random_range(0..32)).map(|_| rng.random()).collect();
+                let t: Vec<u8> = (0..rng.random_range(0..32)).map(|_| rng.random()).collect();
+                std::hint::black_box(crate::base::glob::glob_match(&p, &t, false));
+            }
+            ctx.out
+                .simple("Apparently Redis did not crash: test passed");
+        }
         "help" if args.len() == 2 => ctx.help(&[
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "CHANGE-REPL-ID",
+            "    Change the replication IDs of the instance.",
+            "    Dangerous: should be used only for testing the replication subsystem.",
             "DIGEST",
             "    Output a hex signature representing the current DB content.",
             "DIGEST-VALUE <key> [<key> ...]",
             "    Output a hex signature of the values of all the specified keys.",
+            "LISTPACK <key>",
+            "    Show low level info about the listpack encoding of <key>.",
             "OBJECT <key>",
             "    Show low level info about the `key` and associated value.",
             "PROTOCOL <type>",
             "    Reply with a test value of the specified type. <type> can be: string,",
             "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
             "    true, false.",
+            "QUICKLIST-PACKED-THRESHOLD <size>",
+            "    Sets the threshold for elements to be inserted as plain vs packed nodes",
+            "    Default value is 1GB, allows values up to 4GB. Setting to 0 restores to default.",
             "SET-ACTIVE-EXPIRE <0|1>",
             "    Setting it to 0 disables expiring keys in background when they are not",
             "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -843,6 +1027,8 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "      file to the database.",
             "SLEEP <seconds>",
             "    Stop the server for <seconds>. Decimals allowed.",
+            "STRINGMATCH-TEST",
+            "    Run a fuzz tester against the stringmatchlen() function.",
             "HELP",
             "    Prints this help.",
         ]),
@@ -1066,10 +1252,11 @@ fn role(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 #[rustfmt::skip]
 static COMMAND_SUBCOMMANDS: &[SubCommand] = &[
     sub("count", 2, "Count the commands").with_flags(LOADING | STALE).run(command_count),
-    sub("list", -2, "List command names").with_flags(LOADING | STALE).with_tips("nondeterministic_output_order").run(command_list),
+    sub("list", -2, "List command names").with_flags(LOADING | STALE).with_tips("nondeterministic_output_order").with_args("[FILTERBY=filterby(MODULE=module-name|ACLCAT=category|PATTERN=pattern:pattern)]").run(command_list),
     sub("info", -2, "Describe commands").with_flags(LOADING | STALE).with_tips("nondeterministic_output_order").with_args("[command-name...]").run(command_info),
     sub("docs", -2, "Document commands").with_flags(LOADING | STALE).with_tips("nondeterministic_output_order").with_args("[command-name...]").run(command_docs),
     sub("getkeys", -4, "Extract the keys of a full command").with_flags(LOADING | STALE).run(command_getkeys),
+    sub("getkeysandflags", -4, "Extract keys and access flags given a full Redis command").with_flags(LOADING | STALE).run(command_getkeysandflags),
     sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE).run(command_help),
 ];
 
@@ -1098,5 +1285,8 @@ static LATENCY_SUBCOMMANDS: &[SubCommand] = &[
     sub("latest", 2, "Report the latest latency samples").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_tips("nondeterministic_output request_policy:all_nodes response_policy:special").run(latency_latest),
     sub("history", 3, "Report latency samples of an event").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_tips("nondeterministic_output request_policy:all_nodes response_policy:special").with_args("event").run(latency_history),
     sub("reset", -2, "Reset latency data").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_tips("request_policy:all_nodes response_policy:all_succeeded").with_args("[event...]").run(latency_reset),
+    sub("doctor", 2, "Return a human readable latency analysis report.").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_tips("nondeterministic_output request_policy:all_nodes response_policy:special").run(super::latency::latency_doctor),
+    sub("graph", 3, "Return a latency graph for the event.").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_tips("nondeterministic_output request_policy:all_nodes response_policy:special").with_args("event").run(super::latency::latency_graph),
+    sub("histogram", -2, "Return the cumulative distribution of latencies of a subset of commands or all.").with_flags(ADMIN | NOSCRIPT | LOADING | STALE).with_tips("nondeterministic_output request_policy:all_nodes response_policy:special").with_args("[COMMAND...]").run(super::latency::latency_histogram),
     sub("help", 2, "Show helpful text about the subcommands").with_flags(LOADING | STALE).run(latency_help),
 ];

@@ -398,13 +398,15 @@ fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Adds `delta` to the integer at `key`, keeping its TTL; propagates the new value.
-fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> CmdResult {
+/// Adds `delta` to the integer at `args[1]`, keeping its TTL; propagates the command
+/// as it came (INCR is deterministic, and stock replicas and tools expect it verbatim).
+fn incr_by(ctx: &mut Ctx<'_>, args: &[Bytes], delta: i64) -> CmdResult {
+    let key: &[u8] = &args[1];
     let db = ctx.db();
     let t = ctx.w()?;
     let mut buf = itoa::Buffer::new();
     // Update in place when the key exists: one lookup, no key allocation.
-    let (new, at) = match t.get_mut(db, key) {
+    let new = match t.get_mut(db, key) {
         Some(mut e) => {
             let cur = match &e.value {
                 Value::Str(s) => crate::protocol::parse_i64(s).ok_or(CmdError::NotInteger)?,
@@ -414,10 +416,9 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> CmdResult {
             e.value = Value::Str(StrBytes::from_slice(buf.format(new).as_bytes()));
             e.raw = false;
             e.touch_access(t.store().evictor.settings.access_mode());
-            let at = e.expire_at;
             drop(e);
             t.modified(db, key);
-            (new, at)
+            new
         }
         None => {
             t.insert(
@@ -428,31 +429,27 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> CmdResult {
                     0,
                 ),
             );
-            (delta, 0)
+            delta
         }
     };
-    let text = buf.format(new).as_bytes();
-    if at != 0 {
-        t.propagate(db, &[b"SET", key, text, b"KEEPTTL"]);
-    } else {
-        t.propagate(db, &[b"SET", key, text]);
-    }
+    let verbatim: Vec<&[u8]> = args.iter().map(|a| a.as_ref()).collect();
+    t.propagate(db, &verbatim);
     t.notify(STRING, "incrby", db, key);
     ctx.out.int(new);
     Ok(())
 }
 
 fn incr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    incr_by(ctx, &args[1], 1)
+    incr_by(ctx, args, 1)
 }
 
 fn decr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    incr_by(ctx, &args[1], -1)
+    incr_by(ctx, args, -1)
 }
 
 fn incrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let d = arg_i64(&args[2])?;
-    incr_by(ctx, &args[1], d)
+    incr_by(ctx, args, d)
 }
 
 fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -460,7 +457,7 @@ fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if d == i64::MIN {
         return Err(CmdError::err("decrement would overflow"));
     }
-    incr_by(ctx, &args[1], -d)
+    incr_by(ctx, args, -d)
 }
 
 /// Formats a float the way INCRBYFLOAT replies (no exponent, shortest exact digits).

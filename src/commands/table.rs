@@ -64,6 +64,11 @@ pub mod flags {
     /// EVAL, FCALL and their kin: a script's declared flags replace the command's WRITE,
     /// DENYOOM and STALE before the checks (Redis's getCommandFlags hook).
     pub const SCRIPT_DECLARED: u32 = 1 << 22;
+    /// Runs for a client that sent ASKING in cluster mode (RESTORE-ASKING); shown only.
+    pub const ASKING: u32 = 1 << 23;
+    /// Refused while a replica loads its snapshot asynchronously; shown only (followers
+    /// here load before serving).
+    pub const NO_ASYNC_LOADING: u32 = 1 << 24;
 
     /// Names COMMAND INFO prints, in order (MAY_REPLICATE and PROTECTED are not shown,
     /// as in Redis).
@@ -79,9 +84,11 @@ pub mod flags {
         (STALE, "stale"),
         (SKIP_MONITOR, "skip_monitor"),
         (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
     ];
 }
@@ -150,6 +157,10 @@ pub enum FindKeys {
     /// command checks them itself; COMMAND INFO shows the spec as `unknown`.
     Unknown,
 }
+
+/// A command's own key finder (see [`Command::getkeys`]); None when the arguments
+/// contradict it.
+pub type GetKeys = fn(&[Bytes]) -> Option<Vec<KeyRef>>;
 
 /// Finds the one key of an `unknown` key spec in a request (its position).
 pub type KeyLocator = fn(&[Bytes]) -> Option<usize>;
@@ -278,13 +289,14 @@ pub fn find_keys(specs: &[KeySpec], args: &[Bytes]) -> Option<Vec<KeyRef>> {
         }
         let mut first = spec.index as i64;
         if let Some((word, from)) = spec.keyword {
-            let from = if from < 0 {
-                argc + from as i64
+            // A negative start searches backwards from the end (MIGRATE ... KEYS), as
+            // Redis does; the command name is never a keyword.
+            let matches = |i: &i64| args[*i as usize].eq_ignore_ascii_case(word.as_bytes());
+            let found = if from < 0 {
+                (1..=(argc + from as i64).min(argc - 1)).rev().find(matches)
             } else {
-                from as i64
+                ((from as i64).max(1)..argc).find(matches)
             };
-            let found = (from.max(0)..argc)
-                .find(|&i| args[i as usize].eq_ignore_ascii_case(word.as_bytes()));
             match found {
                 Some(i) => first = i + 1,
                 None => continue,
@@ -484,6 +496,12 @@ pub struct CommandStats {
     pub rejected: std::sync::atomic::AtomicU64,
     /// Ran and replied with an error.
     pub failed: std::sync::atomic::AtomicU64,
+    /// Latency histogram (`latency-tracking`): LATENCY HISTOGRAM, INFO latencystats.
+    pub latency: super::latency::LatencyHistogram,
+    /// A container's subcommands' latency histograms, by their place in its table (stock
+    /// tracks `config|get` apart from `config`). Kept here rather than in the
+    /// subcommand entries, which live in immutable statics.
+    sub_latency: std::sync::OnceLock<Box<[super::latency::LatencyHistogram]>>,
 }
 
 impl CommandStats {
@@ -494,7 +512,18 @@ impl CommandStats {
             nanos: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            latency: super::latency::LatencyHistogram::new(),
+            sub_latency: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The latency histograms of a container's `n` subcommands (made at first use).
+    pub fn sub_latency(&self, n: usize) -> &[super::latency::LatencyHistogram] {
+        self.sub_latency.get_or_init(|| {
+            (0..n)
+                .map(|_| super::latency::LatencyHistogram::new())
+                .collect()
+        })
     }
 
     /// Zeroes the counters (CONFIG RESETSTAT).
@@ -502,6 +531,10 @@ impl CommandStats {
         use std::sync::atomic::Ordering::Relaxed;
         for c in [&self.calls, &self.nanos, &self.rejected, &self.failed] {
             c.store(0, Relaxed);
+        }
+        self.latency.reset();
+        if let Some(subs) = self.sub_latency.get() {
+            subs.iter().for_each(|h| h.reset());
         }
     }
 }
@@ -534,6 +567,9 @@ pub struct Command {
     pub since: &'static str,
     /// The handler.
     pub handler: Handler,
+    /// Finds the keys where the specs cannot say it exactly (an `INCOMPLETE` spec), as
+    /// Redis's getkeys procedures: MIGRATE's empty key argument before KEYS is no key.
+    pub getkeys: Option<GetKeys>,
     /// Subcommands, for container commands.
     pub subcommands: &'static [SubCommand],
     /// INFO commandstats counters.
@@ -617,7 +653,16 @@ impl Command {
     /// The keys of a request (COMMAND GETKEYS, ACL key checks, tracking); None when the
     /// arguments contradict the key specs (the command reports the error when it runs).
     pub fn key_refs(&self, args: &[Bytes]) -> Option<Vec<KeyRef>> {
-        find_keys(self.key_specs(args), args)
+        match self.getkeys {
+            Some(f) => f(args),
+            None => find_keys(self.key_specs(args), args),
+        }
+    }
+
+    /// The same command with its own key finder (see [`Command::getkeys`]).
+    pub fn getkeys(mut self, f: GetKeys) -> Command {
+        self.getkeys = Some(f);
+        self
     }
 
     /// The same command with COMMAND INFO tips.
@@ -669,6 +714,7 @@ pub const fn cmd(
         summary,
         since,
         handler,
+        getkeys: None,
         subcommands: &[],
         stats: CommandStats::new(),
     }
@@ -705,6 +751,7 @@ pub const fn container(
         summary,
         since,
         handler: missing_handler,
+        getkeys: None,
         subcommands,
         stats: CommandStats::new(),
     }

@@ -126,7 +126,14 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         let changes_before = srv.store.changes();
         let result = (cmd.handler_for(&args))(ctx, &args);
         let changed = srv.store.changes() != changes_before;
-        super::record_call(srv, cmd, Some(started.elapsed()), result.is_err(), changed);
+        super::record_call(
+            srv,
+            cmd,
+            &args,
+            Some(started.elapsed()),
+            result.is_err(),
+            changed,
+        );
         if let Err(e) = result {
             srv.reply_error(ctx.out, &e);
         }
@@ -148,10 +155,13 @@ fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     for k in &args[1..] {
         // A key watched twice is listed twice (the registry keeps one flag per client).
         let key = Bytes::copy_from_slice(k);
-        store
-            .watches
-            .watch(phys, key.clone(), ctx.client.tx.watch_dirty.clone());
         let expired = store.db(db).get(k).is_some_and(|e| e.is_expired(ctx.now));
+        store.watches.watch(
+            phys,
+            key.clone(),
+            ctx.client.tx.watch_dirty.clone(),
+            expired,
+        );
         ctx.client.tx.watched.push((db, key, expired));
     }
     ctx.out.ok();

@@ -88,6 +88,8 @@ pub struct Live {
     pub tracking_table_max_keys: AtomicUsize,
     /// `dynamic-hz`.
     pub dynamic_hz: AtomicBool,
+    /// `latency-tracking` (per-command latency histograms).
+    pub latency_tracking: AtomicBool,
     /// `busy-reply-threshold` (ms a script runs before other clients get `-BUSY`).
     pub busy_reply_threshold: AtomicI64,
     /// `client-output-buffer-limit` for normal clients.

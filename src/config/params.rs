@@ -509,9 +509,10 @@ pub static PARAMS: &[Param] = &[
     flag("lazyfree-lazy-user-del", "no"),
     flag("lazyfree-lazy-user-flush", "no"),
     flag("replica-lazy-flush", "no").alias(&["slave-lazy-flush"]),
-    // Accepted for compatibility, no effect here: AOF (Ferrocache persists by RDB only).
-    p("appendfilename", "appendonly.aof", Kind::Str, false).inert(),
-    p("appenddirname", "appendonlydir", Kind::Str, false).inert(),
+    // Where BGREWRITEAOF writes its base snapshot and manifest.
+    p("appendfilename", "appendonly.aof", Kind::Str, false),
+    p("appenddirname", "appendonlydir", Kind::Str, false),
+    // Accepted for compatibility, no effect here: AOF logging (Ferrocache persists by RDB).
     word("appendfsync", "everysec", &["everysec", "always", "no"]).inert(),
     flag("no-appendfsync-on-rewrite", "no").inert(),
     int("auto-aof-rewrite-percentage", "100", 0, I32).inert(),
@@ -566,8 +567,8 @@ pub static PARAMS: &[Param] = &[
         .inert(),
     int("list-compress-depth", "0", 0, I32).inert(),
     mem("hll-sparse-max-bytes", "3000", 0),
-    mem("stream-node-max-bytes", "4096", 0).inert(),
-    int("stream-node-max-entries", "100", 0, I64).inert(),
+    mem("stream-node-max-bytes", "4096", 0),
+    int("stream-node-max-entries", "100", 0, I64),
     flag("activedefrag", "no").inert(),
     int("active-defrag-cycle-min", "1", 1, 99).inert(),
     int("active-defrag-cycle-max", "25", 1, 99).inert(),
@@ -577,14 +578,13 @@ pub static PARAMS: &[Param] = &[
     int("active-defrag-max-scan-fields", "1000", 1, I64).inert(),
     p("maxmemory-clients", "0", Kind::MemoryOrPercent, true).inert(),
     int("latency-monitor-threshold", "0", 0, I64).inert(),
-    flag("latency-tracking", "yes").inert(),
+    flag("latency-tracking", "yes").live(|l, v| l.latency_tracking.store(yes(v), Relaxed)),
     p(
         "latency-tracking-info-percentiles",
         "50 99 99.9",
         Kind::Percentiles,
         true,
-    )
-    .inert(),
+    ),
     int("key-load-delay", "0", i32::MIN as i64, I32).inert(),
     int(
         "loading-process-events-interval-bytes",

@@ -157,6 +157,16 @@ impl ReplyBuf {
         }
     }
 
+    /// A map header under RESP3, an array of `n` under RESP2 (XREAD's per-key replies:
+    /// each an array of key and entries in RESP2, a key and its entries in RESP3).
+    pub fn map_or_array(&mut self, n: usize) {
+        if self.resp3 {
+            put_len(&mut self.buf, b'%', n as i64);
+        } else {
+            put_len(&mut self.buf, b'*', n as i64);
+        }
+    }
+
     /// A push header (RESP3 `>`, an array in RESP2) for out-of-band messages.
     pub fn push(&mut self, n: usize) {
         put_len(

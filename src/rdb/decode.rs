@@ -8,6 +8,10 @@ use super::*;
 /// Collections are presized to at most this many elements from the count the file
 /// claims; beyond it they grow as elements actually arrive.
 const PRESIZE_MAX: usize = 4096;
+/// A stream node may expand to at most this many times its listpack size when entries
+/// copy the master field names. With stock's default node limits (100 entries, 4 KiB)
+/// a node stays below 100 times.
+const SAMEFIELDS_EXPANSION_MAX: usize = 128;
 /// Strings are read in chunks of this size, so a corrupt length costs no more memory
 /// than the data really present.
 const READ_CHUNK: usize = 1 << 20;
@@ -347,6 +351,156 @@ impl<R: Read> Src<R> {
         }
     }
 
+    /// Two lengths as a stream ID (milliseconds, then sequence).
+    fn id_lens(&mut self) -> Result<StreamIdPair, RdbError> {
+        Ok((self.plain_len()?, self.plain_len()?))
+    }
+
+    /// A stream ID written raw (PEL entries): 16 bytes, big endian.
+    fn raw_id(&mut self) -> Result<StreamIdPair, RdbError> {
+        let mut b = [0u8; 16];
+        self.read_exact(&mut b)?;
+        Ok(stream_id_from_bytes(&b).expect("16 bytes"))
+    }
+
+    /// A unix time in milliseconds, 8 bytes little endian (PEL delivery, consumer seen).
+    fn ms_time(&mut self) -> Result<u64, RdbError> {
+        let mut b = [0u8; 8];
+        self.read_exact(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// A stream, STREAM_LISTPACKS (`v2` false, Redis 5 and 6) or STREAM_LISTPACKS_2
+    /// (Redis 7.0). The older format lacks the first and greatest deleted IDs, the
+    /// entries-added counter and the groups' entries-read; they are derived as Redis
+    /// derives them when it loads such a file, so both show the same XINFO.
+    ///
+    /// Everything Redis relies on later is checked here, since a loaded stream is trusted
+    /// from then on: node keys are IDs, every node is a well-formed listpack whose counts
+    /// agree with its entries, IDs only grow (across nodes too) and stay within the last
+    /// ID, the length is the number of live entries, names are unique, and every pending
+    /// entry belongs to exactly one consumer of its group. Groups, consumers and PELs are
+    /// given back sorted, as Redis keeps them.
+    fn stream(&mut self, v2: bool) -> Result<RdbStream, RdbError> {
+        let n_nodes = self.count()?;
+        let mut st = RdbStream {
+            nodes: Vec::with_capacity(n_nodes.min(PRESIZE_MAX)),
+            ..RdbStream::default()
+        };
+        // The greatest ID met so far, deleted entries included.
+        let mut top: Option<StreamIdPair> = None;
+        let mut live = 0u64;
+        for _ in 0..n_nodes {
+            let key = self.string()?;
+            let master_id = stream_id_from_bytes(&key)
+                .ok_or_else(|| RdbError::corrupt("stream node key is not a stream ID"))?;
+            if top.is_some_and(|t| master_id <= t) {
+                return Err(RdbError::corrupt("stream nodes out of order"));
+            }
+            let node = stream_node(master_id, &self.string()?, &mut top)?;
+            live += node.entries.len() as u64;
+            st.nodes.push(node);
+        }
+        st.length = self.plain_len()?;
+        st.last_id = self.id_lens()?;
+        if st.length != live {
+            return Err(RdbError::corrupt(
+                "stream length disagrees with its entries",
+            ));
+        }
+        if top.is_some_and(|t| t > st.last_id) {
+            return Err(RdbError::corrupt("stream entry beyond the last ID"));
+        }
+        if v2 {
+            st.first_id = self.id_lens()?;
+            st.max_deleted_id = self.id_lens()?;
+            st.entries_added = self.plain_len()?;
+        } else {
+            st.entries_added = st.length;
+            st.first_id = st
+                .nodes
+                .first()
+                .and_then(|n| n.entries.first())
+                .map_or((u64::MAX, u64::MAX), |e| e.0);
+        }
+
+        let n_groups = self.count()?;
+        let mut groups = Vec::with_capacity(n_groups.min(PRESIZE_MAX));
+        for _ in 0..n_groups {
+            let name = self.string()?;
+            let last_id = self.id_lens()?;
+            let entries_read = if v2 {
+                // Saved through the unsigned length writer: 2^64-1 is -1 ("unknown").
+                let r = self.plain_len()? as i64;
+                if r < -1 {
+                    return Err(RdbError::corrupt(
+                        "consumer group entries-read out of range",
+                    ));
+                }
+                r
+            } else {
+                estimate_entries_read(&st, last_id)
+            };
+            let n_pel = self.count()?;
+            let mut pel = Vec::with_capacity(n_pel.min(PRESIZE_MAX));
+            for _ in 0..n_pel {
+                let id = self.raw_id()?;
+                let delivered = self.ms_time()?;
+                let count = self.plain_len()?;
+                pel.push((id, delivered, count));
+            }
+            pel.sort_unstable_by_key(|e| e.0);
+            if pel.windows(2).any(|w| w[0].0 == w[1].0) {
+                return Err(RdbError::corrupt("duplicate entry in a consumer group PEL"));
+            }
+            let mut owned = vec![false; pel.len()];
+            let n_consumers = self.count()?;
+            let mut consumers = Vec::with_capacity(n_consumers.min(PRESIZE_MAX));
+            for _ in 0..n_consumers {
+                let cname = self.string()?;
+                let seen_time = self.ms_time()?;
+                let n = self.count()?;
+                let mut cpel = Vec::with_capacity(n.min(pel.len()));
+                for _ in 0..n {
+                    let id = self.raw_id()?;
+                    let i = pel.binary_search_by_key(&id, |e| e.0).map_err(|_| {
+                        RdbError::corrupt("consumer's pending entry not in its group's PEL")
+                    })?;
+                    if std::mem::replace(&mut owned[i], true) {
+                        return Err(RdbError::corrupt("pending entry owned twice"));
+                    }
+                    cpel.push(id);
+                }
+                cpel.sort_unstable();
+                consumers.push(RdbStreamConsumer {
+                    name: cname,
+                    seen_time,
+                    pel: cpel,
+                });
+            }
+            if owned.contains(&false) {
+                return Err(RdbError::corrupt("pending entry without a consumer"));
+            }
+            consumers.sort_unstable_by(|a: &RdbStreamConsumer, b| a.name.cmp(&b.name));
+            if consumers.windows(2).any(|w| w[0].name == w[1].name) {
+                return Err(RdbError::corrupt("duplicate stream consumer"));
+            }
+            groups.push(RdbStreamGroup {
+                name,
+                last_id,
+                entries_read,
+                pel,
+                consumers,
+            });
+        }
+        groups.sort_unstable_by(|a: &RdbStreamGroup, b| a.name.cmp(&b.name));
+        if groups.windows(2).any(|w| w[0].name == w[1].name) {
+            return Err(RdbError::corrupt("duplicate consumer group name"));
+        }
+        st.groups = groups;
+        Ok(st)
+    }
+
     fn object(&mut self, t: u8) -> Result<RdbValue, RdbError> {
         Ok(match t {
             TYPE_STRING => RdbValue::Str(self.string()?),
@@ -427,9 +581,143 @@ impl<R: Read> Src<R> {
                 RdbValue::Hash(pairs(listpack_entries(&self.string()?)?, "hash")?)
             }
             TYPE_HASH_ZIPMAP => RdbValue::Hash(zipmap_pairs(&self.string()?)?),
+            TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 => {
+                RdbValue::Stream(Box::new(self.stream(t == TYPE_STREAM_LISTPACKS_2)?))
+            }
             _ => return Err(RdbError::UnsupportedType(t)),
         })
     }
+}
+
+/// A 16-byte big-endian stream ID (node keys, PEL entries); None for any other length.
+fn stream_id_from_bytes(b: &[u8]) -> Option<StreamIdPair> {
+    let b: &[u8; 16] = b.try_into().ok()?;
+    let (ms, seq) = b.split_at(8);
+    Some((
+        u64::from_be_bytes(ms.try_into().ok()?),
+        u64::from_be_bytes(seq.try_into().ok()?),
+    ))
+}
+
+/// Decodes one stream node's listpack (layout in `encode::stream_node_listpack`),
+/// dropping deleted entries. `top` is the greatest ID of the nodes before, and is
+/// advanced past this node's entries. Redis checks the same structure when it
+/// sanitizes a payload; here it is always checked, and on top of it the IDs must grow
+/// from the master ID on, the master entry's counts must match the entries, and a node
+/// must keep at least one live entry (Redis removes a node with its last entry).
+///
+/// Entries that share the master fields get their own copy of the field names, so a
+/// node with long master fields and many short entries expands a lot; a node that would
+/// copy more than [`SAMEFIELDS_EXPANSION_MAX`] times its own size is refused rather
+/// than let a small input claim unbounded memory.
+fn stream_node(
+    master_id: StreamIdPair,
+    lp: &[u8],
+    top: &mut Option<StreamIdPair>,
+) -> Result<RdbStreamNode, RdbError> {
+    let bad = || RdbError::corrupt("stream listpack integrity check failed");
+    let mut it = listpack_entries(lp)?.into_iter();
+    let next = |it: &mut std::vec::IntoIter<Vec<u8>>| it.next().ok_or_else(bad);
+    // Counts, flags, deltas and lp-counts are integers; counts are never negative.
+    let int = |it: &mut std::vec::IntoIter<Vec<u8>>| {
+        it.next().and_then(|b| canonical_int(&b)).ok_or_else(bad)
+    };
+    let count = |it: &mut std::vec::IntoIter<Vec<u8>>| {
+        int(it).and_then(|v| u64::try_from(v).map_err(|_| bad()))
+    };
+
+    let live = count(&mut it)?;
+    let deleted = count(&mut it)?;
+    let n_master = count(&mut it)?;
+    let mut master_fields = Vec::new();
+    for _ in 0..n_master {
+        master_fields.push(next(&mut it)?);
+    }
+    let master_bytes: usize = master_fields.iter().map(Vec::len).sum();
+    let copy_budget = lp.len().saturating_mul(SAMEFIELDS_EXPANSION_MAX);
+    let mut copied = 0usize;
+    if int(&mut it)? != 0 {
+        return Err(bad());
+    }
+
+    let mut entries = Vec::new();
+    let mut seen_deleted = 0u64;
+    for _ in 0..live.checked_add(deleted).ok_or_else(bad)? {
+        let flags = int(&mut it)?;
+        if flags & !(STREAM_FLAG_DELETED | STREAM_FLAG_SAMEFIELDS) != 0 {
+            return Err(bad());
+        }
+        // Deltas were computed on unsigned IDs and stored signed: add them back
+        // wrapping.
+        let ms = master_id.0.wrapping_add(int(&mut it)? as u64);
+        let seq = master_id.1.wrapping_add(int(&mut it)? as u64);
+        let id = (ms, seq);
+        if id < master_id || top.is_some_and(|t| id <= t) {
+            return Err(RdbError::corrupt("stream IDs out of order"));
+        }
+        *top = Some(id);
+        let mut fields = Vec::new();
+        let expected_lp_count = if flags & STREAM_FLAG_SAMEFIELDS != 0 {
+            copied = copied.saturating_add(master_bytes);
+            if copied > copy_budget {
+                return Err(RdbError::corrupt("stream node expands beyond the limit"));
+            }
+            for f in &master_fields {
+                fields.push((f.clone(), next(&mut it)?));
+            }
+            n_master + 3
+        } else {
+            let n = count(&mut it)?;
+            for _ in 0..n {
+                let f = next(&mut it)?;
+                fields.push((f, next(&mut it)?));
+            }
+            // n pairs were read, so 2n fits.
+            2 * n + 4
+        };
+        if count(&mut it)? != expected_lp_count {
+            return Err(bad());
+        }
+        if flags & STREAM_FLAG_DELETED != 0 {
+            seen_deleted += 1;
+        } else {
+            entries.push((id, fields));
+        }
+    }
+    if it.next().is_some() || seen_deleted != deleted || entries.len() as u64 != live {
+        return Err(bad());
+    }
+    if entries.is_empty() {
+        return Err(RdbError::corrupt("stream node without entries"));
+    }
+    Ok(RdbStreamNode { master_id, entries })
+}
+
+/// A group's entries-read for a stream from the older format, which did not save it:
+/// what Redis estimates from the group's last ID and the stream's counters, -1 where it
+/// cannot tell.
+fn estimate_entries_read(st: &RdbStream, id: StreamIdPair) -> i64 {
+    let added = st.entries_added as i64;
+    if added == 0 {
+        return 0;
+    }
+    if st.length == 0 && id <= st.last_id {
+        return added;
+    }
+    match id.cmp(&st.last_id) {
+        std::cmp::Ordering::Equal => return added,
+        std::cmp::Ordering::Greater => return -1,
+        std::cmp::Ordering::Less => {}
+    }
+    if st.max_deleted_id == (0, 0) || st.max_deleted_id < st.first_id {
+        let before_first = added.wrapping_sub(st.length as i64);
+        match id.cmp(&st.first_id) {
+            std::cmp::Ordering::Less => return before_first,
+            std::cmp::Ordering::Equal => return before_first.wrapping_add(1),
+            std::cmp::Ordering::Greater => {}
+        }
+    }
+    -1
 }
 
 fn parse_score(b: &[u8]) -> Result<f64, RdbError> {
@@ -475,5 +763,525 @@ mod tests {
         );
         let round = super::super::dump_payload(&RdbValueRef::Str(b"hello"));
         assert!(matches!(restore_payload(&round), Ok(RdbValue::Str(s)) if s == b"hello"));
+    }
+
+    // DUMP payloads from stock redis-server 7.0.15 (stream-node-max-entries 3 for A, B,
+    // D). A: three nodes, same and different fields, an int that needs 24 bits, a seq
+    // delta below the master's, an LZF-compressed node; groups g0 (no PEL), g1 (PEL over
+    // consumers alice and bob, carol from XGROUP CREATECONSUMER), g2. B: XDEL of 1-0 and
+    // 4-0 (tombstones, one of them a master entry). C: XGROUP CREATE .. MKSTREAM. D: the
+    // only entry XDELed while pending. E: default node size, ms up to 2^64-1, "007" and
+    // "21.5" as strings. *_RAW: the same keys DUMPed with rdbcompression no.
+    // V1_*: A, B, D rewritten to the pre-7.0 type 15 (no first/deleted/added IDs, no
+    // entries-read); stock RESTOREs them.
+    const STOCK_A: &[&str] = &[
+        "130310000000000000000100000000000000013c3c0000001800030100010201816102816202000102010001",
+        "000101010201050102010001010103010401050102010101dfff028178028179020501ff1000000000000000",
+        "030000000000000005c34043404a114a0000001c00030100010101816302000102200a400c000460050fdffb",
+        "020201816102f2a0860104816202200f00082018030201dffe8018203500622009020801ff10000000000000",
+        "00060000000000000000c3405140681168000000130002010001020181610281620240090000200100012011",
+        "00056007400b1f816602b86120666169726c79206c6f6e672076616c75652074686174207265700365617473",
+        "e00f0703390601ff080700010100000803026730030581ffffffffffffffff00000267310305040300000000",
+        "0000000100000000000000019a04c149a201000001000000000000000200000000000000009a04c149a20100",
+        "0001000000000000000300000000000000059a04c149a2010000010305616c6963659a04c149a20100000100",
+        "00000000000001000000000000000103626f629a04c149a20100000200000000000000020000000000000000",
+        "00000000000000030000000000000005056361726f6c9a04c149a201000000026732070081ffffffffffffff",
+        "ff00000a00c03a7046588bbf13",
+    ];
+    const STOCK_A_RAW: &[&str] = &[
+        "130310000000000000000100000000000000013c3c0000001800030100010201816102816202000102010001",
+        "000101010201050102010001010103010401050102010101dfff028178028179020501ff1000000000000000",
+        "030000000000000005404a4a0000001c0003010001010181630200010201000100010101040100010101dffb",
+        "020201816102f2a0860104816202dffb02080100010201dffe020201816102010181620202010801ff100000",
+        "0000000000060000000000000000406868000000130002010001020181610281620200010201000100010101",
+        "020105010001010100010101816602b86120666169726c79206c6f6e672076616c7565207468617420726570",
+        "65617473207265706561747320726570656174732072657065617473390601ff080700010100000803026730",
+        "030581ffffffffffffffff000002673103050403000000000000000100000000000000019a04c149a2010000",
+        "01000000000000000200000000000000009a04c149a201000001000000000000000300000000000000059a04",
+        "c149a2010000010305616c6963659a04c149a2010000010000000000000001000000000000000103626f629a",
+        "04c149a201000002000000000000000200000000000000000000000000000003000000000000000505636172",
+        "6f6c9a04c149a201000000026732070081ffffffffffffffff00000a00ef9bb0c62aa77df3",
+    ];
+    const STOCK_B: &[&str] = &[
+        "130310000000000000000100000000000000003f3f0000001800020101010201816b02816e02000103010001",
+        "0001827631030101050102010101000182763203020105010201020100018276330303010501ff1000000000",
+        "0000000400000000000000003f3f0000001800020101010201816b02816e0200010301000100018276340304",
+        "01050102010101000182763503050105010201020100018276360306010501ff100000000000000007000000",
+        "000000000023230000000c00010100010201816b02816e0200010201000100018276370307010501ff050700",
+        "02000400070103677270020081ffffffffffffffff01000000000000000200000000000000009c04c149a201",
+        "000001010263319c04c149a201000001000000000000000200000000000000000a003529a09165fe6b85",
+    ];
+    const STOCK_C: &[&str] =
+        &["13000000000000000000010167000081ffffffffffffffff00000a00a01a953dfb9cddde"];
+    const STOCK_D: &[&str] = &[
+        "1300000a0100000a0101010267640a010101000000000000000a00000000000000019c04c149a20100000101",
+        "037a65649c04c149a201000001000000000000000a00000000000000010a00e7c973bb091ef46c",
+    ];
+    const STOCK_E: &[&str] = &[
+        "1301100000018bcfe568000000000000000000c3404c4052165200000018000301000102018474656d700583",
+        "68756d04400e00002001088432312e3505280105201e0001a00f02360529600f16f4ff971a3074feffff0900",
+        "01dfff0283303037040501ff0381ffffffffffffffff00810000018bcfe5680000000003000a00bcb5789045",
+        "d7955a",
+    ];
+    const STOCK_E_RAW: &[&str] = &[
+        "1301100000018bcfe56800000000000000000040525200000018000301000102018474656d70058368756d04",
+        "00010201000100018432312e3505280105010201010100018432312e3605290105010201f4ff971a3074feff",
+        "ff090001dfff0283303037040501ff0381ffffffffffffffff00810000018bcfe5680000000003000a00dfa2",
+        "410177c31ace",
+    ];
+    const V1_A: &[&str] = &[
+        "0f0310000000000000000100000000000000013c3c0000001800030100010201816102816202000102010001",
+        "000101010201050102010001010103010401050102010101dfff028178028179020501ff1000000000000000",
+        "030000000000000005404a4a0000001c0003010001010181630200010201000100010101040100010101dffb",
+        "020201816102f2a0860104816202dffb02080100010201dffe020201816102010181620202010801ff100000",
+        "0000000000060000000000000000406868000000130002010001020181610281620200010201000100010101",
+        "020105010001010100010101816602b86120666169726c79206c6f6e672076616c7565207468617420726570",
+        "65617473207265706561747320726570656174732072657065617473390601ff080700030267300305000002",
+        "6731030503000000000000000100000000000000019a04c149a2010000010000000000000002000000000000",
+        "00009a04c149a201000001000000000000000300000000000000059a04c149a2010000010305616c6963659a",
+        "04c149a2010000010000000000000001000000000000000103626f629a04c149a20100000200000000000000",
+        "02000000000000000000000000000000030000000000000005056361726f6c9a04c149a20100000002673207",
+        "0000000a00794cdc9580b20b02",
+    ];
+    const V1_B: &[&str] = &[
+        "0f0310000000000000000100000000000000003f3f0000001800020101010201816b02816e02000103010001",
+        "0001827631030101050102010101000182763203020105010201020100018276330303010501ff1000000000",
+        "0000000400000000000000003f3f0000001800020101010201816b02816e0200010301000100018276340304",
+        "01050102010101000182763503050105010201020100018276360306010501ff100000000000000007000000",
+        "000000000023230000000c00010100010201816b02816e0200010201000100018276370307010501ff050700",
+        "0103677270020001000000000000000200000000000000009c04c149a201000001010263319c04c149a20100",
+        "0001000000000000000200000000000000000a00b75d9c714c6b3e8c",
+    ];
+    const V1_D: &[&str] = &[
+        "0f00000a01010267640a0101000000000000000a00000000000000019c04c149a20100000101037a65649c04",
+        "c149a201000001000000000000000a00000000000000010a0075980f3964b63ebc",
+    ];
+
+    /// The DUMP delivery and seen times in the stock payloads.
+    const STOCK_TIME: u64 = 1_796_533_716_122;
+
+    fn unhex(parts: &[&str]) -> Vec<u8> {
+        let s: String = parts.concat();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    fn stream_of(payload: &[u8]) -> RdbStream {
+        match restore_payload(payload) {
+            Ok(RdbValue::Stream(s)) => *s,
+            other => panic!("not a stream: {other:?}"),
+        }
+    }
+
+    fn fv(pairs: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        pairs
+            .iter()
+            .map(|(f, v)| (f.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect()
+    }
+
+    fn ids(node: &RdbStreamNode) -> Vec<StreamIdPair> {
+        node.entries.iter().map(|e| e.0).collect()
+    }
+
+    fn dump(st: &RdbStream) -> Vec<u8> {
+        super::super::dump_payload(&RdbValueRef::Stream(st))
+    }
+
+    #[test]
+    fn stock_stream_payloads_decode() {
+        let a = stream_of(&unhex(STOCK_A));
+        assert_eq!(a.nodes.len(), 3);
+        assert_eq!(a.nodes[0].master_id, (1, 1));
+        assert_eq!(ids(&a.nodes[0]), vec![(1, 1), (1, 2), (2, 0)]);
+        assert_eq!(ids(&a.nodes[1]), vec![(3, 5), (4, 0), (5, 3)]);
+        assert_eq!(ids(&a.nodes[2]), vec![(6, 0), (7, 0)]);
+        assert_eq!(a.nodes[0].entries[2].1, fv(&[("a", "x"), ("b", "y")]));
+        assert_eq!(a.nodes[1].entries[0].1, fv(&[("c", "1")]));
+        assert_eq!(a.nodes[1].entries[1].1, fv(&[("a", "100000"), ("b", "-5")]));
+        let long = "a fairly long value that repeats repeats repeats repeats";
+        assert_eq!(a.nodes[2].entries[1].1, fv(&[("f", long)]));
+        assert_eq!(
+            (
+                a.length,
+                a.last_id,
+                a.first_id,
+                a.max_deleted_id,
+                a.entries_added
+            ),
+            (8, (7, 0), (1, 1), (0, 0), 8)
+        );
+        let names: Vec<&[u8]> = a.groups.iter().map(|g| &g.name[..]).collect();
+        assert_eq!(names, vec![&b"g0"[..], b"g1", b"g2"]);
+        assert_eq!(
+            (a.groups[0].last_id, a.groups[0].entries_read),
+            ((3, 5), -1)
+        );
+        let g1 = &a.groups[1];
+        assert_eq!((g1.last_id, g1.entries_read), ((3, 5), 4));
+        assert_eq!(
+            g1.pel,
+            vec![
+                ((1, 1), STOCK_TIME, 1),
+                ((2, 0), STOCK_TIME, 1),
+                ((3, 5), STOCK_TIME, 1)
+            ]
+        );
+        let consumers: Vec<(&[u8], &[StreamIdPair])> = g1
+            .consumers
+            .iter()
+            .map(|c| (&c.name[..], &c.pel[..]))
+            .collect();
+        assert_eq!(
+            consumers,
+            vec![
+                (&b"alice"[..], &[(1, 1)][..]),
+                (b"bob", &[(2, 0), (3, 5)]),
+                (b"carol", &[])
+            ]
+        );
+        assert_eq!(g1.consumers[0].seen_time, STOCK_TIME);
+        assert_eq!(a, stream_of(&unhex(STOCK_A_RAW)));
+
+        let b = stream_of(&unhex(STOCK_B));
+        let b_ids: Vec<Vec<StreamIdPair>> = b.nodes.iter().map(ids).collect();
+        assert_eq!(
+            b_ids,
+            vec![vec![(2, 0), (3, 0)], vec![(5, 0), (6, 0)], vec![(7, 0)]]
+        );
+        assert_eq!(b.nodes[1].master_id, (4, 0));
+        assert_eq!(b.nodes[1].entries[0].1, fv(&[("k", "v5"), ("n", "5")]));
+        assert_eq!(
+            (b.length, b.first_id, b.max_deleted_id, b.entries_added),
+            (5, (2, 0), (4, 0), 7)
+        );
+
+        let c = stream_of(&unhex(STOCK_C));
+        assert!(c.nodes.is_empty() && c.length == 0 && c.last_id == (0, 0));
+        assert_eq!(c.groups.len(), 1);
+        assert_eq!(
+            (&c.groups[0].name[..], c.groups[0].entries_read),
+            (&b"g"[..], -1)
+        );
+
+        let d = stream_of(&unhex(STOCK_D));
+        assert!(d.nodes.is_empty());
+        assert_eq!(
+            (
+                d.length,
+                d.last_id,
+                d.first_id,
+                d.max_deleted_id,
+                d.entries_added
+            ),
+            (0, (10, 1), (0, 0), (10, 1), 1)
+        );
+        assert_eq!(d.groups[0].pel, vec![((10, 1), STOCK_TIME + 2, 1)]);
+        assert_eq!(d.groups[0].consumers[0].pel, vec![(10, 1)]);
+
+        let e = stream_of(&unhex(STOCK_E));
+        assert_eq!(ids(&e.nodes[0])[2], (u64::MAX, 0));
+        assert_eq!(
+            e.nodes[0].entries[0].1,
+            fv(&[("temp", "21.5"), ("hum", "40")])
+        );
+        assert_eq!(
+            e.nodes[0].entries[2].1,
+            fv(&[("temp", "-1"), ("hum", "007")])
+        );
+        assert_eq!(e, stream_of(&unhex(STOCK_E_RAW)));
+    }
+
+    #[test]
+    fn stock_streams_reencode_as_stock() {
+        // Without tombstones the layout is stock's byte for byte; LZF output may pick other
+        // (equally valid) back-references than liblzf, so compare with compression off.
+        for raw in [STOCK_A_RAW, STOCK_B, STOCK_C, STOCK_D, STOCK_E_RAW] {
+            let st = stream_of(&unhex(raw));
+            let ours = super::super::encode::dump_payload_with(&RdbValueRef::Stream(&st), false);
+            if raw == STOCK_B {
+                // Tombstones are dropped, so the nodes shrink; the content is the same.
+                assert_ne!(ours, unhex(raw));
+                assert_eq!(stream_of(&ours), st);
+            } else {
+                assert_eq!(ours, unhex(raw));
+            }
+        }
+        for p in [STOCK_C, STOCK_D] {
+            assert_eq!(dump(&stream_of(&unhex(p))), unhex(p));
+        }
+        for p in [STOCK_A, STOCK_E] {
+            let st = stream_of(&unhex(p));
+            assert_eq!(stream_of(&dump(&st)), st);
+            assert_eq!(
+                super::super::serialized_length(&RdbValueRef::Stream(&st)),
+                dump(&st).len() - 11
+            );
+        }
+    }
+
+    #[test]
+    fn old_stream_format_derives_what_stock_derives() {
+        // Expected values are what stock 7.0.15 shows in XINFO STREAM FULL after
+        // RESTOREing the same payloads.
+        let a = stream_of(&unhex(V1_A));
+        let a2 = stream_of(&unhex(STOCK_A));
+        assert_eq!(a.nodes, a2.nodes);
+        assert_eq!(
+            (a.entries_added, a.first_id, a.max_deleted_id),
+            (8, (1, 1), (0, 0))
+        );
+        let read: Vec<i64> = a.groups.iter().map(|g| g.entries_read).collect();
+        assert_eq!(read, vec![-1, -1, 8]);
+        assert_eq!(a.groups[1].consumers, a2.groups[1].consumers);
+
+        let b = stream_of(&unhex(V1_B));
+        assert_eq!(
+            (b.entries_added, b.first_id, b.max_deleted_id),
+            (5, (2, 0), (0, 0))
+        );
+        assert_eq!(b.groups[0].entries_read, 1);
+
+        let d = stream_of(&unhex(V1_D));
+        assert_eq!(
+            (d.entries_added, d.first_id, d.last_id),
+            (0, (u64::MAX, u64::MAX), (10, 1))
+        );
+        assert_eq!(d.groups[0].entries_read, 0);
+    }
+
+    fn sample_stream() -> RdbStream {
+        let long = vec![b'q'; 300];
+        let node1 = RdbStreamNode {
+            master_id: (5, 3),
+            entries: vec![
+                ((5, 3), fv(&[("a", "1"), ("b", "x")])),
+                ((5, 9), fv(&[("a", "-70000"), ("b", "")])),
+                ((6, 0), fv(&[("other", "9223372036854775807")])),
+                ((6, 1), fv(&[("a", "2")])),
+                (
+                    (7, 0),
+                    vec![(b"a".to_vec(), long.clone()), (b"b".to_vec(), long)],
+                ),
+            ],
+        };
+        let node2 = RdbStreamNode {
+            // Master entry deleted: the first live entry comes later.
+            master_id: (1_700_000_000_000, 0),
+            entries: vec![
+                ((1_700_000_000_000, 7), fv(&[("123", "007"), ("-1", "1.5")])),
+                ((u64::MAX, u64::MAX), fv(&[("123", "0")])),
+            ],
+        };
+        let pel = vec![
+            ((5, 3), 1_000, 1),
+            ((6, 0), 2_000, 3),
+            ((7, 0), u64::from(u32::MAX) + 5, 1 << 40),
+        ];
+        RdbStream {
+            nodes: vec![node1, node2],
+            length: 7,
+            last_id: (u64::MAX, u64::MAX),
+            first_id: (5, 3),
+            max_deleted_id: (1_700_000_000_000, 0),
+            entries_added: 9,
+            groups: vec![
+                RdbStreamGroup {
+                    name: b"alpha".to_vec(),
+                    last_id: (7, 0),
+                    entries_read: 5,
+                    pel,
+                    consumers: vec![
+                        RdbStreamConsumer {
+                            name: b"c1".to_vec(),
+                            seen_time: 123_456,
+                            pel: vec![(5, 3), (7, 0)],
+                        },
+                        RdbStreamConsumer {
+                            name: b"c2".to_vec(),
+                            seen_time: 0,
+                            pel: vec![(6, 0)],
+                        },
+                        RdbStreamConsumer {
+                            name: b"idle".to_vec(),
+                            seen_time: 9,
+                            pel: vec![],
+                        },
+                    ],
+                },
+                RdbStreamGroup {
+                    name: b"beta".to_vec(),
+                    last_id: (0, 0),
+                    entries_read: -1,
+                    ..RdbStreamGroup::default()
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn streams_round_trip() {
+        let st = sample_stream();
+        assert_eq!(stream_of(&dump(&st)), st);
+        let uncompressed =
+            super::super::encode::dump_payload_with(&RdbValueRef::Stream(&st), false);
+        assert_eq!(stream_of(&uncompressed), st);
+
+        let empty = RdbStream {
+            last_id: (3, 0),
+            max_deleted_id: (3, 0),
+            entries_added: 3,
+            groups: vec![RdbStreamGroup {
+                name: b"g".to_vec(),
+                last_id: (3, 0),
+                entries_read: 3,
+                ..RdbStreamGroup::default()
+            }],
+            ..RdbStream::default()
+        };
+        assert_eq!(stream_of(&dump(&empty)), empty);
+        assert_eq!(
+            stream_of(&dump(&RdbStream::default())),
+            RdbStream::default()
+        );
+
+        // Through a whole file, next to other keys.
+        let mut w = RdbWriter::new(Vec::new(), &Aux::default()).unwrap();
+        w.select_db(0, 3, 0).unwrap();
+        w.write_value(b"s", &RdbValue::Stream(Box::new(st.clone())), 0)
+            .unwrap();
+        w.write_entry(b"e", &RdbValueRef::Stream(&empty), 0)
+            .unwrap();
+        w.write_entry(b"k", &RdbValueRef::Str(b"v"), 0).unwrap();
+        let file = w.finish().unwrap();
+        let mut got = Vec::new();
+        load(&file[..], |_, k, v, _| {
+            got.push((k, v));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], (b"s".to_vec(), RdbValue::Stream(Box::new(st))));
+        assert_eq!(got[1], (b"e".to_vec(), RdbValue::Stream(Box::new(empty))));
+    }
+
+    #[test]
+    fn groups_consumers_and_pels_come_back_sorted() {
+        let mut st = sample_stream();
+        st.groups.reverse();
+        st.groups[1].pel.reverse();
+        st.groups[1].consumers.reverse();
+        st.groups[1].consumers[2].pel.reverse();
+        assert_eq!(stream_of(&dump(&st)), sample_stream());
+    }
+
+    #[test]
+    fn inconsistent_streams_are_rejected() {
+        let bad = |f: &dyn Fn(&mut RdbStream)| {
+            let mut st = sample_stream();
+            f(&mut st);
+            let p = dump(&st);
+            assert_eq!(restore_payload(&p).unwrap_err(), "Bad data format");
+            let mut w = RdbWriter::new(Vec::new(), &Aux::default()).unwrap();
+            w.select_db(0, 1, 0).unwrap();
+            w.write_entry(b"s", &RdbValueRef::Stream(&st), 0).unwrap();
+            let file = w.finish().unwrap();
+            assert!(matches!(
+                load(&file[..], |_, _, _, _| Ok(())),
+                Err(RdbError::Corrupt(_))
+            ));
+        };
+        bad(&|s| s.length += 1);
+        bad(&|s| s.last_id = (7, 0));
+        bad(&|s| s.nodes.swap(0, 1));
+        bad(&|s| s.nodes[0].entries.swap(1, 2));
+        bad(&|s| s.nodes[0].master_id = (5, 4));
+        bad(&|s| s.nodes[1].master_id = (7, 0));
+        bad(&|s| s.nodes[0].entries[1].0 = (5, 3));
+        bad(&|s| s.groups[1].name = b"alpha".to_vec());
+        bad(&|s| s.groups[0].entries_read = -2);
+        bad(&|s| s.groups[0].pel.push(((5, 3), 0, 0)));
+        bad(&|s| s.groups[0].pel.push(((9, 9), 0, 0)));
+        bad(&|s| s.groups[0].consumers[2].pel.push((9, 9)));
+        bad(&|s| s.groups[0].consumers[2].pel.push((6, 0)));
+        bad(&|s| s.groups[0].consumers[0].pel.push((5, 3)));
+        bad(&|s| s.groups[0].consumers[1].name = b"c1".to_vec());
+        // Stock's own "duplicate consumers" case (tests/integration/corrupt-dump.tcl).
+        let dup = unhex(&[
+            "0f0000000001076d7967726f757000000002046e616d652a4caa9a7d01000000046e616d652b4caa",
+            "9a7d010000000a00cced8ca762eec7c8",
+        ]);
+        assert_eq!(restore_payload(&dup).unwrap_err(), "Bad data format");
+    }
+
+    /// Re-frames a payload body with a valid trailer, so damage reaches the decoder.
+    fn reframed(p: &[u8]) -> Vec<u8> {
+        framed(&p[..p.len() - 10])
+    }
+
+    #[test]
+    fn damaged_stream_payloads_never_panic() {
+        let mut payloads: Vec<Vec<u8>> = [STOCK_A, STOCK_B, STOCK_D, V1_A]
+            .iter()
+            .map(|p| unhex(p))
+            .collect();
+        payloads.push(super::super::encode::dump_payload_with(
+            &RdbValueRef::Stream(&sample_stream()),
+            false,
+        ));
+        let mut seed = 7u64;
+        for p in &payloads {
+            let body_len = p.len() - 10;
+            for i in 0..body_len {
+                let _ = restore_payload(&framed(&p[..i]));
+                for _ in 0..3 {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    let mut m = p.clone();
+                    m[i] = (seed >> 24) as u8;
+                    let _ = restore_payload(&reframed(&m));
+                }
+            }
+        }
+        // A node key of the wrong size, and a node listpack without entries.
+        let empty_lp = super::super::listpack::ListpackBuilder::new().finish();
+        let mut body = vec![TYPE_STREAM_LISTPACKS_2, 1, 16];
+        body.extend_from_slice(&[0; 16]);
+        body.push(empty_lp.len() as u8);
+        body.extend_from_slice(&empty_lp);
+        body.extend_from_slice(&[0; 9]);
+        assert!(restore_payload(&framed(&body)).is_err());
+        body[2] = 15;
+        assert!(restore_payload(&framed(&body)).is_err());
+    }
+
+    #[test]
+    fn stream_node_expansion_is_bounded() {
+        // One 4000-byte master field, then entries of one small value each: every entry
+        // costs the listpack 6 bytes but copies 4000. Allowed up to 128x the node size.
+        let node = |n: usize| {
+            let field = vec![b'f'; 4000];
+            let entries = (0..n)
+                .map(|i| ((1, i as u64), vec![(field.clone(), b"v".to_vec())]))
+                .collect();
+            RdbStream {
+                length: n as u64,
+                last_id: (1, n as u64),
+                nodes: vec![RdbStreamNode {
+                    master_id: (1, 0),
+                    entries,
+                }],
+                ..RdbStream::default()
+            }
+        };
+        let ok = node(100);
+        assert_eq!(stream_of(&dump(&ok)), ok);
+        assert_eq!(
+            restore_payload(&dump(&node(2000))).unwrap_err(),
+            "Bad data format"
+        );
     }
 }

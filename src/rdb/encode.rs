@@ -59,11 +59,17 @@ pub fn function_dump(codes: &[Vec<u8>]) -> Vec<u8> {
 /// DUMP's payload: the value as an RDB object (type byte, then the value), the RDB
 /// version and a CRC64, framed as [`function_dump`] frames libraries.
 pub fn dump_payload(value: &RdbValueRef<'_>) -> Vec<u8> {
+    dump_payload_with(value, true)
+}
+
+/// [`dump_payload`] with LZF compression of long strings on or off, as stock's
+/// `rdbcompression` decides for its DUMP.
+pub(crate) fn dump_payload_with(value: &RdbValueRef<'_>, compress: bool) -> Vec<u8> {
     let mut w = RdbWriter {
         w: Vec::new(),
         buf: Vec::new(),
         crc: 0,
-        compress: true,
+        compress,
         checksum: false,
     };
     // Written as an entry under the empty key, whose one length byte (after the type
@@ -211,6 +217,12 @@ impl<W: Write> RdbWriter<W> {
                     }
                 }
             }
+            RdbValueRef::Stream(st) => {
+                // Written even when empty: an empty stream is still a key (and may carry
+                // consumer groups).
+                self.header(key, TYPE_STREAM_LISTPACKS_2, expire_at_ms);
+                self.stream(st)?;
+            }
         }
         self.maybe_flush()
     }
@@ -244,6 +256,7 @@ impl<W: Write> RdbWriter<W> {
                     .collect();
                 self.write_entry(key, &RdbValueRef::Hash(&refs), expire_at_ms)
             }
+            RdbValue::Stream(st) => self.write_entry(key, &RdbValueRef::Stream(st), expire_at_ms),
         }
     }
 
@@ -298,6 +311,56 @@ impl<W: Write> RdbWriter<W> {
             self.packed_node(lp.finish())?;
         }
         Ok(())
+    }
+
+    /// A stream as Redis 7.0 saves one (STREAM_LISTPACKS_2): the nodes, each its master
+    /// ID and listpack, then the stream's metadata, then every consumer group with its
+    /// pending entries and consumers. Nodes without entries are left out (Redis drops a
+    /// node as soon as its last entry goes, and rejects an empty one on load).
+    fn stream(&mut self, st: &RdbStream) -> io::Result<()> {
+        let nodes = || st.nodes.iter().filter(|n| !n.entries.is_empty());
+        self.len(nodes().count() as u64);
+        for node in nodes() {
+            self.string_no_flush(&stream_id_bytes(node.master_id));
+            self.string(&stream_node_listpack(node))?;
+        }
+        self.len(st.length);
+        self.id_lens(st.last_id);
+        self.id_lens(st.first_id);
+        self.id_lens(st.max_deleted_id);
+        self.len(st.entries_added);
+        self.len(st.groups.len() as u64);
+        for g in &st.groups {
+            self.string(&g.name)?;
+            self.id_lens(g.last_id);
+            // Redis saves the signed counter through its unsigned length writer, so the
+            // "unknown" -1 goes out as 2^64-1 (nine bytes) and comes back as -1.
+            self.len(g.entries_read as u64);
+            self.len(g.pel.len() as u64);
+            for &(id, delivered_ms, count) in &g.pel {
+                self.buf.extend_from_slice(&stream_id_bytes(id));
+                self.buf.extend_from_slice(&delivered_ms.to_le_bytes());
+                self.len(count);
+                self.maybe_flush()?;
+            }
+            self.len(g.consumers.len() as u64);
+            for c in &g.consumers {
+                self.string(&c.name)?;
+                self.buf.extend_from_slice(&c.seen_time.to_le_bytes());
+                self.len(c.pel.len() as u64);
+                for &id in &c.pel {
+                    self.buf.extend_from_slice(&stream_id_bytes(id));
+                    self.maybe_flush()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// An ID as two RDB lengths (milliseconds, then sequence).
+    fn id_lens(&mut self, (ms, seq): StreamIdPair) {
+        self.len(ms);
+        self.len(seq);
     }
 
     fn packed_node(&mut self, lp: Vec<u8>) -> io::Result<()> {
@@ -382,6 +445,58 @@ impl<W: Write> RdbWriter<W> {
         self.buf.clear();
         Ok(())
     }
+}
+
+/// A stream ID as Redis keys its radix tree and writes PEL entries: 128 bits, big endian,
+/// milliseconds first, so byte order is ID order.
+pub(crate) fn stream_id_bytes((ms, seq): StreamIdPair) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&ms.to_be_bytes());
+    b[8..].copy_from_slice(&seq.to_be_bytes());
+    b
+}
+
+/// A stream node's listpack, laid out as Redis's XADD builds it, so a node of a stock
+/// stream without deleted entries comes out byte for byte as stock has it:
+///
+/// - the master entry: live count, deleted count (0: deleted entries are not kept),
+///   the number of master fields, the fields, and a 0 terminator. The master fields are
+///   the first entry's, as Redis takes them from the entry that creates the node;
+/// - per entry: flags, ID deltas from the master ID (wrapping, as Redis subtracts
+///   unsigned IDs and stores the result as a signed integer), then either the values
+///   alone (flag SAMEFIELDS, when the field names equal the master fields) or the field
+///   count and field-value pairs, and last the number of listpack elements the entry
+///   took before this one, which lets Redis walk the node backwards.
+fn stream_node_listpack(node: &RdbStreamNode) -> Vec<u8> {
+    let master_fields: &[(Vec<u8>, Vec<u8>)] = node.entries.first().map_or(&[], |e| &e.1);
+    let mut lp = ListpackBuilder::new();
+    lp.push_int(node.entries.len() as i64);
+    lp.push_int(0);
+    lp.push_int(master_fields.len() as i64);
+    for (f, _) in master_fields {
+        lp.push(f);
+    }
+    lp.push_int(0);
+    let (master_ms, master_seq) = node.master_id;
+    for ((ms, seq), fields) in &node.entries {
+        let same = fields.len() == master_fields.len()
+            && fields.iter().zip(master_fields).all(|(a, b)| a.0 == b.0);
+        lp.push_int(if same { STREAM_FLAG_SAMEFIELDS } else { 0 });
+        lp.push_int(ms.wrapping_sub(master_ms) as i64);
+        lp.push_int(seq.wrapping_sub(master_seq) as i64);
+        let n = fields.len() as i64;
+        if !same {
+            lp.push_int(n);
+        }
+        for (f, v) in fields {
+            if !same {
+                lp.push(f);
+            }
+            lp.push(v);
+        }
+        lp.push_int(if same { n + 3 } else { 2 * n + 4 });
+    }
+    lp.finish()
 }
 
 /// Decides where quicklist nodes start, identically in both passes of `list`.

@@ -171,6 +171,12 @@ impl ListpackBuilder {
         self.count += 1;
     }
 
+    /// Appends an integer element, as `lpAppendInteger` does (same bytes as pushing its
+    /// decimal text). Stream nodes are mostly integers: counts, flags and ID deltas.
+    pub fn push_int(&mut self, v: i64) {
+        self.push(itoa::Buffer::new().format(v).as_bytes());
+    }
+
     /// The finished listpack.
     pub fn finish(mut self) -> Vec<u8> {
         self.buf.push(0xFF);

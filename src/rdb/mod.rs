@@ -6,10 +6,11 @@
 //!
 //! - [`RdbWriter`] streams a snapshot out: header, aux fields, databases, keys, EOF and
 //!   the CRC64 trailer. Collections are written in the plain forms stock 7.0 loads
-//!   (QUICKLIST_2 of listpacks, SET, ZSET_2, HASH).
+//!   (QUICKLIST_2 of listpacks, SET, ZSET_2, HASH), streams as 7.0 writes them
+//!   (STREAM_LISTPACKS_2, node listpacks laid out as XADD builds them).
 //! - [`load`] streams a snapshot in, one key at a time, decoding every encoding Redis
-//!   versions up to 7.0 write (ziplists, listpacks, intsets, zipmaps, quicklists), with
-//!   every length bounded and no panic on any input.
+//!   versions up to 7.0 write (ziplists, listpacks, intsets, zipmaps, quicklists, both
+//!   stream versions), with every length bounded and no panic on any input.
 //! - [`crc64`] is Redis's checksum (Jones polynomial), exposed for diskless replication.
 
 mod decode;
@@ -19,6 +20,7 @@ pub mod lzf;
 
 pub use decode::{function_restore, load, restore_payload};
 pub use encode::{RdbWriter, dump_payload, function_dump, serialized_length};
+pub use listpack::ListpackBuilder;
 
 /// The RDB version this module writes, and the newest one it reads.
 pub const RDB_VERSION: u32 = 10;
@@ -42,6 +44,8 @@ pub(crate) const TYPE_HASH_LISTPACK: u8 = 16;
 pub(crate) const TYPE_ZSET_LISTPACK: u8 = 17;
 pub(crate) const TYPE_LIST_QUICKLIST_2: u8 = 18;
 pub(crate) const TYPE_STREAM_LISTPACKS_2: u8 = 19;
+/// Redis 7.2's stream type (adds consumers' active time); not read here.
+pub(crate) const TYPE_STREAM_LISTPACKS_3: u8 = 21;
 
 pub(crate) const OP_FUNCTION2: u8 = 245;
 pub(crate) const OP_FUNCTION_PRE_GA: u8 = 246;
@@ -54,6 +58,11 @@ pub(crate) const OP_EXPIRETIME_MS: u8 = 252;
 pub(crate) const OP_EXPIRETIME: u8 = 253;
 pub(crate) const OP_SELECTDB: u8 = 254;
 pub(crate) const OP_EOF: u8 = 255;
+
+/// Stream entry flag: the entry is deleted (XDEL or trimming within a node).
+pub(crate) const STREAM_FLAG_DELETED: i64 = 1;
+/// Stream entry flag: the entry has the node's master fields, so only values are stored.
+pub(crate) const STREAM_FLAG_SAMEFIELDS: i64 = 2;
 
 /// Quicklist node holding one element as-is (Redis's `QUICKLIST_NODE_CONTAINER_PLAIN`).
 pub(crate) const QUICKLIST_PLAIN: u64 = 1;
@@ -77,6 +86,7 @@ pub fn type_name(t: u8) -> &'static str {
         TYPE_HASH_ZIPLIST => "hash ziplist",
         TYPE_LIST_QUICKLIST => "list quicklist",
         TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 => "stream",
+        TYPE_STREAM_LISTPACKS_3 => "stream (Redis 7.2 format)",
         TYPE_HASH_LISTPACK => "hash listpack",
         TYPE_ZSET_LISTPACK => "zset listpack",
         TYPE_LIST_QUICKLIST_2 => "list quicklist v2",
@@ -110,8 +120,8 @@ pub enum RdbError {
         /// The checksum computed over what was read.
         actual: u64,
     },
-    /// A value type or opcode that is valid RDB but not supported here (streams, modules,
-    /// function libraries).
+    /// A value type or opcode that is valid RDB but not supported here (modules, Redis
+    /// 7.2 streams).
     #[error("unsupported RDB type/opcode {0} ({name})", name = type_name(*.0))]
     UnsupportedType(u8),
 }
@@ -163,6 +173,74 @@ pub enum RdbValue {
     ZSet(Vec<(Vec<u8>, f64)>),
     /// Hash fields and values, in file order.
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    /// A stream with its consumer groups.
+    Stream(Box<RdbStream>),
+}
+
+/// A stream entry ID: (milliseconds, sequence).
+pub type StreamIdPair = (u64, u64);
+
+/// A stream entry: its ID and its field-value pairs, in the order they were added.
+pub type StreamEntry = (StreamIdPair, Vec<(Vec<u8>, Vec<u8>)>);
+
+/// A stream as RDB holds it, independent of how the store keeps one. Entries are grouped
+/// in the nodes (listpacks) they live in, so node boundaries survive a save and load
+/// (approximate trimming removes whole nodes, so stock and Ferrocache agree on what
+/// `MAXLEN ~` removes only if the nodes are the same).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RdbStream {
+    /// Nodes in ID order; deleted entries are not listed.
+    pub nodes: Vec<RdbStreamNode>,
+    /// Number of live entries.
+    pub length: u64,
+    /// The greatest ID ever added.
+    pub last_id: StreamIdPair,
+    /// The first live entry's ID (0-0 when empty); written by RDB 10, derived otherwise
+    /// (an empty stream of the older format gets 2^64-1 for both parts, as stock derives).
+    pub first_id: StreamIdPair,
+    /// The greatest ID ever deleted (0-0 if none).
+    pub max_deleted_id: StreamIdPair,
+    /// Entries ever added (XINFO's `entries-added`).
+    pub entries_added: u64,
+    /// Consumer groups, in name order.
+    pub groups: Vec<RdbStreamGroup>,
+}
+
+/// One listpack node of a stream.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RdbStreamNode {
+    /// The node's master ID (the rax key): the first ID ever inserted in the node, which
+    /// may since have been deleted. Entry IDs are stored as deltas from it.
+    pub master_id: StreamIdPair,
+    /// Live entries: ID and field-value pairs.
+    pub entries: Vec<StreamEntry>,
+}
+
+/// A consumer group as RDB holds it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RdbStreamGroup {
+    /// Group name.
+    pub name: Vec<u8>,
+    /// Last ID delivered to the group.
+    pub last_id: StreamIdPair,
+    /// Entries read by the group (`entries-read`), -1 when unknown (Redis's
+    /// `SCG_INVALID_ENTRIES_READ`).
+    pub entries_read: i64,
+    /// Pending entries: ID, last delivery time (unix ms), delivery count.
+    pub pel: Vec<(StreamIdPair, u64, u64)>,
+    /// Consumers, in name order.
+    pub consumers: Vec<RdbStreamConsumer>,
+}
+
+/// A consumer as RDB 10 holds it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RdbStreamConsumer {
+    /// Consumer name.
+    pub name: Vec<u8>,
+    /// Last time it was seen (unix ms).
+    pub seen_time: u64,
+    /// IDs of its pending entries (each must be in the group's PEL).
+    pub pel: Vec<StreamIdPair>,
 }
 
 impl RdbValue {
@@ -173,6 +251,8 @@ impl RdbValue {
             RdbValue::List(v) | RdbValue::Set(v) => v.len(),
             RdbValue::ZSet(v) => v.len(),
             RdbValue::Hash(v) => v.len(),
+            // An empty stream is still a stream (XADD MAXLEN 0, XDEL of every entry).
+            RdbValue::Stream(_) => 1,
         }
     }
 
@@ -195,6 +275,8 @@ pub enum RdbValueRef<'a> {
     ZSet(&'a [(&'a [u8], f64)]),
     /// Hash fields and values.
     Hash(&'a [(&'a [u8], &'a [u8])]),
+    /// A stream.
+    Stream(&'a RdbStream),
 }
 
 static CRC64_REDIS: crc::Crc<u64, crc::Table<16>> =

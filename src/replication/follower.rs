@@ -44,6 +44,9 @@ enum LinkError {
     Protocol(String),
     #[error("{0}")]
     Rdb(#[from] rdb::RdbError),
+    /// A newer REPLICAOF replaced this link while it was syncing.
+    #[error("replaced by a newer REPLICAOF")]
+    Replaced,
 }
 
 fn encode(args: &[&[u8]]) -> Vec<u8> {
@@ -109,6 +112,10 @@ async fn link_loop(srv: Arc<Server>, host: String, port: u16, generation: u64) {
             Ok(()) => return,
             Err(e) => {
                 let mut st = srv.follower.lock();
+                if st.generation != generation {
+                    // A newer REPLICAOF owns the link state now.
+                    return;
+                }
                 if st.link_up {
                     st.down_since_ms = crate::base::now_ms();
                 }
@@ -258,18 +265,26 @@ async fn run_link(
                 reply
             )));
         };
-        srv.follower.lock().sync_in_progress = true;
+        {
+            let mut st = srv.follower.lock();
+            if st.generation != generation {
+                return Err(LinkError::Replaced);
+            }
+            st.sync_in_progress = true;
+        }
         let payload = receive_rdb(&mut c).await?;
-        load_snapshot(srv, &payload, id, off)?;
+        load_snapshot(srv, &payload, id, off, generation)?;
         tracing::info!(leader = %format!("{}:{}", host, port), replid = id, offset = off, bytes = payload.len(), "MASTER <-> REPLICA sync: Finished with success");
     } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
         let new_id = rest.trim();
-        if !new_id.is_empty() && new_id != replid {
-            srv.store
-                .write(crate::base::now_ms())
-                .log()
-                .shift_replid(Some(new_id));
+        let mut txn = srv.store.write(crate::base::now_ms());
+        if !link_current(srv, generation) {
+            return Err(LinkError::Replaced);
         }
+        if !new_id.is_empty() && new_id != replid {
+            txn.log().shift_replid(Some(new_id));
+        }
+        drop(txn);
         tracing::info!(leader = %format!("{}:{}", host, port), offset, "Successful partial resynchronization with the leader");
     } else {
         return Err(LinkError::Protocol(format!(
@@ -279,6 +294,9 @@ async fn run_link(
     }
     {
         let mut st = srv.follower.lock();
+        if st.generation != generation {
+            return Err(LinkError::Replaced);
+        }
         st.link_up = true;
         st.has_history = true;
         st.sync_in_progress = false;
@@ -323,9 +341,13 @@ fn load_snapshot(
     payload: &[u8],
     replid: &str,
     offset: u64,
+    generation: u64,
 ) -> Result<(), LinkError> {
     let now = crate::base::now_ms();
     let mut txn = srv.store.write(now);
+    if !link_current(srv, generation) {
+        return Err(LinkError::Replaced);
+    }
     let lazy = srv
         .store
         .lazyfree
@@ -370,7 +392,10 @@ async fn stream_loop(srv: &Arc<Server>, mut c: Conn, generation: u64) -> Result<
     // authenticated, and ACL checks skip the leader link.
     let mut client = Client::new(handle, srv.acl.default_user());
     client.authenticated = true;
-    client.leader = Some(commands::LeaderLink::default());
+    client.leader = Some(commands::LeaderLink {
+        generation,
+        ..Default::default()
+    });
     let mut parser = RequestParser::default();
     let limits = RequestLimits {
         max_bulk_len: srv.config.live.proto_max_bulk_len.load(Ordering::Relaxed),
@@ -412,7 +437,16 @@ async fn stream_loop(srv: &Arc<Server>, mut c: Conn, generation: u64) -> Result<
                         // Not run (queued in MULTI, refused, GETACK): still part of the
                         // stream our own followers and offsets follow.
                         link.raw_pending = false;
-                        srv.store.write(now).log().append_raw(&link.raw);
+                        let mut txn = srv.store.write(now);
+                        if link_current(srv, generation) {
+                            txn.log().append_raw(&link.raw);
+                        } else {
+                            link.stale = true;
+                        }
+                    }
+                    if client.leader.as_ref().is_some_and(|l| l.stale) {
+                        tracing::info!(leader = %peer, "Replaced leader link closed: its late stream is not applied");
+                        return Ok(());
                     }
                 }
                 Parsed::Nothing => {}
@@ -440,6 +474,13 @@ async fn stream_loop(srv: &Arc<Server>, mut c: Conn, generation: u64) -> Result<
         }
         c.buf.reserve(16 * 1024);
     }
+}
+
+/// Whether `generation` is still the current REPLICAOF. Asked inside the store's write
+/// section: REPLICAOF bumps the generation inside it too, so the answer holds while the
+/// caller applies a command from that link or counts its bytes.
+pub fn link_current(srv: &Server, generation: u64) -> bool {
+    srv.follower.lock().generation == generation
 }
 
 async fn send_ack(srv: &Server, c: &mut Conn) -> Result<(), LinkError> {

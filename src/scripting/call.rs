@@ -27,6 +27,8 @@ pub struct RunCtx {
     /// `redis.set_repl`: effects go to followers only while `REPL_REPLICA` is set (there
     /// is no AOF for `REPL_AOF` to choose).
     pub repl: u8,
+    /// The script's KEYS: a read it makes tracks these for CLIENT TRACKING.
+    pub declared_keys: Vec<Bytes>,
 }
 
 /// `redis.REPL_REPLICA`: effects are replicated to followers.
@@ -139,10 +141,14 @@ fn execute(
         resp3: run.resp3,
     };
     std::mem::swap(ctx.out, &mut reply);
-    srv.feed_monitors(ctx.client, cmd, args);
-    commands::remember_reads(srv, ctx.client, cmd, args);
+    srv.feed_monitors_from_script(ctx.client, cmd, args);
+    if cmd.has(flags::READONLY) {
+        let keys: Vec<&Bytes> = run.declared_keys.iter().collect();
+        commands::remember_keys(srv, ctx.client, &keys);
+    }
     // Timed for commandstats as the dispatcher times commands (and as rarely).
-    let timed = srv.config.live.slowlog_slower_than.load(Ordering::Relaxed) >= 0;
+    let timed = srv.config.live.slowlog_slower_than.load(Ordering::Relaxed) >= 0
+        || srv.config.live.latency_tracking.load(Ordering::Relaxed);
     let started = timed.then(quanta::Instant::now);
     // redis.set_repl without REPL_REPLICA: this call's effects stay on this node.
     let unreplicated = run.repl & REPL_REPLICA == 0;
@@ -165,6 +171,7 @@ fn execute(
     commands::record_call(
         srv,
         cmd,
+        args,
         started.map(|s| s.elapsed()),
         result.is_err(),
         changed,

@@ -573,15 +573,11 @@ impl Engine {
                     && run.srv.scripts.run.elapsed_ms().unwrap_or(0) >= HAND_OFF_AFTER_MS
                 {
                     run.handed_off = true;
-                    if tokio::runtime::Handle::try_current().is_ok_and(|h| {
-                        h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
-                    }) {
-                        // The handed-off core is picked up by a new thread while this
-                        // one waits; once taken, it is not reclaimed here.
-                        tokio::task::block_in_place(|| {
-                            std::thread::sleep(std::time::Duration::from_millis(5))
-                        });
-                    }
+                    // The handed-off core is picked up by a new thread while this one
+                    // waits; once taken, it is not reclaimed here.
+                    crate::base::block_in_place(|| {
+                        std::thread::sleep(std::time::Duration::from_millis(5))
+                    });
                 }
                 if run.srv.scripts.run.kill.load(Ordering::Relaxed) {
                     // From now on every line raises, as in Redis: a script looping
@@ -922,6 +918,7 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
         oom_at_start,
         wrote: false,
         repl: call::REPL_ALL,
+        declared_keys: inv.keys.to_vec(),
     };
     let (mode, name) = match inv.target {
         Target::Script { sha, .. } => (Mode::Eval, sha),

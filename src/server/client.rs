@@ -25,8 +25,10 @@ pub struct Client {
     pub user: Arc<crate::acl::UserRef>,
     /// MULTI and WATCH.
     pub tx: Transaction,
-    /// SUBSCRIBE and PSUBSCRIBE.
+    /// SUBSCRIBE, PSUBSCRIBE and SSUBSCRIBE.
     pub subs: Subscriptions,
+    /// CLIENT REPLY: which replies this connection is sent.
+    pub reply: ReplyMode,
     /// CLIENT TRACKING and CLIENT CACHING.
     pub tracking: TrackingState,
     /// Set when this connection is the link to our leader: its writes are applied even
@@ -73,19 +75,53 @@ pub struct Transaction {
     pub in_exec: bool,
 }
 
-/// Channels and patterns one connection is subscribed to.
+/// Channels, patterns and shard channels one connection is subscribed to.
 #[derive(Default)]
 pub struct Subscriptions {
     /// Subscribed channels.
     pub channels: HashSet<Bytes>,
     /// Subscribed patterns.
     pub patterns: HashSet<Bytes>,
+    /// Subscribed shard channels (SSUBSCRIBE).
+    pub shard: HashSet<Bytes>,
 }
 
 impl Subscriptions {
-    /// Subscriptions of both kinds.
+    /// Subscriptions of every kind: while any is held a RESP2 connection is in
+    /// subscribed mode.
     pub fn count(&self) -> usize {
+        self.channels.len() + self.patterns.len() + self.shard.len()
+    }
+
+    /// Channels and patterns, the count SUBSCRIBE/PSUBSCRIBE replies carry (shard
+    /// channels are counted apart, in SSUBSCRIBE's replies, as stock counts them).
+    pub fn global_count(&self) -> usize {
         self.channels.len() + self.patterns.len()
+    }
+}
+
+/// CLIENT REPLY ON|OFF|SKIP, as Redis's CLIENT_REPLY_OFF / _SKIP / _SKIP_NEXT flags.
+/// Push messages (pub/sub, invalidations) are sent whatever the mode.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct ReplyMode {
+    /// OFF: nothing is replied until CLIENT REPLY ON.
+    pub off: bool,
+    /// The command running now is not replied to (the one after CLIENT REPLY SKIP).
+    pub skip: bool,
+    /// CLIENT REPLY SKIP ran: the next command is not replied to.
+    pub skip_next: bool,
+}
+
+impl ReplyMode {
+    /// True when the current command's replies are discarded.
+    pub fn silenced(&self) -> bool {
+        self.off || self.skip
+    }
+
+    /// After a command completes (Redis's resetClient): SKIP's mark moves on to the
+    /// next command and is spent there.
+    pub fn command_done(&mut self) {
+        self.skip = std::mem::take(&mut self.skip_next);
     }
 }
 
@@ -108,6 +144,11 @@ pub struct LeaderLink {
     pub raw: Vec<u8>,
     /// `raw` still has to be appended (the command has not run yet).
     pub raw_pending: bool,
+    /// The REPLICAOF this link serves (`FollowerState::generation`). A command read from
+    /// a replaced leader's connection is neither applied nor counted.
+    pub generation: u64,
+    /// A command arrived after a newer REPLICAOF: the link must close.
+    pub stale: bool,
 }
 
 /// A WAIT in progress: reply with the count of followers at `target` or beyond once
@@ -133,6 +174,7 @@ impl Client {
             user,
             tx: Transaction::default(),
             subs: Subscriptions::default(),
+            reply: ReplyMode::default(),
             tracking: TrackingState::default(),
             leader: None,
             close: false,
@@ -188,6 +230,44 @@ impl Client {
             self.tx.watched.clear();
         }
         self.tx.watch_dirty.store(false, Ordering::Release);
+    }
+}
+
+/// Where a client stands with WAIT, so CLIENT UNBLOCK can end one from another connection.
+#[repr(u8)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitState {
+    /// Not waiting.
+    Idle = 0,
+    /// Blocked in WAIT.
+    Waiting = 1,
+    /// CLIENT UNBLOCK [TIMEOUT]: answer with the count now, as at a timeout.
+    UnblockedTimeout = 2,
+    /// CLIENT UNBLOCK ERROR: answer `-UNBLOCKED`.
+    UnblockedError = 3,
+}
+
+impl ClientHandle {
+    /// CLIENT UNBLOCK for a client in WAIT: true when it was waiting (it answers now).
+    pub fn unblock_wait(&self, as_error: bool) -> bool {
+        let to = if as_error {
+            WaitState::UnblockedError
+        } else {
+            WaitState::UnblockedTimeout
+        };
+        let done = self
+            .wait_state
+            .compare_exchange(
+                WaitState::Waiting as u8,
+                to as u8,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok();
+        if done {
+            self.outbox.notify.notify_one();
+        }
+        done
     }
 }
 
@@ -281,6 +361,8 @@ pub struct ClientHandle {
     pub sub: AtomicUsize,
     /// Pattern subscriptions.
     pub psub: AtomicUsize,
+    /// Shard channel subscriptions.
+    pub ssub: AtomicUsize,
     /// Commands queued in MULTI, or -1 outside one.
     pub multi: AtomicI64,
     /// Last command name, for CLIENT LIST `cmd=`.
@@ -297,6 +379,10 @@ pub struct ClientHandle {
     pub monitor: AtomicBool,
     /// CLIENT NO-EVICT on.
     pub no_evict: AtomicBool,
+    /// Blocked in a pop, XREAD or similar (CLIENT LIST flag `b`).
+    pub blocked: AtomicBool,
+    /// WAIT in progress and how CLIENT UNBLOCK ended it (see [`WaitState`]).
+    pub wait_state: std::sync::atomic::AtomicU8,
     /// Authenticated user name ("default").
     pub user: Mutex<String>,
     /// Messages from other clients.
@@ -333,6 +419,7 @@ impl ClientHandle {
             db: AtomicUsize::new(0),
             sub: AtomicUsize::new(0),
             psub: AtomicUsize::new(0),
+            ssub: AtomicUsize::new(0),
             multi: AtomicI64::new(-1),
             last_cmd: Mutex::new(("NULL", "")),
             qbuf: AtomicUsize::new(0),
@@ -341,6 +428,8 @@ impl ClientHandle {
             killed: AtomicBool::new(false),
             monitor: AtomicBool::new(false),
             no_evict: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
+            wait_state: std::sync::atomic::AtomicU8::new(WaitState::Idle as u8),
             user: Mutex::new("default".into()),
             outbox: Outbox::default(),
             soft_since_ms: AtomicU64::new(0),
@@ -361,7 +450,10 @@ impl ClientHandle {
 
     /// True for pub/sub clients (output limit class).
     pub fn is_pubsub(&self) -> bool {
-        self.sub.load(Ordering::Relaxed) + self.psub.load(Ordering::Relaxed) > 0
+        self.sub.load(Ordering::Relaxed)
+            + self.psub.load(Ordering::Relaxed)
+            + self.ssub.load(Ordering::Relaxed)
+            > 0
     }
 
     /// One CLIENT LIST / CLIENT INFO line.
@@ -380,6 +472,11 @@ impl ClientHandle {
         if self.multi.load(Ordering::Relaxed) >= 0 {
             flags.push('x');
         }
+        if self.blocked.load(Ordering::Relaxed)
+            || self.wait_state.load(Ordering::Relaxed) == WaitState::Waiting as u8
+        {
+            flags.push('b');
+        }
         if self.no_evict.load(Ordering::Relaxed) {
             flags.push('e');
         }
@@ -390,7 +487,7 @@ impl ClientHandle {
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         let obuf = self.obuf.load(Ordering::Relaxed) + self.outbox.pending.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -402,6 +499,7 @@ impl ClientHandle {
             self.db.load(Ordering::Relaxed),
             self.sub.load(Ordering::Relaxed),
             self.psub.load(Ordering::Relaxed),
+            self.ssub.load(Ordering::Relaxed),
             self.multi.load(Ordering::Relaxed),
             qbuf,
             obuf,

@@ -3,7 +3,7 @@
 use crate::commands::{self, Client};
 use crate::protocol::{Parsed, ReplyBuf, RequestLimits, RequestParser};
 use crate::server::Server;
-use crate::server::client::ClientHandle;
+use crate::server::client::{ClientHandle, WaitState};
 use bytes::{Buf, BytesMut};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -147,7 +147,7 @@ async fn wait_for_blocked_pop<R: AsyncRead + Unpin>(
             _ = w.notify.notified() => return Flow::Continue,
             _ = sleep_until(deadline) => {
                 if w.claim() {
-                    srv.blocking.remove(w);
+                    srv.blocking.remove(&srv.store, w);
                     commands::blocking::timed_out_reply(w, out);
                 }
                 return Flow::Continue;
@@ -162,9 +162,12 @@ async fn wait_for_blocked_pop<R: AsyncRead + Unpin>(
 
 /// WAIT: waits until `w.needed` followers acknowledged `w.target` or the deadline
 /// passes; the number that did, or None at shutdown.
+/// CLIENT UNBLOCK answers at once (the count, or `-UNBLOCKED` as the caller decides from
+/// `handle.wait_state`); CLIENT KILL ends the connection.
 async fn wait_for_acks(
     srv: &Server,
     w: &commands::PendingWait,
+    handle: &ClientHandle,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Option<usize> {
     loop {
@@ -172,11 +175,17 @@ async fn wait_for_acks(
         // reaches every Notified created before it).
         let acked = srv.ack_notify.notified();
         let have = crate::replication::leader::acked_at_least(srv, w.target);
-        if have >= w.needed || w.deadline.is_some_and(|d| Instant::now() >= d) {
+        let unblocked = handle.wait_state.load(Ordering::Acquire) != WaitState::Waiting as u8;
+        if have >= w.needed || unblocked || w.deadline.is_some_and(|d| Instant::now() >= d) {
             return Some(have);
+        }
+        if handle.killed.load(Ordering::Acquire) {
+            return None;
         }
         tokio::select! {
             _ = acked => {}
+            // CLIENT UNBLOCK or KILL (or a message to deliver: it waits for the reply).
+            _ = handle.outbox.notify.notified() => {}
             _ = sleep_until(w.deadline) => {}
             _ = shutdown.changed() => return None,
         }
@@ -229,6 +238,7 @@ where
                     }
                     if let Some((w, deadline)) = client.pending_block.take() {
                         let flushed = flush(&mut wr, &mut out, &handle, &srv).await.is_ok();
+                        let mark = out.buf.len();
                         let waited = if flushed {
                             let input = (&mut rd, &mut inbuf);
                             wait_for_blocked_pop(&srv, &w, deadline, input, &mut out, &mut shutdown)
@@ -236,10 +246,11 @@ where
                         } else {
                             Flow::Close
                         };
+                        handle.blocked.store(false, Ordering::Relaxed);
                         if waited == Flow::Close {
                             // A closed connection withdraws its pop.
                             if w.claim() {
-                                srv.blocking.remove(&w);
+                                srv.blocking.remove(&srv.store, &w);
                             }
                             break 'conn;
                         }
@@ -247,6 +258,7 @@ where
                         for msg in handle.outbox.drain() {
                             out.raw(&msg);
                         }
+                        commands::finish_reply(&mut client, &mut out, mark);
                         now = crate::base::now_ms();
                     }
                     if let Some(w) = client.pending_wait.take() {
@@ -254,10 +266,22 @@ where
                         if flush(&mut wr, &mut out, &handle, &srv).await.is_err() {
                             break 'conn;
                         }
-                        match wait_for_acks(&srv, &w, &mut shutdown).await {
+                        let mark = out.buf.len();
+                        handle
+                            .wait_state
+                            .store(WaitState::Waiting as u8, Ordering::Release);
+                        let count = wait_for_acks(&srv, &w, &handle, &mut shutdown).await;
+                        let how = handle
+                            .wait_state
+                            .swap(WaitState::Idle as u8, Ordering::AcqRel);
+                        match count {
+                            _ if how == WaitState::UnblockedError as u8 => {
+                                out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+                            }
                             Some(count) => out.int(count as i64),
                             None => break 'conn,
                         }
+                        commands::finish_reply(&mut client, &mut out, mark);
                         now = crate::base::now_ms();
                     }
                     if client.close {

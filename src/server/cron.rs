@@ -66,6 +66,7 @@ pub async fn run(srv: Arc<Server>) {
         crate::store::value::refresh_lru_clock();
         crate::replication::leader::ping_followers(&srv);
         crate::replication::switchover::tick(&srv);
+        srv.migrate_sockets.close_idle();
         let scheduled =
             srv.bgsave_scheduled.load(Ordering::Relaxed) && !srv.store.snapshot_in_progress();
         if scheduled || crate::server::persistence::save_point_due(&srv) {
@@ -80,6 +81,13 @@ pub async fn run(srv: Arc<Server>) {
                 srv.last_bgsave_try
                     .store(crate::base::now_ms() / 1000, Ordering::Relaxed);
             }
+        }
+        if srv.aof_rewrite.scheduled.load(Ordering::Relaxed)
+            && !srv.store.snapshot_in_progress()
+            && let Some(seq) = srv.store.read_lock_unless(|| srv.scripts.run.is_running())
+            && let Err(e) = crate::server::persistence::bgrewriteaof(&srv, &seq)
+        {
+            tracing::warn!(error = %e, "Can't start a scheduled AOF rewrite");
         }
         let effort = srv
             .config

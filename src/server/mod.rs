@@ -1,5 +1,6 @@
 //! The server: shared state, the listener, connection tasks and background jobs.
 
+pub mod aof_manifest;
 pub mod client;
 pub mod connection;
 pub mod cron;
@@ -167,6 +168,10 @@ pub struct Server {
     pub bgsave_scheduled: std::sync::atomic::AtomicBool,
     /// The cron's current frequency: `hz`, raised with many clients under `dynamic-hz`.
     pub effective_hz: AtomicU64,
+    /// BGREWRITEAOF's state (INFO `aof_*`).
+    pub aof_rewrite: persistence::AofRewriteState,
+    /// MIGRATE's kept connections to its targets.
+    pub migrate_sockets: crate::commands::migrate::SocketCache,
 }
 
 /// Redis's `islocalClient`: only 127.0.0.1 and ::1 count as local (not the rest of
@@ -235,6 +240,8 @@ impl Server {
             last_bgsave_try: AtomicU64::new(0),
             bgsave_scheduled: std::sync::atomic::AtomicBool::new(false),
             effective_hz: AtomicU64::new(10),
+            aof_rewrite: persistence::AofRewriteState::new(),
+            migrate_sockets: Default::default(),
         });
         // Keyspace events are published to this server's subscribers (a weak handle: the
         // store lives inside the server).
@@ -295,7 +302,9 @@ impl Server {
             | "hash-max-listpack-value"
             | "zset-max-listpack-entries"
             | "zset-max-listpack-value"
-            | "hll-sparse-max-bytes" => {
+            | "hll-sparse-max-bytes"
+            | "stream-node-max-bytes"
+            | "stream-node-max-entries" => {
                 if let Some(limit) = self.store.encoding.by_setting(name) {
                     let v = self.config.get_i64(name).max(0) as usize;
                     limit.store(v, Ordering::Relaxed);
@@ -446,6 +455,33 @@ impl Server {
         {
             return;
         }
+        self.feed_monitors_line(client, args);
+    }
+
+    /// A command a script runs, shown as Redis shows it: from `lua`.
+    pub fn feed_monitors_from_script(&self, client: &Client, cmd: &Command, args: &[Bytes]) {
+        if self.monitor_count.load(Ordering::Acquire) == 0
+            || cmd.has(flags::SKIP_MONITOR)
+            || cmd.effective_flags(args) & flags::ADMIN != 0
+        {
+            return;
+        }
+        self.monitor_line(client.db, "lua", client.handle.id, args);
+    }
+
+    /// Sends a command to every MONITOR client whatever its flags: EVAL and FCALL are
+    /// `skip_monitor` and fed by hand before they run, so a script's commands follow it.
+    pub fn feed_monitors_line(&self, client: &Client, args: &[Bytes]) {
+        if self.monitor_count.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let origin = client.handle.addr.to_string();
+        self.monitor_line(client.db, &origin, client.handle.id, args);
+    }
+
+    /// Formats one MONITOR line (`<time> [<db> <origin>] "arg" ...`) and sends it to every
+    /// monitor but the client `from`.
+    fn monitor_line(&self, db: usize, origin: &str, from: u64, args: &[Bytes]) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
@@ -453,8 +489,8 @@ impl Server {
             "{}.{:06} [{} {}]",
             now.as_secs(),
             now.subsec_micros(),
-            client.db,
-            client.handle.addr
+            db,
+            origin
         );
         for (i, a) in args.iter().enumerate() {
             if is_secret_arg(args, i) {
@@ -479,7 +515,7 @@ impl Server {
         }
         let msg = Bytes::from(format!("+{}\r\n", line));
         let monitors = self.monitors.lock().clone();
-        for m in monitors.iter().filter(|m| m.id != client.handle.id) {
+        for m in monitors.iter().filter(|m| m.id != from) {
             self.deliver(m, msg.clone());
         }
     }
@@ -569,8 +605,9 @@ impl Server {
     }
 }
 
-/// Arguments SLOWLOG shows as `(redacted)`, as Redis does: the rules of ACL
-/// SETUSER (they carry passwords), and the values of CONFIG SET requirepass/masterauth.
+/// Arguments SLOWLOG and MONITOR show as `(redacted)`, as Redis does: the rules of ACL
+/// SETUSER (they carry passwords), AUTH, HELLO's and MIGRATE's credentials, and the
+/// values of CONFIG SET requirepass/masterauth.
 fn is_secret_arg(args: &[Bytes], i: usize) -> bool {
     let is = |j: usize, w: &str| {
         args.get(j)
@@ -585,6 +622,27 @@ fn is_secret_arg(args: &[Bytes], i: usize) -> bool {
     // HELLO [protover [AUTH username password] ...]
     if is(0, "hello") && i >= 3 {
         return is(i - 1, "auth") || is(i - 2, "auth");
+    }
+    // MIGRATE ... [AUTH password | AUTH2 username password] ... [KEYS ...]
+    if is(0, "migrate") {
+        let mut j = 6;
+        while j < args.len() && j < i {
+            if is(j, "keys") {
+                break;
+            }
+            let secrets = if is(j, "auth") {
+                1
+            } else if is(j, "auth2") {
+                2
+            } else {
+                0
+            };
+            if i > j && i <= j + secrets {
+                return true;
+            }
+            j += 1 + secrets;
+        }
+        return false;
     }
     if is(0, "config") && is(1, "set") && i >= 3 && i % 2 == 1 {
         return is(i - 1, "requirepass") || is(i - 1, "masterauth");

@@ -7,8 +7,8 @@ use crate::server::Server;
 use crate::store::snapshot::SnapshotSink;
 use crate::store::{Entry, NUM_DBS, Sequencer, StrBytes, Value};
 use std::io::Write;
-use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 /// Why a save or load failed; logged, and for SAVE turned into an error reply.
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +79,113 @@ fn stored_value(value: RdbValue, limits: &crate::store::encoding::EncodingLimits
         RdbValue::ZSet(pairs) => Value::ZSet(Box::new(crate::store::zset::ZSetValue::from_pairs(
             pairs, limits,
         ))),
+        RdbValue::Stream(s) => Value::Stream(Box::new(stream_from_rdb(*s))),
     })
+}
+
+fn owned_fields(pairs: Vec<(Vec<u8>, Vec<u8>)>) -> crate::store::stream::Fields {
+    pairs
+        .into_iter()
+        .map(|(f, v)| (StrBytes::from_vec(f), StrBytes::from_vec(v)))
+        .collect()
+}
+
+/// A loaded stream as the store keeps it, node boundaries included.
+fn stream_from_rdb(r: crate::rdb::RdbStream) -> crate::store::stream::StreamValue {
+    use crate::store::stream::{Consumer, ConsumerGroup, PendingEntry, StreamValue};
+    let mut s = StreamValue::default();
+    for node in r.nodes {
+        let entries = node
+            .entries
+            .into_iter()
+            .map(|(id, f)| (id.into(), owned_fields(f)))
+            .collect();
+        s.push_node(node.master_id.into(), entries);
+    }
+    s.length = r.length;
+    s.last_id = r.last_id.into();
+    s.first_id = r.first_id.into();
+    s.max_deleted_id = r.max_deleted_id.into();
+    s.entries_added = r.entries_added;
+    for g in r.groups {
+        let mut group = ConsumerGroup::new(g.last_id.into(), g.entries_read);
+        let mut owner: std::collections::HashMap<(u64, u64), StrBytes> = Default::default();
+        for c in g.consumers {
+            let name = StrBytes::from_vec(c.name);
+            for id in &c.pel {
+                owner.insert(*id, name.clone());
+            }
+            group.consumers.insert(
+                name,
+                Consumer {
+                    seen_time: c.seen_time,
+                    pel: c.pel.into_iter().map(Into::into).collect(),
+                },
+            );
+        }
+        for (id, time, count) in g.pel {
+            // The decoder checked that every pending entry has an owner.
+            let Some(consumer) = owner.get(&id).cloned() else {
+                continue;
+            };
+            group.pel.insert(
+                id.into(),
+                PendingEntry {
+                    consumer,
+                    delivery_time: time,
+                    delivery_count: count,
+                },
+            );
+        }
+        s.groups.insert(StrBytes::from_vec(g.name), group);
+    }
+    s
+}
+
+/// A stored stream in RDB's shape.
+fn stream_to_rdb(s: &crate::store::stream::StreamValue) -> crate::rdb::RdbStream {
+    use crate::rdb::{RdbStream, RdbStreamConsumer, RdbStreamGroup, RdbStreamNode};
+    let pairs = |f: crate::store::stream::EntryFields<'_>| -> Vec<(Vec<u8>, Vec<u8>)> {
+        f.iter().map(|(a, b)| (a.to_vec(), b.to_vec())).collect()
+    };
+    RdbStream {
+        nodes: s
+            .nodes()
+            .map(|(master, entries)| RdbStreamNode {
+                master_id: master.into(),
+                entries: entries.map(|(id, f)| (id.into(), pairs(f))).collect(),
+            })
+            .filter(|n| !n.entries.is_empty())
+            .collect(),
+        length: s.length,
+        last_id: s.last_id.into(),
+        first_id: s.first_id.into(),
+        max_deleted_id: s.max_deleted_id.into(),
+        entries_added: s.entries_added,
+        groups: s
+            .groups
+            .iter()
+            .map(|(name, g)| RdbStreamGroup {
+                name: name.to_vec(),
+                last_id: g.last_id.into(),
+                entries_read: g.entries_read,
+                pel: g
+                    .pel
+                    .iter()
+                    .map(|(id, p)| ((*id).into(), p.delivery_time, p.delivery_count))
+                    .collect(),
+                consumers: g
+                    .consumers
+                    .iter()
+                    .map(|(name, c)| RdbStreamConsumer {
+                        name: name.to_vec(),
+                        seen_time: c.seen_time,
+                        pel: c.pel.iter().map(|id| (*id).into()).collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
 }
 
 fn with_rdb_value<R>(value: &Value, f: impl FnOnce(&RdbValueRef<'_>) -> R) -> R {
@@ -102,6 +208,7 @@ fn with_rdb_value<R>(value: &Value, f: impl FnOnce(&RdbValueRef<'_>) -> R) -> R 
             let pairs: Vec<(&[u8], f64)> = z.iter().map(|(m, s)| (&m[..], s)).collect();
             f(&RdbValueRef::ZSet(&pairs))
         }
+        Value::Stream(s) => f(&RdbValueRef::Stream(&stream_to_rdb(s))),
     }
 }
 
@@ -347,21 +454,202 @@ impl<W: Write + Send> SnapshotSink for RdbSink<W> {
 /// and serialises it on a background thread; writers keep running, pausing at most for one
 /// shard. Returns false when a background save is already running.
 pub fn bgsave(srv: &Server, seq: &Sequencer) -> Result<bool, PersistError> {
+    let path = rdb_path(srv);
+    let tmp = PathBuf::from(format!("temp-bg-{}.rdb", std::process::id()));
+    let aux = snapshot_aux(srv, seq);
+    let shown = path.clone();
+    let install = Box::new(move |tmp: &Path| std::fs::rename(tmp, &path));
+    let done = Box::new(
+        move |owner: &Server,
+              result: Result<usize, std::io::Error>,
+              dirty_at_start: u64,
+              elapsed: std::time::Duration| {
+            let now_s = crate::base::now_ms() / 1000;
+            owner.last_bgsave_try.store(now_s, Ordering::Relaxed);
+            match result {
+                Ok(keys) => {
+                    owner.lastsave.store(now_s, Ordering::Relaxed);
+                    // Writes made while saving are not in the file: they stay counted.
+                    let _ = owner
+                        .dirty
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
+                            Some(d.saturating_sub(dirty_at_start))
+                        });
+                    owner.rdb_saves.fetch_add(1, Ordering::Relaxed);
+                    owner.last_bgsave_ok.store(true, Ordering::Relaxed);
+                    tracing::info!(keys, file = %shown.display(), elapsed_ms = elapsed.as_millis() as u64, "Background saving terminated with success");
+                }
+                Err(e) => {
+                    owner.last_bgsave_ok.store(false, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "Background saving error");
+                }
+            }
+        },
+    );
+    let started = background_snapshot(srv, seq, aux, tmp, install, done)?;
+    if started {
+        tracing::info!(offset = seq.log.offset, "Background saving started");
+    }
+    Ok(started)
+}
+
+/// BGREWRITEAOF: writes a new base of the multi-part append-only file (an RDB snapshot,
+/// as Redis writes with `aof-use-rdb-preamble yes`) in `appenddirname` and points the
+/// manifest at it, dropping the files it replaces. Ferrocache does not log writes to an
+/// AOF (`appendonly` stays `no`), so the result is what Redis produces with AOF off: a
+/// directory that Redis, or Ferrocache's loader of the base, can start from. Returns false
+/// when another background snapshot is running.
+pub fn bgrewriteaof(srv: &Server, seq: &Sequencer) -> Result<bool, PersistError> {
+    let dir = PathBuf::from(
+        srv.config
+            .get("appenddirname")
+            .unwrap_or_else(|| "appendonlydir".into()),
+    );
+    let name = srv
+        .config
+        .get("appendfilename")
+        .unwrap_or_else(|| "appendonly.aof".into());
+    std::fs::create_dir_all(&dir)?;
+    let manifest = dir.join(format!("{name}.manifest"));
+    let old_files = crate::server::aof_manifest::listed_files(&manifest);
+    let seq_no = crate::server::aof_manifest::next_base_seq(&manifest);
+    let base = format!("{name}.{seq_no}.base.rdb");
+    let tmp = PathBuf::from(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+    let mut aux = snapshot_aux(srv, seq);
+    aux.aof_base = true;
+    let install = Box::new(move |tmp: &Path| {
+        std::fs::rename(tmp, dir.join(&base))?;
+        crate::server::aof_manifest::write(&manifest, &base, seq_no)?;
+        for old in old_files.iter().filter(|f| **f != base) {
+            let _ = std::fs::remove_file(dir.join(old));
+        }
+        tracing::info!(file = %dir.join(&base).display(), "Successfully renamed the temporary AOF base file into place");
+        Ok(())
+    });
+    let done = Box::new(
+        |owner: &Server,
+         result: Result<usize, std::io::Error>,
+         _dirty: u64,
+         elapsed: std::time::Duration| {
+            owner.aof_rewrite.finished(result.is_ok(), elapsed);
+            match result {
+                Ok(keys) => tracing::info!(
+                    keys,
+                    elapsed_ms = elapsed.as_millis() as u64,
+                    "Background AOF rewrite finished successfully"
+                ),
+                Err(e) => tracing::warn!(error = %e, "Background AOF rewrite failed"),
+            }
+        },
+    );
+    srv.aof_rewrite.starting();
+    let started = background_snapshot(srv, seq, aux, tmp, install, done);
+    match &started {
+        Ok(true) => tracing::info!(
+            offset = seq.log.offset,
+            "Background append only file rewriting started"
+        ),
+        Ok(false) => srv.aof_rewrite.not_started(false),
+        Err(_) => srv.aof_rewrite.not_started(true),
+    }
+    started
+}
+
+/// BGREWRITEAOF's state and INFO `aof_*` fields.
+#[derive(Default)]
+pub struct AofRewriteState {
+    /// A rewrite's snapshot is running (`aof_rewrite_in_progress`).
+    pub in_progress: AtomicBool,
+    /// Asked for while another snapshot ran: the cron starts it (`aof_rewrite_scheduled`).
+    pub scheduled: AtomicBool,
+    /// Rewrites started (`aof_rewrites`).
+    pub rewrites: AtomicU64,
+    /// The last one failed (`aof_last_bgrewrite_status:err`).
+    pub last_failed: AtomicBool,
+    /// Failures since the last success (`aof_rewrites_consecutive_failures`).
+    pub consecutive_failures: AtomicU64,
+    /// Seconds the last one took, -1 before any (`aof_last_rewrite_time_sec`).
+    pub last_time_sec: AtomicI64,
+    /// Unix milliseconds when the running one started (`aof_current_rewrite_time_sec`).
+    pub started_ms: AtomicU64,
+}
+
+impl AofRewriteState {
+    /// No rewrite yet (`aof_last_rewrite_time_sec:-1`).
+    pub fn new() -> Self {
+        let state = Self::default();
+        state.last_time_sec.store(-1, Ordering::Relaxed);
+        state
+    }
+
+    fn starting(&self) {
+        self.in_progress.store(true, Ordering::Relaxed);
+        self.scheduled.store(false, Ordering::Relaxed);
+        self.rewrites.fetch_add(1, Ordering::Relaxed);
+        self.started_ms
+            .store(crate::base::now_ms(), Ordering::Relaxed);
+    }
+
+    fn not_started(&self, failed: bool) {
+        self.in_progress.store(false, Ordering::Relaxed);
+        if failed {
+            self.last_failed.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn finished(&self, ok: bool, elapsed: std::time::Duration) {
+        self.last_time_sec
+            .store(elapsed.as_secs() as i64, Ordering::Relaxed);
+        self.last_failed.store(!ok, Ordering::Relaxed);
+        if ok {
+            self.consecutive_failures.store(0, Ordering::Relaxed);
+        } else {
+            self.consecutive_failures.fetch_add(1, Ordering::Relaxed);
+        }
+        self.in_progress.store(false, Ordering::Relaxed);
+    }
+
+    /// Seconds the running rewrite has taken, -1 when none runs.
+    pub fn current_time_sec(&self) -> i64 {
+        if !self.in_progress.load(Ordering::Relaxed) {
+            return -1;
+        }
+        let started = self.started_ms.load(Ordering::Relaxed);
+        (crate::base::now_ms().saturating_sub(started) / 1000) as i64
+    }
+}
+
+/// Moves a finished snapshot's temporary file into place.
+type Install = Box<dyn FnOnce(&Path) -> std::io::Result<()> + Send>;
+/// Records a background snapshot's outcome: keys written or the error, the dirty count
+/// when it began, and how long it took.
+type Done =
+    Box<dyn FnOnce(&Server, Result<usize, std::io::Error>, u64, std::time::Duration) + Send>;
+
+/// Starts a point-in-time snapshot written to `tmp` on a background thread, then synced
+/// and handed to `install`; `done` runs at the end either way. The one path for BGSAVE,
+/// save points and BGREWRITEAOF. False when a snapshot is already running.
+fn background_snapshot(
+    srv: &Server,
+    seq: &Sequencer,
+    aux: Aux,
+    tmp: PathBuf,
+    install: Install,
+    done: Done,
+) -> Result<bool, PersistError> {
     if srv.store.snapshot_in_progress() {
         return Ok(false);
     }
-    let path = rdb_path(srv);
-    let tmp = PathBuf::from(format!("temp-bg-{}.rdb", std::process::id()));
     let file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
-    let (tmp2, path2) = (tmp.clone(), path.clone());
+    let tmp2 = tmp.clone();
     let sink = Box::new(RdbSink::new(
         srv,
         file,
-        &snapshot_aux(srv, seq),
+        &aux,
         Box::new(move |mut w: std::io::BufWriter<std::fs::File>| {
             w.flush()?;
             w.get_ref().sync_all()?;
-            std::fs::rename(&tmp2, &path2)
+            install(&tmp2)
         }),
     )?);
     let Some(snap) = srv.store.begin_snapshot(seq.log.offset, sink) else {
@@ -373,32 +661,16 @@ pub fn bgsave(srv: &Server, seq: &Sequencer) -> Result<bool, PersistError> {
         srv.store.end_snapshot();
         return Ok(false);
     };
-    tracing::info!(offset = snap.offset, "Background saving started");
     let started = std::time::Instant::now();
     std::thread::Builder::new()
         .name("ferrocache-bgsave".into())
         .spawn(move || {
             let result = snap.run(&owner.store);
             owner.store.end_snapshot();
-            let now_s = crate::base::now_ms() / 1000;
-            owner.last_bgsave_try.store(now_s, Ordering::Relaxed);
-            match result {
-                Ok(keys) => {
-                    owner.lastsave.store(now_s, Ordering::Relaxed);
-                    // Writes made while saving are not in the file: they stay counted.
-                    let _ = owner.dirty.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
-                        Some(d.saturating_sub(dirty_at_start))
-                    });
-                    owner.rdb_saves.fetch_add(1, Ordering::Relaxed);
-                    owner.last_bgsave_ok.store(true, Ordering::Relaxed);
-                    tracing::info!(keys, file = %path.display(), elapsed_ms = started.elapsed().as_millis() as u64, "Background saving terminated with success");
-                }
-                Err(e) => {
-                    let _ = std::fs::remove_file(&tmp);
-                    owner.last_bgsave_ok.store(false, Ordering::Relaxed);
-                    tracing::warn!(error = %e, "Background saving error");
-                }
+            if result.is_err() {
+                let _ = std::fs::remove_file(&tmp);
             }
+            done(&owner, result, dirty_at_start, started.elapsed());
         })?;
     Ok(true)
 }

@@ -21,6 +21,12 @@ pub struct EncodingLimits {
     pub zset_max_listpack_value: AtomicUsize,
     /// `hll-sparse-max-bytes`: a sparse HyperLogLog that would grow past it turns dense.
     pub hll_sparse_max_bytes: AtomicUsize,
+    /// `stream-node-max-bytes`: a stream node (listpack) that would reach it is closed
+    /// and the next entry starts a new one (0: no byte limit below Redis's 1 GB cap).
+    pub stream_node_max_bytes: AtomicUsize,
+    /// `stream-node-max-entries`: entries (live and deleted) per stream node; 0 means
+    /// no limit.
+    pub stream_node_max_entries: AtomicUsize,
 }
 
 impl Default for EncodingLimits {
@@ -32,6 +38,8 @@ impl Default for EncodingLimits {
             zset_max_listpack_entries: AtomicUsize::new(128),
             zset_max_listpack_value: AtomicUsize::new(64),
             hll_sparse_max_bytes: AtomicUsize::new(3000),
+            stream_node_max_bytes: AtomicUsize::new(4096),
+            stream_node_max_entries: AtomicUsize::new(100),
         }
     }
 }
@@ -51,6 +59,8 @@ impl EncodingLimits {
             "zset-max-listpack-entries" => &self.zset_max_listpack_entries,
             "zset-max-listpack-value" => &self.zset_max_listpack_value,
             "hll-sparse-max-bytes" => &self.hll_sparse_max_bytes,
+            "stream-node-max-bytes" => &self.stream_node_max_bytes,
+            "stream-node-max-entries" => &self.stream_node_max_entries,
             _ => return None,
         })
     }

@@ -151,5 +151,6 @@ fn elements(value: &Value) -> usize {
         Value::Set(s) => s.len(),
         Value::List(l) => l.len(),
         Value::ZSet(z) => z.len(),
+        Value::Stream(s) => s.len(),
     }
 }

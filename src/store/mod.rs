@@ -22,6 +22,7 @@ pub mod notify;
 pub mod ordered;
 pub mod set;
 pub mod snapshot;
+pub mod stream;
 pub mod value;
 pub mod volatile;
 pub mod zset;
@@ -126,20 +127,42 @@ pub struct KeyStats {
 /// A watched key: (physical database, key).
 type WatchedKey = (usize, Bytes);
 
-/// WATCHed keys -> flags of the clients watching them, set when the key changes.
+/// One client's watch of one key.
+struct Watcher {
+    /// The client's dirty flag (shared by all its watches).
+    flag: Arc<AtomicBool>,
+    /// The key was already expired when watched: deleting it is no change (Redis 7's
+    /// `watchedKey.expired`), recreating or replacing it is.
+    stale: bool,
+}
+
+/// What a change does to one watch (see [`WatchRegistry::touch`]).
+enum Touch {
+    /// Not touched.
+    Skip,
+    /// Touched: the watching client's EXEC fails.
+    Raise,
+    /// A stale key went away: no change, and no longer stale.
+    Forget,
+    /// A missing key became an expired one (SWAPDB): no change, and now stale.
+    MarkStale,
+}
+
+/// WATCHed keys -> the clients watching them, whose flags are set when the key changes.
 #[derive(Default)]
 pub struct WatchRegistry {
     count: AtomicUsize,
-    keys: Mutex<HashMap<WatchedKey, Vec<Arc<AtomicBool>>>>,
+    keys: Mutex<HashMap<WatchedKey, Vec<Watcher>>>,
 }
 
 impl WatchRegistry {
-    /// Registers `flag` to be raised when `key` in physical db `db` is modified.
-    pub fn watch(&self, db: usize, key: Bytes, flag: Arc<AtomicBool>) {
+    /// Registers `flag` to be raised when `key` in physical db `db` is modified; `stale`
+    /// when the key is already expired.
+    pub fn watch(&self, db: usize, key: Bytes, flag: Arc<AtomicBool>, stale: bool) {
         let mut keys = self.keys.lock();
         let list = keys.entry((db, key)).or_default();
-        if !list.iter().any(|f| Arc::ptr_eq(f, &flag)) {
-            list.push(flag);
+        if !list.iter().any(|w| Arc::ptr_eq(&w.flag, &flag)) {
+            list.push(Watcher { flag, stale });
             self.count.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -152,39 +175,55 @@ impl WatchRegistry {
         let mut keys = self.keys.lock();
         keys.retain(|_, list| {
             let before = list.len();
-            list.retain(|f| !Arc::ptr_eq(f, flag));
+            list.retain(|w| !Arc::ptr_eq(&w.flag, flag));
             self.count.fetch_sub(before - list.len(), Ordering::Relaxed);
             !list.is_empty()
         });
     }
 
-    fn signal(&self, db: usize, key: &[u8]) {
+    /// `key` changed and now exists or not: raises its watchers' flags, except for a
+    /// stale watch of a key that is now gone.
+    fn signal(&self, db: usize, key: &[u8], exists: bool) {
         if self.count.load(Ordering::Relaxed) == 0 {
             return;
         }
-        let keys = self.keys.lock();
-        if let Some(list) = keys.get(&(db, Bytes::copy_from_slice(key))) {
-            for f in list {
-                f.store(true, Ordering::Release);
+        let mut keys = self.keys.lock();
+        if let Some(list) = keys.get_mut(&(db, Bytes::copy_from_slice(key))) {
+            for w in list {
+                match (w.stale, exists) {
+                    (true, false) => w.stale = false,
+                    _ => w.flag.store(true, Ordering::Release),
+                }
             }
         }
     }
 
-    /// The flags of the watchers of those keys of physical db `db` that `touched`
-    /// selects (FLUSHDB and SWAPDB touch only watched keys that exist, as Redis).
-    fn flags_where(&self, db: usize, touched: impl Fn(&[u8]) -> bool) -> Vec<Arc<AtomicBool>> {
+    /// Applies `decide(key, stale)` to every watch of physical db `db` (FLUSHDB, SWAPDB)
+    /// and returns the flags to raise once the change is visible.
+    fn touch(&self, db: usize, decide: impl Fn(&[u8], bool) -> Touch) -> Vec<Arc<AtomicBool>> {
         if self.count.load(Ordering::Relaxed) == 0 {
             return Vec::new();
         }
-        let keys = self.keys.lock();
-        keys.iter()
-            .filter(|((d, k), _)| *d == db && touched(k))
-            .flat_map(|(_, list)| list.iter().cloned())
-            .collect()
+        let mut keys = self.keys.lock();
+        let mut raised = Vec::new();
+        for ((d, k), list) in keys.iter_mut() {
+            if *d != db {
+                continue;
+            }
+            for w in list {
+                match decide(k, w.stale) {
+                    Touch::Skip => {}
+                    Touch::Raise => raised.push(w.flag.clone()),
+                    Touch::Forget => w.stale = false,
+                    Touch::MarkStale => w.stale = true,
+                }
+            }
+        }
+        raised
     }
 }
 
-/// Raises WATCH flags collected by [`WatchRegistry::flags_where`].
+/// Raises WATCH flags collected by [`WatchRegistry::touch`].
 fn raise(flags: Vec<Arc<AtomicBool>>) {
     for f in flags {
         f.store(true, Ordering::Release);
@@ -218,12 +257,58 @@ pub struct Store {
     pub evictor: evict::Evictor,
     /// Keys changed while clients track (CLIENT TRACKING), for the server to deliver.
     pub invalidations: Invalidations,
+    /// Keys written while clients are blocked on keys, for the server to serve them.
+    pub ready_keys: ReadyKeys,
     /// Background freeing of large values (`lazyfree-*`).
     pub lazyfree: lazyfree::LazyFree,
     /// Keyspace notifications (`notify-keyspace-events`).
     pub events: notify::KeyspaceEvents,
     /// When small collections change encoding (`*-max-intset-*`, `*-max-listpack-*`).
     pub encoding: encoding::EncodingLimits,
+}
+
+/// Keys written while clients are blocked on keys, in the order they were written. The
+/// server serves blocked clients key by key in that order after each command, as Redis's
+/// ready-keys list: with clients blocked on two keys, the one whose key was written first
+/// is served first (and a move's destination, written while serving, comes after).
+#[derive(Default)]
+pub struct ReadyKeys {
+    /// Clients blocked on keys (INFO `blocked_clients`); keys are recorded only while
+    /// there is one.
+    waiters: AtomicUsize,
+    pending: Mutex<Vec<(usize, Bytes)>>,
+}
+
+impl ReadyKeys {
+    /// A client blocked on keys.
+    pub fn waiter_added(&self) {
+        self.waiters.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A blocked client was served, timed out or left.
+    pub fn waiter_removed(&self) {
+        if self.waiters.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.pending.lock().clear();
+        }
+    }
+
+    /// Clients blocked on keys now.
+    pub fn waiters(&self) -> usize {
+        self.waiters.load(Ordering::Relaxed)
+    }
+
+    fn signal(&self, db: usize, key: &[u8]) {
+        if self.waiters() > 0 {
+            self.pending.lock().push((db, Bytes::copy_from_slice(key)));
+        }
+    }
+
+    /// The keys written since the last call, each once, in the order first written.
+    pub fn take(&self) -> Vec<(usize, Bytes)> {
+        let all = std::mem::take(&mut *self.pending.lock());
+        let mut seen = std::collections::HashSet::with_capacity(all.len());
+        all.into_iter().filter(|k| seen.insert(k.clone())).collect()
+    }
 }
 
 /// Keys changed by writes, collected only while some client tracks keys: the store does
@@ -284,6 +369,7 @@ impl Default for Store {
             stats: KeyStats::default(),
             evictor: evict::Evictor::default(),
             invalidations: Invalidations::default(),
+            ready_keys: ReadyKeys::default(),
             lazyfree: Default::default(),
             events: Default::default(),
             encoding: Default::default(),
@@ -765,8 +851,12 @@ impl<'a> WriteTxn<'a> {
     /// saw the change or is signalled here (docs/ARCHITECTURE.md, "Writes and lock-free
     /// readers").
     pub fn modified(&self, db: usize, key: &[u8]) {
-        self.store.watches.signal(self.store.physical(db), key);
+        let exists = self.store.db(db).get(key).is_some();
+        self.store
+            .watches
+            .signal(self.store.physical(db), key, exists);
         self.store.invalidations.key(key);
+        self.store.ready_keys.signal(db, key);
     }
 
     /// Removes every key of every database; `lazy` frees them on the background thread.
@@ -785,10 +875,15 @@ impl<'a> WriteTxn<'a> {
         }
         let d = self.store.db(db);
         let n = d.map.len();
+        // Only keys that exist are touched; a stale watched key going away is no change.
         let touched = self
             .store
             .watches
-            .flags_where(self.store.physical(db), |k| d.get(k).is_some());
+            .touch(self.store.physical(db), |k, stale| match d.get(k) {
+                None => Touch::Skip,
+                Some(_) if stale => Touch::Forget,
+                Some(_) => Touch::Raise,
+            });
         if lazy && n > 0 {
             for shard in d.map.shards() {
                 let table = std::mem::replace(&mut *shard.write(), ShardTable::new());
@@ -816,11 +911,28 @@ impl<'a> WriteTxn<'a> {
             s.visit_db(self.store, pa);
             s.visit_db(self.store, pb);
         }
-        // A watched key of either database is touched if it exists in either.
-        let exists =
-            |k: &[u8]| self.store.dbs[pa].get(k).is_some() || self.store.dbs[pb].get(k).is_some();
-        let mut touched = self.store.watches.flags_where(pa, exists);
-        touched.extend(self.store.watches.flags_where(pb, exists));
+        // A watched key of either database is touched if it exists in either, except
+        // where nothing changes logically: a stale key replaced by nothing or by another
+        // expired key, or a missing key replaced by an expired one (Redis's
+        // touchAllWatchedKeysInDb).
+        let now = self.now;
+        let decide = |emptied: usize, replaced_with: usize| {
+            let (dbs, now) = (&self.store.dbs, now);
+            move |k: &[u8], stale: bool| {
+                let in_emptied = dbs[emptied].get(k).is_some();
+                let replacement = dbs[replaced_with].get(k);
+                let expired = replacement.as_ref().is_some_and(|e| e.is_expired(now));
+                match (in_emptied || replacement.is_some(), stale) {
+                    (false, _) => Touch::Skip,
+                    (true, true) if replacement.is_none() => Touch::Forget,
+                    (true, true) if expired => Touch::Skip,
+                    (true, false) if !in_emptied && expired => Touch::MarkStale,
+                    _ => Touch::Raise,
+                }
+            }
+        };
+        let mut touched = self.store.watches.touch(pa, decide(pa, pb));
+        touched.extend(self.store.watches.touch(pb, decide(pb, pa)));
         self.store.slots[a].store(pb, Ordering::Release);
         self.store.slots[b].store(pa, Ordering::Release);
         raise(touched);

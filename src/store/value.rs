@@ -80,6 +80,8 @@ pub enum Value {
     List(Box<std::collections::VecDeque<StrBytes>>),
     /// A sorted set of members ordered by score.
     ZSet(Box<super::zset::ZSetValue>),
+    /// A stream of entries with consumer groups.
+    Stream(Box<super::stream::StreamValue>),
 }
 
 impl Value {
@@ -91,6 +93,7 @@ impl Value {
             Value::Set(_) => "set",
             Value::List(_) => "list",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -102,6 +105,7 @@ impl Value {
             Value::Set(_) => 2,
             Value::List(_) => 1,
             Value::ZSet(_) => 3,
+            Value::Stream(_) => 6,
         }
     }
 
@@ -122,6 +126,7 @@ impl Value {
             // Redis 7.0 keeps every list as a quicklist.
             Value::List(_) => "quicklist",
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -133,6 +138,7 @@ impl Value {
             Value::Set(s) => s.heap_size(),
             Value::List(l) => l.iter().map(|e| e.len() + 24).sum(),
             Value::ZSet(z) => z.heap_size(),
+            Value::Stream(s) => s.heap_size(),
         }
     }
 }
