@@ -1027,3 +1027,53 @@ fn a_replaced_leader_link_applies_nothing_more() {
         "counted the old leader's bytes"
     );
 }
+
+/// Reads a legacy SYNC's snapshot off `s` (`$<len>\r\n` + bytes, after any keepalive
+/// newlines) and returns the connection positioned at the first streamed command.
+fn after_sync_snapshot(mut s: std::net::TcpStream) -> RawConn {
+    use std::io::{Read, Write};
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"*1\r\n$4\r\nSYNC\r\n").unwrap();
+    let mut header = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        s.read_exact(&mut byte).unwrap();
+        if byte[0] == b'\n' && header.ends_with(b"\r") {
+            break;
+        }
+        if !(header.is_empty() && byte[0] == b'\n') {
+            header.push(byte[0]);
+        }
+    }
+    let text = String::from_utf8_lossy(&header);
+    let len: usize = text.trim().trim_start_matches('$').parse().unwrap();
+    let mut rdb = vec![0u8; len];
+    s.read_exact(&mut rdb).unwrap();
+    RawConn::from_stream(s)
+}
+
+/// Commands that act on every database (FLUSHALL, SWAPDB) go down the stream in the
+/// database of the client that sent them, as Redis propagates every command: a SELECT
+/// precedes them only when the stream was elsewhere.
+#[test]
+fn whole_keyspace_commands_are_streamed_in_the_callers_database() {
+    let (s, mut r) = setup();
+    let stream = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    let mut repl = after_sync_snapshot(stream);
+    r.cmd(&["SELECT", "1"]);
+    r.cmd(&["SET", "k", "v"]);
+    r.cmd(&["FLUSHALL"]);
+    r.cmd(&["SELECT", "4"]);
+    r.cmd(&["SWAPDB", "1", "9"]);
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        let cmd = repl.read_reply().strings().join(" ").to_lowercase();
+        if cmd != "ping" {
+            seen.push(cmd);
+        }
+    }
+    assert_eq!(
+        seen,
+        ["select 1", "set k v", "flushall", "select 4", "swapdb 1 9"]
+    );
+}

@@ -1343,3 +1343,53 @@ fn command_list_filters_and_monitor_order_match_stock() {
     };
     assert_eq!(monitored(&ours), monitored(&stock));
 }
+
+/// The latency monitor: off at threshold 0; over it, a slow command is an event with
+/// LATEST (time, latency, worst), HISTORY, GRAPH and DOCTOR reading it, RESET forgetting
+/// it; unknown events are empty (GRAPH: stock's error).
+#[test]
+fn latency_monitor_records_slow_commands() {
+    let (_s, mut r) = setup();
+    r.cmd(&["DEBUG", "SLEEP", "0.15"]);
+    assert_eq!(r.cmd(&["LATENCY", "LATEST"]), Reply::Array(vec![]));
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "latency-monitor-threshold", "100"]),
+        Reply::ok()
+    );
+    r.cmd(&["DEBUG", "SLEEP", "0.15"]);
+    let latest = r.cmd(&["LATENCY", "LATEST"]);
+    let Reply::Array(events) = latest else {
+        panic!("LATENCY LATEST: {latest:?}");
+    };
+    assert_eq!(events.len(), 1);
+    let Reply::Array(event) = &events[0] else {
+        panic!("{events:?}");
+    };
+    assert_eq!(event[0], Reply::bulk("command"));
+    assert!(
+        event[2].as_int() >= 150 && event[3].as_int() >= 150,
+        "{event:?}"
+    );
+    let Reply::Array(history) = r.cmd(&["LATENCY", "HISTORY", "command"]) else {
+        panic!("LATENCY HISTORY");
+    };
+    assert_eq!(history.len(), 1);
+    assert!(
+        r.cmd(&["LATENCY", "GRAPH", "command"])
+            .as_string()
+            .starts_with("command - high ")
+    );
+    assert!(
+        r.cmd(&["LATENCY", "DOCTOR"])
+            .as_string()
+            .contains("1. command: 1 latency spikes")
+    );
+    assert_eq!(r.cmd(&["LATENCY", "HISTORY", "nope"]), Reply::Array(vec![]));
+    assert_eq!(
+        r.cmd(&["LATENCY", "GRAPH", "nope"]),
+        Reply::err("ERR No samples available for event 'nope'")
+    );
+    assert_eq!(r.cmd(&["LATENCY", "RESET", "nope"]), Reply::int(0));
+    assert_eq!(r.cmd(&["LATENCY", "RESET"]), Reply::int(1));
+    assert_eq!(r.cmd(&["LATENCY", "LATEST"]), Reply::Array(vec![]));
+}

@@ -734,3 +734,72 @@ fn keys_read_by_counted_key_lists_are_tracked() {
         assert_eq!(next_push(&mut c), invalidate(&[read[3]]), "{read:?}");
     }
 }
+
+/// Where an invalidation for the client's own command lands, as Redis orders it: after
+/// the reply for what the command (or a transaction's command) changed, before the reply
+/// for what was evicted or dropped from the table to run it. A key a transaction writes
+/// and then reads stays tracked, and BCAST sends a transaction's keys in one message.
+#[test]
+fn own_invalidations_are_ordered_around_the_reply() {
+    let (s, mut w) = setup();
+    let mut r = tracker(&s, &[]);
+    // Written then read inside one transaction: still tracked afterwards, no message.
+    r.cmd(&["MULTI"]);
+    r.cmd(&["SET", "x", "1"]);
+    r.cmd(&["GET", "x"]);
+    assert_eq!(
+        r.cmd(&["EXEC"]),
+        Reply::Array(vec![Reply::ok(), Reply::bulk("1")])
+    );
+    quiet(&mut r);
+    w.cmd(&["SET", "x", "2"]);
+    assert_eq!(next_push(&mut r), invalidate(&["x"]));
+    // A tracked key the transaction changes: EXEC's reply first, then the message.
+    r.cmd(&["GET", "x"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["INCR", "x"]);
+    assert_eq!(r.cmd(&["EXEC"]), Reply::Array(vec![Reply::int(3)]));
+    assert_eq!(next_push(&mut r), invalidate(&["x"]));
+    // The table limit is enforced before a command runs (even one only queued): the
+    // message comes before its reply.
+    r.cmd(&["MGET", "a", "b"]);
+    r.cmd(&["MULTI"]);
+    w.cmd(&["CONFIG", "SET", "tracking-table-max-keys", "1"]);
+    match r.cmd(&["PING"]) {
+        Reply::Push(items) => assert_eq!(items[0], Reply::bulk("invalidate")),
+        other => panic!("expected the table-limit invalidation first, got {other:?}"),
+    }
+    assert_eq!(r.read_reply(), Reply::simple("QUEUED"));
+    assert_eq!(r.cmd(&["EXEC"]), Reply::Array(vec![Reply::simple("PONG")]));
+    w.cmd(&["CONFIG", "SET", "tracking-table-max-keys", "0"]);
+    // An eviction made for a read: the message comes before the read's reply.
+    w.cmd(&["FLUSHALL"]);
+    quiet_all(&mut r);
+    let used: i64 = stat(&mut w, "memory", "used_memory").parse().unwrap();
+    w.cmd(&[
+        "CONFIG",
+        "SET",
+        "maxmemory",
+        &(used + 100 * 1024).to_string(),
+    ]);
+    w.cmd(&["CONFIG", "SET", "maxmemory-policy", "volatile-random"]);
+    w.cmd(&["SETEX", "volatile", "1000", "x"]);
+    r.cmd(&["GET", "volatile"]);
+    w.cmd(&["SETBIT", "big", "1600000", "0"]);
+    assert_eq!(r.cmd(&["GETBIT", "big", "0"]), invalidate(&["volatile"]));
+    assert_eq!(r.read_reply(), Reply::int(0));
+    w.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
+    // BCAST: a transaction's keys under one prefix in one message.
+    let mut b = tracker(&s, &["BCAST", "PREFIX", "t:"]);
+    w.cmd(&["MULTI"]);
+    w.cmd(&["SET", "t:1", "a"]);
+    w.cmd(&["SET", "t:2", "b"]);
+    w.cmd(&["EXEC"]);
+    assert_eq!(next_push(&mut b), invalidate(&["t:1", "t:2"]));
+    quiet(&mut b);
+}
+
+/// Drains whatever messages arrive within 200 ms.
+fn quiet_all(r: &mut RawConn) {
+    while r.try_read_reply(Duration::from_millis(200)).is_ok() {}
+}

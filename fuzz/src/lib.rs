@@ -164,7 +164,7 @@ fn drop_conn(srv: &Server, mut c: Conn) {
     if let Some((w, _)) = c.client.pending_block.take()
         && w.claim()
     {
-        srv.blocking.remove(&w);
+        srv.blocking.remove(&srv.store, &w);
     }
     commands::pubsub::unsubscribe_all(srv, &mut c.client);
     c.client.unwatch(srv);
@@ -195,7 +195,7 @@ fn run_one(srv: &Arc<Server>, c: &mut Conn, args: Vec<Bytes>) {
     if let Some((w, _)) = c.client.pending_block.take()
         && w.claim()
     {
-        srv.blocking.remove(&w);
+        srv.blocking.remove(&srv.store, &w);
         commands::blocking::timed_out_reply(&w, &mut c.out);
     }
     let what = args[0].clone();
@@ -405,7 +405,7 @@ impl Harness {
             if let Some((w, _)) = c.client.pending_block.take()
                 && w.claim()
             {
-                srv.blocking.remove(&w);
+                srv.blocking.remove(&srv.store, &w);
                 commands::blocking::timed_out_reply(&w, &mut c.out);
             }
             flush(c, b"(end of input)");

@@ -4,6 +4,7 @@
 
 use bytes::BufMut;
 
+pub mod alloc;
 pub mod glob;
 
 /// Unix time in milliseconds: the one clock expiry, the LRU clock, sentinels and stats read.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 #[global_allocator]
-static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static GLOBAL: ferrocache::base::alloc::Allocator = ferrocache::base::alloc::Allocator;
 
 /// jemalloc options read at its start: purge freed pages from a background thread, and
 /// sooner than the 10 s default, so RSS follows the data after bursts (table growth frees

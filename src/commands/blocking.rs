@@ -166,6 +166,12 @@ impl Blocking {
         if txn.store().ready_keys.waiters() == 0 {
             return;
         }
+        // Served after the command, on the clock of now (as Redis serves them once the
+        // command is done): a key that expired while a transaction ran serves nobody.
+        // Applying the leader's stream keeps its clock off (nothing expires there).
+        if txn.now != 0 {
+            txn.now = crate::base::now_ms();
+        }
         loop {
             let mut ready = txn.store().ready_keys.take();
             {

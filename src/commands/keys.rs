@@ -506,11 +506,13 @@ fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if a < 0 || b < 0 || a >= NUM_DBS as i64 || b >= NUM_DBS as i64 {
         return Err(CmdError::DbIndex);
     }
+    // Propagated in the client's database, as every command (the stream selects it).
+    let db = ctx.db();
     let t = ctx.w()?;
     if a != b {
         t.swap_db(a as usize, b as usize);
     }
-    t.propagate(0, &[b"SWAPDB", &args[1], &args[2]]);
+    t.propagate(db, &[b"SWAPDB", &args[1], &args[2]]);
     ctx.out.ok();
     Ok(())
 }
@@ -538,9 +540,10 @@ fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let lazy = flush_lazily(ctx, args)?;
+    let db = ctx.db();
     let t = ctx.w()?;
     t.flush_all(lazy);
-    t.propagate(0, &[b"FLUSHALL"]);
+    t.propagate(db, &[b"FLUSHALL"]);
     ctx.out.ok();
     Ok(())
 }

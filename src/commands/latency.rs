@@ -3,12 +3,12 @@
 //! two significant figures) fed with each call's duration in whole microseconds. The same
 //! bucket layout is kept here, so the buckets LATENCY HISTOGRAM reports and the
 //! percentiles INFO prints are the numbers stock prints for the same durations. Also the
-//! latency monitor's DOCTOR and GRAPH, which have no samples to show: the monitor is
-//! off (see LATENCY LATEST).
+//! latency monitor's DOCTOR and GRAPH, over the samples `server::latency_monitor` keeps.
 
 use super::table::{Command, SubCommand};
 use super::{CmdError, CmdResult, Ctx};
 use bytes::Bytes;
+use std::fmt::Write as _;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -319,25 +319,166 @@ fn trim_double(p: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// LATENCY DOCTOR: the monitor has no events, so stock's report is one of its two
-/// openings: monitoring disabled (threshold 0) or no spike observed.
+/// LATENCY DOCTOR: stock's report, per event with samples (count, average, mean
+/// deviation, period, worst) and the advice stock gives for the event classes we record
+/// (slow and fast commands, the expire cycle).
 pub fn latency_doctor(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    let threshold = ctx.srv.config.get_i64("latency-monitor-threshold");
-    let text = if threshold == 0 {
-        "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n"
+    let srv = ctx.srv;
+    let threshold = srv.config.live.latency_monitor_threshold.load(Relaxed);
+    if threshold == 0 {
+        ctx.out.verbatim(b"I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n");
+        return Ok(());
+    }
+    let now = crate::base::now_ms() / 1000;
+    let slowlog = srv.config.live.slowlog_slower_than.load(Relaxed);
+    let mut report = String::new();
+    let (mut slowlog_enable, mut slowlog_tune, mut slowlog_inspect) = (false, false, false);
+    let (mut scheduler, mut hz, mut large) = (false, false, false);
+    let latest = srv.latency.latest();
+    for (n, (event, ..)) in latest.iter().enumerate() {
+        let Some(series) = srv.latency.series(event) else {
+            continue;
+        };
+        if n == 0 {
+            report.push_str("Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n");
+        }
+        let count = series.samples.len() as u64;
+        let avg = series.samples.iter().map(|s| s.1).sum::<u64>() / count.max(1);
+        let mad = series
+            .samples
+            .iter()
+            .map(|s| s.1.abs_diff(avg))
+            .sum::<u64>()
+            / count.max(1);
+        let oldest = series.samples.iter().map(|s| s.0).min().unwrap_or(now);
+        let period = now.saturating_sub(oldest).max(1);
+        let _ = writeln!(
+            report,
+            "{}. {}: {} latency spikes (average {}ms, mean deviation {}ms, period {:.2} sec). Worst all time event {}ms.",
+            n + 1,
+            event,
+            count,
+            avg,
+            mad,
+            period as f64 / count.max(1) as f64,
+            series.max
+        );
+        match event.as_str() {
+            "command" => {
+                if slowlog < 0 {
+                    slowlog_enable = true;
+                } else if slowlog as u64 / 1000 > threshold {
+                    slowlog_tune = true;
+                }
+                slowlog_inspect = true;
+                large = true;
+            }
+            "fast-command" => scheduler = true,
+            "expire-cycle" => {
+                hz = true;
+                large = true;
+            }
+            _ => {}
+        }
+    }
+    if latest.is_empty() {
+        report.push_str("Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n");
     } else {
-        "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n"
-    };
-    ctx.out.verbatim(text.as_bytes());
+        report.push_str("\nI have a few advices for you:\n\n");
+        if slowlog_enable {
+            let _ = writeln!(
+                report,
+                "- There are latency issues with potentially slow commands you are using. Try to enable the Slow Log Redis feature using the command 'CONFIG SET slowlog-log-slower-than {}'. If the Slow log is disabled Redis is not able to log slow commands execution for you.",
+                threshold * 1000
+            );
+        }
+        if slowlog_tune {
+            let _ = writeln!(
+                report,
+                "- Your current Slow Log configuration only logs events that are slower than your configured latency monitor threshold. Please use 'CONFIG SET slowlog-log-slower-than {}'.",
+                threshold * 1000
+            );
+        }
+        if slowlog_inspect {
+            report.push_str("- Check your Slow Log to understand what are the commands you are running which are too slow to execute. Please check https://redis.io/commands/slowlog for more information.\n");
+        }
+        if scheduler {
+            report.push_str("- The system is slow to execute Redis code paths not containing system calls. This usually means the system does not provide Redis CPU time to run for long periods. You should try to:\n  1) Lower the system load.\n  2) Use a computer / VM just for Redis if you are running other software in the same system.\n  3) Check if you have a \"noisy neighbour\" problem.\n  4) Check with 'redis-cli --intrinsic-latency 100' what is the intrinsic latency in your system.\n  5) Check if the problem is allocator-related by recompiling Redis with MALLOC=libc, if you are using Jemalloc. However this may create fragmentation problems.\n");
+        }
+        if hz && srv.config.live.hz.load(Relaxed) < 100 {
+            report.push_str("- In order to make the Redis keys expiring process more incremental, try to set the 'hz' configuration parameter to 100 using 'CONFIG SET hz 100'.\n");
+        }
+        if large {
+            report.push_str("- Deleting, expiring or evicting (because of maxmemory policy) large objects is a blocking operation. If you have very large objects that are often deleted, expired, or evicted, try to fragment those objects into multiple smaller objects.\n");
+        }
+    }
+    ctx.out.verbatim(report.as_bytes());
     Ok(())
 }
 
-/// LATENCY GRAPH event: no event has samples, so stock's error for any event.
-pub fn latency_graph(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    Err(CmdError::err(format!(
-        "No samples available for event '{}'",
-        String::from_utf8_lossy(&args[2])
-    )))
+/// LATENCY GRAPH event: stock's header (high, low, all-time high), a rule, then one
+/// column per sample, four rows high (`#` at the sample's level, `|` below it), with the
+/// sample's age written downwards under it.
+pub fn latency_graph(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let event = String::from_utf8_lossy(&args[2]).into_owned();
+    let Some(series) = ctx.srv.latency.series(&event) else {
+        return Err(CmdError::err(format!(
+            "No samples available for event '{event}'"
+        )));
+    };
+    const ROWS: u64 = 4;
+    let now = crate::base::now_ms() / 1000;
+    let samples: Vec<(u64, u64)> = series.samples.iter().copied().collect();
+    let high = samples.iter().map(|s| s.1).max().unwrap_or(0);
+    let low = samples.iter().map(|s| s.1).min().unwrap_or(0);
+    let mut graph = format!(
+        "{event} - high {high} ms, low {low} ms (all time high {} ms)\n{}\n",
+        series.max,
+        "-".repeat(80)
+    );
+    let level = |v: u64| {
+        if high == low {
+            ROWS
+        } else {
+            1 + (v - low) * (ROWS - 1) / (high - low)
+        }
+    };
+    for row in (1..=ROWS).rev() {
+        let line: String = samples
+            .iter()
+            .map(|&(_, v)| match level(v) {
+                l if l == row => '#',
+                l if l > row => '|',
+                _ => ' ',
+            })
+            .collect();
+        graph.push_str(line.trim_end());
+        graph.push('\n');
+    }
+    let labels: Vec<Vec<char>> = samples
+        .iter()
+        .map(|&(t, _)| {
+            let ago = now.saturating_sub(t);
+            let label = match ago {
+                0..60 => format!("{ago}s"),
+                60..3600 => format!("{}m", ago / 60),
+                3600..86400 => format!("{}h", ago / 3600),
+                _ => format!("{}d", ago / 86400),
+            };
+            label.chars().collect()
+        })
+        .collect();
+    let depth = labels.iter().map(Vec::len).max().unwrap_or(0);
+    for i in 0..depth {
+        let line: String = labels
+            .iter()
+            .map(|l| l.get(i).copied().unwrap_or(' '))
+            .collect();
+        graph.push_str(line.trim_end());
+        graph.push('\n');
+    }
+    ctx.out.verbatim(graph.as_bytes());
+    Ok(())
 }
 
 #[cfg(test)]

@@ -309,6 +309,15 @@ fn execute_request(
         srv.reply_error(out, &unknown_command_error(&args));
         return None;
     };
+    if srv.tracking.clients.load(Ordering::Relaxed) > 0 {
+        let max_keys = srv
+            .config
+            .live
+            .tracking_table_max_keys
+            .load(Ordering::Relaxed);
+        srv.tracking
+            .enforce_limit(srv, max_keys, Some((client.handle.id, out)));
+    }
     if srv.scripts.run.is_running()
         && client.command_flags(cmd, &args) & flags::ALLOW_BUSY == 0
         && !srv.scripts.run.wait_briefly()
@@ -650,6 +659,14 @@ pub fn run(
         }
         txn = Some(t);
     }
+    if txn.is_none()
+        && !client.is_leader_link()
+        && crate::store::evict::needs_room(&srv.store)
+        && let Some(mut t) = srv.store.write_unless(now, busy)
+    {
+        // Reads evict too (their invalidations go ahead of the reply, below).
+        crate::store::evict::make_room(&mut t);
+    }
     let mut read_guard = None;
     if txn.is_none() && cmd.has(flags::ATOMIC_READ) && !(allowed_busy && busy()) {
         let Some(g) = srv.store.read_lock_unless(busy) else {
@@ -683,7 +700,13 @@ pub fn run(
     // invariant): two clock reads per command were 6-7% of the server's time at -P 16
     // through clock_gettime.
     let timed = srv.config.live.slowlog_slower_than.load(Ordering::Relaxed) >= 0
-        || srv.config.live.latency_tracking.load(Ordering::Relaxed);
+        || srv.config.live.latency_tracking.load(Ordering::Relaxed)
+        || srv
+            .config
+            .live
+            .latency_monitor_threshold
+            .load(Ordering::Relaxed)
+            > 0;
     let started = timed.then(quanta::Instant::now);
     remember_reads(srv, client, cmd, args);
     let mut ctx = Ctx {
@@ -702,6 +725,7 @@ pub fn run(
         Some(t) => crate::store::evict::make_room(t),
         None => true,
     };
+    srv.deliver_invalidations_before_reply(ctx.client.handle.id, ctx.out);
     let changes_before = srv.store.changes();
     // EXEC checks its queued commands itself, answering EXECABORT.
     let result = if room || cmd_flags & flags::DENYOOM == 0 || cmd.runs_queue() {
@@ -767,6 +791,14 @@ pub fn run(
         && !cmd.has(flags::SKIP_SLOWLOG)
     {
         srv.slowlog_record(client, args, d);
+    }
+    if let Some(d) = elapsed {
+        let event = if cmd.has(flags::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        srv.latency_sample(event, d);
     }
     result
 }

@@ -926,6 +926,11 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ctx.srv.active_expire.store(on, Ordering::Relaxed);
             ctx.out.ok();
         }
+        "pause-cron" if args.len() == 3 => {
+            let on = arg_i64(&args[2]).unwrap_or(0) != 0;
+            ctx.srv.cron_paused.store(on, Ordering::Relaxed);
+            ctx.out.ok();
+        }
         "set-disable-deny-scripts" if args.len() == 3 => {
             let on = arg_i64(&args[2]).unwrap_or(0) != 0;
             ctx.srv.scripts.allow_noscript.store(on, Ordering::Relaxed);
@@ -998,6 +1003,8 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "    Show low level info about the listpack encoding of <key>.",
             "OBJECT <key>",
             "    Show low level info about the `key` and associated value.",
+            "PAUSE-CRON <0|1>",
+            "    Stop periodic cron job processing.",
             "PROTOCOL <type>",
             "    Reply with a test value of the specified type. <type> can be: string,",
             "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",
@@ -1185,17 +1192,43 @@ fn slowlog_help(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 /// `latency-monitor-threshold 0`), so there are no samples: LATENCY's replies have Redis's
 /// shapes for that state.
 fn latency_latest(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    ctx.out.array(0);
+    let latest = ctx.srv.latency.latest();
+    ctx.out.array(latest.len());
+    for (event, time, ms, max) in latest {
+        ctx.out.array(4);
+        ctx.out.bulk(event.as_bytes());
+        ctx.out.int(time as i64);
+        ctx.out.int(ms as i64);
+        ctx.out.int(max as i64);
+    }
     Ok(())
 }
 
-fn latency_history(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    ctx.out.array(0);
+fn latency_history(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let event = String::from_utf8_lossy(&args[2]);
+    let samples = ctx
+        .srv
+        .latency
+        .series(&event)
+        .map(|s| s.samples)
+        .unwrap_or_default();
+    ctx.out.array(samples.len());
+    for (time, ms) in samples {
+        ctx.out.array(2);
+        ctx.out.int(time as i64);
+        ctx.out.int(ms as i64);
+    }
     Ok(())
 }
 
-fn latency_reset(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    ctx.out.int(0);
+fn latency_reset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let names: Vec<String> = args[2..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let n = ctx.srv.latency.reset(&names);
+    ctx.out.int(n as i64);
     Ok(())
 }
 

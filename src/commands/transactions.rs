@@ -121,6 +121,9 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
             continue;
         }
         srv.feed_monitors(ctx.client, cmd, &args);
+        // The earlier commands' invalidations are matched now, before this one's reads are
+        // registered: a key the transaction writes and then reads stays tracked, as Redis.
+        srv.deliver_key_invalidations(Some(ctx.client.handle.id));
         super::remember_reads(srv, ctx.client, cmd, &args);
         let started = std::time::Instant::now();
         let changes_before = srv.store.changes();

@@ -90,6 +90,8 @@ pub struct Live {
     pub dynamic_hz: AtomicBool,
     /// `latency-tracking` (per-command latency histograms).
     pub latency_tracking: AtomicBool,
+    /// `latency-monitor-threshold` in milliseconds (0: the latency monitor is off).
+    pub latency_monitor_threshold: AtomicU64,
     /// `busy-reply-threshold` (ms a script runs before other clients get `-BUSY`).
     pub busy_reply_threshold: AtomicI64,
     /// `client-output-buffer-limit` for normal clients.

@@ -577,7 +577,8 @@ pub static PARAMS: &[Param] = &[
     mem("active-defrag-ignore-bytes", "104857600", 1).inert(),
     int("active-defrag-max-scan-fields", "1000", 1, I64).inert(),
     p("maxmemory-clients", "0", Kind::MemoryOrPercent, true).inert(),
-    int("latency-monitor-threshold", "0", 0, I64).inert(),
+    int("latency-monitor-threshold", "0", 0, I64)
+        .live(|l, v| l.latency_monitor_threshold.store(num(v) as u64, Relaxed)),
     flag("latency-tracking", "yes").live(|l, v| l.latency_tracking.store(yes(v), Relaxed)),
     p(
         "latency-tracking-info-percentiles",

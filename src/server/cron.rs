@@ -63,6 +63,9 @@ pub async fn run(srv: Arc<Server>) {
             _ = tokio::time::sleep(period) => {}
             _ = shutdown.changed() => return,
         }
+        if srv.cron_paused.load(Ordering::Relaxed) {
+            continue;
+        }
         crate::store::value::refresh_lru_clock();
         crate::replication::leader::ping_followers(&srv);
         crate::replication::switchover::tick(&srv);
@@ -100,7 +103,12 @@ pub async fn run(srv: Arc<Server>) {
         // The cycle takes locks and may run for its whole budget: keep it off the reactor.
         // CLIENT PAUSE keeps the dataset static (and ends here once its time is up).
         if srv.pause_remaining_ms().is_none() && srv.active_expire.load(Ordering::Relaxed) {
-            let _ = tokio::task::spawn_blocking(move || active_expire_cycle(&srv2, budget)).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                let started = Instant::now();
+                active_expire_cycle(&srv2, budget);
+                srv2.latency_sample("expire-cycle", started.elapsed());
+            })
+            .await;
         }
         srv.deliver_invalidations(None);
         let max_tracked = srv
@@ -108,7 +116,7 @@ pub async fn run(srv: Arc<Server>) {
             .live
             .tracking_table_max_keys
             .load(Ordering::Relaxed);
-        srv.tracking.enforce_limit(&srv, max_tracked);
+        srv.tracking.enforce_limit(&srv, max_tracked, None);
         if last_sample.elapsed() >= Duration::from_millis(100) {
             let cmds = srv.stats.commands_processed.load(Ordering::Relaxed);
             let secs = last_sample.elapsed().as_secs_f64();

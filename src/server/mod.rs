@@ -4,6 +4,7 @@ pub mod aof_manifest;
 pub mod client;
 pub mod connection;
 pub mod cron;
+pub mod latency_monitor;
 pub mod listener;
 pub mod persistence;
 pub mod process;
@@ -12,6 +13,7 @@ pub mod tls;
 
 use crate::commands::{Client, Command, CommandTable, flags};
 use crate::config::Config;
+use crate::protocol::ReplyBuf;
 use crate::store::Store;
 use bytes::Bytes;
 use client::ClientHandle;
@@ -158,6 +160,11 @@ pub struct Server {
     /// The active expire cycle runs (DEBUG SET-ACTIVE-EXPIRE 0 stops it, so tests can
     /// watch keys expire on access only).
     pub active_expire: std::sync::atomic::AtomicBool,
+    /// DEBUG PAUSE-CRON 1: the cron does nothing (tests that need no background work,
+    /// such as enforcing the tracking table's limit, in between their commands).
+    pub cron_paused: std::sync::atomic::AtomicBool,
+    /// LATENCY LATEST / HISTORY: slow commands and cycles over `latency-monitor-threshold`.
+    pub latency: latency_monitor::LatencyMonitor,
     /// Successful saves (`rdb_saves`).
     pub rdb_saves: AtomicU64,
     /// Outcome of the last background save (`rdb_last_bgsave_status`).
@@ -235,6 +242,8 @@ impl Server {
             lastsave: AtomicU64::new(crate::base::now_ms() / 1000),
             dirty: AtomicU64::new(0),
             active_expire: std::sync::atomic::AtomicBool::new(true),
+            cron_paused: std::sync::atomic::AtomicBool::new(false),
+            latency: latency_monitor::LatencyMonitor::default(),
             rdb_saves: AtomicU64::new(0),
             last_bgsave_ok: std::sync::atomic::AtomicBool::new(true),
             last_bgsave_try: AtomicU64::new(0),
@@ -437,11 +446,56 @@ impl Server {
         }
     }
 
+    /// Records a latency-monitor sample for `event` if `elapsed` reaches
+    /// `latency-monitor-threshold`.
+    pub fn latency_sample(&self, event: &str, elapsed: Duration) {
+        let threshold = self
+            .config
+            .live
+            .latency_monitor_threshold
+            .load(Ordering::Relaxed);
+        if threshold > 0 {
+            self.latency
+                .add_sample_if_needed(threshold, event, elapsed.as_millis() as u64);
+        }
+    }
+
     /// Delivers the invalidations the last write caused (CLIENT TRACKING); `origin` is
     /// the client that wrote, for NOLOOP.
     pub fn deliver_invalidations(&self, origin: Option<u64>) {
         if let Some((keys, flushed)) = self.store.invalidations.take() {
-            self.tracking.invalidate(self, keys, flushed, origin);
+            self.tracking
+                .invalidate(self, keys, flushed, origin, None, true);
+        } else if self.tracking.bcast_waiting.load(Ordering::Relaxed) {
+            // BCAST keys a transaction's commands left pending.
+            self.tracking
+                .invalidate(self, Vec::new(), false, origin, None, true);
+        }
+    }
+
+    /// Inside a transaction, between its commands: invalidates the keys the commands so
+    /// far changed for the clients that read them, before the next command registers its
+    /// own reads (a key written then read stays tracked). BCAST messages wait for the end.
+    pub fn deliver_key_invalidations(&self, origin: Option<u64>) {
+        if let Some((keys, flushed)) = self.store.invalidations.take() {
+            self.tracking
+                .invalidate(self, keys, flushed, origin, None, false);
+        }
+    }
+
+    /// Delivers the invalidations of what happened before a command ran (keys evicted to
+    /// make room for it): the client running it gets its own in `out`, ahead of the
+    /// command's reply, as Redis sends them.
+    pub fn deliver_invalidations_before_reply(&self, client: u64, out: &mut ReplyBuf) {
+        if let Some((keys, flushed)) = self.store.invalidations.take() {
+            self.tracking.invalidate(
+                self,
+                keys,
+                flushed,
+                Some(client),
+                Some((client, out)),
+                false,
+            );
         }
     }
 

@@ -144,7 +144,8 @@ impl Policy {
 /// Used memory as eviction sees it: jemalloc's allocated bytes. Reading merges
 /// per-arena statistics, too slow for every write, so the value is cached and re-read
 /// after a millisecond, or, when it is within 5% of the limit, after 64 writes (so a
-/// pipelined burst cannot overshoot by more than a few values).
+/// pipelined burst cannot overshoot by more than a few values), or at once after a large
+/// allocation (`base::alloc`), so the command after a big write sees it.
 #[derive(Default)]
 pub struct MemoryGauge {
     value: AtomicU64,
@@ -179,7 +180,10 @@ impl MemoryGauge {
     pub fn used(&self, force: bool) -> u64 {
         let now = super::value::lru_clock() as u64;
         let last = self.read_at_ms.load(Ordering::Relaxed);
-        if force || (now as u32).wrapping_sub(last as u32) as u64 >= GAUGE_REFRESH_MS {
+        if force
+            || (now as u32).wrapping_sub(last as u32) as u64 >= GAUGE_REFRESH_MS
+            || crate::base::alloc::take_large_allocation()
+        {
             self.writes_since.store(0, Ordering::Relaxed);
             use tikv_jemalloc_ctl::{epoch, stats};
             let _ = epoch::advance();
@@ -227,6 +231,16 @@ impl Evictor {
         }
         cached.1.clone()
     }
+}
+
+/// A read-only command should evict before it runs, as Redis evicts before every command:
+/// a limit is set, a policy may evict, and the gauge is over the limit.
+pub fn needs_room(store: &super::Store) -> bool {
+    let ev = &store.evictor;
+    let max = ev.settings.maxmemory();
+    max != 0
+        && ev.gauge.used_for(max, false) > max
+        && Policy::current(&ev.settings) != Policy::NoEviction
 }
 
 /// Under `maxmemory`, or made so by evicting (false: over the limit and nothing left

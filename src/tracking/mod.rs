@@ -15,13 +15,14 @@
 //! Changed keys are collected by the write section (`store::Invalidations`) and delivered
 //! here after the command, through each target's outbox (with its output limit).
 
+use crate::protocol::ReplyBuf;
 use crate::server::Server;
 use crate::server::client::ClientHandle;
 use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The pub/sub channel RESP2 clients receive redirected invalidations on.
 pub const CHANNEL: &str = "__redis__:invalidate";
@@ -59,6 +60,10 @@ struct Inner {
     clients: HashMap<u64, Tracked>,
     /// Client/key pairs in `keys` (INFO tracking_total_items).
     items: usize,
+    /// BCAST: keys changed (with the client that wrote them, for NOLOOP) since the last
+    /// broadcast. Redis sends these once per event-loop turn, so a transaction's keys
+    /// under one prefix arrive in one message.
+    bcast_pending: Vec<(Bytes, Option<u64>)>,
 }
 
 /// The tracking state of the server.
@@ -67,6 +72,8 @@ pub struct Tracking {
     inner: Mutex<Inner>,
     /// Clients with tracking on (INFO tracking_clients).
     pub clients: AtomicUsize,
+    /// BCAST keys wait for a broadcast (a transaction's commands left them).
+    pub bcast_waiting: AtomicBool,
 }
 
 /// Table sizes for INFO: keys, items, prefixes.
@@ -181,38 +188,56 @@ impl Tracking {
                 inner.items += 1;
             }
         }
-        evict_over(&mut inner, srv, max_keys);
+        evict_over(&mut inner, srv, max_keys, &mut None);
     }
 
-    /// Keeps the table under `tracking-table-max-keys` when the limit was lowered (run by
-    /// the cron, as Redis's serverCron does).
-    pub fn enforce_limit(&self, srv: &Server, max_keys: usize) {
+    /// Keeps the table under `tracking-table-max-keys` when the limit was lowered: by the
+    /// cron, and before every command as Redis does, with `own` (the client about to run
+    /// one and its reply buffer) getting its messages ahead of that command's reply.
+    pub fn enforce_limit(
+        &self,
+        srv: &Server,
+        max_keys: usize,
+        mut own: Option<(u64, &mut ReplyBuf)>,
+    ) {
         if max_keys == 0 || self.clients.load(Ordering::Relaxed) == 0 {
             return;
         }
-        evict_over(&mut self.inner.lock(), srv, max_keys);
+        evict_over(&mut self.inner.lock(), srv, max_keys, &mut own);
     }
 
     /// Delivers the invalidations a command (or the cron) caused: `keys` changed, or
     /// every key when `flushed`. `origin` is the client that wrote (for NOLOOP). As Redis:
     /// a default-mode client gets one message per key, a BCAST client one per prefix
     /// (with the keys that changed under it).
-    pub fn invalidate(&self, srv: &Server, keys: Vec<Bytes>, flushed: bool, origin: Option<u64>) {
+    ///
+    /// `own` is the client running the command with the reply buffer it is writing:
+    /// messages to it go there, ahead of the reply (an eviction before the command), where
+    /// others go to outboxes, which a connection writes after its replies. BCAST messages
+    /// wait for a call with `broadcast` (the end of a command, not each command of a
+    /// transaction).
+    pub fn invalidate(
+        &self,
+        srv: &Server,
+        keys: Vec<Bytes>,
+        flushed: bool,
+        origin: Option<u64>,
+        mut own: Option<(u64, &mut ReplyBuf)>,
+        broadcast: bool,
+    ) {
         let mut inner = self.inner.lock();
         if flushed {
             inner.keys.clear();
             inner.items = 0;
             let ids: Vec<u64> = inner.clients.keys().copied().collect();
             for id in ids {
-                send(&mut inner, srv, id, None);
+                send(&mut inner, srv, id, None, &mut own);
             }
         }
-        let wants = |inner: &Inner, id: u64| {
+        let wants = |inner: &Inner, id: u64, origin: Option<u64>| {
             let noloop = inner.clients.get(&id).is_some_and(|t| t.mode.noloop);
             !(noloop && origin == Some(id))
         };
-        // BCAST: (prefix, client) -> the keys changed under the prefix, each once.
-        let mut by_prefix: HashMap<(Bytes, u64), Vec<Bytes>> = HashMap::new();
         let mut seen = HashSet::new();
         for key in keys {
             if !seen.insert(key.clone()) {
@@ -221,22 +246,44 @@ impl Tracking {
             if let Some(set) = inner.keys.remove(&key) {
                 inner.items -= set.len();
                 for id in set {
-                    if wants(&inner, id) {
-                        send(&mut inner, srv, id, Some(std::slice::from_ref(&key)));
+                    if wants(&inner, id, origin) {
+                        send(
+                            &mut inner,
+                            srv,
+                            id,
+                            Some(std::slice::from_ref(&key)),
+                            &mut own,
+                        );
                     }
                 }
             }
+            if !inner.prefixes.is_empty() {
+                inner.bcast_pending.push((key, origin));
+            }
+        }
+        if !broadcast || inner.bcast_pending.is_empty() {
+            self.bcast_waiting
+                .store(!inner.bcast_pending.is_empty(), Ordering::Relaxed);
+            return;
+        }
+        self.bcast_waiting.store(false, Ordering::Relaxed);
+        // BCAST: (prefix, client) -> the keys changed under the prefix, each once.
+        let mut by_prefix: HashMap<(Bytes, u64), Vec<Bytes>> = HashMap::new();
+        let mut sent = HashSet::new();
+        for (key, origin) in std::mem::take(&mut inner.bcast_pending) {
             for (prefix, ids) in inner.prefixes.iter().filter(|(p, _)| key.starts_with(p)) {
-                for &id in ids.iter().filter(|&&id| wants(&inner, id)) {
-                    by_prefix
-                        .entry((prefix.clone(), id))
-                        .or_default()
-                        .push(key.clone());
+                for &id in ids.iter().filter(|&&id| wants(&inner, id, origin)) {
+                    if sent.insert((prefix.clone(), id, key.clone())) {
+                        by_prefix
+                            .entry((prefix.clone(), id))
+                            .or_default()
+                            .push(key.clone());
+                    }
                 }
             }
         }
         for ((_, id), keys) in by_prefix {
-            send(&mut inner, srv, id, Some(&keys));
+            send(&mut inner, srv, id, Some(&keys), &mut own);
         }
     }
 
@@ -253,7 +300,12 @@ impl Tracking {
 
 /// Invalidates keys picked from the table (each to the clients holding it) until at most
 /// `max_keys` remain (0: no limit).
-fn evict_over(inner: &mut Inner, srv: &Server, max_keys: usize) {
+fn evict_over(
+    inner: &mut Inner,
+    srv: &Server,
+    max_keys: usize,
+    own: &mut Option<(u64, &mut ReplyBuf)>,
+) {
     while max_keys > 0 && inner.keys.len() > max_keys {
         let Some(k) = inner.keys.keys().next().cloned() else {
             break;
@@ -261,14 +313,20 @@ fn evict_over(inner: &mut Inner, srv: &Server, max_keys: usize) {
         let set = inner.keys.remove(&k).unwrap_or_default();
         inner.items -= set.len();
         for id in set {
-            send(inner, srv, id, Some(std::slice::from_ref(&k)));
+            send(inner, srv, id, Some(std::slice::from_ref(&k)), own);
         }
     }
 }
 
 /// Sends one invalidation message (keys, or null for a flush) to client `id` or its
 /// redirect target.
-fn send(inner: &mut Inner, srv: &Server, id: u64, keys: Option<&[Bytes]>) {
+fn send(
+    inner: &mut Inner,
+    srv: &Server,
+    id: u64,
+    keys: Option<&[Bytes]>,
+    own: &mut Option<(u64, &mut ReplyBuf)>,
+) {
     let Some(t) = inner.clients.get_mut(&id) else {
         return;
     };
@@ -298,5 +356,8 @@ fn send(inner: &mut Inner, srv: &Server, id: u64, keys: Option<&[Bytes]>) {
     }
     let resp3 = target.resp.load(Ordering::Relaxed) >= 3;
     encode_keys(&mut out, keys, resp3);
-    srv.deliver(&target, out.freeze());
+    match own {
+        Some((id, buf)) if *id == target.id => buf.raw(&out),
+        _ => srv.deliver(&target, out.freeze()),
+    }
 }
