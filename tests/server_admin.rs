@@ -1393,3 +1393,100 @@ fn latency_monitor_records_slow_commands() {
     assert_eq!(r.cmd(&["LATENCY", "RESET"]), Reply::int(1));
     assert_eq!(r.cmd(&["LATENCY", "LATEST"]), Reply::Array(vec![]));
 }
+
+/// What CLIENT LIST says of buffers follows their use, as Redis: a command is still in
+/// the query buffer while it runs (`qbuf=26` for CLIENT LIST itself), an idle client's
+/// reply buffer shrinks to 1 KiB (`rbs`) once its peak is forgotten and grows back when
+/// replies fill it.
+#[test]
+fn client_list_buffers_follow_use() {
+    let s = debug_server();
+    let mut r = s.raw();
+    let field = |line: &str, name: &str| -> usize {
+        line.split(' ')
+            .find_map(|f| f.strip_prefix(&format!("{name}=")).map(str::to_string))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {line}"))
+    };
+    let me = r.cmd(&["CLIENT", "INFO"]).as_string();
+    assert_eq!(field(&me, "qbuf"), 26, "{me}");
+    assert_eq!(
+        r.cmd(&["DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "100"]),
+        Reply::ok()
+    );
+    let mut idle = s.raw();
+    idle.cmd(&["CLIENT", "SETNAME", "idle"]);
+    let rbs = |r: &mut RawConn| {
+        let list = r.cmd(&["CLIENT", "LIST"]).as_string();
+        let line = list
+            .lines()
+            .find(|l| l.contains("name=idle"))
+            .unwrap()
+            .to_string();
+        field(&line, "rbs")
+    };
+    assert!(
+        poll_until(Duration::from_secs(5), Duration::from_millis(50), || rbs(
+            &mut r
+        )
+            == 1024),
+        "idle reply buffer did not shrink: rbs={}",
+        rbs(&mut r)
+    );
+    r.cmd(&["SET", "big", &"x".repeat(32 * 1024)]);
+    assert_eq!(
+        r.cmd(&["DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "never"]),
+        Reply::ok()
+    );
+    assert!(
+        poll_until(Duration::from_secs(5), Duration::from_millis(20), || {
+            idle.cmd(&["GET", "big"]);
+            rbs(&mut r) == 16 * 1024
+        }),
+        "busy reply buffer did not grow: rbs={}",
+        rbs(&mut r)
+    );
+    r.cmd(&["DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "reset"]);
+    assert_eq!(
+        r.cmd(&["DEBUG", "REPLYBUFFER", "SIZE", "1"]).err_text(),
+        "ERR unknown subcommand or wrong number of arguments for 'REPLYBUFFER'. Try DEBUG HELP."
+    );
+}
+
+/// The slow log holds what ran: a transaction's commands (not EXEC), a blocked command
+/// when it is served, and it outlives CONFIG RESETSTAT.
+#[test]
+fn slowlog_logs_what_ran() {
+    let (s, mut r) = setup();
+    r.cmd(&["CONFIG", "SET", "slowlog-log-slower-than", "0"]);
+    r.cmd(&["SLOWLOG", "RESET"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["SET", "k", "v"]);
+    r.cmd(&["EXEC"]);
+    let last_args = |r: &mut RawConn| {
+        let entries = r.cmd(&["SLOWLOG", "GET", "1"]);
+        entries.as_array()[0].as_array()[3].strings()
+    };
+    assert_eq!(last_args(&mut r), ["SET", "k", "v"]);
+    let mut blocked = s.raw();
+    blocked.send_cmd(&["BLPOP", "l", "0"]);
+    assert!(poll_until(
+        Duration::from_secs(5),
+        Duration::from_millis(10),
+        || {
+            info_field(&r.cmd(&["INFO", "clients"]).as_string(), "blocked_clients").as_deref()
+                == Some("1")
+        }
+    ));
+    r.cmd(&["MULTI"]);
+    r.cmd(&["LPUSH", "l", "x"]);
+    r.cmd(&["SLOWLOG", "RESET"]);
+    r.cmd(&["EXEC"]);
+    assert_eq!(blocked.read_reply(), Reply::bulks(&["l", "x"]));
+    assert_eq!(last_args(&mut r), ["BLPOP", "l", "0"]);
+    r.cmd(&["CONFIG", "RESETSTAT"]);
+    assert!(
+        r.cmd(&["SLOWLOG", "LEN"]).as_int() > 0,
+        "RESETSTAT cleared the slow log"
+    );
+}

@@ -66,6 +66,9 @@ impl Op {
 /// One blocked client.
 pub struct Waiter {
     handle: Arc<ClientHandle>,
+    /// The blocking command as sent (copied in by the dispatcher before its write
+    /// section ends), for the slow log when it is served.
+    pub args: std::sync::OnceLock<Vec<Bytes>>,
     db: usize,
     keys: Vec<Bytes>,
     op: Op,
@@ -214,7 +217,12 @@ impl Blocking {
                         resp3: w.resp3,
                         ..Default::default()
                     };
+                    let started = std::time::Instant::now();
                     w.perform(srv, txn, &key, &mut out);
+                    // Logged when it runs, as Redis logs a served blocked command.
+                    if let Some(args) = w.args.get() {
+                        srv.slowlog_record(&w.handle, args, started.elapsed());
+                    }
                     srv.deliver(&w.handle, out.buf.freeze());
                     w.notify.notify_one();
                     served_any = true;
@@ -500,6 +508,7 @@ fn register(ctx: &mut Ctx<'_>, keys: Vec<Bytes>, op: Op, timeout: Option<std::ti
     let db = ctx.db();
     let w = Arc::new(Waiter {
         handle: ctx.client.handle.clone(),
+        args: std::sync::OnceLock::new(),
         db,
         keys,
         op,

@@ -736,6 +736,13 @@ pub fn run(
     if cmd.runs_queue() {
         srv.feed_monitors(ctx.client, cmd, args);
     }
+    // A command that blocked keeps a copy of itself for the slow log (it may be served
+    // by another client's write as soon as this write section ends).
+    if let Some((w, _)) = &ctx.client.pending_block {
+        let _ = w
+            .args
+            .set(args.iter().map(|a| Bytes::copy_from_slice(a)).collect());
+    }
     // Read while the command still holds its write section (if any): no other write
     // can have moved the count.
     let changed = ctx.txn.is_some() && srv.store.changes() != changes_before;
@@ -790,7 +797,7 @@ pub fn run(
     if let Some(d) = elapsed
         && !cmd.has(flags::SKIP_SLOWLOG)
     {
-        srv.slowlog_record(client, args, d);
+        srv.slowlog_record(&client.handle, args, d);
     }
     if let Some(d) = elapsed {
         let event = if cmd.has(flags::FAST) {

@@ -565,14 +565,19 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         &st.error_replies,
         &st.qbuf_limit_disconnections,
         &st.obuf_limit_disconnections,
+        &st.sync_full,
+        &st.sync_partial_ok,
+        &st.sync_partial_err,
+        &ctx.srv.rdb_saves,
     ] {
         a.store(0, Ordering::Relaxed);
     }
     let ks = &ctx.srv.store.stats;
-    for a in [&ks.expired_keys, &ks.hits, &ks.misses] {
+    for a in [&ks.expired_keys, &ks.evicted_keys, &ks.hits, &ks.misses] {
         a.store(0, Ordering::Relaxed);
     }
-    ctx.srv.slowlog.lock().entries.clear();
+    ctx.srv.store.lazyfree.reset_freed();
+    // (The slow log stays: SLOWLOG RESET clears it, as in Redis.)
     ctx.srv.errorstats.lock().clear();
     for c in ctx.srv.commands.all.iter() {
         c.stats.reset();
@@ -926,6 +931,26 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ctx.srv.active_expire.store(on, Ordering::Relaxed);
             ctx.out.ok();
         }
+        "replybuffer" if args.len() == 4 => {
+            let policy = &ctx.srv.reply_buffers;
+            let value = &args[3];
+            if args[2].eq_ignore_ascii_case(b"peak-reset-time") {
+                let ms = if value.eq_ignore_ascii_case(b"never") {
+                    -1
+                } else if value.eq_ignore_ascii_case(b"reset") {
+                    crate::server::reply_buffer::DEFAULT_PEAK_RESET_MS
+                } else {
+                    arg_i64(value)?
+                };
+                policy.peak_reset_ms.store(ms, Ordering::Relaxed);
+            } else if args[2].eq_ignore_ascii_case(b"resizing") {
+                let on = arg_i64(value).unwrap_or(0) != 0;
+                policy.resizing.store(on, Ordering::Relaxed);
+            } else {
+                return Err(CmdError::subcommand(args, "DEBUG"));
+            }
+            ctx.out.ok();
+        }
         "pause-cron" if args.len() == 3 => {
             let on = arg_i64(&args[2]).unwrap_or(0) != 0;
             ctx.srv.cron_paused.store(on, Ordering::Relaxed);
@@ -1005,6 +1030,12 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "    Show low level info about the `key` and associated value.",
             "PAUSE-CRON <0|1>",
             "    Stop periodic cron job processing.",
+            "REPLYBUFFER PEAK-RESET-TIME <NEVER||RESET|time>",
+            "    Sets the time (in milliseconds) to wait between client reply buffer peak resets.",
+            "    In case NEVER is provided the last observed peak will never be reset",
+            "    In case RESET is provided the peak reset time will be restored to the default value",
+            "REPLYBUFFER RESIZING <0|1>",
+            "    Enable or disable the reply buffer resize cron job",
             "PROTOCOL <type>",
             "    Reply with a test value of the specified type. <type> can be: string,",
             "    integer, double, bignum, null, array, set, map, attrib, push, verbatim,",

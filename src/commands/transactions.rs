@@ -129,14 +129,12 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
         let changes_before = srv.store.changes();
         let result = (cmd.handler_for(&args))(ctx, &args);
         let changed = srv.store.changes() != changes_before;
-        super::record_call(
-            srv,
-            cmd,
-            &args,
-            Some(started.elapsed()),
-            result.is_err(),
-            changed,
-        );
+        let elapsed = started.elapsed();
+        super::record_call(srv, cmd, &args, Some(elapsed), result.is_err(), changed);
+        // The slow log shows the commands a transaction ran, not EXEC, as Redis.
+        if !cmd.has(super::flags::SKIP_SLOWLOG) {
+            srv.slowlog_record(&ctx.client.handle, &args, elapsed);
+        }
         if let Err(e) = result {
             srv.reply_error(ctx.out, &e);
         }

@@ -184,6 +184,10 @@ impl RequestParser {
             .drain(..)
             .map(|(s, e)| frame.slice(s..e))
             .collect();
+        // A huge multibulk's room is not kept for the connection's life.
+        if self.ranges.capacity() > 1024 {
+            self.ranges = Vec::new();
+        }
         self.remaining = None;
         self.pos = 0;
         Ok(Parsed::Command(args))

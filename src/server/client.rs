@@ -369,6 +369,12 @@ pub struct ClientHandle {
     pub last_cmd: Mutex<(&'static str, &'static str)>,
     /// Query buffer bytes, output buffer bytes (refreshed per batch).
     pub qbuf: AtomicUsize,
+    /// Unused room in the query buffer (CLIENT LIST `qbuf-free`).
+    pub qbuf_free: AtomicUsize,
+    /// The reply buffer size kept between writes (CLIENT LIST `rbs`).
+    pub rbs: AtomicUsize,
+    /// The recent peak of the reply buffer (CLIENT LIST `rbp`).
+    pub rbp: AtomicUsize,
     /// Output bytes waiting on the socket.
     pub obuf: AtomicUsize,
     /// RESP version (2 or 3).
@@ -423,6 +429,9 @@ impl ClientHandle {
             multi: AtomicI64::new(-1),
             last_cmd: Mutex::new(("NULL", "")),
             qbuf: AtomicUsize::new(0),
+            qbuf_free: AtomicUsize::new(0),
+            rbs: AtomicUsize::new(crate::server::reply_buffer::CHUNK),
+            rbp: AtomicUsize::new(0),
             obuf: AtomicUsize::new(0),
             resp: AtomicUsize::new(2),
             killed: AtomicBool::new(false),
@@ -485,9 +494,10 @@ impl ClientHandle {
         }
         let (lib_name, lib_ver) = self.lib.lock().clone();
         let qbuf = self.qbuf.load(Ordering::Relaxed);
+        let qbuf_free = self.qbuf_free.load(Ordering::Relaxed);
         let obuf = self.obuf.load(Ordering::Relaxed) + self.outbox.pending.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl={} oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp={} obl={} oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.laddr,
@@ -502,9 +512,12 @@ impl ClientHandle {
             self.ssub.load(Ordering::Relaxed),
             self.multi.load(Ordering::Relaxed),
             qbuf,
+            qbuf_free,
+            self.rbs.load(Ordering::Relaxed),
+            self.rbp.load(Ordering::Relaxed),
             obuf,
             obuf,
-            qbuf + obuf,
+            qbuf + qbuf_free + self.rbs.load(Ordering::Relaxed) + obuf,
             {
                 let (name, sub) = *self.last_cmd.lock();
                 if sub.is_empty() {

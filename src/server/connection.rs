@@ -2,8 +2,8 @@
 
 use crate::commands::{self, Client};
 use crate::protocol::{Parsed, ReplyBuf, RequestLimits, RequestParser};
-use crate::server::Server;
 use crate::server::client::{ClientHandle, WaitState};
+use crate::server::{Server, reply_buffer};
 use bytes::{Buf, BytesMut};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -12,6 +12,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Read granularity; the buffer grows beyond it only for large arguments.
 const READ_CHUNK: usize = 16 * 1024;
+/// An idle client's query buffer is freed after this long (Redis: 2 s).
+const QBUF_IDLE_FREE: Duration = Duration::from_secs(2);
+/// How often a busy client's query buffer is checked against its recent peak.
+const QBUF_RESIZE_EVERY: Duration = Duration::from_millis(250);
+/// Query buffers at or under this size are never shrunk (Redis's PROTO_RESIZE_THRESHOLD).
+const QBUF_RESIZE_THRESHOLD: usize = 32 * 1024;
 /// Flush replies mid-batch once this much output accumulates (bounds a pipelined batch).
 const FLUSH_AT: usize = 64 * 1024;
 
@@ -20,9 +26,11 @@ const FLUSH_AT: usize = 64 * 1024;
 async fn flush<W: AsyncWrite + Unpin>(
     wr: &mut W,
     out: &mut ReplyBuf,
+    sizer: &mut reply_buffer::Sizer,
     handle: &ClientHandle,
     srv: &Server,
 ) -> Result<(), ()> {
+    sizer.wrote(out.buf.len());
     if !out.buf.is_empty() {
         handle.obuf.store(out.buf.len(), Ordering::Relaxed);
         if srv.enforce_output_limit(handle) {
@@ -47,8 +55,9 @@ async fn flush<W: AsyncWrite + Unpin>(
         }
     }
     handle.obuf.store(0, Ordering::Relaxed);
-    if out.buf.capacity() > 1024 * 1024 {
-        out.buf = BytesMut::new();
+    // A big reply grew the buffer: keep only the size this connection's use calls for.
+    if out.buf.capacity() > sizer.size {
+        out.buf = BytesMut::with_capacity(sizer.size);
     }
     Ok(())
 }
@@ -205,6 +214,9 @@ where
     let mut out = ReplyBuf::default();
     let mut shutdown = srv.shutdown.subscribe();
     let mut last_activity = Instant::now();
+    let mut last_resize = Instant::now();
+    let mut qbuf_peak = 0usize;
+    let mut rbuf = reply_buffer::Sizer::default();
 
     'conn: loop {
         // Run every complete request already buffered.
@@ -214,15 +226,22 @@ where
         let mut now = crate::base::now_ms();
         crate::store::value::set_lru_clock(now);
         loop {
+            let buffered = inbuf.len();
             match parser.parse(&mut inbuf, &lim) {
                 Ok(Parsed::Command(args)) => {
+                    // While it runs, the command is still in the query buffer (CLIENT
+                    // LIST `qbuf`), as in Redis.
+                    handle.qbuf.store(buffered, Ordering::Relaxed);
                     let mut request = args;
                     while let Some(held) =
                         commands::execute(&srv, &mut client, &mut out, request, now)
                     {
                         // CLIENT PAUSE or a running script held the command: flush,
                         // wait for it to end, then run it again (it checks again).
-                        if flush(&mut wr, &mut out, &handle, &srv).await.is_err() {
+                        if flush(&mut wr, &mut out, &mut rbuf, &handle, &srv)
+                            .await
+                            .is_err()
+                        {
                             break 'conn;
                         }
                         let waited = if srv.scripts.run.is_running() {
@@ -237,7 +256,9 @@ where
                         request = held;
                     }
                     if let Some((w, deadline)) = client.pending_block.take() {
-                        let flushed = flush(&mut wr, &mut out, &handle, &srv).await.is_ok();
+                        let flushed = flush(&mut wr, &mut out, &mut rbuf, &handle, &srv)
+                            .await
+                            .is_ok();
                         let mark = out.buf.len();
                         let waited = if flushed {
                             let input = (&mut rd, &mut inbuf);
@@ -263,7 +284,10 @@ where
                     }
                     if let Some(w) = client.pending_wait.take() {
                         // WAIT: hold this client's replies until enough followers ack.
-                        if flush(&mut wr, &mut out, &handle, &srv).await.is_err() {
+                        if flush(&mut wr, &mut out, &mut rbuf, &handle, &srv)
+                            .await
+                            .is_err()
+                        {
                             break 'conn;
                         }
                         let mark = out.buf.len();
@@ -288,7 +312,9 @@ where
                         break;
                     }
                     if out.buf.len() >= FLUSH_AT
-                        && flush(&mut wr, &mut out, &handle, &srv).await.is_err()
+                        && flush(&mut wr, &mut out, &mut rbuf, &handle, &srv)
+                            .await
+                            .is_err()
                     {
                         break 'conn;
                     }
@@ -307,7 +333,10 @@ where
         for msg in handle.outbox.drain() {
             out.raw(&msg);
         }
-        if flush(&mut wr, &mut out, &handle, &srv).await.is_err() {
+        if flush(&mut wr, &mut out, &mut rbuf, &handle, &srv)
+            .await
+            .is_err()
+        {
             break;
         }
         if client.close || handle.killed.load(Ordering::Acquire) {
@@ -325,14 +354,46 @@ where
                 .fetch_add(1, Ordering::Relaxed);
             break;
         }
+        qbuf_peak = qbuf_peak.max(inbuf.len());
+        // The query buffer follows use, as Redis's clientsCronResizeQueryBuffer: freed
+        // after 2 s idle, halved to the recent peak when it is over 32 KiB and more than
+        // twice that peak.
+        let idle_for = last_activity.elapsed();
+        if inbuf.is_empty() && idle_for >= QBUF_IDLE_FREE {
+            if inbuf.capacity() > 0 {
+                inbuf = BytesMut::new();
+            }
+        } else if last_resize.elapsed() >= QBUF_RESIZE_EVERY {
+            if inbuf.capacity() > QBUF_RESIZE_THRESHOLD && inbuf.capacity() / 2 > qbuf_peak {
+                let mut smaller = BytesMut::with_capacity(qbuf_peak.max(READ_CHUNK));
+                smaller.extend_from_slice(&inbuf);
+                inbuf = smaller;
+            }
+            qbuf_peak = inbuf.len();
+            last_resize = Instant::now();
+        }
+        if inbuf.capacity() > 0 || idle_for < QBUF_IDLE_FREE {
+            inbuf.reserve(READ_CHUNK);
+        }
         handle.qbuf.store(inbuf.len(), Ordering::Relaxed);
+        handle
+            .qbuf_free
+            .store(inbuf.capacity() - inbuf.len(), Ordering::Relaxed);
+        if rbuf.check(&srv.reply_buffers, Instant::now()) && out.buf.capacity() > rbuf.size {
+            out.buf = BytesMut::with_capacity(rbuf.size);
+        }
+        handle.rbs.store(rbuf.size, Ordering::Relaxed);
+        handle.rbp.store(rbuf.peak, Ordering::Relaxed);
+        let resize_at = rbuf.next_check(&srv.reply_buffers);
         let timeout = srv.config.live.timeout.load(Ordering::Relaxed);
         let idle_exempt = client.subs.count() > 0
             || handle.monitor.load(Ordering::Relaxed)
             || handle.replica.load(Ordering::Relaxed);
         let idle_deadline =
             (timeout > 0 && !idle_exempt).then(|| last_activity + Duration::from_secs(timeout));
-        inbuf.reserve(READ_CHUNK);
+        // An idle client's buffer is freed once (then a read brings it back).
+        let free_at =
+            (inbuf.capacity() > 0 && inbuf.is_empty()).then(|| last_activity + QBUF_IDLE_FREE);
         tokio::select! {
             r = rd.read_buf(&mut inbuf) => match r {
                 Ok(0) | Err(_) => break,
@@ -355,6 +416,8 @@ where
                 tracing::debug!(client = handle.id, "closing idle client");
                 break;
             }
+            _ = sleep_until(free_at) => {}
+            _ = sleep_until(resize_at) => {}
         }
     }
     commands::pubsub::unsubscribe_all(&srv, &mut client);

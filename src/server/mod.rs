@@ -9,6 +9,7 @@ pub mod listener;
 pub mod persistence;
 pub mod process;
 pub mod pubsub;
+pub mod reply_buffer;
 pub mod tls;
 
 use crate::commands::{Client, Command, CommandTable, flags};
@@ -165,6 +166,8 @@ pub struct Server {
     pub cron_paused: std::sync::atomic::AtomicBool,
     /// LATENCY LATEST / HISTORY: slow commands and cycles over `latency-monitor-threshold`.
     pub latency: latency_monitor::LatencyMonitor,
+    /// How connections size their reply buffers (DEBUG REPLYBUFFER).
+    pub reply_buffers: reply_buffer::Policy,
     /// Successful saves (`rdb_saves`).
     pub rdb_saves: AtomicU64,
     /// Outcome of the last background save (`rdb_last_bgsave_status`).
@@ -244,6 +247,7 @@ impl Server {
             active_expire: std::sync::atomic::AtomicBool::new(true),
             cron_paused: std::sync::atomic::AtomicBool::new(false),
             latency: latency_monitor::LatencyMonitor::default(),
+            reply_buffers: reply_buffer::Policy::default(),
             rdb_saves: AtomicU64::new(0),
             last_bgsave_ok: std::sync::atomic::AtomicBool::new(true),
             last_bgsave_try: AtomicU64::new(0),
@@ -576,7 +580,7 @@ impl Server {
 
     /// Records a command in SLOWLOG when it ran longer than the threshold (secrets
     /// redacted, as Redis does).
-    pub fn slowlog_record(&self, client: &Client, args: &[Bytes], elapsed: Duration) {
+    pub fn slowlog_record(&self, client: &ClientHandle, args: &[Bytes], elapsed: Duration) {
         let threshold = self.config.live.slowlog_slower_than.load(Ordering::Relaxed);
         let micros = elapsed.as_micros() as u64;
         if threshold < 0 || micros < threshold as u64 {
@@ -599,7 +603,8 @@ impl Server {
                 v.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());
                 kept.push(Bytes::from(v));
             } else {
-                kept.push(a.clone());
+                // A copy: a slice would pin the whole request buffer it came from.
+                kept.push(Bytes::copy_from_slice(a));
             }
         }
         let mut log = self.slowlog.lock();
@@ -610,8 +615,8 @@ impl Server {
             time: crate::base::now_ms() / 1000,
             micros,
             args: kept,
-            addr: client.handle.addr.to_string(),
-            name: client.handle.name.lock().clone(),
+            addr: client.addr.to_string(),
+            name: client.name.lock().clone(),
         });
         while log.entries.len() > max_len {
             log.entries.pop_back();

@@ -175,6 +175,14 @@ impl MemoryGauge {
             });
     }
 
+    /// The cached reading, or a fresh one after a large allocation: the read path's view.
+    pub fn cached_or_fresh(&self) -> u64 {
+        if crate::base::alloc::take_large_allocation() {
+            return self.used(true);
+        }
+        self.value.load(Ordering::Relaxed)
+    }
+
     /// Allocated bytes, fresh when `force` or after a millisecond (measured on the
     /// cached millisecond clock, not a system call per write).
     pub fn used(&self, force: bool) -> u64 {
@@ -235,11 +243,13 @@ impl Evictor {
 
 /// A read-only command should evict before it runs, as Redis evicts before every command:
 /// a limit is set, a policy may evict, and the gauge is over the limit.
+/// Reads only the cached gauge (and the large-allocation flag): nothing shared is
+/// written on the read path.
 pub fn needs_room(store: &super::Store) -> bool {
     let ev = &store.evictor;
     let max = ev.settings.maxmemory();
     max != 0
-        && ev.gauge.used_for(max, false) > max
+        && ev.gauge.cached_or_fresh() > max
         && Policy::current(&ev.settings) != Policy::NoEviction
 }
 

@@ -136,9 +136,14 @@ impl LazyFree {
         self.counters.pending.load(Ordering::Relaxed)
     }
 
-    /// Objects freed in the background since startup.
+    /// Objects freed in the background since startup (or CONFIG RESETSTAT).
     pub fn freed(&self) -> u64 {
         self.counters.freed.load(Ordering::Relaxed)
+    }
+
+    /// CONFIG RESETSTAT: `lazyfreed_objects` starts again from 0.
+    pub fn reset_freed(&self) {
+        self.counters.freed.store(0, Ordering::Relaxed);
     }
 }
 
