@@ -146,3 +146,89 @@ fn bgsave_errors_and_schedule() {
         }
     ));
 }
+
+/// The AOF: turned on at runtime it writes a base of the dataset and then every write;
+/// DEBUG LOADAOF, a restart after kill -9 (`appendfsync always`) and stock redis-server
+/// started on the directory all give back the same dataset; BGREWRITEAOF moves to a
+/// new base and incremental file, and ours loads what stock appended.
+#[test]
+fn append_only_file_round_trips() {
+    if is_stock_redis() {
+        return;
+    }
+    let s = TestServer::start(&["--enable-debug-command", "yes", "--appendfsync", "always"]);
+    let mut r = s.raw();
+    r.cmd(&["SET", "before", "1"]);
+    assert_eq!(r.cmd(&["CONFIG", "SET", "appendonly", "yes"]), Reply::ok());
+    assert!(poll_until(Duration::from_secs(10), Duration::from_millis(20), || {
+        persistence_field(&mut r, "aof_rewrite_in_progress") == "0"
+            && persistence_field(&mut r, "aof_rewrite_scheduled") == "0"
+    }));
+    assert_eq!(persistence_field(&mut r, "aof_enabled"), "1");
+    r.cmd(&["SELECT", "3"]);
+    r.cmd(&["RPUSH", "list", "a", "b", "c"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["INCR", "n"]);
+    r.cmd(&["HSET", "h", "f", "v"]);
+    r.cmd(&["EXEC"]);
+    r.cmd(&["SET", "ttl", "v", "EX", "1000"]);
+    r.cmd(&["XADD", "s", "1-1", "f", "v"]);
+    r.cmd(&["XGROUP", "CREATE", "s", "g", "0"]);
+    r.cmd(&["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"]);
+    r.cmd(&["SELECT", "0"]);
+    let digest = r.cmd(&["DEBUG", "DIGEST"]);
+    assert_eq!(r.cmd(&["DEBUG", "LOADAOF"]), Reply::ok());
+    assert_eq!(r.cmd(&["DEBUG", "DIGEST"]), digest, "DEBUG LOADAOF changed the data");
+    // kill -9, then a restart that loads the AOF (not an RDB file).
+    let dir = s.dir().display().to_string();
+    let mut s = s;
+    let pid = s.pid().expect("pid").to_string();
+    std::process::Command::new("kill").args(["-9", &pid]).status().unwrap();
+    assert!(s.wait_exit(Duration::from_secs(10)).is_some());
+    let s2 = TestServer::start(&[
+        "--dir",
+        &dir,
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut r2 = s2.raw();
+    assert_eq!(r2.cmd(&["DEBUG", "DIGEST"]), digest, "restart from the AOF");
+    assert_eq!(r2.cmd(&["BGREWRITEAOF"]).as_string(), "Background append only file rewriting started");
+    assert!(poll_until(Duration::from_secs(10), Duration::from_millis(20), || {
+        persistence_field(&mut r2, "aof_rewrite_in_progress") == "0"
+    }));
+    r2.cmd(&["SET", "after-rewrite", "x"]);
+    let digest2 = r2.cmd(&["DEBUG", "DIGEST"]);
+    let manifest = std::fs::read_to_string(
+        std::path::Path::new(&dir).join("appendonlydir/appendonly.aof.manifest"),
+    )
+    .unwrap();
+    assert!(manifest.contains("appendonly.aof.2.base.rdb seq 2 type b"), "{manifest}");
+    assert!(manifest.contains("appendonly.aof.2.incr.aof seq 2 type i"), "{manifest}");
+    r2.send_cmd(&["SHUTDOWN", "NOSAVE"]);
+    let mut s2 = s2;
+    drop(r);
+    assert!(s2.wait_exit(Duration::from_secs(10)).is_some());
+    // Stock Redis loads our files, appends, and we load what it wrote.
+    let stock = TestServer::start_stock(&[
+        "--dir",
+        &dir,
+        "--appendonly",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut st = stock.raw();
+    assert_eq!(st.cmd(&["DEBUG", "DIGEST"]), digest2, "stock loading our AOF");
+    st.cmd(&["SET", "from-stock", "1"]);
+    let digest3 = st.cmd(&["DEBUG", "DIGEST"]);
+    st.send_cmd(&["SHUTDOWN", "NOSAVE"]);
+    let mut stock = stock;
+    assert!(stock.wait_exit(Duration::from_secs(10)).is_some());
+    let s3 = TestServer::start(&["--dir", &dir, "--appendonly", "yes", "--enable-debug-command", "yes"]);
+    assert_eq!(s3.raw().cmd(&["DEBUG", "DIGEST"]), digest3, "ours loading stock's AOF");
+}

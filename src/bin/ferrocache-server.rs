@@ -129,7 +129,13 @@ async fn run(cfg: Config) -> i32 {
         tracing::error!(error = %e, "Aborting because of ACL errors");
         return 1;
     }
-    if let Err(e) = server::persistence::load_at_startup(&srv) {
+    if srv.config.get("appendonly").as_deref() == Some("yes") {
+        // As Redis 7: with the AOF on, the data comes from it (the RDB file is not read).
+        if let Err(e) = server::aof::start(&srv) {
+            tracing::error!(error = %e, "Fatal error loading the append only file, exiting");
+            return 1;
+        }
+    } else if let Err(e) = server::persistence::load_at_startup(&srv) {
         tracing::error!(error = %e, file = %server::persistence::rdb_path(&srv).display(), "Fatal error loading the DB, exiting");
         return 1;
     }

@@ -184,7 +184,7 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
             let aof = &srv.aof_rewrite;
             let _ = write!(
                 out,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:{}\r\naof_enabled:0\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:ok\r\n",
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\ncurrent_cow_size:0\r\ncurrent_save_keys_processed:0\r\ncurrent_save_keys_total:0\r\nrdb_changes_since_last_save:{}\r\nrdb_bgsave_in_progress:{}\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:{}\r\nrdb_last_bgsave_time_sec:-1\r\nrdb_current_bgsave_time_sec:-1\r\nrdb_saves:{}\r\naof_enabled:{}\r\naof_rewrite_in_progress:{}\r\naof_rewrite_scheduled:{}\r\naof_last_rewrite_time_sec:{}\r\naof_current_rewrite_time_sec:{}\r\naof_last_bgrewrite_status:{}\r\naof_rewrites:{}\r\naof_rewrites_consecutive_failures:{}\r\naof_last_write_status:{}\r\n",
                 srv.dirty.load(Ordering::Relaxed),
                 (srv.store.snapshot_in_progress() && !aof.in_progress.load(Ordering::Relaxed))
                     as u8,
@@ -195,6 +195,7 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
                     "err"
                 },
                 srv.rdb_saves.load(Ordering::Relaxed),
+                srv.aof.enabled() as u8,
                 aof.in_progress.load(Ordering::Relaxed) as u8,
                 aof.scheduled.load(Ordering::Relaxed) as u8,
                 aof.last_time_sec.load(Ordering::Relaxed),
@@ -206,6 +207,7 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
                 },
                 aof.rewrites.load(Ordering::Relaxed),
                 aof.consecutive_failures.load(Ordering::Relaxed),
+                if srv.aof.failing() { "err" } else { "ok" },
             );
         }
         "stats" => {

@@ -544,6 +544,19 @@ fn config_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     if pairs
         .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("appendonly"))
+    {
+        drop(ctx.read_guard.take());
+        let srv = ctx.srv;
+        if let Err(e) = crate::server::aof::apply(srv, ctx.w_taken()) {
+            tracing::warn!(error = %e, "could not turn the AOF on");
+            return Err(CmdError::err(format!(
+                "CONFIG SET failed (possibly related to argument 'appendonly') - {e}"
+            )));
+        }
+    }
+    if pairs
+        .iter()
         .any(|(k, _)| k.eq_ignore_ascii_case("maxmemory"))
     {
         // As Redis: a limit lowered below what is used evicts now, not at the next write.
@@ -906,6 +919,32 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             }
             ctx.out.ok();
         }
+        "loadaof" => {
+            // As Redis: what the AOF holds is synced, the dataset emptied and the files
+            // loaded back (nothing is propagated).
+            let srv = ctx.srv;
+            srv.aof.flush();
+            drop(ctx.read_guard.take());
+            ctx.w_taken().flush_all(false);
+            srv.functions.set(Default::default());
+            match crate::server::aof::load(ctx) {
+                Ok(Some(_)) => {
+                    tracing::warn!("Append Only File loaded by DEBUG LOADAOF");
+                    ctx.out.ok();
+                }
+                Ok(None) => {
+                    return Err(CmdError::err(
+                        "Error loading the append only file: there is none, check server logs.",
+                    ));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "DEBUG LOADAOF failed");
+                    return Err(CmdError::err(
+                        "Error loading the append only file, check server logs.",
+                    ));
+                }
+            }
+        }
         "protocol" if args.len() == 3 => debug_protocol(ctx, &args[2])?,
         "object" if args.len() == 3 => {
             // Expired or not, as Redis finds it (the test suite checks an expired key is
@@ -1024,6 +1063,8 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "    Output a hex signature representing the current DB content.",
             "DIGEST-VALUE <key> [<key> ...]",
             "    Output a hex signature of the values of all the specified keys.",
+            "LOADAOF",
+            "    Flush the AOF buffers on disk and reload the AOF in memory.",
             "LISTPACK <key>",
             "    Show low level info about the listpack encoding of <key>.",
             "OBJECT <key>",

@@ -253,9 +253,11 @@ pub fn normalize(param: &Param, value: &str) -> Result<String, String> {
             }
             Ok(v.to_string())
         }
-        Kind::Bool if param.name == "appendonly" && value.eq_ignore_ascii_case("yes") => Err(
-            "Ferrocache has no append-only file: it persists by RDB snapshots only (save, BGSAVE); use 'appendonly no'".into(),
-        ),
+        Kind::Bool
+            if param.name == "aof-use-rdb-preamble" && value.eq_ignore_ascii_case("no") =>
+        {
+            Err("Ferrocache writes the AOF base as an RDB preamble only: use 'aof-use-rdb-preamble yes'".into())
+        }
         Kind::Bool if param.name == "cluster-enabled" && value.eq_ignore_ascii_case("yes") => {
             Err("Ferrocache does not run Redis Cluster yet: use 'cluster-enabled no'".into())
         }

@@ -1,8 +1,8 @@
 //! The manifest of Redis 7's multi-part append-only file (`<appendfilename>.manifest` in
 //! `appenddirname`): one line per file, `file <name> seq <n> type <b|h|i>`, naming the
-//! base (`b`), history (`h`) and incremental (`i`) parts. BGREWRITEAOF writes a new base
-//! and a manifest naming only it, as Redis does when AOF is off, so Redis started on the
-//! directory with `appendonly yes` loads exactly that base.
+//! base (`b`), history (`h`) and incremental (`i`) parts. With `appendonly no`,
+//! BGREWRITEAOF writes a new base and a manifest naming only it, as Redis does; with
+//! `appendonly yes` (`server::aof`) the manifest also names the incremental files.
 
 use std::io::Write;
 use std::path::Path;
@@ -64,6 +64,18 @@ pub fn next_base_seq(path: &Path) -> u64 {
 /// Replaces the manifest at `path` with one naming only `base` (written to a temporary
 /// file, synced, then renamed, so a crash leaves the old or the new one).
 pub fn write(path: &Path, base: &str, seq: u64) -> std::io::Result<()> {
+    write_entries(
+        path,
+        &[ManifestEntry {
+            file: base.to_string(),
+            seq,
+            kind: 'b',
+        }],
+    )
+}
+
+/// Replaces the manifest at `path` with `entries` (temporary file, sync, rename).
+pub fn write_entries(path: &Path, entries: &[ManifestEntry]) -> std::io::Result<()> {
     let tmp = path.with_file_name(format!(
         "temp-{}",
         path.file_name()
@@ -71,7 +83,9 @@ pub fn write(path: &Path, base: &str, seq: u64) -> std::io::Result<()> {
             .unwrap_or("manifest")
     ));
     let mut f = std::fs::File::create(&tmp)?;
-    writeln!(f, "file {} seq {} type b", quote(base), seq)?;
+    for e in entries {
+        writeln!(f, "file {} seq {} type {}", quote(&e.file), e.seq, e.kind)?;
+    }
     f.sync_all()?;
     std::fs::rename(&tmp, path)
 }

@@ -1,5 +1,6 @@
 //! The server: shared state, the listener, connection tasks and background jobs.
 
+pub mod aof;
 pub mod aof_manifest;
 pub mod client;
 pub mod connection;
@@ -168,6 +169,8 @@ pub struct Server {
     pub latency: latency_monitor::LatencyMonitor,
     /// How connections size their reply buffers (DEBUG REPLYBUFFER).
     pub reply_buffers: reply_buffer::Policy,
+    /// The append-only file while `appendonly yes`.
+    pub aof: aof::Aof,
     /// Successful saves (`rdb_saves`).
     pub rdb_saves: AtomicU64,
     /// Outcome of the last background save (`rdb_last_bgsave_status`).
@@ -248,6 +251,7 @@ impl Server {
             cron_paused: std::sync::atomic::AtomicBool::new(false),
             latency: latency_monitor::LatencyMonitor::default(),
             reply_buffers: reply_buffer::Policy::default(),
+            aof: aof::Aof::default(),
             rdb_saves: AtomicU64::new(0),
             last_bgsave_ok: std::sync::atomic::AtomicBool::new(true),
             last_bgsave_try: AtomicU64::new(0),
@@ -291,6 +295,9 @@ impl Server {
                 }
             }
             "oom-score-adj" | "oom-score-adj-values" => process::apply_oom_score(self),
+            "appendfsync" => self
+                .aof
+                .set_fsync(&self.config.get(name).unwrap_or_default()),
             "maxmemory"
             | "maxmemory-policy"
             | "maxmemory-samples"
@@ -368,6 +375,8 @@ impl Server {
 
     /// Asks every task to stop.
     pub fn request_shutdown(&self) {
+        // What the AOF received is on disk before the process goes.
+        self.aof.flush();
         let _ = self.shutdown.send(true);
     }
 

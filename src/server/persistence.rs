@@ -514,13 +514,31 @@ pub fn bgrewriteaof(srv: &Server, seq: &Sequencer) -> Result<bool, PersistError>
     let old_files = crate::server::aof_manifest::listed_files(&manifest);
     let seq_no = crate::server::aof_manifest::next_base_seq(&manifest);
     let base = format!("{name}.{seq_no}.base.rdb");
+    // With the AOF on, writes from now on go to a new incremental file.
+    let incr = crate::server::aof::rotate_for_rewrite(srv, seq_no)?;
     let tmp = PathBuf::from(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
     let mut aux = snapshot_aux(srv, seq);
     aux.aof_base = true;
     let install = Box::new(move |tmp: &Path| {
+        use crate::server::aof_manifest::ManifestEntry;
         std::fs::rename(tmp, dir.join(&base))?;
-        crate::server::aof_manifest::write(&manifest, &base, seq_no)?;
-        for old in old_files.iter().filter(|f| **f != base) {
+        let mut entries = vec![ManifestEntry {
+            file: base.clone(),
+            seq: seq_no,
+            kind: 'b',
+        }];
+        if let Some(incr) = &incr {
+            entries.push(ManifestEntry {
+                file: incr.clone(),
+                seq: seq_no,
+                kind: 'i',
+            });
+        }
+        crate::server::aof_manifest::write_entries(&manifest, &entries)?;
+        for old in old_files
+            .iter()
+            .filter(|f| **f != base && Some(*f) != incr.as_ref())
+        {
             let _ = std::fs::remove_file(dir.join(old));
         }
         tracing::info!(file = %dir.join(&base).display(), "Successfully renamed the temporary AOF base file into place");
