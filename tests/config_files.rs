@@ -358,21 +358,21 @@ fn config_get_knows_every_stock_parameter_with_stock_defaults() {
 }
 
 #[test]
-fn appendonly_cluster_mode_and_modules_are_refused_with_the_reason() {
+fn rdb_less_aof_cluster_mode_and_modules_are_refused_with_the_reason() {
     if is_stock_redis() {
         return;
     }
     let dir = make_temp_dir();
-    for (arg, why) in [
-        ("appendonly", "no append-only file"),
-        ("cluster-enabled", "Redis Cluster"),
+    for (arg, value, why) in [
+        ("aof-use-rdb-preamble", "no", "RDB preamble only"),
+        ("cluster-enabled", "yes", "Redis Cluster"),
     ] {
         let out = Command::new(server_bin())
             .args([
                 "--port",
                 &free_port().to_string(),
                 &format!("--{arg}"),
-                "yes",
+                value,
             ])
             .current_dir(&dir)
             .output()
@@ -394,7 +394,10 @@ fn appendonly_cluster_mode_and_modules_are_refused_with_the_reason() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not load Redis modules"));
     let (_s, mut r) = setup();
-    let e = r.cmd(&["CONFIG", "SET", "appendonly", "yes"]);
-    assert!(e.err_text().contains("no append-only file"), "{e:?}");
-    assert_eq!(r.cmd(&["CONFIG", "SET", "appendonly", "no"]), Reply::ok());
+    let e = r.cmd(&["CONFIG", "SET", "aof-use-rdb-preamble", "no"]);
+    assert!(e.err_text().contains("RDB preamble only"), "{e:?}");
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "aof-use-rdb-preamble", "yes"]),
+        Reply::ok()
+    );
 }

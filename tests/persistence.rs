@@ -160,10 +160,14 @@ fn append_only_file_round_trips() {
     let mut r = s.raw();
     r.cmd(&["SET", "before", "1"]);
     assert_eq!(r.cmd(&["CONFIG", "SET", "appendonly", "yes"]), Reply::ok());
-    assert!(poll_until(Duration::from_secs(10), Duration::from_millis(20), || {
-        persistence_field(&mut r, "aof_rewrite_in_progress") == "0"
-            && persistence_field(&mut r, "aof_rewrite_scheduled") == "0"
-    }));
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || {
+            persistence_field(&mut r, "aof_rewrite_in_progress") == "0"
+                && persistence_field(&mut r, "aof_rewrite_scheduled") == "0"
+        }
+    ));
     assert_eq!(persistence_field(&mut r, "aof_enabled"), "1");
     r.cmd(&["SELECT", "3"]);
     r.cmd(&["RPUSH", "list", "a", "b", "c"]);
@@ -178,12 +182,19 @@ fn append_only_file_round_trips() {
     r.cmd(&["SELECT", "0"]);
     let digest = r.cmd(&["DEBUG", "DIGEST"]);
     assert_eq!(r.cmd(&["DEBUG", "LOADAOF"]), Reply::ok());
-    assert_eq!(r.cmd(&["DEBUG", "DIGEST"]), digest, "DEBUG LOADAOF changed the data");
+    assert_eq!(
+        r.cmd(&["DEBUG", "DIGEST"]),
+        digest,
+        "DEBUG LOADAOF changed the data"
+    );
     // kill -9, then a restart that loads the AOF (not an RDB file).
     let dir = s.dir().display().to_string();
     let mut s = s;
     let pid = s.pid().expect("pid").to_string();
-    std::process::Command::new("kill").args(["-9", &pid]).status().unwrap();
+    std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .unwrap();
     assert!(s.wait_exit(Duration::from_secs(10)).is_some());
     let s2 = TestServer::start(&[
         "--dir",
@@ -197,18 +208,29 @@ fn append_only_file_round_trips() {
     ]);
     let mut r2 = s2.raw();
     assert_eq!(r2.cmd(&["DEBUG", "DIGEST"]), digest, "restart from the AOF");
-    assert_eq!(r2.cmd(&["BGREWRITEAOF"]).as_string(), "Background append only file rewriting started");
-    assert!(poll_until(Duration::from_secs(10), Duration::from_millis(20), || {
-        persistence_field(&mut r2, "aof_rewrite_in_progress") == "0"
-    }));
+    assert_eq!(
+        r2.cmd(&["BGREWRITEAOF"]).as_string(),
+        "Background append only file rewriting started"
+    );
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        || { persistence_field(&mut r2, "aof_rewrite_in_progress") == "0" }
+    ));
     r2.cmd(&["SET", "after-rewrite", "x"]);
     let digest2 = r2.cmd(&["DEBUG", "DIGEST"]);
     let manifest = std::fs::read_to_string(
         std::path::Path::new(&dir).join("appendonlydir/appendonly.aof.manifest"),
     )
     .unwrap();
-    assert!(manifest.contains("appendonly.aof.2.base.rdb seq 2 type b"), "{manifest}");
-    assert!(manifest.contains("appendonly.aof.2.incr.aof seq 2 type i"), "{manifest}");
+    assert!(
+        manifest.contains("appendonly.aof.2.base.rdb seq 2 type b"),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains("appendonly.aof.2.incr.aof seq 2 type i"),
+        "{manifest}"
+    );
     r2.send_cmd(&["SHUTDOWN", "NOSAVE"]);
     let mut s2 = s2;
     drop(r);
@@ -223,12 +245,27 @@ fn append_only_file_round_trips() {
         "yes",
     ]);
     let mut st = stock.raw();
-    assert_eq!(st.cmd(&["DEBUG", "DIGEST"]), digest2, "stock loading our AOF");
+    assert_eq!(
+        st.cmd(&["DEBUG", "DIGEST"]),
+        digest2,
+        "stock loading our AOF"
+    );
     st.cmd(&["SET", "from-stock", "1"]);
     let digest3 = st.cmd(&["DEBUG", "DIGEST"]);
     st.send_cmd(&["SHUTDOWN", "NOSAVE"]);
     let mut stock = stock;
     assert!(stock.wait_exit(Duration::from_secs(10)).is_some());
-    let s3 = TestServer::start(&["--dir", &dir, "--appendonly", "yes", "--enable-debug-command", "yes"]);
-    assert_eq!(s3.raw().cmd(&["DEBUG", "DIGEST"]), digest3, "ours loading stock's AOF");
+    let s3 = TestServer::start(&[
+        "--dir",
+        &dir,
+        "--appendonly",
+        "yes",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    assert_eq!(
+        s3.raw().cmd(&["DEBUG", "DIGEST"]),
+        digest3,
+        "ours loading stock's AOF"
+    );
 }

@@ -47,7 +47,8 @@ pub fn refused(args: &[Bytes]) -> bool {
             .and_then(|c| ferrocache::protocol::parse_i64(c))
             .is_some_and(|c| c < -65_536),
         // CONFIG SET of values that would make the fuzzer write files outside its temp
-        // directory (dir changes the process's cwd), sleep per key, legitimately
+        // directory (dir changes the process's cwd; appendonly starts an AOF and its
+        // writer thread in the working directory), sleep per key, legitimately
         // allocate gigabytes (a 512 MB SETRANGE is valid, just not useful to fuzz), or
         // change the fuzzer process itself (its OOM score, jemalloc's threads, listening
         // sockets).
@@ -56,6 +57,7 @@ pub fn refused(args: &[Bytes]) -> bool {
             matches!(
                 p.as_slice(),
                 b"dir"
+                    | b"appendonly"
                     | b"dbfilename"
                     | b"rdb-key-save-delay"
                     | b"proto-max-bulk-len"

@@ -923,6 +923,11 @@ fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             // As Redis: what the AOF holds is synced, the dataset emptied and the files
             // loaded back (nothing is propagated).
             let srv = ctx.srv;
+            if !crate::server::aof::exists(srv) {
+                return Err(CmdError::err(
+                    "Error loading the append only file: there is none, check server logs.",
+                ));
+            }
             srv.aof.flush();
             drop(ctx.read_guard.take());
             ctx.w_taken().flush_all(false);

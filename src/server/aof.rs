@@ -139,8 +139,8 @@ impl Sink {
                 }
                 self.wake.wait_for(&mut st, Duration::from_secs(1));
             }
-            let sync =
-                self.policy() == Fsync::EverySec && st.last_fsync.elapsed() >= Duration::from_secs(1);
+            let sync = self.policy() == Fsync::EverySec
+                && st.last_fsync.elapsed() >= Duration::from_secs(1);
             self.write_out(&mut st, sync);
         }
     }
@@ -151,13 +151,9 @@ impl Sink {
         let Some(file) = st.file.as_mut() else {
             return;
         };
-        let result = file.write_all(&st.buf).and_then(|()| {
-            if sync {
-                file.sync_data()
-            } else {
-                Ok(())
-            }
-        });
+        let result = file
+            .write_all(&st.buf)
+            .and_then(|()| if sync { file.sync_data() } else { Ok(()) });
         match result {
             Ok(()) => {
                 st.buf.clear();
@@ -357,6 +353,11 @@ pub fn rotate_for_rewrite(srv: &Server, seq_no: u64) -> Result<Option<String>, P
     Ok(Some(incr))
 }
 
+/// True when the AOF directory has a manifest (there is something to load).
+pub fn exists(srv: &Server) -> bool {
+    paths(srv).manifest.exists()
+}
+
 /// Loads the AOF named by the manifest into `ctx`'s write section: the base (RDB), then
 /// each incremental file's commands in order. Keys are not expired while loading (the
 /// file's own DELs remove them, as on a follower). Returns the commands replayed, or
@@ -419,7 +420,9 @@ fn replay(ctx: &mut Ctx<'_>, data: Bytes, file: &str) -> usize {
                     tracing::warn!(file, command = %String::from_utf8_lossy(&args[0]), "Unknown command in the append only file, skipped");
                     continue;
                 };
-                if ["multi", "exec", "ping", "replconf"].contains(&cmd.name) || !cmd.arity_ok(args.len()) {
+                if ["multi", "exec", "ping", "replconf"].contains(&cmd.name)
+                    || !cmd.arity_ok(args.len())
+                {
                     continue;
                 }
                 if let Err(e) = (cmd.handler_for(&args))(ctx, &args) {
@@ -431,7 +434,11 @@ fn replay(ctx: &mut Ctx<'_>, data: Bytes, file: &str) -> usize {
             Ok(Parsed::Nothing) => {}
             Ok(Parsed::Incomplete) => {
                 if !buf.is_empty() {
-                    tracing::warn!(file, bytes = buf.len(), "The append only file ends with a truncated command: loaded up to the last whole one");
+                    tracing::warn!(
+                        file,
+                        bytes = buf.len(),
+                        "The append only file ends with a truncated command: loaded up to the last whole one"
+                    );
                 }
                 break;
             }
@@ -476,7 +483,7 @@ pub fn start(srv: &Server) -> Result<Option<usize>, PersistError> {
     let loaded = load(&mut ctx)?;
     let p = paths(srv);
     let entries = aof_manifest::parse(&std::fs::read_to_string(&p.manifest).unwrap_or_default());
-    let last_incr = entries.iter().filter(|e| e.kind == 'i').last().cloned();
+    let last_incr = entries.iter().rev().find(|e| e.kind == 'i').cloned();
     let txn = ctx
         .txn
         .as_mut()
