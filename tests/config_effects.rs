@@ -421,3 +421,24 @@ fn config_set_port_and_bind_move_the_listener() {
         Reply::simple("PONG")
     );
 }
+
+/// Redis's hidden test knobs answer their own name but no pattern; a percentage over 100
+/// gets stock's text.
+#[test]
+fn hidden_parameters_and_percent_limits() {
+    let (_s, mut r) = setup();
+    let all = r.cmd(&["CONFIG", "GET", "*"]).strings();
+    assert!(
+        !all.iter().any(|k| k == "key-load-delay"),
+        "hidden from patterns"
+    );
+    assert_eq!(
+        r.cmd(&["CONFIG", "GET", "key-load-delay"]).strings(),
+        ["key-load-delay", "0"]
+    );
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "maxmemory-clients", "200%"])
+            .err_text(),
+        "ERR CONFIG SET failed (possibly related to argument 'maxmemory-clients') - percentage argument must be less or equal to 100"
+    );
+}

@@ -179,6 +179,16 @@ fn append_only_file_round_trips() {
     r.cmd(&["XADD", "s", "1-1", "f", "v"]);
     r.cmd(&["XGROUP", "CREATE", "s", "g", "0"]);
     r.cmd(&["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"]);
+    // An approximate trim with LIMIT is written with its exact outcome and replayed so.
+    r.cmd(&["CONFIG", "SET", "stream-node-max-entries", "10"]);
+    for _ in 0..100 {
+        r.cmd(&["XADD", "trimmed", "*", "f", "v"]);
+    }
+    r.cmd(&[
+        "XADD", "trimmed", "MAXLEN", "~", "55", "LIMIT", "30", "*", "f", "v",
+    ]);
+    assert_eq!(r.cmd(&["XLEN", "trimmed"]), Reply::int(71));
+    r.cmd(&["CONFIG", "SET", "stream-node-max-entries", "1"]);
     r.cmd(&["SELECT", "0"]);
     let digest = r.cmd(&["DEBUG", "DIGEST"]);
     assert_eq!(r.cmd(&["DEBUG", "LOADAOF"]), Reply::ok());

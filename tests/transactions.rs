@@ -664,3 +664,32 @@ fn exec_aborts_on_state_change_and_stale_watches_do_not_fail() {
     assert_eq!(r.cmd(&["EXEC"]), Reply::Nil);
     admin.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "1"]);
 }
+
+/// SWAPDB bringing an already expired key where the watched key did not exist changes
+/// nothing (Redis marks the watch stale): EXEC runs. A live key brought in aborts it.
+#[test]
+fn swapdb_replacing_a_missing_watched_key_with_a_stale_one_is_no_change() {
+    let s = TestServer::start(&["--enable-debug-command", "yes"]);
+    let mut r = s.raw();
+    r.cmd(&["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    r.cmd(&["SET", "x", "foo", "PX", "1"]);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    r.cmd(&["SELECT", "1"]);
+    r.cmd(&["WATCH", "x"]);
+    r.cmd(&["SWAPDB", "0", "1"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["PING"]);
+    assert_eq!(r.cmd(&["EXEC"]), Reply::Array(vec![Reply::simple("PONG")]));
+    r.cmd(&["SELECT", "2"]);
+    r.cmd(&["SET", "y", "live"]);
+    r.cmd(&["SELECT", "3"]);
+    r.cmd(&["WATCH", "y"]);
+    r.cmd(&["SWAPDB", "2", "3"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["PING"]);
+    assert_eq!(
+        r.cmd(&["EXEC"]),
+        Reply::Nil,
+        "a live key brought in is a change"
+    );
+}

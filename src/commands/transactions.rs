@@ -63,8 +63,9 @@ fn exec(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     // Read before taking the section, a write committed in between (another client's
     // EXEC) would go unnoticed.
     let now = ctx.now;
-    let expired_since_watch = ctx.client.tx.watched.iter().any(|(db, key, was_expired)| {
-        !was_expired
+    let flag = &ctx.client.tx.watch_dirty;
+    let expired_since_watch = ctx.client.tx.watched.iter().any(|(db, key)| {
+        !srv.store.watches.is_stale(key, flag)
             && srv
                 .store
                 .db(*db)
@@ -163,7 +164,7 @@ fn watch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             ctx.client.tx.watch_dirty.clone(),
             expired,
         );
-        ctx.client.tx.watched.push((db, key, expired));
+        ctx.client.tx.watched.push((db, key));
     }
     ctx.out.ok();
     Ok(())

@@ -279,8 +279,9 @@ pub fn normalize(param: &Param, value: &str) -> Result<String, String> {
             _ => Err("argument couldn't be parsed into an integer".into()),
         },
         Kind::MemoryOrPercent => match value.strip_suffix('%') {
-            Some(pct) => match pct.parse::<u8>() {
+            Some(pct) => match pct.parse::<u64>() {
                 Ok(v) if v <= 100 => Ok(format!("{}%", v)),
+                Ok(_) => Err("percentage argument must be less or equal to 100".into()),
                 _ => Err("argument must be a memory or percent value".into()),
             },
             None => parse_memory(value)
@@ -557,12 +558,20 @@ impl Config {
     /// Parameter name/value pairs whose names match a glob (CONFIG GET).
     pub fn matching(&self, pattern: &[u8]) -> Vec<(&'static str, String)> {
         let values = self.values.read();
+        // A hidden parameter answers its own name only, not a pattern.
+        let exact = |n: &str| n.as_bytes().eq_ignore_ascii_case(pattern);
         params::PARAMS
             .iter()
             .flat_map(|p| {
                 std::iter::once(p.name)
                     .chain(p.aliases.iter().copied())
-                    .filter(|n| crate::base::glob::glob_match(pattern, n.as_bytes(), true))
+                    .filter(move |n| {
+                        if p.hidden {
+                            exact(n)
+                        } else {
+                            crate::base::glob::glob_match(pattern, n.as_bytes(), true)
+                        }
+                    })
                     .map(|n| (n, values.get(p.name).cloned().unwrap_or_default()))
             })
             .collect()

@@ -57,6 +57,9 @@ pub struct Param {
     /// CONFIG SET refuses it unless `enable-protected-configs` allows the client: with
     /// `dir` and `dbfilename` a connection could make SAVE write a file of its choosing.
     pub protected: bool,
+    /// Left out of CONFIG GET patterns (returned only when named), as Redis hides its
+    /// debugging and test knobs.
+    pub hidden: bool,
     /// Where the value lives for the code that reads it often: called with the new
     /// (validated, normalized) text at startup and after every change, as Redis binds a
     /// parameter to its `server.*` field and apply function. Parameters read rarely
@@ -74,6 +77,7 @@ const fn p(name: &'static str, default: &'static str, kind: Kind, mutable: bool)
         mutable,
         inert: false,
         protected: false,
+        hidden: false,
         live: None,
     }
 }
@@ -101,6 +105,12 @@ impl Param {
     /// Guarded by `enable-protected-configs` (see [`Param::protected`]).
     const fn protected(mut self) -> Param {
         self.protected = true;
+        self
+    }
+
+    /// Hidden from CONFIG GET patterns (see [`Param::hidden`]).
+    const fn hidden(mut self) -> Param {
+        self.hidden = true;
         self
     }
 
@@ -338,7 +348,8 @@ pub static PARAMS: &[Param] = &[
             max: i32::MAX as i64,
         },
         true,
-    ),
+    )
+    .hidden(),
     p("dir", "", Kind::Str, true).protected().live(|_, v| {
         if !v.is_empty() {
             let _ = std::env::set_current_dir(v);
@@ -541,8 +552,8 @@ pub static PARAMS: &[Param] = &[
     p("bgsave_cpulist", "", Kind::Str, false).inert(),
     flag("crash-log-enabled", "yes").inert(),
     flag("crash-memcheck-enabled", "yes").inert(),
-    flag("use-exit-on-panic", "no").inert(),
-    int("watchdog-period", "0", 0, I32).inert(),
+    flag("use-exit-on-panic", "no").inert().hidden(),
+    int("watchdog-period", "0", 0, I32).inert().hidden(),
     text("ignore-warnings", "").inert(),
     // No effect here: networking extras Ferrocache does not offer.
     p("unixsocket", "", Kind::Str, false).inert(),
@@ -586,14 +597,17 @@ pub static PARAMS: &[Param] = &[
         Kind::Percentiles,
         true,
     ),
-    int("key-load-delay", "0", i32::MIN as i64, I32).inert(),
+    int("key-load-delay", "0", i32::MIN as i64, I32)
+        .inert()
+        .hidden(),
     int(
         "loading-process-events-interval-bytes",
         "2097152",
         1024,
         I32,
     )
-    .inert(),
+    .inert()
+    .hidden(),
     word("sanitize-dump-payload", "no", &["no", "yes", "clients"]).inert(),
     int("busy-reply-threshold", "5000", 0, I64)
         .alias(&["lua-time-limit"])

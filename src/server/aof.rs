@@ -412,6 +412,12 @@ fn replay(ctx: &mut Ctx<'_>, data: Bytes, file: &str) -> usize {
         }
         None => return 0,
     };
+    // Commands from the file are obeyed as a leader's are (a rewritten stream trim point
+    // is replayed exactly, as Redis's mustObeyClient).
+    let saved_link = ctx
+        .client
+        .leader
+        .replace(crate::commands::LeaderLink::default());
     let mut count = 0;
     loop {
         match parser.parse(&mut buf, &limits) {
@@ -449,6 +455,7 @@ fn replay(ctx: &mut Ctx<'_>, data: Bytes, file: &str) -> usize {
         }
     }
     ctx.client.db = saved_db;
+    ctx.client.leader = saved_link;
     ctx.out.buf.truncate(mark);
     if let Some(t) = ctx.txn.as_mut() {
         t.now = saved_now;

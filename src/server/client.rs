@@ -67,10 +67,10 @@ pub struct Transaction {
     pub inv_flags: u32,
     /// Raised by writers when a WATCHed key changes.
     pub watch_dirty: Arc<AtomicBool>,
-    /// WATCHed keys: logical db, key, and whether it was already expired at WATCH. A
-    /// key that expires after WATCH makes EXEC abort even if nothing deleted it yet, as
-    /// Redis 7.0.
-    pub watched: Vec<(usize, Bytes, bool)>,
+    /// WATCHed keys: logical db and key. A key that expires after WATCH makes EXEC abort
+    /// even if nothing deleted it yet, as Redis 7.0, unless its watch is stale (the
+    /// registry's `WatchRegistry::is_stale`).
+    pub watched: Vec<(usize, Bytes)>,
     /// Running queued commands in EXEC: blocking commands must not block.
     pub in_exec: bool,
 }

@@ -181,6 +181,18 @@ impl WatchRegistry {
         });
     }
 
+    /// Whether the watch of `key` holding `flag` is stale now: the key was expired when
+    /// watched, or SWAPDB brought an expired key where there was none (Redis's
+    /// `watchedKey.expired`). EXEC does not count such a key's expiry as a change.
+    pub fn is_stale(&self, key: &[u8], flag: &Arc<AtomicBool>) -> bool {
+        if self.count.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        self.keys.lock().iter().any(|((_, k), list)| {
+            &k[..] == key && list.iter().any(|w| w.stale && Arc::ptr_eq(&w.flag, flag))
+        })
+    }
+
     /// `key` changed and now exists or not: raises its watchers' flags, except for a
     /// stale watch of a key that is now gone.
     fn signal(&self, db: usize, key: &[u8], exists: bool) {
