@@ -56,6 +56,12 @@ fn hash_commands_and_errors() {
         r.cmd(&["HINCRBYFLOAT", "h", "f1", "1"]),
         Reply::err("ERR hash value is not a float")
     );
+    for bad in ["inf", "-inf"] {
+        assert_eq!(
+            r.cmd(&["HINCRBYFLOAT", "h", "fl", bad]),
+            Reply::err("ERR value is NaN or Infinity")
+        );
+    }
     assert_eq!(r.cmd(&["HDEL", "h", "a", "b", "nope"]), Reply::int(2));
     let mut keys = r.cmd(&["HKEYS", "h"]).strings();
     keys.sort();

@@ -1064,3 +1064,22 @@ fn bgrewriteaof_writes_a_base_stock_loads() {
         }
     ));
 }
+
+/// EXISTS, TYPE and TTL read a key without touching its access time (Redis's
+/// LOOKUP_NOTOUCH); TOUCH does touch it.
+#[test]
+fn metadata_reads_leave_the_access_time() {
+    let (_s, mut r) = setup();
+    r.cmd(&["SET", "k", "v"]);
+    // Idle time is counted in whole seconds: let more than one go by.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    r.cmd(&["EXISTS", "k"]);
+    r.cmd(&["TYPE", "k"]);
+    r.cmd(&["TTL", "k"]);
+    assert!(
+        r.cmd(&["OBJECT", "IDLETIME", "k"]).as_int() >= 1,
+        "EXISTS/TYPE/TTL touched the key"
+    );
+    assert_eq!(r.cmd(&["TOUCH", "k", "missing"]), Reply::int(1));
+    assert_eq!(r.cmd(&["OBJECT", "IDLETIME", "k"]), Reply::int(0));
+}

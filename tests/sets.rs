@@ -56,6 +56,10 @@ fn set_commands_and_errors() {
         Reply::err("ERR numkeys should be greater than 0")
     );
     assert_eq!(
+        r.cmd(&["SINTERCARD", "a", "x"]),
+        Reply::err("ERR numkeys should be greater than 0")
+    );
+    assert_eq!(
         r.cmd(&["SINTERCARD", "3", "x", "y"]),
         Reply::err("ERR Number of keys can't be greater than number of args")
     );

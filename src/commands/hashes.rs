@@ -216,6 +216,9 @@ fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let incr = crate::protocol::parse_f64(&args[3]).ok_or(CmdError::NotFloat)?;
+    if !incr.is_finite() {
+        return Err(CmdError::err("value is NaN or Infinity"));
+    }
     let limits = ctx.limits();
     let text = write(ctx, &args[1], true, |h| {
         let cur_text: StrBytes = h

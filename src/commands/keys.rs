@@ -118,14 +118,21 @@ fn delete_keys(ctx: &mut Ctx<'_>, args: &[Bytes], lazy: bool) -> CmdResult {
     Ok(())
 }
 
+/// EXISTS leaves the access time alone (Redis's LOOKUP_NOTOUCH); TOUCH is the same
+/// count with the access time updated.
 fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let n = args[1..].iter().filter(|k| ctx.lookup(k).is_some()).count();
+    let n = args[1..]
+        .iter()
+        .filter(|k| ctx.lookup_notouch(k).is_some())
+        .count();
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    exists(ctx, args)
+    let n = args[1..].iter().filter(|k| ctx.lookup(k).is_some()).count();
+    ctx.out.int(n as i64);
+    Ok(())
 }
 
 fn type_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {

@@ -304,10 +304,10 @@ fn sdiff(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let numkeys = arg_i64(&args[1])?;
-    if numkeys <= 0 {
-        return Err(CmdError::err("numkeys should be greater than 0"));
-    }
+    // Not a number or not positive: one error, as Redis's range-checked parse gives.
+    let numkeys = crate::protocol::parse_i64(&args[1])
+        .filter(|n| *n > 0)
+        .ok_or_else(|| CmdError::err("numkeys should be greater than 0"))?;
     let numkeys = numkeys as usize;
     if numkeys > args.len() - 2 {
         return Err(CmdError::err(
