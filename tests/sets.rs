@@ -288,3 +288,27 @@ fn collection_scans_step_through_big_collections_while_they_change() {
     assert_eq!(reply.as_array()[0].as_string(), "0");
     assert_eq!(reply.as_array()[1].as_array().len(), 3);
 }
+
+/// SMOVE to a set that already has the member leaves the destination unchanged: a
+/// transaction watching it still runs. SINTERCARD's LIMIT takes stock's error.
+#[test]
+fn smove_into_a_set_holding_the_member_changes_nothing_there() {
+    let s = common::TestServer::start(&[]);
+    let mut r = s.raw();
+    let mut other = s.raw();
+    r.cmd(&["SADD", "src", "a", "b"]);
+    r.cmd(&["SADD", "dst", "a"]);
+    r.cmd(&["WATCH", "dst"]);
+    r.cmd(&["MULTI"]);
+    r.cmd(&["SADD", "dst", "c"]);
+    assert_eq!(other.cmd(&["SMOVE", "src", "dst", "a"]), Reply::int(1));
+    assert_eq!(r.cmd(&["EXEC"]), Reply::Array(vec![Reply::int(1)]));
+    assert_eq!(r.cmd(&["SCARD", "dst"]), Reply::int(2));
+    assert_eq!(r.cmd(&["SCARD", "src"]), Reply::int(1));
+    for bad in ["-1", "x"] {
+        assert_eq!(
+            r.cmd(&["SINTERCARD", "1", "src", "LIMIT", bad]),
+            Reply::err("ERR LIMIT can't be negative")
+        );
+    }
+}

@@ -227,7 +227,7 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (src, dst, m) = (&args[1], &args[2], &args[3]);
     // Both keys must be sets (or missing) before anything moves.
     let src_has = read(ctx, src, |s| s.map(|s| s.contains(m)))?;
-    read(ctx, dst, |_| ())?;
+    let dst_has = read(ctx, dst, |s| s.is_some_and(|s| s.contains(m)))?;
     let Some(true) = src_has else {
         ctx.out.int(0);
         return Ok(());
@@ -235,8 +235,11 @@ fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if src != dst {
         write(ctx, src, false, |s| Ok(s.remove(m)))?;
         ctx.notify(SET, "srem", src)?;
-        let limits = ctx.limits();
-        if write(ctx, dst, true, |s| Ok(s.add(m, limits)))? == Some(true) {
+        // A destination that already has the member is not changed (no WATCH signal,
+        // no event), as in Redis.
+        if !dst_has {
+            let limits = ctx.limits();
+            write(ctx, dst, true, |s| Ok(s.add(m, limits)))?;
             ctx.notify(SET, "sadd", dst)?;
         }
     }
@@ -318,10 +321,10 @@ fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut i = 2 + numkeys;
     while i < args.len() {
         if super::is(&args[i], "limit") && i + 1 < args.len() {
-            let l = arg_i64(&args[i + 1])?;
-            if l < 0 {
-                return Err(CmdError::err("LIMIT can't be negative"));
-            }
+            // Not a number or negative: one error, as Redis's positive-long parse gives.
+            let l = crate::protocol::parse_i64(&args[i + 1])
+                .filter(|l| *l >= 0)
+                .ok_or_else(|| CmdError::err("LIMIT can't be negative"))?;
             limit = l as usize;
             i += 2;
         } else {
