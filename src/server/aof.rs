@@ -59,13 +59,18 @@ impl Fsync {
 }
 
 /// Where the AOF lives: the directory, the base name, the manifest.
-struct Paths {
-    dir: PathBuf,
-    name: String,
-    manifest: PathBuf,
+pub struct Paths {
+    /// `appenddirname`.
+    pub dir: PathBuf,
+    /// `appendfilename`, the stem of every file's name.
+    pub name: String,
+    /// `<dir>/<name>.manifest`.
+    pub manifest: PathBuf,
 }
 
-fn paths(srv: &Server) -> Paths {
+/// The AOF's locations from the current settings (BGREWRITEAOF, the sink and the loader
+/// all read them here).
+pub fn paths(srv: &Server) -> Paths {
     let dir = PathBuf::from(
         srv.config
             .get("appenddirname")
@@ -296,13 +301,7 @@ pub fn apply(srv: &Server, txn: &mut crate::store::WriteTxn<'_>) -> Result<(), P
     let mut slot = srv.aof.sink.lock();
     match (want, slot.is_some()) {
         (true, false) => {
-            let fsync = Fsync::parse(&srv.config.get("appendfsync").unwrap_or_default());
-            let sink = Sink::start(fsync);
-            let backlog = srv.config.get_i64("repl-backlog-size").max(16 * 1024) as usize;
-            let seq = txn.sequencer_mut();
-            seq.log.activate(backlog);
-            seq.subscribers.push(sink.clone());
-            *slot = Some(sink);
+            *slot = Some(attach_sink(srv, txn, None));
             drop(slot);
             tracing::warn!("AOF enabled: rewriting the append only file from the dataset");
             srv.aof_rewrite.scheduled.store(true, Ordering::Relaxed);
@@ -319,6 +318,26 @@ pub fn apply(srv: &Server, txn: &mut crate::store::WriteTxn<'_>) -> Result<(), P
         _ => {}
     }
     Ok(())
+}
+
+/// Starts a sink (writing to `file` if given; else the next rewrite opens one) and makes
+/// it a subscriber of the sequencer, whose log must be active for it to get anything.
+fn attach_sink(
+    srv: &Server,
+    txn: &mut crate::store::WriteTxn<'_>,
+    file: Option<(File, String)>,
+) -> Arc<Sink> {
+    let sink = Sink::start(Fsync::parse(
+        &srv.config.get("appendfsync").unwrap_or_default(),
+    ));
+    if let Some((file, name)) = file {
+        sink.switch(file, name);
+    }
+    let backlog = srv.config.get_i64("repl-backlog-size").max(16 * 1024) as usize;
+    let seq = txn.sequencer_mut();
+    seq.log.activate(backlog);
+    seq.subscribers.push(sink.clone());
+    sink
 }
 
 /// For a rewrite starting now (under a section no write can run in): with the AOF on,
@@ -500,13 +519,7 @@ pub fn start(srv: &Server) -> Result<Option<usize>, PersistError> {
             let file = std::fs::OpenOptions::new()
                 .append(true)
                 .open(p.dir.join(&incr.file))?;
-            let fsync = Fsync::parse(&srv.config.get("appendfsync").unwrap_or_default());
-            let sink = Sink::start(fsync);
-            sink.switch(file, incr.file);
-            let backlog = srv.config.get_i64("repl-backlog-size").max(16 * 1024) as usize;
-            let seq = txn.sequencer_mut();
-            seq.log.activate(backlog);
-            seq.subscribers.push(sink.clone());
+            let sink = attach_sink(srv, txn, Some((file, incr.file)));
             *srv.aof.sink.lock() = Some(sink);
         }
         _ => apply(srv, txn)?,

@@ -500,17 +500,12 @@ pub fn bgsave(srv: &Server, seq: &Sequencer) -> Result<bool, PersistError> {
 /// directory that Redis, or Ferrocache's loader of the base, can start from. Returns false
 /// when another background snapshot is running.
 pub fn bgrewriteaof(srv: &Server, seq: &Sequencer) -> Result<bool, PersistError> {
-    let dir = PathBuf::from(
-        srv.config
-            .get("appenddirname")
-            .unwrap_or_else(|| "appendonlydir".into()),
-    );
-    let name = srv
-        .config
-        .get("appendfilename")
-        .unwrap_or_else(|| "appendonly.aof".into());
+    let crate::server::aof::Paths {
+        dir,
+        name,
+        manifest,
+    } = crate::server::aof::paths(srv);
     std::fs::create_dir_all(&dir)?;
-    let manifest = dir.join(format!("{name}.manifest"));
     let old_files = crate::server::aof_manifest::listed_files(&manifest);
     let seq_no = crate::server::aof_manifest::next_base_seq(&manifest);
     let base = format!("{name}.{seq_no}.base.rdb");
