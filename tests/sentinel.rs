@@ -855,3 +855,125 @@ fn sentinels_with_passwords_authenticate_to_each_other() {
         }
     }
 }
+
+/// Sends `sig` (STOP, CONT) to a process: a stopped sentinel keeps its connections but
+/// contacts no one, as one cut off by a partition.
+fn signal(s: &TestServer, sig: &str) {
+    let pid = s.pid().unwrap().to_string();
+    let ok = std::process::Command::new("kill")
+        .args([&format!("-{sig}"), &pid])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} {pid}");
+}
+
+/// Lease for sentinels with down-after 1000 ms (they PING every second): longer than the
+/// PING period, shorter than PING period + down-after.
+const LEASE_MS: u64 = 1500;
+
+/// A leader with `leader-lease-ms` takes writes only while a majority of the sentinels
+/// watching it reach it: none at first, then all of them; one stopped changes nothing;
+/// two of three stopped stop writes within the lease (reads go on), and writes come back
+/// with them. `stock` runs the same with stock redis-sentinel.
+fn lease_follows_a_majority_of_sentinels(stock: bool) {
+    let _slot = slot();
+    let lease = LEASE_MS.to_string();
+    let leader = TestServer::start(&["--leader-lease-ms", &lease]);
+    let set = |v: &str| ask(&leader, &["SET", "k", v]);
+    let refused = |r: &Option<Reply>| matches!(r, Some(Reply::Error(e)) if e.starts_with("READONLY No leader lease"));
+    // No sentinel has reached it yet.
+    assert!(refused(&set("0")), "{:?}", set("0"));
+    let conf = format!(
+        "sentinel monitor {NAME} 127.0.0.1 {} 2\n\
+         sentinel down-after-milliseconds {NAME} 1000\n",
+        leader.port
+    );
+    let ss: Vec<TestServer> = (0..3)
+        .map(|_| {
+            if stock {
+                TestServer::start_stock_sentinel(&conf)
+            } else {
+                TestServer::start_sentinel(&conf)
+            }
+        })
+        .collect();
+    assert!(
+        poll_until(Duration::from_secs(20), Duration::from_millis(50), || {
+            matches!(set("1"), Some(Reply::Simple(ref s)) if s == "OK")
+        }),
+        "writes never accepted: {:?} {}",
+        set("1"),
+        repl(&leader, "leader_lease_sentinels_known")
+    );
+    assert_eq!(repl(&leader, "leader_lease_sentinels_known"), "3");
+    assert_eq!(repl(&leader, "leader_lease_held"), "1");
+
+    // One of three cut off: still a majority, no write refused over two leases.
+    signal(&ss[0], "STOP");
+    let until = std::time::Instant::now() + Duration::from_millis(2 * LEASE_MS);
+    let mut i = 0;
+    while std::time::Instant::now() < until {
+        i += 1;
+        let r = set(&i.to_string());
+        assert!(
+            matches!(r, Some(Reply::Simple(ref s)) if s == "OK"),
+            "write refused with a majority of sentinels up: {r:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // Two of three: refused within the lease (counted from the last contact, before the
+    // stop), reads still served.
+    signal(&ss[1], "STOP");
+    let stopped = std::time::Instant::now();
+    assert!(
+        poll_until(Duration::from_secs(5), Duration::from_millis(10), || {
+            refused(&set("x"))
+        }),
+        "writes still accepted without a majority: {:?}",
+        set("x")
+    );
+    let took = stopped.elapsed();
+    assert!(
+        took <= Duration::from_millis(LEASE_MS + 300),
+        "writes refused only after {took:?}"
+    );
+    assert_eq!(repl(&leader, "leader_lease_held"), "0");
+    // The last write the poll made before the lease ran out is there to read.
+    assert_eq!(
+        ask(&leader, &["GET", "k"]).map(|r| r.as_string()),
+        Some("x".to_string())
+    );
+    // A script's write is refused the same way.
+    let r = ask(
+        &leader,
+        &["EVAL", "return redis.call('SET', 'k', 'y')", "0"],
+    );
+    assert!(
+        matches!(&r, Some(Reply::Error(e)) if e.starts_with("READONLY No leader lease")),
+        "{r:?}"
+    );
+
+    signal(&ss[0], "CONT");
+    signal(&ss[1], "CONT");
+    assert!(
+        poll_until(Duration::from_secs(10), Duration::from_millis(20), || {
+            matches!(set("back"), Some(Reply::Simple(ref s)) if s == "OK")
+        }),
+        "writes not accepted again: {:?}",
+        set("back")
+    );
+    assert!(leader.log_tail(200).contains("leader lease lost"));
+    assert!(leader.log_tail(200).contains("leader lease acquired"));
+}
+
+#[test]
+fn leader_lease_follows_a_majority_of_our_sentinels() {
+    lease_follows_a_majority_of_sentinels(false);
+}
+
+#[test]
+fn leader_lease_follows_a_majority_of_stock_sentinels() {
+    lease_follows_a_majority_of_sentinels(true);
+}

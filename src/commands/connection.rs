@@ -143,6 +143,10 @@ fn set_name(handle: &ClientHandle, name: &[u8]) -> CmdResult {
         ));
     }
     *handle.name.lock() = String::from_utf8_lossy(name).into_owned();
+    let sentinel = crate::replication::lease::sentinel_id(name).unwrap_or(0);
+    handle
+        .sentinel_id
+        .store(sentinel, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
 

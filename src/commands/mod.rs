@@ -309,6 +309,10 @@ fn execute_request(
         srv.reply_error(out, &unknown_command_error(&args));
         return None;
     };
+    let sentinel = client.handle.sentinel_id.load(Ordering::Relaxed);
+    if sentinel != 0 {
+        srv.lease.contact(sentinel, !srv.store.follower_mode());
+    }
     if srv.tracking.clients.load(Ordering::Relaxed) > 0 {
         let max_keys = srv
             .config
@@ -497,6 +501,10 @@ fn admit(
         && crate::server::persistence::writes_denied_by_disk_error(srv)
     {
         return Err(CmdError::Msg(MISCONF.into()));
+    }
+    if writes && !client.is_leader_link() && !srv.store.follower_mode() && !srv.lease.allows_write()
+    {
+        return Err(CmdError::Msg(crate::replication::lease::REFUSED.into()));
     }
     if writes
         && !client.is_leader_link()

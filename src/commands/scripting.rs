@@ -243,6 +243,9 @@ fn run_script(
                     "Can not execute a script with write flag using *_ro command.",
                 ));
             }
+            if !follower && !srv.lease.allows_write() {
+                return Err(CmdError::Msg(crate::replication::lease::REFUSED.into()));
+            }
             if !follower && !super::enough_good_replicas(srv) {
                 return Err(CmdError::Msg(
                     "NOREPLICAS Not enough good replicas to write.".into(),

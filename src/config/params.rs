@@ -297,6 +297,9 @@ pub static PARAMS: &[Param] = &[
     p("min-replicas-max-lag", "10", INT, true)
         .alias(&["min-slaves-max-lag"])
         .live(|l, v| l.min_replicas_max_lag.store(num(v).max(0) as u64, Relaxed)),
+    // Ferrocache's own: writes only while a majority of the sentinels reached us within
+    // this many ms (0: off, as stock). See replication/lease.rs.
+    int("leader-lease-ms", "0", 0, 3_600_000),
     p("replica-announce-ip", "", Kind::Str, true).alias(&["slave-announce-ip"]),
     p(
         "replica-announce-port",

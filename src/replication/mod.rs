@@ -3,6 +3,7 @@
 
 pub mod follower;
 pub mod leader;
+pub mod lease;
 pub mod log;
 pub mod switchover;
 

@@ -113,6 +113,9 @@ fn check_and_execute(
         if crate::server::persistence::writes_denied_by_disk_error(srv) {
             return Err(format!("-{}", commands::MISCONF));
         }
+        if !follower && !srv.lease.allows_write() {
+            return Err(format!("-{}", crate::replication::lease::REFUSED));
+        }
         if !commands::enough_good_replicas(srv) {
             return refuse("-NOREPLICAS Not enough good replicas to write.");
         }

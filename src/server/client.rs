@@ -353,6 +353,9 @@ pub struct ClientHandle {
     pub last_cmd_ms: AtomicU64,
     /// CLIENT SETNAME.
     pub name: Mutex<String>,
+    /// The sentinel id the name carries (`sentinel-<id8>-cmd`), 0 for other clients: its
+    /// commands renew the leader lease.
+    pub sentinel_id: AtomicU64,
     /// CLIENT SETINFO lib-name / lib-ver.
     pub lib: Mutex<(String, String)>,
     /// Selected database.
@@ -421,6 +424,7 @@ impl ClientHandle {
             created_ms: now,
             last_cmd_ms: AtomicU64::new(now),
             name: Mutex::new(String::new()),
+            sentinel_id: AtomicU64::new(0),
             lib: Mutex::new((String::new(), String::new())),
             db: AtomicUsize::new(0),
             sub: AtomicUsize::new(0),

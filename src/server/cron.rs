@@ -68,6 +68,7 @@ pub async fn run(srv: Arc<Server>) {
         }
         crate::store::value::refresh_lru_clock();
         crate::replication::leader::ping_followers(&srv);
+        srv.lease.log_changes(!srv.store.follower_mode());
         crate::replication::switchover::tick(&srv);
         srv.migrate_sockets.close_idle();
         let scheduled =

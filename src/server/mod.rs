@@ -123,6 +123,8 @@ pub struct Server {
     pub unpause: Notify,
     /// Clients whose command CLIENT PAUSE holds (part of INFO blocked_clients).
     pub paused_clients: std::sync::atomic::AtomicUsize,
+    /// `leader-lease-ms`: the sentinels' contacts that let this leader take writes.
+    pub lease: crate::replication::lease::LeaderLease,
     /// Follower links of this leader (INFO replication, ROLE, WAIT).
     pub followers: Mutex<Vec<Arc<crate::replication::leader::Follower>>>,
     /// Followers waiting for a full-sync snapshot (shared by those that wait together).
@@ -230,6 +232,7 @@ impl Server {
             unpause: Notify::new(),
             paused_clients: Default::default(),
             errorstats: Mutex::new(HashMap::new()),
+            lease: Default::default(),
             followers: Mutex::new(Vec::new()),
             sync_queue: Mutex::new(Default::default()),
             switchover: Mutex::new(Default::default()),
@@ -295,6 +298,9 @@ impl Server {
                 }
             }
             "oom-score-adj" | "oom-score-adj-values" => process::apply_oom_score(self),
+            "leader-lease-ms" => self
+                .lease
+                .configure(self.config.get_i64(name).max(0) as u64),
             "appendfsync" => self
                 .aof
                 .set_fsync(&self.config.get(name).unwrap_or_default()),

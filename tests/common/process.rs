@@ -246,6 +246,17 @@ impl TestServer {
         Self::start_kind(sentinel_bin(), Kind::Sentinel, Some(config), &[])
     }
 
+    /// Like [`TestServer::start_sentinel`], with stock `redis-sentinel` whatever
+    /// `FC_SENTINEL_BIN` says (for tests that need both kinds side by side).
+    pub fn start_stock_sentinel(config: &str) -> TestServer {
+        Self::start_kind(
+            stock_bin("redis-sentinel"),
+            Kind::Sentinel,
+            Some(config),
+            &[],
+        )
+    }
+
     /// Restart a stopped sentinel on the same port with its (rewritten) config file.
     pub fn restart_sentinel(&mut self) {
         self.stop();
