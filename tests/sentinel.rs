@@ -856,6 +856,15 @@ fn sentinels_with_passwords_authenticate_to_each_other() {
     }
 }
 
+/// A sentinel with `conf`: stock redis-sentinel when `stock`, else ours.
+fn start_sentinel_of(stock: bool, conf: &str) -> TestServer {
+    if stock {
+        TestServer::start_stock_sentinel(conf)
+    } else {
+        TestServer::start_sentinel(conf)
+    }
+}
+
 /// Sends `sig` (STOP, CONT) to a process: a stopped sentinel keeps its connections but
 /// contacts no one, as one cut off by a partition.
 fn signal(s: &TestServer, sig: &str) {
@@ -868,8 +877,8 @@ fn signal(s: &TestServer, sig: &str) {
     assert!(ok, "kill -{sig} {pid}");
 }
 
-/// Lease for sentinels with down-after 1000 ms (they PING every second): longer than the
-/// PING period, shorter than PING period + down-after.
+/// Lease for sentinels with down-after 2000 ms (they PING every second): longer than the
+/// gap between PINGs, shorter than down-after (see README, "Leader lease").
 const LEASE_MS: u64 = 1500;
 
 /// A leader with `leader-lease-ms` takes writes only while a majority of the sentinels
@@ -886,18 +895,10 @@ fn lease_follows_a_majority_of_sentinels(stock: bool) {
     assert!(refused(&set("0")), "{:?}", set("0"));
     let conf = format!(
         "sentinel monitor {NAME} 127.0.0.1 {} 2\n\
-         sentinel down-after-milliseconds {NAME} 1000\n",
+         sentinel down-after-milliseconds {NAME} 2000\n",
         leader.port
     );
-    let ss: Vec<TestServer> = (0..3)
-        .map(|_| {
-            if stock {
-                TestServer::start_stock_sentinel(&conf)
-            } else {
-                TestServer::start_sentinel(&conf)
-            }
-        })
-        .collect();
+    let ss: Vec<TestServer> = (0..3).map(|_| start_sentinel_of(stock, &conf)).collect();
     assert!(
         poll_until(Duration::from_secs(20), Duration::from_millis(50), || {
             matches!(set("1"), Some(Reply::Simple(ref s)) if s == "OK")
@@ -976,4 +977,263 @@ fn leader_lease_follows_a_majority_of_our_sentinels() {
 #[test]
 fn leader_lease_follows_a_majority_of_stock_sentinels() {
     lease_follows_a_majority_of_sentinels(true);
+}
+
+/// Every event a sentinel publishes (`PSUBSCRIBE *`), collected by a thread until
+/// [`EventLog::finish`].
+struct EventLog {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn watch_events(s: &TestServer) -> EventLog {
+    let mut r = s.raw();
+    r.send_cmd(&["PSUBSCRIBE", "*"]);
+    let _ = r.read_reply();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (stop2, seen2) = (stop.clone(), seen.clone());
+    let thread = std::thread::spawn(move || {
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            match r.try_read_reply(Duration::from_millis(100)) {
+                Ok(m) => {
+                    let v = m.strings();
+                    if v.len() == 4 && v[0] == "pmessage" {
+                        seen2.lock().unwrap().push((v[2].clone(), v[3].clone()));
+                    }
+                }
+                Err(ReadErr::Timeout) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    EventLog {
+        stop,
+        seen,
+        thread: Some(thread),
+    }
+}
+
+impl EventLog {
+    /// Position of the first `kind` event whose payload contains `payload_part`.
+    fn position(&self, kind: &str, payload_part: &str) -> Option<usize> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .position(|(k, p)| k == kind && p.contains(payload_part))
+    }
+
+    fn has(&self, kind: &str, payload_part: &str) -> bool {
+        self.position(kind, payload_part).is_some()
+    }
+
+    fn finish(mut self) -> Vec<(String, String)> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+}
+
+/// An event payload with run ids and numbers (ports, epochs, addresses) blanked, so runs
+/// of two implementations compare by shape.
+fn payload_shape(p: &str) -> String {
+    let mut out = String::new();
+    for word in p.split(' ') {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        if word.len() == 40 && word.bytes().all(|b| b.is_ascii_hexdigit()) {
+            out.push_str("<id>");
+            continue;
+        }
+        let mut digits = false;
+        for c in word.chars() {
+            if c.is_ascii_digit() {
+                if !digits {
+                    out.push('N');
+                }
+                digits = true;
+            } else {
+                digits = false;
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// Events a kill -9 failover and the old leader's return always give, from some sentinel
+/// (discovery events are left out: they can come before a watcher subscribes).
+const FAILOVER_EVENTS: &[&str] = &[
+    "+sdown",
+    "-sdown",
+    "+odown",
+    "+new-epoch",
+    "+try-failover",
+    "+vote-for-leader",
+    "+elected-leader",
+    "+failover-state-select-slave",
+    "+selected-slave",
+    "+failover-state-send-slaveof-noone",
+    "+failover-state-wait-promotion",
+    "+promoted-slave",
+    "+failover-state-reconf-slaves",
+    "+slave-reconf-sent",
+    "+slave-reconf-inprog",
+    "+slave-reconf-done",
+    "+failover-end",
+    "+switch-master",
+    "+config-update-from",
+    "-role-change",
+    "+role-change",
+    "+convert-to-slave",
+];
+
+/// Event kind -> payload shapes.
+type EventShapes = std::collections::BTreeMap<String, std::collections::BTreeSet<String>>;
+
+/// Runs a kill -9 failover with three sentinels (ours or stock) and brings the old leader
+/// back; returns each event kind of [`FAILOVER_EVENTS`] with the payload shapes seen, and
+/// every event as published (for failure messages). Down-after is 1000 ms here: a
+/// verdict that a loaded machine makes wrongly starts a second failover, whose events
+/// are another story.
+fn failover_event_shapes(stock: bool) -> (EventShapes, String) {
+    let _slot = slot();
+    let (mut leader, _followers) = group(&[&[], &[]]);
+    let old_port = leader.port;
+    let conf = sentinel_conf(old_port, 2).replace(
+        "down-after-milliseconds mymaster 500",
+        "down-after-milliseconds mymaster 1000",
+    );
+    let ss: Vec<TestServer> = (0..3).map(|_| start_sentinel_of(stock, &conf)).collect();
+    let logs: Vec<EventLog> = ss.iter().map(watch_events).collect();
+    wait_discovery(&ss, 2);
+    kill9(&mut leader);
+    let new_port = wait_master_port(&ss, old_port, Duration::from_secs(40));
+    let old = format!("slave 127.0.0.1:{old_port} ");
+    // The old leader, now listed as a follower, is seen down before it returns.
+    assert!(
+        poll_until(Duration::from_secs(20), Duration::from_millis(50), || logs
+            .iter()
+            .all(|l| l.has("+sdown", &old))),
+        "old leader not seen down as a follower"
+    );
+    let back = TestServer::start_at(old_port, node_args());
+    assert!(
+        poll_until(Duration::from_secs(40), Duration::from_millis(100), || {
+            repl(&back, "master_port") == new_port.to_string()
+                && logs.iter().any(|l| l.has("+role-change", &old))
+        }),
+        "old leader was not converted to a follower: {:#?}",
+        logs.iter()
+            .map(|l| l.seen.lock().unwrap().clone())
+            .collect::<Vec<_>>()
+    );
+    let mut shapes = std::collections::BTreeMap::new();
+    let mut raw = String::new();
+    for (i, log) in logs.into_iter().enumerate() {
+        for (kind, payload) in log.finish() {
+            raw.push_str(&format!("s{i} {kind} {payload}\n"));
+            if FAILOVER_EVENTS.contains(&kind.as_str()) {
+                shapes
+                    .entry(kind)
+                    .or_insert_with(std::collections::BTreeSet::new)
+                    .insert(payload_shape(&payload));
+            }
+        }
+    }
+    (shapes, raw)
+}
+
+/// Differential: the events of a failover, as kinds and payload shapes, are stock
+/// Sentinel's.
+#[test]
+fn failover_events_match_stock_sentinel() {
+    let (stock, stock_raw) = failover_event_shapes(true);
+    let (ours, ours_raw) = failover_event_shapes(false);
+    for kind in FAILOVER_EVENTS {
+        assert!(
+            stock.contains_key(*kind),
+            "stock gave no {kind}:\n{stock_raw}"
+        );
+    }
+    assert_eq!(ours, stock, "ours:\n{ours_raw}\nstock:\n{stock_raw}");
+}
+
+/// TILT: a sentinel stopped for longer than the TILT trigger enters TILT when it resumes
+/// (`+tilt`, INFO `sentinel_tilt:1`) and acts on nothing meanwhile: the leader killed
+/// during TILT is not even seen down until TILT ends (`-tilt`, 30 s later).
+fn tilt_suspends_actions(stock: bool) {
+    let _slot = slot();
+    let mut leader = TestServer::start(node_args());
+    let conf = format!(
+        "sentinel monitor {NAME} 127.0.0.1 {} 1\n\
+         sentinel down-after-milliseconds {NAME} 500\n",
+        leader.port
+    );
+    let s = start_sentinel_of(stock, &conf);
+    let mut r = s.raw();
+    assert!(poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(50),
+        || field(&r.cmd(&["SENTINEL", "MASTER", NAME]), "flags") == "master"
+    ));
+    let log = watch_events(&s);
+    signal(&s, "STOP");
+    std::thread::sleep(Duration::from_millis(2600));
+    signal(&s, "CONT");
+    assert!(
+        poll_until(Duration::from_secs(5), Duration::from_millis(20), || log
+            .has("+tilt", "#tilt mode entered")),
+        "no +tilt"
+    );
+    let info = s.raw().cmd(&["INFO", "sentinel"]).as_string();
+    assert_eq!(
+        info_field(&info, "sentinel_tilt").as_deref(),
+        Some("1"),
+        "{info}"
+    );
+    let entered = std::time::Instant::now();
+    kill9(&mut leader);
+    assert!(
+        poll_until(Duration::from_secs(40), Duration::from_millis(50), || log
+            .has("-tilt", "#tilt mode exited")),
+        "no -tilt"
+    );
+    let tilt_lasted = entered.elapsed();
+    assert!(
+        tilt_lasted >= Duration::from_secs(25),
+        "TILT ended after {tilt_lasted:?}"
+    );
+    assert!(
+        poll_until(Duration::from_secs(5), Duration::from_millis(20), || log
+            .has("+sdown", "master")),
+        "leader not seen down after TILT"
+    );
+    assert!(
+        log.position("+sdown", "master") > log.position("-tilt", ""),
+        "acted on a down verdict during TILT: {:?}",
+        log.seen.lock().unwrap()
+    );
+    let info = s.raw().cmd(&["INFO", "sentinel"]).as_string();
+    assert_eq!(
+        info_field(&info, "sentinel_tilt").as_deref(),
+        Some("0"),
+        "{info}"
+    );
+    log.finish();
+}
+
+#[test]
+fn tilt_suspends_our_sentinel() {
+    tilt_suspends_actions(false);
+}
+
+#[test]
+fn tilt_suspends_stock_sentinel() {
+    tilt_suspends_actions(true);
 }

@@ -1,6 +1,8 @@
 //! Leader lease (`leader-lease-ms`): a leader takes writes only while a majority of the
 //! sentinels that watch it have reached it within the lease, so a leader cut off from
-//! them stops taking writes before they can agree it is down and promote another.
+//! them stops taking writes before they can agree it is down and promote another (a
+//! sentinel sees it down `down-after-milliseconds` after its last valid reply at the
+//! earliest, and the lease is shorter).
 //!
 //! No new protocol: sentinels (stock and ours) name their command connection
 //! `sentinel-<first 8 of id>-cmd` and PING through it every second, and each publishes a

@@ -7,7 +7,7 @@
 use super::Sentinel;
 use super::link::Auth;
 use super::monitor::send_replicaof;
-use super::state::{FailoverState, Master, Node, PING_PERIOD_MS, Reconf, Role, State};
+use super::state::{FailoverState, Master, Node, PING_PERIOD_MS, Reconf, Role, State, TiltNow};
 use crate::base::now_ms;
 use rand::RngExt;
 use std::sync::Arc;
@@ -15,9 +15,15 @@ use std::time::Duration;
 
 /// Other sentinels' down opinions older than this are ignored (stock: 5 s).
 const OPINION_VALID_MS: u64 = 5000;
-/// Upper bound of the random pause before trying to lead a failover (stock: 1000 ms;
-/// shorter here because vote requests leave at once, see `Sentinel::vote_wanted`).
-const MAX_START_DELAY_MS: u64 = 500;
+/// The pause before trying to lead a failover grows by this per reachable sentinel with
+/// a smaller run id: sentinels that see the leader down together try one after the
+/// other, the first at once, so they do not split the vote (stock pauses a random 0-1 s,
+/// half a second lost on average). Vote requests leave at once (`Sentinel::vote_wanted`),
+/// far within this step.
+const RANK_STEP_MS: u64 = 100;
+/// Random jitter on top, in case two sentinels rank the same (one not yet knowing the
+/// other).
+const START_JITTER_MS: u64 = 25;
 /// A follower sent REPLICAOF that does not report progress in this time is counted done.
 const RECONF_TIMEOUT_MS: u64 = 10_000;
 
@@ -34,6 +40,7 @@ pub async fn run(sh: Arc<Sentinel>) {
         let start_in = next_failover_start(&sh).map(|at| at.saturating_sub(now_ms()));
         tokio::select! {
             _ = tick.tick() => {}
+            _ = sh.progress.notified() => {}
             _ = async {
                 match start_in {
                     Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
@@ -97,7 +104,22 @@ pub fn step(sh: &Arc<Sentinel>) {
     let mut commands = Commands::new();
     {
         let mut st = sh.state.lock();
-        let names: Vec<String> = st.masters.keys().cloned().collect();
+        let now = now_ms();
+        if st.tilt.check(now) {
+            tracing::warn!(
+                "entering TILT mode: the clock jumped or this process was stopped; acting on nothing for {} ms",
+                st.tilt.period_ms
+            );
+            events.push(("+tilt".into(), "#tilt mode entered".into()));
+        }
+        let names: Vec<String> = match st.tilt.poll(now) {
+            TiltNow::On => Vec::new(),
+            TiltNow::Ended => {
+                events.push(("-tilt".into(), "#tilt mode exited".into()));
+                st.masters.keys().cloned().collect()
+            }
+            TiltNow::Off => st.masters.keys().cloned().collect(),
+        };
         for name in names {
             check_down(&mut st, &name, &mut events);
             maybe_start_failover(&mut st, &name, &mut events);
@@ -188,6 +210,7 @@ fn node_event(n: &Node, m: &Master, kind: &str) -> String {
 
 fn check_down(st: &mut State, name: &str, events: &mut Events) {
     let now = now_ms();
+    let myid = st.myid.clone();
     let Some(m) = st.masters.get_mut(name) else {
         return;
     };
@@ -238,7 +261,13 @@ fn check_down(st: &mut State, name: &str, events: &mut Events) {
     let odown = m.node.s_down_since_ms > 0 && agree >= m.cfg.quorum;
     if odown && m.o_down_since_ms == 0 {
         m.o_down_since_ms = now;
-        m.failover_delay_until_ms = now + rand::rng().random_range(0..MAX_START_DELAY_MS);
+        let rank = m
+            .sentinels
+            .values()
+            .filter(|p| p.node.s_down_since_ms == 0 && p.run_id < myid)
+            .count() as u64;
+        m.failover_delay_until_ms =
+            now + rank * RANK_STEP_MS + rand::rng().random_range(0..START_JITTER_MS);
         events.push((
             "+odown".into(),
             format!("master {} #quorum {}/{}", m.at(), agree, m.cfg.quorum),

@@ -44,6 +44,9 @@ pub struct Sentinel {
     /// rather than at their next 100 ms poll, before the other sentinels' own random
     /// pauses run out and they vote for themselves (a split vote costs a whole retry).
     pub vote_wanted: tokio::sync::Notify,
+    /// Woken when a vote, an opinion or an INFO report arrives: the timer steps at once
+    /// rather than at its next tick (each tick waited for is time without a leader).
+    pub progress: tokio::sync::Notify,
     /// TLS for the links this sentinel opens, set once at startup (`tls-replication yes`).
     pub tls: std::sync::OnceLock<tokio_rustls::TlsConnector>,
 }
@@ -72,6 +75,7 @@ impl Sentinel {
             current_epoch: cfg.current_epoch,
             masters,
             dirty: true,
+            tilt: Default::default(),
             simulate_crash_after_election: false,
             simulate_crash_after_promotion: false,
         };
@@ -85,6 +89,7 @@ impl Sentinel {
             next_client_id: std::sync::atomic::AtomicU64::new(1),
             shutdown,
             vote_wanted: tokio::sync::Notify::new(),
+            progress: tokio::sync::Notify::new(),
             tls: std::sync::OnceLock::new(),
         })
     }

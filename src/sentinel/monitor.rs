@@ -18,8 +18,11 @@ use crate::base::now_ms;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// INFO period for nodes a failover in progress waits on.
-const FAILOVER_INFO_PERIOD_MS: u64 = 100;
+/// INFO period for nodes a failover in progress waits on (and their link task's pause
+/// between rounds): each report it waits for comes this much sooner.
+const FAILOVER_INFO_PERIOD_MS: u64 = 25;
+/// The pause between rounds of a link task otherwise.
+const ROUND_PAUSE_MS: u64 = 100;
 
 /// The hello channel every sentinel publishes on and listens to.
 pub const HELLO_CHANNEL: &str = "__sentinel__:hello";
@@ -133,6 +136,8 @@ struct Plan {
     ping_due: bool,
     info_due: bool,
     hello: Option<String>,
+    /// How long to wait before the next round.
+    pause: Duration,
 }
 
 fn plan(
@@ -178,6 +183,11 @@ fn plan(
             down_after: m.cfg.down_after_ms,
             ping_due: now.saturating_sub(n.last_ping_ms) >= PING_PERIOD_MS.min(m.cfg.down_after_ms),
             info_due: now.saturating_sub(n.info_refresh_ms) >= info_period,
+            pause: Duration::from_millis(if waited_on {
+                FAILOVER_INFO_PERIOD_MS
+            } else {
+                ROUND_PAUSE_MS
+            }),
             hello: {
                 let (mip, mport) = m.current_address();
                 Some(format!(
@@ -207,8 +217,25 @@ async fn ping(
     now: u64,
     timeout: Duration,
 ) -> Result<(), super::link::LinkError> {
-    with_node(sh, name, generation, target, |_, n| n.ping_sent(now));
-    let r = link.call(&["PING"], timeout).await?;
+    let mut unanswered_before = 0;
+    with_node(sh, name, generation, target, |_, n| {
+        unanswered_before = n.act_ping_ms;
+        n.ping_sent(now);
+    });
+    let r = match link.call(&["PING"], timeout).await {
+        Ok(r) => r,
+        Err(e) => {
+            if !matches!(e, super::link::LinkError::Timeout) {
+                // The link was already broken (the node died, its socket closed): stock
+                // sees that at once and measures from the last valid reply, so this
+                // PING, which never had a chance, starts no unanswered-PING clock.
+                with_node(sh, name, generation, target, |_, n| {
+                    n.act_ping_ms = unanswered_before
+                });
+            }
+            return Err(e);
+        }
+    };
     let ok = ping_ok(&r);
     with_node(sh, name, generation, target, |_, n| n.pong(now_ms(), ok));
     Ok(())
@@ -320,7 +347,7 @@ async fn node_task(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Tar
                     }
                 }
                 hello_if_due(&mut link, p.hello.as_deref(), now, &mut last_hello, timeout).await?;
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(p.pause).await;
             }
         }
         .await;
@@ -470,6 +497,45 @@ fn emit_all(sh: &Sentinel, events: Vec<(String, String)>) {
     }
 }
 
+/// The events an INFO reply gives as stock's `sentinelRefreshInstanceInfo` does:
+/// `+reboot` when the run id changed, and `+role-change` (the role we have it in) or
+/// `-role-change` (another) when the reported role changed. A node's first report is
+/// compared with the role we have it in, as stock starts from that.
+fn reported_changes(
+    n: &Node,
+    role_before: Role,
+    configured: Role,
+    run_before: Option<String>,
+    who: &str,
+) -> Vec<(String, String)> {
+    let mut events = Vec::new();
+    if run_before.is_some() && n.run_id != run_before {
+        events.push(("+reboot".into(), who.to_string()));
+    }
+    let before = if role_before == Role::Unknown {
+        configured
+    } else {
+        role_before
+    };
+    if n.role != Role::Unknown && n.role != before {
+        let kind = if n.role == configured {
+            "+role-change"
+        } else {
+            "-role-change"
+        };
+        let reported = if n.role == Role::Master {
+            "master"
+        } else {
+            "slave"
+        };
+        events.push((
+            kind.into(),
+            format!("{who} new reported role is {reported}"),
+        ));
+    }
+    events
+}
+
 /// A node to repoint: address, credentials, new leader (None: promote it).
 pub type Repoint = (String, Auth, Option<(String, u16)>);
 
@@ -492,6 +558,7 @@ fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, tex
             failover_epoch_for_promotion = m.failover_epoch;
         }
         let mut dirty = false;
+        let tilt = st.tilt.active();
         let m = st.masters.get_mut(name).expect("checked above");
         let auth = Auth {
             user: m.cfg.auth_user.clone(),
@@ -499,7 +566,16 @@ fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, tex
         };
         match target {
             Target::Leader => {
+                let (role_before, run_before) = (m.node.role, m.node.run_id.clone());
                 let found = m.node.apply_info(text);
+                let who = format!("master {}", m.at());
+                events.extend(reported_changes(
+                    &m.node,
+                    role_before,
+                    Role::Master,
+                    run_before,
+                    &who,
+                ));
                 for (ip, port) in found {
                     let n = Node::new(&ip, port);
                     let addr = n.addr();
@@ -526,10 +602,23 @@ fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, tex
                 let Some(n) = m.replicas.get_mut(a) else {
                     return;
                 };
+                let (role_before, run_before) = (n.role, n.run_id.clone());
                 n.apply_info(text);
                 let ev_name = format!("slave {} {} {} @ {}", n.addr(), n.ip, n.port, at);
+                events.extend(reported_changes(
+                    n,
+                    role_before,
+                    Role::Slave,
+                    run_before,
+                    &ev_name,
+                ));
                 let is_promoted = promoted.as_deref() == Some(a.as_str());
-                if is_promoted && state == FailoverState::WaitPromotion && n.role == Role::Master {
+                if tilt {
+                    // In TILT what INFO says is recorded, not acted on.
+                } else if is_promoted
+                    && state == FailoverState::WaitPromotion
+                    && n.role == Role::Master
+                {
                     m.cfg.config_epoch = failover_epoch_for_promotion;
                     m.failover = FailoverState::ReconfSlaves;
                     m.failover_state_ms = now;
@@ -584,6 +673,8 @@ fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, tex
         }
     }
     emit_all(sh, events);
+    // A report may move a failover on (promotion seen, a follower reconfigured).
+    sh.progress.notify_one();
     for (addr, auth, to) in commands {
         let tls = sh.link_tls();
         tokio::spawn(async move {
@@ -752,4 +843,8 @@ fn on_is_down_reply(sh: &Sentinel, name: &str, runid: &str, r: &Frame) {
             p.leader_epoch = *epoch as u64;
         }
     }
+    drop(st);
+    // An opinion or a vote may complete the quorum or an election: no need to wait for
+    // the next tick.
+    sh.progress.notify_one();
 }

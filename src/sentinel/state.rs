@@ -455,6 +455,82 @@ impl Peer {
     }
 }
 
+/// TILT mode, as stock Sentinel: when the timer sees the clock go back or jump forward
+/// by more than `trigger_ms` between two ticks (the process was stopped or starved, or
+/// the system clock was changed), every timeout it measures is suspect, so for
+/// `period_ms` it goes on collecting information but acts on none of it (no down
+/// verdicts, no failover, no repointing, "not down" to peers that ask).
+#[derive(Debug, Clone)]
+pub struct Tilt {
+    /// Wall-clock ms when TILT was entered; None when not in TILT.
+    pub since_ms: Option<u64>,
+    /// Wall-clock ms of the previous timer tick (0 before the first).
+    pub previous_tick_ms: u64,
+    /// The jump that triggers TILT (SENTINEL DEBUG tilt-trigger; stock default 2000).
+    pub trigger_ms: u64,
+    /// How long TILT lasts (SENTINEL DEBUG tilt-period; stock default 30 PING periods).
+    pub period_ms: u64,
+}
+
+/// What [`Tilt::poll`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TiltNow {
+    /// Not in TILT: act.
+    Off,
+    /// In TILT: collect, do not act.
+    On,
+    /// TILT just ended (announce `-tilt`), act again.
+    Ended,
+}
+
+impl Default for Tilt {
+    fn default() -> Self {
+        Tilt {
+            since_ms: None,
+            previous_tick_ms: 0,
+            trigger_ms: 2000,
+            period_ms: 30 * PING_PERIOD_MS,
+        }
+    }
+}
+
+impl Tilt {
+    /// Called at each timer tick with the wall clock: true when TILT starts now.
+    pub fn check(&mut self, now_ms: u64) -> bool {
+        let previous = std::mem::replace(&mut self.previous_tick_ms, now_ms);
+        let jumped = previous != 0 && (now_ms < previous || now_ms - previous > self.trigger_ms);
+        if jumped {
+            self.since_ms = Some(now_ms);
+        }
+        jumped
+    }
+
+    /// Whether actions are suspended now; ends TILT once its period is over.
+    pub fn poll(&mut self, now_ms: u64) -> TiltNow {
+        match self.since_ms {
+            None => TiltNow::Off,
+            Some(since) if now_ms >= since && now_ms - since < self.period_ms => TiltNow::On,
+            Some(_) => {
+                self.since_ms = None;
+                TiltNow::Ended
+            }
+        }
+    }
+
+    /// True while in TILT (a read, for command replies).
+    pub fn active(&self) -> bool {
+        self.since_ms.is_some()
+    }
+
+    /// INFO's `sentinel_tilt` and `sentinel_tilt_since_seconds`.
+    pub fn info(&self, now_ms: u64) -> (u8, i64) {
+        match self.since_ms {
+            Some(since) => (1, (now_ms.saturating_sub(since) / 1000) as i64),
+            None => (0, -1),
+        }
+    }
+}
+
 /// The whole sentinel state.
 #[derive(Debug)]
 pub struct State {
@@ -466,6 +542,8 @@ pub struct State {
     pub masters: BTreeMap<String, Master>,
     /// The learned state changed: rewrite the config file soon.
     pub dirty: bool,
+    /// TILT mode (see [`Tilt`]).
+    pub tilt: Tilt,
     /// Simulated failure flags (SENTINEL SIMULATE-FAILURE).
     pub simulate_crash_after_election: bool,
     /// As above, after promotion.
@@ -475,6 +553,25 @@ pub struct State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tilt_on_a_jump_or_a_clock_going_back_for_its_period() {
+        let mut t = Tilt::default();
+        assert!(!t.check(10_000));
+        assert!(!t.check(10_100));
+        assert_eq!(t.poll(10_100), TiltNow::Off);
+        // A stall of 2.5 s between ticks.
+        assert!(t.check(12_600));
+        assert_eq!(t.poll(12_700), TiltNow::On);
+        assert_eq!(t.info(14_700), (1, 2));
+        assert_eq!(t.poll(12_600 + 30_000), TiltNow::Ended);
+        assert_eq!(t.poll(12_600 + 30_100), TiltNow::Off);
+        assert_eq!(t.info(50_000), (0, -1));
+        // The clock going back.
+        t.previous_tick_ms = 50_000;
+        assert!(t.check(49_000));
+        assert!(t.active());
+    }
 
     #[test]
     fn info_parsing_reads_role_followers_and_link() {
