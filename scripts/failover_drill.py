@@ -213,6 +213,20 @@ class Cluster:
         self.procs[name] = subprocess.Popen(args, cwd=self.tmp, stdout=log, stderr=log)
         wait_for(lambda: try_call(port, "PING") == "PONG", 10, "%s up" % name)
 
+    def restart_sentinel(self, name, port):
+        """Stops a sentinel (SIGTERM, as an operator would) and starts it again on the
+        configuration file it rewrote, so it keeps its id and what it learnt."""
+        p = self.procs[name]
+        p.terminate()
+        p.wait(10)
+        conf = os.path.join(self.tmp, name + ".conf")
+        log = open(os.path.join(self.tmp, name + ".log"), "ab")
+        args = [self.sentinel, conf]
+        if os.path.basename(self.sentinel) == "redis-server":
+            args.append("--sentinel")
+        self.procs[name] = subprocess.Popen(args, cwd=self.tmp, stdout=log, stderr=log)
+        wait_for(lambda: try_call(port, "PING") == "PONG", 10, "%s up" % name)
+
     def stop_all(self):
         for p in self.procs.values():
             if p.poll() is None:
