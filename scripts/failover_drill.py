@@ -206,6 +206,11 @@ class Cluster:
             f.write("sentinel monitor %s 127.0.0.1 %d 2\n" % (NAME, leader_port))
             f.write("sentinel down-after-milliseconds %s %d\n" % (NAME, self.down_after_ms))
             f.write("sentinel failover-timeout %s 10000\n" % NAME)
+        self.launch_sentinel(name, port)
+
+    def launch_sentinel(self, name, port):
+        """Starts sentinel `name` on its configuration file and waits until it answers."""
+        conf = os.path.join(self.tmp, name + ".conf")
         log = open(os.path.join(self.tmp, name + ".log"), "ab")
         args = [self.sentinel, conf]
         if os.path.basename(self.sentinel) == "redis-server":
@@ -219,13 +224,7 @@ class Cluster:
         p = self.procs[name]
         p.terminate()
         p.wait(10)
-        conf = os.path.join(self.tmp, name + ".conf")
-        log = open(os.path.join(self.tmp, name + ".log"), "ab")
-        args = [self.sentinel, conf]
-        if os.path.basename(self.sentinel) == "redis-server":
-            args.append("--sentinel")
-        self.procs[name] = subprocess.Popen(args, cwd=self.tmp, stdout=log, stderr=log)
-        wait_for(lambda: try_call(port, "PING") == "PONG", 10, "%s up" % name)
+        self.launch_sentinel(name, port)
 
     def stop_all(self):
         for p in self.procs.values():
