@@ -1237,3 +1237,187 @@ fn tilt_suspends_our_sentinel() {
 fn tilt_suspends_stock_sentinel() {
     tilt_suspends_actions(true);
 }
+
+/// Writes an executable shell script into `dir`.
+fn script(dir: &std::path::Path, name: &str, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+/// The lines a logging script wrote, waited for until one contains `part`.
+fn wait_line(path: &std::path::Path, part: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let ok = poll_until(Duration::from_secs(15), Duration::from_millis(50), || {
+        lines = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.iter().any(|l| l.contains(part))
+    });
+    assert!(ok, "no line with {part:?} in {}: {lines:?}", path.display());
+    lines
+}
+
+/// notification-script and client-reconfig-script as stock runs them: the first on
+/// warning-level events with (event, payload), the second once per failover with
+/// (name, leader|observer, start, from, to); exit code 1 schedules a retry (PENDING-SCRIPTS,
+/// INFO), another code is a `-script-error`; deny-scripts-reconfig guards SENTINEL SET.
+fn scripts_run_as_stock(stock: bool) {
+    let _slot = slot();
+    let (mut leader, followers) = group(&[&[]]);
+    let dir = leader.dir().to_path_buf();
+    let notify_log = dir.join("notify.log");
+    let reconf_log = dir.join("reconf.log");
+    let notify = script(
+        &dir,
+        "notify.sh",
+        &format!("echo \"$@\" >> {}", notify_log.display()),
+    );
+    let reconf = script(
+        &dir,
+        "reconf.sh",
+        &format!("echo \"$@\" >> {}", reconf_log.display()),
+    );
+    let conf = format!(
+        "{}sentinel notification-script {NAME} {notify}\n\
+         sentinel client-reconfig-script {NAME} {reconf}\n\
+         sentinel deny-scripts-reconfig no\n",
+        sentinel_conf(leader.port, 1)
+    );
+    let s = start_sentinel_of(stock, &conf);
+    wait_discovery(std::slice::from_ref(&s), 1);
+    let mut r = s.raw();
+    let m = r.cmd(&["SENTINEL", "MASTER", NAME]);
+    assert_eq!(field(&m, "notification-script"), notify);
+    assert_eq!(field(&m, "client-reconfig-script"), reconf);
+    // Startup's +monitor is a warning-level event: the script hears it.
+    wait_line(
+        &notify_log,
+        &format!("+monitor master {NAME} 127.0.0.1 {}", leader.port),
+    );
+
+    let old = leader.port;
+    kill9(&mut leader);
+    let new = wait_master_port(std::slice::from_ref(&s), old, Duration::from_secs(20));
+    assert_eq!(new, followers[0].port);
+    let lines = wait_line(
+        &notify_log,
+        &format!("+switch-master {NAME} 127.0.0.1 {old} 127.0.0.1 {new}"),
+    );
+    for part in [
+        format!("+sdown master {NAME} 127.0.0.1 {old}"),
+        format!("+odown master {NAME} 127.0.0.1 {old} #quorum 1/1"),
+        format!("+try-failover master {NAME} 127.0.0.1 {old}"),
+        format!("+failover-end master {NAME} 127.0.0.1 {old}"),
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(&part)),
+            "no {part:?} in {lines:?}"
+        );
+    }
+    // +slave and +role-change are notices: no script.
+    assert!(!lines.iter().any(|l| l.starts_with("+slave ")), "{lines:?}");
+    let reconf_lines = wait_line(&reconf_log, NAME);
+    assert_eq!(
+        reconf_lines,
+        vec![format!(
+            "{NAME} leader start 127.0.0.1 {old} 127.0.0.1 {new}"
+        )]
+    );
+
+    // A script that asks for a retry (exit 1) stays queued with its delay.
+    let retry = script(&dir, "retry.sh", "exit 1");
+    assert_eq!(
+        r.cmd(&["SENTINEL", "SET", NAME, "notification-script", &retry])
+            .as_string(),
+        "OK"
+    );
+    let mut pending = Reply::Nil;
+    assert!(
+        poll_until(Duration::from_secs(10), Duration::from_millis(50), || {
+            pending = r.cmd(&["SENTINEL", "PENDING-SCRIPTS"]);
+            pending.as_array().len() == 1
+                && pending.as_array()[0]
+                    .get("flags")
+                    .is_some_and(|f| f.as_string() == "scheduled")
+        }),
+        "no retry scheduled: {pending:?}"
+    );
+    let job = &pending.as_array()[0];
+    let argv = job.get("argv").unwrap().strings();
+    assert_eq!(&argv[..2], &[retry.clone(), "+set".to_string()], "{job:?}");
+    assert_eq!(job.get("retry-num").unwrap().as_int(), 1, "{job:?}");
+    assert_eq!(job.get("pid").unwrap().as_int(), 0, "{job:?}");
+    let delay = job.get("run-delay").unwrap().as_int();
+    assert!(delay > 20_000 && delay <= 30_000, "{job:?}");
+    let info = r.cmd(&["INFO", "sentinel"]).as_string();
+    assert_eq!(
+        info_field(&info, "sentinel_scripts_queue_length").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        info_field(&info, "sentinel_running_scripts").as_deref(),
+        Some("0")
+    );
+
+    // Any other exit code is final and reported.
+    let log = watch_events(&s);
+    let fail = script(&dir, "fail.sh", "exit 3");
+    assert_eq!(
+        r.cmd(&["SENTINEL", "SET", NAME, "notification-script", &fail])
+            .as_string(),
+        "OK"
+    );
+    assert!(
+        poll_until(Duration::from_secs(10), Duration::from_millis(50), || log
+            .has("-script-error", &format!("{fail} 0 3"))),
+        "no -script-error: {:?}",
+        log.seen.lock().unwrap()
+    );
+    log.finish();
+    let missing = dir.join("missing.sh").display().to_string();
+    let e = r.cmd(&["SENTINEL", "SET", NAME, "notification-script", &missing]);
+    assert_eq!(
+        e.err_text(),
+        "ERR Notification script seems non existing or non executable"
+    );
+    let e = r.cmd(&["SENTINEL", "SET", NAME, "client-reconfig-script", &missing]);
+    assert_eq!(
+        e.err_text(),
+        "ERR Client reconfiguration script seems non existing or non executable"
+    );
+    assert_eq!(
+        r.cmd(&["SENTINEL", "SET", NAME, "notification-script", ""])
+            .as_string(),
+        "OK"
+    );
+    assert_eq!(
+        field(&r.cmd(&["SENTINEL", "MASTER", NAME]), "notification-script"),
+        ""
+    );
+
+    // By default SENTINEL SET may not change script paths.
+    let guarded = start_sentinel_of(stock, &sentinel_conf(new, 1));
+    let e = guarded
+        .raw()
+        .cmd(&["SENTINEL", "SET", NAME, "notification-script", &notify]);
+    assert!(
+        e.err_text()
+            .starts_with("ERR Reconfiguration of scripts path is denied for security reasons"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn scripts_run_as_our_sentinel() {
+    scripts_run_as_stock(false);
+}
+
+#[test]
+fn scripts_run_as_stock_sentinel() {
+    scripts_run_as_stock(true);
+}

@@ -160,15 +160,20 @@ async fn run(cfg: SentinelConfig) -> i32 {
             myid = %st.myid,
             "Sentinel ID is {}", st.myid
         );
-        for m in st.masters.values() {
-            tracing::warn!(
-                event = "+monitor",
-                "+monitor master {} quorum {}",
-                m.at(),
-                m.cfg.quorum
-            );
-        }
+        let monitors: Vec<_> = st
+            .masters
+            .values()
+            .map(|m| {
+                sentinel::events::Event::new(
+                    "+monitor",
+                    format!("master {} quorum {}", m.at(), m.cfg.quorum),
+                )
+            })
+            .collect();
+        drop(st);
+        sh.emit_all(monitors);
     }
+    tokio::spawn(sentinel::scripts::run(sh.clone()));
     for l in listeners {
         tokio::spawn(sentinel::server::serve(sh.clone(), l, None));
     }

@@ -8,6 +8,7 @@
 
 use super::Sentinel;
 use super::config::MasterConfig;
+use super::events::Event;
 use super::failover;
 use super::state::{FailoverState, Master, Node, Peer, Reconf, Role};
 use crate::base::now_ms;
@@ -321,11 +322,15 @@ fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if !text.is_empty() {
             text.push_str("\r\n");
         }
+        let tilt = st.tilt.info(crate::base::now_ms());
+        let scripts = ctx.sh.scripts.counts();
         text.push_str(&format!(
-            "# Sentinel\r\nsentinel_masters:{}\r\nsentinel_tilt:{}\r\nsentinel_tilt_since_seconds:{}\r\nsentinel_running_scripts:0\r\nsentinel_scripts_queue_length:0\r\nsentinel_simulate_failure_flags:{}\r\n",
+            "# Sentinel\r\nsentinel_masters:{}\r\nsentinel_tilt:{}\r\nsentinel_tilt_since_seconds:{}\r\nsentinel_running_scripts:{}\r\nsentinel_scripts_queue_length:{}\r\nsentinel_simulate_failure_flags:{}\r\n",
             st.masters.len(),
-            st.tilt.info(crate::base::now_ms()).0,
-            st.tilt.info(crate::base::now_ms()).1,
+            tilt.0,
+            tilt.1,
+            scripts.0,
+            scripts.1,
             u8::from(st.simulate_crash_after_election) | (u8::from(st.simulate_crash_after_promotion) << 1)
         ));
         for (i, m) in st.masters.values().enumerate() {
@@ -488,6 +493,12 @@ fn master_fields(m: &Master) -> Vec<(&'static str, String)> {
     v.push(("quorum", m.cfg.quorum.to_string()));
     v.push(("failover-timeout", m.cfg.failover_timeout_ms.to_string()));
     v.push(("parallel-syncs", m.cfg.parallel_syncs.to_string()));
+    if let Some(p) = &m.cfg.notification_script {
+        v.push(("notification-script", p.clone()));
+    }
+    if let Some(p) = &m.cfg.client_reconfig_script {
+        v.push(("client-reconfig-script", p.clone()));
+    }
     v
 }
 
@@ -728,9 +739,7 @@ fn sentinel_is_master_down_by_addr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResu
             }
         }
     };
-    for (k, v) in events {
-        ctx.sh.events.emit(&k, &v);
-    }
+    ctx.sh.emit_all(events);
     ctx.out.array(3);
     ctx.out.int(i64::from(down));
     ctx.out.bulk(leader.as_deref().unwrap_or("*").as_bytes());
@@ -756,16 +765,14 @@ fn sentinel_reset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                     ..cfg
                 });
                 m.generation = generation;
-                events.push(("+reset-master".to_string(), format!("master {}", m.at())));
+                events.push(Event::new("+reset-master", format!("master {}", m.at())));
                 count += 1;
             }
         }
         st.dirty = true;
         count
     };
-    for (k, v) in events {
-        ctx.sh.events.emit(&k, &v);
-    }
+    ctx.sh.emit_all(events);
     ctx.out.int(count);
     Ok(())
 }
@@ -828,9 +835,10 @@ fn sentinel_monitor(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         at
     };
     ctx.sh.flush_config();
-    ctx.sh
-        .events
-        .emit("+monitor", &format!("master {at} quorum {quorum}"));
+    ctx.sh.emit(Event::new(
+        "+monitor",
+        format!("master {at} quorum {quorum}"),
+    ));
     ctx.out.ok();
     Ok(())
 }
@@ -843,9 +851,13 @@ fn sentinel_remove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         st.dirty = true;
         m
     };
-    ctx.sh
-        .events
-        .emit("-monitor", &format!("master {}", m.at()));
+    // The group is gone, so its notification script is run from here, as stock runs
+    // it for the removal too.
+    let payload = format!("master {}", m.at());
+    ctx.sh.events.emit("-monitor", &payload);
+    if let Some(path) = &m.cfg.notification_script {
+        ctx.sh.scripts.schedule(path, &["-monitor", &payload]);
+    }
     ctx.sh.flush_config();
     ctx.out.ok();
     Ok(())
@@ -958,9 +970,28 @@ fn sentinel_config_set(ctx: &mut Ctx<'_>, key: &str, value: String) -> CmdResult
     Ok(())
 }
 
-/// SENTINEL PENDING-SCRIPTS: always empty, as scripts are accepted but never run.
+/// SENTINEL PENDING-SCRIPTS: the script queue, oldest first, in stock's map shape.
 fn sentinel_pending_scripts(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    ctx.out.array(0);
+    let jobs = ctx.sh.scripts.pending();
+    ctx.out.array(jobs.len());
+    for j in jobs {
+        ctx.out.map(5);
+        ctx.out.bulk_str("argv");
+        ctx.out.array(j.argv.len());
+        for a in &j.argv {
+            ctx.out.bulk_str(a);
+        }
+        ctx.out.bulk_str("flags");
+        ctx.out
+            .bulk_str(if j.running { "running" } else { "scheduled" });
+        ctx.out.bulk_str("pid");
+        ctx.out.bulk_int(i64::from(j.pid));
+        ctx.out
+            .bulk_str(if j.running { "run-time" } else { "run-delay" });
+        ctx.out.bulk_int(j.ms as i64);
+        ctx.out.bulk_str("retry-num");
+        ctx.out.bulk_int(i64::from(j.retry_num));
+    }
     Ok(())
 }
 
@@ -1002,6 +1033,7 @@ fn sentinel_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len().is_multiple_of(2) {
         return Err(CmdError::Arity("sentinel|set".into()));
     }
+    let deny_scripts = ctx.sh.config.lock().deny_scripts_reconfig;
     let mut st = ctx.sh.state.lock();
     let m = st.masters.get_mut(&name).ok_or_else(no_master)?;
     let mut changes = Vec::new();
@@ -1036,10 +1068,28 @@ fn sentinel_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 m.cfg.auth_user = (!val.is_empty()).then(|| val.clone());
                 Some(())
             }
-            "notification-script"
-            | "client-reconfig-script"
-            | "rename-command"
-            | "master-reboot-down-after-period" => Some(()),
+            "notification-script" | "client-reconfig-script" => {
+                if deny_scripts {
+                    return Err(CmdError::err(
+                        "Reconfiguration of scripts path is denied for security reasons. Check the deny-scripts-reconfig configuration directive in your Sentinel configuration",
+                    ));
+                }
+                if !val.is_empty() && !super::config::executable(&val) {
+                    return Err(CmdError::err(if opt == "notification-script" {
+                        "Notification script seems non existing or non executable"
+                    } else {
+                        "Client reconfiguration script seems non existing or non executable"
+                    }));
+                }
+                let path = (!val.is_empty()).then(|| val.clone());
+                if opt == "notification-script" {
+                    m.cfg.notification_script = path;
+                } else {
+                    m.cfg.client_reconfig_script = path;
+                }
+                Some(())
+            }
+            "rename-command" | "master-reboot-down-after-period" => Some(()),
             _ => {
                 return Err(CmdError::err(format!(
                     "Unknown option or number of arguments for SENTINEL SET '{opt}'"
@@ -1057,7 +1107,7 @@ fn sentinel_set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     st.dirty = true;
     drop(st);
     for c in changes {
-        ctx.sh.events.emit("+set", &format!("master {at} {c}"));
+        ctx.sh.emit(Event::new("+set", format!("master {at} {c}")));
     }
     ctx.sh.flush_config();
     ctx.out.ok();

@@ -32,6 +32,10 @@ pub struct MasterConfig {
     pub known_replicas: Vec<(String, u16)>,
     /// Learned sentinels (`known-sentinel`): ip, port, run id.
     pub known_sentinels: Vec<(String, u16, String)>,
+    /// `notification-script`: run with (event, payload) on warning-level events.
+    pub notification_script: Option<String>,
+    /// `client-reconfig-script`: run when the leader address changes.
+    pub client_reconfig_script: Option<String>,
 }
 
 impl MasterConfig {
@@ -51,8 +55,15 @@ impl MasterConfig {
             leader_epoch: 0,
             known_replicas: Vec::new(),
             known_sentinels: Vec::new(),
+            notification_script: None,
+            client_reconfig_script: None,
         }
     }
+}
+
+/// Stock's check on a script path: it must exist and be executable by us.
+pub fn executable(path: &str) -> bool {
+    std::ffi::CString::new(path).is_ok_and(|p| unsafe { libc::access(p.as_ptr(), libc::X_OK) } == 0)
 }
 
 /// The whole sentinel configuration.
@@ -93,6 +104,9 @@ pub struct SentinelConfig {
     /// `sentinel sentinel-user` / `sentinel sentinel-pass`: credentials for links to
     /// other sentinels.
     pub sentinel_auth: (Option<String>, Option<String>),
+    /// `sentinel deny-scripts-reconfig` (default yes): SENTINEL SET may not change script
+    /// paths, so a client of the sentinel cannot make it run a program of its choice.
+    pub deny_scripts_reconfig: bool,
 }
 
 impl Default for SentinelConfig {
@@ -114,6 +128,7 @@ impl Default for SentinelConfig {
             tls: Default::default(),
             server_settings: Default::default(),
             sentinel_auth: (None, None),
+            deny_scripts_reconfig: true,
         }
     }
 }
@@ -130,6 +145,14 @@ pub struct ConfigError {
     pub text: String,
     /// What is wrong.
     pub msg: String,
+}
+
+fn yes_no(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => None,
+    }
 }
 
 fn num<T: std::str::FromStr>(s: &str, what: &str) -> Result<T, String> {
@@ -334,12 +357,30 @@ impl SentinelConfig {
             }
             ("sentinel-user", 2) => self.sentinel_auth.0 = Some(a[1].into()),
             ("sentinel-pass", 2) => self.sentinel_auth.1 = Some(a[1].into()),
-            // Stock options without effect here (no scripts, no hostnames).
-            ("deny-scripts-reconfig", 2)
-            | ("resolve-hostnames", 2)
+            ("notification-script", 3) => {
+                let m = self.master_mut(a[1])?;
+                if !executable(a[2]) {
+                    return Err("Notification script seems non existing or non executable.".into());
+                }
+                m.notification_script = Some(a[2].into());
+            }
+            ("client-reconfig-script", 3) => {
+                let m = self.master_mut(a[1])?;
+                if !executable(a[2]) {
+                    return Err(
+                        "Client reconfiguration script seems non existing or non executable."
+                            .into(),
+                    );
+                }
+                m.client_reconfig_script = Some(a[2].into());
+            }
+            ("deny-scripts-reconfig", 2) => {
+                self.deny_scripts_reconfig = yes_no(a[1])
+                    .ok_or("Please specify yes or no for the deny-scripts-reconfig options.")?
+            }
+            // Stock options without effect here (no hostnames).
+            ("resolve-hostnames", 2)
             | ("announce-hostnames", 2)
-            | ("notification-script", 3)
-            | ("client-reconfig-script", 3)
             | ("rename-command", 4)
             | ("master-reboot-down-after-period", 3) => {}
             _ => return Err("Unrecognized sentinel configuration statement.".into()),
@@ -376,6 +417,12 @@ impl SentinelConfig {
                     m.name, m.parallel_syncs
                 ));
             }
+            if let Some(p) = &m.notification_script {
+                out.push(format!("sentinel notification-script {} {}", m.name, p));
+            }
+            if let Some(p) = &m.client_reconfig_script {
+                out.push(format!("sentinel client-reconfig-script {} {}", m.name, p));
+            }
             if let Some(u) = &m.auth_user {
                 out.push(format!("sentinel auth-user {} {}", m.name, u));
             }
@@ -399,6 +446,9 @@ impl SentinelConfig {
                     m.name, ip, port, id
                 ));
             }
+        }
+        if !self.deny_scripts_reconfig {
+            out.push("sentinel deny-scripts-reconfig no".into());
         }
         if let Some(ip) = &self.announce_ip {
             out.push(format!("sentinel announce-ip {ip}"));
@@ -482,5 +532,15 @@ mod tests {
         );
         assert!(c.apply_line("sentinel bogus").is_err());
         assert!(c.apply_line("sentinel monitor x 127.0.0.1 6379 0").is_err());
+        assert_eq!(
+            c.apply_line("sentinel notification-script mymaster /nonexistent/notify.sh"),
+            Err("Notification script seems non existing or non executable.".into())
+        );
+        c.apply_line("sentinel client-reconfig-script mymaster /bin/true")
+            .unwrap();
+        c.apply_line("sentinel deny-scripts-reconfig no").unwrap();
+        let lines = c.state_lines();
+        assert!(lines.contains(&"sentinel client-reconfig-script mymaster /bin/true".to_string()));
+        assert!(lines.contains(&"sentinel deny-scripts-reconfig no".to_string()));
     }
 }

@@ -5,6 +5,7 @@
 //! `sentinelFailoverStateMachine`.
 
 use super::Sentinel;
+use super::events::Event;
 use super::link::Auth;
 use super::monitor::send_replicaof;
 use super::state::{FailoverState, Master, Node, PING_PERIOD_MS, Reconf, Role, State, TiltNow};
@@ -75,7 +76,7 @@ fn next_failover_start(sh: &Sentinel) -> Option<u64> {
         .min()
 }
 
-type Events = Vec<(String, String)>;
+type Events = Vec<Event>;
 type Commands = Vec<Action>;
 
 /// What the timer asks the nodes to do, sent after the state lock is released.
@@ -110,12 +111,12 @@ pub fn step(sh: &Arc<Sentinel>) {
                 "entering TILT mode: the clock jumped or this process was stopped; acting on nothing for {} ms",
                 st.tilt.period_ms
             );
-            events.push(("+tilt".into(), "#tilt mode entered".into()));
+            events.push(Event::new("+tilt", "#tilt mode entered"));
         }
         let names: Vec<String> = match st.tilt.poll(now) {
             TiltNow::On => Vec::new(),
             TiltNow::Ended => {
-                events.push(("-tilt".into(), "#tilt mode exited".into()));
+                events.push(Event::new("-tilt", "#tilt mode exited"));
                 st.masters.keys().cloned().collect()
             }
             TiltNow::Off => st.masters.keys().cloned().collect(),
@@ -134,12 +135,10 @@ pub fn step(sh: &Arc<Sentinel>) {
             }
         }
     }
-    if events.iter().any(|(k, _)| k == "+try-failover") {
+    if events.iter().any(|e| e.kind == "+try-failover") {
         sh.vote_wanted.notify_waiters();
     }
-    for (k, v) in events {
-        sh.events.emit(&k, &v);
-    }
+    sh.emit_all(events);
     for action in commands {
         let tls = sh.link_tls();
         tokio::spawn(async move {
@@ -221,10 +220,10 @@ fn check_down(st: &mut State, name: &str, events: &mut Events) {
             && now.saturating_sub(m.node.role_reported_ms) > down_after + 2 * 10_000);
     if sdown && m.node.s_down_since_ms == 0 {
         m.node.s_down_since_ms = now;
-        events.push(("+sdown".into(), format!("master {}", m.at())));
+        events.push(Event::new("+sdown", format!("master {}", m.at())));
     } else if !sdown && m.node.s_down_since_ms > 0 {
         m.node.s_down_since_ms = 0;
-        events.push(("-sdown".into(), format!("master {}", m.at())));
+        events.push(Event::new("-sdown", format!("master {}", m.at())));
     }
     let at = m.at();
     for n in m.replicas.values_mut() {
@@ -232,10 +231,10 @@ fn check_down(st: &mut State, name: &str, events: &mut Events) {
         let ev = format!("slave {} {} {} @ {}", n.addr(), n.ip, n.port, at);
         if d && n.s_down_since_ms == 0 {
             n.s_down_since_ms = now;
-            events.push(("+sdown".into(), ev));
+            events.push(Event::new("+sdown", ev));
         } else if !d && n.s_down_since_ms > 0 {
             n.s_down_since_ms = 0;
-            events.push(("-sdown".into(), ev));
+            events.push(Event::new("-sdown", ev));
         }
     }
     for p in m.sentinels.values_mut() {
@@ -243,10 +242,10 @@ fn check_down(st: &mut State, name: &str, events: &mut Events) {
         let ev = format!("sentinel {} {} {} @ {}", p.run_id, p.ip, p.port, at);
         if d && p.node.s_down_since_ms == 0 {
             p.node.s_down_since_ms = now;
-            events.push(("+sdown".into(), ev));
+            events.push(Event::new("+sdown", ev));
         } else if !d && p.node.s_down_since_ms > 0 {
             p.node.s_down_since_ms = 0;
-            events.push(("-sdown".into(), ev));
+            events.push(Event::new("-sdown", ev));
         }
     }
     // Objectively down: quorum of sentinels (us included) say so.
@@ -268,13 +267,13 @@ fn check_down(st: &mut State, name: &str, events: &mut Events) {
             .count() as u64;
         m.failover_delay_until_ms =
             now + rank * RANK_STEP_MS + rand::rng().random_range(0..START_JITTER_MS);
-        events.push((
-            "+odown".into(),
+        events.push(Event::new(
+            "+odown",
             format!("master {} #quorum {}/{}", m.at(), agree, m.cfg.quorum),
         ));
     } else if !odown && m.o_down_since_ms > 0 {
         m.o_down_since_ms = 0;
-        events.push(("-odown".into(), format!("master {}", m.at())));
+        events.push(Event::new("-odown", format!("master {}", m.at())));
     }
 }
 
@@ -290,7 +289,7 @@ pub fn vote(
     if req_epoch > st.current_epoch {
         st.current_epoch = req_epoch;
         st.dirty = true;
-        events.push(("+new-epoch".into(), req_epoch.to_string()));
+        events.push(Event::of_master(name, "+new-epoch", req_epoch.to_string()));
     }
     let current = st.current_epoch;
     let myid = st.myid.clone();
@@ -302,8 +301,9 @@ pub fn vote(
         m.cfg.leader_epoch = current;
         st.dirty = true;
         let m = st.masters.get_mut(name).expect("present");
-        events.push((
-            "+vote-for-leader".into(),
+        events.push(Event::of_master(
+            name,
+            "+vote-for-leader",
             format!("{} {}", req_runid, m.cfg.leader_epoch),
         ));
         // Voting for someone else: do not start our own failover for a while.
@@ -374,12 +374,12 @@ fn maybe_start_failover(st: &mut State, name: &str, events: &mut Events) {
         } else {
             rand::rng().random_range(0..1000)
         };
-    events.push(("+new-epoch".into(), epoch.to_string()));
-    events.push(("+try-failover".into(), format!("master {}", m.at())));
+    events.push(Event::of_master(name, "+new-epoch", epoch.to_string()));
+    events.push(Event::new("+try-failover", format!("master {}", m.at())));
 }
 
 fn abort(m: &mut Master, why: &str, events: &mut Events) {
-    events.push((
+    events.push(Event::new(
         format!("-failover-abort-{why}"),
         format!("master {}", m.at()),
     ));
@@ -491,11 +491,11 @@ fn failover_wait_start(st: &mut State, name: &str, now: u64, events: &mut Events
         }
         return;
     }
-    events.push(("+elected-leader".into(), format!("master {}", m.at())));
+    events.push(Event::new("+elected-leader", format!("master {}", m.at())));
     m.failover = FailoverState::SelectSlave;
     m.failover_state_ms = now;
-    events.push((
-        "+failover-state-select-slave".into(),
+    events.push(Event::new(
+        "+failover-state-select-slave",
         format!("master {}", m.at()),
     ));
 }
@@ -510,12 +510,12 @@ fn failover_select_slave(m: &mut Master, now: u64, events: &mut Events) {
         }
         Some(addr) => {
             let n = &m.replicas[&addr];
-            events.push(("+selected-slave".into(), node_event(n, m, "slave")));
+            events.push(Event::new("+selected-slave", node_event(n, m, "slave")));
             m.promoted = Some(addr);
             m.failover = FailoverState::SendSlaveofNoone;
             m.failover_state_ms = now;
-            events.push((
-                "+failover-state-send-slaveof-noone".into(),
+            events.push(Event::new(
+                "+failover-state-send-slaveof-noone",
                 node_event(n, m, "slave"),
             ));
         }
@@ -556,8 +556,8 @@ fn failover_send_slaveof_noone(
         commands.push(Action::Repoint((addr.clone(), auth, None)));
     }
     let n = &m.replicas[&addr];
-    events.push((
-        "+failover-state-wait-promotion".into(),
+    events.push(Event::new(
+        "+failover-state-wait-promotion",
         node_event(n, m, "slave"),
     ));
     m.failover = FailoverState::WaitPromotion;
@@ -604,7 +604,7 @@ fn failover_reconf_next_slave(
         let ev = format!("slave {} {} {} @ {}", n.addr(), n.ip, n.port, at);
         if n.reconf == Reconf::Sent && now.saturating_sub(n.reconf_sent_ms) > RECONF_TIMEOUT_MS {
             n.reconf = Reconf::Done;
-            events.push(("-slave-reconf-sent-timeout".into(), ev.clone()));
+            events.push(Event::new("-slave-reconf-sent-timeout", ev.clone()));
             in_progress = in_progress.saturating_sub(1);
         }
         if n.reconf == Reconf::None
@@ -620,7 +620,7 @@ fn failover_reconf_next_slave(
                 auth.clone(),
                 Some((pip.clone(), pport)),
             )));
-            events.push(("+slave-reconf-sent".into(), ev));
+            events.push(Event::new("+slave-reconf-sent", ev));
         }
     }
     let all_done = m
@@ -630,12 +630,12 @@ fn failover_reconf_next_slave(
         .all(|(_, n)| n.reconf == Reconf::Done || n.s_down_since_ms > 0);
     if all_done || timed_out {
         if timed_out && !all_done {
-            events.push((
-                "+failover-end-for-timeout".into(),
+            events.push(Event::new(
+                "+failover-end-for-timeout",
                 format!("master {}", m.at()),
             ));
         }
-        events.push(("+failover-end".into(), format!("master {}", m.at())));
+        events.push(Event::new("+failover-end", format!("master {}", m.at())));
         m.failover = FailoverState::UpdateConfig;
         m.failover_state_ms = now;
     }
@@ -649,13 +649,14 @@ fn failover_switch_to_promoted(st: &mut State, name: &str, events: &mut Events) 
     if let Some((ip, port)) = promoted.rsplit_once(':') {
         let port: u16 = port.parse().unwrap_or(0);
         let (oip, oport) = (m.node.ip.clone(), m.node.port);
-        events.push((
-            "+switch-master".into(),
+        events.push(Event::of_master(
+            name,
+            "+switch-master",
             format!("{} {} {} {} {}", m.cfg.name, oip, oport, ip, port),
         ));
         m.switch_to(ip, port);
         for n in m.replicas.values() {
-            events.push(("+slave".into(), node_event(n, m, "slave")));
+            events.push(Event::new("+slave", node_event(n, m, "slave")));
         }
         st.dirty = true;
     }

@@ -9,6 +9,7 @@
 //! - [`failover`]: the 100 ms timer: down detection, votes, the failover state machine.
 //! - [`commands`] and [`server`]: the client-facing side (SENTINEL, INFO, pub/sub events).
 //! - [`events`]: stock event names and payloads, published and logged.
+//! - [`scripts`]: `notification-script` and `client-reconfig-script` runs.
 
 pub mod commands;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod events;
 pub mod failover;
 pub mod link;
 pub mod monitor;
+pub mod scripts;
 pub mod server;
 pub mod state;
 
@@ -32,6 +34,8 @@ pub struct Sentinel {
     pub config: Mutex<config::SentinelConfig>,
     /// Pub/sub for events.
     pub events: events::Events,
+    /// User scripts queued and running.
+    pub scripts: scripts::Scripts,
     /// Link tasks running, by key, so the timer starts each exactly once.
     pub tasks: Mutex<HashSet<String>>,
     /// Unix ms at start (INFO uptime).
@@ -84,6 +88,7 @@ impl Sentinel {
             state: Mutex::new(state),
             config: Mutex::new(cfg),
             events: events::Events::default(),
+            scripts: scripts::Scripts::default(),
             tasks: Mutex::new(HashSet::new()),
             started_ms: crate::base::now_ms(),
             next_client_id: std::sync::atomic::AtomicU64::new(1),
@@ -92,6 +97,43 @@ impl Sentinel {
             progress: tokio::sync::Notify::new(),
             tls: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Emits an event (log line, pub/sub message) and queues the scripts it runs: the
+    /// group's `notification-script` for a warning-level event, its
+    /// `client-reconfig-script` for a leader change. Called with the state lock released.
+    pub fn emit(&self, e: events::Event) {
+        self.events.emit(&e.kind, &e.payload);
+        let Some(master) = &e.master else {
+            return;
+        };
+        let (notify, reconfig) = match self.state.lock().masters.get(master) {
+            Some(m) => (
+                m.cfg.notification_script.clone(),
+                m.cfg.client_reconfig_script.clone(),
+            ),
+            None => return,
+        };
+        if let Some(path) = notify.filter(|_| events::is_warning(&e.kind)) {
+            self.scripts.schedule(&path, &[&e.kind, &e.payload]);
+        }
+        if let (Some(path), Some(r)) = (reconfig, &e.reconfig) {
+            let (from_port, to_port) = (r.from.1.to_string(), r.to.1.to_string());
+            let role = if r.leader { "leader" } else { "observer" };
+            self.scripts.schedule(
+                &path,
+                &[
+                    master, role, "start", &r.from.0, &from_port, &r.to.0, &to_port,
+                ],
+            );
+        }
+    }
+
+    /// Emits events collected under the state lock, in order.
+    pub fn emit_all(&self, events: Vec<events::Event>) {
+        for e in events {
+            self.emit(e);
+        }
     }
 
     /// Writes the learned state to the config file (when it changed).

@@ -9,6 +9,7 @@
 //! changes (reset, address switch).
 
 use super::Sentinel;
+use super::events::{Event, Reconfig};
 use super::link::{Auth, Frame, Link, frame_text};
 use super::state::{
     ASK_PERIOD_MS, FailoverState, HELLO_PERIOD_MS, INFO_PERIOD_MS, Master, Node, PING_PERIOD_MS,
@@ -428,15 +429,15 @@ pub fn process_hello(sh: &Arc<Sentinel>, payload: &str) {
     if runid == st.myid {
         return;
     }
-    let mut events: Vec<(String, String)> = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
     if epoch > st.current_epoch {
         st.current_epoch = epoch;
         st.dirty = true;
-        events.push(("+new-epoch".into(), epoch.to_string()));
+        events.push(Event::of_master(mname, "+new-epoch", epoch.to_string()));
     }
     let Some(m) = st.masters.get_mut(mname) else {
         drop(st);
-        emit_all(sh, events);
+        sh.emit_all(events);
         return;
     };
     let now = now_ms();
@@ -461,8 +462,8 @@ pub fn process_hello(sh: &Arc<Sentinel>, payload: &str) {
                 m.sentinels.remove(&s);
             }
             m.sentinels.insert(runid.into(), Peer::new(ip, port, runid));
-            events.push((
-                "+sentinel".into(),
+            events.push(Event::new(
+                "+sentinel",
                 format!("sentinel {runid} {ip} {port} @ {}", m.at()),
             ));
             st.dirty = true;
@@ -475,26 +476,28 @@ pub fn process_hello(sh: &Arc<Sentinel>, payload: &str) {
         m.cfg.config_epoch = mepoch;
         if m.node.ip != mip || m.node.port != mport {
             let (oip, oport) = (m.node.ip.clone(), m.node.port);
-            events.push((
-                "+config-update-from".into(),
+            events.push(Event::new(
+                "+config-update-from",
                 format!("sentinel {runid} {ip} {port} @ {}", m.at()),
             ));
             m.switch_to(mip, mport);
-            events.push((
-                "+switch-master".into(),
-                format!("{mname} {oip} {oport} {mip} {mport}"),
-            ));
+            events.push(
+                Event::of_master(
+                    mname,
+                    "+switch-master",
+                    format!("{mname} {oip} {oport} {mip} {mport}"),
+                )
+                .with_reconfig(Reconfig {
+                    leader: false,
+                    from: (oip, oport),
+                    to: (mip.to_string(), mport),
+                }),
+            );
         }
         st.dirty = true;
     }
     drop(st);
-    emit_all(sh, events);
-}
-
-fn emit_all(sh: &Sentinel, events: Vec<(String, String)>) {
-    for (k, v) in events {
-        sh.events.emit(&k, &v);
-    }
+    sh.emit_all(events);
 }
 
 /// The events an INFO reply gives as stock's `sentinelRefreshInstanceInfo` does:
@@ -507,10 +510,10 @@ fn reported_changes(
     configured: Role,
     run_before: Option<String>,
     who: &str,
-) -> Vec<(String, String)> {
+) -> Vec<Event> {
     let mut events = Vec::new();
     if run_before.is_some() && n.run_id != run_before {
-        events.push(("+reboot".into(), who.to_string()));
+        events.push(Event::new("+reboot", who.to_string()));
     }
     let before = if role_before == Role::Unknown {
         configured
@@ -528,8 +531,8 @@ fn reported_changes(
         } else {
             "slave"
         };
-        events.push((
-            kind.into(),
+        events.push(Event::new(
+            kind,
             format!("{who} new reported role is {reported}"),
         ));
     }
@@ -542,7 +545,7 @@ pub type Repoint = (String, Auth, Option<(String, u16)>);
 /// Applies an INFO reply from a node: followers discovered, role changes, failover
 /// progress, and repointing nodes that follow the wrong leader.
 fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, text: &str) {
-    let mut events: Vec<(String, String)> = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
     let mut commands: Vec<Repoint> = Vec::new();
     let now = now_ms();
     {
@@ -582,8 +585,8 @@ fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, tex
                     if addr == m.node.addr() || m.replicas.contains_key(&addr) {
                         continue;
                     }
-                    events.push((
-                        "+slave".into(),
+                    events.push(Event::new(
+                        "+slave",
                         format!("slave {addr} {ip} {port} @ {}", m.at()),
                     ));
                     m.replicas.insert(addr, n);
@@ -622,11 +625,15 @@ fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, tex
                     m.cfg.config_epoch = failover_epoch_for_promotion;
                     m.failover = FailoverState::ReconfSlaves;
                     m.failover_state_ms = now;
-                    events.push(("+promoted-slave".into(), ev_name.clone()));
-                    events.push((
-                        "+failover-state-reconf-slaves".into(),
-                        format!("master {at}"),
-                    ));
+                    events.push(Event::new("+promoted-slave", ev_name.clone()));
+                    events.push(
+                        Event::new("+failover-state-reconf-slaves", format!("master {at}"))
+                            .with_reconfig(Reconfig {
+                                leader: true,
+                                from: master_addr.clone(),
+                                to: (n.ip.clone(), n.port),
+                            }),
+                    );
                     dirty = true;
                 } else if in_failover && state == FailoverState::ReconfSlaves && !is_promoted {
                     let (pip, pport) = promoted
@@ -639,11 +646,11 @@ fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, tex
                         && n.master_port == pport;
                     if n.reconf == Reconf::Sent && points_at_new {
                         n.reconf = Reconf::InProg;
-                        events.push(("+slave-reconf-inprog".into(), ev_name.clone()));
+                        events.push(Event::new("+slave-reconf-inprog", ev_name.clone()));
                     }
                     if n.reconf == Reconf::InProg && points_at_new && n.master_link_up {
                         n.reconf = Reconf::Done;
-                        events.push(("+slave-reconf-done".into(), ev_name.clone()));
+                        events.push(Event::new("+slave-reconf-done", ev_name.clone()));
                     }
                 } else if !in_failover && master_sane {
                     let wait = HELLO_PERIOD_MS * 4;
@@ -654,7 +661,7 @@ fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, tex
                         // An old leader that came back: make it follow the current one.
                         n.reconf_sent_ms = now;
                         commands.push((n.addr(), auth.clone(), Some(master_addr.clone())));
-                        events.push(("+convert-to-slave".into(), ev_name.clone()));
+                        events.push(Event::new("+convert-to-slave", ev_name.clone()));
                     } else if n.role == Role::Slave
                         && settled
                         && (n.master_host.as_deref() != Some(master_addr.0.as_str())
@@ -662,7 +669,7 @@ fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, tex
                     {
                         n.reconf_sent_ms = now;
                         commands.push((n.addr(), auth.clone(), Some(master_addr.clone())));
-                        events.push(("+fix-slave-config".into(), ev_name.clone()));
+                        events.push(Event::new("+fix-slave-config", ev_name.clone()));
                     }
                 }
             }
@@ -672,7 +679,7 @@ fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, tex
             st.dirty = true;
         }
     }
-    emit_all(sh, events);
+    sh.emit_all(events);
     // A report may move a failover on (promotion seen, a follower reconfigured).
     sh.progress.notify_one();
     for (addr, auth, to) in commands {
