@@ -1421,3 +1421,87 @@ fn scripts_run_as_our_sentinel() {
 fn scripts_run_as_stock_sentinel() {
     scripts_run_as_stock(true);
 }
+
+/// resolve-hostnames / announce-hostnames as stock: a leader named `localhost` is
+/// monitored, announced by that name (replies, events) and failed over; without
+/// resolve-hostnames a hostname is refused, and CONFIG SET turns it on at runtime.
+fn hostnames_as_stock(stock: bool) {
+    let _slot = slot();
+    let (mut leader, followers) = group(&[&[]]);
+    let conf = format!(
+        "sentinel resolve-hostnames yes\n\
+         sentinel announce-hostnames yes\n\
+         sentinel monitor {NAME} localhost {port} 1\n\
+         sentinel down-after-milliseconds {NAME} 500\n\
+         sentinel failover-timeout {NAME} 5000\n",
+        port = leader.port
+    );
+    let s = start_sentinel_of(stock, &conf);
+    wait_discovery(std::slice::from_ref(&s), 1);
+    let mut r = s.raw();
+    assert_eq!(master_addr(&s), ("localhost".to_string(), leader.port));
+    assert_eq!(
+        field(&r.cmd(&["SENTINEL", "MASTER", NAME]), "ip"),
+        "localhost"
+    );
+    let cfg = r.cmd(&["SENTINEL", "CONFIG", "GET", "*hostnames"]);
+    assert_eq!(cfg.get("resolve-hostnames").unwrap().as_string(), "yes");
+    assert_eq!(cfg.get("announce-hostnames").unwrap().as_string(), "yes");
+    let log = watch_events(&s);
+    let old = leader.port;
+    kill9(&mut leader);
+    let new = wait_master_port(std::slice::from_ref(&s), old, Duration::from_secs(20));
+    assert_eq!(new, followers[0].port);
+    assert!(
+        poll_until(Duration::from_secs(5), Duration::from_millis(20), || log
+            .has("+switch-master", "")),
+        "no +switch-master"
+    );
+    let seen = log.finish();
+    for (kind, payload) in [
+        ("+sdown", format!("master {NAME} localhost {old}")),
+        (
+            "+switch-master",
+            format!("{NAME} localhost {old} 127.0.0.1 {new}"),
+        ),
+    ] {
+        assert!(
+            seen.iter().any(|(k, p)| *k == kind && *p == payload),
+            "no {kind} {payload:?} in {seen:?}"
+        );
+    }
+
+    // Without resolve-hostnames a hostname is no address; CONFIG SET allows it.
+    let plain = start_sentinel_of(stock, "");
+    let mut p = plain.raw();
+    let port = new.to_string();
+    let e = p.cmd(&["SENTINEL", "MONITOR", "other", "localhost", &port, "1"]);
+    assert_eq!(e.err_text(), "ERR Invalid IP address or hostname specified");
+    let e = p.cmd(&["SENTINEL", "CONFIG", "SET", "resolve-hostnames", "maybe"]);
+    assert!(e.is_error(), "{e:?}");
+    for (k, v) in [("resolve-hostnames", "yes"), ("announce-hostnames", "no")] {
+        assert_eq!(
+            p.cmd(&["SENTINEL", "CONFIG", "SET", k, v]).as_string(),
+            "OK"
+        );
+    }
+    assert_eq!(
+        p.cmd(&["SENTINEL", "MONITOR", "other", "localhost", &port, "1"])
+            .as_string(),
+        "OK"
+    );
+    let v = p
+        .cmd(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "other"])
+        .strings();
+    assert_eq!(v, vec!["127.0.0.1".to_string(), port]);
+}
+
+#[test]
+fn hostnames_as_our_sentinel() {
+    hostnames_as_stock(false);
+}
+
+#[test]
+fn hostnames_as_stock_sentinel() {
+    hostnames_as_stock(true);
+}

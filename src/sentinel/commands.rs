@@ -346,7 +346,7 @@ fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 i,
                 m.name(),
                 status,
-                m.node.ip,
+                m.node.shown(),
                 m.node.port,
                 m.replicas.len(),
                 m.sentinels.len() + 1
@@ -393,7 +393,7 @@ fn common_fields(
     let now = now_ms();
     let mut v = vec![
         ("name", name.to_string()),
-        ("ip", n.ip.clone()),
+        ("ip", n.shown().to_string()),
         ("port", n.port.to_string()),
         ("runid", n.run_id.clone().unwrap_or_default()),
         ("flags", flags),
@@ -515,7 +515,7 @@ fn replica_fields(m: &Master, n: &Node) -> Vec<(&'static str, String)> {
     }
     let mut v = common_fields(
         n,
-        &n.addr(),
+        &n.name(),
         node_flags(n, "slave", &extra),
         m.cfg.down_after_ms,
     );
@@ -722,7 +722,7 @@ fn sentinel_is_master_down_by_addr(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResu
         let name = st
             .masters
             .values()
-            .find(|m| m.node.ip == ip && i64::from(m.node.port) == port)
+            .find(|m| u16::try_from(port).is_ok_and(|p| m.node.is_at(&ip, p)))
             .map(|m| m.name().to_string());
         match name {
             None => (false, None, 0),
@@ -816,7 +816,7 @@ fn sentinel_monitor(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Err(CmdError::err("Quorum must be 1 or greater."));
     }
     let ip = s(&args[3]);
-    if ip.parse::<std::net::IpAddr>().is_err() {
+    if super::state::resolve(&ip).is_none() {
         return Err(CmdError::err("Invalid IP address or hostname specified"));
     }
     if !(1..=65535).contains(&port) {
@@ -910,12 +910,16 @@ fn sentinel_config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
 }
 
+fn yes_no(on: bool) -> String {
+    if on { "yes" } else { "no" }.into()
+}
+
 /// SENTINEL CONFIG GET: the global parameters stock Sentinel lists, matched by glob.
 fn sentinel_config_get(ctx: &mut Ctx<'_>, pattern: &str) -> CmdResult {
     let c = ctx.sh.config.lock();
     let params: Vec<(&str, String)> = vec![
-        ("resolve-hostnames", "no".into()),
-        ("announce-hostnames", "no".into()),
+        ("resolve-hostnames", yes_no(c.resolve_hostnames)),
+        ("announce-hostnames", yes_no(c.announce_hostnames)),
         ("announce-ip", c.announce_ip.clone().unwrap_or_default()),
         ("announce-port", c.announce_port.unwrap_or(0).to_string()),
         (
@@ -956,7 +960,23 @@ fn sentinel_config_set(ctx: &mut Ctx<'_>, key: &str, value: String) -> CmdResult
                 }
             },
             "loglevel" => c.loglevel = value,
-            "resolve-hostnames" | "announce-hostnames" => {}
+            "resolve-hostnames" | "announce-hostnames" => {
+                let on = match value.to_ascii_lowercase().as_str() {
+                    "yes" => true,
+                    "no" => false,
+                    _ => {
+                        return Err(CmdError::err(format!(
+                            "Invalid value '{value}' to SENTINEL CONFIG SET '{key}'"
+                        )));
+                    }
+                };
+                if key == "resolve-hostnames" {
+                    c.resolve_hostnames = on;
+                } else {
+                    c.announce_hostnames = on;
+                }
+                c.apply_hostnames();
+            }
             _ => {
                 return Err(CmdError::err(format!(
                     "Invalid argument '{key}' to SENTINEL CONFIG SET"

@@ -107,6 +107,10 @@ pub struct SentinelConfig {
     /// `sentinel deny-scripts-reconfig` (default yes): SENTINEL SET may not change script
     /// paths, so a client of the sentinel cannot make it run a program of its choice.
     pub deny_scripts_reconfig: bool,
+    /// `sentinel resolve-hostnames`: node addresses may be hostnames.
+    pub resolve_hostnames: bool,
+    /// `sentinel announce-hostnames`: tell others hostnames rather than IPs.
+    pub announce_hostnames: bool,
 }
 
 impl Default for SentinelConfig {
@@ -129,6 +133,8 @@ impl Default for SentinelConfig {
             server_settings: Default::default(),
             sentinel_auth: (None, None),
             deny_scripts_reconfig: true,
+            resolve_hostnames: false,
+            announce_hostnames: false,
         }
     }
 }
@@ -145,6 +151,10 @@ pub struct ConfigError {
     pub text: String,
     /// What is wrong.
     pub msg: String,
+}
+
+fn origin_of(file: Option<&Path>) -> String {
+    file.map_or_else(|| "(command line)".into(), |f| f.display().to_string())
 }
 
 fn yes_no(s: &str) -> Option<bool> {
@@ -244,7 +254,31 @@ impl SentinelConfig {
                 msg,
             })?;
         }
+        // Stock reads resolve-hostnames before any monitor line, wherever it is written,
+        // so addresses are checked once the whole configuration is known.
+        for m in &cfg.masters {
+            if crate::sentinel::state::resolve_with(&m.ip, cfg.resolve_hostnames).is_none() {
+                return Err(ConfigError {
+                    origin: origin_of(file),
+                    line: 0,
+                    text: format!(
+                        "sentinel monitor {} {} {} {}",
+                        m.name, m.ip, m.port, m.quorum
+                    ),
+                    msg: "Can't resolve instance hostname.".into(),
+                });
+            }
+        }
+        cfg.apply_hostnames();
         Ok(cfg)
+    }
+
+    /// Makes `resolve-hostnames` / `announce-hostnames` the process-wide settings that
+    /// address creation and display read.
+    pub fn apply_hostnames(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        crate::sentinel::state::RESOLVE_HOSTNAMES.store(self.resolve_hostnames, Relaxed);
+        crate::sentinel::state::ANNOUNCE_HOSTNAMES.store(self.announce_hostnames, Relaxed);
     }
 
     fn master_mut(&mut self, name: &str) -> Result<&mut MasterConfig, String> {
@@ -378,11 +412,16 @@ impl SentinelConfig {
                 self.deny_scripts_reconfig = yes_no(a[1])
                     .ok_or("Please specify yes or no for the deny-scripts-reconfig options.")?
             }
-            // Stock options without effect here (no hostnames).
-            ("resolve-hostnames", 2)
-            | ("announce-hostnames", 2)
-            | ("rename-command", 4)
-            | ("master-reboot-down-after-period", 3) => {}
+            ("resolve-hostnames", 2) => {
+                self.resolve_hostnames = yes_no(a[1])
+                    .ok_or("Please specify yes or no for the resolve-hostnames option.")?
+            }
+            ("announce-hostnames", 2) => {
+                self.announce_hostnames = yes_no(a[1])
+                    .ok_or("Please specify yes or no for the announce-hostnames option.")?
+            }
+            // Stock options without effect here.
+            ("rename-command", 4) | ("master-reboot-down-after-period", 3) => {}
             _ => return Err("Unrecognized sentinel configuration statement.".into()),
         }
         Ok(())
@@ -449,6 +488,12 @@ impl SentinelConfig {
         }
         if !self.deny_scripts_reconfig {
             out.push("sentinel deny-scripts-reconfig no".into());
+        }
+        if self.resolve_hostnames {
+            out.push("sentinel resolve-hostnames yes".into());
+        }
+        if self.announce_hostnames {
+            out.push("sentinel announce-hostnames yes".into());
         }
         if let Some(ip) = &self.announce_ip {
             out.push(format!("sentinel announce-ip {ip}"));
@@ -542,5 +587,29 @@ mod tests {
         let lines = c.state_lines();
         assert!(lines.contains(&"sentinel client-reconfig-script mymaster /bin/true".to_string()));
         assert!(lines.contains(&"sentinel deny-scripts-reconfig no".to_string()));
+    }
+
+    #[test]
+    fn hostnames_need_resolve_hostnames_wherever_it_is_written() {
+        let dir = std::env::temp_dir().join(format!("fc-sentinel-conf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("sentinel.conf");
+        std::fs::write(&file, "sentinel monitor m localhost 6379 1\n").unwrap();
+        let e = SentinelConfig::load(Some(&file), &[]).unwrap_err();
+        assert_eq!(e.msg, "Can't resolve instance hostname.");
+        // resolve-hostnames after the monitor line still counts, as stock.
+        std::fs::write(
+            &file,
+            "sentinel monitor m localhost 6379 1\nsentinel resolve-hostnames yes\n",
+        )
+        .unwrap();
+        let mut c = SentinelConfig::load(Some(&file), &[]).unwrap();
+        assert!(c.resolve_hostnames && !c.announce_hostnames);
+        assert!(
+            c.state_lines()
+                .contains(&"sentinel resolve-hostnames yes".to_string())
+        );
+        assert!(c.apply_line("sentinel announce-hostnames perhaps").is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

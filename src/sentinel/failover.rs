@@ -203,7 +203,7 @@ fn node_event(n: &Node, m: &Master, kind: &str) -> String {
     if kind == "master" {
         format!("master {}", m.at())
     } else {
-        format!("slave {} {} {} @ {}", n.addr(), n.ip, n.port, m.at())
+        format!("slave {} {} {} @ {}", n.name(), n.shown(), n.port, m.at())
     }
 }
 
@@ -228,7 +228,7 @@ fn check_down(st: &mut State, name: &str, events: &mut Events) {
     let at = m.at();
     for n in m.replicas.values_mut() {
         let d = n.check_sdown(now, down_after);
-        let ev = format!("slave {} {} {} @ {}", n.addr(), n.ip, n.port, at);
+        let ev = format!("slave {} {} {} @ {}", n.name(), n.shown(), n.port, at);
         if d && n.s_down_since_ms == 0 {
             n.s_down_since_ms = now;
             events.push(Event::new("+sdown", ev));
@@ -584,10 +584,7 @@ fn failover_reconf_next_slave(
 ) {
     let auth = node_auth(m);
     let promoted = m.promoted.clone().unwrap_or_default();
-    let Some((pip, pport)) = promoted
-        .rsplit_once(':')
-        .map(|(i, p)| (i.to_string(), p.parse::<u16>().unwrap_or(0)))
-    else {
+    let Some((pip, pport)) = m.promoted_node().map(|n| (n.shown().to_string(), n.port)) else {
         return;
     };
     let timed_out = now.saturating_sub(m.failover_state_ms) > m.cfg.failover_timeout_ms;
@@ -601,7 +598,7 @@ fn failover_reconf_next_slave(
         if *addr == promoted {
             continue;
         }
-        let ev = format!("slave {} {} {} @ {}", n.addr(), n.ip, n.port, at);
+        let ev = format!("slave {} {} {} @ {}", n.name(), n.shown(), n.port, at);
         if n.reconf == Reconf::Sent && now.saturating_sub(n.reconf_sent_ms) > RECONF_TIMEOUT_MS {
             n.reconf = Reconf::Done;
             events.push(Event::new("-slave-reconf-sent-timeout", ev.clone()));
@@ -645,16 +642,17 @@ fn failover_reconf_next_slave(
 /// follower as its leader (+switch-master), and the file is rewritten.
 fn failover_switch_to_promoted(st: &mut State, name: &str, events: &mut Events) {
     let m = group(st, name);
-    let promoted = m.promoted.clone().unwrap_or_default();
-    if let Some((ip, port)) = promoted.rsplit_once(':') {
-        let port: u16 = port.parse().unwrap_or(0);
-        let (oip, oport) = (m.node.ip.clone(), m.node.port);
+    if let Some((host, ip, port)) = m
+        .promoted_node()
+        .map(|n| (n.host.clone(), n.shown().to_string(), n.port))
+    {
+        let (oip, oport) = (m.node.shown().to_string(), m.node.port);
         events.push(Event::of_master(
             name,
             "+switch-master",
             format!("{} {} {} {} {}", m.cfg.name, oip, oport, ip, port),
         ));
-        m.switch_to(ip, port);
+        m.switch_to(&host, port);
         for n in m.replicas.values() {
             events.push(Event::new("+slave", node_event(n, m, "slave")));
         }

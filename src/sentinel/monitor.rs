@@ -474,8 +474,8 @@ pub fn process_hello(sh: &Arc<Sentinel>, payload: &str) {
     };
     if mepoch > m.cfg.config_epoch {
         m.cfg.config_epoch = mepoch;
-        if m.node.ip != mip || m.node.port != mport {
-            let (oip, oport) = (m.node.ip.clone(), m.node.port);
+        if !m.node.is_at(mip, mport) {
+            let (oip, oport) = (m.node.shown().to_string(), m.node.port);
             events.push(Event::new(
                 "+config-update-from",
                 format!("sentinel {runid} {ip} {port} @ {}", m.at()),
@@ -587,14 +587,16 @@ fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, tex
                     }
                     events.push(Event::new(
                         "+slave",
-                        format!("slave {addr} {ip} {port} @ {}", m.at()),
+                        format!("slave {} {} {port} @ {}", n.name(), n.shown(), m.at()),
                     ));
                     m.replicas.insert(addr, n);
                     dirty = true;
                 }
             }
             Target::Replica(a) => {
-                let master_addr = (m.node.ip.clone(), m.node.port);
+                let master_addr = (m.node.shown().to_string(), m.node.port);
+                let master_node = m.node.clone();
+                let promoted_node = m.promoted_node().cloned();
                 let master_sane = m.node.role == Role::Master
                     && m.node.s_down_since_ms == 0
                     && m.o_down_since_ms == 0;
@@ -607,7 +609,7 @@ fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, tex
                 };
                 let (role_before, run_before) = (n.role, n.run_id.clone());
                 n.apply_info(text);
-                let ev_name = format!("slave {} {} {} @ {}", n.addr(), n.ip, n.port, at);
+                let ev_name = format!("slave {} {} {} @ {}", n.name(), n.shown(), n.port, at);
                 events.extend(reported_changes(
                     n,
                     role_before,
@@ -636,14 +638,12 @@ fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, tex
                     );
                     dirty = true;
                 } else if in_failover && state == FailoverState::ReconfSlaves && !is_promoted {
-                    let (pip, pport) = promoted
-                        .as_deref()
-                        .and_then(|p| p.rsplit_once(':'))
-                        .map(|(i, p)| (i.to_string(), p.parse::<u16>().unwrap_or(0)))
-                        .unwrap_or_default();
                     let points_at_new = n.role == Role::Slave
-                        && n.master_host.as_deref() == Some(pip.as_str())
-                        && n.master_port == pport;
+                        && n.master_host.as_deref().is_some_and(|h| {
+                            promoted_node
+                                .as_ref()
+                                .is_some_and(|p| p.is_at(h, n.master_port))
+                        });
                     if n.reconf == Reconf::Sent && points_at_new {
                         n.reconf = Reconf::InProg;
                         events.push(Event::new("+slave-reconf-inprog", ev_name.clone()));
@@ -664,8 +664,10 @@ fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, tex
                         events.push(Event::new("+convert-to-slave", ev_name.clone()));
                     } else if n.role == Role::Slave
                         && settled
-                        && (n.master_host.as_deref() != Some(master_addr.0.as_str())
-                            || n.master_port != master_addr.1)
+                        && !n
+                            .master_host
+                            .as_deref()
+                            .is_some_and(|h| master_node.is_at(h, n.master_port))
                     {
                         n.reconf_sent_ms = now;
                         commands.push((n.addr(), auth.clone(), Some(master_addr.clone())));
@@ -819,7 +821,7 @@ fn ask_args(sh: &Sentinel, name: &str) -> Option<Vec<String>> {
     Some(vec![
         "SENTINEL".into(),
         "is-master-down-by-addr".into(),
-        m.node.ip.clone(),
+        m.node.shown().to_string(),
         m.node.port.to_string(),
         st.current_epoch.to_string(),
         runid,

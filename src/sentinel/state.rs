@@ -5,6 +5,7 @@
 use super::config::MasterConfig;
 use crate::base::now_ms;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The PING period toward every instance (stock: 1 s).
 pub const PING_PERIOD_MS: u64 = 1000;
@@ -14,6 +15,38 @@ pub const INFO_PERIOD_MS: u64 = 10_000;
 pub const HELLO_PERIOD_MS: u64 = 2000;
 /// How long another sentinel's "the leader is down" answer stays valid (stock: 5 s).
 pub const ASK_PERIOD_MS: u64 = 1000;
+
+/// `resolve-hostnames`: node addresses may be hostnames, resolved when a node is
+/// created. Process-wide, as stock's, because every address created reads it.
+pub static RESOLVE_HOSTNAMES: AtomicBool = AtomicBool::new(false);
+/// `announce-hostnames`: replies, events, hellos and REPLICAOF name nodes by the
+/// hostname they were given rather than their IP (for TLS name checks and for clients
+/// outside the network that cannot reach the IPs).
+pub static ANNOUNCE_HOSTNAMES: AtomicBool = AtomicBool::new(false);
+
+/// `host` as an IP address: itself when it is one; with `dns`, the system resolver's
+/// first IPv4 answer (else its first answer). None when it cannot be resolved.
+pub fn resolve_with(host: &str, dns: bool) -> Option<String> {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return Some(host.to_string());
+    }
+    if !dns {
+        return None;
+    }
+    let addrs: Vec<std::net::SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(&(host, 0))
+        .ok()?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .map(|a| a.ip().to_string())
+}
+
+/// [`resolve_with`] under the current `resolve-hostnames`.
+pub fn resolve(host: &str) -> Option<String> {
+    resolve_with(host, RESOLVE_HOSTNAMES.load(Ordering::Relaxed))
+}
 
 /// Role an instance reports in INFO.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +62,11 @@ pub enum Role {
 /// A node (leader or follower) as seen through PING and INFO.
 #[derive(Debug, Clone)]
 pub struct Node {
-    /// Address.
+    /// Address as given (configuration, INFO, hello): an IP, or a hostname with
+    /// `resolve-hostnames`.
+    pub host: String,
+    /// `host` resolved (or `host` itself if it could not be): what links dial and what
+    /// addresses are compared with.
     pub ip: String,
     /// Port.
     pub port: u16,
@@ -91,10 +128,11 @@ pub enum Reconf {
 
 impl Node {
     /// A node we have not talked to yet.
-    pub fn new(ip: &str, port: u16) -> Self {
+    pub fn new(host: &str, port: u16) -> Self {
         let now = now_ms();
         Node {
-            ip: ip.into(),
+            host: host.into(),
+            ip: resolve(host).unwrap_or_else(|| host.into()),
             port,
             run_id: None,
             connected: false,
@@ -119,9 +157,33 @@ impl Node {
         }
     }
 
-    /// "ip:port", the key followers are stored under and the name stock events use.
+    /// "ip:port", the key followers are stored under and the address links dial.
     pub fn addr(&self) -> String {
         format!("{}:{}", self.ip, self.port)
+    }
+
+    /// The address others are told: the hostname with `announce-hostnames`, else the IP
+    /// (stock `announceSentinelAddr`).
+    pub fn shown(&self) -> &str {
+        if ANNOUNCE_HOSTNAMES.load(Ordering::Relaxed) {
+            &self.host
+        } else {
+            &self.ip
+        }
+    }
+
+    /// "shown:port", the instance name replies and events use.
+    pub fn name(&self) -> String {
+        format!("{}:{}", self.shown(), self.port)
+    }
+
+    /// Whether `host` (an IP or a hostname, as a node or a peer reports it) and `port`
+    /// name this node: the same IP, the same hostname, or a hostname resolving to our IP.
+    pub fn is_at(&self, host: &str, port: u16) -> bool {
+        port == self.port
+            && (host == self.ip
+                || host.eq_ignore_ascii_case(&self.host)
+                || resolve(host).as_deref() == Some(self.ip.as_str()))
     }
 
     /// Applies an INFO reply. Returns the followers a leader lists (ip, port).
@@ -372,30 +434,32 @@ impl Master {
         if matches!(
             self.failover,
             FailoverState::ReconfSlaves | FailoverState::UpdateConfig
-        ) && let Some((ip, port)) = self
-            .promoted
-            .as_deref()
-            .and_then(|p| p.rsplit_once(':'))
-            .and_then(|(i, p)| Some((i.to_string(), p.parse().ok()?)))
+        ) && let Some(n) = self.promoted_node()
         {
-            return (ip, port);
+            return (n.shown().to_string(), n.port);
         }
-        (self.node.ip.clone(), self.node.port)
+        (self.node.shown().to_string(), self.node.port)
+    }
+
+    /// The follower chosen for promotion.
+    pub fn promoted_node(&self) -> Option<&Node> {
+        self.replicas.get(self.promoted.as_deref()?)
     }
 
     /// "name ip port", the tail stock events put after "@".
     pub fn at(&self) -> String {
-        format!("{} {} {}", self.cfg.name, self.node.ip, self.node.port)
+        format!("{} {} {}", self.cfg.name, self.node.shown(), self.node.port)
     }
 
-    /// Copies learned state into the configuration, for a rewrite.
+    /// Copies learned state into the configuration, for a rewrite (addresses as they
+    /// are announced, as stock writes them).
     pub fn sync_cfg(&mut self) {
-        self.cfg.ip = self.node.ip.clone();
+        self.cfg.ip = self.node.shown().to_string();
         self.cfg.port = self.node.port;
         self.cfg.known_replicas = self
             .replicas
             .values()
-            .map(|n| (n.ip.clone(), n.port))
+            .map(|n| (n.shown().to_string(), n.port))
             .collect();
         self.cfg.known_sentinels = self
             .sentinels
@@ -406,25 +470,21 @@ impl Master {
 
     /// Points the group at a new leader (after a failover, or learned from a hello with
     /// a newer config epoch): the old leader and the other followers become its followers.
-    pub fn switch_to(&mut self, ip: &str, port: u16) {
-        let old = self.node.addr();
-        let mut addrs: Vec<(String, u16)> = self
+    pub fn switch_to(&mut self, host: &str, port: u16) {
+        let mut hosts: Vec<(String, u16)> = self
             .replicas
             .values()
-            .map(|n| (n.ip.clone(), n.port))
+            .map(|n| (n.host.clone(), n.port))
             .collect();
-        addrs.push((self.node.ip.clone(), self.node.port));
-        let new_addr = format!("{ip}:{port}");
-        self.replicas = addrs
+        hosts.push((self.node.host.clone(), self.node.port));
+        let leader = Node::new(host, port);
+        self.replicas = hosts
             .into_iter()
-            .filter(|(i, p)| format!("{i}:{p}") != new_addr)
-            .map(|(i, p)| {
-                let n = Node::new(&i, p);
-                (n.addr(), n)
-            })
+            .map(|(h, p)| Node::new(&h, p))
+            .filter(|n| !leader.is_at(&n.ip, n.port))
+            .map(|n| (n.addr(), n))
             .collect();
-        let _ = old;
-        self.node = Node::new(ip, port);
+        self.node = leader;
         self.o_down_since_ms = 0;
         self.failover = FailoverState::None;
         self.failover_start_ms = 0;
@@ -599,7 +659,9 @@ mod tests {
     fn the_promoted_follower_is_the_address_once_the_others_are_repointed() {
         let cfg = MasterConfig::new("g", "127.0.0.1", 6379, 2);
         let mut m = Master::new(cfg);
-        m.promoted = Some("127.0.0.1:6380".into());
+        let f = Node::new("127.0.0.1", 6380);
+        m.promoted = Some(f.addr());
+        m.replicas.insert(f.addr(), f);
         for (state, port) in [
             (FailoverState::SelectSlave, 6379),
             (FailoverState::WaitPromotion, 6379),
