@@ -4,13 +4,17 @@
 One run: a leader, two followers and three sentinels on loopback; a writer that finds the
 leader through the sentinels and records every acknowledged write (and, with --wait,
 every write also acknowledged by WAIT 1 100); one fault on the leader; then a report.
+In partition mode there are two writers: one on the leader's side, which keeps writing
+to it until it refuses a write (it cannot ask the sentinels), and one that follows the
+sentinels; the old leader's acknowledgements after the new leader's first one are what
+"two leaders" costs.
 
   failover_drill.py --server BIN --sentinel BIN --mode kill|partition|stop [--wait]
                     [--min-replicas] [--lease MS] [--json]
 
 Modes: kill (kill -9 the leader, restart it after the switch), partition (every link to
-the leader goes through a proxy that is cut, healed after the switch; the writer sits on
-the leader's side of the partition), stop (SIGSTOP for 5 s, then SIGCONT).
+the leader goes through a proxy that is cut, healed after the switch), stop (SIGSTOP for
+5 s, then SIGCONT).
 """
 import argparse
 import json
@@ -251,15 +255,16 @@ def wait_for(cond, timeout, what):
 
 
 class Writer(threading.Thread):
-    """Writes drill:<n> = n in a loop to whatever leader the sentinels name (or, on the
-    leader's side of a partition, to the leader directly until it refuses)."""
+    """Writes <prefix><n> = n in a loop to whatever leader the sentinels name, or, pinned
+    (a client on the leader's side of a partition, which cannot reach the sentinels),
+    to the leader directly until it refuses a write, and then to whatever the sentinels
+    name."""
 
-    def __init__(self, sentinels, use_wait, pinned=None, alias=None):
+    def __init__(self, sentinels, use_wait, pinned=None, prefix="drill:"):
         super().__init__(daemon=True)
         self.sentinels, self.use_wait, self.pinned = sentinels, use_wait, pinned
-        # The address the sentinels know the pinned leader by (the proxy in front of it).
-        self.alias = alias
-        self.acked = []  # (t, n, port)
+        self.prefix = prefix
+        self.acked = []  # (t, key, port)
         self.wait_acked = []
         self.errors = 0
         self.stop = False
@@ -275,18 +280,7 @@ class Writer(threading.Thread):
     def run(self):
         n = 0
         conn, port = None, None
-        last_check = now()
         while not self.stop:
-            if self.pinned and now() - last_check > 0.2:
-                # A client on the old leader's side moves once the sentinels name
-                # another leader.
-                last_check = now()
-                named = self.leader()
-                if named is not None and named != self.alias:
-                    self.pinned = None
-                    if conn:
-                        conn.close()
-                    conn = None
             try:
                 if conn is None:
                     port = self.pinned if self.pinned else self.leader()
@@ -295,17 +289,18 @@ class Writer(threading.Thread):
                         continue
                     conn = Conn(port, timeout=1.0)
                 n += 1
-                r = conn.call("SET", "drill:%d" % n, str(n))
+                key = "%s%d" % (self.prefix, n)
+                r = conn.call("SET", key, str(n))
                 if r != "OK":
                     raise ConnectionError(str(r))
                 t = now()
                 with self.lock:
-                    self.acked.append((t, n, port))
+                    self.acked.append((t, key, port))
                 if self.use_wait:
                     w = conn.call("WAIT", "1", "100")
                     if isinstance(w, int) and w >= 1:
                         with self.lock:
-                            self.wait_acked.append((t, n, port))
+                            self.wait_acked.append((t, key, port))
             except (OSError, ConnectionError, RuntimeError, ValueError):
                 self.errors += 1
                 if conn:
@@ -336,10 +331,11 @@ class RedisPyWriter(Writer):
         while not self.stop:
             n += 1
             try:
-                if master.set("drill:%d" % n, str(n)):
+                key = "%s%d" % (self.prefix, n)
+                if master.set(key, str(n)):
                     port = master.connection_pool.get_master_address()[1]
                     with self.lock:
-                        self.acked.append((now(), n, int(port)))
+                        self.acked.append((now(), key, int(port)))
                 if n % 100 == 0 and replica.get("drill:1") is not None:
                     self.reads += 1
             except (redis.exceptions.RedisError, OSError):
@@ -464,8 +460,15 @@ def run(args):
         if getattr(args, "client", "raw") == "redispy":
             writer = RedisPyWriter(sps, False)
         else:
-            writer = Writer(sps, args.wait, pinned=lp if args.mode == "partition" else None, alias=target)
-        writer.start()
+            writer = Writer(sps, args.wait, pinned=lp if args.mode == "partition" else None)
+        writers = [writer]
+        if args.mode == "partition":
+            # A second client on the sentinels' side, which follows them: its first
+            # write on the new leader starts the time when two leaders could both
+            # acknowledge writes.
+            writers.append(Writer(sps, args.wait, prefix="drill-majority:"))
+        for w in writers:
+            w.start()
         time.sleep(2.0)
         switch_watcher(sps, events)
         time.sleep(0.2)
@@ -483,11 +486,11 @@ def run(args):
         new_port = int(events["switch_payload"].split()[-1])
 
         def first_new_ack():
-            with writer.lock:
-                for t, n, p in writer.acked:
-                    if t > t0 and p == new_port:
-                        return t
-            return None
+            firsts = []
+            for w in writers:
+                with w.lock:
+                    firsts += [t for t, _, p in w.acked if t > t0 and p == new_port][:1]
+            return min(firsts, default=None)
         wait_for(lambda: first_new_ack() is not None, 20, "first write on the new leader")
         t_write = first_new_ack()
         mark("first acknowledged write on the new leader")
@@ -532,8 +535,12 @@ def run(args):
         # failover after the one this drill caused (the old leader then follows that one).
         leader_at_end = writer.leader()
         time.sleep(1.0)
-        writer.stop = True
-        writer.join(5)
+        for w in writers:
+            w.stop = True
+        for w in writers:
+            w.join(5)
+        acked = sorted(a for w in writers for a in w.acked)
+        wait_acked = sorted(a for w in writers for a in w.wait_acked)
         # Compare after the stream settles.
         digest_equal = False
         end = now() + 10
@@ -550,26 +557,26 @@ def run(args):
             lost = []
             for i in range(0, len(entries), 500):
                 chunk = entries[i:i + 500]
-                vals = c.call("MGET", *["drill:%d" % n for _, n, _ in chunk])
-                lost += [n for (_, n, _), v in zip(chunk, vals) if v is None]
+                vals = c.call("MGET", *[k for _, k, _ in chunk])
+                lost += [k for (_, k, _), v in zip(chunk, vals) if v is None]
             return lost
-        lost = missing(writer.acked)
-        wait_lost = missing(writer.wait_acked)
+        lost = missing(acked)
+        wait_lost = missing(wait_acked)
         c.close()
-        old_after = [t for t, n, p in writer.acked if p == lp and t > t0]
+        old_after = [t for t, k, p in acked if p == lp and t > t0]
         # Two leaders at once: acknowledgements by the old leader after the new one's
         # first (t_write).
         old_after_new = [t for t in old_after if t > t_write]
         # Unavailability: the longest stretch after the fault with no write acknowledged.
-        ack_times = sorted(t for t, n, p in writer.acked if t > t0)
+        ack_times = sorted(t for t, k, p in acked if t > t0)
         edges = [t0] + ack_times
         unavailable = max((b - a for a, b in zip(edges, edges[1:])), default=0)
         result.update({
             "switch_ms": round((events["switch"] - t0) * 1000),
             "first_write_ms": round((t_write - t0) * 1000),
-            "acked": len(writer.acked),
+            "acked": len(acked),
             "lost": len(lost),
-            "wait_acked": len(writer.wait_acked) if args.wait else None,
+            "wait_acked": len(wait_acked) if args.wait else None,
             "wait_lost": len(wait_lost) if args.wait else None,
             "split_brain_ms": round((max(old_after) - t0) * 1000) if old_after else 0,
             "split_brain_writes": len(old_after),

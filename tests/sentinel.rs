@@ -969,6 +969,99 @@ fn lease_follows_a_majority_of_sentinels(stock: bool) {
     assert!(leader.log_tail(200).contains("leader lease acquired"));
 }
 
+/// A leader with a lease cut off from everyone (behind a proxy) stops taking writes
+/// before the failover, and when the partition heals it keeps refusing them: the
+/// sentinels reach it again, but their hellos name the new leader at a newer epoch, so
+/// their contacts renew nothing until they make it a follower. The promoted follower
+/// takes writes under its own lease.
+fn lease_survives_the_partition_healing(stock: bool) {
+    let _slot = slot();
+    let lease = LEASE_MS.to_string();
+    let leased: &[&str] = &["--leader-lease-ms", &lease];
+    let leader = TestServer::start(leased);
+    let proxy = FaultProxy::start(leader.port);
+    let pp = proxy.port.to_string();
+    let followers: Vec<TestServer> = (0..2)
+        .map(|_| {
+            let mut args = vec!["--replicaof", "127.0.0.1", pp.as_str()];
+            args.extend_from_slice(leased);
+            TestServer::start(&args)
+        })
+        .collect();
+    let conf = format!(
+        "sentinel monitor {NAME} 127.0.0.1 {} 2\n\
+         sentinel down-after-milliseconds {NAME} 2000\n\
+         sentinel failover-timeout {NAME} 10000\n",
+        proxy.port
+    );
+    let ss: Vec<TestServer> = (0..3).map(|_| start_sentinel_of(stock, &conf)).collect();
+    wait_discovery(&ss, 2);
+    let ok = |s: &TestServer, v: &str| matches!(ask(s, &["SET", "k", v]), Some(Reply::Simple(ref r)) if r == "OK");
+    assert!(
+        poll_until(Duration::from_secs(20), Duration::from_millis(50), || ok(
+            &leader, "1"
+        )),
+        "the leader never took the lease: {:?}",
+        ask(&leader, &["INFO", "replication"])
+    );
+    proxy.set_blocked(true);
+    proxy.set_drop(Dir::ToTarget, true);
+    proxy.set_drop(Dir::ToClient, true);
+    let new_port = wait_master_port(&ss, proxy.port, Duration::from_secs(40));
+    let new_leader = followers.iter().find(|f| f.port == new_port).unwrap();
+    assert!(
+        poll_until(Duration::from_secs(20), Duration::from_millis(50), || ok(
+            new_leader, "2"
+        )),
+        "the promoted follower never took writes: {}",
+        repl(new_leader, "leader_lease_held")
+    );
+    assert!(!ok(&leader, "split"), "the cut-off leader took a write");
+    proxy.cut();
+    proxy.set_drop(Dir::ToTarget, false);
+    proxy.set_drop(Dir::ToClient, false);
+    proxy.set_blocked(false);
+    // From the heal until it follows the new leader, no write is taken.
+    let mut accepted = Vec::new();
+    let demoted = poll_until(Duration::from_secs(40), Duration::from_millis(20), || {
+        if repl(&leader, "role") == "slave" {
+            return true;
+        }
+        if ok(&leader, "after-heal") {
+            accepted.push(repl(
+                &leader,
+                "leader_lease_sentinels_naming_another_leader",
+            ));
+        }
+        false
+    });
+    assert!(
+        demoted,
+        "old leader not repointed after the partition healed"
+    );
+    assert!(
+        accepted.is_empty(),
+        "the old leader took {} writes after the heal (sentinels naming another leader: {accepted:?})\n{}",
+        accepted.len(),
+        leader.log_tail(60)
+    );
+    assert!(
+        leader.log_tail(300).contains("names another leader"),
+        "{}",
+        leader.log_tail(50)
+    );
+}
+
+#[test]
+fn lease_survives_the_partition_healing_with_our_sentinels() {
+    lease_survives_the_partition_healing(false);
+}
+
+#[test]
+fn lease_survives_the_partition_healing_with_stock_sentinels() {
+    lease_survives_the_partition_healing(true);
+}
+
 #[test]
 fn leader_lease_follows_a_majority_of_our_sentinels() {
     lease_follows_a_majority_of_sentinels(false);
@@ -1504,4 +1597,61 @@ fn hostnames_as_our_sentinel() {
 #[test]
 fn hostnames_as_stock_sentinel() {
     hostnames_as_stock(true);
+}
+
+/// A sentinel restarted with a new id at the same address replaces the old entry, as
+/// stock announces it: `+sentinel-invalid-addr` for the old id, then `+sentinel`.
+#[test]
+fn a_sentinel_back_with_a_new_id_replaces_the_old_entry() {
+    let _slot = slot();
+    let leader = TestServer::start(node_args());
+    let conf = format!(
+        "sentinel monitor {NAME} 127.0.0.1 {} 1\n\
+         sentinel down-after-milliseconds {NAME} 500\n",
+        leader.port
+    );
+    let a = TestServer::start_sentinel(&conf);
+    let mut b = TestServer::start_sentinel(&conf);
+    let _c = TestServer::start_sentinel(&conf);
+    let old_id = b.raw().cmd(&["SENTINEL", "MYID"]).as_string();
+    let mut r = a.raw();
+    assert!(poll_until(
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || field(&r.cmd(&["SENTINEL", "MASTER", NAME]), "num-other-sentinels") == "2"
+    ));
+    let log = watch_events(&a);
+    let file = b.dir().join("server.conf");
+    kill9(&mut b);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("sentinel myid"))
+        .collect();
+    std::fs::write(&file, kept.join("\n") + "\n").unwrap();
+    b.restart_sentinel();
+    let new_id = b.raw().cmd(&["SENTINEL", "MYID"]).as_string();
+    assert_ne!(old_id, new_id);
+    let at = format!("127.0.0.1 {} @ {NAME} 127.0.0.1 {}", b.port, leader.port);
+    assert!(
+        poll_until(Duration::from_secs(10), Duration::from_millis(20), || log
+            .has("+sentinel", &new_id)),
+        "new id not announced: {:?}",
+        log.seen.lock().unwrap()
+    );
+    let seen = log.finish();
+    let invalid = seen.iter().position(|(k, p)| {
+        k == "+sentinel-invalid-addr" && *p == format!("sentinel {old_id} {at}")
+    });
+    let added = seen
+        .iter()
+        .position(|(k, p)| k == "+sentinel" && *p == format!("sentinel {new_id} {at}"));
+    assert!(
+        invalid.is_some() && invalid < added,
+        "expected +sentinel-invalid-addr then +sentinel: {seen:?}"
+    );
+    assert_eq!(
+        field(&r.cmd(&["SENTINEL", "MASTER", NAME]), "num-other-sentinels"),
+        "2"
+    );
 }

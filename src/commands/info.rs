@@ -307,14 +307,15 @@ fn section(srv: &Server, seq: &Sequencer, name: &str, out: &mut String) {
             );
             // Ferrocache's own fields, only with the lease on (stock output otherwise).
             if srv.lease.enabled() {
-                let (reached, known, lease_ms) = srv.lease.counts();
+                let c = srv.lease.counts();
                 let _ = write!(
                     out,
-                    "leader_lease_ms:{}\r\nleader_lease_held:{}\r\nleader_lease_sentinels_known:{}\r\nleader_lease_sentinels_reached:{}\r\n",
-                    lease_ms,
+                    "leader_lease_ms:{}\r\nleader_lease_held:{}\r\nleader_lease_sentinels_known:{}\r\nleader_lease_sentinels_reached:{}\r\nleader_lease_sentinels_naming_another_leader:{}\r\n",
+                    c.lease_ms,
                     srv.lease.holds() as u8,
-                    known,
-                    reached
+                    c.known,
+                    c.reached,
+                    c.elsewhere
                 );
             }
         }

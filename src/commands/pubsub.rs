@@ -178,6 +178,9 @@ fn spublish(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 fn publish_generic(ctx: &mut Ctx<'_>, args: &[Bytes], shard: bool) -> CmdResult {
     let srv = ctx.srv;
+    if !shard && &args[1][..] == b"__sentinel__:hello" {
+        crate::replication::lease::on_hello(srv, &args[2]);
+    }
     let me = ctx.client.handle.id;
     let mut to_self = Vec::new();
     let deliver = |c: &crate::server::client::ClientHandle, msg: Bytes| {

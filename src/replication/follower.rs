@@ -95,6 +95,7 @@ pub fn set_leader_in(
             let log = txn.log();
             log.suppress_effects = false;
             if was_follower {
+                srv.lease.became_leader();
                 // Keep the old history as replid2 so our followers can continue partially.
                 log.shift_replid(None);
                 tracing::warn!(replid = %log.replid, "Role change: now a leader (REPLICAOF NO ONE)");

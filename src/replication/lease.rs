@@ -14,11 +14,23 @@
 //! starts a fresh membership. A fresh membership is still being learnt for
 //! [`LEARN_MS`] (longer than two hello periods), and the lease is not held meanwhile.
 //!
+//! A sentinel that has moved on to another leader stops renewing ours: its hellos name
+//! the group's leader and that configuration's epoch, and a hello naming an address that
+//! is not this node, at an epoch above the one this node became leader at, means a
+//! failover happened that we were not part of. Without this, sentinels that reach an
+//! old leader again after a partition heals (or after it restarts as a leader) would
+//! renew its lease until they get round to demoting it. For the same reason a sentinel
+//! that lost touch for longer than the lease (a partition, a restart) renews nothing
+//! again until its next hello has said whom it follows. "This node" is its port (or
+//! `replica-announce-port`, or the TLS port) on a local address or on
+//! `replica-announce-ip`: behind NAT or a proxy, the announce settings must give the
+//! address the sentinels know the node by.
+//!
 //! Time is monotonic (an [`Instant`]), so a wall-clock jump neither extends nor ends
 //! a lease.
 
 use parking_lot::Mutex;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -46,6 +58,17 @@ pub struct LeaderLease {
 struct Members {
     /// Sentinel id (first 8 characters) → stamp of its last contact.
     last_contact: HashMap<[u8; 8], u64>,
+    /// Sentinels whose latest hello names another leader at a newer epoch: members
+    /// still (they count in the majority), but their contacts renew nothing.
+    elsewhere: HashSet<[u8; 8]>,
+    /// Sentinels back after a silence longer than the lease: their contacts renew
+    /// nothing until their next hello says whom they follow now.
+    awaiting_hello: HashSet<[u8; 8]>,
+    /// The highest configuration epoch any hello named.
+    max_epoch: u64,
+    /// The epoch this node became leader at (the highest seen then): hellos naming
+    /// another node at it or below are views not yet updated, not a newer failover.
+    floor: u64,
     /// Stamp at which this membership started being learnt.
     learning_since: u64,
     /// The lease's length in ms (0: off).
@@ -58,6 +81,10 @@ impl Default for LeaderLease {
             base: Instant::now(),
             state: Mutex::new(Members {
                 last_contact: HashMap::new(),
+                elsewhere: HashSet::new(),
+                awaiting_hello: HashSet::new(),
+                max_epoch: 0,
+                floor: 0,
                 learning_since: 0,
                 lease_ms: 0,
             }),
@@ -74,6 +101,66 @@ pub fn sentinel_id(name: &[u8]) -> Option<u64> {
     let id = name.strip_prefix(b"sentinel-")?.strip_suffix(b"-cmd")?;
     let id: [u8; 8] = id.try_into().ok()?;
     Some(u64::from_le_bytes(id))
+}
+
+/// A hello published on `__sentinel__:hello` (`ip,port,runid,current_epoch,name,
+/// leader_ip,leader_port,config_epoch`, stock's format): (sentinel id as
+/// [`sentinel_id`] packs it, leader ip, leader port, config epoch).
+pub fn parse_hello(payload: &[u8]) -> Option<(u64, String, u16, u64)> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let f: Vec<&str> = text.split(',').collect();
+    if f.len() != 8 {
+        return None;
+    }
+    let id: [u8; 8] = f[2].as_bytes().get(..8)?.try_into().ok()?;
+    Some((
+        u64::from_le_bytes(id),
+        f[5].to_string(),
+        f[6].parse().ok()?,
+        f[7].parse().ok()?,
+    ))
+}
+
+/// Whether `ip:port`, as a sentinel names a leader, is this node: one of our `ports` on
+/// `announce_ip` or on an address of this host. A hostname on one of our ports cannot
+/// be told apart without DNS and counts as us (the lease then works as without hellos).
+pub fn names_this_node(ip: &str, port: u16, ports: &[u16], announce_ip: &str) -> bool {
+    if !ports.contains(&port) {
+        return false;
+    }
+    if !announce_ip.is_empty() && ip.eq_ignore_ascii_case(announce_ip) {
+        return true;
+    }
+    match ip.parse::<std::net::IpAddr>() {
+        // Binding succeeds only on an address of this host.
+        Ok(addr) => std::net::UdpSocket::bind((addr, 0)).is_ok(),
+        Err(_) => true,
+    }
+}
+
+/// Feeds a hello published through this node (any role: a follower keeps the highest
+/// epoch for when it is promoted) to the lease.
+pub fn on_hello(srv: &crate::server::Server, payload: &[u8]) {
+    let Some((id, ip, port, epoch)) = parse_hello(payload) else {
+        return;
+    };
+    let mut ports = vec![srv.port.load(Ordering::Relaxed)];
+    for setting in ["replica-announce-port", "tls-port"] {
+        if let Ok(p) = u16::try_from(srv.config.get_i64(setting))
+            && p > 0
+        {
+            ports.push(p);
+        }
+    }
+    let announce_ip = srv.config.get("replica-announce-ip").unwrap_or_default();
+    let is_us = names_this_node(&ip, port, &ports, &announce_ip);
+    srv.lease.hello(
+        id,
+        &format!("{ip}:{port}"),
+        is_us,
+        epoch,
+        !srv.store.follower_mode(),
+    );
 }
 
 impl LeaderLease {
@@ -104,13 +191,66 @@ impl LeaderLease {
         let now = self.stamp();
         let until = {
             let mut m = self.state.lock();
-            m.last_contact.insert(id.to_le_bytes(), now);
+            let key = id.to_le_bytes();
+            let previous = m.last_contact.insert(key, now);
+            if previous.is_none_or(|t| now.saturating_sub(t) >= m.lease_ms) {
+                m.awaiting_hello.insert(key);
+            }
             m.held_until(now)
         };
         self.held_until.store(until, Ordering::Release);
         if leading && until != u64::MAX {
             self.note(now < until);
         }
+    }
+
+    /// Records a hello from sentinel `id` naming `leader` (`ip:port`, which `is_us` says
+    /// is this node or not) at configuration `epoch`; `leading` as for [`Self::contact`].
+    pub fn hello(&self, id: u64, leader: &str, is_us: bool, epoch: u64, leading: bool) {
+        let now = self.stamp();
+        let key = id.to_le_bytes();
+        let (changed, until) = {
+            let mut m = self.state.lock();
+            m.max_epoch = m.max_epoch.max(epoch);
+            m.awaiting_hello.remove(&key);
+            let elsewhere = !is_us && epoch > m.floor;
+            let changed = if elsewhere {
+                m.elsewhere.insert(key)
+            } else {
+                m.elsewhere.remove(&key)
+            };
+            (changed.then_some(elsewhere), m.held_until(now))
+        };
+        self.held_until.store(until, Ordering::Release);
+        if leading && self.enabled() {
+            let sentinel = String::from_utf8_lossy(&key).into_owned();
+            match changed {
+                Some(true) => tracing::warn!(
+                    sentinel,
+                    leader,
+                    epoch,
+                    "leader lease: sentinel {sentinel} names another leader ({leader}, config epoch {epoch}); its contacts no longer renew the lease"
+                ),
+                Some(false) => tracing::info!(
+                    sentinel,
+                    "leader lease: sentinel {sentinel} names this node as leader again"
+                ),
+                None => {}
+            }
+            if until != u64::MAX {
+                self.note(now < until);
+            }
+        }
+    }
+
+    /// This node was just promoted: hellos naming other nodes at epochs seen so far are
+    /// the old configuration, not a newer failover.
+    pub fn became_leader(&self) {
+        let now = self.stamp();
+        let mut m = self.state.lock();
+        m.floor = m.max_epoch;
+        m.elsewhere.clear();
+        self.held_until.store(m.held_until(now), Ordering::Release);
     }
 
     /// For a write about to run on the leader: whether the lease lets it (logging the
@@ -142,7 +282,12 @@ impl LeaderLease {
     /// Logs each change of the lease, so an operator sees when and why writes stopped.
     fn note(&self, held: bool) {
         if self.was_held.swap(held, Ordering::Relaxed) != held {
-            let (reached, known, lease_ms) = self.counts();
+            let LeaseCounts {
+                reached,
+                known,
+                lease_ms,
+                ..
+            } = self.counts();
             if held {
                 tracing::warn!(
                     reached,
@@ -161,20 +306,44 @@ impl LeaderLease {
         }
     }
 
-    /// (sentinels heard within the lease, sentinels known, lease ms) for INFO.
-    pub fn counts(&self) -> (usize, usize, u64) {
+    /// For INFO: sentinels heard within the lease (those naming us), sentinels known,
+    /// sentinels naming another leader, lease ms.
+    pub fn counts(&self) -> LeaseCounts {
         let now = self.stamp();
         let m = self.state.lock();
         let reached = m
             .last_contact
-            .values()
-            .filter(|&&t| now.saturating_sub(t) < m.lease_ms)
+            .iter()
+            .filter(|(id, t)| m.renews(id) && now.saturating_sub(**t) < m.lease_ms)
             .count();
-        (reached, m.last_contact.len(), m.lease_ms)
+        LeaseCounts {
+            reached,
+            known: m.last_contact.len(),
+            elsewhere: m.elsewhere.len(),
+            lease_ms: m.lease_ms,
+        }
     }
 }
 
+/// The lease's state as INFO reports it.
+pub struct LeaseCounts {
+    /// Sentinels naming us that reached us within the lease.
+    pub reached: usize,
+    /// Sentinels known (the majority is of these).
+    pub known: usize,
+    /// Sentinels naming another leader.
+    pub elsewhere: usize,
+    /// `leader-lease-ms`.
+    pub lease_ms: u64,
+}
+
 impl Members {
+    /// Whether sentinel `id`'s contacts renew the lease: it has said, since it was last
+    /// out of touch, that it follows us.
+    fn renews(&self, id: &[u8; 8]) -> bool {
+        !self.elsewhere.contains(id) && !self.awaiting_hello.contains(id)
+    }
+
     /// The stamp until which the lease holds with the contacts as they are: the
     /// majority-th most recent contact plus the lease (u64::MAX with the lease off).
     fn held_until(&self, now: u64) -> u64 {
@@ -184,12 +353,18 @@ impl Members {
         if now.saturating_sub(self.learning_since) < LEARN_MS {
             return 0;
         }
-        let mut stamps: Vec<u64> = self.last_contact.values().copied().collect();
-        if stamps.is_empty() {
+        let known = self.last_contact.len();
+        let mut stamps: Vec<u64> = self
+            .last_contact
+            .iter()
+            .filter(|(id, _)| self.renews(id))
+            .map(|(_, t)| *t)
+            .collect();
+        let majority = known / 2 + 1;
+        if stamps.len() < majority {
             return 0;
         }
         stamps.sort_unstable_by(|a, b| b.cmp(a));
-        let majority = stamps.len() / 2 + 1;
         stamps[majority - 1] + self.lease_ms
     }
 }
@@ -201,6 +376,10 @@ mod tests {
     fn members(lease_ms: u64, contacts: &[(&[u8; 8], u64)]) -> Members {
         Members {
             last_contact: contacts.iter().map(|(id, t)| (**id, *t)).collect(),
+            elsewhere: HashSet::new(),
+            awaiting_hello: HashSet::new(),
+            max_epoch: 0,
+            floor: 0,
             learning_since: 0,
             lease_ms,
         }
@@ -247,6 +426,92 @@ mod tests {
         let mut m = members(1500, &[(b"aaaaaaaa", 10_000)]);
         m.learning_since = 9_000;
         assert_eq!(m.held_until(10_000), 0);
+    }
+
+    #[test]
+    fn sentinels_naming_another_leader_at_a_newer_epoch_renew_nothing() {
+        // Stamps from 10 s on, so the learning period (from stamp 0) is over.
+        let lease = LeaderLease {
+            base: Instant::now() - std::time::Duration::from_secs(10),
+            ..LeaderLease::default()
+        };
+        lease.configure(1500);
+        {
+            let mut m = lease.state.lock();
+            m.learning_since = 0;
+            for id in [b"aaaaaaaa", b"bbbbbbbb", b"cccccccc"] {
+                m.last_contact.insert(*id, lease.stamp());
+            }
+        }
+        let id = |s: &[u8; 8]| u64::from_le_bytes(*s);
+        // Epoch 0 names us by an alias (a proxy): that is no newer failover.
+        lease.hello(id(b"aaaaaaaa"), "10.0.0.9:7000", false, 0, true);
+        assert!(lease.holds());
+        // Two of three move to another leader at epoch 1: no majority renews us.
+        lease.hello(id(b"aaaaaaaa"), "10.0.0.2:6379", false, 1, true);
+        assert!(lease.holds());
+        lease.hello(id(b"bbbbbbbb"), "10.0.0.2:6379", false, 1, true);
+        assert!(!lease.holds());
+        assert_eq!(lease.counts().elsewhere, 2);
+        // Promoted ourselves afterwards: epoch 1 hellos naming the old leader are stale.
+        lease.became_leader();
+        assert!(lease.holds());
+        lease.hello(id(b"aaaaaaaa"), "10.0.0.2:6379", false, 1, true);
+        assert!(lease.holds());
+        lease.hello(id(b"aaaaaaaa"), "10.0.0.3:6379", false, 2, true);
+        lease.hello(id(b"bbbbbbbb"), "10.0.0.3:6379", false, 2, true);
+        assert!(!lease.holds());
+        // Named as leader again: counts again.
+        lease.hello(id(b"bbbbbbbb"), "10.0.0.1:6379", true, 3, true);
+        assert!(lease.holds());
+    }
+
+    #[test]
+    fn a_sentinel_back_from_a_silence_renews_only_after_its_hello() {
+        let lease = LeaderLease {
+            base: Instant::now() - std::time::Duration::from_secs(10),
+            ..LeaderLease::default()
+        };
+        lease.configure(1500);
+        lease.state.lock().learning_since = 0;
+        let ids = [b"aaaaaaaa", b"bbbbbbbb", b"cccccccc"].map(|s| u64::from_le_bytes(*s));
+        for id in ids {
+            lease.contact(id, true);
+        }
+        // Contacts alone (a first one, or one after a silence): no lease yet.
+        assert!(!lease.holds());
+        lease.hello(ids[0], "127.0.0.1:6379", true, 0, true);
+        assert!(!lease.holds());
+        lease.hello(ids[1], "127.0.0.1:6379", true, 0, true);
+        assert!(lease.holds());
+        assert_eq!(lease.counts().reached, 2);
+    }
+
+    #[test]
+    fn hellos_and_addresses_parse() {
+        let h = parse_hello(
+            b"127.0.0.1,26379,0123456789abcdef0123456789abcdef01234567,3,mymaster,127.0.0.1,6380,2",
+        );
+        assert_eq!(
+            h,
+            Some((
+                u64::from_le_bytes(*b"01234567"),
+                "127.0.0.1".into(),
+                6380,
+                2
+            ))
+        );
+        assert_eq!(parse_hello(b"127.0.0.1,26379,x"), None);
+        assert!(names_this_node("127.0.0.1", 6379, &[6379], ""));
+        assert!(!names_this_node("127.0.0.1", 6380, &[6379], ""));
+        assert!(names_this_node(
+            "203.0.113.7",
+            7000,
+            &[6379, 7000],
+            "203.0.113.7"
+        ));
+        // Not an address of this host.
+        assert!(!names_this_node("203.0.113.7", 6379, &[6379], ""));
     }
 
     #[test]

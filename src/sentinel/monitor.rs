@@ -448,6 +448,11 @@ pub fn process_hello(sh: &Arc<Sentinel>, payload: &str) {
                 p.ip = ip.into();
                 p.port = port;
                 p.node = Node::new(ip, port);
+                events.push(Event::new(
+                    "+sentinel-address-switch",
+                    format!("master {} ip {ip} port {port} for {runid}", m.at()),
+                ));
+                st.dirty = true;
             }
         }
         None => {
@@ -460,6 +465,10 @@ pub fn process_hello(sh: &Arc<Sentinel>, payload: &str) {
                 .collect();
             for s in stale {
                 m.sentinels.remove(&s);
+                events.push(Event::new(
+                    "+sentinel-invalid-addr",
+                    format!("sentinel {s} {ip} {port} @ {}", m.at()),
+                ));
             }
             m.sentinels.insert(runid.into(), Peer::new(ip, port, runid));
             events.push(Event::new(
