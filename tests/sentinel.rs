@@ -1655,3 +1655,84 @@ fn a_sentinel_back_with_a_new_id_replaces_the_old_entry() {
         "2"
     );
 }
+
+/// SENTINEL DEBUG as stock: the timing parameters listed in stock's order with stock's
+/// defaults (the whole reply compared with stock's), set in pairs with stock's errors,
+/// and in effect: a new group takes default-down-after, a script past
+/// script-max-runtime is killed (`-script-timeout`).
+fn sentinel_debug_as_stock(stock: bool) -> Reply {
+    let _slot = slot();
+    let s = start_sentinel_of(stock, "sentinel deny-scripts-reconfig no\n");
+    let mut r = s.raw();
+    let defaults = r.cmd(&["SENTINEL", "DEBUG"]);
+    let names: Vec<String> = defaults
+        .as_pairs()
+        .iter()
+        .map(|(k, _)| k.as_string())
+        .collect();
+    assert_eq!(names.len(), 13, "{defaults:?}");
+    assert_eq!(defaults.get("INFO-PERIOD").unwrap().as_int(), 10_000);
+    assert_eq!(defaults.get("SCRIPT-RETRY-DELAY").unwrap().as_int(), 30_000);
+    let e = r.cmd(&["SENTINEL", "DEBUG", "info-period", "0"]);
+    assert_eq!(
+        e.err_text(),
+        "ERR Invalid argument '0' for SENTINEL DEBUG 'info-period'"
+    );
+    let e = r.cmd(&["SENTINEL", "DEBUG", "bogus", "1"]);
+    assert_eq!(
+        e.err_text(),
+        "ERR Unknown option or number of arguments for SENTINEL DEBUG 'bogus'"
+    );
+    let e = r.cmd(&["SENTINEL", "DEBUG", "ping-period"]);
+    assert!(e.is_error(), "{e:?}");
+    let ok = r.cmd(&[
+        "SENTINEL",
+        "DEBUG",
+        "default-down-after",
+        "1234",
+        "script-max-runtime",
+        "300",
+    ]);
+    assert_eq!(ok.as_string(), "OK");
+    let now = r.cmd(&["SENTINEL", "DEBUG"]);
+    assert_eq!(now.get("DEFAULT-DOWN-AFTER").unwrap().as_int(), 1234);
+
+    // A new group takes the default down-after.
+    let leader = TestServer::start(node_args());
+    let port = leader.port.to_string();
+    assert_eq!(
+        r.cmd(&["SENTINEL", "MONITOR", NAME, "127.0.0.1", &port, "1"])
+            .as_string(),
+        "OK"
+    );
+    assert_eq!(
+        field(
+            &r.cmd(&["SENTINEL", "MASTER", NAME]),
+            "down-after-milliseconds"
+        ),
+        "1234"
+    );
+    // A script running past script-max-runtime is killed.
+    let slow = script(leader.dir(), "slow.sh", "sleep 5");
+    let log = watch_events(&s);
+    assert_eq!(
+        r.cmd(&["SENTINEL", "SET", NAME, "notification-script", &slow])
+            .as_string(),
+        "OK"
+    );
+    assert!(
+        poll_until(Duration::from_secs(5), Duration::from_millis(20), || log
+            .has("-script-timeout", &slow)),
+        "no -script-timeout: {:?}",
+        log.seen.lock().unwrap()
+    );
+    log.finish();
+    defaults
+}
+
+#[test]
+fn sentinel_debug_matches_stock() {
+    let ours = std::thread::spawn(|| sentinel_debug_as_stock(false));
+    let stock = sentinel_debug_as_stock(true);
+    assert_eq!(ours.join().unwrap(), stock);
+}

@@ -16,6 +16,7 @@ use crate::commands::{CmdError, CmdResult};
 use crate::protocol::ReplyBuf;
 use bytes::Bytes;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// What a handler may touch, bundled so that handlers share one signature and the
 /// connection keeps ownership of its identity between commands.
@@ -77,6 +78,7 @@ const SUBCOMMANDS: &[(&str, i32, Handler)] = &[
     ("pending-scripts", 2, sentinel_pending_scripts),
     ("info-cache", -2, sentinel_info_cache),
     ("simulate-failure", -2, sentinel_simulate_failure),
+    ("debug", -2, sentinel_debug),
 ];
 
 fn s(a: &[u8]) -> String {
@@ -579,6 +581,9 @@ const SENTINEL_HELP: &[&str] = &[
     "    Set a global Sentinel configuration parameter.",
     "CONFIG GET <param>",
     "    Get global Sentinel configuration parameter.",
+    "DEBUG [<param> <value> ...]",
+    "    Show a list of configurable time parameters and their values (milliseconds).",
+    "    Or update current configurable parameters values (one or more).",
     "FAILOVER <master-name>",
     "    Manually failover a master node without asking for agreement from other",
     "    Sentinels",
@@ -1019,6 +1024,75 @@ fn sentinel_pending_scripts(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 fn sentinel_info_cache(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     ctx.out.array(0);
     Ok(())
+}
+
+/// SENTINEL DEBUG [<param> <value> ...]: stock's timing parameters, listed (no
+/// argument, in stock's order) or set (each value a positive number of ms; pairs are
+/// applied in order, so a bad one leaves the earlier ones set, as stock), which is how
+/// test suites shorten a sentinel's periods.
+fn sentinel_debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    use super::state::TIMINGS;
+    let scripts = &ctx.sh.scripts;
+    if args.len() == 2 {
+        let (trigger, period) = {
+            let st = ctx.sh.state.lock();
+            (st.tilt.trigger_ms, st.tilt.period_ms)
+        };
+        let mut params: Vec<(String, u64)> = TIMINGS
+            .iter()
+            .map(|t| (t.name.to_ascii_uppercase(), t.get()))
+            .collect();
+        params.insert(6, ("TILT-TRIGGER".into(), trigger));
+        params.insert(7, ("TILT-PERIOD".into(), period));
+        params.push((
+            "SCRIPT-MAX-RUNTIME".into(),
+            scripts.max_runtime_ms.load(Ordering::Relaxed),
+        ));
+        params.push((
+            "SCRIPT-RETRY-DELAY".into(),
+            scripts.retry_delay_ms.load(Ordering::Relaxed),
+        ));
+        ctx.out.map(params.len());
+        for (name, ms) in params {
+            ctx.out.bulk_str(&name);
+            ctx.out.bulk_int(ms as i64);
+        }
+        return Ok(());
+    }
+    let mut j = 2;
+    while j < args.len() {
+        let option = s(&args[j]);
+        if j + 1 >= args.len() {
+            return Err(unknown_debug_option(&option));
+        }
+        let value = s(&args[j + 1]);
+        let Some(ms) = value.parse::<i64>().ok().filter(|v| *v > 0) else {
+            return Err(CmdError::err(format!(
+                "Invalid argument '{value}' for SENTINEL DEBUG '{option}'"
+            )));
+        };
+        let ms = ms as u64;
+        match option.to_ascii_lowercase().as_str() {
+            "tilt-trigger" => ctx.sh.state.lock().tilt.trigger_ms = ms,
+            "tilt-period" => ctx.sh.state.lock().tilt.period_ms = ms,
+            "script-max-runtime" => scripts.max_runtime_ms.store(ms, Ordering::Relaxed),
+            "script-retry-delay" => scripts.retry_delay_ms.store(ms, Ordering::Relaxed),
+            name => TIMINGS
+                .iter()
+                .find(|t| t.name == name)
+                .ok_or_else(|| unknown_debug_option(&option))?
+                .set(ms),
+        }
+        j += 2;
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn unknown_debug_option(option: &str) -> CmdError {
+    CmdError::err(format!(
+        "Unknown option or number of arguments for SENTINEL DEBUG '{option}'"
+    ))
 }
 
 /// SENTINEL SIMULATE-FAILURE [CRASH-AFTER-ELECTION] [CRASH-AFTER-PROMOTION] [HELP]: the

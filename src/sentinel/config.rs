@@ -46,8 +46,8 @@ impl MasterConfig {
             ip: ip.into(),
             port,
             quorum,
-            down_after_ms: 30_000,
-            failover_timeout_ms: 180_000,
+            down_after_ms: crate::sentinel::state::DEFAULT_DOWN_AFTER.get(),
+            failover_timeout_ms: crate::sentinel::state::DEFAULT_FAILOVER_TIMEOUT.get(),
             parallel_syncs: 1,
             auth_pass: None,
             auth_user: None,
@@ -438,13 +438,13 @@ impl SentinelConfig {
                 "sentinel monitor {} {} {} {}",
                 m.name, m.ip, m.port, m.quorum
             ));
-            if m.down_after_ms != 30_000 {
+            if m.down_after_ms != crate::sentinel::state::DEFAULT_DOWN_AFTER.get() {
                 out.push(format!(
                     "sentinel down-after-milliseconds {} {}",
                     m.name, m.down_after_ms
                 ));
             }
-            if m.failover_timeout_ms != 180_000 {
+            if m.failover_timeout_ms != crate::sentinel::state::DEFAULT_FAILOVER_TIMEOUT.get() {
                 out.push(format!(
                     "sentinel failover-timeout {} {}",
                     m.name, m.failover_timeout_ms

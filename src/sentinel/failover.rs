@@ -8,7 +8,10 @@ use super::Sentinel;
 use super::events::Event;
 use super::link::Auth;
 use super::monitor::send_replicaof;
-use super::state::{FailoverState, Master, Node, PING_PERIOD_MS, Reconf, Role, State, TiltNow};
+use super::state::{
+    ELECTION_TIMEOUT, FailoverState, Master, Node, PING_PERIOD, Reconf, Role, SLAVE_RECONF_TIMEOUT,
+    State, TiltNow,
+};
 use crate::base::now_ms;
 use rand::RngExt;
 use std::sync::Arc;
@@ -25,8 +28,6 @@ const RANK_STEP_MS: u64 = 100;
 /// Random jitter on top, in case two sentinels rank the same (one not yet knowing the
 /// other).
 const START_JITTER_MS: u64 = 25;
-/// A follower sent REPLICAOF that does not report progress in this time is counted done.
-const RECONF_TIMEOUT_MS: u64 = 10_000;
 
 /// Runs the timer until shutdown: down detection and failovers progress only here (and
 /// in the `step` SENTINEL FAILOVER runs, so a forced failover starts at once).
@@ -400,7 +401,7 @@ fn abort(m: &mut Master, why: &str, events: &mut Events) {
 /// long, priority not 0; then lowest priority, highest offset, lowest run id.
 fn select_replica(m: &Master, now: u64) -> Option<String> {
     let info_validity = if m.node.s_down_since_ms > 0 {
-        5 * PING_PERIOD_MS
+        5 * PING_PERIOD.get()
     } else {
         3 * 10_000
     };
@@ -411,7 +412,7 @@ fn select_replica(m: &Master, now: u64) -> Option<String> {
         .filter(|n| {
             n.s_down_since_ms == 0
                 && n.connected
-                && now.saturating_sub(n.last_ok_ping_ms) <= 5 * PING_PERIOD_MS
+                && now.saturating_sub(n.last_ok_ping_ms) <= 5 * PING_PERIOD.get()
                 && n.info_refresh_ms > 0
                 && now.saturating_sub(n.info_refresh_ms) <= info_validity
                 && n.priority != 0
@@ -474,7 +475,7 @@ fn failover_wait_start(st: &mut State, name: &str, now: u64, events: &mut Events
     let m = st.masters.get(name).expect("present");
     let epoch = m.failover_epoch;
     let force = m.force_failover;
-    let election_timeout = m.cfg.failover_timeout_ms.min(10_000);
+    let election_timeout = m.cfg.failover_timeout_ms.min(ELECTION_TIMEOUT.get());
     // Taken before counting votes: voting for another sentinel moves the start time.
     let started = m.failover_start_ms;
     let myid = st.myid.clone();
@@ -599,16 +600,26 @@ fn failover_reconf_next_slave(
             continue;
         }
         let ev = format!("slave {} {} {} @ {}", n.name(), n.shown(), n.port, at);
-        if n.reconf == Reconf::Sent && now.saturating_sub(n.reconf_sent_ms) > RECONF_TIMEOUT_MS {
+        if n.reconf == Reconf::Sent
+            && now.saturating_sub(n.reconf_sent_ms) > SLAVE_RECONF_TIMEOUT.get()
+        {
             n.reconf = Reconf::Done;
             events.push(Event::new("-slave-reconf-sent-timeout", ev.clone()));
             in_progress = in_progress.saturating_sub(1);
         }
+        let within_parallel_syncs = in_progress < m.cfg.parallel_syncs.max(1);
         if n.reconf == Reconf::None
-            && (in_progress < m.cfg.parallel_syncs.max(1) || timed_out)
+            && (within_parallel_syncs || timed_out)
             && n.s_down_since_ms == 0
             && n.connected
         {
+            // Past parallel-syncs, only the failover timeout sends it: stock's "best
+            // effort" REPLICAOF to every follower left.
+            let kind = if within_parallel_syncs {
+                "+slave-reconf-sent"
+            } else {
+                "+slave-reconf-sent-be"
+            };
             n.reconf = Reconf::Sent;
             n.reconf_sent_ms = now;
             in_progress += 1;
@@ -617,7 +628,7 @@ fn failover_reconf_next_slave(
                 auth.clone(),
                 Some((pip.clone(), pport)),
             )));
-            events.push(Event::new("+slave-reconf-sent", ev));
+            events.push(Event::new(kind, ev));
         }
     }
     let all_done = m

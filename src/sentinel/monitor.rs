@@ -12,8 +12,8 @@ use super::Sentinel;
 use super::events::{Event, Reconfig};
 use super::link::{Auth, Frame, Link, frame_text};
 use super::state::{
-    ASK_PERIOD_MS, FailoverState, HELLO_PERIOD_MS, INFO_PERIOD_MS, Master, Node, PING_PERIOD_MS,
-    Peer, Reconf, Role,
+    ASK_PERIOD, FailoverState, INFO_PERIOD, Master, Node, PING_PERIOD, PUBLISH_PERIOD, Peer,
+    Reconf, Role,
 };
 use crate::base::now_ms;
 use std::sync::Arc;
@@ -173,7 +173,7 @@ fn plan(
         } else if troubled {
             1000
         } else {
-            INFO_PERIOD_MS
+            INFO_PERIOD.get()
         };
         Plan {
             addr: n.addr(),
@@ -182,7 +182,8 @@ fn plan(
                 pass: m.cfg.auth_pass.clone(),
             },
             down_after: m.cfg.down_after_ms,
-            ping_due: now.saturating_sub(n.last_ping_ms) >= PING_PERIOD_MS.min(m.cfg.down_after_ms),
+            ping_due: now.saturating_sub(n.last_ping_ms)
+                >= PING_PERIOD.get().min(m.cfg.down_after_ms),
             info_due: now.saturating_sub(n.info_refresh_ms) >= info_period,
             pause: Duration::from_millis(if waited_on {
                 FAILOVER_INFO_PERIOD_MS
@@ -264,7 +265,7 @@ async fn begin_round(
     Ok(Some((p, now)))
 }
 
-/// Publishes our hello on a link every HELLO_PERIOD_MS.
+/// Publishes our hello on a link every publish period.
 async fn hello_if_due(
     link: &mut Link,
     hello: Option<&str>,
@@ -273,7 +274,7 @@ async fn hello_if_due(
     timeout: Duration,
 ) -> Result<(), super::link::LinkError> {
     if let Some(h) = hello
-        && now.saturating_sub(*last_hello) >= HELLO_PERIOD_MS
+        && now.saturating_sub(*last_hello) >= PUBLISH_PERIOD.get()
     {
         *last_hello = now;
         link.call(&["PUBLISH", HELLO_CHANNEL, h], timeout).await?;
@@ -642,7 +643,7 @@ fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, tex
                             .with_reconfig(Reconfig {
                                 leader: true,
                                 from: master_addr.clone(),
-                                to: (n.ip.clone(), n.port),
+                                to: (n.shown().to_string(), n.port),
                             }),
                     );
                     dirty = true;
@@ -662,7 +663,7 @@ fn on_info(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Target, tex
                         events.push(Event::new("+slave-reconf-done", ev_name.clone()));
                     }
                 } else if !in_failover && master_sane {
-                    let wait = HELLO_PERIOD_MS * 4;
+                    let wait = PUBLISH_PERIOD.get() * 4;
                     let settled = now.saturating_sub(n.role_reported_ms) > wait
                         && n.s_down_since_ms == 0
                         && now.saturating_sub(n.reconf_sent_ms) > wait;
@@ -774,8 +775,8 @@ async fn peer_task(sh: &Arc<Sentinel>, name: &str, generation: u64, target: &Tar
                 hello_if_due(&mut link, p.hello.as_deref(), now, &mut last_hello, timeout).await?;
                 let (vote_epoch, down_since) = waiting_vote_epoch(sh, name);
                 // Ask at once when the leader just went down for us or a vote is wanted,
-                // else every ASK_PERIOD_MS while it stays down.
-                if (now.saturating_sub(last_ask) >= ASK_PERIOD_MS
+                // else every ask period while it stays down.
+                if (now.saturating_sub(last_ask) >= ASK_PERIOD.get()
                     || vote_epoch > asked_epoch
                     || down_since > last_ask)
                     && let Some(q) = ask_args(sh, name)

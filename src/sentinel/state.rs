@@ -5,16 +5,69 @@
 use super::config::MasterConfig;
 use crate::base::now_ms;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// The PING period toward every instance (stock: 1 s).
-pub const PING_PERIOD_MS: u64 = 1000;
+/// A timing parameter stock Sentinel keeps in a global that `SENTINEL DEBUG` changes
+/// (tests shorten them), read where stock reads it. In ms.
+pub struct Timing {
+    /// The name SENTINEL DEBUG takes.
+    pub name: &'static str,
+    value: AtomicU64,
+}
+
+impl Timing {
+    const fn new(name: &'static str, ms: u64) -> Self {
+        Timing {
+            name,
+            value: AtomicU64::new(ms),
+        }
+    }
+
+    /// The current value.
+    pub fn get(&self) -> u64 {
+        self.value.load(Ordering::Relaxed)
+    }
+
+    /// Sets it (SENTINEL DEBUG).
+    pub fn set(&self, ms: u64) {
+        self.value.store(ms, Ordering::Relaxed);
+    }
+}
+
 /// INFO period in steady state (stock: 10 s).
-pub const INFO_PERIOD_MS: u64 = 10_000;
+pub static INFO_PERIOD: Timing = Timing::new("info-period", 10_000);
+/// The PING period toward every instance (stock: 1 s).
+pub static PING_PERIOD: Timing = Timing::new("ping-period", 1000);
+/// How often a sentinel that sees the leader down asks the others (stock: 1 s).
+pub static ASK_PERIOD: Timing = Timing::new("ask-period", 1000);
 /// Hello period (stock: 2 s).
-pub const HELLO_PERIOD_MS: u64 = 2000;
-/// How long another sentinel's "the leader is down" answer stays valid (stock: 5 s).
-pub const ASK_PERIOD_MS: u64 = 1000;
+pub static PUBLISH_PERIOD: Timing = Timing::new("publish-period", 2000);
+/// `down-after-milliseconds` of a group that does not set it.
+pub static DEFAULT_DOWN_AFTER: Timing = Timing::new("default-down-after", 30_000);
+/// `failover-timeout` of a group that does not set it.
+pub static DEFAULT_FAILOVER_TIMEOUT: Timing = Timing::new("default-failover-timeout", 180_000);
+/// How long a follower sent REPLICAOF during a failover may take to report it.
+pub static SLAVE_RECONF_TIMEOUT: Timing = Timing::new("slave-reconf-timeout", 10_000);
+/// Stock closes a link whose PINGs go unanswered at most this often; ours reconnect at
+/// once after a reply times out, so it is kept and shown only.
+pub static MIN_LINK_RECONNECT_PERIOD: Timing = Timing::new("min-link-reconnect-period", 15_000);
+/// How long a sentinel trying to lead a failover waits to be elected (capped by the
+/// group's failover-timeout).
+pub static ELECTION_TIMEOUT: Timing = Timing::new("election-timeout", 10_000);
+
+/// The globals above in stock's SENTINEL DEBUG order (the TILT and script parameters,
+/// which live with TILT and the script queue, come after them).
+pub static TIMINGS: [&Timing; 9] = [
+    &INFO_PERIOD,
+    &PING_PERIOD,
+    &ASK_PERIOD,
+    &PUBLISH_PERIOD,
+    &DEFAULT_DOWN_AFTER,
+    &DEFAULT_FAILOVER_TIMEOUT,
+    &SLAVE_RECONF_TIMEOUT,
+    &MIN_LINK_RECONNECT_PERIOD,
+    &ELECTION_TIMEOUT,
+];
 
 /// `resolve-hostnames`: node addresses may be hostnames, resolved when a node is
 /// created. Process-wide, as stock's, because every address created reads it.
@@ -549,7 +602,7 @@ impl Default for Tilt {
             since_ms: None,
             previous_tick_ms: 0,
             trigger_ms: 2000,
-            period_ms: 30 * PING_PERIOD_MS,
+            period_ms: 30_000,
         }
     }
 }
