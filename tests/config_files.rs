@@ -247,6 +247,19 @@ fn debian_sentinel_conf_starts_a_sentinel_daemon() {
 fn redis_7_0_15_sentinel_files_start_a_sentinel() {
     for name in ["sentinel-7.0.15.conf", "sentinel-7.0.15-examples.conf"] {
         let file = copy_to_temp(&fixture(name));
+        // The examples name scripts under /var/redis; as stock, a sentinel refuses a
+        // script that is not there and executable, so they are put next to the file.
+        let text = std::fs::read_to_string(&file).unwrap();
+        let dir = file.parent().unwrap().to_path_buf();
+        let mut text = text.clone();
+        for script in ["notify.sh", "reconfig.sh"] {
+            let path = dir.join(script);
+            std::fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            text = text.replace(&format!("/var/redis/{script}"), &path.display().to_string());
+        }
+        std::fs::write(&file, &text).unwrap();
         let node = Node::start(Path::new(&sentinel_bin()), &file, &[]);
         let mut r = node.raw();
         assert_eq!(r.cmd(&["PING"]), Reply::simple("PONG"), "{name}");
@@ -255,6 +268,12 @@ fn redis_7_0_15_sentinel_files_start_a_sentinel() {
         if name.contains("examples") {
             let user = r.cmd(&["SENTINEL", "CONFIG", "GET", "sentinel-user"]);
             assert_eq!(user.as_array()[1], Reply::bulk("sentinel-peer"));
+            let master = masters.as_array()[0].clone();
+            assert_eq!(
+                master.get("notification-script"),
+                Some(Reply::bulk(dir.join("notify.sh").display().to_string())),
+                "{master:?}"
+            );
         }
     }
 }

@@ -502,18 +502,12 @@ fn admit(
     {
         return Err(CmdError::Msg(MISCONF.into()));
     }
-    if writes && !client.is_leader_link() && !srv.store.follower_mode() && !srv.lease.allows_write()
-    {
-        return Err(CmdError::Msg(crate::replication::lease::REFUSED.into()));
-    }
     if writes
         && !client.is_leader_link()
         && !srv.store.follower_mode()
-        && !enough_good_replicas(srv)
+        && let Some(refusal) = leader_refusal(srv)
     {
-        return Err(CmdError::Msg(
-            "NOREPLICAS Not enough good replicas to write.".into(),
-        ));
+        return Err(CmdError::Msg(refusal.into()));
     }
     if writes && !client.is_leader_link() && srv.store.follower_mode() {
         return Err(CmdError::Msg(
@@ -542,9 +536,25 @@ pub fn stale_data_refused(srv: &Server) -> bool {
 pub const MASTERDOWN: &str =
     "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
 
+/// Redis's reply while `min-replicas-to-write` holds writes back.
+pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+
+/// Why this leader refuses writes now, if it does: no leader lease, or too few good
+/// followers for `min-replicas-to-write`. The one check commands, EXEC and scripts
+/// share, so they refuse alike.
+pub fn leader_refusal(srv: &Server) -> Option<&'static str> {
+    if !srv.lease.allows_write() {
+        Some(crate::replication::lease::REFUSED)
+    } else if !enough_good_replicas(srv) {
+        Some(NOREPLICAS)
+    } else {
+        None
+    }
+}
+
 /// False while `min-replicas-to-write` is set and fewer followers than that are within
 /// `min-replicas-max-lag` (writes are then refused with NOREPLICAS).
-pub fn enough_good_replicas(srv: &Server) -> bool {
+fn enough_good_replicas(srv: &Server) -> bool {
     let needed = srv
         .config
         .live

@@ -243,13 +243,8 @@ fn run_script(
                     "Can not execute a script with write flag using *_ro command.",
                 ));
             }
-            if !follower && !srv.lease.allows_write() {
-                return Err(CmdError::Msg(crate::replication::lease::REFUSED.into()));
-            }
-            if !follower && !super::enough_good_replicas(srv) {
-                return Err(CmdError::Msg(
-                    "NOREPLICAS Not enough good replicas to write.".into(),
-                ));
+            if !follower && let Some(refusal) = super::leader_refusal(srv) {
+                return Err(CmdError::Msg(refusal.into()));
             }
         }
         if oom_at_start && !flags.allow_oom && !flags.no_writes {

@@ -113,11 +113,8 @@ fn check_and_execute(
         if crate::server::persistence::writes_denied_by_disk_error(srv) {
             return Err(format!("-{}", commands::MISCONF));
         }
-        if !follower && !srv.lease.allows_write() {
-            return Err(format!("-{}", crate::replication::lease::REFUSED));
-        }
-        if !commands::enough_good_replicas(srv) {
-            return refuse("-NOREPLICAS Not enough good replicas to write.");
+        if !follower && let Some(refusal) = commands::leader_refusal(srv) {
+            return Err(format!("-{refusal}"));
         }
     }
     if !run.allow_oom && run.oom_at_start && !run.wrote && cmd_flags & flags::DENYOOM != 0 {
