@@ -487,9 +487,22 @@ impl Master {
         if matches!(
             self.failover,
             FailoverState::ReconfSlaves | FailoverState::UpdateConfig
-        ) && let Some(n) = self.promoted_node()
-        {
-            return (n.shown().to_string(), n.port);
+        ) {
+            if let Some(n) = self.promoted_node() {
+                return (n.shown().to_string(), n.port);
+            }
+            // The promoted follower's own link task works on it outside the map (see
+            // `monitor::with_node`): its key still gives the address. Falling back to
+            // the old leader here would pair it with the new config epoch in a hello,
+            // and a sentinel taking that hello first would never switch.
+            if let Some((ip, port)) = self
+                .promoted
+                .as_deref()
+                .and_then(|p| p.rsplit_once(':'))
+                .and_then(|(i, p)| Some((i.to_string(), p.parse().ok()?)))
+            {
+                return (ip, port);
+            }
         }
         (self.node.shown().to_string(), self.node.port)
     }
@@ -728,5 +741,11 @@ mod tests {
                 "{state:?}"
             );
         }
+        // While the promoted follower's own task holds it outside the map, the hello it
+        // builds must still name it, never the old leader.
+        let key = m.promoted.clone().unwrap();
+        let taken = m.replicas.remove(&key).unwrap();
+        assert_eq!(m.current_address(), ("127.0.0.1".to_string(), 6380));
+        m.replicas.insert(key, taken);
     }
 }
