@@ -966,14 +966,10 @@ fn sentinel_config_set(ctx: &mut Ctx<'_>, key: &str, value: String) -> CmdResult
             },
             "loglevel" => c.loglevel = value,
             "resolve-hostnames" | "announce-hostnames" => {
-                let on = match value.to_ascii_lowercase().as_str() {
-                    "yes" => true,
-                    "no" => false,
-                    _ => {
-                        return Err(CmdError::err(format!(
-                            "Invalid value '{value}' to SENTINEL CONFIG SET '{key}'"
-                        )));
-                    }
+                let Some(on) = super::config::yes_no(&value) else {
+                    return Err(CmdError::err(format!(
+                        "Invalid value '{value}' to SENTINEL CONFIG SET '{key}'"
+                    )));
                 };
                 if key == "resolve-hostnames" {
                     c.resolve_hostnames = on;

@@ -157,7 +157,8 @@ fn origin_of(file: Option<&Path>) -> String {
     file.map_or_else(|| "(command line)".into(), |f| f.display().to_string())
 }
 
-fn yes_no(s: &str) -> Option<bool> {
+/// A stock yes/no setting value (case-insensitive).
+pub fn yes_no(s: &str) -> Option<bool> {
     match s.to_ascii_lowercase().as_str() {
         "yes" => Some(true),
         "no" => Some(false),
