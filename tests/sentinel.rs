@@ -241,6 +241,90 @@ fn leader_killed_is_replaced_and_rejoins_as_a_follower() {
     ));
 }
 
+/// The follower promoted after kill -9 of the leader is the one that received the most,
+/// whatever the sentinels' INFO from before the fault said: here the follower that wins
+/// ties (lowest run id) stops receiving the stream while writes go on, acknowledged by
+/// the other through WAIT; every one of them must survive the failover.
+#[test]
+fn the_follower_promoted_is_the_one_with_every_acknowledged_write() {
+    // ferrocache-specific: stock Sentinel ranks followers by the INFO it last had, which
+    // may predate the fault.
+    if is_stock_sentinel() {
+        return;
+    }
+    let _slot = slot();
+    let leader = TestServer::start(node_args());
+    let proxies = [
+        FaultProxy::start(leader.port),
+        FaultProxy::start(leader.port),
+    ];
+    let followers: Vec<TestServer> = proxies
+        .iter()
+        .map(|p| {
+            let mut args = vec![
+                "--replicaof".to_string(),
+                "127.0.0.1".to_string(),
+                p.port.to_string(),
+            ];
+            args.extend(node_args().iter().map(|a| a.to_string()));
+            TestServer::start(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        })
+        .collect();
+    for f in &followers {
+        assert!(
+            poll_until(Duration::from_secs(20), Duration::from_millis(20), || {
+                repl(f, "master_link_status") == "up"
+            }),
+            "follower did not sync"
+        );
+    }
+    let mut leader = leader;
+    let old_port = leader.port;
+    let ss = sentinels(3, old_port, 2);
+    wait_discovery(&ss, 2);
+    let run_id =
+        |s: &TestServer| info_field(&s.raw().cmd(&["INFO", "server"]).as_string(), "run_id");
+    let behind = if run_id(&followers[0]) < run_id(&followers[1]) {
+        0
+    } else {
+        1
+    };
+    proxies[behind].set_drop(Dir::ToClient, true);
+    let mut l = leader.raw();
+    let mut acked = Vec::new();
+    for i in 0..20 {
+        let key = format!("acked:{i}");
+        l.cmd(&["SET", &key, "v"]);
+        assert_eq!(l.cmd(&["WAIT", "1", "2000"]), Reply::int(1));
+        acked.push(key);
+    }
+    kill9(&mut leader);
+    let new_port = wait_master_port(&ss, old_port, Duration::from_secs(40));
+    assert_eq!(
+        new_port,
+        followers[1 - behind].port,
+        "the follower that missed the last writes was promoted"
+    );
+    let other = &followers[behind];
+    assert!(poll_until(
+        Duration::from_secs(20),
+        Duration::from_millis(50),
+        || repl(other, "master_port") == new_port.to_string()
+            && repl(other, "master_link_status") == "up"
+    ));
+    for f in &followers {
+        for key in &acked {
+            assert!(
+                poll_until(Duration::from_secs(10), Duration::from_millis(20), || {
+                    ask(f, &["GET", key]) == Some(Reply::bulk("v"))
+                }),
+                "{key} missing on {}",
+                f.port
+            );
+        }
+    }
+}
+
 #[test]
 fn a_minority_of_sentinels_cannot_fail_over() {
     let _slot = slot();

@@ -28,6 +28,9 @@ const RANK_STEP_MS: u64 = 100;
 /// Random jitter on top, in case two sentinels rank the same (one not yet knowing the
 /// other).
 const START_JITTER_MS: u64 = 25;
+/// The longest selection waits for followers' offsets read after the leader went down
+/// (`awaiting_fresh_offsets`); they are asked for at once, so this is rarely reached.
+const FRESH_OFFSETS_WAIT_MS: u64 = 1000;
 
 /// Runs the timer until shutdown: down detection and failovers progress only here (and
 /// in the `step` SENTINEL FAILOVER runs, so a forced failover starts at once).
@@ -397,17 +400,16 @@ fn abort(m: &mut Master, why: &str, events: &mut Events) {
     }
 }
 
-/// Stock `sentinelSelectSlave`: not down, recently seen, link to the leader not down too
-/// long, priority not 0; then lowest priority, highest offset, lowest run id.
-fn select_replica(m: &Master, now: u64) -> Option<String> {
+/// Stock `sentinelSelectSlave`'s filter: not down, recently seen, link to the leader not
+/// down too long, priority not 0.
+fn promotable(m: &Master, now: u64) -> Vec<&Node> {
     let info_validity = if m.node.s_down_since_ms > 0 {
         5 * PING_PERIOD.get()
     } else {
         3 * 10_000
     };
     let max_link_down = now.saturating_sub(m.node.s_down_since_ms) + m.cfg.down_after_ms * 10;
-    let mut candidates: Vec<&Node> = m
-        .replicas
+    m.replicas
         .values()
         .filter(|n| {
             n.s_down_since_ms == 0
@@ -418,7 +420,28 @@ fn select_replica(m: &Master, now: u64) -> Option<String> {
                 && n.priority != 0
                 && n.master_link_down_ms <= max_link_down
         })
-        .collect();
+        .collect()
+}
+
+/// Whether selection should wait for offsets read after the leader went down. Offsets
+/// read before it (up to an INFO period earlier, at different moments per follower) may
+/// rank a follower that lacks writes another one received, and acknowledged through
+/// WAIT, first; promoted, it makes the other drop them in its resync. Once the leader
+/// is down the followers' offsets stop moving, so one INFO each after that ranks them
+/// truly (stock ranks by whatever INFO it last had). Bounded by `FRESH_OFFSETS_WAIT_MS`.
+fn awaiting_fresh_offsets(m: &Master, now: u64) -> bool {
+    let down_since = m.node.s_down_since_ms;
+    down_since > 0
+        && now.saturating_sub(m.failover_state_ms) < FRESH_OFFSETS_WAIT_MS
+        && promotable(m, now)
+            .iter()
+            .any(|n| n.info_refresh_ms < down_since)
+}
+
+/// Stock `sentinelSelectSlave`: among the promotable followers, lowest priority, highest
+/// offset, lowest run id.
+fn select_replica(m: &Master, now: u64) -> Option<String> {
+    let mut candidates = promotable(m, now);
     candidates.sort_by(|a, b| {
         a.priority
             .cmp(&b.priority)
@@ -504,6 +527,9 @@ fn failover_wait_start(st: &mut State, name: &str, now: u64, events: &mut Events
 /// Stock `sentinelFailoverSelectSlave`: pick the follower to promote, or abort when none
 /// qualifies.
 fn failover_select_slave(m: &mut Master, now: u64, events: &mut Events) {
+    if awaiting_fresh_offsets(m, now) {
+        return;
+    }
     match select_replica(m, now) {
         None => {
             abort(m, "no-good-slave", events);
@@ -668,5 +694,71 @@ fn failover_switch_to_promoted(st: &mut State, name: &str, events: &mut Events) 
             events.push(Event::new("+slave", node_event(n, m, "slave")));
         }
         st.dirty = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sentinel::config::MasterConfig;
+
+    /// A leader down since `down_since` with two followers whose last INFO replies were
+    /// read at `infos` (time, offset).
+    fn group(down_since: u64, infos: [(u64, &str); 2]) -> Master {
+        let mut m = Master::new(MasterConfig::new("g", "127.0.0.1", 6379, 2));
+        m.node.s_down_since_ms = down_since;
+        m.failover = FailoverState::SelectSlave;
+        m.failover_state_ms = down_since + 100;
+        for (i, (at, offset)) in infos.into_iter().enumerate() {
+            let mut n = Node::new("127.0.0.1", 6380 + i as u16);
+            n.apply_info(&format!(
+                "role:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:6379\r\nmaster_link_status:up\r\nslave_repl_offset:{offset}\r\nrun_id:{i}\r\n"
+            ));
+            n.info_refresh_ms = at;
+            n.connected = true;
+            n.last_ok_ping_ms = down_since + 100;
+            m.replicas.insert(n.addr(), n);
+        }
+        m
+    }
+
+    #[test]
+    fn selection_waits_for_offsets_read_after_the_leader_went_down() {
+        let down = now_ms();
+        // Follower 6381's INFO was read later than 6380's, both before the leader went
+        // down: its higher offset says nothing about where each one stopped.
+        let mut m = group(down, [(down - 4000, "100"), (down - 500, "150")]);
+        let now = down + 200;
+        assert!(awaiting_fresh_offsets(&m, now));
+        let mut events = Events::new();
+        failover_select_slave(&mut m, now, &mut events);
+        assert_eq!(m.failover, FailoverState::SelectSlave, "no choice yet");
+        // Both read again after the leader went down: 6380 received more.
+        for (port, offset) in [(6380, "180"), (6381, "150")] {
+            let n = m.replicas.get_mut(&format!("127.0.0.1:{port}")).unwrap();
+            n.apply_info(&format!("role:slave\r\nmaster_host:127.0.0.1\r\nmaster_port:6379\r\nmaster_link_status:up\r\nslave_repl_offset:{offset}\r\n"));
+            n.info_refresh_ms = down + 150;
+        }
+        assert!(!awaiting_fresh_offsets(&m, now));
+        failover_select_slave(&mut m, now, &mut events);
+        assert_eq!(m.promoted.as_deref(), Some("127.0.0.1:6380"));
+    }
+
+    #[test]
+    fn selection_waits_for_fresh_offsets_only_so_long() {
+        let down = now_ms();
+        let m = group(down, [(down - 4000, "100"), (down - 500, "150")]);
+        assert!(!awaiting_fresh_offsets(
+            &m,
+            down + 100 + FRESH_OFFSETS_WAIT_MS
+        ));
+        assert_eq!(
+            select_replica(&m, down + 100 + FRESH_OFFSETS_WAIT_MS).as_deref(),
+            Some("127.0.0.1:6381")
+        );
+        // A forced failover (leader not down) ranks by what it has.
+        let mut up = group(down, [(down - 4000, "100"), (down - 500, "150")]);
+        up.node.s_down_since_ms = 0;
+        assert!(!awaiting_fresh_offsets(&up, down + 200));
     }
 }

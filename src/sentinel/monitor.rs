@@ -166,8 +166,13 @@ fn plan(
         // each poll saved is time clients spend without a leader.
         let waited_on = matches!(
             m.failover,
-            FailoverState::WaitPromotion | FailoverState::ReconfSlaves
+            FailoverState::SelectSlave | FailoverState::WaitPromotion | FailoverState::ReconfSlaves
         ) && matches!(target, Target::Replica(_));
+        // A follower's offset from before the leader went down cannot rank it for
+        // promotion (`failover::awaiting_fresh_offsets`): read it again at once.
+        let offset_stale = matches!(target, Target::Replica(_))
+            && m.node.s_down_since_ms > 0
+            && n.info_refresh_ms < m.node.s_down_since_ms;
         let info_period = if waited_on {
             FAILOVER_INFO_PERIOD_MS
         } else if troubled {
@@ -184,7 +189,7 @@ fn plan(
             down_after: m.cfg.down_after_ms,
             ping_due: now.saturating_sub(n.last_ping_ms)
                 >= PING_PERIOD.get().min(m.cfg.down_after_ms),
-            info_due: now.saturating_sub(n.info_refresh_ms) >= info_period,
+            info_due: offset_stale || now.saturating_sub(n.info_refresh_ms) >= info_period,
             pause: Duration::from_millis(if waited_on {
                 FAILOVER_INFO_PERIOD_MS
             } else {

@@ -122,6 +122,13 @@ pub fn sentinel_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_ferrocache-sentinel"))
 }
 
+/// True when the sentinel under test is a stock `redis-sentinel` (`FC_SENTINEL_BIN`).
+pub fn is_stock_sentinel() -> bool {
+    sentinel_bin()
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().ends_with("redis-sentinel"))
+}
+
 /// Path of a stock Redis 7.0 tool the tests compare against (`redis-server`,
 /// `redis-check-rdb`, `redis-cli`), found in PATH after [`ensure_stock_redis`] has made
 /// sure it is installed.
