@@ -103,21 +103,16 @@ pub fn sentinel_id(name: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(id))
 }
 
-/// A hello published on `__sentinel__:hello` (`ip,port,runid,current_epoch,name,
-/// leader_ip,leader_port,config_epoch`, stock's format): (sentinel id as
-/// [`sentinel_id`] packs it, leader ip, leader port, config epoch).
+/// A hello published on `__sentinel__:hello` (`crate::sentinel::hello`): (sentinel id
+/// as [`sentinel_id`] packs it, leader ip, leader port, config epoch).
 pub fn parse_hello(payload: &[u8]) -> Option<(u64, String, u16, u64)> {
-    let text = std::str::from_utf8(payload).ok()?;
-    let f: Vec<&str> = text.split(',').collect();
-    if f.len() != 8 {
-        return None;
-    }
-    let id: [u8; 8] = f[2].as_bytes().get(..8)?.try_into().ok()?;
+    let h = crate::sentinel::hello::Hello::parse(std::str::from_utf8(payload).ok()?)?;
+    let id: [u8; 8] = h.run_id.as_bytes().get(..8)?.try_into().ok()?;
     Some((
         u64::from_le_bytes(id),
-        f[5].to_string(),
-        f[6].parse().ok()?,
-        f[7].parse().ok()?,
+        h.master_ip.to_string(),
+        h.master_port,
+        h.config_epoch,
     ))
 }
 

@@ -15,6 +15,7 @@ pub mod commands;
 pub mod config;
 pub mod events;
 pub mod failover;
+pub mod hello;
 pub mod link;
 pub mod monitor;
 pub mod scripts;

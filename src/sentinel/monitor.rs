@@ -197,17 +197,19 @@ fn plan(
             }),
             hello: {
                 let (mip, mport) = m.current_address();
-                Some(format!(
-                    "{},{},{},{},{},{},{},{}",
-                    announce_ip.as_deref().unwrap_or(local_ip),
-                    announce_port,
-                    myid,
-                    epoch,
-                    m.cfg.name,
-                    mip,
-                    mport,
-                    m.cfg.config_epoch
-                ))
+                Some(
+                    super::hello::Hello {
+                        ip: announce_ip.as_deref().unwrap_or(local_ip),
+                        port: announce_port,
+                        run_id: &myid,
+                        current_epoch: epoch,
+                        master_name: &m.cfg.name,
+                        master_ip: &mip,
+                        master_port: mport,
+                        config_epoch: m.cfg.config_epoch,
+                    }
+                    .to_string(),
+                )
             },
         }
     })
@@ -414,19 +416,11 @@ async fn hello_listener(
 /// Handles a hello (from a node's channel, or PUBLISHed to us directly): learns the
 /// sentinel, its epoch, and a newer configuration of the group it talks about.
 pub fn process_hello(sh: &Arc<Sentinel>, payload: &str) {
-    let f: Vec<&str> = payload.split(',').collect();
-    if f.len() != 8 {
-        return;
-    }
-    let (Ok(port), Ok(epoch), Ok(mport), Ok(mepoch)) = (
-        f[1].parse::<u16>(),
-        f[3].parse::<u64>(),
-        f[6].parse::<u16>(),
-        f[7].parse::<u64>(),
-    ) else {
+    let Some(h) = super::hello::Hello::parse(payload) else {
         return;
     };
-    let (ip, runid, mname, mip) = (f[0], f[2], f[4], f[5]);
+    let (ip, port, runid, epoch) = (h.ip, h.port, h.run_id, h.current_epoch);
+    let (mname, mip, mport, mepoch) = (h.master_name, h.master_ip, h.master_port, h.config_epoch);
     // A hello naming no address (or port 0) describes no usable configuration.
     if ip.is_empty() || port == 0 || mip.is_empty() || mport == 0 {
         return;
