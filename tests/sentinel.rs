@@ -80,15 +80,18 @@ fn group(followers: &[&[&str]]) -> (TestServer, Vec<TestServer>) {
             TestServer::start(&args)
         })
         .collect();
-    for f in &fs {
-        assert!(
-            poll_until(Duration::from_secs(20), Duration::from_millis(20), || {
-                repl(f, "master_link_status") == "up"
-            }),
-            "follower did not sync"
-        );
-    }
+    fs.iter().for_each(wait_synced);
     (leader, fs)
+}
+
+/// Until a follower's link to its leader is up (its first sync done).
+fn wait_synced(f: &TestServer) {
+    assert!(
+        poll_until(Duration::from_secs(20), Duration::from_millis(20), || {
+            repl(f, "master_link_status") == "up"
+        }),
+        "follower did not sync"
+    );
 }
 
 fn sentinel_conf(leader_port: u16, quorum: usize) -> String {
@@ -253,7 +256,7 @@ fn the_follower_promoted_is_the_one_with_every_acknowledged_write() {
         return;
     }
     let _slot = slot();
-    let leader = TestServer::start(node_args());
+    let mut leader = TestServer::start(node_args());
     let proxies = [
         FaultProxy::start(leader.port),
         FaultProxy::start(leader.port),
@@ -270,15 +273,7 @@ fn the_follower_promoted_is_the_one_with_every_acknowledged_write() {
             TestServer::start(&args.iter().map(String::as_str).collect::<Vec<_>>())
         })
         .collect();
-    for f in &followers {
-        assert!(
-            poll_until(Duration::from_secs(20), Duration::from_millis(20), || {
-                repl(f, "master_link_status") == "up"
-            }),
-            "follower did not sync"
-        );
-    }
-    let mut leader = leader;
+    followers.iter().for_each(wait_synced);
     let old_port = leader.port;
     let ss = sentinels(3, old_port, 2);
     wait_discovery(&ss, 2);
