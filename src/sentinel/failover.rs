@@ -430,12 +430,9 @@ fn promotable(m: &Master, now: u64) -> Vec<&Node> {
 /// is down the followers' offsets stop moving, so one INFO each after that ranks them
 /// truly (stock ranks by whatever INFO it last had). Bounded by `FRESH_OFFSETS_WAIT_MS`.
 fn awaiting_fresh_offsets(m: &Master, now: u64) -> bool {
-    let down_since = m.node.s_down_since_ms;
-    down_since > 0
+    m.node.s_down_since_ms > 0
         && now.saturating_sub(m.failover_state_ms) < FRESH_OFFSETS_WAIT_MS
-        && promotable(m, now)
-            .iter()
-            .any(|n| n.info_refresh_ms < down_since)
+        && promotable(m, now).iter().any(|n| m.offset_predates_down(n))
 }
 
 /// Stock `sentinelSelectSlave`: among the promotable followers, lowest priority, highest

@@ -170,9 +170,7 @@ fn plan(
         ) && matches!(target, Target::Replica(_));
         // A follower's offset from before the leader went down cannot rank it for
         // promotion (`failover::awaiting_fresh_offsets`): read it again at once.
-        let offset_stale = matches!(target, Target::Replica(_))
-            && m.node.s_down_since_ms > 0
-            && n.info_refresh_ms < m.node.s_down_since_ms;
+        let offset_stale = matches!(target, Target::Replica(_)) && m.offset_predates_down(n);
         let info_period = if waited_on {
             FAILOVER_INFO_PERIOD_MS
         } else if troubled {

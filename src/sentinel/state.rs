@@ -425,6 +425,12 @@ pub struct Master {
 }
 
 impl Master {
+    /// Whether follower `n`'s last INFO predates the leader going (subjectively) down:
+    /// its offset then cannot rank it for promotion (`failover::awaiting_fresh_offsets`).
+    pub fn offset_predates_down(&self, n: &Node) -> bool {
+        self.node.s_down_since_ms > 0 && n.info_refresh_ms < self.node.s_down_since_ms
+    }
+
     /// A group from its configuration.
     pub fn new(cfg: MasterConfig) -> Self {
         let mut m = Master {
