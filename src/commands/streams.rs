@@ -143,11 +143,11 @@ fn parse_bound(a: &[u8], missing_seq: u64, start: bool) -> Result<StreamId, CmdE
 }
 
 fn id_bytes(id: StreamId) -> Bytes {
-    Bytes::from(id.to_string())
+    Bytes::copy_from_slice(id.text().as_bytes())
 }
 
 fn reply_id(out: &mut ReplyBuf, id: StreamId) {
-    out.bulk(id.to_string().as_bytes());
+    out.bulk(id.text().as_bytes());
 }
 
 fn reply_entry(out: &mut ReplyBuf, id: StreamId, fields: EntryFields<'_>) {
@@ -288,15 +288,52 @@ fn parse_trim_args(ctx: &Ctx<'_>, args: &[Bytes], xadd: bool) -> Result<TrimArgs
 
 /// The trim arguments as replicas must replay them: `~` becomes `=` and the value the
 /// exact point reached (the length, or the first remaining ID, deleted or not).
-fn rewrite_trim(args: &mut [Bytes], o: &TrimArgs, s: &StreamValue) {
-    let Some(approx_idx) = o.approx_idx else {
-        return;
-    };
-    args[approx_idx] = Bytes::from_static(b"=");
-    args[o.value_idx] = match o.trim {
-        Some(Trim::MaxLen(_)) => Bytes::from(s.length.to_string()),
-        _ => id_bytes(s.first_entry_any().unwrap_or(StreamId::MAX)),
-    };
+/// Where an approximate (`~`) trim stopped: propagated as an exact trim to that point,
+/// as Redis rewrites it, so followers remove exactly what the leader removed.
+enum TrimPoint {
+    Len(u64),
+    Id(StreamId),
+}
+
+impl TrimPoint {
+    /// The point reached, or None when the trim was exact (propagated as given).
+    fn of(o: &TrimArgs, s: &StreamValue) -> Option<TrimPoint> {
+        o.approx_idx?;
+        Some(match o.trim {
+            Some(Trim::MaxLen(_)) => TrimPoint::Len(s.length),
+            _ => TrimPoint::Id(s.first_entry_any().unwrap_or(StreamId::MAX)),
+        })
+    }
+}
+
+/// Propagates XADD / XTRIM as given except for the generated ID (`id`, at `o.id_idx`)
+/// and an approximate trim made exact; borrowed slices, so nothing is copied.
+fn propagate_rewritten(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    o: &TrimArgs,
+    id: Option<StreamId>,
+    point: Option<TrimPoint>,
+) -> CmdResult {
+    let id_text = id.map(StreamId::text);
+    let point_text = point.map(|p| match p {
+        TrimPoint::Len(n) => {
+            let mut b = itoa::Buffer::new();
+            b.format(n).as_bytes().to_vec()
+        }
+        TrimPoint::Id(id) => id.text().as_bytes().to_vec(),
+    });
+    let mut refs: smallvec::SmallVec<[&[u8]; 16]> = args.iter().map(|a| &a[..]).collect();
+    if let Some(t) = &id_text {
+        refs[o.id_idx] = t.as_bytes();
+    }
+    if let (Some(t), Some(approx_idx)) = (&point_text, o.approx_idx) {
+        refs[approx_idx] = b"=";
+        refs[o.value_idx] = t;
+    }
+    let db = ctx.db();
+    ctx.w()?.propagate(db, &refs);
+    Ok(())
 }
 
 fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -314,13 +351,15 @@ fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         ));
     }
     let limits = NodeLimits::of(ctx.limits());
-    let now = crate::base::now_ms();
+    // The command's clock (one reading per pipelined batch, as Redis 7.2's command time
+    // snapshot): IDs stay increasing through `last_id` whatever it reads.
+    let now = ctx.now;
     let fields: Fields = args[field_pos..]
         .chunks(2)
         .map(|p| (StrBytes::from_slice(&p[0]), StrBytes::from_slice(&p[1])))
         .collect();
     let total: usize = fields.iter().map(|(f, v)| f.len() + v.len()).sum();
-    let mut rewritten: Option<Vec<Bytes>> = None;
+    let mut point = None;
     let done = write(ctx, &args[1], !o.nomkstream, |s| {
         if s.last_id == StreamId::MAX {
             return Err(CmdError::err(
@@ -358,10 +397,7 @@ fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             Some(t) => s.trim(t, o.approx, o.limit),
             None => 0,
         };
-        let mut prop = args.to_vec();
-        rewrite_trim(&mut prop, &o, s);
-        prop[o.id_idx] = id_bytes(id);
-        rewritten = Some(prop);
+        point = TrimPoint::of(&o, s);
         Ok((id, trimmed))
     })?;
     let Some((id, trimmed)) = done else {
@@ -373,10 +409,7 @@ fn xadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if trimmed > 0 {
         ctx.notify(STREAM, "xtrim", &args[1])?;
     }
-    if let Some(p) = rewritten {
-        ctx.propagate_self(&p)?;
-    }
-    Ok(())
+    propagate_rewritten(ctx, args, &o, Some(id), point)
 }
 
 fn too_small() -> CmdError {
@@ -388,16 +421,16 @@ fn xtrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let Some(trim) = o.trim else {
         return Err(CmdError::Syntax);
     };
-    let mut prop = args.to_vec();
+    let mut point = None;
     let deleted = write(ctx, &args[1], false, |s| {
         let n = s.trim(trim, o.approx, o.limit);
-        rewrite_trim(&mut prop, &o, s);
+        point = TrimPoint::of(&o, s);
         Ok(n)
     })?
     .unwrap_or(0);
     if deleted > 0 {
         ctx.notify(STREAM, "xtrim", &args[1])?;
-        ctx.propagate_self(&prop)?;
+        propagate_rewritten(ctx, args, &o, None, point)?;
     }
     ctx.out.int(deleted as i64);
     Ok(())

@@ -145,10 +145,19 @@ impl ListpackBuilder {
 
     /// Bytes an entry for `s` takes (encoding, data and back-length).
     pub fn entry_size(s: &[u8]) -> usize {
-        let l = match canonical_int(s) {
-            Some(v) => int_entry(v).len(),
-            None => str_header(s.len()).len() + s.len(),
-        };
+        match canonical_int(s) {
+            Some(v) => Self::int_entry_size(v),
+            None => {
+                let l = str_header_len(s.len()) + s.len();
+                l + backlen_size(l)
+            }
+        }
+    }
+
+    /// Bytes an integer element takes (what `entry_size` gives for its decimal text),
+    /// without formatting it: stream nodes count one per ID delta on every append.
+    pub fn int_entry_size(v: i64) -> usize {
+        let l = int_entry_len(v);
         l + backlen_size(l)
     }
 
@@ -194,6 +203,23 @@ impl Default for ListpackBuilder {
     }
 }
 
+/// `int_entry(v).len()`, without building it.
+fn int_entry_len(v: i64) -> usize {
+    if (0..=127).contains(&v) {
+        1
+    } else if (-4096..=4095).contains(&v) {
+        2
+    } else if i16::try_from(v).is_ok() {
+        3
+    } else if (-(1 << 23)..(1 << 23)).contains(&v) {
+        4
+    } else if i32::try_from(v).is_ok() {
+        5
+    } else {
+        9
+    }
+}
+
 fn int_entry(v: i64) -> Vec<u8> {
     if (0..=127).contains(&v) {
         vec![v as u8]
@@ -216,6 +242,17 @@ fn int_entry(v: i64) -> Vec<u8> {
         let mut e = vec![0xF4];
         e.extend_from_slice(&v.to_le_bytes());
         e
+    }
+}
+
+/// `str_header(len).len()`, without building it.
+fn str_header_len(len: usize) -> usize {
+    if len < 64 {
+        1
+    } else if len < 4096 {
+        2
+    } else {
+        5
     }
 }
 
@@ -377,6 +414,58 @@ pub fn pairs(items: Vec<Vec<u8>>, what: &str) -> Result<Pairs, RdbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_computed_without_encoding_match_the_encoding() {
+        let edges = [
+            0,
+            127,
+            128,
+            -1,
+            -4096,
+            -4097,
+            4095,
+            4096,
+            i16::MIN as i64,
+            i16::MAX as i64,
+        ];
+        let wide = [
+            1 << 23,
+            -(1 << 23),
+            (1 << 23) - 1,
+            i32::MIN as i64,
+            i32::MAX as i64,
+        ];
+        for v in edges.into_iter().chain(wide).chain([i64::MIN, i64::MAX]) {
+            for w in [v, v.saturating_add(1), v.saturating_sub(1)] {
+                assert_eq!(int_entry_len(w), int_entry(w).len(), "{w}");
+                let text = w.to_string();
+                assert_eq!(
+                    ListpackBuilder::int_entry_size(w),
+                    ListpackBuilder::entry_size(text.as_bytes()),
+                    "{w}"
+                );
+                let mut b = ListpackBuilder::new();
+                b.push_int(w);
+                assert_eq!(
+                    b.finish().len() - 7,
+                    ListpackBuilder::int_entry_size(w),
+                    "{w}"
+                );
+            }
+        }
+        for len in [0, 1, 63, 64, 4095, 4096, 70_000] {
+            assert_eq!(str_header_len(len), str_header(len).len(), "{len}");
+            let s = vec![b'x'; len];
+            let mut b = ListpackBuilder::new();
+            b.push(&s);
+            assert_eq!(
+                b.finish().len() - 7,
+                ListpackBuilder::entry_size(&s),
+                "{len}"
+            );
+        }
+    }
 
     #[test]
     fn listpack_round_trips_every_encoding() {

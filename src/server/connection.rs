@@ -329,6 +329,13 @@ where
                 }
             }
         }
+        if !out.buf.is_empty() {
+            // Let the other connections that are ready run before this one writes, so
+            // replies leave in a burst as from Redis's beforeSleep: a client woken by
+            // every write costs the kernel a cross-CPU wake-up per write (about a seventh
+            // of all CPU time in pipelined benchmarks), one woken by a burst costs one.
+            tokio::task::yield_now().await;
+        }
         // Messages from other clients (pub/sub, MONITOR).
         for msg in handle.outbox.drain() {
             out.raw(&msg);

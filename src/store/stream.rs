@@ -63,9 +63,47 @@ impl StreamId {
     }
 }
 
+/// An ID's `ms-seq` text on the stack: XADD replies with it and propagates it on every
+/// call, where going through `fmt` and a `String` cost more than the append itself.
+pub struct IdText {
+    buf: [u8; 41],
+    len: u8,
+}
+
+impl IdText {
+    /// The text's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+}
+
+impl StreamId {
+    /// The `ms-seq` text without allocating.
+    pub fn text(self) -> IdText {
+        let mut out = IdText {
+            buf: [0; 41],
+            len: 0,
+        };
+        let mut at = 0;
+        for (i, part) in [self.ms, self.seq].into_iter().enumerate() {
+            if i == 1 {
+                out.buf[at] = b'-';
+                at += 1;
+            }
+            let mut digits = itoa::Buffer::new();
+            let d = digits.format(part).as_bytes();
+            out.buf[at..at + d.len()].copy_from_slice(d);
+            at += d.len();
+        }
+        out.len = at as u8;
+        out
+    }
+}
+
 impl std::fmt::Display for StreamId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{}", self.ms, self.seq)
+        // ASCII digits and one dash: always UTF-8.
+        f.write_str(std::str::from_utf8(self.text().as_bytes()).unwrap_or_default())
     }
 }
 
@@ -204,7 +242,7 @@ fn lp_size(s: &[u8]) -> usize {
 }
 
 fn lp_int_size(v: i64) -> usize {
-    lp_size(itoa::Buffer::new().format(v).as_bytes())
+    ListpackBuilder::int_entry_size(v)
 }
 
 impl Node {
