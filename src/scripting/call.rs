@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 
 /// What a script run carries between the commands it calls.
 #[derive(Debug)]
-pub struct RunCtx {
+pub struct RunCtx<'k> {
     /// The database the script's commands use (SELECT inside a script changes it, not
     /// the caller's).
     pub db: usize,
@@ -28,7 +28,7 @@ pub struct RunCtx {
     /// is no AOF for `REPL_AOF` to choose).
     pub repl: u8,
     /// The script's KEYS: a read it makes tracks these for CLIENT TRACKING.
-    pub declared_keys: Vec<Bytes>,
+    pub declared_keys: &'k [Bytes],
 }
 
 /// `redis.REPL_REPLICA`: effects are replicated to followers.
@@ -44,7 +44,7 @@ fn refuse(msg: &str) -> Result<BytesMut, String> {
 
 /// Runs `args` for the script: Ok with the command's RESP reply (which may be an error
 /// reply), or Err with the text of a refusal.
-pub fn call(ctx: &mut Ctx<'_>, run: &mut RunCtx, args: Vec<Bytes>) -> Result<BytesMut, String> {
+pub fn call(ctx: &mut Ctx<'_>, run: &mut RunCtx<'_>, args: Vec<Bytes>) -> Result<BytesMut, String> {
     let name = args.first().cloned();
     let result = check_and_execute(ctx, run, args);
     if let Err(msg) = &result {
@@ -64,7 +64,7 @@ pub fn call(ctx: &mut Ctx<'_>, run: &mut RunCtx, args: Vec<Bytes>) -> Result<Byt
 
 fn check_and_execute(
     ctx: &mut Ctx<'_>,
-    run: &mut RunCtx,
+    run: &mut RunCtx<'_>,
     args: Vec<Bytes>,
 ) -> Result<BytesMut, String> {
     let srv = ctx.srv;
@@ -130,7 +130,7 @@ fn check_and_execute(
 /// Runs an admitted command with the script's database and protocol, capturing its reply.
 fn execute(
     ctx: &mut Ctx<'_>,
-    run: &mut RunCtx,
+    run: &mut RunCtx<'_>,
     cmd: &'static commands::Command,
     args: &[Bytes],
 ) -> BytesMut {
@@ -142,7 +142,7 @@ fn execute(
     };
     std::mem::swap(ctx.out, &mut reply);
     srv.feed_monitors_from_script(ctx.client, cmd, args);
-    if cmd.has(flags::READONLY) {
+    if cmd.has(flags::READONLY) && ctx.client.tracking.mode.is_some() {
         let keys: Vec<&Bytes> = run.declared_keys.iter().collect();
         commands::remember_keys(srv, ctx.client, &keys);
     }

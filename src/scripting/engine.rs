@@ -212,7 +212,7 @@ fn with_caller<R>(
 
 /// The command context of one run, as the natives see it.
 struct RunCaller<'c, 'a> {
-    state: RefCell<(&'c mut Ctx<'a>, &'c mut RunCtx)>,
+    state: RefCell<(&'c mut Ctx<'a>, &'c mut RunCtx<'c>)>,
     resp3: Rc<Cell<bool>>,
 }
 
@@ -918,7 +918,7 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
         oom_at_start,
         wrote: false,
         repl: call::REPL_ALL,
-        declared_keys: inv.keys.to_vec(),
+        declared_keys: inv.keys,
     };
     let (mode, name) = match inv.target {
         Target::Script { sha, .. } => (Mode::Eval, sha),
@@ -1068,7 +1068,7 @@ fn string_array(lua: &Lua, items: &[Bytes]) -> mlua::Result<Table> {
 fn redis_call(
     lua: &Lua,
     ctx: &mut Ctx<'_>,
-    run: &mut RunCtx,
+    run: &mut RunCtx<'_>,
     args: MultiValue,
 ) -> mlua::Result<(bool, Value)> {
     let argv = match call::lua_args(&args) {
