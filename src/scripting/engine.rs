@@ -261,7 +261,7 @@ struct Engine {
     /// Redis's error handler.
     runner: Function,
     /// EVAL: SHA1 → compiled body. Functions: lower-cased name → registered callback.
-    compiled: HashMap<String, Function>,
+    compiled: HashMap<String, Function, ahash::RandomState>,
     /// The script cache's or the libraries' generation `compiled` reflects.
     generation: u64,
     /// `redis.setresp(3)` was called by the running script.
@@ -535,7 +535,7 @@ impl Engine {
         let engine = Engine {
             lua,
             runner,
-            compiled: HashMap::new(),
+            compiled: HashMap::default(),
             generation: 0,
             resp3,
             runs: 0,
@@ -665,13 +665,12 @@ impl Engine {
     }
 
     /// The compiled function of a cached script, compiling it on first use here.
-    fn function(&mut self, sha: &str, script: &Script) -> Result<Function, String> {
-        if let Some(f) = self.compiled.get(sha) {
-            return Ok(f.clone());
+    fn function(&mut self, sha: &str, script: &Script) -> Result<&Function, String> {
+        if !self.compiled.contains_key(sha) {
+            let f = compile(&self.lua, &self.env, script)?;
+            self.compiled.insert(sha.to_string(), f);
         }
-        let f = compile(&self.lua, &self.env, script)?;
-        self.compiled.insert(sha.to_string(), f.clone());
-        Ok(f)
+        Ok(&self.compiled[sha])
     }
 }
 
@@ -925,22 +924,25 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
         Target::Function { name } => (Mode::Functions, name),
     };
     with_engine(mode, |engine| -> Result<(), CmdError> {
-        let f = match inv.target {
+        // Compiled (or synced) first, then borrowed for the call: a reference pushes the
+        // function without the registry round trip a clone costs on every run.
+        let key = match inv.target {
             Target::Script { sha, script } => {
                 engine.sync_scripts(srv.scripts.generation.load(Ordering::Acquire))?;
                 engine.function(sha, script).map_err(|m| {
                     CmdError::err(format!("Error compiling script (new function): {m}"))
-                })?
+                })?;
+                std::borrow::Cow::Borrowed(sha)
             }
             Target::Function { name } => {
                 engine.sync_libraries(&srv.functions)?;
-                engine
-                    .compiled
-                    .get(&name.to_ascii_lowercase())
-                    .cloned()
-                    .ok_or_else(|| CmdError::err("Function not found"))?
+                std::borrow::Cow::Owned(name.to_ascii_lowercase())
             }
         };
+        let f = engine
+            .compiled
+            .get(key.as_ref())
+            .ok_or_else(|| CmdError::err("Function not found"))?;
         let lua = engine.lua.clone();
         let lua_err = |e: mlua::Error| CmdError::err(format!("internal: {e}"));
         // KEYS and ARGV (globals for scripts, arguments for functions) are built by the
