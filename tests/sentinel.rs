@@ -596,6 +596,62 @@ fn sentinel_commands_answer_as_stock_sentinel() {
         r.cmd(&["SENTINEL", "REMOVE", "other"]),
         Reply::err("ERR No such master with that name")
     );
+    // INFO-CACHE: per group, the leader's then each follower's [age ms, last INFO]; an
+    // unknown name is skipped, a repeated one answered once, and at least one is needed.
+    let follower_port = _followers[0].port.to_string();
+    let cached = |r: &mut RawConn, args: &[&str]| {
+        let mut cmd = vec!["SENTINEL", "INFO-CACHE"];
+        cmd.extend_from_slice(args);
+        r.cmd(&cmd)
+    };
+    let ok = poll_until(Duration::from_secs(15), Duration::from_millis(50), || {
+        let c = cached(&mut r, &[NAME]);
+        let groups = c.as_array();
+        groups.len() == 2
+            && groups[1].as_array().len() == 2
+            && groups[1]
+                .as_array()
+                .iter()
+                .all(|e| matches!(e.as_array(), [Reply::Int(_), Reply::Bulk(_)]))
+    });
+    assert!(ok, "{:?}", cached(&mut r, &[NAME]));
+    let c = cached(&mut r, &[NAME, "nosuchgroup", NAME]);
+    let groups = c.as_array();
+    assert_eq!(groups.len(), 2, "{c:?}");
+    assert_eq!(groups[0].as_string(), NAME);
+    let entries = groups[1].as_array();
+    let leader_info = entries[0].as_array()[1].as_string();
+    assert!(leader_info.contains("role:master"), "{leader_info}");
+    assert!(
+        leader_info.contains(&format!("tcp_port:{}", leader.port)),
+        "{leader_info}"
+    );
+    let follower_info = entries[1].as_array()[1].as_string();
+    assert!(follower_info.contains("role:slave"), "{follower_info}");
+    assert!(
+        follower_info.contains(&format!("tcp_port:{follower_port}")),
+        "{follower_info}"
+    );
+    for e in entries {
+        let age = e.as_array()[0].as_int();
+        assert!((0..60_000).contains(&age), "{c:?}");
+    }
+    assert_eq!(cached(&mut r, &["nosuchgroup"]), Reply::Array(vec![]));
+    assert!(
+        matches!(cached(&mut r, &[]), Reply::Error(e) if e.starts_with("ERR wrong number of arguments")),
+        "INFO-CACHE needs a name"
+    );
+    for (args, sub) in [
+        (&["SENTINEL", "HELP", "extra"][..], "help"),
+        (&["SENTINEL", "SIMULATE-FAILURE"][..], "simulate-failure"),
+    ] {
+        assert_eq!(
+            r.cmd(args),
+            Reply::err(&format!(
+                "ERR wrong number of arguments for 'sentinel|{sub}' command"
+            ))
+        );
+    }
     let conf = std::fs::read_to_string(ss[0].dir().join("server.conf")).unwrap();
     assert!(
         conf.contains(&format!("sentinel known-replica {NAME} 127.0.0.1")),

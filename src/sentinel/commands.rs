@@ -56,9 +56,9 @@ pub const COMMANDS: &[(&str, i32, Handler)] = &[
 ];
 
 /// SENTINEL's subcommand table, as [`COMMANDS`]: the arity counts `SENTINEL` and the
-/// subcommand. HELP, INFO-CACHE and SIMULATE-FAILURE take any number of arguments.
+/// subcommand, with stock's values.
 const SUBCOMMANDS: &[(&str, i32, Handler)] = &[
-    ("help", -2, sentinel_help),
+    ("help", 2, sentinel_help),
     ("masters", 2, sentinel_masters),
     ("master", 3, sentinel_master),
     ("replicas", 3, sentinel_replicas),
@@ -76,8 +76,8 @@ const SUBCOMMANDS: &[(&str, i32, Handler)] = &[
     ("set", -5, sentinel_set),
     ("config", -3, sentinel_config),
     ("pending-scripts", 2, sentinel_pending_scripts),
-    ("info-cache", -2, sentinel_info_cache),
-    ("simulate-failure", -2, sentinel_simulate_failure),
+    ("info-cache", -3, sentinel_info_cache),
+    ("simulate-failure", -3, sentinel_simulate_failure),
     ("debug", -2, sentinel_debug),
 ];
 
@@ -1016,9 +1016,41 @@ fn sentinel_pending_scripts(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// SENTINEL INFO-CACHE: always empty (no INFO cache is kept).
-fn sentinel_info_cache(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
-    ctx.out.array(0);
+/// SENTINEL INFO-CACHE <master> [<master> ...]: the last INFO of each named group's
+/// leader and followers, each with its age in ms; unknown names are skipped and repeated
+/// ones answered once, as stock. As stock, a follower's age is 0 while its leader has
+/// sent no INFO.
+fn sentinel_info_cache(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let st = ctx.sh.state.lock();
+    let names: Vec<String> = args[2..].iter().map(|a| s(a)).collect();
+    let mut seen = std::collections::HashSet::new();
+    let masters: Vec<&super::state::Master> = names
+        .iter()
+        .filter(|n| seen.insert(n.as_str()))
+        .filter_map(|n| st.masters.get(n))
+        .collect();
+    let now = now_ms();
+    let age = |leader_seen: bool, refreshed: u64| {
+        if leader_seen {
+            now.saturating_sub(refreshed) as i64
+        } else {
+            0
+        }
+    };
+    ctx.out.array(masters.len() * 2);
+    for m in masters {
+        ctx.out.bulk(m.cfg.name.as_bytes());
+        ctx.out.array(m.replicas.len() + 1);
+        let leader_seen = m.node.info_refresh_ms != 0;
+        for n in std::iter::once(&m.node).chain(m.replicas.values()) {
+            ctx.out.array(2);
+            ctx.out.int(age(leader_seen, n.info_refresh_ms));
+            match &n.info {
+                Some(text) => ctx.out.bulk(text.as_bytes()),
+                None => ctx.out.null(),
+            }
+        }
+    }
     Ok(())
 }
 

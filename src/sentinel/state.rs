@@ -140,6 +140,8 @@ pub struct Node {
     pub act_ping_ms: u64,
     /// Last INFO parsed.
     pub info_refresh_ms: u64,
+    /// The text of that INFO reply, kept for SENTINEL INFO-CACHE.
+    pub info: Option<String>,
     /// Subjectively down since (0: up).
     pub s_down_since_ms: u64,
     /// Reported role and since when.
@@ -195,6 +197,7 @@ impl Node {
             last_ping_ms: 0,
             act_ping_ms: 0,
             info_refresh_ms: 0,
+            info: None,
             s_down_since_ms: 0,
             role: Role::Unknown,
             role_reported_ms: now,
@@ -243,6 +246,7 @@ impl Node {
     pub fn apply_info(&mut self, info: &str) -> Vec<(String, u16)> {
         let now = now_ms();
         self.info_refresh_ms = now;
+        self.info = Some(info.to_string());
         let mut replicas = Vec::new();
         let mut role = Role::Unknown;
         let mut link_down_s: Option<u64> = None;
