@@ -1871,3 +1871,78 @@ fn sentinel_debug_matches_stock() {
     let stock = sentinel_debug_as_stock(true);
     assert_eq!(ours.join().unwrap(), stock);
 }
+
+/// The ports at which a sentinel lists its peers for `group`.
+fn peer_ports(s: &TestServer, group: &str) -> Vec<String> {
+    let mut r = s.raw();
+    let peers = r.cmd(&["SENTINEL", "SENTINELS", group]);
+    match peers {
+        Reply::Array(list) => list.iter().map(|p| field(p, "port")).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A sentinel that comes back at another address (same id, new port) is followed there in
+/// every group that knows it, with stock's events: `+sentinel-address-switch` for the
+/// group whose hello showed the move first, `+sentinel-address-update` for the others.
+#[test]
+fn a_sentinel_that_moves_is_followed_in_every_group() {
+    let _slot = slot();
+    let leader = TestServer::start(node_args());
+    let conf = format!(
+        "{}sentinel monitor other 127.0.0.1 {} 1\n",
+        sentinel_conf(leader.port, 1),
+        leader.port
+    );
+    let mut a = TestServer::start_sentinel(&conf);
+    let b = TestServer::start_sentinel(&conf);
+    let a_port = a.port.to_string();
+    let known = poll_until(Duration::from_secs(20), Duration::from_millis(50), || {
+        [NAME, "other"]
+            .iter()
+            .all(|g| peer_ports(&b, g) == [a_port.clone()])
+    });
+    assert!(known, "{:?}", peer_ports(&b, NAME));
+    let a_id = a.raw().cmd(&["SENTINEL", "MYID"]).as_string();
+    let events = watch_events(&b);
+    let new_port = free_port();
+    a.restart_sentinel_at(new_port);
+    let moved = new_port.to_string();
+    let followed = poll_until(Duration::from_secs(20), Duration::from_millis(50), || {
+        [NAME, "other"]
+            .iter()
+            .all(|g| peer_ports(&b, g) == [moved.clone()])
+    });
+    assert!(
+        followed,
+        "{:?} {:?}",
+        peer_ports(&b, NAME),
+        peer_ports(&b, "other")
+    );
+    // Both groups' hellos have been seen at the new address by now; give a later one
+    // the chance to (wrongly) report the move again.
+    std::thread::sleep(Duration::from_millis(2500));
+    let seen = events.finish();
+    let of = |kind: &str| -> Vec<String> {
+        seen.iter()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, p)| p.clone())
+            .collect()
+    };
+    let switches = of("+sentinel-address-switch");
+    assert_eq!(switches.len(), 1, "{seen:?}");
+    assert!(
+        switches[0].ends_with(&format!("ip 127.0.0.1 port {new_port} for {a_id}")),
+        "{}",
+        switches[0]
+    );
+    let updates = of("+sentinel-address-update");
+    assert_eq!(updates.len(), 1, "{seen:?}");
+    assert!(
+        updates[0].starts_with(&format!("sentinel {a_id} 127.0.0.1 {new_port} @ "))
+            && updates[0].ends_with(" 1 additional matching instances"),
+        "{}",
+        updates[0]
+    );
+    assert!(of("+sentinel").is_empty(), "{seen:?}");
+}

@@ -428,17 +428,26 @@ pub fn process_hello(sh: &Arc<Sentinel>, payload: &str) {
         return;
     }
     let mut events: Vec<Event> = Vec::new();
-    if epoch > st.current_epoch {
+    let epoch_raised = epoch > st.current_epoch;
+    if epoch_raised {
         st.current_epoch = epoch;
         st.dirty = true;
-        events.push(Event::of_master(mname, "+new-epoch", epoch.to_string()));
     }
+    // As stock: what a hello says about the sentinel comes first, then +new-epoch.
+    let new_epoch_event = || Event::of_master(mname, "+new-epoch", epoch.to_string());
     let Some(m) = st.masters.get_mut(mname) else {
         drop(st);
+        if epoch_raised {
+            events.push(new_epoch_event());
+        }
         sh.emit_all(events);
         return;
     };
     let now = now_ms();
+    let at = m.at();
+    // A sentinel known by another address, or a new one: stock's two cases.
+    let mut moved = false;
+    let mut obsolete: Option<String> = None;
     match m.sentinels.get_mut(runid) {
         Some(p) => {
             p.last_hello_ms = now;
@@ -448,33 +457,64 @@ pub fn process_hello(sh: &Arc<Sentinel>, payload: &str) {
                 p.node = Node::new(ip, port);
                 events.push(Event::new(
                     "+sentinel-address-switch",
-                    format!("master {} ip {ip} port {port} for {runid}", m.at()),
+                    format!("master {at} ip {ip} port {port} for {runid}"),
                 ));
+                moved = true;
                 st.dirty = true;
             }
         }
         None => {
-            // A sentinel restarted with a new id at the same address replaces the old one.
-            let stale: Vec<String> = m
+            // Another id at the same address: that sentinel restarted with a new id (or
+            // the address moved to another one); its old id is dropped everywhere.
+            obsolete = m
                 .sentinels
                 .values()
-                .filter(|p| p.ip == ip && p.port == port)
-                .map(|p| p.run_id.clone())
-                .collect();
-            for s in stale {
-                m.sentinels.remove(&s);
+                .find(|p| p.ip == ip && p.port == port)
+                .map(|p| p.run_id.clone());
+            if let Some(old) = &obsolete {
                 events.push(Event::new(
                     "+sentinel-invalid-addr",
-                    format!("sentinel {s} {ip} {port} @ {}", m.at()),
+                    format!("sentinel {old} {ip} {port} @ {at}"),
                 ));
             }
             m.sentinels.insert(runid.into(), Peer::new(ip, port, runid));
             events.push(Event::new(
                 "+sentinel",
-                format!("sentinel {runid} {ip} {port} @ {}", m.at()),
+                format!("sentinel {runid} {ip} {port} @ {at}"),
             ));
             st.dirty = true;
         }
+    }
+    if let Some(old) = obsolete {
+        for other in st.masters.values_mut() {
+            other.sentinels.remove(&old);
+        }
+    }
+    if moved {
+        // The same sentinel watching other groups has moved there too.
+        let mut updated = 0;
+        for (name, other) in st.masters.iter_mut() {
+            if name.as_str() == mname {
+                continue;
+            }
+            if let Some(p) = other.sentinels.get_mut(runid) {
+                p.ip = ip.into();
+                p.port = port;
+                p.node = Node::new(ip, port);
+                updated += 1;
+            }
+        }
+        if updated > 0 {
+            events.push(Event::new(
+                "+sentinel-address-update",
+                format!(
+                    "sentinel {runid} {ip} {port} @ {at} {updated} additional matching instances"
+                ),
+            ));
+        }
+    }
+    if epoch_raised {
+        events.push(new_epoch_event());
     }
     let Some(m) = st.masters.get_mut(mname) else {
         return;

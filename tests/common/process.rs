@@ -266,8 +266,29 @@ impl TestServer {
 
     /// Restart a stopped sentinel on the same port with its (rewritten) config file.
     pub fn restart_sentinel(&mut self) {
+        self.restart_sentinel_at(self.port);
+    }
+
+    /// Restart a sentinel with its (rewritten) config file on `port`: the same sentinel
+    /// (its `myid` is in the file) at a new address.
+    pub fn restart_sentinel_at(&mut self, port: u16) {
         self.stop();
         let conf = self.dir.join("server.conf");
+        if port != self.port {
+            let text = fs::read_to_string(&conf).expect("read sentinel config");
+            let moved: Vec<String> = text
+                .lines()
+                .map(|l| {
+                    if l.starts_with("port ") {
+                        format!("port {port}")
+                    } else {
+                        l.to_string()
+                    }
+                })
+                .collect();
+            fs::write(&conf, moved.join("\n") + "\n").expect("write sentinel config");
+            self.port = port;
+        }
         let log = fs::OpenOptions::new()
             .append(true)
             .open(&self.log_path)
