@@ -1542,6 +1542,8 @@ fn scripts_run_as_stock(stock: bool) {
         format!("+try-failover master {NAME} 127.0.0.1 {old}"),
         format!("+failover-end master {NAME} 127.0.0.1 {old}"),
     ] {
+        // Each event's script is its own process: their lines land in any order.
+        let lines = wait_line(&notify_log, &part);
         assert!(
             lines.iter().any(|l| l.starts_with(&part)),
             "no {part:?} in {lines:?}"
@@ -1637,6 +1639,18 @@ fn scripts_run_as_stock(stock: bool) {
         e.err_text()
             .starts_with("ERR Reconfiguration of scripts path is denied for security reasons"),
         "{e:?}"
+    );
+
+    // SENTINEL REMOVE's -monitor is a warning too: the removed group's script hears it.
+    assert_eq!(
+        r.cmd(&["SENTINEL", "SET", NAME, "notification-script", &notify])
+            .as_string(),
+        "OK"
+    );
+    assert_eq!(r.cmd(&["SENTINEL", "REMOVE", NAME]), Reply::ok());
+    wait_line(
+        &notify_log,
+        &format!("-monitor master {NAME} 127.0.0.1 {new}"),
     );
 }
 

@@ -856,13 +856,10 @@ fn sentinel_remove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         st.dirty = true;
         m
     };
-    // The group is gone, so its notification script is run from here, as stock runs
-    // it for the removal too.
-    let payload = format!("master {}", m.at());
-    ctx.sh.events.emit("-monitor", &payload);
-    if let Some(path) = &m.cfg.notification_script {
-        ctx.sh.scripts.schedule(path, &["-monitor", &payload]);
-    }
+    // The group is gone from the state, so its configuration is handed over: stock
+    // runs its notification script for the removal too.
+    let removed = Event::of_master(&m.cfg.name, "-monitor", format!("master {}", m.at()));
+    ctx.sh.emit_for(removed, &m.cfg);
     ctx.sh.flush_config();
     ctx.out.ok();
     Ok(())

@@ -104,17 +104,24 @@ impl Sentinel {
     /// group's `notification-script` for a warning-level event, its
     /// `client-reconfig-script` for a leader change. Called with the state lock released.
     pub fn emit(&self, e: events::Event) {
-        self.events.emit(&e.kind, &e.payload);
         let Some(master) = &e.master else {
+            self.events.emit(&e.kind, &e.payload);
             return;
         };
-        let (notify, reconfig) = match self.state.lock().masters.get(master) {
-            Some(m) => (
-                m.cfg.notification_script.clone(),
-                m.cfg.client_reconfig_script.clone(),
-            ),
-            None => return,
-        };
+        let cfg = self.state.lock().masters.get(master).map(|m| m.cfg.clone());
+        match cfg {
+            Some(cfg) => self.emit_for(e, &cfg),
+            None => self.events.emit(&e.kind, &e.payload),
+        }
+    }
+
+    /// [`Sentinel::emit`] for an event of the group configured as `cfg`, which may no
+    /// longer be monitored (SENTINEL REMOVE's `-monitor` still runs its script, as stock).
+    pub fn emit_for(&self, e: events::Event, cfg: &config::MasterConfig) {
+        self.events.emit(&e.kind, &e.payload);
+        let master = &cfg.name;
+        let notify = cfg.notification_script.clone();
+        let reconfig = cfg.client_reconfig_script.clone();
         if let Some(path) = notify.filter(|_| events::is_warning(&e.kind)) {
             self.scripts.schedule(&path, &[&e.kind, &e.payload]);
         }
