@@ -203,7 +203,7 @@ impl Default for ListpackBuilder {
     }
 }
 
-/// `int_entry(v).len()`, without building it.
+/// Bytes of `v`'s integer encoding (the ladder `int_entry` builds from).
 fn int_entry_len(v: i64) -> usize {
     if (0..=127).contains(&v) {
         1
@@ -221,31 +221,29 @@ fn int_entry_len(v: i64) -> usize {
 }
 
 fn int_entry(v: i64) -> Vec<u8> {
-    if (0..=127).contains(&v) {
-        vec![v as u8]
-    } else if (-4096..=4095).contains(&v) {
-        let u = if v < 0 { (1 << 13) + v } else { v } as u16;
-        vec![0xC0 | (u >> 8) as u8, u as u8]
-    } else if i16::try_from(v).is_ok() {
-        let mut e = vec![0xF1];
-        e.extend_from_slice(&(v as i16).to_le_bytes());
-        e
-    } else if (-(1 << 23)..(1 << 23)).contains(&v) {
-        let mut e = vec![0xF2];
-        e.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-        e
-    } else if i32::try_from(v).is_ok() {
-        let mut e = vec![0xF3];
-        e.extend_from_slice(&(v as i32).to_le_bytes());
-        e
-    } else {
-        let mut e = vec![0xF4];
-        e.extend_from_slice(&v.to_le_bytes());
-        e
+    // `int_entry_len` picks the encoding; the wide ones are a tag then the value's low
+    // bytes, little-endian (two's complement, so truncation keeps the sign).
+    match int_entry_len(v) {
+        1 => vec![v as u8],
+        2 => {
+            let u = if v < 0 { (1 << 13) + v } else { v } as u16;
+            vec![0xC0 | (u >> 8) as u8, u as u8]
+        }
+        n => {
+            let tag = match n {
+                3 => 0xF1,
+                4 => 0xF2,
+                5 => 0xF3,
+                _ => 0xF4,
+            };
+            let mut e = vec![tag];
+            e.extend_from_slice(&v.to_le_bytes()[..n - 1]);
+            e
+        }
     }
 }
 
-/// `str_header(len).len()`, without building it.
+/// Bytes of a string header for `len` (the ladder `str_header` builds from).
 fn str_header_len(len: usize) -> usize {
     if len < 64 {
         1
@@ -257,14 +255,13 @@ fn str_header_len(len: usize) -> usize {
 }
 
 fn str_header(len: usize) -> Vec<u8> {
-    if len < 64 {
-        vec![0x80 | len as u8]
-    } else if len < 4096 {
-        vec![0xE0 | (len >> 8) as u8, len as u8]
-    } else {
-        let mut h = vec![0xF0];
-        h.extend_from_slice(&(len as u32).to_le_bytes());
-        h
+    match str_header_len(len) {
+        1 => vec![0x80 | len as u8],
+        2 => vec![0xE0 | (len >> 8) as u8, len as u8],
+        _ => [0xF0]
+            .into_iter()
+            .chain((len as u32).to_le_bytes())
+            .collect(),
     }
 }
 

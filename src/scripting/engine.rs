@@ -664,13 +664,13 @@ impl Engine {
         Ok(())
     }
 
-    /// The compiled function of a cached script, compiling it on first use here.
-    fn function(&mut self, sha: &str, script: &Script) -> Result<&Function, String> {
+    /// Compiles a cached script on its first use on this thread (`compiled` then holds it).
+    fn compile_once(&mut self, sha: &str, script: &Script) -> Result<(), String> {
         if !self.compiled.contains_key(sha) {
             let f = compile(&self.lua, &self.env, script)?;
             self.compiled.insert(sha.to_string(), f);
         }
-        Ok(&self.compiled[sha])
+        Ok(())
     }
 }
 
@@ -856,7 +856,7 @@ pub fn drop_eval_engine() {
 pub fn check_compiles(generation: u64, sha: &str, script: &Script) -> Result<(), CmdError> {
     with_engine(Mode::Eval, |e| {
         e.sync_scripts(generation).map_err(|e| e.to_string())?;
-        e.function(sha, script).map(|_| ())
+        e.compile_once(sha, script)
     })?
     .map_err(|m| CmdError::err(format!("Error compiling script (new function): {m}")))
 }
@@ -929,7 +929,7 @@ pub fn run(ctx: &mut Ctx<'_>, inv: Invocation<'_>, oom_at_start: bool) -> CmdRes
         let key = match inv.target {
             Target::Script { sha, script } => {
                 engine.sync_scripts(srv.scripts.generation.load(Ordering::Acquire))?;
-                engine.function(sha, script).map_err(|m| {
+                engine.compile_once(sha, script).map_err(|m| {
                     CmdError::err(format!("Error compiling script (new function): {m}"))
                 })?;
                 std::borrow::Cow::Borrowed(sha)

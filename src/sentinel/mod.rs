@@ -108,9 +108,17 @@ impl Sentinel {
             self.events.emit(&e.kind, &e.payload);
             return;
         };
-        let cfg = self.state.lock().masters.get(master).map(|m| m.cfg.clone());
-        match cfg {
-            Some(cfg) => self.emit_for(e, &cfg),
+        let scripts = self.state.lock().masters.get(master).map(|m| {
+            (
+                m.cfg.notification_script.clone(),
+                m.cfg.client_reconfig_script.clone(),
+            )
+        });
+        match scripts {
+            Some((notify, reconfig)) => {
+                let master = master.clone();
+                self.emit_with_scripts(e, &master, notify.as_deref(), reconfig.as_deref())
+            }
             None => self.events.emit(&e.kind, &e.payload),
         }
     }
@@ -118,18 +126,30 @@ impl Sentinel {
     /// [`Sentinel::emit`] for an event of the group configured as `cfg`, which may no
     /// longer be monitored (SENTINEL REMOVE's `-monitor` still runs its script, as stock).
     pub fn emit_for(&self, e: events::Event, cfg: &config::MasterConfig) {
+        self.emit_with_scripts(
+            e,
+            &cfg.name,
+            cfg.notification_script.as_deref(),
+            cfg.client_reconfig_script.as_deref(),
+        );
+    }
+
+    fn emit_with_scripts(
+        &self,
+        e: events::Event,
+        master: &str,
+        notify: Option<&str>,
+        reconfig: Option<&str>,
+    ) {
         self.events.emit(&e.kind, &e.payload);
-        let master = &cfg.name;
-        let notify = cfg.notification_script.clone();
-        let reconfig = cfg.client_reconfig_script.clone();
         if let Some(path) = notify.filter(|_| events::is_warning(&e.kind)) {
-            self.scripts.schedule(&path, &[&e.kind, &e.payload]);
+            self.scripts.schedule(path, &[&e.kind, &e.payload]);
         }
         if let (Some(path), Some(r)) = (reconfig, &e.reconfig) {
             let (from_port, to_port) = (r.from.1.to_string(), r.to.1.to_string());
             let role = if r.leader { "leader" } else { "observer" };
             self.scripts.schedule(
-                &path,
+                path,
                 &[
                     master, role, "start", &r.from.0, &from_port, &r.to.0, &to_port,
                 ],

@@ -452,9 +452,7 @@ pub fn process_hello(sh: &Arc<Sentinel>, payload: &str) {
         Some(p) => {
             p.last_hello_ms = now;
             if p.ip != ip || p.port != port {
-                p.ip = ip.into();
-                p.port = port;
-                p.node = Node::new(ip, port);
+                p.move_to(ip, port);
                 events.push(Event::new(
                     "+sentinel-address-switch",
                     format!("master {at} ip {ip} port {port} for {runid}"),
@@ -498,9 +496,7 @@ pub fn process_hello(sh: &Arc<Sentinel>, payload: &str) {
                 continue;
             }
             if let Some(p) = other.sentinels.get_mut(runid) {
-                p.ip = ip.into();
-                p.port = port;
-                p.node = Node::new(ip, port);
+                p.move_to(ip, port);
                 updated += 1;
             }
         }

@@ -589,6 +589,13 @@ impl Peer {
             leader_epoch: 0,
         }
     }
+
+    /// The same sentinel (same id) now announced at another address.
+    pub fn move_to(&mut self, ip: &str, port: u16) {
+        self.ip = ip.into();
+        self.port = port;
+        self.node = Node::new(ip, port);
+    }
 }
 
 /// TILT mode, as stock Sentinel: when the timer sees the clock go back or jump forward

@@ -84,18 +84,14 @@ impl StreamId {
             buf: [0; 41],
             len: 0,
         };
-        let mut at = 0;
-        for (i, part) in [self.ms, self.seq].into_iter().enumerate() {
-            if i == 1 {
-                out.buf[at] = b'-';
-                at += 1;
-            }
-            let mut digits = itoa::Buffer::new();
-            let d = digits.format(part).as_bytes();
-            out.buf[at..at + d.len()].copy_from_slice(d);
-            at += d.len();
-        }
-        out.len = at as u8;
+        let mut put = |bytes: &[u8]| {
+            let at = out.len as usize;
+            out.buf[at..at + bytes.len()].copy_from_slice(bytes);
+            out.len += bytes.len() as u8;
+        };
+        put(itoa::Buffer::new().format(self.ms).as_bytes());
+        put(b"-");
+        put(itoa::Buffer::new().format(self.seq).as_bytes());
         out
     }
 }
