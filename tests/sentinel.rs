@@ -1326,10 +1326,10 @@ type EventShapes = std::collections::BTreeMap<String, std::collections::BTreeSet
 
 /// Runs a kill -9 failover with three sentinels (ours or stock) and brings the old leader
 /// back; returns each event kind of [`FAILOVER_EVENTS`] with the payload shapes seen, and
-/// every event as published (for failure messages). Down-after is 1000 ms here: a
-/// verdict that a loaded machine makes wrongly starts a second failover, whose events
-/// are another story.
-fn failover_event_shapes(stock: bool) -> (EventShapes, String) {
+/// every event as published (for failure messages), and how many failovers the
+/// sentinels made (distinct `+switch-master` payloads). Down-after is 1000 ms here: a
+/// verdict that a loaded machine makes wrongly starts a second failover.
+fn failover_event_shapes(stock: bool) -> (EventShapes, String, usize) {
     let _slot = slot();
     let (mut leader, _followers) = group(&[&[], &[]]);
     let old_port = leader.port;
@@ -1351,21 +1351,33 @@ fn failover_event_shapes(stock: bool) -> (EventShapes, String) {
         "old leader not seen down as a follower"
     );
     let back = TestServer::start_at(old_port, node_args());
+    // The leader the sentinels name now: on a loaded 2-core machine stock sentinels have
+    // been seen to take the just-promoted leader for down and fail over a second time.
+    let named_now = || {
+        let ports: Vec<u16> = ss.iter().map(|s| master_addr(s).1).collect();
+        ports.iter().all(|p| *p == ports[0]).then_some(ports[0])
+    };
     assert!(
         poll_until(Duration::from_secs(40), Duration::from_millis(100), || {
-            repl(&back, "master_port") == new_port.to_string()
+            named_now()
+                .is_some_and(|p| p != old_port && repl(&back, "master_port") == p.to_string())
                 && logs.iter().any(|l| l.has("+role-change", &old))
         }),
-        "old leader was not converted to a follower: {:#?}",
+        "old leader was not converted to a follower ({} sentinels, first new leader {new_port}): {:#?}",
+        if stock { "stock" } else { "our" },
         logs.iter()
             .map(|l| l.seen.lock().unwrap().clone())
             .collect::<Vec<_>>()
     );
     let mut shapes = std::collections::BTreeMap::new();
     let mut raw = String::new();
+    let mut switches = std::collections::BTreeSet::new();
     for (i, log) in logs.into_iter().enumerate() {
         for (kind, payload) in log.finish() {
             raw.push_str(&format!("s{i} {kind} {payload}\n"));
+            if kind == "+switch-master" {
+                switches.insert(payload.clone());
+            }
             if FAILOVER_EVENTS.contains(&kind.as_str()) {
                 shapes
                     .entry(kind)
@@ -1374,15 +1386,30 @@ fn failover_event_shapes(stock: bool) -> (EventShapes, String) {
             }
         }
     }
-    (shapes, raw)
+    (shapes, raw, switches.len())
+}
+
+/// [`failover_event_shapes`] of one failover: a run where the sentinels (made wrong by
+/// the machine's load) failed over a second time is run again, at most twice; a second
+/// failover adds events (`-sdown` and `-odown` of the new leader) one failover lacks.
+fn one_failover_event_shapes(stock: bool) -> (EventShapes, String) {
+    let mut raw_runs = String::new();
+    for _ in 0..3 {
+        let (shapes, raw, failovers) = failover_event_shapes(stock);
+        if failovers == 1 {
+            return (shapes, raw);
+        }
+        raw_runs.push_str(&format!("--- {failovers} failovers:\n{raw}"));
+    }
+    panic!("every run made more than one failover (stock: {stock}):\n{raw_runs}");
 }
 
 /// Differential: the events of a failover, as kinds and payload shapes, are stock
 /// Sentinel's.
 #[test]
 fn failover_events_match_stock_sentinel() {
-    let (stock, stock_raw) = failover_event_shapes(true);
-    let (ours, ours_raw) = failover_event_shapes(false);
+    let (stock, stock_raw) = one_failover_event_shapes(true);
+    let (ours, ours_raw) = one_failover_event_shapes(false);
     for kind in FAILOVER_EVENTS {
         assert!(
             stock.contains_key(*kind),
