@@ -377,29 +377,24 @@ fn config_get_knows_every_stock_parameter_with_stock_defaults() {
 }
 
 #[test]
-fn rdb_less_aof_cluster_mode_and_modules_are_refused_with_the_reason() {
+fn cluster_mode_and_modules_are_refused_with_the_reason() {
     if is_stock_redis() {
         return;
     }
     let dir = make_temp_dir();
-    for (arg, value, why) in [
-        ("aof-use-rdb-preamble", "no", "RDB preamble only"),
-        ("cluster-enabled", "yes", "Redis Cluster"),
-    ] {
-        let out = Command::new(server_bin())
-            .args([
-                "--port",
-                &free_port().to_string(),
-                &format!("--{arg}"),
-                value,
-            ])
-            .current_dir(&dir)
-            .output()
-            .unwrap();
-        assert!(!out.status.success());
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains(why), "{arg}: {err}");
-    }
+    let out = Command::new(server_bin())
+        .args([
+            "--port",
+            &free_port().to_string(),
+            "--cluster-enabled",
+            "yes",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Redis Cluster"), "{err}");
     let out = Command::new(server_bin())
         .args([
             "--port",
@@ -412,11 +407,4 @@ fn rdb_less_aof_cluster_mode_and_modules_are_refused_with_the_reason() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not load Redis modules"));
-    let (_s, mut r) = setup();
-    let e = r.cmd(&["CONFIG", "SET", "aof-use-rdb-preamble", "no"]);
-    assert!(e.err_text().contains("RDB preamble only"), "{e:?}");
-    assert_eq!(
-        r.cmd(&["CONFIG", "SET", "aof-use-rdb-preamble", "yes"]),
-        Reply::ok()
-    );
 }

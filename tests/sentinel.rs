@@ -1987,3 +1987,44 @@ fn a_sentinel_that_moves_is_followed_in_every_group() {
     );
     assert!(of("+sentinel").is_empty(), "{seen:?}");
 }
+
+/// The `sentinel current-epoch` line a sentinel writes on SENTINEL FLUSHCONFIG.
+fn flushed_current_epoch(s: &TestServer) -> String {
+    assert_eq!(
+        s.raw().cmd(&["SENTINEL", "FLUSHCONFIG"]),
+        Reply::simple("OK")
+    );
+    let conf = std::fs::read_to_string(s.dir().join("server.conf")).unwrap();
+    conf.lines()
+        .find_map(|l| l.strip_prefix("sentinel current-epoch "))
+        .unwrap_or("(none)")
+        .to_string()
+}
+
+/// A hello about a group the sentinel does not monitor is ignored whole, its current
+/// epoch included (another deployment's epochs must not move ours); one about a monitored
+/// group raises the current epoch. Returns the epoch after each.
+fn hello_epochs(stock: bool) -> (String, String) {
+    let _slot = slot();
+    let leader = TestServer::start(node_args());
+    let s = start_sentinel_of(stock, &sentinel_conf(leader.port, 1));
+    let mut r = s.raw();
+    let peer = "1111111111111111111111111111111111111111";
+    let hello = |group: &str, epoch: u32| {
+        format!(
+            "127.0.0.1,1,{peer},{epoch},{group},127.0.0.1,{},0",
+            leader.port
+        )
+    };
+    r.cmd(&["PUBLISH", "__sentinel__:hello", &hello("elsewhere", 50)]);
+    let after_other = flushed_current_epoch(&s);
+    r.cmd(&["PUBLISH", "__sentinel__:hello", &hello(NAME, 7)]);
+    (after_other, flushed_current_epoch(&s))
+}
+
+#[test]
+fn hellos_of_groups_not_monitored_leave_the_epoch_as_stock() {
+    let stock = hello_epochs(true);
+    assert_eq!(stock, ("0".to_string(), "7".to_string()), "stock");
+    assert_eq!(hello_epochs(false), stock, "ours");
+}

@@ -253,11 +253,6 @@ pub fn normalize(param: &Param, value: &str) -> Result<String, String> {
             }
             Ok(v.to_string())
         }
-        Kind::Bool
-            if param.name == "aof-use-rdb-preamble" && value.eq_ignore_ascii_case("no") =>
-        {
-            Err("Ferrocache writes the AOF base as an RDB preamble only: use 'aof-use-rdb-preamble yes'".into())
-        }
         Kind::Bool if param.name == "cluster-enabled" && value.eq_ignore_ascii_case("yes") => {
             Err("Ferrocache does not run Redis Cluster yet: use 'cluster-enabled no'".into())
         }
@@ -301,7 +296,9 @@ pub fn normalize(param: &Param, value: &str) -> Result<String, String> {
                 }
             }
             if words.is_empty() {
-                return Err("argument(s) must be one of the following: ".to_string() + &opts.join(", "));
+                return Err(
+                    "argument(s) must be one of the following: ".to_string() + &opts.join(", ")
+                );
             }
             if words.iter().any(|w| w == "save") && words.iter().any(|w| w == "nosave") {
                 return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
@@ -328,7 +325,10 @@ pub fn normalize(param: &Param, value: &str) -> Result<String, String> {
                     .parse()
                     .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
                 if v < min || v > max {
-                    return Err(format!("argument must be between {} and {} inclusive", min, max));
+                    return Err(format!(
+                        "argument must be between {} and {} inclusive",
+                        min, max
+                    ));
                 }
                 out.push(v.to_string());
             }
@@ -339,7 +339,11 @@ pub fn normalize(param: &Param, value: &str) -> Result<String, String> {
             for w in value.split_whitespace() {
                 match w.parse::<f64>() {
                     Ok(v) if (0.0..=100.0).contains(&v) => out.push(format_percentile(v)),
-                    _ => return Err("latency tracking info percentiles must be between 0 and 100".into()),
+                    _ => {
+                        return Err(
+                            "latency tracking info percentiles must be between 0 and 100".into(),
+                        );
+                    }
                 }
             }
             Ok(out.join(" "))

@@ -424,7 +424,9 @@ pub fn process_hello(sh: &Arc<Sentinel>, payload: &str) {
         return;
     }
     let mut st = sh.state.lock();
-    if runid == st.myid {
+    // A hello about a group we do not monitor says nothing to us, its epoch included
+    // (stock skips it whole): another deployment's epochs must not move ours.
+    if runid == st.myid || !st.masters.contains_key(mname) {
         return;
     }
     let mut events: Vec<Event> = Vec::new();
@@ -436,11 +438,6 @@ pub fn process_hello(sh: &Arc<Sentinel>, payload: &str) {
     // As stock: what a hello says about the sentinel comes first, then +new-epoch.
     let new_epoch_event = || Event::of_master(mname, "+new-epoch", epoch.to_string());
     let Some(m) = st.masters.get_mut(mname) else {
-        drop(st);
-        if epoch_raised {
-            events.push(new_epoch_event());
-        }
-        sh.emit_all(events);
         return;
     };
     let now = now_ms();

@@ -1,6 +1,6 @@
 //! The append-only file (`appendonly yes`), as Redis 7's multi-part AOF: in
-//! `appenddirname`, a base (an RDB snapshot, which is what `aof-use-rdb-preamble yes`
-//! writes) and incremental files holding every write since, listed by
+//! `appenddirname`, a base (an RDB snapshot with `aof-use-rdb-preamble yes`, commands with
+//! `no`: `aof_commands`) and incremental files holding every write since, listed by
 //! `<appendfilename>.manifest`, so stock Redis loads our directory and we load its.
 //!
 //! The incremental file is fed from the replication stream: the sink is one more
@@ -377,7 +377,8 @@ pub fn exists(srv: &Server) -> bool {
     paths(srv).manifest.exists()
 }
 
-/// Loads the AOF named by the manifest into `ctx`'s write section: the base (RDB), then
+/// Loads the AOF named by the manifest into `ctx`'s write section: the base (RDB or
+/// commands), then
 /// each incremental file's commands in order. Keys are not expired while loading (the
 /// file's own DELs remove them, as on a follower). Returns the commands replayed, or
 /// None when there is no manifest.
@@ -392,7 +393,18 @@ pub fn load(ctx: &mut Ctx<'_>) -> Result<Option<usize>, PersistError> {
     let entries = aof_manifest::parse(&text);
     let mut replayed = 0;
     for e in entries.iter().filter(|e| e.kind == 'b') {
-        let file = File::open(p.dir.join(&e.file))?;
+        let path = p.dir.join(&e.file);
+        let mut file = File::open(&path)?;
+        // A base is RDB when it starts as one (`aof-use-rdb-preamble yes`), commands
+        // otherwise, whatever its name says (Redis's loader decides the same way).
+        let mut magic = [0u8; 5];
+        let is_rdb = std::io::Read::read_exact(&mut file, &mut magic).is_ok() && &magic == b"REDIS";
+        if !is_rdb {
+            let data = std::fs::read(&path)?;
+            replayed += replay(ctx, Bytes::from(data), &e.file);
+            continue;
+        }
+        std::io::Seek::rewind(&mut file)?;
         let txn = ctx
             .txn
             .as_mut()

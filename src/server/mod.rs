@@ -1,6 +1,7 @@
 //! The server: shared state, the listener, connection tasks and background jobs.
 
 pub mod aof;
+pub mod aof_commands;
 pub mod aof_manifest;
 pub mod client;
 pub mod connection;

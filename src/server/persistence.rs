@@ -188,7 +188,7 @@ fn stream_to_rdb(s: &crate::store::stream::StreamValue) -> crate::rdb::RdbStream
     }
 }
 
-fn with_rdb_value<R>(value: &Value, f: impl FnOnce(&RdbValueRef<'_>) -> R) -> R {
+pub(crate) fn with_rdb_value<R>(value: &Value, f: impl FnOnce(&RdbValueRef<'_>) -> R) -> R {
     match value {
         Value::Str(s) => f(&RdbValueRef::Str(s)),
         Value::Hash(h) => {
@@ -486,19 +486,17 @@ pub fn bgsave(srv: &Server, seq: &Sequencer) -> Result<bool, PersistError> {
             }
         },
     );
-    let started = background_snapshot(srv, seq, aux, tmp, install, done)?;
+    let started = background_snapshot(srv, seq, aux, SnapshotFormat::Rdb, tmp, install, done)?;
     if started {
         tracing::info!(offset = seq.log.offset, "Background saving started");
     }
     Ok(started)
 }
 
-/// BGREWRITEAOF: writes a new base of the multi-part append-only file (an RDB snapshot,
-/// as Redis writes with `aof-use-rdb-preamble yes`) in `appenddirname` and points the
-/// manifest at it, dropping the files it replaces. Ferrocache does not log writes to an
-/// AOF (`appendonly` stays `no`), so the result is what Redis produces with AOF off: a
-/// directory that Redis, or Ferrocache's loader of the base, can start from. Returns false
-/// when another background snapshot is running.
+/// BGREWRITEAOF: writes a new base of the multi-part append-only file (an RDB snapshot
+/// with `aof-use-rdb-preamble yes`, commands with `no`, as Redis) in `appenddirname` and
+/// points the manifest at it, dropping the files it replaces. Returns false when another
+/// background snapshot is running.
 pub fn bgrewriteaof(srv: &Server, seq: &Sequencer) -> Result<bool, PersistError> {
     let crate::server::aof::Paths {
         dir,
@@ -508,7 +506,16 @@ pub fn bgrewriteaof(srv: &Server, seq: &Sequencer) -> Result<bool, PersistError>
     std::fs::create_dir_all(&dir)?;
     let old_files = crate::server::aof_manifest::listed_files(&manifest);
     let seq_no = crate::server::aof_manifest::next_base_seq(&manifest);
-    let base = format!("{name}.{seq_no}.base.rdb");
+    let format = if srv.config.get("aof-use-rdb-preamble").as_deref() == Some("no") {
+        SnapshotFormat::Commands
+    } else {
+        SnapshotFormat::Rdb
+    };
+    let suffix = match format {
+        SnapshotFormat::Rdb => "rdb",
+        SnapshotFormat::Commands => "aof",
+    };
+    let base = format!("{name}.{seq_no}.base.{suffix}");
     // With the AOF on, writes from now on go to a new incremental file.
     let incr = crate::server::aof::rotate_for_rewrite(srv, seq_no)?;
     let tmp = PathBuf::from(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
@@ -556,7 +563,7 @@ pub fn bgrewriteaof(srv: &Server, seq: &Sequencer) -> Result<bool, PersistError>
         },
     );
     srv.aof_rewrite.starting();
-    let started = background_snapshot(srv, seq, aux, tmp, install, done);
+    let started = background_snapshot(srv, seq, aux, format, tmp, install, done);
     match &started {
         Ok(true) => tracing::info!(
             offset = seq.log.offset,
@@ -642,10 +649,20 @@ type Done =
 /// Starts a point-in-time snapshot written to `tmp` on a background thread, then synced
 /// and handed to `install`; `done` runs at the end either way. The one path for BGSAVE,
 /// save points and BGREWRITEAOF. False when a snapshot is already running.
+/// What a background snapshot writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SnapshotFormat {
+    /// An RDB file (BGSAVE, and the AOF base with `aof-use-rdb-preamble yes`).
+    Rdb,
+    /// Commands (the AOF base with `aof-use-rdb-preamble no`).
+    Commands,
+}
+
 fn background_snapshot(
     srv: &Server,
     seq: &Sequencer,
     aux: Aux,
+    format: SnapshotFormat,
     tmp: PathBuf,
     install: Install,
     done: Done,
@@ -655,16 +672,21 @@ fn background_snapshot(
     }
     let file = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
     let tmp2 = tmp.clone();
-    let sink = Box::new(RdbSink::new(
-        srv,
-        file,
-        &aux,
-        Box::new(move |mut w: std::io::BufWriter<std::fs::File>| {
-            w.flush()?;
-            w.get_ref().sync_all()?;
-            install(&tmp2)
-        }),
-    )?);
+    let finish = move |mut w: std::io::BufWriter<std::fs::File>| {
+        w.flush()?;
+        w.get_ref().sync_all()?;
+        install(&tmp2)
+    };
+    let sink: Box<dyn crate::store::snapshot::SnapshotSink> = if format == SnapshotFormat::Commands
+    {
+        Box::new(crate::server::aof_commands::CommandSink::new(
+            file,
+            &aux.functions,
+            Box::new(finish),
+        )?)
+    } else {
+        Box::new(RdbSink::new(srv, file, &aux, Box::new(finish))?)
+    };
     let Some(snap) = srv.store.begin_snapshot(seq.log.offset, sink) else {
         let _ = std::fs::remove_file(&tmp);
         return Ok(false);
