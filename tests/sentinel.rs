@@ -2028,3 +2028,67 @@ fn hellos_of_groups_not_monitored_leave_the_epoch_as_stock() {
     assert_eq!(stock, ("0".to_string(), "7".to_string()), "stock");
     assert_eq!(hello_epochs(false), stock, "ours");
 }
+
+/// A hello (pub/sub) link that hears nothing for three publish periods, once older than
+/// `min-link-reconnect-period`, is opened again, as stock: a node whose packets a
+/// firewall drops, without any connection closing, does not leave the sentinel deaf to
+/// its hellos for good.
+fn silent_hello_link_is_reopened(stock: bool) {
+    let _slot = slot();
+    let leader = TestServer::start(node_args());
+    let proxy = FaultProxy::start(leader.port);
+    let conf = format!(
+        "sentinel monitor {NAME} 127.0.0.1 {} 1\n\
+         sentinel down-after-milliseconds {NAME} 60000\n",
+        proxy.port
+    );
+    let s = start_sentinel_of(stock, &conf);
+    let mut r = s.raw();
+    for (param, value) in [
+        ("publish-period", "200"),
+        ("min-link-reconnect-period", "500"),
+    ] {
+        assert_eq!(
+            r.cmd(&["SENTINEL", "DEBUG", param, value]),
+            Reply::ok(),
+            "{param}"
+        );
+    }
+    let mut l = leader.raw();
+    let mut hello_links = || -> Vec<String> {
+        l.cmd(&["CLIENT", "LIST"])
+            .as_string()
+            .lines()
+            .filter(|c| c.contains("-pubsub "))
+            .filter_map(|c| c.split(' ').find_map(|f| f.strip_prefix("id=")))
+            .map(str::to_string)
+            .collect()
+    };
+    let mut first = Vec::new();
+    assert!(
+        poll_until(Duration::from_secs(10), Duration::from_millis(50), || {
+            first = hello_links();
+            !first.is_empty()
+        }),
+        "no hello link"
+    );
+    std::thread::sleep(Duration::from_millis(600));
+    proxy.set_drop(Dir::ToClient, true);
+    let mut now = Vec::new();
+    let reopened = poll_until(Duration::from_secs(10), Duration::from_millis(50), || {
+        now = hello_links();
+        now.iter().any(|id| !first.contains(id))
+    });
+    proxy.set_drop(Dir::ToClient, false);
+    assert!(reopened, "hello link not reopened: {first:?} then {now:?}");
+}
+
+#[test]
+fn silent_hello_link_is_reopened_by_our_sentinel() {
+    silent_hello_link_is_reopened(false);
+}
+
+#[test]
+fn silent_hello_link_is_reopened_by_stock_sentinel() {
+    silent_hello_link_is_reopened(true);
+}

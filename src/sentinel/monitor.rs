@@ -12,8 +12,8 @@ use super::Sentinel;
 use super::events::{Event, Reconfig};
 use super::link::{Auth, Frame, Link, frame_text};
 use super::state::{
-    ASK_PERIOD, FailoverState, INFO_PERIOD, Master, Node, PING_PERIOD, PUBLISH_PERIOD, Peer,
-    Reconf, Role,
+    ASK_PERIOD, FailoverState, INFO_PERIOD, MIN_LINK_RECONNECT_PERIOD, Master, Node, PING_PERIOD,
+    PUBLISH_PERIOD, Peer, Reconf, Role,
 };
 use crate::base::now_ms;
 use std::sync::Arc;
@@ -398,7 +398,22 @@ async fn hello_listener(
         if link.send(&["SUBSCRIBE", HELLO_CHANNEL]).await.is_err() {
             continue;
         }
-        while let Ok(frame) = link.read().await {
+        let opened = std::time::Instant::now();
+        loop {
+            // Our own hello comes back on this channel every publish period: a link silent
+            // for three of them, once older than min-link-reconnect-period, is taken for
+            // dead (a peer gone without closing, a connection a firewall dropped) and
+            // opened again, as stock does; a read error ends it at once.
+            let silence = Duration::from_millis(3 * PUBLISH_PERIOD.get());
+            let frame = match tokio::time::timeout(silence, link.read()).await {
+                Ok(Ok(frame)) => frame,
+                Ok(Err(_)) => break,
+                Err(_) if opened.elapsed().as_millis() as u64 > MIN_LINK_RECONNECT_PERIOD.get() => {
+                    tracing::debug!(master = %name, addr = %addr, "hello link silent: reconnecting");
+                    break;
+                }
+                Err(_) => continue,
+            };
             if let Frame::Array(parts) = frame
                 && parts.len() == 3
                 && frame_text(&parts[0]).as_deref() == Some("message")
