@@ -94,12 +94,16 @@ fn wait_synced(f: &TestServer) {
     );
 }
 
-fn sentinel_conf(leader_port: u16, quorum: usize) -> String {
+/// A sentinel's configuration monitoring the group at `leader_port`.
+fn monitor_conf(leader_port: u16, quorum: usize, down_after_ms: u64) -> String {
     format!(
         "sentinel monitor {NAME} 127.0.0.1 {leader_port} {quorum}\n\
-         sentinel down-after-milliseconds {NAME} 500\n\
-         sentinel failover-timeout {NAME} 5000\n"
+         sentinel down-after-milliseconds {NAME} {down_after_ms}\n"
     )
+}
+
+fn sentinel_conf(leader_port: u16, quorum: usize) -> String {
+    monitor_conf(leader_port, quorum, 500) + &format!("sentinel failover-timeout {NAME} 5000\n")
 }
 
 fn sentinels(n: usize, leader_port: u16, quorum: usize) -> Vec<TestServer> {
@@ -1425,12 +1429,7 @@ fn failover_events_match_stock_sentinel() {
 fn tilt_suspends_actions(stock: bool) {
     let _slot = slot();
     let mut leader = TestServer::start(node_args());
-    let conf = format!(
-        "sentinel monitor {NAME} 127.0.0.1 {} 1\n\
-         sentinel down-after-milliseconds {NAME} 500\n",
-        leader.port
-    );
-    let s = start_sentinel_of(stock, &conf);
+    let s = start_sentinel_of(stock, &monitor_conf(leader.port, 1, 500));
     let mut r = s.raw();
     assert!(poll_until(
         Duration::from_secs(10),
@@ -1781,11 +1780,7 @@ fn hostnames_as_stock_sentinel() {
 fn a_sentinel_back_with_a_new_id_replaces_the_old_entry() {
     let _slot = slot();
     let leader = TestServer::start(node_args());
-    let conf = format!(
-        "sentinel monitor {NAME} 127.0.0.1 {} 1\n\
-         sentinel down-after-milliseconds {NAME} 500\n",
-        leader.port
-    );
+    let conf = monitor_conf(leader.port, 1, 500);
     let a = TestServer::start_sentinel(&conf);
     let mut b = TestServer::start_sentinel(&conf);
     let _c = TestServer::start_sentinel(&conf);
@@ -2037,12 +2032,7 @@ fn silent_hello_link_is_reopened(stock: bool) {
     let _slot = slot();
     let leader = TestServer::start(node_args());
     let proxy = FaultProxy::start(leader.port);
-    let conf = format!(
-        "sentinel monitor {NAME} 127.0.0.1 {} 1\n\
-         sentinel down-after-milliseconds {NAME} 60000\n",
-        proxy.port
-    );
-    let s = start_sentinel_of(stock, &conf);
+    let s = start_sentinel_of(stock, &monitor_conf(proxy.port, 1, 60_000));
     let mut r = s.raw();
     for (param, value) in [
         ("publish-period", "200"),

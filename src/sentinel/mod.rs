@@ -116,8 +116,7 @@ impl Sentinel {
         });
         match scripts {
             Some((notify, reconfig)) => {
-                let master = master.clone();
-                self.emit_with_scripts(e, &master, notify.as_deref(), reconfig.as_deref())
+                self.emit_with_scripts(&e, master, notify.as_deref(), reconfig.as_deref())
             }
             None => self.events.emit(&e.kind, &e.payload),
         }
@@ -127,7 +126,7 @@ impl Sentinel {
     /// longer be monitored (SENTINEL REMOVE's `-monitor` still runs its script, as stock).
     pub fn emit_for(&self, e: events::Event, cfg: &config::MasterConfig) {
         self.emit_with_scripts(
-            e,
+            &e,
             &cfg.name,
             cfg.notification_script.as_deref(),
             cfg.client_reconfig_script.as_deref(),
@@ -136,7 +135,7 @@ impl Sentinel {
 
     fn emit_with_scripts(
         &self,
-        e: events::Event,
+        e: &events::Event,
         master: &str,
         notify: Option<&str>,
         reconfig: Option<&str>,

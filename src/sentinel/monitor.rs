@@ -450,8 +450,6 @@ pub fn process_hello(sh: &Arc<Sentinel>, payload: &str) {
         st.current_epoch = epoch;
         st.dirty = true;
     }
-    // As stock: what a hello says about the sentinel comes first, then +new-epoch.
-    let new_epoch_event = || Event::of_master(mname, "+new-epoch", epoch.to_string());
     let Some(m) = st.masters.get_mut(mname) else {
         return;
     };
@@ -521,8 +519,9 @@ pub fn process_hello(sh: &Arc<Sentinel>, payload: &str) {
             ));
         }
     }
+    // As stock: what a hello says about the sentinel comes first, then +new-epoch.
     if epoch_raised {
-        events.push(new_epoch_event());
+        events.push(Event::of_master(mname, "+new-epoch", epoch.to_string()));
     }
     let Some(m) = st.masters.get_mut(mname) else {
         return;

@@ -393,18 +393,18 @@ pub fn load(ctx: &mut Ctx<'_>) -> Result<Option<usize>, PersistError> {
     let entries = aof_manifest::parse(&text);
     let mut replayed = 0;
     for e in entries.iter().filter(|e| e.kind == 'b') {
-        let path = p.dir.join(&e.file);
-        let mut file = File::open(&path)?;
+        let mut file = File::open(p.dir.join(&e.file))?;
         // A base is RDB when it starts as one (`aof-use-rdb-preamble yes`), commands
         // otherwise, whatever its name says (Redis's loader decides the same way).
         let mut magic = [0u8; 5];
         let is_rdb = std::io::Read::read_exact(&mut file, &mut magic).is_ok() && &magic == b"REDIS";
+        std::io::Seek::rewind(&mut file)?;
         if !is_rdb {
-            let data = std::fs::read(&path)?;
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut file, &mut data)?;
             replayed += replay(ctx, Bytes::from(data), &e.file);
             continue;
         }
-        std::io::Seek::rewind(&mut file)?;
         let txn = ctx
             .txn
             .as_mut()

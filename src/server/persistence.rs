@@ -506,16 +506,8 @@ pub fn bgrewriteaof(srv: &Server, seq: &Sequencer) -> Result<bool, PersistError>
     std::fs::create_dir_all(&dir)?;
     let old_files = crate::server::aof_manifest::listed_files(&manifest);
     let seq_no = crate::server::aof_manifest::next_base_seq(&manifest);
-    let format = if srv.config.get("aof-use-rdb-preamble").as_deref() == Some("no") {
-        SnapshotFormat::Commands
-    } else {
-        SnapshotFormat::Rdb
-    };
-    let suffix = match format {
-        SnapshotFormat::Rdb => "rdb",
-        SnapshotFormat::Commands => "aof",
-    };
-    let base = format!("{name}.{seq_no}.base.{suffix}");
+    let format = SnapshotFormat::aof_base(srv);
+    let base = format!("{name}.{seq_no}.base.{}", format.base_suffix());
     // With the AOF on, writes from now on go to a new incremental file.
     let incr = crate::server::aof::rotate_for_rewrite(srv, seq_no)?;
     let tmp = PathBuf::from(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
@@ -646,9 +638,6 @@ type Install = Box<dyn FnOnce(&Path) -> std::io::Result<()> + Send>;
 type Done =
     Box<dyn FnOnce(&Server, Result<usize, std::io::Error>, u64, std::time::Duration) + Send>;
 
-/// Starts a point-in-time snapshot written to `tmp` on a background thread, then synced
-/// and handed to `install`; `done` runs at the end either way. The one path for BGSAVE,
-/// save points and BGREWRITEAOF. False when a snapshot is already running.
 /// What a background snapshot writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SnapshotFormat {
@@ -658,6 +647,28 @@ enum SnapshotFormat {
     Commands,
 }
 
+impl SnapshotFormat {
+    /// The AOF base's format, as `aof-use-rdb-preamble` asks.
+    fn aof_base(srv: &Server) -> Self {
+        if srv.config.get("aof-use-rdb-preamble").as_deref() == Some("no") {
+            SnapshotFormat::Commands
+        } else {
+            SnapshotFormat::Rdb
+        }
+    }
+
+    /// The extension of an AOF base in this format (Redis's names).
+    fn base_suffix(self) -> &'static str {
+        match self {
+            SnapshotFormat::Rdb => "rdb",
+            SnapshotFormat::Commands => "aof",
+        }
+    }
+}
+
+/// Starts a point-in-time snapshot written to `tmp` on a background thread, then synced
+/// and handed to `install`; `done` runs at the end either way. The one path for BGSAVE,
+/// save points and BGREWRITEAOF. False when a snapshot is already running.
 fn background_snapshot(
     srv: &Server,
     seq: &Sequencer,
@@ -677,15 +688,13 @@ fn background_snapshot(
         w.get_ref().sync_all()?;
         install(&tmp2)
     };
-    let sink: Box<dyn crate::store::snapshot::SnapshotSink> = if format == SnapshotFormat::Commands
-    {
-        Box::new(crate::server::aof_commands::CommandSink::new(
+    let sink: Box<dyn crate::store::snapshot::SnapshotSink> = match format {
+        SnapshotFormat::Rdb => Box::new(RdbSink::new(srv, file, &aux, Box::new(finish))?),
+        SnapshotFormat::Commands => Box::new(crate::server::aof_commands::CommandSink::new(
             file,
             &aux.functions,
             Box::new(finish),
-        )?)
-    } else {
-        Box::new(RdbSink::new(srv, file, &aux, Box::new(finish))?)
+        )?),
     };
     let Some(snap) = srv.store.begin_snapshot(seq.log.offset, sink) else {
         let _ = std::fs::remove_file(&tmp);
